@@ -1,0 +1,1 @@
+"""Analyses over the connectivity index: verify, synth, simulate, diff, blast radius, audit."""

@@ -1,0 +1,1 @@
+"""The command-line adapter (typer + rich). Thin: parse arguments, call the library, print."""

@@ -1,0 +1,109 @@
+"""What every command shares: loading with diagnostics, exit codes, progress, consoles."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from microseg.engine import Connectivity
+from microseg.engine.options import EngineOptions, HostNetwork
+from microseg.errors import InputError, Severity
+from microseg.ingest import load
+from microseg.model import Cluster
+from microseg.render.diagnostics import render_diagnostics
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "fail"]
+
+EXIT_VIOLATION = 1
+EXIT_BAD_INPUT = 2
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class Session:
+    """One command's run: options shared by all commands, and the stages it goes through."""
+
+    def __init__(
+        self, quiet: bool = False, no_color: bool = False, host_network: str = "node"
+    ) -> None:
+        self.quiet = quiet
+        try:
+            self.options = EngineOptions(HostNetwork(host_network))
+        except ValueError:
+            fail(f"--host-network {host_network!r}: expected node or pod")
+        color = not no_color and "NO_COLOR" not in os.environ
+        self.err = Console(stderr=True, no_color=not color, highlight=False)
+        self.out = Console(no_color=not color, highlight=False, soft_wrap=True)
+        self._progress: Progress | None = None
+        self._timer: threading.Timer | None = None
+        self._stage = ""
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def progress(self) -> Iterator[None]:
+        """A spinner on stderr, shown only on a TTY, without --quiet, for work over 2 s."""
+        if self.quiet or not self.err.is_terminal:
+            yield
+            return
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+        )
+        task = self._progress.add_task(self._stage or "working")
+        self._task = task
+        self._timer = threading.Timer(2.0, self._progress.start)
+        self._timer.daemon = True
+        self._timer.start()
+        try:
+            yield
+        finally:
+            self._timer.cancel()
+            self._progress.stop()
+            self._progress = None
+
+    def stage(self, name: str, work: Callable[[], T]) -> T:
+        self._stage = name
+        if self._progress is not None:
+            self._progress.update(self._task, description=name)
+        start = time.perf_counter()
+        result = work()
+        self.timings[name] = time.perf_counter() - start
+        return result
+
+    def load(self, paths: list[str]) -> Cluster:
+        if not paths:
+            fail("no input: give one or more files or folders, or - for stdin")
+        try:
+            cluster = self.stage("loading manifests", lambda: load(paths))
+        except InputError as exc:
+            sys.stderr.write(render_diagnostics(exc.diagnostics))
+            n = len(exc.diagnostics)
+            sys.stderr.write(f"{n} error{'s' if n != 1 else ''}; nothing was analysed\n")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if not self.quiet:
+            shown = [d for d in cluster.diagnostics if d.severity is not Severity.ERROR]
+            sys.stderr.write(render_diagnostics(shown))
+        return cluster
+
+    def connectivity(self, paths: list[str]) -> Connectivity:
+        with self.progress():
+            cluster = self.load(paths)
+            return self.stage(
+                "computing connectivity", lambda: Connectivity.build(cluster, self.options)
+            )

@@ -1,0 +1,78 @@
+"""`microseg demo`: the bundled shop, summarised for people, with the gap explained."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.table import Table
+
+from microseg.cli.common import Session, fail
+from microseg.engine import WorkloadGraph
+from microseg.model.sets import ConnSet, Protocol
+from microseg.render.conns import format_conns
+from microseg.render.reach import decision_text
+
+__all__ = ["find_demo", "run"]
+
+GAP = ("frontend/webapp", "shop/postgres", ConnSet.single(Protocol.TCP, 5432))
+
+
+def find_demo(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    for base in (Path.cwd(), *Path(__file__).resolve().parents):
+        candidate = base / "examples" / "demo"
+        if candidate.is_dir():
+            return candidate
+    fail("cannot find examples/demo; run from the repository or pass --path")
+
+
+def run(session: Session, path: Path | None) -> None:
+    folder = find_demo(path)
+    conn = session.connectivity([str(folder)])
+    graph = WorkloadGraph.build(conn)
+    out = session.out
+    out.rule(f"[bold]microseg demo[/bold]: {folder}")
+
+    workloads = Table(title="Workloads and isolation", title_justify="left")
+    for col in ("workload", "pods", "ingress", "egress"):
+        workloads.add_column(col)
+    pods_per = Counter(p.workload for p in conn.cluster.pods)
+    both = 0
+    for w in conn.cluster.workloads:
+        idx = next(i for i, p in enumerate(conn.cluster.pods) if p.workload == w.key)
+        c = int(conn.classes.pod_class[idx])
+        ing, eg = bool(conn.ingress.isolated[c]), bool(conn.egress.isolated[c])
+        both += ing and eg
+        n = pods_per[w.key]
+        pods = "template" if conn.cluster.pods[idx].from_template else str(n)
+        workloads.add_row(str(w.key), pods, _iso(ing), _iso(eg))
+    out.print(workloads)
+
+    edges = Table(title="Allowed connections between workloads", title_justify="left")
+    for col in ("from", "to", "connections"):
+        edges.add_column(col)
+    for s, d, k in zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True):
+        edges.add_row(graph.nodes[s], graph.nodes[d], format_conns(graph.conns[k]))
+    out.print(edges)
+    n_ext = len({(e.node, e.outbound) for e in graph.external})
+    out.print(
+        f"{len(conn.cluster.workloads)} workloads, {both} isolated both ways, "
+        f"{len(graph.src)} allowed edges between workloads, {n_ext} workload-direction pairs open to external addresses"
+    )
+    out.rule("[bold red]The gap[/bold red]: can the frontend reach the database directly?")
+    src, dst, conns = GAP
+    decision = conn.reach(src, dst, conns)
+    sys.stdout.flush()
+    out.print(decision_text(decision), end="", markup=False)
+    out.print(
+        "\nWhy: namespace 'frontend' carries the label tenant=shop, and the postgres policy admits "
+        "every pod of any namespace with that label. Fix it with a podSelector on the postgres rule.",
+        markup=False,
+    )
+
+
+def _iso(isolated: bool) -> str:
+    return "[green]isolated[/green]" if isolated else "[red]open[/red]"

@@ -1,0 +1,240 @@
+"""The connectivity index: build once from a Cluster, then answer queries and lists.
+
+Combining directions: a connection between two pods is allowed iff the source's egress
+and the destination's ingress both allow it (API reference, "Behavior of to and from
+selectors" / isolation). External addresses have no policies of their own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.classes import EndpointClasses
+from microseg.engine.explain import explain_direction, external_trace
+from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
+from microseg.engine.query import Decision, Verdict
+from microseg.engine.rules import RuleCompiler
+from microseg.engine.tiers import DirectionTable, build_table
+from microseg.errors import MicrosegError
+from microseg.model.cluster import Cluster
+from microseg.model.netpol import Direction, IPBlockPeer
+from microseg.model.objects import WorkloadKey
+from microseg.model.sets import ConnSet, IPSet, Protocol
+
+__all__ = ["Connectivity", "Endpoint", "UnknownEndpointError"]
+
+
+class UnknownEndpointError(MicrosegError):
+    """A query named a workload, pod or address that is not in the input."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A query endpoint: a pod class (with a display name) or a range of external addresses."""
+
+    name: str
+    klass: int | None = None
+    addresses: IPSet | None = None
+
+
+def _port_ranges(cluster: Cluster) -> list[tuple[object, int, int]]:
+    out: list[tuple[object, int, int]] = []
+    used_names = set()
+    for policy in cluster.policies:
+        for rule in policy.ingress + policy.egress:
+            for spec in rule.ports or ():
+                if spec.name:
+                    used_names.add((spec.protocol, spec.name))
+                else:
+                    out.append((spec.protocol, spec.start, spec.end))
+    for pod in cluster.pods:
+        for p in pod.ports:
+            if (p.protocol, p.name) in used_names:
+                out.append((p.protocol, p.port, p.port))
+    return out
+
+
+def _ip_sets(cluster: Cluster) -> list[IPSet]:
+    return [
+        peer.addresses
+        for policy in cluster.policies
+        for rule in policy.ingress + policy.egress
+        for peer in rule.peers or ()
+        if isinstance(peer, IPBlockPeer)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Connectivity:
+    cluster: Cluster
+    classes: EndpointClasses
+    ports: PortAtoms
+    ips: IPAtoms
+    rules: RuleCompiler
+    ingress: DirectionTable
+    egress: DirectionTable
+
+    @staticmethod
+    def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
+        classes = EndpointClasses.build(cluster, options)
+        ports = PortAtoms.build(_port_ranges(cluster))  # type: ignore[arg-type]
+        sets = _ip_sets(cluster)
+        ips = IPAtoms.build(sets, with_v6=any(s.v6 for s in sets))
+        rc = RuleCompiler(classes, ports, ips)
+        return Connectivity(
+            cluster,
+            classes,
+            ports,
+            ips,
+            rc,
+            build_table(rc, cluster.policies, Direction.INGRESS),
+            build_table(rc, cluster.policies, Direction.EGRESS),
+        )
+
+    # -- matrices --------------------------------------------------------------------
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def pod_to_pod(self) -> npt.NDArray[np.bool_]:
+        """[src class, dst class, port atom]."""
+        c = self.n_classes
+        return self.egress.allow[:, :c, :] & self.ingress.allow[:, :c, :].transpose(1, 0, 2)
+
+    def to_external(self) -> npt.NDArray[np.bool_]:
+        """[src class, ip atom, port atom]."""
+        return self.egress.allow[:, self.n_classes :, :]
+
+    def from_external(self) -> npt.NDArray[np.bool_]:
+        """[dst class, ip atom, port atom]."""
+        return self.ingress.allow[:, self.n_classes :, :]
+
+    # -- endpoints -------------------------------------------------------------------
+    def resolve(self, text: str) -> Endpoint:
+        """`ns/name` (a workload, or a pod), `ns/name[Kind]`, an IP address or a CIDR."""
+        spec = text.strip()
+        try:
+            net = ipaddress.ip_network(spec, strict=False)
+        except ValueError:
+            pass
+        else:
+            return Endpoint(str(net) if "/" in spec else spec, addresses=IPSet.from_cidr(str(net)))
+        kind = None
+        if spec.endswith("]") and "[" in spec:
+            spec, kind = spec[:-1].split("[", 1)
+        if "/" not in spec:
+            raise UnknownEndpointError(
+                f"{text!r}: expected ns/name, ns/name[Kind], an IP address or a CIDR"
+            )
+        namespace, name = spec.split("/", 1)
+        keys = [
+            w.key
+            for w in self.cluster.workloads
+            if w.key.namespace == namespace
+            and w.key.name == name
+            and (kind is None or w.key.kind == kind)
+        ]
+        if len(keys) > 1:
+            kinds = ", ".join(k.kind for k in keys)
+            raise UnknownEndpointError(
+                f"{text!r} is ambiguous ({kinds}); add the kind, e.g. {keys[0]}"
+            )
+        if keys:
+            pods = [i for i, p in enumerate(self.cluster.pods) if p.workload == keys[0]]
+            if pods:
+                return Endpoint(str(keys[0]), klass=int(self.classes.pod_class[pods[0]]))
+        for i, pod in enumerate(self.cluster.pods):
+            if pod.namespace == namespace and pod.name == name and not pod.from_template:
+                return Endpoint(f"{namespace}/{name}[Pod]", klass=int(self.classes.pod_class[i]))
+        known = sorted(str(w.key) for w in self.cluster.workloads if w.key.namespace == namespace)
+        hint = (
+            f"; workloads in {namespace}: {', '.join(known[:8])}"
+            if known
+            else f"; no workloads in namespace {namespace!r}"
+        )
+        raise UnknownEndpointError(f"no workload or pod {spec!r} in the input{hint}")
+
+    def port_conns(
+        self, dst: Endpoint, protocol: Protocol, start: int, end: int, name: str = ""
+    ) -> ConnSet:
+        """A port argument as a connection set; a named port resolves on the destination."""
+        if not name:
+            return ConnSet.single(protocol, start, end)
+        if dst.klass is None:
+            raise UnknownEndpointError(
+                f"named port {name!r}: an external destination has no named ports"
+            )
+        number = self.classes.reps[dst.klass].named_port(name, protocol)
+        if number is None:
+            raise UnknownEndpointError(
+                f"named port {protocol.value}/{name} is not a container port of {dst.name}"
+            )
+        return ConnSet.single(protocol, number)
+
+    # -- queries ---------------------------------------------------------------------
+    def _masks(self, src: Endpoint, dst: Endpoint) -> list[npt.NDArray[np.bool_]]:
+        """The allowed atom mask for each atom-level pair the endpoints span."""
+        c = self.n_classes
+        src_cols = (
+            [src.klass]
+            if src.klass is not None
+            else list(c + np.flatnonzero(self.ips.mask(src.addresses or IPSet())))
+        )
+        dst_cols = (
+            [dst.klass]
+            if dst.klass is not None
+            else list(c + np.flatnonzero(self.ips.mask(dst.addresses or IPSet())))
+        )
+        out = []
+        for s in src_cols:
+            for d in dst_cols:
+                if s >= c and d >= c:
+                    continue  # external to external: not the cluster's business
+                e = self.egress.allow[s, d] if s < c else np.ones(len(self.ports), np.bool_)
+                i = self.ingress.allow[d, s] if d < c else np.ones(len(self.ports), np.bool_)
+                out.append(e & i)
+        return out
+
+    def allowed(self, src: Endpoint, dst: Endpoint) -> tuple[ConnSet, bool]:
+        """Connections allowed for every address pair the endpoints cover, and whether some
+        pairs get more (only possible with address ranges)."""
+        masks = self._masks(src, dst)
+        if not masks:
+            return ConnSet.none(), False
+        every = np.logical_and.reduce(masks)
+        some = np.logical_or.reduce(masks)
+        return self.ports.to_connset(every), bool((some & ~every).any())
+
+    def reach(
+        self, src: str | Endpoint, dst: str | Endpoint, conns: ConnSet | None = None
+    ) -> Decision:
+        s = src if isinstance(src, Endpoint) else self.resolve(src)
+        d = dst if isinstance(dst, Endpoint) else self.resolve(dst)
+        if s.klass is None and d.klass is None:
+            raise UnknownEndpointError(
+                "both endpoints are external addresses; name at least one workload"
+            )
+        allowed, partial = self.allowed(s, d)
+        egress = (
+            explain_direction(self, Direction.EGRESS, s, d)
+            if s.klass is not None
+            else external_trace(Direction.EGRESS, s, d)
+        )
+        ingress = (
+            explain_direction(self, Direction.INGRESS, d, s)
+            if d.klass is not None
+            else external_trace(Direction.INGRESS, d, s)
+        )
+        if conns is None:
+            verdict = Verdict.ALLOW if allowed else Verdict.DENY
+        else:
+            verdict = Verdict.ALLOW if conns and conns.issubset(allowed) else Verdict.DENY
+        return Decision(s.name, d.name, conns, allowed, verdict, egress, ingress, partial)
+
+    def workload_key_of(self, klass: int) -> WorkloadKey:
+        return self.classes.reps[klass].workload

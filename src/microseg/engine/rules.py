@@ -1,0 +1,138 @@
+"""Policy pieces compiled to vectors: which classes a policy selects, which peers and
+which port atoms a rule allows.
+
+Peer vectors span `C + X` columns: the C pod classes, then the X external IP atoms.
+
+Host-network pods follow the most common implementation described in the Kubernetes
+docs (concepts/services-networking/network-policies, "NetworkPolicy and hostNetwork
+pods"): policies do not select them, podSelector/namespaceSelector peers do not match
+them, and traffic to or from them is treated as traffic of their node's address, which
+only an ipBlock (or an empty from/to) matches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.classes import EndpointClasses
+from microseg.engine.compile import LabelIndex
+from microseg.model.netpol import IPBlockPeer, NetworkPolicy, Peer, PodPeer, PortSpec, Rule
+from microseg.model.sets import IPV4_MAX, IPSet, Protocol
+
+__all__ = ["RuleCompiler"]
+
+Mask = npt.NDArray[np.bool_]
+
+
+class RuleCompiler:
+    def __init__(self, classes: EndpointClasses, ports: PortAtoms, ips: IPAtoms) -> None:
+        self.classes = classes
+        self.ports = ports
+        self.ips = ips
+        self.n_classes = len(classes)
+        self.n_peers = len(classes) + len(ips)
+        self.pod_labels = LabelIndex([p.labels for p in classes.reps])
+        self.ns_labels = LabelIndex([ns.labels for ns in classes.namespaces])
+        self._ns_index = {ns.name: i for i, ns in enumerate(classes.namespaces)}
+        self._host_addresses = [
+            (c, IPSet.from_address(p.host_ip or p.ips[0]) if (p.host_ip or p.ips) else None)
+            for c, p in enumerate(classes.reps)
+            if classes.host_network[c]
+        ]
+        self._named: dict[tuple[Protocol, str], npt.NDArray[np.int64]] = {}
+        self._peer_memo: dict[Peer, Mask] = {}
+
+    # -- selection -----------------------------------------------------------------
+    def in_namespace(self, name: str) -> Mask:
+        i = self._ns_index.get(name)
+        if i is None:
+            return np.zeros(self.n_classes, dtype=np.bool_)
+        return np.asarray(self.classes.class_namespace == i, dtype=np.bool_)
+
+    def targets(self, namespace: str, selector_mask: Mask) -> Mask:
+        return self.in_namespace(namespace) & selector_mask & ~self.classes.host_network
+
+    def policy_targets(self, policy: NetworkPolicy) -> Mask:
+        return self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
+
+    # -- peers ---------------------------------------------------------------------
+    def all_peers(self) -> Mask:
+        return np.ones(self.n_peers, dtype=np.bool_)
+
+    def pod_peer_classes(self, peer: PodPeer) -> Mask:
+        if peer.namespace is not None:
+            ns_ok = self.in_namespace(peer.namespace)
+        else:
+            assert peer.namespace_selector is not None
+            ns_ok = self.ns_labels.match(peer.namespace_selector)[self.classes.class_namespace]
+        return ns_ok & self.pod_labels.match(peer.pod_selector) & ~self.classes.host_network
+
+    def peer_mask(self, peer: Peer) -> Mask:
+        cached = self._peer_memo.get(peer)
+        if cached is not None:
+            return cached
+        out = np.zeros(self.n_peers, dtype=np.bool_)
+        if isinstance(peer, PodPeer):
+            out[: self.n_classes] = self.pod_peer_classes(peer)
+        else:
+            out[self.n_classes :] = self.ips.mask(peer.addresses)
+            for c, address in self._host_addresses:
+                out[c] = self.block_matches_host(peer, address)
+        out.setflags(write=False)
+        self._peer_memo[peer] = out
+        return out
+
+    @staticmethod
+    def block_matches_host(peer: IPBlockPeer, address: IPSet | None) -> bool:
+        """A node address we do not know is matched only by a block that holds every IPv4
+        address: whichever node the pod runs on, such a block contains its address."""
+        if address is None:
+            return peer.addresses.v4.intervals == ((0, IPV4_MAX),)
+        return address.issubset(peer.addresses)
+
+    def rule_peers(self, rule: Rule) -> Mask:
+        if rule.peers is None:
+            return self.all_peers()
+        out = np.zeros(self.n_peers, dtype=np.bool_)
+        for peer in rule.peers:
+            out |= self.peer_mask(peer)
+        return out
+
+    # -- ports ---------------------------------------------------------------------
+    def numeric_ports(self, specs: tuple[PortSpec, ...] | None) -> Mask:
+        if specs is None:
+            return np.ones(len(self.ports), dtype=np.bool_)
+        out = np.zeros(len(self.ports), dtype=np.bool_)
+        for spec in specs:
+            if not spec.name:
+                out |= self.ports.mask(spec.protocol, spec.start, spec.end)
+        return out
+
+    def named_atoms(self, protocol: Protocol, name: str) -> npt.NDArray[np.int64]:
+        """Per class, the atom the named port resolves to on that class's pods, or -1."""
+        key = (protocol, name)
+        cached = self._named.get(key)
+        if cached is None:
+            cached = np.full(self.n_classes, -1, dtype=np.int64)
+            for c, pod in enumerate(self.classes.reps):
+                port = pod.named_port(name, protocol)
+                if port is not None:
+                    cached[c] = self.ports.atom_of(protocol, port)
+            self._named[key] = cached
+        return cached
+
+    def named_matrix(self, specs: tuple[PortSpec, ...] | None) -> npt.NDArray[np.bool_] | None:
+        """Rows: destination classes; columns: atoms its named ports resolve to. None when
+        the rule has no named ports."""
+        named = [s for s in specs or () if s.name]
+        if not named:
+            return None
+        out = np.zeros((self.n_classes, len(self.ports)), dtype=np.bool_)
+        rows = np.arange(self.n_classes)
+        for spec in named:
+            atoms = self.named_atoms(spec.protocol, spec.name)
+            ok = atoms >= 0
+            out[rows[ok], atoms[ok]] = True
+        return out

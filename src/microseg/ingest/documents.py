@@ -1,0 +1,268 @@
+"""Reading files into Kubernetes documents, each with its file, index and line.
+
+YAML goes through PyYAML's C parser when present; we compose the node tree and construct
+from it ourselves, so line numbers stay available for diagnostics and explanations without a
+second parse. JSON goes through the standard C decoder. A YAML alias bomb is refused before
+anything walks the expanded tree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from microseg.errors import Diagnostic, Origin, Severity
+
+__all__ = ["Document", "FieldPath", "read_paths"]
+
+FieldPath = tuple[str | int, ...]
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
+MAX_EXPANDED_NODES = 2_000_000
+
+
+@dataclass(slots=True)
+class Document:
+    """One Kubernetes object as read, before validation."""
+
+    data: dict[str, Any]
+    file: str
+    index: int
+    line: int | None
+    node: yaml.Node | None = None
+    base_path: FieldPath = ()
+
+    def origin(self) -> Origin:
+        meta = self.data.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        return Origin(
+            file=self.file,
+            document=self.index,
+            line=self.line,
+            kind=str(self.data.get("kind", "")),
+            namespace=str(meta.get("namespace") or ""),
+            name=str(meta.get("name") or ""),
+        )
+
+    def line_of(self, path: FieldPath) -> int | None:
+        """The line of the deepest node along `path` (1-based); the document's line if none."""
+        node = self.node
+        if node is None:
+            return self.line
+        line = node.start_mark.line + 1
+        for step in self.base_path + path:
+            child = _child(node, step)
+            if child is None:
+                break
+            node = child
+            line = node.start_mark.line + 1
+        return line
+
+
+def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == step:
+                return v  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step]  # type: ignore[no-any-return]
+    return None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes a full traversal would visit, counting every alias use; linear in distinct nodes."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a cycle counts once and stops here
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo) + _expanded_size(v, memo)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            total += _expanded_size(v, memo)
+    memo[key] = total
+    return total
+
+
+class _ReadError(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        self.diagnostic = diagnostic
+
+
+def _error(code: str, message: str, file: str, line: int | None = None) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, code, message, Origin(file=file, line=line))
+
+
+def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+    loader = _Loader(text)
+    has_aliases = "*" in text and "&" in text
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            if has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                raise _ReadError(
+                    _error(
+                        "MS003",
+                        f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through "
+                        "YAML aliases (an alias bomb?); refused",
+                        file,
+                        node.start_mark.line + 1,
+                    )
+                )
+            data = loader.construct_document(node)
+            yield data, node.start_mark.line + 1, node
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise _ReadError(_error("MS002", f"invalid YAML: {problem}", file, line)) from exc
+    except yaml.YAMLError as exc:
+        raise _ReadError(_error("MS002", f"invalid YAML: {exc}", file)) from exc
+    except RecursionError as exc:
+        raise _ReadError(_error("MS003", "YAML nesting too deep; refused", file)) from exc
+    finally:
+        loader.dispose()
+
+
+def _json_documents(text: str, file: str) -> Iterator[tuple[Any, int | None, None]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _ReadError(_error("MS002", f"invalid JSON: {exc.msg}", file, exc.lineno)) from exc
+    except RecursionError as exc:
+        raise _ReadError(_error("MS003", "JSON nesting too deep; refused", file)) from exc
+    yield data, 1, None
+
+
+_LIST_KIND = re.compile(r"^[A-Za-z]*List$")
+
+
+def _split(
+    data: Any, file: str, index: int, line: int | None, node: yaml.Node | None
+) -> Iterator[Document | Diagnostic]:
+    """One raw document to its objects, flattening `List` kinds (v1/List, PodList, ...)."""
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        yield Diagnostic(
+            Severity.WARNING,
+            "MS004",
+            f"document {index} is not a Kubernetes object (a {type(data).__name__}); skipped",
+            Origin(file=file, document=index, line=line),
+        )
+        return
+    kind = data.get("kind")
+    items = data.get("items")
+    if isinstance(kind, str) and _LIST_KIND.match(kind) and isinstance(items, list):
+        for i, item in enumerate(items):
+            items_node = _child(node, "items") if node is not None else None
+            item_node = _child(items_node, i) if items_node is not None else None
+            item_line = item_node.start_mark.line + 1 if item_node is not None else line
+            if isinstance(item, dict):
+                if "kind" not in item and kind != "List":
+                    # A typed list (PodList) leaves the kind off its items.
+                    item = {**item, "kind": kind[: -len("List")]}
+                if not isinstance(item.get("kind"), str):
+                    yield Diagnostic(
+                        Severity.WARNING,
+                        "MS004",
+                        f"items[{i}] of document {index} has no kind; skipped",
+                        Origin(file=file, document=index, line=item_line),
+                    )
+                    continue
+                yield Document(item, file, index, item_line, node, ("items", i))
+            else:
+                yield Diagnostic(
+                    Severity.WARNING,
+                    "MS004",
+                    f"items[{i}] of document {index} is not a Kubernetes object; skipped",
+                    Origin(file=file, document=index, line=item_line),
+                )
+        return
+    if not isinstance(kind, str) or "apiVersion" not in data:
+        yield Diagnostic(
+            Severity.WARNING,
+            "MS004",
+            f"document {index} has no kind/apiVersion: not a Kubernetes object; skipped",
+            Origin(file=file, document=index, line=line),
+        )
+        return
+    yield Document(data, file, index, line, node)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES and not p.name.startswith(".")
+        )
+    return [path]
+
+
+def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
+    """Every object in `paths` (files, folders read recursively, or `-` for stdin), in order.
+
+    Problems come out as `Diagnostic` values between the documents; a file that cannot be
+    read or parsed yields one error and no documents.
+    """
+    for raw in paths:
+        if raw == "-":
+            yield from _read_text(sys.stdin.read(), "<stdin>", json_first=False)
+            continue
+        path = Path(raw)
+        if not path.exists():
+            yield _error("MS001", "no such file or directory", raw)
+            continue
+        files = _files(path)
+        if path.is_dir() and not files:
+            yield Diagnostic(
+                Severity.WARNING,
+                "MS005",
+                "folder has no .yaml, .yml or .json files",
+                Origin(file=raw),
+            )
+        for f in files:
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                yield _error("MS001", f"cannot read file: {exc}", str(f))
+                continue
+            yield from _read_text(text, str(f), json_first=f.suffix.lower() == ".json")
+
+
+def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Diagnostic]:
+    if not json_first and text.lstrip().startswith(("{", "[")) and not file.endswith(".yaml"):
+        json_first = True
+    try:
+        docs: list[tuple[Any, int | None, yaml.Node | None]] = list(
+            _json_documents(text, file) if json_first else _yaml_documents(text, file)
+        )
+    except _ReadError as err:
+        if json_first and file == "<stdin>":
+            try:
+                docs = list(_yaml_documents(text, file))
+            except _ReadError as err2:
+                yield err2.diagnostic
+                return
+        else:
+            yield err.diagnostic
+            return
+    for index, (data, line, node) in enumerate(docs):
+        yield from _split(data, file, index, line, node)

@@ -1,0 +1,212 @@
+"""Documents to one `Cluster`: dispatch by kind, defaults, duplicates, and diagnostics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from microseg.errors import Diagnostic, InputError, Origin, Severity
+from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.netpols import parse_network_policy
+from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
+from microseg.model.cluster import Cluster
+from microseg.model.labels import FrozenLabels
+from microseg.model.netpol import NetworkPolicy
+from microseg.model.objects import (
+    NAMESPACE_NAME_LABEL,
+    Namespace,
+    Service,
+    ServiceAccount,
+    ServicePort,
+)
+from microseg.model.selectors import label_key_error, label_value_error
+from microseg.model.sets import Protocol
+
+__all__ = ["ClusterBuilder", "load"]
+
+
+@dataclass(slots=True)
+class ClusterBuilder:
+    """Accumulates documents; `build()` returns the snapshot or raises InputError."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    policies: dict[tuple[str, str], NetworkPolicy] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    accounts: list[ServiceAccount] = field(default_factory=list)
+    workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
+    skipped: Counter[str] = field(default_factory=Counter)
+    _first_skipped: dict[str, Origin] = field(default_factory=dict)
+
+    def add(self, doc: Document) -> None:
+        kind = str(doc.data["kind"])
+        if kind == "NetworkPolicy":
+            self._add_policy(doc)
+        elif kind == "Namespace":
+            self._add_namespace(doc)
+        elif kind == "Pod" or kind in CONTROLLER_KINDS:
+            self.workloads.add(doc)
+        elif kind == "Service":
+            self._add_service(doc)
+        elif kind == "ServiceAccount":
+            meta = doc.data.get("metadata") or {}
+            self.accounts.append(
+                ServiceAccount(
+                    str(meta.get("namespace") or "default"), str(meta.get("name")), doc.origin()
+                )
+            )
+        else:
+            self.skipped[kind] += 1
+            self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_policy(self, doc: Document) -> None:
+        result = parse_network_policy(doc)
+        if isinstance(result, list):
+            self.diagnostics.extend(result)
+            return
+        key = (result.namespace, result.name)
+        if key in self.policies:
+            first = self.policies[key].origin
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS103",
+                    f"two NetworkPolicies named {result.namespace}/{result.name} (first at {first.location()}); "
+                    "names must be unique within a namespace",
+                    result.origin,
+                    "metadata.name",
+                )
+            )
+            return
+        self.policies[key] = result
+
+    def _add_namespace(self, doc: Document) -> None:
+        meta = doc.data.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or not name:
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS201",
+                    "required field is missing",
+                    doc.origin(),
+                    "metadata.name",
+                )
+            )
+            return
+        raw_labels = meta.get("labels") or {}  # type: ignore[union-attr]
+        if not isinstance(raw_labels, dict):
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS201",
+                    "expected a mapping of labels",
+                    doc.origin(),
+                    "metadata.labels",
+                )
+            )
+            return
+        for k, v in raw_labels.items():
+            err = label_key_error(str(k)) or (
+                label_value_error(v)
+                if isinstance(v, str)
+                else f"label value must be a string, got {v!r}"
+            )
+            if err:
+                self.diagnostics.append(
+                    Diagnostic(Severity.ERROR, "MS201", err, doc.origin(), f"metadata.labels.{k}")
+                )
+                return
+        if name in self.namespaces:
+            first = self.namespaces[name].origin
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS202",
+                    f"namespace {name!r} is declared twice (first at {first.location()})",
+                    doc.origin(),
+                    "metadata.name",
+                )
+            )
+            return
+        # The API server sets kubernetes.io/metadata.name on every namespace.
+        labels = {**raw_labels, NAMESPACE_NAME_LABEL: name}
+        self.namespaces[name] = Namespace(name, FrozenLabels(labels), doc.origin())
+
+    def _add_service(self, doc: Document) -> None:
+        data = doc.data
+        meta = data.get("metadata") or {}
+        spec = data.get("spec") or {}
+        if not isinstance(meta, dict) or not isinstance(spec, dict):
+            return
+        selector = spec.get("selector")
+        ports = []
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict) and isinstance(p.get("port"), int):
+                proto = p.get("protocol", "TCP")
+                target = p.get("targetPort", p["port"])
+                ports.append(
+                    ServicePort(
+                        Protocol(proto) if proto in ("TCP", "UDP", "SCTP") else Protocol.TCP,
+                        p["port"],
+                        target if isinstance(target, int | str) else p["port"],
+                        str(p.get("name") or ""),
+                    )
+                )
+        self.services.append(
+            Service(
+                str(meta.get("namespace") or "default"),
+                str(meta.get("name") or ""),
+                FrozenLabels({str(k): str(v) for k, v in selector.items()})
+                if isinstance(selector, dict)
+                else None,
+                str(spec.get("type") or "ClusterIP"),
+                tuple(ports),
+                doc.origin(),
+            )
+        )
+
+    def build(self) -> Cluster:
+        workloads, pods = self.workloads.build()
+        diagnostics = self.diagnostics + self.workloads.diagnostics
+        for kind, count in sorted(self.skipped.items()):
+            diagnostics.append(
+                Diagnostic(
+                    Severity.NOTICE,
+                    "MS010",
+                    f"skipped {count} object(s) of kind {kind}: not used by the analysis",
+                    self._first_skipped[kind],
+                )
+            )
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        if errors:
+            raise InputError(errors)
+        namespaces = dict(self.namespaces)
+        referenced = {p.namespace for p in pods} | {p.namespace for p in self.policies.values()}
+        for name in sorted(referenced - namespaces.keys()):
+            # Referenced but not declared: it exists with only the label the API server sets.
+            namespaces[name] = Namespace(
+                name, FrozenLabels({NAMESPACE_NAME_LABEL: name}), declared=False
+            )
+        return Cluster(
+            namespaces=tuple(sorted(namespaces.values(), key=lambda n: n.name)),
+            workloads=tuple(workloads),
+            pods=tuple(pods),
+            policies=tuple(self.policies.values()),
+            services=tuple(self.services),
+            service_accounts=tuple(self.accounts),
+            diagnostics=tuple(diagnostics),
+        )
+
+
+def load(paths: list[str] | str) -> Cluster:
+    """Read manifests (files, folders, or `-`) into a Cluster; raises InputError on bad input."""
+    if isinstance(paths, str):
+        paths = [paths]
+    builder = ClusterBuilder()
+    for item in read_paths(list(paths)):
+        if isinstance(item, Diagnostic):
+            builder.diagnostics.append(item)
+        else:
+            builder.add(item)
+    return builder.build()

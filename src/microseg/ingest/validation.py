@@ -1,0 +1,54 @@
+"""Turning pydantic validation errors into located diagnostics."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from microseg.errors import Diagnostic, Severity
+from microseg.ingest.documents import Document, FieldPath
+
+__all__ = ["diagnostics_from", "format_path"]
+
+_ALIASES = {"from_": "from", "except_": "except"}
+
+
+def format_path(path: FieldPath) -> str:
+    out = ""
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            step = _ALIASES.get(step, step)
+            out += f".{step}" if out else step
+    return out
+
+
+def diagnostics_from(exc: ValidationError, doc: Document, code: str) -> list[Diagnostic]:
+    out = []
+    for err in exc.errors(include_url=False):
+        path: FieldPath = tuple(
+            step
+            for step in err["loc"]
+            if isinstance(step, int) or not str(step).startswith(("function-", "constrained-"))
+        )
+        path = tuple(s for s in path if not (isinstance(s, str) and s in ("int", "str", "literal")))
+        message = str(err["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if err["type"] == "missing":
+            message = "required field is missing"
+        elif err["type"] in ("int_type", "string_type", "dict_type", "list_type", "model_type"):
+            message = f"{message}, got {type(err.get('input')).__name__} {err.get('input')!r}"
+        origin = doc.origin()
+        origin = origin.with_rule(origin.rule or 0, doc.line_of(path)) if path else origin
+        out.append(Diagnostic(Severity.ERROR, code, message, origin, format_path(path)))
+    return _dedupe(out)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A union-typed field reports one error per member; keep the most specific per path."""
+    seen: dict[str, Diagnostic] = {}
+    for d in diags:
+        if d.field not in seen:
+            seen[d.field] = d
+    return list(seen.values())

@@ -1,0 +1,291 @@
+"""Pods and their controllers to endpoints grouped into workloads.
+
+Explicit Pods are grouped under their top owner, following ownerReferences through the
+controllers present in the input (a ReplicaSet to its Deployment, a Job to its CronJob).
+A controller whose pods are not in the input becomes one endpoint built from its pod
+template, standing for all of its replicas.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from microseg.errors import Diagnostic, Origin, Severity
+from microseg.ingest.documents import Document, FieldPath
+from microseg.ingest.validation import format_path
+from microseg.model.labels import FrozenLabels
+from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
+from microseg.model.selectors import label_key_error, label_value_error
+from microseg.model.sets import Protocol
+
+__all__ = ["CONTROLLER_KINDS", "WorkloadBuilder"]
+
+CONTROLLER_KINDS = {
+    "Deployment": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+class _Bad(Exception):
+    def __init__(self, path: FieldPath, message: str) -> None:
+        self.path = path
+        self.message = message
+
+
+def _get(data: Any, path: FieldPath, kind: type, default: Any) -> Any:
+    cur = data
+    for i, step in enumerate(path):
+        if not isinstance(cur, dict):
+            raise _Bad(path[:i], f"expected a mapping, got {type(cur).__name__}")
+        cur = cur.get(step)
+        if cur is None:
+            return default
+    if not isinstance(cur, kind) or (kind is int and isinstance(cur, bool)):
+        raise _Bad(path, f"expected {kind.__name__}, got {type(cur).__name__} {cur!r}")
+    return cur
+
+
+def _labels(data: Any, path: FieldPath) -> FrozenLabels:
+    raw = _get(data, path, dict, {})
+    for k, v in raw.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise _Bad(
+                (*path, str(k)), f"label values must be strings, got {type(v).__name__} {v!r}"
+            )
+        err = label_key_error(k) or label_value_error(v)
+        if err:
+            raise _Bad((*path, k), err)
+    return FrozenLabels(raw)
+
+
+def _ports(spec: Any, path: FieldPath) -> tuple[ContainerPort, ...]:
+    out: list[ContainerPort] = []
+    for group in ("containers", "initContainers"):
+        containers = _get(spec, (group,), list, [])
+        for ci, c in enumerate(containers):
+            if not isinstance(c, dict):
+                raise _Bad((*path, group, ci), "expected a container mapping")
+            if group == "initContainers" and c.get("restartPolicy") != "Always":
+                continue  # only sidecar init containers keep serving ports
+            for pi, p in enumerate(_get(c, ("ports",), list, [])):
+                where = (*path, group, ci, "ports", pi)
+                if not isinstance(p, dict):
+                    raise _Bad(where, "expected a port mapping")
+                number = p.get("containerPort")
+                if number is None:
+                    continue  # e.g. a misspelt key; the port cannot be resolved by name
+                if (
+                    not isinstance(number, int)
+                    or isinstance(number, bool)
+                    or not 1 <= number <= 65535
+                ):
+                    raise _Bad((*where, "containerPort"), f"expected 1-65535, got {number!r}")
+                proto = p.get("protocol", "TCP")
+                if proto not in ("TCP", "UDP", "SCTP"):
+                    raise _Bad((*where, "protocol"), f"expected TCP, UDP or SCTP, got {proto!r}")
+                name = p.get("name") or ""
+                out.append(ContainerPort(Protocol(proto), number, str(name)))
+    return tuple(out)
+
+
+def _controller_ref(meta: dict[str, Any]) -> tuple[str, str] | None:
+    refs = meta.get("ownerReferences")
+    if not isinstance(refs, list) or not refs:
+        return None
+    # A static (mirror) pod is "owned" by its Node, which is no workload: it stands alone.
+    refs = [r for r in refs if isinstance(r, dict) and r.get("name") and r.get("kind") != "Node"]
+    if not refs:
+        return None
+    chosen = next((r for r in refs if r.get("controller") is True), refs[0])
+    # An owner reference without a kind still names the owner; netpol-analyzer shows it as a Pod.
+    return str(chosen.get("kind") or "Pod"), str(chosen["name"])
+
+
+@dataclass(slots=True)
+class _Controller:
+    doc: Document
+    kind: str
+    namespace: str
+    name: str
+    owner: tuple[str, str] | None
+
+
+@dataclass(slots=True)
+class _RawPod:
+    doc: Document
+    namespace: str
+    name: str
+    owner: tuple[str, str] | None
+    labels: FrozenLabels
+
+
+@dataclass(slots=True)
+class WorkloadBuilder:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _controllers: dict[tuple[str, str, str], _Controller] = field(default_factory=dict)
+    _pods: list[_RawPod] = field(default_factory=list)
+
+    def _bad(self, doc: Document, bad: _Bad) -> None:
+        origin = doc.origin()
+        origin = origin.with_rule(0, doc.line_of(bad.path))
+        self.diagnostics.append(
+            Diagnostic(
+                Severity.ERROR,
+                "MS201",
+                bad.message,
+                Origin(
+                    origin.file,
+                    origin.document,
+                    origin.line,
+                    origin.kind,
+                    origin.namespace,
+                    origin.name,
+                ),
+                format_path(bad.path),
+            )
+        )
+
+    def add(self, doc: Document) -> None:
+        kind = str(doc.data["kind"])
+        try:
+            meta = _get(doc.data, ("metadata",), dict, {})
+            name = _get(meta, ("name",), str, "")
+            if not name:
+                raise _Bad(("metadata", "name"), "required field is missing")
+            namespace = _get(meta, ("namespace",), str, "") or "default"
+            if kind == "Pod":
+                labels = _labels(doc.data, ("metadata", "labels"))
+                self._pods.append(_RawPod(doc, namespace, name, _controller_ref(meta), labels))
+                return
+            key = (namespace, kind, name)
+            if key in self._controllers:
+                self.diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "MS203",
+                        f"duplicate {kind} {namespace}/{name}; the later one is used",
+                        doc.origin(),
+                    )
+                )
+            self._controllers[key] = _Controller(doc, kind, namespace, name, _controller_ref(meta))
+        except _Bad as bad:
+            self._bad(doc, bad)
+
+    def _top_owner(
+        self, namespace: str, owner: tuple[str, str], pod_labels: FrozenLabels
+    ) -> WorkloadKey:
+        kind, name = owner
+        seen = set()
+        while (namespace, kind, name) in self._controllers and (kind, name) not in seen:
+            seen.add((kind, name))
+            parent = self._controllers[(namespace, kind, name)].owner
+            if parent is None:
+                break
+            kind, name = parent
+        if kind == "ReplicaSet" and (namespace, "ReplicaSet", name) not in self._controllers:
+            # The ReplicaSet is absent; `<deployment>-<pod-template-hash>` names its Deployment.
+            suffix = pod_labels.get("pod-template-hash")
+            if suffix and name.endswith("-" + suffix):
+                deployment = name[: -len(suffix) - 1]
+                if (namespace, "Deployment", deployment) in self._controllers:
+                    kind, name = "Deployment", deployment
+        return WorkloadKey(namespace, name, kind)
+
+    def _pod(
+        self,
+        doc: Document,
+        base: FieldPath,
+        spec_path: FieldPath,
+        namespace: str,
+        name: str,
+        labels: FrozenLabels,
+        workload: WorkloadKey,
+        from_template: bool,
+    ) -> Pod:
+        spec = _get(doc.data, spec_path, dict, {})
+        status = _get(doc.data, ("status",), dict, {}) if not from_template else {}
+        ips = [
+            str(x.get("ip"))
+            for x in status.get("podIPs") or []
+            if isinstance(x, dict) and x.get("ip")
+        ]
+        if not ips and isinstance(status.get("podIP"), str):
+            ips = [status["podIP"]]
+        host_network = bool(spec.get("hostNetwork", False))
+        return Pod(
+            namespace=namespace,
+            name=name,
+            labels=labels,
+            workload=workload,
+            ports=_ports(spec, spec_path),
+            host_network=host_network,
+            ips=tuple(ips),
+            host_ip=str(status.get("hostIP") or ""),
+            from_template=from_template,
+            service_account=str(
+                spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+            ),
+            origin=doc.origin(),
+        )
+
+    def build(self) -> tuple[list[Workload], list[Pod]]:
+        pods: list[Pod] = []
+        workloads: dict[WorkloadKey, Workload] = {}
+        owners_with_pods: set[WorkloadKey] = set()
+        by_workload: dict[WorkloadKey, list[_RawPod]] = defaultdict(list)
+        for raw in self._pods:
+            key = (
+                self._top_owner(raw.namespace, raw.owner, raw.labels)
+                if raw.owner
+                else WorkloadKey(raw.namespace, raw.name, "Pod")
+            )
+            by_workload[key].append(raw)
+        for key, raws in by_workload.items():
+            owners_with_pods.add(key)
+            workloads[key] = Workload(key, raws[0].doc.origin())
+            for raw in raws:
+                try:
+                    pods.append(
+                        self._pod(
+                            raw.doc, (), ("spec",), raw.namespace, raw.name, raw.labels, key, False
+                        )
+                    )
+                except _Bad as bad:
+                    self._bad(raw.doc, bad)
+            distinct = {r.labels for r in raws}
+            if len(distinct) > 1:
+                self.diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "MS204",
+                        f"pods of workload {key} have different labels ({len(distinct)} label sets); "
+                        "policies may treat them differently, so they are shown one by one where they do",
+                        raws[0].doc.origin(),
+                    )
+                )
+        covered = {(k.namespace, k.kind, k.name) for k in owners_with_pods}
+        for (namespace, kind, name), ctl in sorted(self._controllers.items()):
+            if (namespace, kind, name) in covered:
+                continue
+            if ctl.owner is not None and (namespace, *ctl.owner) in self._controllers:
+                continue  # represented by its owner (e.g. a Deployment's ReplicaSet)
+            key = WorkloadKey(namespace, name, kind)
+            template = CONTROLLER_KINDS[kind]
+            try:
+                labels = _labels(ctl.doc.data, (*template, "metadata", "labels"))
+                pod = self._pod(
+                    ctl.doc, (), (*template, "spec"), namespace, name, labels, key, True
+                )
+            except _Bad as bad:
+                self._bad(ctl.doc, bad)
+                continue
+            workloads[key] = Workload(key, ctl.doc.origin(), pod.service_account)
+            pods.append(pod)
+        return sorted(workloads.values(), key=lambda w: w.key), pods

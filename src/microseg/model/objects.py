@@ -1,0 +1,105 @@
+"""Cluster objects that policies select: namespaces, workloads, pods, services, accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from microseg.errors import Origin
+from microseg.model.labels import FrozenLabels
+from microseg.model.sets import Protocol
+
+__all__ = [
+    "ContainerPort",
+    "Namespace",
+    "Pod",
+    "Service",
+    "ServiceAccount",
+    "Workload",
+    "WorkloadKey",
+]
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    name: str
+    labels: FrozenLabels
+    origin: Origin = field(default=Origin(), compare=False)
+    declared: bool = True
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class WorkloadKey:
+    """How a workload is named on output: `ns/name[Kind]`."""
+
+    namespace: str
+    name: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}[{self.kind}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    key: WorkloadKey
+    origin: Origin = field(default=Origin(), compare=False)
+    service_account: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPort:
+    protocol: Protocol
+    port: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """One network endpoint. A controller given without its pods is one Pod built from its
+    template (`from_template`), which stands for all of its replicas."""
+
+    namespace: str
+    name: str
+    labels: FrozenLabels
+    workload: WorkloadKey
+    ports: tuple[ContainerPort, ...] = ()
+    host_network: bool = False
+    ips: tuple[str, ...] = ()
+    host_ip: str = ""
+    from_template: bool = False
+    service_account: str = "default"
+    origin: Origin = field(default=Origin(), compare=False)
+
+    def named_port(self, name: str, protocol: Protocol) -> int | None:
+        """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""
+        for p in self.ports:
+            if p.name == name and p.protocol is protocol:
+                return p.port
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    protocol: Protocol
+    port: int
+    target: int | str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    namespace: str
+    name: str
+    selector: FrozenLabels | None
+    type: str = "ClusterIP"
+    ports: tuple[ServicePort, ...] = ()
+    origin: Origin = field(default=Origin(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccount:
+    namespace: str
+    name: str
+    origin: Origin = field(default=Origin(), compare=False)

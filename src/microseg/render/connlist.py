@@ -1,0 +1,55 @@
+"""The workload-level connectivity list: txt, json, csv, md (netpol-analyzer's formats)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from microseg.engine.workload_view import WorkloadGraph
+from microseg.render.conns import format_conns, format_ip_ranges
+
+__all__ = ["connlist_rows", "render_connlist"]
+
+FORMATS = ("txt", "json", "csv", "md", "dot")
+
+
+def connlist_rows(
+    graph: WorkloadGraph, focus: set[int] | None = None
+) -> list[tuple[str, str, str]]:
+    """Sorted (src, dst, conn) rows; `focus` keeps rows touching those nodes."""
+    texts = [format_conns(c) for c in graph.conns]
+    rows: list[tuple[str, str, str]] = []
+    for s, d, k in zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True):
+        if focus is None or s in focus or d in focus:
+            rows.append((graph.nodes[s], graph.nodes[d], texts[k]))
+    for e in graph.external:
+        if focus is not None and e.node not in focus:
+            continue
+        for rng in format_ip_ranges(e.addresses):
+            peer = f"{rng}[External]"
+            rows.append(
+                (graph.nodes[e.node], peer, texts[e.conns])
+                if e.outbound
+                else (peer, graph.nodes[e.node], texts[e.conns])
+            )
+    rows.sort()
+    return rows
+
+
+def render_connlist(rows: list[tuple[str, str, str]], fmt: str) -> str:
+    if fmt == "txt":
+        return "".join(f"{s} => {d} : {c}\n" for s, d, c in rows)
+    if fmt == "json":
+        return json.dumps([{"src": s, "dst": d, "conn": c} for s, d, c in rows], indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["src", "dst", "conn"])
+        writer.writerows(rows)
+        return buf.getvalue()
+    if fmt == "md":
+        lines = ["| src | dst | conn |", "|-----|-----|------|"]
+        lines += [f"| {s} | {d} | {c} |" for s, d, c in rows]
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,30 @@
+"""Shared fixtures: where the peer conformance corpus is, and the repository's demo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "demo"
+
+
+def conformance_root() -> Path | None:
+    env = os.environ.get("MICROSEG_CONFORMANCE")
+    root = Path(env) if env else REPO.parent / "shared" / "conformance"
+    return root if root.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    root = conformance_root()
+    if root is None:
+        pytest.skip("conformance corpus not found: set MICROSEG_CONFORMANCE or place ../shared/conformance")
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return DEMO
