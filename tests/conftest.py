@@ -11,6 +11,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="Rewrite the expected files under tests/golden/ from the current output.",
+    )
+
+
 def conformance_root() -> Path | None:
     env = os.environ.get("MICROSEG_CONFORMANCE")
     root = Path(env) if env else REPO.parent / "shared" / "conformance"
@@ -21,7 +30,9 @@ def conformance_root() -> Path | None:
 def corpus() -> Path:
     root = conformance_root()
     if root is None:
-        pytest.skip("conformance corpus not found: set MICROSEG_CONFORMANCE or place ../shared/conformance")
+        pytest.skip(
+            "conformance corpus not found: set MICROSEG_CONFORMANCE or place ../shared/conformance"
+        )
     return root
 
 

@@ -30,11 +30,19 @@ def _cases() -> list[tuple[str, str]]:
 CASES = _cases()
 
 
-@pytest.mark.parametrize(("case", "category"), [c for c in CASES if c[1] in SUPPORTED] or [pytest.param("none", "np", marks=pytest.mark.skip(reason="conformance corpus not found"))])
+@pytest.mark.parametrize(
+    ("case", "category"),
+    [c for c in CASES if c[1] in SUPPORTED]
+    or [pytest.param("none", "np", marks=pytest.mark.skip(reason="conformance corpus not found"))],
+)
 def test_plain_connlist_agrees_in_meaning(corpus: Path, case: str, category: str) -> None:
     base = corpus / "netpol-analyzer"
-    expected = (base / "expected" / "connlist" / f"{case}_connlist_output.txt").read_text().splitlines()
-    result = CliRunner().invoke(app, ["connectivity", str(base / "tests" / case), "-q", "--host-network", "pod"])
+    expected = (
+        (base / "expected" / "connlist" / f"{case}_connlist_output.txt").read_text().splitlines()
+    )
+    result = CliRunner().invoke(
+        app, ["connectivity", str(base / "tests" / case), "-q", "--host-network", "pod"]
+    )
     assert result.exit_code == 0, result.output
     diffs = differences(canonical(expected), canonical(result.stdout.splitlines()))
     assert not diffs, f"{case} ({category}) differs:\n" + "\n".join(diffs)

@@ -85,16 +85,18 @@ class PortAtoms:
 
 @dataclass(frozen=True, slots=True)
 class IPAtoms:
-    """Atoms over external addresses. IPv4 is always present; IPv6 only when the input
-    mentions an IPv6 range (a single-stack IPv4 cluster has no IPv6 peers to print)."""
+    """Atoms over external addresses, both families. `show_v6` says whether lists should
+    print IPv6 ranges: only when the input mentions one, since a single-stack IPv4 cluster
+    (and netpol-analyzer's output) has no IPv6 peers to show."""
 
     v4: tuple[tuple[int, int], ...]
     v6: tuple[tuple[int, int], ...]
     v4_starts: tuple[int, ...]
     v6_starts: tuple[int, ...]
+    show_v6: bool
 
     @staticmethod
-    def build(sets: Iterable[IPSet], with_v6: bool) -> IPAtoms:
+    def build(sets: Iterable[IPSet]) -> IPAtoms:
         s4: set[int] = set()
         s6: set[int] = set()
         for s in sets:
@@ -103,8 +105,8 @@ class IPAtoms:
             for lo, hi in s.v6:
                 s6.update((lo, hi + 1))
         v4 = tuple(_cuts(0, IPV4_MAX, s4))
-        v6 = tuple(_cuts(0, IPV6_MAX, s6)) if with_v6 else ()
-        return IPAtoms(v4, v6, tuple(lo for lo, _ in v4), tuple(lo for lo, _ in v6))
+        v6 = tuple(_cuts(0, IPV6_MAX, s6))
+        return IPAtoms(v4, v6, tuple(lo for lo, _ in v4), tuple(lo for lo, _ in v6), bool(s6))
 
     def __len__(self) -> int:
         return len(self.v4) + len(self.v6)
@@ -115,12 +117,8 @@ class IPAtoms:
             out[self._index(self.v4_starts, lo) : self._index(self.v4_starts, hi) + 1] = True
         base = len(self.v4)
         for lo, hi in s.v6:
-            if self.v6:
-                out[
-                    base + self._index(self.v6_starts, lo) : base
-                    + self._index(self.v6_starts, hi)
-                    + 1
-                ] = True
+            first = base + self._index(self.v6_starts, lo)
+            out[first : base + self._index(self.v6_starts, hi) + 1] = True
         return out
 
     def atom_set(self, k: int) -> IPSet:
@@ -136,7 +134,7 @@ class IPAtoms:
     def atom_of_address(self, address: IPSet) -> int | None:
         if address.v4:
             return self._index(self.v4_starts, address.v4.intervals[0][0])
-        if address.v6 and self.v6:
+        if address.v6:
             return len(self.v4) + self._index(self.v6_starts, address.v6.intervals[0][0])
         return None
 

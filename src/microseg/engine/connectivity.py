@@ -83,8 +83,7 @@ class Connectivity:
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
         classes = EndpointClasses.build(cluster, options)
         ports = PortAtoms.build(_port_ranges(cluster))  # type: ignore[arg-type]
-        sets = _ip_sets(cluster)
-        ips = IPAtoms.build(sets, with_v6=any(s.v6 for s in sets))
+        ips = IPAtoms.build(_ip_sets(cluster))
         rc = RuleCompiler(classes, ports, ips)
         return Connectivity(
             cluster,

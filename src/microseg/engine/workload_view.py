@@ -121,7 +121,8 @@ def _ip_runs(
     """Maximal runs of adjacent IP atoms (within one family) with the same non-empty port mask."""
     out: list[tuple[IPSet, npt.NDArray[np.bool_]]] = []
     n4 = len(conn.ips.v4)
-    for lo_k, hi_k in ((0, n4), (n4, len(conn.ips))):
+    families = ((0, n4), (n4, len(conn.ips))) if conn.ips.show_v6 else ((0, n4),)
+    for lo_k, hi_k in families:
         k = lo_k
         while k < hi_k:
             j = k

@@ -31,6 +31,27 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
 MAX_EXPANDED_NODES = 2_000_000
+MAX_DEPTH = 1000
+_DEEP_INDENT = re.compile(rf"^[ \t-]{{{MAX_DEPTH}}}", re.MULTILINE)
+
+
+class LazyTree:
+    """A file's YAML node tree, composed only when a diagnostic needs a line number: JSON is
+    parsed by the fast decoder, which keeps no positions."""
+
+    __slots__ = ("_nodes", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._nodes: list[yaml.Node] | None = None
+
+    def node(self, index: int) -> yaml.Node | None:
+        if self._nodes is None:
+            try:
+                self._nodes = list(yaml.compose_all(self._text, Loader=_Loader))
+            except (yaml.YAMLError, RecursionError):
+                self._nodes = []
+        return self._nodes[index] if index < len(self._nodes) else None
 
 
 @dataclass(slots=True)
@@ -43,6 +64,7 @@ class Document:
     line: int | None
     node: yaml.Node | None = None
     base_path: FieldPath = ()
+    tree: LazyTree | None = None
 
     def origin(self) -> Origin:
         meta = self.data.get("metadata")
@@ -56,9 +78,12 @@ class Document:
             name=str(meta.get("name") or ""),
         )
 
-    def line_of(self, path: FieldPath) -> int | None:
-        """The line of the deepest node along `path` (1-based); the document's line if none."""
+    def line_of(self, path: FieldPath, exact: bool = False) -> int | None:
+        """The line of the deepest node along `path` (1-based); the document's line if none.
+        `exact` composes a JSON file's positions when needed (for diagnostics only)."""
         node = self.node
+        if node is None and exact and self.tree is not None:
+            node = self.tree.node(self.index)
         if node is None:
             return self.line
         line = node.start_mark.line + 1
@@ -107,7 +132,35 @@ def _error(code: str, message: str, file: str, line: int | None = None) -> Diagn
     return Diagnostic(Severity.ERROR, code, message, Origin(file=file, line=line))
 
 
+def _deepest_nesting(text: str) -> int:
+    """How deep the collections nest, from the event stream (which needs no recursion)."""
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return deepest
+
+
+def _might_nest_deeply(text: str) -> bool:
+    # Block nesting needs indentation at least as deep; flow nesting needs brackets.
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        return True
+    return _DEEP_INDENT.search(text) is not None
+
+
 def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+    # libyaml's composer recurses in C, so a deeply nested document would crash the process
+    # rather than raise: measure the depth from events first when the text could nest deeply.
+    try:
+        if _might_nest_deeply(text) and _deepest_nesting(text) > MAX_DEPTH:
+            raise _ReadError(
+                _error("MS003", f"YAML nests deeper than {MAX_DEPTH} levels; refused", file)
+            )
+    except yaml.YAMLError:
+        pass  # reported with its line by the real parse below
     loader = _Loader(text)
     has_aliases = "*" in text and "&" in text
     try:
@@ -224,7 +277,8 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
     """
     for raw in paths:
         if raw == "-":
-            yield from _read_text(sys.stdin.read(), "<stdin>", json_first=False)
+            text = sys.stdin.read()
+            yield from _read_text(text, "<stdin>", json_first=text.lstrip().startswith(("{", "[")))
             continue
         path = Path(raw)
         if not path.exists():
@@ -248,8 +302,8 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
 
 
 def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Diagnostic]:
-    if not json_first and text.lstrip().startswith(("{", "[")) and not file.endswith(".yaml"):
-        json_first = True
+    """`json_first`: try the fast JSON decoder (.json files, or stdin that looks like JSON);
+    stdin falls back to YAML, of which JSON is nearly a subset."""
     try:
         docs: list[tuple[Any, int | None, yaml.Node | None]] = list(
             _json_documents(text, file) if json_first else _yaml_documents(text, file)
@@ -264,5 +318,9 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
         else:
             yield err.diagnostic
             return
+    tree = LazyTree(text) if docs and docs[0][2] is None else None
     for index, (data, line, node) in enumerate(docs):
-        yield from _split(data, file, index, line, node)
+        for item in _split(data, file, index, line, node):
+            if isinstance(item, Document):
+                item.tree = tree
+            yield item

@@ -8,7 +8,6 @@ Rules follow k8s.io/api networking/v1 and its apiserver validation.
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from microseg.model.netpol import port_name_error
 from microseg.model.selectors import label_key_error, label_value_error
 
 __all__ = [
@@ -36,24 +36,6 @@ __all__ = [
 
 class _Raw(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
-
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-
-
-def port_name_error(name: str) -> str | None:
-    """Why `name` is not an IANA_SVC_NAME (the only form a named port may take), or None."""
-    if (
-        not 1 <= len(name) <= 15
-        or not _IANA_SVC_NAME.match(name)
-        or "--" in name
-        or not re.search(r"[a-z]", name)
-    ):
-        return (
-            f"invalid named port {name!r}: expected 1-15 lowercase letters, digits and '-', "
-            "with at least one letter, no '--' and no leading or trailing '-'"
-        )
-    return None
 
 
 def _check_cidr(value: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.netpols import parse_network_policy
+from microseg.ingest.validation import format_path
 from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
@@ -39,6 +40,21 @@ class ClusterBuilder:
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
 
     def add(self, doc: Document) -> None:
+        """Validated readers handle each kind; a malformed object whose shape they did not
+        foresee still becomes a located error rather than a traceback."""
+        try:
+            self._add(doc)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS200",
+                    f"malformed {doc.data.get('kind')} object: a field has an unexpected type ({exc})",
+                    doc.origin(),
+                )
+            )
+
+    def _add(self, doc: Document) -> None:
         kind = str(doc.data["kind"])
         if kind == "NetworkPolicy":
             self._add_policy(doc)
@@ -49,15 +65,23 @@ class ClusterBuilder:
         elif kind == "Service":
             self._add_service(doc)
         elif kind == "ServiceAccount":
-            meta = doc.data.get("metadata") or {}
-            self.accounts.append(
-                ServiceAccount(
-                    str(meta.get("namespace") or "default"), str(meta.get("name")), doc.origin()
-                )
-            )
+            meta = doc.data.get("metadata")
+            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+                self._error(doc, "MS201", "expected a mapping with a name", ("metadata",))
+                return
+            namespace = meta.get("namespace") or "default"
+            self.accounts.append(ServiceAccount(str(namespace), meta["name"], doc.origin()))
         else:
             self.skipped[kind] += 1
             self._first_skipped.setdefault(kind, doc.origin())
+
+    def _error(self, doc: Document, code: str, message: str, path: tuple[str | int, ...]) -> None:
+        origin = doc.origin()
+        line = doc.line_of(path, exact=True)
+        where = Origin(
+            origin.file, origin.document, line, origin.kind, origin.namespace, origin.name
+        )
+        self.diagnostics.append(Diagnostic(Severity.ERROR, code, message, where, format_path(path)))
 
     def _add_policy(self, doc: Document) -> None:
         result = parse_network_policy(doc)
@@ -96,26 +120,21 @@ class ClusterBuilder:
             return
         raw_labels = meta.get("labels") or {}  # type: ignore[union-attr]
         if not isinstance(raw_labels, dict):
-            self.diagnostics.append(
-                Diagnostic(
-                    Severity.ERROR,
-                    "MS201",
-                    "expected a mapping of labels",
-                    doc.origin(),
-                    "metadata.labels",
-                )
-            )
+            self._error(doc, "MS201", "expected a mapping of labels", ("metadata", "labels"))
             return
         for k, v in raw_labels.items():
-            err = label_key_error(str(k)) or (
-                label_value_error(v)
-                if isinstance(v, str)
-                else f"label value must be a string, got {v!r}"
+            err = (
+                f"label key must be a string, got {k!r}"
+                if not isinstance(k, str)
+                else label_key_error(k)
+                or (
+                    label_value_error(v)
+                    if isinstance(v, str)
+                    else f"label value must be a string, got {v!r}"
+                )
             )
             if err:
-                self.diagnostics.append(
-                    Diagnostic(Severity.ERROR, "MS201", err, doc.origin(), f"metadata.labels.{k}")
-                )
+                self._error(doc, "MS201", err, ("metadata", "labels", str(k)))
                 return
         if name in self.namespaces:
             first = self.namespaces[name].origin
@@ -141,7 +160,13 @@ class ClusterBuilder:
             return
         selector = spec.get("selector")
         ports = []
-        for p in spec.get("ports") or []:
+        raw_ports = spec.get("ports")
+        if raw_ports is not None and not isinstance(raw_ports, list):
+            self._error(
+                doc, "MS201", f"expected a list of ports, got {raw_ports!r}", ("spec", "ports")
+            )
+            return
+        for p in raw_ports or []:
             if isinstance(p, dict) and isinstance(p.get("port"), int):
                 proto = p.get("protocol", "TCP")
                 target = p.get("targetPort", p["port"])

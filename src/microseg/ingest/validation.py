@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from microseg.errors import Diagnostic, Severity
+from microseg.errors import Diagnostic, Origin, Severity
 from microseg.ingest.documents import Document, FieldPath
 
 __all__ = ["diagnostics_from", "format_path"]
@@ -40,7 +40,11 @@ def diagnostics_from(exc: ValidationError, doc: Document, code: str) -> list[Dia
         elif err["type"] in ("int_type", "string_type", "dict_type", "list_type", "model_type"):
             message = f"{message}, got {type(err.get('input')).__name__} {err.get('input')!r}"
         origin = doc.origin()
-        origin = origin.with_rule(origin.rule or 0, doc.line_of(path)) if path else origin
+        if path:
+            line = doc.line_of(path, exact=True)
+            origin = Origin(
+                origin.file, origin.document, line, origin.kind, origin.namespace, origin.name
+            )
         out.append(Diagnostic(Severity.ERROR, code, message, origin, format_path(path)))
     return _dedupe(out)
 

@@ -52,6 +52,14 @@ def _get(data: Any, path: FieldPath, kind: type, default: Any) -> Any:
     return cur
 
 
+def _get_at(data: Any, base: FieldPath, path: FieldPath, kind: type, default: Any) -> Any:
+    """`_get` on a sub-object, reporting errors with the full path from the document."""
+    try:
+        return _get(data, path, kind, default)
+    except _Bad as bad:
+        raise _Bad((*base, *bad.path), bad.message) from None
+
+
 def _labels(data: Any, path: FieldPath) -> FrozenLabels:
     raw = _get(data, path, dict, {})
     for k, v in raw.items():
@@ -68,13 +76,13 @@ def _labels(data: Any, path: FieldPath) -> FrozenLabels:
 def _ports(spec: Any, path: FieldPath) -> tuple[ContainerPort, ...]:
     out: list[ContainerPort] = []
     for group in ("containers", "initContainers"):
-        containers = _get(spec, (group,), list, [])
+        containers = _get_at(spec, path, (group,), list, [])
         for ci, c in enumerate(containers):
             if not isinstance(c, dict):
                 raise _Bad((*path, group, ci), "expected a container mapping")
             if group == "initContainers" and c.get("restartPolicy") != "Always":
                 continue  # only sidecar init containers keep serving ports
-            for pi, p in enumerate(_get(c, ("ports",), list, [])):
+            for pi, p in enumerate(_get_at(c, (*path, group, ci), ("ports",), list, [])):
                 where = (*path, group, ci, "ports", pi)
                 if not isinstance(p, dict):
                     raise _Bad(where, "expected a port mapping")
@@ -134,7 +142,7 @@ class WorkloadBuilder:
 
     def _bad(self, doc: Document, bad: _Bad) -> None:
         origin = doc.origin()
-        origin = origin.with_rule(0, doc.line_of(bad.path))
+        origin = origin.with_rule(0, doc.line_of(bad.path, exact=True))
         self.diagnostics.append(
             Diagnostic(
                 Severity.ERROR,
@@ -211,14 +219,15 @@ class WorkloadBuilder:
     ) -> Pod:
         spec = _get(doc.data, spec_path, dict, {})
         status = _get(doc.data, ("status",), dict, {}) if not from_template else {}
+        pod_ips = status.get("podIPs")
         ips = [
             str(x.get("ip"))
-            for x in status.get("podIPs") or []
+            for x in (pod_ips if isinstance(pod_ips, list) else [])
             if isinstance(x, dict) and x.get("ip")
         ]
         if not ips and isinstance(status.get("podIP"), str):
             ips = [status["podIP"]]
-        host_network = bool(spec.get("hostNetwork", False))
+        host_network = spec.get("hostNetwork", False) is True
         return Pod(
             namespace=namespace,
             name=name,

@@ -7,6 +7,7 @@ reference evaluator read one unambiguous structure.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -22,7 +23,26 @@ __all__ = [
     "PodPeer",
     "PortSpec",
     "Rule",
+    "port_name_error",
 ]
+
+
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def port_name_error(name: str) -> str | None:
+    """Why `name` is not an IANA_SVC_NAME (the only form a named port may take), or None."""
+    if (
+        not 1 <= len(name) <= 15
+        or not _IANA_SVC_NAME.fullmatch(name)
+        or "--" in name
+        or not re.search(r"[a-z]", name)
+    ):
+        return (
+            f"invalid named port {name!r}: expected 1-15 lowercase letters, digits and '-', "
+            "with at least one letter, no '--' and no leading or trailing '-'"
+        )
+    return None
 
 
 class Direction(Enum):

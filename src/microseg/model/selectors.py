@@ -31,9 +31,9 @@ _DNS1123_SUBDOMAIN = re.compile(
 def label_key_error(key: str) -> str | None:
     """Why `key` is not a valid label key (apimachinery IsQualifiedName), or None."""
     prefix, sep, name = key.rpartition("/")
-    if sep and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    if sep and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix)):
         return f"invalid label key {key!r}: prefix must be a DNS subdomain"
-    if not name or len(name) > 63 or not _NAME.match(name):
+    if not name or len(name) > 63 or not _NAME.fullmatch(name):
         return (
             f"invalid label key {key!r}: name must be 1-63 characters of [A-Za-z0-9-_.], "
             "beginning and ending with an alphanumeric character"
@@ -45,7 +45,7 @@ def label_value_error(value: str) -> str | None:
     """Why `value` is not a valid label value, or None. The empty value is valid."""
     if value == "":
         return None
-    if len(value) > 63 or not _NAME.match(value):
+    if len(value) > 63 or not _NAME.fullmatch(value):
         return (
             f"invalid label value {value!r}: must be at most 63 characters of [A-Za-z0-9-_.], "
             "beginning and ending with an alphanumeric character"

@@ -49,7 +49,11 @@ def _trace_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
             )
     missing = want - trace.allowed
     if missing and requested is None:
-        lines.append("      everything else is denied: no other rule allows it")
+        lines.append(
+            "      no other rule allows anything"
+            if trace.allowed
+            else f"      no rule allows {trace.peer}"
+        )
     elif missing:
         lines.append(f"      no rule allows {trace.peer} on {format_conns(missing)}")
     return lines
