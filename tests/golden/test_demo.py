@@ -97,7 +97,7 @@ def test_connectivity_reports_the_gap(demo: str) -> None:
 def test_connectivity_json_matches_txt(demo: str) -> None:
     _, txt, _ = run("connectivity", demo, [])
     _, js, _ = run("connectivity", demo, ["-o", "json"])
-    rows = [f"{r['src']} => {r['dst']} : {r['conn']}" for r in json.loads(js)]
+    rows = [f"{r['src']} => {r['dst']} : {r['conn']}" for r in json.loads(js)["connections"]]
     assert rows == txt.splitlines()
 
 

@@ -8,6 +8,7 @@ import json
 
 from microseg.engine.workload_view import WorkloadGraph
 from microseg.render.conns import format_conns, format_ip_ranges
+from microseg.render.shape import envelope
 
 __all__ = ["connlist_rows", "render_connlist"]
 
@@ -41,7 +42,9 @@ def render_connlist(rows: list[tuple[str, str, str]], fmt: str) -> str:
     if fmt == "txt":
         return "".join(f"{s} => {d} : {c}\n" for s, d, c in rows)
     if fmt == "json":
-        return json.dumps([{"src": s, "dst": d, "conn": c} for s, d, c in rows], indent=2) + "\n"
+        connections = [{"src": s, "dst": d, "conn": c} for s, d, c in rows]
+        doc = envelope("ConnectivityList", connections=connections)
+        return json.dumps(doc, indent=2) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")

@@ -9,10 +9,9 @@ from microseg.engine.query import Decision, Step, Tier, Trace, Verdict
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 from microseg.render.conns import format_conns
+from microseg.render.shape import envelope
 
-__all__ = ["API_VERSION", "decision_json", "decision_text", "step_label"]
-
-API_VERSION = "microseg.dev/v1alpha1"
+__all__ = ["decision_json", "decision_text", "step_label"]
 
 
 def step_label(step: Step) -> str:
@@ -102,16 +101,15 @@ def _trace_json(t: Trace) -> dict[str, Any]:
 
 
 def decision_json(d: Decision) -> str:
-    doc = {
-        "apiVersion": API_VERSION,
-        "kind": "ReachDecision",
-        "src": d.src,
-        "dst": d.dst,
-        "verdict": d.verdict.value,
-        "requested": format_conns(d.requested) if d.requested is not None else None,
-        "allowed": format_conns(d.allowed),
-        "partial": d.partial,
-        "egress": _trace_json(d.egress),
-        "ingress": _trace_json(d.ingress),
-    }
+    doc = envelope(
+        "ReachDecision",
+        src=d.src,
+        dst=d.dst,
+        verdict=d.verdict.value,
+        requested=format_conns(d.requested) if d.requested is not None else None,
+        allowed=format_conns(d.allowed),
+        partial=d.partial,
+        egress=_trace_json(d.egress),
+        ingress=_trace_json(d.ingress),
+    )
     return json.dumps(doc, indent=2) + "\n"

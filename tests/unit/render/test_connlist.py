@@ -83,7 +83,10 @@ def test_txt() -> None:
 
 
 def test_json() -> None:
-    doc = json.loads(render_connlist(EXPECTED_ROWS, "json"))
+    envelope = json.loads(render_connlist(EXPECTED_ROWS, "json"))
+    assert envelope["apiVersion"] == "microseg.dev/v1alpha1"
+    assert envelope["kind"] == "ConnectivityList"
+    doc = envelope["connections"]
     assert isinstance(doc, list)
     assert doc[0] == {
         "src": "0.0.0.0-169.254.169.253[External]",
@@ -116,8 +119,10 @@ def test_md_table() -> None:
 @pytest.mark.parametrize("fmt", ["txt", "json", "csv", "md"])
 def test_empty_list(fmt: str) -> None:
     text = render_connlist([], fmt)
-    expected = {"txt": "", "json": "[]\n", "csv": "src,dst,conn\n"}
-    if fmt == "md":
+    expected = {"txt": "", "csv": "src,dst,conn\n"}
+    if fmt == "json":
+        assert json.loads(text)["connections"] == []
+    elif fmt == "md":
         assert text.splitlines() == ["| src | dst | conn |", "|-----|-----|------|"]
     else:
         assert text == expected[fmt]

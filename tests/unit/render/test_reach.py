@@ -8,7 +8,8 @@ from microseg.engine.query import Decision, Step, Tier, Trace, Verdict
 from microseg.errors import Origin
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet, Protocol
-from microseg.render.reach import API_VERSION, decision_json, decision_text, step_label
+from microseg.render.reach import decision_json, decision_text, step_label
+from microseg.render.shape import API_VERSION
 
 WEB = "frontend/webapp[Deployment]"
 DB = "shop/postgres[StatefulSet]"
