@@ -16,7 +16,7 @@ from microseg.cli.app import app
 from tests.conformance.canonical import canonical, differences
 from tests.conftest import conformance_root
 
-SUPPORTED = {"np"}
+SUPPORTED = {"np", "anp-banp", "anp-banp+np"}
 
 
 def _cases() -> list[tuple[str, str]]:

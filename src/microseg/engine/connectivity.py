@@ -18,11 +18,12 @@ from microseg.engine.classes import EndpointClasses
 from microseg.engine.explain import explain_direction, external_trace
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
 from microseg.engine.query import Decision, Verdict
-from microseg.engine.rules import RuleCompiler
+from microseg.engine.rules import RuleCompiler, node_addresses
 from microseg.engine.tiers import DirectionTable, build_table
 from microseg.errors import MicrosegError
+from microseg.model.admin import AdminRule, AdminTier
 from microseg.model.cluster import Cluster
-from microseg.model.netpol import Direction, IPBlockPeer
+from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
 from microseg.model.objects import WorkloadKey
 from microseg.model.sets import ConnSet, IPSet, Protocol
 
@@ -42,16 +43,21 @@ class Endpoint:
     addresses: IPSet | None = None
 
 
-def _port_ranges(cluster: Cluster) -> list[tuple[object, int, int]]:
-    out: list[tuple[object, int, int]] = []
+def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
+    rules: list[Rule | AdminRule] = [r for p in cluster.policies for r in p.ingress + p.egress]
+    rules += [r for p in cluster.admin_policies for r in p.ingress + p.egress]
+    return rules
+
+
+def _port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
+    out: list[tuple[Protocol, int, int]] = []
     used_names = set()
-    for policy in cluster.policies:
-        for rule in policy.ingress + policy.egress:
-            for spec in rule.ports or ():
-                if spec.name:
-                    used_names.add((spec.protocol, spec.name))
-                else:
-                    out.append((spec.protocol, spec.start, spec.end))
+    for rule in _all_rules(cluster):
+        for spec in rule.ports or ():
+            if spec.name:
+                used_names.add((spec.protocol, spec.name))
+            else:
+                out.append((spec.protocol, spec.start, spec.end))
     for pod in cluster.pods:
         for p in pod.ports:
             if (p.protocol, p.name) in used_names:
@@ -60,13 +66,14 @@ def _port_ranges(cluster: Cluster) -> list[tuple[object, int, int]]:
 
 
 def _ip_sets(cluster: Cluster) -> list[IPSet]:
-    return [
-        peer.addresses
-        for policy in cluster.policies
-        for rule in policy.ingress + policy.egress
-        for peer in rule.peers or ()
-        if isinstance(peer, IPBlockPeer)
-    ]
+    out: list[IPSet] = []
+    for rule in _all_rules(cluster):
+        for peer in rule.peers or ():
+            if isinstance(peer, IPBlockPeer):
+                out.append(peer.addresses)
+            elif isinstance(peer, NodePeer):
+                out.append(node_addresses(cluster.nodes, peer))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +89,18 @@ class Connectivity:
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
         classes = EndpointClasses.build(cluster, options)
-        ports = PortAtoms.build(_port_ranges(cluster))  # type: ignore[arg-type]
+        ports = PortAtoms.build(_port_ranges(cluster))
         ips = IPAtoms.build(_ip_sets(cluster))
-        rc = RuleCompiler(classes, ports, ips)
+        rc = RuleCompiler(classes, ports, ips, cluster.nodes)
+        admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
         return Connectivity(
             cluster,
             classes,
             ports,
             ips,
             rc,
-            build_table(rc, cluster.policies, Direction.INGRESS),
-            build_table(rc, cluster.policies, Direction.EGRESS),
+            build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
+            build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
         )
 
     # -- matrices --------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""The slow, obviously correct evaluator: NetworkPolicy v1 semantics in code, one
-(source, destination, protocol, port) at a time, straight from the API reference.
+"""The slow, obviously correct evaluator: the specifications in code, one (source,
+destination, protocol, port) at a time.
 
+NetworkPolicy follows the networking.k8s.io/v1 API reference; the admin and baseline tiers
+follow the network-policy-api reference (AdminNetworkPolicy, BaselineAdminNetworkPolicy).
 It shares nothing with the fast engine but the model, so property tests can hold the
 engine to it. Endpoints are Pods or external IP address strings.
 """
@@ -11,8 +13,17 @@ import ipaddress
 from dataclasses import replace
 
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
+from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier
 from microseg.model.cluster import Cluster
-from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, Peer, PortSpec, Rule
+from microseg.model.netpol import (
+    Direction,
+    IPBlockPeer,
+    NetworkPolicy,
+    NodePeer,
+    Peer,
+    PortSpec,
+    Rule,
+)
 from microseg.model.objects import Pod
 from microseg.model.sets import Protocol
 
@@ -21,40 +32,54 @@ __all__ = ["allowed"]
 Endpoint = Pod | str
 
 
-def _host(pod: Pod) -> bool:
-    return pod.host_network
-
-
-def _address_in(address: str, peer: IPBlockPeer) -> bool:
+def _in(address: str, block: IPBlockPeer) -> bool:
     ip = ipaddress.ip_address(address)
-    family = peer.addresses.v4 if ip.version == 4 else peer.addresses.v6
+    family = block.addresses.v4 if ip.version == 4 else block.addresses.v6
     return int(ip) in family
+
+
+def _node_address(pod: Pod) -> str:
+    return pod.host_ip or (pod.ips[0] if pod.ips else "")
 
 
 def _selects(policy: NetworkPolicy, pod: Pod) -> bool:
     # Host-network pods are not selected (Kubernetes docs: NetworkPolicy and hostNetwork pods).
     return (
-        not _host(pod)
+        not pod.host_network
         and pod.namespace == policy.namespace
         and policy.pod_selector.matches(pod.labels)
     )
 
 
+def _subject(cluster: Cluster, policy: AdminPolicy, pod: Pod) -> bool:
+    ns = cluster.namespace(pod.namespace)
+    assert ns is not None
+    return (
+        not pod.host_network
+        and policy.subject.namespace_selector.matches(ns.labels)
+        and policy.subject.pod_selector.matches(pod.labels)
+    )
+
+
 def _peer_matches(cluster: Cluster, peer: Peer, other: Endpoint) -> bool:
+    if isinstance(peer, NodePeer):
+        addresses = [
+            a for n in cluster.nodes if peer.selector.matches(n.labels) for a in n.addresses
+        ]
+        if isinstance(other, str):
+            return any(ipaddress.ip_address(other) == ipaddress.ip_address(a) for a in addresses)
+        return other.host_network and _node_address(other) in addresses
     if isinstance(peer, IPBlockPeer):
         if isinstance(other, str):
-            return _address_in(other, peer)
-        if not _host(other):
+            return _in(other, peer)
+        if not other.host_network:
             return False  # ipBlock describes addresses outside the pod network
-        node = other.host_ip or (other.ips[0] if other.ips else "")
+        node = _node_address(other)
         if not node:
             # Unknown node address: only a block holding every IPv4 address surely matches.
-            return (
-                all(_address_in(a, peer) for a in ("0.0.0.0", "255.255.255.255"))
-                and peer.addresses.v4.size() == 2**32
-            )
-        return _address_in(node, peer)
-    if isinstance(other, str) or _host(other):
+            return peer.addresses.v4.size() == 2**32
+        return _in(node, peer)
+    if isinstance(other, str) or other.host_network:
         return False
     if peer.namespace is not None:
         ns_ok = other.namespace == peer.namespace
@@ -82,9 +107,9 @@ def _port_matches(
     return False
 
 
-def _rule_allows(
+def _rule_matches(
     cluster: Cluster,
-    rule: Rule,
+    rule: Rule | AdminRule,
     other: Endpoint,
     destination: Endpoint,
     protocol: Protocol,
@@ -92,6 +117,26 @@ def _rule_allows(
 ) -> bool:
     peers_ok = rule.peers is None or any(_peer_matches(cluster, p, other) for p in rule.peers)
     return peers_ok and _port_matches(rule.ports, destination, protocol, port)
+
+
+def _first_match(
+    cluster: Cluster,
+    tier: AdminTier,
+    subject: Pod,
+    other: Endpoint,
+    direction: Direction,
+    protocol: Protocol,
+    port: int,
+) -> Action | None:
+    """The action of the first matching rule of a tier, in priority then rule order."""
+    destination = subject if direction is Direction.INGRESS else other
+    for policy in cluster.tier(tier):
+        if not _subject(cluster, policy, subject):
+            continue
+        for rule in policy.rules(direction):
+            if _rule_matches(cluster, rule, other, destination, protocol, port):
+                return rule.action
+    return None
 
 
 def _direction_allows(
@@ -102,15 +147,22 @@ def _direction_allows(
     protocol: Protocol,
     port: int,
 ) -> bool:
+    admin = _first_match(cluster, AdminTier.ADMIN, subject, other, direction, protocol, port)
+    if admin is Action.ALLOW:
+        return True
+    if admin is Action.DENY:
+        return False
+    # No admin rule matched, or one passed: NetworkPolicy decides if it isolates the pod.
     policies = [p for p in cluster.policies if p.affects(direction) and _selects(p, subject)]
-    if not policies:
-        return True  # not isolated in this direction
-    destination = subject if direction is Direction.INGRESS else other
-    return any(
-        _rule_allows(cluster, r, other, destination, protocol, port)
-        for p in policies
-        for r in p.rules(direction)
-    )
+    if policies:
+        destination = subject if direction is Direction.INGRESS else other
+        return any(
+            _rule_matches(cluster, r, other, destination, protocol, port)
+            for p in policies
+            for r in p.rules(direction)
+        )
+    baseline = _first_match(cluster, AdminTier.BASELINE, subject, other, direction, protocol, port)
+    return baseline is not Action.DENY
 
 
 def allowed(

@@ -18,17 +18,39 @@ import numpy.typing as npt
 from microseg.engine.atoms import IPAtoms, PortAtoms
 from microseg.engine.classes import EndpointClasses
 from microseg.engine.compile import LabelIndex
-from microseg.model.netpol import IPBlockPeer, NetworkPolicy, Peer, PodPeer, PortSpec, Rule
+from microseg.model.admin import AdminRule, Subject
+from microseg.model.netpol import (
+    IPBlockPeer,
+    NetworkPolicy,
+    NodePeer,
+    Peer,
+    PodPeer,
+    PortSpec,
+    Rule,
+)
+from microseg.model.objects import Node
 from microseg.model.sets import IPV4_MAX, IPSet, Protocol
 
-__all__ = ["RuleCompiler"]
+__all__ = ["RuleCompiler", "node_addresses"]
 
 Mask = npt.NDArray[np.bool_]
 
 
+def node_addresses(nodes: tuple[Node, ...], peer: NodePeer) -> IPSet:
+    out = IPSet()
+    for node in nodes:
+        if peer.selector.matches(node.labels):
+            for a in node.addresses:
+                out = out | IPSet.from_address(a)
+    return out
+
+
 class RuleCompiler:
-    def __init__(self, classes: EndpointClasses, ports: PortAtoms, ips: IPAtoms) -> None:
+    def __init__(
+        self, classes: EndpointClasses, ports: PortAtoms, ips: IPAtoms, nodes: tuple[Node, ...] = ()
+    ) -> None:
         self.classes = classes
+        self.nodes = nodes
         self.ports = ports
         self.ips = ips
         self.n_classes = len(classes)
@@ -57,6 +79,11 @@ class RuleCompiler:
     def policy_targets(self, policy: NetworkPolicy) -> Mask:
         return self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
 
+    def subject_targets(self, subject: Subject) -> Mask:
+        """Pods an admin policy applies to; host-network pods are never subjects."""
+        ns_ok = self.ns_labels.match(subject.namespace_selector)[self.classes.class_namespace]
+        return ns_ok & self.pod_labels.match(subject.pod_selector) & ~self.classes.host_network
+
     # -- peers ---------------------------------------------------------------------
     def all_peers(self) -> Mask:
         return np.ones(self.n_peers, dtype=np.bool_)
@@ -76,6 +103,11 @@ class RuleCompiler:
         out = np.zeros(self.n_peers, dtype=np.bool_)
         if isinstance(peer, PodPeer):
             out[: self.n_classes] = self.pod_peer_classes(peer)
+        elif isinstance(peer, NodePeer):
+            addresses = node_addresses(self.nodes, peer)
+            out[self.n_classes :] = self.ips.mask(addresses)
+            for c, address in self._host_addresses:
+                out[c] = address is not None and address.issubset(addresses)
         else:
             out[self.n_classes :] = self.ips.mask(peer.addresses)
             for c, address in self._host_addresses:
@@ -92,7 +124,7 @@ class RuleCompiler:
             return peer.addresses.v4.intervals == ((0, IPV4_MAX),)
         return address.issubset(peer.addresses)
 
-    def rule_peers(self, rule: Rule) -> Mask:
+    def rule_peers(self, rule: Rule | AdminRule) -> Mask:
         if rule.peers is None:
             return self.all_peers()
         out = np.zeros(self.n_peers, dtype=np.bool_)

@@ -1,9 +1,18 @@
-"""Per-direction allow tables for the NetworkPolicy tier.
+"""Per-direction allow tables: admin tier, NetworkPolicy, baseline tier, default.
 
 `allow[t, q, a]` says whether target class t admits peer column q on port atom a in the
-table's direction: for ingress the peer is the source, for egress the destination. A
-class no policy isolates in a direction allows everything there (API reference: "By
-default, a pod is non-isolated"). Work is one numpy block per rule, never per pod pair.
+table's direction: for ingress the peer is the source, for egress the destination.
+
+Order of evaluation per direction (network-policy-api, AdminNetworkPolicy and
+BaselineAdminNetworkPolicy API reference):
+1. Admin tier: policies by ascending priority, rules in written order; the first rule that
+   matches decides. Allow and Deny are final; Pass skips every remaining admin rule.
+2. NetworkPolicy: if any NetworkPolicy isolates the pod in this direction, its allow rules
+   decide, and the baseline is never consulted.
+3. Baseline tier (only for pods no NetworkPolicy isolates): first matching rule decides.
+4. Default: allow.
+Each port atom is decided on its own, so one connection can be split across tiers.
+Work is one numpy block per rule, never per pod pair.
 """
 
 from __future__ import annotations
@@ -14,9 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.rules import RuleCompiler
-from microseg.model.netpol import Direction, NetworkPolicy, Rule
+from microseg.model.admin import Action, AdminPolicy
+from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
 
-__all__ = ["DirectionTable", "build_table"]
+__all__ = ["ALLOW", "DENY", "PASS", "UNDECIDED", "DirectionTable", "build_table"]
+
+UNDECIDED, ALLOW, DENY, PASS = 0, 1, 2, 3
+_CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +39,31 @@ class DirectionTable:
     allow: npt.NDArray[np.bool_]
 
 
-def build_table(
+def _port_block(
+    rc: RuleCompiler,
+    ports: tuple[PortSpec, ...] | None,
+    direction: Direction,
+    t_idx: npt.NDArray[np.intp],
+    q_idx: npt.NDArray[np.intp],
+) -> npt.NDArray[np.bool_]:
+    """[targets, peers, atoms] the rule's ports cover; named ports resolve on the destination:
+    the target for ingress, the peer for egress (external peers have no named ports)."""
+    block = np.broadcast_to(rc.numeric_ports(ports), (len(t_idx), len(q_idx), len(rc.ports))).copy()
+    named = rc.named_matrix(ports)
+    if named is not None:
+        if direction is Direction.INGRESS:
+            block |= named[t_idx][:, None, :]
+        else:
+            pods = q_idx < rc.n_classes
+            block[:, pods, :] |= named[q_idx[pods]][None, :, :]
+    return block
+
+
+def _netpol_allow(
     rc: RuleCompiler, policies: tuple[NetworkPolicy, ...], direction: Direction
-) -> DirectionTable:
-    n_c, n_q, n_a = rc.n_classes, rc.n_peers, len(rc.ports)
-    allow = np.zeros((n_c, n_q, n_a), dtype=np.bool_)
-    isolated = np.zeros(n_c, dtype=np.bool_)
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    allow = np.zeros((rc.n_classes, rc.n_peers, len(rc.ports)), dtype=np.bool_)
+    isolated = np.zeros(rc.n_classes, dtype=np.bool_)
     # Rules with identical peers and ports are merged first: real policy sets repeat them.
     grouped: dict[tuple[object, object], npt.NDArray[np.bool_]] = {}
     for policy in policies:
@@ -49,21 +81,50 @@ def build_table(
         rule = Rule(peers, ports, 0)  # type: ignore[arg-type]
         t_idx = np.flatnonzero(targets)
         q_idx = np.flatnonzero(rc.rule_peers(rule))
-        if not len(q_idx):
+        if len(q_idx):
+            allow[np.ix_(t_idx, q_idx)] |= _port_block(rc, rule.ports, direction, t_idx, q_idx)
+    return allow, isolated
+
+
+def _tier_codes(
+    rc: RuleCompiler, policies: tuple[AdminPolicy, ...], direction: Direction
+) -> npt.NDArray[np.int8] | None:
+    """First-match-wins decision codes of one tier, or None when no rule applies."""
+    codes: npt.NDArray[np.int8] | None = None
+    for policy in policies:
+        targets = rc.subject_targets(policy.subject)
+        rules = policy.rules(direction)
+        if not rules or not targets.any():
             continue
-        numeric = rc.numeric_ports(rule.ports)
-        if numeric.any():
-            allow[np.ix_(t_idx, q_idx)] |= numeric
-        named = rc.named_matrix(rule.ports)
-        if named is None:
-            continue
-        if direction is Direction.INGRESS:
-            # Named ports resolve on the destination: here, the target itself.
-            allow[np.ix_(t_idx, q_idx)] |= named[t_idx][:, None, :]
-        else:
-            # ... and here, the peer. External peers have no named ports.
-            pod_q = q_idx[q_idx < n_c]
-            if len(pod_q):
-                allow[np.ix_(t_idx, pod_q)] |= named[pod_q][None, :, :]
-    allow[~isolated] = True
+        if codes is None:
+            codes = np.zeros((rc.n_classes, rc.n_peers, len(rc.ports)), dtype=np.int8)
+        t_idx = np.flatnonzero(targets)
+        for rule in rules:
+            q_idx = np.flatnonzero(rc.rule_peers(rule))
+            if not len(q_idx):
+                continue
+            view = codes[np.ix_(t_idx, q_idx)]
+            hit = _port_block(rc, rule.ports, direction, t_idx, q_idx) & (view == UNDECIDED)
+            view[hit] = _CODE[rule.action]
+            codes[np.ix_(t_idx, q_idx)] = view
+    return codes
+
+
+def build_table(
+    rc: RuleCompiler,
+    policies: tuple[NetworkPolicy, ...],
+    direction: Direction,
+    admin: tuple[AdminPolicy, ...] = (),
+    baseline: tuple[AdminPolicy, ...] = (),
+) -> DirectionTable:
+    allow, isolated = _netpol_allow(rc, policies, direction)
+    base = _tier_codes(rc, baseline, direction)
+    open_rows = ~isolated
+    if base is None:
+        allow[open_rows] = True
+    else:
+        allow[open_rows] = base[open_rows] != DENY
+    top = _tier_codes(rc, admin, direction)
+    if top is not None:
+        allow = np.where(top == ALLOW, True, np.where(top == DENY, False, allow))
     return DirectionTable(direction, isolated, allow)

@@ -177,7 +177,7 @@ class RawEgressRule(_Raw):
 
 
 class RawNetworkPolicySpec(_Raw):
-    podSelector: RawLabelSelector = RawLabelSelector()
+    podSelector: RawLabelSelector | None = None  # null or absent: {} (every pod)
     policyTypes: list[Literal["Ingress", "Egress"]] | None = None
     ingress: list[RawIngressRule] | None = None
     egress: list[RawEgressRule] | None = None

@@ -6,16 +6,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
+from microseg.ingest.admin import parse_admin_policy
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.netpols import parse_network_policy
 from microseg.ingest.validation import format_path
 from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
+from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
     Namespace,
+    Node,
     Service,
     ServiceAccount,
     ServicePort,
@@ -35,6 +38,8 @@ class ClusterBuilder:
     policies: dict[tuple[str, str], NetworkPolicy] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     accounts: list[ServiceAccount] = field(default_factory=list)
+    admin_policies: list[AdminPolicy] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -62,6 +67,10 @@ class ClusterBuilder:
             self._add_namespace(doc)
         elif kind == "Pod" or kind in CONTROLLER_KINDS:
             self.workloads.add(doc)
+        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy"):
+            self._add_admin_policy(doc)
+        elif kind == "Node":
+            self._add_node(doc)
         elif kind == "Service":
             self._add_service(doc)
         elif kind == "ServiceAccount":
@@ -82,6 +91,63 @@ class ClusterBuilder:
             origin.file, origin.document, line, origin.kind, origin.namespace, origin.name
         )
         self.diagnostics.append(Diagnostic(Severity.ERROR, code, message, where, format_path(path)))
+
+    def _add_admin_policy(self, doc: Document) -> None:
+        policy, notes = parse_admin_policy(doc)
+        self.diagnostics.extend(notes)
+        if policy is None:
+            return
+        for other in self.admin_policies:
+            clash = ""
+            if other.kind == policy.kind and other.name == policy.name:
+                clash = f"two {policy.kind} objects named {policy.name!r}"
+            elif policy.tier is AdminTier.BASELINE and other.tier is AdminTier.BASELINE:
+                clash = "a second BaselineAdminNetworkPolicy: the cluster has at most one (named 'default')"
+            elif (
+                policy.tier is AdminTier.ADMIN
+                and other.tier is AdminTier.ADMIN
+                and other.priority == policy.priority
+            ):
+                # The API leaves the order of equal priorities undefined: the verdict would be a guess.
+                clash = f"AdminNetworkPolicies {other.name!r} and {policy.name!r} share priority {policy.priority}; their order is undefined"
+            if clash:
+                self.diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "MS111",
+                        f"{clash} (first at {other.origin.location()})",
+                        policy.origin,
+                    )
+                )
+                return
+        self.admin_policies.append(policy)
+
+    def _add_node(self, doc: Document) -> None:
+        meta = doc.data.get("metadata")
+        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+            self._error(doc, "MS201", "expected a mapping with a name", ("metadata",))
+            return
+        labels = meta.get("labels") or {}
+        status = doc.data.get("status") or {}
+        raw = status.get("addresses") if isinstance(status, dict) else None
+        addresses = tuple(
+            str(a["address"])
+            for a in (raw if isinstance(raw, list) else [])
+            if isinstance(a, dict)
+            and a.get("type") in ("InternalIP", "ExternalIP")
+            and a.get("address")
+        )
+        if not isinstance(labels, dict):
+            self._error(doc, "MS201", "expected a mapping of labels", ("metadata", "labels"))
+            return
+        self.nodes.append(
+            Node(
+                meta["name"],
+                FrozenLabels({str(k): str(v) for k, v in labels.items()}),
+                addresses,
+                doc.origin(),
+            )
+        )
 
     def _add_policy(self, doc: Document) -> None:
         result = parse_network_policy(doc)
@@ -220,6 +286,8 @@ class ClusterBuilder:
             policies=tuple(self.policies.values()),
             services=tuple(self.services),
             service_accounts=tuple(self.accounts),
+            admin_policies=tuple(self.admin_policies),
+            nodes=tuple(self.nodes),
             diagnostics=tuple(diagnostics),
         )
 

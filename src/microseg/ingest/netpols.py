@@ -99,7 +99,7 @@ def parse_network_policy(doc: Document) -> NetworkPolicy | list[Diagnostic]:
     return NetworkPolicy(
         namespace=namespace,
         name=raw.metadata.name,
-        pod_selector=selector_from_raw(spec.podSelector),
+        pod_selector=selector_from_raw(spec.podSelector or RawLabelSelector()),
         policy_types=types,
         ingress=ingress if Direction.INGRESS in types else (),
         egress=egress if Direction.EGRESS in types else (),

@@ -12,6 +12,21 @@ __all__ = ["diagnostics_from", "format_path"]
 _ALIASES = {"from_": "from", "except_": "except"}
 
 
+_EXPECTED = {
+    "int_type": "an integer",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "list_type": "a list",
+}
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing (null or empty)"
+    return f"{type(value).__name__} {value!r}"
+
+
 def format_path(path: FieldPath) -> str:
     out = ""
     for step in path:
@@ -37,8 +52,8 @@ def diagnostics_from(exc: ValidationError, doc: Document, code: str) -> list[Dia
             message = message[len("Value error, ") :]
         if err["type"] == "missing":
             message = "required field is missing"
-        elif err["type"] in ("int_type", "string_type", "dict_type", "list_type", "model_type"):
-            message = f"{message}, got {type(err.get('input')).__name__} {err.get('input')!r}"
+        elif err["type"] in _EXPECTED:
+            message = f"expected {_EXPECTED[err['type']]}, got {_describe(err.get('input'))}"
         origin = doc.origin()
         if path:
             line = doc.line_of(path, exact=True)

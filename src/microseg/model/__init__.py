@@ -1,11 +1,13 @@
 """The typed cluster model: frozen dataclasses, no I/O, no printing."""
 
+from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier, Subject
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import (
     Direction,
     IPBlockPeer,
     NetworkPolicy,
+    NodePeer,
     Peer,
     PodPeer,
     PortSpec,
@@ -14,6 +16,7 @@ from microseg.model.netpol import (
 from microseg.model.objects import (
     ContainerPort,
     Namespace,
+    Node,
     Pod,
     Service,
     ServiceAccount,
@@ -24,6 +27,10 @@ from microseg.model.selectors import LabelSelector, Operator, Requirement
 from microseg.model.sets import ConnSet, IntervalSet, IPSet, Protocol
 
 __all__ = [
+    "Action",
+    "AdminPolicy",
+    "AdminRule",
+    "AdminTier",
     "Cluster",
     "ConnSet",
     "ContainerPort",
@@ -35,6 +42,8 @@ __all__ = [
     "LabelSelector",
     "Namespace",
     "NetworkPolicy",
+    "Node",
+    "NodePeer",
     "Operator",
     "Peer",
     "Pod",
@@ -45,6 +54,7 @@ __all__ = [
     "Rule",
     "Service",
     "ServiceAccount",
+    "Subject",
     "Workload",
     "WorkloadKey",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic
+from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.netpol import NetworkPolicy
-from microseg.model.objects import Namespace, Pod, Service, ServiceAccount, Workload
+from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
 
 __all__ = ["Cluster"]
 
@@ -19,7 +20,14 @@ class Cluster:
     policies: tuple[NetworkPolicy, ...] = ()
     services: tuple[Service, ...] = ()
     service_accounts: tuple[ServiceAccount, ...] = ()
+    admin_policies: tuple[AdminPolicy, ...] = ()
+    nodes: tuple[Node, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    def tier(self, tier: AdminTier) -> tuple[AdminPolicy, ...]:
+        """The policies of a tier in evaluation order: by priority, then by name."""
+        chosen = [p for p in self.admin_policies if p.tier is tier]
+        return tuple(sorted(chosen, key=lambda p: (p.priority, p.name)))
 
     def namespace(self, name: str) -> Namespace | None:
         for ns in self.namespaces:

@@ -19,6 +19,7 @@ __all__ = [
     "Direction",
     "IPBlockPeer",
     "NetworkPolicy",
+    "NodePeer",
     "Peer",
     "PodPeer",
     "PortSpec",
@@ -69,7 +70,14 @@ class IPBlockPeer:
     addresses: IPSet
 
 
-Peer = PodPeer | IPBlockPeer
+@dataclass(frozen=True, slots=True)
+class NodePeer:
+    """The addresses of the nodes whose labels match (an AdminNetworkPolicy `nodes` peer)."""
+
+    selector: LabelSelector
+
+
+Peer = PodPeer | IPBlockPeer | NodePeer
 
 
 @dataclass(frozen=True, slots=True)

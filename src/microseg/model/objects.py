@@ -11,6 +11,7 @@ from microseg.model.sets import Protocol
 __all__ = [
     "ContainerPort",
     "Namespace",
+    "Node",
     "Pod",
     "Service",
     "ServiceAccount",
@@ -95,6 +96,16 @@ class Service:
     selector: FrozenLabels | None
     type: str = "ClusterIP"
     ports: tuple[ServicePort, ...] = ()
+    origin: Origin = field(default=Origin(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node: its labels (for `nodes` peers) and its addresses."""
+
+    name: str
+    labels: FrozenLabels
+    addresses: tuple[str, ...] = ()
     origin: Origin = field(default=Origin(), compare=False)
 
 

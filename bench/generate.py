@@ -1,0 +1,706 @@
+"""Seeded, deterministic synthetic clusters for the microseg benchmarks.
+
+The same (workloads, replicas, policies, seed, pods_list) always gives byte-identical files,
+so timings taken on different days or machines compare the same input. Everything is built
+from plain dicts and written with the C encoders (json one-shot, libyaml's CSafeDumper):
+the generator must never be the slow part of a benchmark, even at 150,000 pods.
+
+Layout of OUT:
+
+    namespaces.yaml        about W/20 labelled namespaces, plus kube-system
+    workloads.yaml         W Deployments (default), plus the coredns Deployment
+    pods.json              with --pods-list instead: every replica as a Pod in one v1 List,
+                           as `kubectl get pods -A -o json` gives it (coredns included)
+    policies/<ns>.yaml     M NetworkPolicies, one file per namespace
+    .generated.json        the parameters and counts (a dot file: microseg skips it)
+
+Every policy is valid per the Kubernetes API, because microseg validates strictly and a
+benchmark that stops at the first diagnostic measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import shutil
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+__all__ = ["GENERATOR_VERSION", "MARKER", "generate"]
+
+Obj = dict[str, Any]
+
+MARKER = ".generated.json"
+# A digest of this file's source: run.py reuses a generated cluster only when it matches,
+# so a change here can never be benchmarked against a cluster made by the old code.
+GENERATOR_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+WORKLOADS_PER_NAMESPACE = 20
+COREDNS_REPLICAS = 2
+TEAMS = ("payments", "checkout", "search", "identity", "catalog", "billing", "media", "ads")
+ENVS = ("prod", "staging", "dev")
+TENANTS = 7
+# The alphabet Kubernetes uses for generated name suffixes (no vowels, no look-alikes).
+SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+POD_NETWORK_BASE = (10 << 24) | (244 << 16)  # 10.244.0.0/14: room for 262,144 pod IPs
+NODE_NETWORK_BASE = (172 << 24) | (20 << 16)  # 172.20.0.0/16
+PODS_PER_NODE = 30
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+# Container ports per tier: (name, protocol, number). Names are IANA_SVC_NAMEs so policies
+# can refer to them; UDP and SCTP ports make protocol handling part of every run.
+TIER_PORTS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "web": (("http", "TCP", 8080), ("metrics", "TCP", 9090)),
+    "api": (("http", "TCP", 8080), ("grpc", "TCP", 9000), ("metrics", "TCP", 9090)),
+    "db": (("postgres", "TCP", 5432), ("metrics", "TCP", 9187)),
+    "cache": (("redis", "TCP", 6379),),
+    "worker": (("metrics", "TCP", 9090), ("statsd", "UDP", 8125)),
+    "gateway": (("https", "TCP", 8443), ("sip", "UDP", 5060), ("diameter", "SCTP", 3868)),
+}
+TIER_WEIGHTS = {"web": 4, "api": 5, "db": 2, "cache": 2, "worker": 3, "gateway": 1}
+IMAGES = {
+    "web": "nginx:1.27",
+    "api": "ghcr.io/example/api:2.4.1",
+    "db": "postgres:16",
+    "cache": "redis:7.2",
+    "worker": "ghcr.io/example/worker:2.4.1",
+    "gateway": "envoyproxy/envoy:v1.31",
+}
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.11.1"
+# Allowed tier flows (source, destination, destination port names): web -> api -> db.
+TIER_FLOWS = (
+    ("web", "api", ("http", "grpc")),
+    ("api", "db", ("postgres",)),
+    ("api", "cache", ("redis",)),
+    ("worker", "db", ("postgres",)),
+    ("worker", "cache", ("redis",)),
+    ("gateway", "web", ("http",)),
+    ("gateway", "api", ("grpc",)),
+)
+PORT_RANGES: tuple[Obj, ...] = (
+    {"protocol": "TCP", "port": 30000, "endPort": 32767},
+    {"protocol": "UDP", "port": 5000, "endPort": 5100},
+    {"protocol": "SCTP", "port": 3868, "endPort": 3870},
+    {"protocol": "TCP", "port": 8000, "endPort": 8100},
+)
+DNS_PEER: Obj = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+DNS_PORTS: list[Obj] = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    namespace: str
+    name: str
+    tier: str
+    labels: dict[str, str]
+    ports: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(slots=True)
+class Cluster:
+    """What the policy builders choose from: namespaces, their apps, and partner ranges."""
+
+    namespaces: list[Namespace]
+    apps: dict[str, list[App]]
+    partner_cidrs: list[tuple[str, str]]
+    rng: random.Random
+
+    def app(self, ns: str, tier: str | None = None) -> App:
+        """A random app of `ns`, of `tier` when the namespace has one."""
+        pool = self.apps[ns]
+        if tier is not None:
+            pool = [a for a in pool if a.tier == tier] or pool
+        return self.rng.choice(pool)
+
+
+# ---------------------------------------------------------------- namespaces and workloads
+
+
+def make_namespaces(count: int) -> list[Namespace]:
+    """Labels vary on team, env and tenant so namespaceSelectors match different subsets."""
+    out = []
+    for i in range(count):
+        # 8 teams and 3 envs are coprime, so even a few namespaces mix prod, staging and dev.
+        team, env = TEAMS[i % len(TEAMS)], ENVS[i % len(ENVS)]
+        name = f"{team}-{env}-{i}"
+        labels = {
+            "kubernetes.io/metadata.name": name,
+            "team": team,
+            "env": env,
+            "tenant": f"tenant-{i % TENANTS}",
+        }
+        out.append(Namespace(name, labels))
+    return out
+
+
+def make_apps(namespaces: list[Namespace], workloads: int, rng: random.Random) -> list[App]:
+    """Workloads fill the namespaces in contiguous blocks; tiers and versions are drawn."""
+    tiers, weights = list(TIER_WEIGHTS), list(TIER_WEIGHTS.values())
+    apps = []
+    for w in range(workloads):
+        ns = namespaces[w * len(namespaces) // workloads]
+        tier = rng.choices(tiers, weights)[0]
+        name = f"{tier}-{w}"
+        labels = {
+            "app": name,
+            "tier": tier,
+            "version": "canary" if rng.random() < 0.1 else rng.choice(("v1", "v2")),
+            "team": ns.labels["team"],
+        }
+        if rng.random() < 0.5:
+            labels["monitoring"] = "enabled"
+        apps.append(App(ns.name, name, tier, labels, TIER_PORTS[tier]))
+    return apps
+
+
+def coredns_app() -> App:
+    return App(
+        "kube-system",
+        "coredns",
+        "infra",
+        {"k8s-app": "kube-dns"},
+        (("dns", "UDP", 53), ("dns-tcp", "TCP", 53), ("metrics", "TCP", 9153)),
+    )
+
+
+def containers(app: App) -> list[Obj]:
+    ports = [{"name": n, "containerPort": p, "protocol": proto} for n, proto, p in app.ports]
+    if app.tier not in IMAGES:  # coredns
+        return [{"name": app.name, "image": COREDNS_IMAGE, "ports": ports}]
+    return [{"name": app.tier, "image": IMAGES[app.tier], "ports": ports}]
+
+
+def selector_labels(app: App) -> dict[str, str]:
+    """The Deployment selector must match its template: `app` where set, else all labels."""
+    return {"app": app.labels["app"]} if "app" in app.labels else dict(app.labels)
+
+
+def deployment(app: App, replicas: int) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": app.name, "namespace": app.namespace, "labels": app.labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector_labels(app)},
+            "template": {
+                "metadata": {"labels": app.labels},
+                "spec": {"containers": containers(app)},
+            },
+        },
+    }
+
+
+def template_hash(app: App) -> str:
+    """A stable stand-in for the controller's pod-template-hash (10 suffix characters)."""
+    digest = hashlib.sha256(f"{app.namespace}/{app.name}".encode()).digest()
+    return "".join(SUFFIX_ALPHABET[b % len(SUFFIX_ALPHABET)] for b in digest[:10])
+
+
+def ip(base: int, n: int) -> str:
+    value = base + n
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def make_uid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def pods(app: App, replicas: int, first_index: int, rng: random.Random) -> list[Obj]:
+    """The app's replicas as a ReplicaSet-owned Pod each, with IPs, node and named ports."""
+    pth = template_hash(app)
+    rs_name = f"{app.name}-{pth}"
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": rs_name,
+        "uid": make_uid(rng),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    labels = {**app.labels, "pod-template-hash": pth}
+    spec_containers = containers(app)
+    out = []
+    for r in range(replicas):
+        n = first_index + r
+        suffix = "".join(rng.choice(SUFFIX_ALPHABET) for _ in range(5))
+        pod_ip = ip(POD_NETWORK_BASE, n + 2)
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"{rs_name}-{suffix}",
+                    "namespace": app.namespace,
+                    "uid": make_uid(rng),
+                    "labels": labels,
+                    "ownerReferences": [owner],
+                },
+                "spec": {
+                    "containers": spec_containers,
+                    "nodeName": f"node-{n // PODS_PER_NODE}",
+                    "serviceAccountName": "default",
+                    "restartPolicy": "Always",
+                },
+                "status": {
+                    "phase": "Running",
+                    "hostIP": ip(NODE_NETWORK_BASE, n // PODS_PER_NODE + 10),
+                    "podIP": pod_ip,
+                    "podIPs": [{"ip": pod_ip}],
+                },
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------- NetworkPolicies
+
+
+def np_doc(ns: str, name: str, spec: Obj) -> Obj:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def app_or_tier(c: Cluster, app: App) -> Obj:
+    """Half the policies pick one app, half a whole tier: both shapes are common."""
+    if c.rng.random() < 0.5:
+        return {"matchLabels": {"app": app.name}}
+    return {"matchLabels": {"tier": app.tier}}
+
+
+def default_deny(c: Cluster, ns: Namespace) -> Obj:
+    """Ingress-only deny, or (in prod) deny both ways but keep DNS to kube-system."""
+    if ns.labels["env"] != "prod":
+        return {"podSelector": {}, "policyTypes": ["Ingress"]}
+    return {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "egress": [{"to": [DNS_PEER], "ports": DNS_PORTS}],
+    }
+
+
+def tier_ingress(c: Cluster, ns: Namespace) -> Obj:
+    src, dst, names = c.rng.choice(TIER_FLOWS)
+    target = c.app(ns.name, dst)
+    selector = {"matchLabels": {"tier": dst}} if target.tier != dst else app_or_tier(c, target)
+    return {
+        "podSelector": selector,
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"tier": src}}}],
+                "ports": [{"protocol": "TCP", "port": n} for n in names],
+            }
+        ],
+    }
+
+
+def tier_egress(c: Cluster, ns: Namespace) -> Obj:
+    """The egress half of a tier flow, needed where prod namespaces deny egress."""
+    src, dst, names = c.rng.choice(TIER_FLOWS)
+    return {
+        "podSelector": {"matchLabels": {"tier": src}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"podSelector": {"matchLabels": {"tier": dst}}}],
+                "ports": [{"protocol": "TCP", "port": n} for n in names],
+            },
+            {"to": [DNS_PEER], "ports": DNS_PORTS},
+        ],
+    }
+
+
+def app_to_app(c: Cluster, ns: Namespace) -> Obj:
+    dst, src = c.app(ns.name), c.app(ns.name)
+    name, proto, _ = dst.ports[0]
+    return {
+        "podSelector": {"matchLabels": {"app": dst.name}},
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"app": src.name}}}],
+                "ports": [{"protocol": proto, "port": name}],
+            }
+        ],
+    }
+
+
+def cross_namespace(c: Cluster, ns: Namespace) -> Obj:
+    """namespaceSelector alone, with a podSelector, or by tenant with an expression."""
+    dst = c.app(ns.name)
+    name, proto, number = dst.ports[0]
+    variant = c.rng.randrange(3)
+    if variant == 0:
+        peer: Obj = {"namespaceSelector": {"matchLabels": {"team": c.rng.choice(TEAMS)}}}
+        port: Obj = {"protocol": proto, "port": number}
+    elif variant == 1:
+        peer = {
+            "namespaceSelector": {"matchLabels": {"env": c.rng.choice(ENVS)}},
+            "podSelector": {"matchLabels": {"tier": c.rng.choice(("web", "api", "gateway"))}},
+        }
+        port = {"protocol": proto, "port": name}
+    else:
+        peer = {
+            "namespaceSelector": {"matchLabels": {"tenant": ns.labels["tenant"]}},
+            "podSelector": {
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["api", "worker"]}]
+            },
+        }
+        port = {"protocol": proto, "port": name}
+    return {"podSelector": app_or_tier(c, dst), "ingress": [{"from": [peer], "ports": [port]}]}
+
+
+def ip_block(c: Cluster, ns: Namespace) -> Obj:
+    """Internet egress minus private ranges, or ingress from a partner range with a hole."""
+    target = c.app(ns.name, c.rng.choice(("gateway", "web", "api")))
+    if c.rng.random() < 0.5:
+        return {
+            "podSelector": app_or_tier(c, target),
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                },
+                {"to": [DNS_PEER], "ports": DNS_PORTS},
+            ],
+        }
+    cidr, hole = c.rng.choice(c.partner_cidrs)
+    _, proto, number = target.ports[0]
+    return {
+        "podSelector": app_or_tier(c, target),
+        "ingress": [
+            {
+                "from": [{"ipBlock": {"cidr": cidr, "except": [hole]}}],
+                "ports": [{"protocol": proto, "port": number}],
+            }
+        ],
+    }
+
+
+def port_range(c: Cluster, ns: Namespace) -> Obj:
+    target = c.app(ns.name)
+    ports = c.rng.sample(PORT_RANGES, c.rng.randint(1, len(PORT_RANGES)))
+    peer: Obj = (
+        {"podSelector": {}}
+        if c.rng.random() < 0.5
+        else {"namespaceSelector": {"matchLabels": {"team": c.rng.choice(TEAMS)}}}
+    )
+    return {"podSelector": app_or_tier(c, target), "ingress": [{"from": [peer], "ports": ports}]}
+
+
+def expressions(c: Cluster, ns: Namespace) -> Obj:
+    """matchExpressions with In, NotIn, Exists (and now and then DoesNotExist)."""
+    exprs: list[Obj] = [
+        {"key": "tier", "operator": "In", "values": c.rng.sample(sorted(TIER_PORTS), 2)},
+        {"key": "version", "operator": "NotIn", "values": ["canary"]},
+    ]
+    if c.rng.random() < 0.2:
+        exprs.append({"key": "monitoring", "operator": "DoesNotExist"})
+    return {
+        "podSelector": {"matchExpressions": exprs},
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [
+                                {"key": "env", "operator": "In", "values": ["prod", "staging"]}
+                            ]
+                        },
+                        "podSelector": {
+                            "matchExpressions": [{"key": "monitoring", "operator": "Exists"}]
+                        },
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": "metrics"}],
+            }
+        ],
+    }
+
+
+def allow_all(c: Cluster, ns: Namespace) -> Obj:
+    target = c.app(ns.name)
+    if c.rng.random() < 0.5:
+        return {"podSelector": {"matchLabels": {"app": target.name}}, "ingress": [{}]}
+    return {
+        "podSelector": {"matchLabels": {"app": target.name}},
+        "policyTypes": ["Egress"],
+        "egress": [{}],
+    }
+
+
+PolicyBuilder = Callable[[Cluster, Namespace], Obj]
+# Weighted mix after each namespace's default deny; see the module docstring.
+POLICY_MIX: dict[str, tuple[PolicyBuilder, int]] = {
+    "tier-ingress": (tier_ingress, 18),
+    "tier-egress": (tier_egress, 12),
+    "app-to-app": (app_to_app, 18),
+    "cross-ns": (cross_namespace, 16),
+    "ipblock": (ip_block, 10),
+    "port-range": (port_range, 8),
+    "expr": (expressions, 12),
+    "allow-all": (allow_all, 3),
+}
+
+
+def partner_cidrs(rng: random.Random, count: int = 64) -> list[tuple[str, str]]:
+    """A fixed pool of public /16 partner ranges, each with one /24 excepted: a cluster has a
+    handful of partners, not one per policy."""
+    out = []
+    for _ in range(count):
+        a = rng.choice([x for x in range(11, 224) if x not in (127, 169, 172, 192)])
+        b, hole = rng.randrange(256), rng.randrange(256)
+        out.append((f"{a}.{b}.0.0/16", f"{a}.{b}.{hole}.0/24"))
+    return out
+
+
+def make_policies(c: Cluster, count: int) -> tuple[dict[str, list[Obj]], Counter[str]]:
+    """One default deny per namespace first (while the budget lasts), then the weighted mix
+    spread round-robin over the namespaces."""
+    by_ns: dict[str, list[Obj]] = {ns.name: [] for ns in c.namespaces}
+    kinds: Counter[str] = Counter()
+    names, weights = list(POLICY_MIX), [w for _, w in POLICY_MIX.values()]
+    for j in range(count):
+        ns = c.namespaces[j % len(c.namespaces)]
+        if j < len(c.namespaces):
+            kind, spec = "default-deny", default_deny(c, ns)
+        else:
+            kind = c.rng.choices(names, weights)[0]
+            spec = POLICY_MIX[kind][0](c, ns)
+        kinds[kind] += 1
+        by_ns[ns.name].append(np_doc(ns.name, f"{kind}-{j}", spec))
+    return by_ns, kinds
+
+
+# ---------------------------------------------------------------- writing
+
+
+def namespace_doc(ns: Namespace) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns.name, "labels": ns.labels},
+    }
+
+
+# A string YAML 1.1 reads back as itself when written plain; anything else is double-quoted
+# (JSON string syntax is valid YAML), e.g. CIDRs, which would otherwise look numeric-ish.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+
+
+def yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+            return value
+        return json.dumps(value)
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+def yaml_lines(value: Obj | list[Any], indent: int, out: list[str]) -> None:
+    """Block-style YAML as yaml.safe_dump(default_flow_style=False) lays it out (sequences
+    not indented under their key). PyYAML builds a node per scalar in Python even with the
+    C dumper: 50,000 policies took ~18 s that way, which this writer does in ~3 s."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict) and item:
+                out.append(f"{pad}{yaml_scalar(key)}:")
+                yaml_lines(item, indent + 2, out)
+            elif isinstance(item, list) and item:
+                out.append(f"{pad}{yaml_scalar(key)}:")
+                yaml_lines(item, indent, out)
+            else:
+                out.append(f"{pad}{yaml_scalar(key)}: {yaml_flow_empty(item)}")
+        return
+    for item in value:
+        if isinstance(item, dict | list) and item:
+            start = len(out)
+            yaml_lines(item, indent + 2, out)
+            if isinstance(item, dict):
+                out[start] = f"{pad}- {out[start][indent + 2 :]}"
+            else:
+                out.insert(start, f"{pad}-")
+        else:
+            out.append(f"{pad}- {yaml_flow_empty(item)}")
+
+
+def yaml_flow_empty(value: Any) -> str:
+    """An empty mapping or list in flow style, or a scalar."""
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return yaml_scalar(value)
+
+
+def to_yaml(docs: list[Obj]) -> str:
+    lines: list[str] = []
+    for doc in docs:
+        lines.append("---")
+        yaml_lines(doc, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def write_yaml(path: Path, docs: list[Obj], check: bool) -> None:
+    """`check` reads the text back with PyYAML and insists on the same objects: proof that
+    the fast writer and the real parser agree, for when the generator changes."""
+    text = to_yaml(docs)
+    if check and list(yaml.load_all(text, Loader=_Loader)) != docs:
+        raise AssertionError(f"{path}: YAML does not read back as written")
+    path.write_text(text, encoding="utf-8")
+
+
+def write_pods_list(path: Path, items: list[Obj]) -> None:
+    """One pod per line: each json.dumps call is a one-shot C encode (indent= would fall back
+    to the pure-Python encoder, several times slower); the document is still a v1 List."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write(
+            '{"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [\n'
+        )
+        f.write(",\n".join(json.dumps(p) for p in items))
+        f.write("\n]}\n")
+
+
+def prepare(out: Path) -> None:
+    """Empty OUT, but only if it is empty already or was made by this generator: stale
+    policy files from a bigger run would silently join the next benchmark. The marker goes
+    in first, so an interrupted run still leaves a folder we may empty next time."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).exists():
+            raise SystemExit(f"{out} is not empty and was not made by bench/generate.py")
+        shutil.rmtree(out)
+    (out / "policies").mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text('{"complete": false}\n', encoding="utf-8")
+
+
+def write_workloads(
+    out: Path, apps: list[App], replicas: int, pods_list: bool, seed: int, check: bool
+) -> int:
+    """Deployments as YAML, or every replica as a Pod in pods.json; returns the pod count."""
+    dns = coredns_app()
+    if not pods_list:
+        docs = [deployment(a, replicas) for a in apps]
+        write_yaml(out / "workloads.yaml", [*docs, deployment(dns, COREDNS_REPLICAS)], check)
+        return len(apps) * replicas + COREDNS_REPLICAS
+    rng = random.Random(seed ^ 0x5EED)  # apart from the policy stream: same policies either way
+    items = pods(dns, COREDNS_REPLICAS, 0, rng)
+    for a in apps:
+        items.extend(pods(a, replicas, len(items), rng))
+    write_pods_list(out / "pods.json", items)
+    return len(items)
+
+
+def build_cluster(workloads: int, seed: int) -> tuple[Cluster, list[App]]:
+    """Namespaces and apps from the seed; the returned Cluster's rng then drives policies."""
+    rng = random.Random(seed)
+    namespaces = make_namespaces(max(1, round(workloads / WORKLOADS_PER_NAMESPACE)))
+    apps = make_apps(namespaces, workloads, rng)
+    by_ns: dict[str, list[App]] = {ns.name: [] for ns in namespaces}
+    for a in apps:
+        by_ns[a.namespace].append(a)
+    return Cluster(namespaces, by_ns, partner_cidrs(rng), rng), apps
+
+
+def generate(
+    out_dir: str | Path,
+    workloads: int,
+    replicas: int,
+    policies: int,
+    seed: int,
+    pods_list: bool = False,
+    check: bool = False,
+) -> dict[str, Any]:
+    """Write a cluster into `out_dir` and return its parameters and counts (also written to
+    OUT/.generated.json, which run.py reads to reuse an identical cluster). `check` reads
+    every YAML file back to prove the fast writer right (slower; for changes to this file)."""
+    if workloads < 1 or replicas < 1 or policies < 0:
+        raise ValueError("workloads and replicas must be >= 1, policies >= 0")
+    out = Path(out_dir)
+    prepare(out)
+    cluster, apps = build_cluster(workloads, seed)
+    policy_docs, kinds = make_policies(cluster, policies)
+
+    kube_system = Namespace("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
+    ns_docs = [namespace_doc(ns) for ns in [kube_system, *cluster.namespaces]]
+    write_yaml(out / "namespaces.yaml", ns_docs, check)
+    pod_count = write_workloads(out, apps, replicas, pods_list, seed, check)
+    for ns_name, docs in policy_docs.items():
+        if docs:
+            write_yaml(out / "policies" / f"{ns_name}.yaml", docs, check)
+    summary = {
+        "complete": True,
+        "generator": GENERATOR_VERSION,
+        "params": {
+            "workloads": workloads,
+            "replicas": replicas,
+            "policies": policies,
+            "seed": seed,
+            "pods_list": pods_list,
+        },
+        "namespaces": len(cluster.namespaces) + 1,
+        "workloads": len(apps) + 1,
+        "pods": pod_count,
+        "policies": sum(kinds.values()),
+        "policy_kinds": dict(sorted(kinds.items())),
+    }
+    (out / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("out", help="output folder (created; emptied if made by this script)")
+    parser.add_argument("--workloads", type=int, required=True)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--policies", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pods-list", action="store_true", help="Pods in one v1 List JSON")
+    parser.add_argument("--check", action="store_true", help="read each YAML file back")
+    args = parser.parse_args(argv)
+    summary = generate(
+        args.out,
+        args.workloads,
+        args.replicas,
+        args.policies,
+        args.seed,
+        args.pods_list,
+        args.check,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

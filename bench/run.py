@@ -1,0 +1,462 @@
+"""`make bench`: time the microseg CLI on generated clusters against the issue-tracker targets.
+
+Each scenario runs `microseg` as its own process, as a user would, so the figures include
+interpreter start-up, imports, parsing and rendering, not just the engine. A missed target or
+a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
+exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
+
+    .venv/bin/python bench/run.py              small-200, small-500, B1, B2
+    .venv/bin/python bench/run.py --quick      small-200, small-500, B1
+    .venv/bin/python bench/run.py --with-b3    ... and B3 (150,000 pods; not reachable yet)
+    .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included)
+
+Clusters go to bench/out/<scenario>/cluster (gitignored) and are reused while their
+parameters and the generator's source are unchanged; results go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from generate import GENERATOR_VERSION, MARKER, generate
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "out"
+RESULTS = BENCH / "results"
+SEED = 1
+DEFAULT_TIMEOUT_S = 600.0
+CONNECTIVITY = ("connectivity", "{dir}", "-o", "txt", "-q")
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One cluster shape, the command run on it, and the target it is held to (if any)."""
+
+    name: str
+    workloads: int
+    replicas: int
+    policies: int
+    pods_list: bool
+    args: tuple[str, ...]
+    runs: int
+    target_s: float | None = None
+    target_mb: float | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    note: str = ""
+
+    @property
+    def pods(self) -> int:
+        return self.workloads * self.replicas
+
+
+SCENARIOS = (
+    Scenario("small-200", 200, 1, 100, False, CONNECTIVITY, 3, note="for tool comparison"),
+    Scenario("small-500", 500, 1, 250, False, CONNECTIVITY, 3, note="for tool comparison"),
+    Scenario("B1", 1000, 1, 500, False, CONNECTIVITY, 3, target_s=1.0),
+    Scenario("B2", 2000, 5, 5000, True, CONNECTIVITY, 1, target_s=5.0, target_mb=1536),
+    Scenario(
+        "B3",
+        30000,
+        5,
+        50000,
+        True,
+        ("connectivity", "-q", "-o", "txt", "{dir}"),
+        1,
+        target_s=60.0,
+        target_mb=8192,
+        timeout_s=1800.0,
+        note="opt-in (--with-b3): the engine cannot reach it yet",
+    ),
+)
+QUICK = ("small-200", "small-500", "B1")
+DEFAULT = (*QUICK, "B2")
+
+
+@dataclass(slots=True)
+class Run:
+    """One process: wall seconds, peak RSS, and how it ended (exit code None = killed)."""
+
+    seconds: float
+    peak_mb: float
+    exit_code: int | None
+    timed_out: bool
+
+
+@dataclass(slots=True)
+class Result:
+    scenario: str
+    workloads: int
+    replicas: int
+    pods: int
+    policies: int
+    pods_list: bool
+    command: list[str]
+    target_s: float | None
+    target_mb: float | None
+    status: str = "ok"  # ok | timeout | failed
+    met: bool | None = None  # None: no target
+    seconds: float | None = None
+    peak_mb: float | None = None
+    runs: list[Run] = field(default_factory=list)
+    output_lines: int | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    generate_seconds: float | None = None
+    stderr_tail: list[str] = field(default_factory=list)
+    note: str = ""
+    date: str = ""
+
+
+# ---------------------------------------------------------------- facts and clusters
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def meminfo_total_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def version_of(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_facts() -> dict[str, Any]:
+    """What a reader needs to compare figures across machines. Python and numpy are this
+    interpreter's, which is the venv microseg runs in."""
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": cpu_model(),
+        "mem_total_gib": meminfo_total_gib(),
+        "python": platform.python_version(),
+        "numpy": version_of("numpy"),
+        "pyyaml": version_of("PyYAML"),
+        "microseg": version_of("microseg"),
+        "platform": platform.platform(),
+        "date": now(),
+    }
+
+
+def cluster_dir(s: Scenario) -> Path:
+    return OUT / s.name / "cluster"
+
+
+def reusable(path: Path, s: Scenario, seed: int) -> dict[str, Any] | None:
+    """The generator's summary if `path` holds exactly this cluster, made by this code."""
+    try:
+        summary: dict[str, Any] = json.loads((path / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = {
+        "workloads": s.workloads,
+        "replicas": s.replicas,
+        "policies": s.policies,
+        "seed": seed,
+        "pods_list": s.pods_list,
+    }
+    ok = summary.get("complete") and summary.get("generator") == GENERATOR_VERSION
+    return summary if ok and summary.get("params") == wanted else None
+
+
+def ensure_cluster(s: Scenario, seed: int, regenerate: bool) -> tuple[dict[str, Any], float | None]:
+    """Generate the scenario's cluster unless an identical one is there; seconds if made."""
+    path = cluster_dir(s)
+    summary = None if regenerate else reusable(path, s, seed)
+    if summary is not None:
+        return summary, None
+    start = time.perf_counter()
+    summary = generate(path, s.workloads, s.replicas, s.policies, seed, s.pods_list)
+    return summary, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def microseg_bin() -> str:
+    """The microseg next to this interpreter (the venv's), else whatever PATH has."""
+    here = Path(sys.executable).parent / "microseg"
+    if here.exists():
+        return str(here)
+    found = shutil.which("microseg")
+    if found is None:
+        raise SystemExit("microseg not found: run `make install` first")
+    return found
+
+
+def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float) -> Run:
+    """Run `cmd` once. Peak RSS comes from os.wait4 on this very child: the figure GNU
+    `time -v` prints (it calls wait4 too), without its output to parse or a wrapper process,
+    and unlike getrusage(RUSAGE_CHILDREN), not a maximum over every child so far. A timer
+    kills the child's whole process group at the timeout."""
+    fired = threading.Event()
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+
+        def kill() -> None:
+            fired.set()
+            os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped here; tell Popen so it never waits on a reused pid
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
+    timed_out = fired.is_set()
+    return Run(round(seconds, 3), round(peak_mb, 1), None if timed_out else code, timed_out)
+
+
+def judge(r: Result) -> None:
+    """Median seconds, peak MB over the runs, status, and whether the target was met."""
+    done = [run for run in r.runs if not run.timed_out]
+    if any(run.timed_out for run in r.runs):
+        r.status = "timeout"
+    elif any(run.exit_code != 0 for run in done):
+        r.status = "failed"
+    if done:
+        r.seconds = round(statistics.median(run.seconds for run in done), 3)
+    r.peak_mb = max(run.peak_mb for run in r.runs) if r.runs else None
+    if r.target_s is None and r.target_mb is None:
+        return
+    if r.status != "ok" or r.seconds is None or r.peak_mb is None:
+        r.met = False
+        return
+    r.met = (r.target_s is None or r.seconds <= r.target_s) and (
+        r.target_mb is None or r.peak_mb <= r.target_mb
+    )
+
+
+def tail(path: Path, lines: int = 20) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+def run_scenario(s: Scenario, seed: int, regenerate: bool, timeout_s: float | None) -> Result:
+    """Generate (or reuse) the cluster, run the command s.runs times, stop at the first
+    run that fails or times out (repeating it only costs time)."""
+    print(
+        f"[{s.name}] generating {s.workloads} x {s.replicas} pods, {s.policies} NPs ...", flush=True
+    )
+    summary, gen_s = ensure_cluster(s, seed, regenerate)
+    cmd = [microseg_bin(), *(a.replace("{dir}", str(cluster_dir(s))) for a in s.args)]
+    r = Result(
+        s.name,
+        s.workloads,
+        s.replicas,
+        s.pods,
+        s.policies,
+        s.pods_list,
+        cmd,
+        s.target_s,
+        s.target_mb,
+        cluster=summary,
+        note=s.note,
+        date=now(),
+        generate_seconds=None if gen_s is None else round(gen_s, 2),
+    )
+    stdout, stderr = OUT / s.name / "stdout.txt", OUT / s.name / "stderr.txt"
+    for i in range(s.runs):
+        print(f"[{s.name}] run {i + 1}/{s.runs}: {' '.join(cmd)}", flush=True)
+        run = measure(cmd, stdout, stderr, timeout_s or s.timeout_s)
+        r.runs.append(run)
+        print(
+            f"[{s.name}]   {run.seconds:.2f} s, {run.peak_mb:.0f} MB, exit {run.exit_code}",
+            flush=True,
+        )
+        if run.timed_out or run.exit_code != 0:
+            r.stderr_tail = tail(stderr)
+            break
+    if r.runs and not r.runs[-1].timed_out:
+        r.output_lines = count_lines(stdout)
+    judge(r)
+    return r
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def target_text(r: Result) -> str:
+    parts = []
+    if r.target_s is not None:
+        parts.append(f"{r.target_s:g} s")
+    if r.target_mb is not None:
+        parts.append(f"{r.target_mb:g} MB")
+    return " / ".join(parts) or "-"
+
+
+def met_text(r: Result) -> str:
+    if r.status == "timeout":
+        return "TIMEOUT (missed)"
+    if r.status == "failed":
+        return "FAILED (exit code)"
+    if r.met is None:
+        return "n/a"
+    return "yes" if r.met else "MISSED"
+
+
+LEFT_ALIGNED = (0, 6, 7)  # text columns; numbers align right
+
+
+def format_row(row: tuple[str, ...], widths: list[int]) -> str:
+    cells = zip(row, widths, strict=True)
+    return "  ".join(
+        c.ljust(w) if i in LEFT_ALIGNED else c.rjust(w) for i, (c, w) in enumerate(cells)
+    )
+
+
+def table(results: list[Result]) -> str:
+    """A plain-text table: it ends up in issues and commit messages, where colour codes and
+    box-drawing characters get in the way."""
+    head = ("scenario", "workloads", "pods", "policies", "seconds", "peak MB", "target", "met?")
+    rows = [head]
+    for r in results:
+        seconds = f">{r.runs[-1].seconds:.0f}" if r.status == "timeout" and r.runs else None
+        rows.append(
+            (
+                r.scenario,
+                f"{r.workloads:,}",
+                f"{r.pods:,}",
+                f"{r.policies:,}",
+                seconds or (f"{r.seconds:.2f}" if r.seconds is not None else "-"),
+                f"{r.peak_mb:,.0f}" if r.peak_mb is not None else "-",
+                target_text(r),
+                met_text(r),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [format_row(row, widths) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write through a .tmp file (gitignored) so an interrupted run leaves no half file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_results(results: list[Result], machine: dict[str, Any]) -> None:
+    """One file per scenario, and a summary that keeps earlier scenarios' records (each with
+    its own date and machine) so `--only B2` after `--quick` still shows both."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        write_json(RESULTS / f"{r.scenario}.json", {**asdict(r), "machine": machine})
+    summary_path = RESULTS / "summary.json"
+    try:
+        previous = json.loads(summary_path.read_text()).get("scenarios", {})
+    except (OSError, ValueError):
+        previous = {}
+    fresh = {
+        r.scenario: {
+            k: v for k, v in asdict(r).items() if k not in ("cluster", "stderr_tail", "command")
+        }
+        | {"machine_date": machine["date"]}
+        for r in results
+    }
+    merged = {**previous, **fresh}
+    order = [s.name for s in SCENARIOS]
+    scenarios = dict(
+        sorted(merged.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    )
+    write_json(summary_path, {"machine": machine, "scenarios": scenarios})
+
+
+# ---------------------------------------------------------------- command line
+
+
+def selected(args: argparse.Namespace) -> list[Scenario]:
+    by_name = {s.name.lower(): s for s in SCENARIOS}
+    if args.only:
+        unknown = [n for n in args.only if n.lower() not in by_name]
+        if unknown:
+            raise SystemExit(f"unknown scenario {unknown[0]!r}; choose from {', '.join(by_name)}")
+        return [by_name[n.lower()] for n in args.only]
+    names = list(QUICK if args.quick else DEFAULT)
+    if args.with_b3:
+        names.append("B3")
+    return [by_name[n.lower()] for n in names]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the microseg CLI (see bench/run.py).")
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this scenario (repeatable)"
+    )
+    parser.add_argument("--quick", action="store_true", help="only small-200, small-500 and B1")
+    parser.add_argument("--with-b3", action="store_true", help="also B3 (150,000 pods, 50,000 NPs)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--timeout", type=float, help="seconds per run (default: per scenario)")
+    parser.add_argument(
+        "--regenerate", action="store_true", help="regenerate clusters even if reusable"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    machine = machine_facts()
+    results = []
+    for s in selected(args):
+        results.append(run_scenario(s, args.seed, args.regenerate, args.timeout))
+    write_results(results, machine)
+    print()
+    print(table(results))
+    print(
+        f"\n{machine['nproc']} CPUs ({machine['cpu']}), {machine['mem_total_gib']} GiB, "
+        f"Python {machine['python']}, numpy {machine['numpy']}; results in {RESULTS}"
+    )
+    failed = [r.scenario for r in results if r.status == "failed"]
+    for r in results:
+        if r.status != "ok" and r.stderr_tail:
+            print(f"\n{r.scenario} ({r.status}), last lines of stderr:")
+            print("\n".join("  " + line for line in r.stderr_tail))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
