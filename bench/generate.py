@@ -2,8 +2,10 @@
 
 The same (workloads, replicas, policies, seed, pods_list) always gives byte-identical files,
 so timings taken on different days or machines compare the same input. Everything is built
-from plain dicts and written with the C encoders (json one-shot, libyaml's CSafeDumper):
-the generator must never be the slow part of a benchmark, even at 150,000 pods.
+from plain dicts; pods go out through json's one-shot C encoder and YAML through a small
+block-style writer (`to_yaml`), because PyYAML represents every scalar in Python even with
+CSafeDumper. The generator must never be the slow part of a benchmark: 150,000 pods and
+50,000 policies take about 17 s. `--check` reads every YAML file back with PyYAML.
 
 Layout of OUT:
 

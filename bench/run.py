@@ -38,6 +38,7 @@ from generate import GENERATOR_VERSION, MARKER, generate
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 RESULTS = BENCH / "results"
+PYCACHE = OUT / "pycache"
 SEED = 1
 DEFAULT_TIMEOUT_S = 600.0
 CONNECTIVITY = ("connectivity", "{dir}", "-o", "txt", "-q")
@@ -83,6 +84,8 @@ SCENARIOS = (
         note="opt-in (--with-b3): the engine cannot reach it yet",
     ),
 )
+# Not reported: run once first so no measured run pays for compiling bytecode.
+WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 QUICK = ("small-200", "small-500", "B1")
 DEFAULT = (*QUICK, "B2")
 
@@ -92,7 +95,7 @@ class Run:
     """One process: wall seconds, peak RSS, and how it ended (exit code None = killed)."""
 
     seconds: float
-    peak_mb: float
+    peak_mb: float | None  # None: killed before its wrapper could report
     exit_code: int | None
     timed_out: bool
 
@@ -119,6 +122,7 @@ class Result:
     stderr_tail: list[str] = field(default_factory=list)
     note: str = ""
     date: str = ""
+    load_before: list[float] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- facts and clusters
@@ -126,6 +130,14 @@ class Result:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def load_average() -> list[float]:
+    """Other work on the machine skews timings; recorded so a noisy run can be spotted."""
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return []
 
 
 def meminfo_total_gib() -> float | None:
@@ -169,6 +181,9 @@ def machine_facts() -> dict[str, Any]:
         "microseg": version_of("microseg"),
         "platform": platform.platform(),
         "date": now(),
+        "rss_method": rss_method(),
+        "bytecode_cache": str(PYCACHE),
+        "load_average": load_average(),
     }
 
 
@@ -218,15 +233,83 @@ def microseg_bin() -> str:
     return found
 
 
-def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float) -> Run:
-    """Run `cmd` once. Peak RSS comes from os.wait4 on this very child: the figure GNU
-    `time -v` prints (it calls wait4 too), without its output to parse or a wrapper process,
-    and unlike getrusage(RUSAGE_CHILDREN), not a maximum over every child so far. A timer
-    kills the child's whole process group at the timeout."""
+# The fallback when GNU time is missing: a bare interpreter (-S -I: no site, ~10 MB) that
+# spawns the command, reaps it with wait4 and writes "<maxrss KiB> <seconds>" to argv[1].
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+with open(sys.argv[1], "w") as f:
+    f.write(f"{usage.ru_maxrss} {seconds:.4f}\\n")
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+GNU_TIME = "/usr/bin/time"
+
+
+def has_gnu_time() -> bool:
+    """GNU time with -f/-o (busybox's has neither)."""
+    if not os.access(GNU_TIME, os.X_OK):
+        return False
+    probe = subprocess.run(
+        [GNU_TIME, "-f", "%M", "-o", os.devnull, "true"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+def rss_method() -> str:
+    return "gnu-time" if has_gnu_time() else "wait4-launcher"
+
+
+def wrap(cmd: list[str], report: Path, method: str) -> list[str]:
+    """Run `cmd` under a small process that reports its peak RSS. Not os.wait4 from here:
+    a child's ru_maxrss starts from its parent's RSS at fork (the kernel carries the old
+    memory's high-water mark across exec), and this process has just generated the
+    cluster; nor getrusage(RUSAGE_CHILDREN), a maximum over every child so far."""
+    if method == "gnu-time":
+        return [GNU_TIME, "-f", "%M", "-o", str(report), *cmd]
+    return [sys.executable, "-S", "-I", "-c", LAUNCHER, str(report), *cmd]
+
+
+def read_report(report: Path) -> tuple[float | None, float | None]:
+    """(peak MB, seconds or None) from the wrapper's last line; (None, None) if it was
+    killed before writing. GNU time puts "Command exited with ..." on a line before."""
+    try:
+        fields = report.read_text().split("\n")[-2].split()
+    except (OSError, IndexError):
+        return None, None
+    peak_mb = int(fields[0]) / 1024  # ru_maxrss and %M are KiB on Linux
+    return peak_mb, float(fields[1]) if len(fields) > 1 else None
+
+
+def child_env() -> dict[str, str]:
+    """The environment microseg runs in: bytecode cached under bench/out. An editable
+    install has no .pyc for microseg itself, and with PYTHONDONTWRITEBYTECODE set (as in CI
+    images) every run would compile the whole package first, which a user's installed
+    wheel never does. PYTHONPYCACHEPREFIX keeps those files out of the source tree."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
+def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float, method: str) -> Run:
+    """Run `cmd` once under `wrap`. Wall time is taken here around the wrapper (GNU time
+    adds about a millisecond) unless the launcher timed the child itself. At the timeout a
+    timer kills the whole process group: wrapper and microseg."""
+    report = stdout.with_name("rusage.txt")
+    report.unlink(missing_ok=True)
     fired = threading.Event()
     with stdout.open("wb") as out, stderr.open("wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            wrap(cmd, report, method),
+            stdout=out,
+            stderr=err,
+            env=child_env(),
+            start_new_session=True,
+        )
 
         def kill() -> None:
             fired.set()
@@ -235,15 +318,18 @@ def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float) -> Run
         timer = threading.Timer(timeout_s, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            code = proc.wait()
         finally:
             timer.cancel()
-        seconds = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code  # reaped here; tell Popen so it never waits on a reused pid
-    peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
+        outer = time.perf_counter() - start
+    peak_mb, inner = read_report(report)
     timed_out = fired.is_set()
-    return Run(round(seconds, 3), round(peak_mb, 1), None if timed_out else code, timed_out)
+    return Run(
+        round(inner if inner is not None else outer, 3),
+        round(peak_mb, 1) if peak_mb is not None else None,
+        None if timed_out else code,
+        timed_out,
+    )
 
 
 def judge(r: Result) -> None:
@@ -255,7 +341,8 @@ def judge(r: Result) -> None:
         r.status = "failed"
     if done:
         r.seconds = round(statistics.median(run.seconds for run in done), 3)
-    r.peak_mb = max(run.peak_mb for run in r.runs) if r.runs else None
+    peaks = [run.peak_mb for run in r.runs if run.peak_mb is not None]
+    r.peak_mb = max(peaks) if peaks else None
     if r.target_s is None and r.target_mb is None:
         return
     if r.status != "ok" or r.seconds is None or r.peak_mb is None:
@@ -275,13 +362,14 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
-def run_scenario(s: Scenario, seed: int, regenerate: bool, timeout_s: float | None) -> Result:
+def run_scenario(
+    s: Scenario, seed: int, regenerate: bool, timeout_s: float | None, method: str
+) -> Result:
     """Generate (or reuse) the cluster, run the command s.runs times, stop at the first
     run that fails or times out (repeating it only costs time)."""
-    print(
-        f"[{s.name}] generating {s.workloads} x {s.replicas} pods, {s.policies} NPs ...", flush=True
-    )
     summary, gen_s = ensure_cluster(s, seed, regenerate)
+    made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
+    print(f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs", flush=True)
     cmd = [microseg_bin(), *(a.replace("{dir}", str(cluster_dir(s))) for a in s.args)]
     r = Result(
         s.name,
@@ -296,15 +384,16 @@ def run_scenario(s: Scenario, seed: int, regenerate: bool, timeout_s: float | No
         cluster=summary,
         note=s.note,
         date=now(),
+        load_before=load_average(),
         generate_seconds=None if gen_s is None else round(gen_s, 2),
     )
     stdout, stderr = OUT / s.name / "stdout.txt", OUT / s.name / "stderr.txt"
     for i in range(s.runs):
         print(f"[{s.name}] run {i + 1}/{s.runs}: {' '.join(cmd)}", flush=True)
-        run = measure(cmd, stdout, stderr, timeout_s or s.timeout_s)
+        run = measure(cmd, stdout, stderr, timeout_s or s.timeout_s, method)
         r.runs.append(run)
         print(
-            f"[{s.name}]   {run.seconds:.2f} s, {run.peak_mb:.0f} MB, exit {run.exit_code}",
+            f"[{s.name}]   {run.seconds:.2f} s, {mb_text(run.peak_mb)} MB, exit {run.exit_code}",
             flush=True,
         )
         if run.timed_out or run.exit_code != 0:
@@ -317,6 +406,10 @@ def run_scenario(s: Scenario, seed: int, regenerate: bool, timeout_s: float | No
 
 
 # ---------------------------------------------------------------- reporting
+
+
+def mb_text(mb: float | None) -> str:
+    return "-" if mb is None else f"{mb:,.0f}"
 
 
 def target_text(r: Result) -> str:
@@ -354,7 +447,7 @@ def table(results: list[Result]) -> str:
     head = ("scenario", "workloads", "pods", "policies", "seconds", "peak MB", "target", "met?")
     rows = [head]
     for r in results:
-        seconds = f">{r.runs[-1].seconds:.0f}" if r.status == "timeout" and r.runs else None
+        seconds = f">{r.runs[-1].seconds:.1f}" if r.status == "timeout" and r.runs else None
         rows.append(
             (
                 r.scenario,
@@ -362,7 +455,7 @@ def table(results: list[Result]) -> str:
                 f"{r.pods:,}",
                 f"{r.policies:,}",
                 seconds or (f"{r.seconds:.2f}" if r.seconds is not None else "-"),
-                f"{r.peak_mb:,.0f}" if r.peak_mb is not None else "-",
+                mb_text(r.peak_mb),
                 target_text(r),
                 met_text(r),
             )
@@ -440,9 +533,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_facts()
+    method = machine["rss_method"]
+    warm = run_scenario(WARMUP, args.seed, args.regenerate, None, method)
+    if warm.status != "ok":
+        print(f"warm-up {warm.status}:", *warm.stderr_tail, sep="\n  ")
     results = []
     for s in selected(args):
-        results.append(run_scenario(s, args.seed, args.regenerate, args.timeout))
+        results.append(run_scenario(s, args.seed, args.regenerate, args.timeout, method))
     write_results(results, machine)
     print()
     print(table(results))

@@ -118,8 +118,8 @@ def test_gap_reach_names_both_policies(demo: str) -> None:
     assert out.startswith(
         "ALLOWED frontend/webapp[Deployment] -> shop/postgres[StatefulSet]  TCP 5432\n"
     )
-    assert "NP frontend/webapp-egress rule 2 (examples/demo/policies/frontend.yaml:" in out
-    assert "NP shop/postgres-allow-shop-tenant rule 0 (examples/demo/policies/shop.yaml:" in out
+    assert "[NP frontend/webapp-egress#2 Allow] (examples/demo/policies/frontend.yaml:" in out
+    assert "[NP shop/postgres-allow-shop-tenant#0 Allow] (examples/demo/policies/shop.yaml:" in out
     _, js, _ = run("reach", demo, [*GAP, "-o", "json"])
     doc = json.loads(js)
     assert doc["apiVersion"] == "microseg.dev/v1alpha1"

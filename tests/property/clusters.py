@@ -9,6 +9,10 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from microseg.model import (
+    Action,
+    AdminPolicy,
+    AdminRule,
+    AdminTier,
     Cluster,
     ContainerPort,
     Direction,
@@ -18,6 +22,8 @@ from microseg.model import (
     LabelSelector,
     Namespace,
     NetworkPolicy,
+    Node,
+    NodePeer,
     Operator,
     Pod,
     PodPeer,
@@ -25,6 +31,7 @@ from microseg.model import (
     Protocol,
     Requirement,
     Rule,
+    Subject,
     Workload,
     WorkloadKey,
 )
@@ -191,8 +198,94 @@ def policies(draw: st.DrawFn, index: int) -> NetworkPolicy:
     )
 
 
+NODES = (
+    Node("node-a", FrozenLabels({"zone": "a", "role": "worker"}), ("10.1.2.3",)),
+    Node("node-b", FrozenLabels({"zone": "b"}), ("192.168.1.7", "2001:db8::7")),
+)
+NODE_SELECTORS = selector({"zone": ("a", "b"), "role": ("worker",)})
+ACTIONS = st.sampled_from(list(Action))
+
+
+def subject() -> st.SearchStrategy[Subject]:
+    return st.one_of(
+        st.builds(Subject, NS_SELECTORS),
+        st.builds(Subject, NS_SELECTORS, POD_SELECTORS),
+    )
+
+
+def admin_peer(direction: Direction) -> st.SearchStrategy[PodPeer | IPBlockPeer | NodePeer]:
+    pods = st.builds(lambda p, n: PodPeer(p, namespace_selector=n), POD_SELECTORS, NS_SELECTORS)
+    if direction is Direction.INGRESS:
+        return pods
+    networks = st.sampled_from(CIDRS).map(lambda c: IPBlockPeer(c, (), IPSet.from_cidr(c)))
+    return st.one_of(pods, networks, st.builds(NodePeer, NODE_SELECTORS))
+
+
+ADMIN_PORTS = st.none() | st.lists(
+    st.one_of(
+        st.builds(lambda p, n: PortSpec(p, n, n), protocols, st.sampled_from(PORT_NUMBERS)),
+        st.builds(
+            lambda p, a, b: PortSpec(p, min(a, b), max(a, b)),
+            protocols,
+            st.sampled_from(PORT_NUMBERS),
+            st.integers(1, 65535),
+        ),
+        # a namedPort matches the container port of that name whatever its protocol
+        st.sampled_from(PORT_NAMES).map(lambda n: tuple(PortSpec(p, name=n) for p in Protocol)),
+    ),
+    min_size=1,
+    max_size=2,
+).map(lambda items: tuple(x for i in items for x in (i if isinstance(i, tuple) else (i,))))
+
+
 @st.composite
-def clusters(draw: st.DrawFn, max_pods: int = 6, max_policies: int = 4) -> Cluster:
+def admin_rules(draw: st.DrawFn, direction: Direction, baseline: bool) -> tuple[AdminRule, ...]:
+    out = []
+    actions = st.sampled_from([Action.ALLOW, Action.DENY]) if baseline else ACTIONS
+    for i in range(draw(st.integers(0, 3))):
+        peers = tuple(draw(st.lists(admin_peer(direction), min_size=1, max_size=2)))
+        ports = draw(ADMIN_PORTS)
+        if any(not isinstance(p, PodPeer) for p in peers) and ports and any(p.name for p in ports):
+            ports = tuple(p for p in ports if not p.name) or None
+        out.append(AdminRule(f"r{i}", draw(actions), direction, peers, ports, i))
+    return tuple(out)
+
+
+@st.composite
+def admin_policies(draw: st.DrawFn) -> tuple[AdminPolicy, ...]:
+    out = []
+    priorities = draw(st.lists(st.integers(0, 1000), max_size=3, unique=True))
+    for i, priority in enumerate(priorities):
+        out.append(
+            AdminPolicy(
+                "AdminNetworkPolicy",
+                f"anp-{i}",
+                AdminTier.ADMIN,
+                priority,
+                draw(subject()),
+                draw(admin_rules(Direction.INGRESS, False)),
+                draw(admin_rules(Direction.EGRESS, False)),
+            )
+        )
+    if draw(st.booleans()):
+        out.append(
+            AdminPolicy(
+                "BaselineAdminNetworkPolicy",
+                "default",
+                AdminTier.BASELINE,
+                0,
+                draw(subject()),
+                draw(admin_rules(Direction.INGRESS, True)),
+                draw(admin_rules(Direction.EGRESS, True)),
+            )
+        )
+    return tuple(out)
+
+
+@st.composite
+def clusters(
+    draw: st.DrawFn, max_pods: int = 6, max_policies: int = 4, tiers: bool = True
+) -> Cluster:
     namespaces = tuple(
         Namespace(
             n, FrozenLabels({**draw(labels(NS_LABEL_VALUES)), "kubernetes.io/metadata.name": n})
@@ -206,16 +299,19 @@ def clusters(draw: st.DrawFn, max_pods: int = 6, max_policies: int = 4) -> Clust
         workloads=tuple(Workload(p.workload) for p in pod_list),
         pods=pod_list,
         policies=policy_list,
+        admin_policies=draw(admin_policies()) if tiers else (),
+        nodes=NODES,
     )
 
 
 def probe_ports(cluster: Cluster) -> list[int]:
     """Ports where verdicts can change: every boundary the cluster mentions, and neighbours."""
     points = {1, 65535, *PORT_NUMBERS}
-    for policy in cluster.policies:
-        for rule in policy.ingress + policy.egress:
-            for spec in rule.ports or ():
-                points.update((spec.start, spec.end))
+    rules = [r for p in cluster.policies for r in p.ingress + p.egress]
+    rules += [r for p in cluster.admin_policies for r in p.ingress + p.egress]
+    for rule in rules:
+        for spec in rule.ports or ():
+            points.update((spec.start, spec.end))
     out = set()
     for p in points:
         out.update(x for x in (p - 1, p, p + 1) if 1 <= x <= 65535)

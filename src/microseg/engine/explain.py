@@ -1,8 +1,10 @@
-"""Explanations: which policy and rule allowed which part of a connection, or that none did.
+"""Explanations: which tier, policy and rule decided which part of a connection.
 
 Explanations are computed per query from the policies themselves (port specs resolved
 against the destination pod), not read back from the allow tables, so a test can hold
-the two against each other.
+the two against each other. The steps follow the evaluation order of `tiers.py`: admin
+rules (first match per port wins; Pass hands the port down), then NetworkPolicy when it
+isolates the endpoint, else the baseline rules, else the default.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from microseg.engine.query import Step, Tier, Trace, Verdict
+from microseg.model.admin import Action, AdminRule, AdminTier
 from microseg.model.netpol import Direction, PortSpec, Rule
 from microseg.model.objects import Pod
 from microseg.model.sets import ConnSet, IntervalSet
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from microseg.engine.rules import RuleCompiler
 
 __all__ = ["explain_direction", "external_trace", "rule_conns"]
+
+_EFFECT = {Action.ALLOW: Verdict.ALLOW, Action.DENY: Verdict.DENY, Action.PASS: Verdict.PASS}
 
 
 def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> ConnSet:
@@ -43,6 +48,58 @@ def _peer_columns(conn: Connectivity, peer: Endpoint) -> list[int]:
     return [conn.n_classes + int(k) for k in conn.ips.mask(peer.addresses).nonzero()[0]]
 
 
+def _matches_all(rc: RuleCompiler, rule: Rule | AdminRule, columns: list[int]) -> bool:
+    mask = rc.rule_peers(rule)
+    return bool(columns) and all(bool(mask[c]) for c in columns)
+
+
+class _Walk:
+    """Accumulates steps while tracking which connections are still undecided."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self.undecided = ConnSet.all()
+        self.allowed = ConnSet.none()
+
+    def first_match(
+        self,
+        conn: Connectivity,
+        tier: AdminTier,
+        direction: Direction,
+        klass: int,
+        columns: list[int],
+        destination: Pod | None,
+    ) -> tuple[list[str], ConnSet]:
+        """One tier's rules in order; returns the policies that apply and what Passed."""
+        rc = conn.rules
+        label = Tier.ADMIN if tier is AdminTier.ADMIN else Tier.BASELINE
+        refs: list[str] = []
+        passed = ConnSet.none()
+        open_ = self.undecided
+        for policy in conn.cluster.tier(tier):
+            if not rc.subject_targets(policy.subject)[klass]:
+                continue
+            refs.append(f"{policy.short_kind} {policy.name}")
+            for rule in policy.rules(direction):
+                if not open_ or not _matches_all(rc, rule, columns):
+                    continue
+                part = rule_conns(rule.ports, destination) & open_
+                if not part:
+                    continue
+                effect = _EFFECT[rule.action]
+                self.steps.append(
+                    Step(label, effect, part, policy.name, rule.index, rule.origin, rule.name)
+                )
+                open_ = open_ - part
+                if rule.action is Action.PASS:
+                    passed = passed | part
+                else:
+                    self.undecided = self.undecided - part
+                    if rule.action is Action.ALLOW:
+                        self.allowed = self.allowed | part
+        return refs, passed
+
+
 def explain_direction(
     conn: Connectivity, direction: Direction, endpoint: Endpoint, peer: Endpoint
 ) -> Trace:
@@ -50,58 +107,53 @@ def explain_direction(
     assert endpoint.klass is not None
     klass = endpoint.klass
     rc = conn.rules
-    selecting = [
-        p for p in conn.cluster.policies if p.affects(direction) and rc.policy_targets(p)[klass]
-    ]
-    if not selecting:
-        return Trace(
-            direction,
-            endpoint.name,
-            peer.name,
-            False,
-            False,
-            (),
-            (Step(Tier.DEFAULT, Verdict.ALLOW, ConnSet.all()),),
-            ConnSet.all(),
-        )
     columns = _peer_columns(conn, peer)
     # For ingress the destination is the endpoint; for egress the peer (None if external).
     if direction is Direction.INGRESS:
         destination: Pod | None = conn.classes.reps[klass]
     else:
         destination = conn.classes.reps[peer.klass] if peer.klass is not None else None
-    steps: list[Step] = []
-    allowed = ConnSet.none()
-    for policy in selecting:
-        for rule in policy.rules(direction):
-            if not _matches_all(rc, rule, columns):
-                continue
-            conns = rule_conns(rule.ports, destination)
-            if conns:
-                steps.append(
-                    Step(Tier.NETPOL, Verdict.ALLOW, conns, policy.ref, rule.index, rule.origin)
-                )
-                allowed = allowed | conns
-    rest = ConnSet.all() - allowed
-    if rest:
-        steps.append(Step(Tier.DEFAULT, Verdict.DENY, rest))
-    refs = tuple(p.ref for p in selecting)
-    return Trace(direction, endpoint.name, peer.name, False, True, refs, tuple(steps), allowed)
-
-
-def _matches_all(rc: RuleCompiler, rule: Rule, columns: list[int]) -> bool:
-    mask = rc.rule_peers(rule)
-    return bool(columns) and all(bool(mask[c]) for c in columns)
-
-
-def external_trace(direction: Direction, endpoint: Endpoint, peer: Endpoint) -> Trace:
+    walk = _Walk()
+    guards, _ = walk.first_match(conn, AdminTier.ADMIN, direction, klass, columns, destination)
+    selecting = [
+        p for p in conn.cluster.policies if p.affects(direction) and rc.policy_targets(p)[klass]
+    ]
+    if selecting:
+        np_allowed = ConnSet.none()
+        for policy in selecting:
+            for rule in policy.rules(direction):
+                if not _matches_all(rc, rule, columns):
+                    continue
+                part = rule_conns(rule.ports, destination) & walk.undecided
+                if part:
+                    walk.steps.append(
+                        Step(Tier.NETPOL, Verdict.ALLOW, part, policy.ref, rule.index, rule.origin)
+                    )
+                    np_allowed = np_allowed | part
+        rest = walk.undecided - np_allowed
+        if rest:
+            walk.steps.append(Step(Tier.NETPOL, Verdict.DENY, rest))
+        walk.allowed = walk.allowed | np_allowed
+    else:
+        more, _ = walk.first_match(conn, AdminTier.BASELINE, direction, klass, columns, destination)
+        guards += more
+        if walk.undecided:
+            walk.steps.append(Step(Tier.DEFAULT, Verdict.ALLOW, walk.undecided))
+            walk.allowed = walk.allowed | walk.undecided
     return Trace(
         direction,
         endpoint.name,
         peer.name,
-        True,
         False,
-        (),
-        (Step(Tier.DEFAULT, Verdict.ALLOW, ConnSet.all()),),
-        ConnSet.all(),
+        bool(selecting),
+        tuple(p.ref for p in selecting),
+        tuple(walk.steps),
+        walk.allowed,
+        tuple(guards),
     )
+
+
+def external_trace(direction: Direction, endpoint: Endpoint, peer: Endpoint) -> Trace:
+    all_ = ConnSet.all()
+    steps = (Step(Tier.DEFAULT, Verdict.ALLOW, all_),)
+    return Trace(direction, endpoint.name, peer.name, True, False, (), steps, all_)

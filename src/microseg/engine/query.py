@@ -41,6 +41,7 @@ class Step:
     policy: str | None = None
     rule: int | None = None
     origin: Origin | None = None
+    rule_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class Trace:
     policies: tuple[str, ...]
     steps: tuple[Step, ...]
     allowed: ConnSet
+    guardrails: tuple[str, ...] = ()
+    """Admin and baseline policies whose subject is the endpoint, e.g. `ANP tenant-guard`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,50 +11,82 @@ from microseg.model.sets import ConnSet
 from microseg.render.conns import format_conns
 from microseg.render.shape import envelope
 
-__all__ = ["decision_json", "decision_text", "step_label"]
+__all__ = ["chains", "decision_json", "decision_text", "step_label"]
 
 
 def step_label(step: Step) -> str:
-    """`[NP shop/allow-api#0 Allow]`: the chain element for one step."""
+    """`[NP shop/allow-api#0 Allow]`, `[ANP tenant-guard/r0 Pass]`: one link of a chain."""
+    if step.tier is Tier.NETPOL and step.policy is None:
+        return "[NP isolated: no rule allows]"
     if step.policy is None:
         return f"[{step.tier.value} {step.effect.value}]"
-    return f"[{step.tier.value} {step.policy}#{step.rule} {step.effect.value}]"
+    if step.tier is Tier.NETPOL:
+        return f"[NP {step.policy}#{step.rule} {step.effect.value}]"
+    rule = step.rule_name or f"r{step.rule}"
+    return f"[{step.tier.value} {step.policy}/{rule} {step.effect.value}]"
+
+
+def chains(steps: tuple[Step, ...], scope: ConnSet) -> list[tuple[ConnSet, list[Step]]]:
+    """`scope` split into pieces that the same sequence of steps touched, in order."""
+    pieces: list[tuple[ConnSet, list[Step]]] = [(scope, [])]
+    for step in steps:
+        nxt: list[tuple[ConnSet, list[Step]]] = []
+        for conns, chain in pieces:
+            inside, outside = conns & step.conns, conns - step.conns
+            if inside:
+                nxt.append((inside, [*chain, step]))
+            if outside:
+                nxt.append((outside, chain))
+        pieces = nxt
+    return [(c, chain) for c, chain in pieces if chain]
 
 
 def _where(step: Step) -> str:
     return f" ({step.origin.location()})" if step.origin is not None else ""
 
 
+_VERB = {Verdict.ALLOW: "allows", Verdict.DENY: "denies", Verdict.PASS: "passes"}
+
+
 def _trace_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
     head = f"  {trace.direction.value.lower():<7} {trace.endpoint}: "
     if trace.external:
         return [head + "external address; no cluster policy applies"]
-    if not trace.isolated:
-        kind = "ingress" if trace.direction is Direction.INGRESS else "egress"
-        return [
-            head
-            + f"not isolated for {kind} (no NetworkPolicy selects it), so everything is allowed"
-        ]
-    policies = ", ".join(f"NP {p}" for p in trace.policies)
-    lines = [head + f"isolated by {policies}"]
+    kind = "ingress" if trace.direction is Direction.INGRESS else "egress"
+    parts = []
+    if trace.guardrails:
+        parts.append("guarded by " + ", ".join(trace.guardrails))
+    if trace.isolated:
+        parts.append("isolated by " + ", ".join(f"NP {p}" for p in trace.policies))
+    else:
+        parts.append(f"not isolated for {kind} by any NetworkPolicy")
+    lines = [head + "; ".join(parts)]
     want = requested if requested is not None else ConnSet.all()
     for step in trace.steps:
-        if step.tier is Tier.DEFAULT:
-            continue
         part = step.conns & want
-        if part:
+        if step.effect is Verdict.DENY and step.policy is None:
+            part = part - trace.allowed  # a fallback covers only what nothing allowed
+        if not part:
+            continue
+        if step.tier is Tier.NETPOL and step.policy is None:
+            lines.append(f"      no NetworkPolicy rule allows {trace.peer} on {format_conns(part)}")
+        elif step.tier is Tier.DEFAULT and step.effect is Verdict.DENY:
+            lines.append(f"      no rule allows {trace.peer} on {format_conns(part)}")
+        elif step.tier is Tier.DEFAULT:
             lines.append(
-                f"      allows {format_conns(part)} by {step.tier.value} {step.policy} rule {step.rule}{_where(step)}"
+                f"      {_VERB[step.effect]} {format_conns(part)} by default (no rule decided it)"
             )
-    missing = want - trace.allowed
-    if missing and requested is None:
-        lines.append(
-            "      no other rule allows anything"
-            if trace.allowed
-            else f"      no rule allows {trace.peer}"
-        )
-    elif missing:
-        lines.append(f"      no rule allows {trace.peer} on {format_conns(missing)}")
+        else:
+            lines.append(
+                f"      {_VERB[step.effect]} {format_conns(part)} by {step_label(step)}{_where(step)}"
+            )
+    if any(s.tier in (Tier.ADMIN, Tier.BASELINE) for s in trace.steps if s.conns & want):
+        for conns, chain in chains(trace.steps, want):
+            if len(chain) > 1:
+                lines.append(
+                    f"      chain {format_conns(conns)}: "
+                    + " -> ".join(step_label(s) for s in chain)
+                )
     return lines
 
 
@@ -80,10 +112,13 @@ def _step_json(step: Step) -> dict[str, Any]:
         "tier": step.tier.value,
         "effect": step.effect.value,
         "conn": format_conns(step.conns),
+        "label": step_label(step),
     }
     if step.policy is not None:
         out["policy"] = step.policy
         out["rule"] = step.rule
+        if step.rule_name:
+            out["ruleName"] = step.rule_name
     if step.origin is not None:
         out["origin"] = {"file": step.origin.file, "line": step.origin.line}
     return out
@@ -95,6 +130,7 @@ def _trace_json(t: Trace) -> dict[str, Any]:
         "external": t.external,
         "isolated": t.isolated,
         "policies": list(t.policies),
+        "guardrails": list(t.guardrails),
         "allowed": format_conns(t.allowed),
         "steps": [_step_json(s) for s in t.steps],
     }

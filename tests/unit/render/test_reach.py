@@ -85,7 +85,7 @@ def test_text_leads_with_the_answer() -> None:
     assert lines[1] == f"  egress  {WEB}: isolated by NP frontend/webapp-egress"
     # only the requested part of a rule's connections is shown
     assert lines[2] == (
-        "      allows TCP 5432 by NP frontend/webapp-egress rule 2"
+        "      allows TCP 5432 by [NP frontend/webapp-egress#2 Allow]"
         " (examples/demo/policies/frontend.yaml:72)"
     )
     assert lines[3] == (
@@ -93,7 +93,7 @@ def test_text_leads_with_the_answer() -> None:
         "NP shop/postgres-allow-shop-tenant"
     )
     assert lines[4] == (
-        "      allows TCP 5432 by NP shop/postgres-allow-shop-tenant rule 0"
+        "      allows TCP 5432 by [NP shop/postgres-allow-shop-tenant#0 Allow]"
         " (examples/demo/policies/shop.yaml:114)"
     )
     assert len(lines) == 5
@@ -133,10 +133,7 @@ def test_text_not_isolated_and_partial() -> None:
     lines = decision_text(d).splitlines()
     assert lines[0] == f"ALLOWED {WEB} -> {DB}  All Connections"
     assert "some addresses in the range are allowed more" in lines[1]
-    assert lines[2] == (
-        f"  egress  {WEB}: not isolated for egress (no NetworkPolicy selects it), "
-        "so everything is allowed"
-    )
+    assert lines[2] == (f"  egress  {WEB}: not isolated for egress by any NetworkPolicy")
     assert lines[3].startswith(f"  ingress {DB}: not isolated for ingress")
 
 
@@ -169,10 +166,16 @@ def test_json_document() -> None:
         "conn": "TCP 5432,UDP 53",
         "policy": "frontend/webapp-egress",
         "rule": 2,
+        "label": "[NP frontend/webapp-egress#2 Allow]",
         "origin": {"file": "examples/demo/policies/frontend.yaml", "line": 72},
     }
     # the default step has no policy, rule or origin
-    assert eg["steps"][1] == {"tier": "default", "effect": "Deny", "conn": "All Connections"}
+    assert eg["steps"][1] == {
+        "tier": "default",
+        "effect": "Deny",
+        "conn": "All Connections",
+        "label": "[default Deny]",
+    }
     assert doc["ingress"]["steps"][0]["origin"]["line"] == 114
 
 
