@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,10 @@ from microseg.render.reach import decision_text
 __all__ = ["find_demo", "run"]
 
 GAP = ("frontend/webapp", "shop/postgres", ConnSet.single(Protocol.TCP, 5432))
+GUARDRAILS = (
+    ("shop/cart", "payments/payment-service", ConnSet.single(Protocol.TCP, 8443)),
+    ("payments/payment-service", "payments/fraud-check", ConnSet.single(Protocol.TCP, 8080)),
+)
 
 
 def find_demo(path: Path | None) -> Path:
@@ -25,7 +30,12 @@ def find_demo(path: Path | None) -> Path:
     for base in (Path.cwd(), *Path(__file__).resolve().parents):
         candidate = base / "examples" / "demo"
         if candidate.is_dir():
-            return candidate
+            # Relative to the working directory when possible: shorter origins in explanations.
+            return (
+                Path(os.path.relpath(candidate))
+                if candidate.is_relative_to(Path.cwd())
+                else candidate
+            )
     fail("cannot find examples/demo; run from the repository or pass --path")
 
 
@@ -72,6 +82,9 @@ def run(session: Session, path: Path | None) -> None:
         "every pod of any namespace with that label. Fix it with a podSelector on the postgres rule.",
         markup=False,
     )
+    out.rule("[bold]Guardrails[/bold]: the platform team's AdminNetworkPolicy and baseline")
+    for src, dst, conns in GUARDRAILS:
+        out.print(decision_text(conn.reach(src, dst, conns)), end="", markup=False)
 
 
 def _iso(isolated: bool) -> str:

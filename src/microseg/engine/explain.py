@@ -77,7 +77,7 @@ class _Walk:
         passed = ConnSet.none()
         open_ = self.undecided
         for policy in conn.cluster.tier(tier):
-            if not rc.subject_targets(policy.subject)[klass]:
+            if not policy.rules(direction) or not rc.subject_targets(policy.subject)[klass]:
                 continue
             refs.append(f"{policy.short_kind} {policy.name}")
             for rule in policy.rules(direction):
