@@ -87,8 +87,9 @@ class _Walk:
                 if not part:
                     continue
                 effect = _EFFECT[rule.action]
+                kind = policy.short_kind if policy.short_kind == "CNP" else ""
                 self.steps.append(
-                    Step(label, effect, part, policy.name, rule.index, rule.origin, rule.name)
+                    Step(label, effect, part, policy.name, rule.index, rule.origin, rule.name, kind)
                 )
                 open_ = open_ - part
                 if rule.action is Action.PASS:

@@ -42,6 +42,8 @@ class Step:
     rule: int | None = None
     origin: Origin | None = None
     rule_name: str = ""
+    kind: str = ""
+    """The short kind of the policy when the tier alone does not say it (`CNP`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,12 @@ from microseg.ingest.admin_schema import (
     RawIngressPeer,
     RawSubject,
 )
+from microseg.ingest.cnp_schema import (
+    RawClusterNetworkPolicy,
+    RawCNPEgressRule,
+    RawCNPIngressRule,
+    RawProtocolPort,
+)
 from microseg.ingest.documents import Document
 from microseg.ingest.netpols import selector_from_raw
 from microseg.ingest.validation import diagnostics_from
@@ -63,8 +69,33 @@ def _port(raw: RawAdminPort) -> PortSpec:
     return PortSpec(Protocol.TCP, name=raw.namedPort)
 
 
+def _cnp_ports(raw: list[RawProtocolPort] | None) -> tuple[PortSpec, ...] | None:
+    if raw is None:
+        return None
+    out: list[PortSpec] = []
+    for item in raw:
+        if item.destinationNamedPort is not None:
+            out += [PortSpec(p, name=item.destinationNamedPort) for p in Protocol]
+            continue
+        for proto in Protocol:
+            match = getattr(item, proto.value.lower())
+            if match is None:
+                continue
+            port = match.destinationPort
+            if port is None:
+                out.append(PortSpec(proto))
+            elif port.number is not None:
+                out.append(PortSpec(proto, port.number, port.number))
+            else:
+                assert port.range is not None
+                out.append(PortSpec(proto, port.range.start, port.range.end))
+    return tuple(out)
+
+
 def _rules(
-    raw_rules: Sequence[RawAdminIngressRule | RawAdminEgressRule],
+    raw_rules: Sequence[
+        RawAdminIngressRule | RawAdminEgressRule | RawCNPIngressRule | RawCNPEgressRule
+    ],
     direction: Direction,
     doc: Document,
     origin: Origin,
@@ -73,18 +104,23 @@ def _rules(
     notes: list[Diagnostic] = []
     field = "ingress" if direction is Direction.INGRESS else "egress"
     for i, raw in enumerate(raw_rules):
-        raw_peers = raw.from_ if isinstance(raw, RawAdminIngressRule) else raw.to
+        raw_peers = (
+            raw.from_ if isinstance(raw, RawAdminIngressRule | RawCNPIngressRule) else raw.to
+        )
         peers: list[Peer] = []
         domains: list[str] = []
         for p in raw_peers:
             found, names = _peers(p)
             peers += found
             domains += names
-        ports = (
-            tuple(spec for p in raw.ports for spec in _named_any_protocol(_port(p), p))
-            if raw.ports
-            else None
-        )
+        if isinstance(raw, RawCNPIngressRule | RawCNPEgressRule):
+            ports = _cnp_ports(raw.protocols)
+        else:
+            ports = (
+                tuple(spec for p in raw.ports for spec in _named_any_protocol(_port(p), p))
+                if raw.ports
+                else None
+            )
         rule_origin = origin.with_rule(i, doc.line_of(("spec", field, i)))
         if domains:
             notes.append(
@@ -100,7 +136,7 @@ def _rules(
         rules.append(
             AdminRule(
                 raw.name,
-                Action(raw.action),
+                Action.ALLOW if raw.action == "Accept" else Action(raw.action),
                 direction,
                 tuple(peers),
                 ports,
@@ -118,8 +154,35 @@ def _named_any_protocol(spec: PortSpec, raw: RawAdminPort) -> list[PortSpec]:
     return [PortSpec(p, name=raw.namedPort) for p in Protocol]
 
 
+def _parse_cnp(doc: Document) -> tuple[AdminPolicy | None, list[Diagnostic]]:
+    try:
+        raw = RawClusterNetworkPolicy.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, diagnostics_from(exc, doc, "MS110")
+    base = doc.origin()
+    origin = Origin(
+        base.file, base.document, base.line, "ClusterNetworkPolicy", "", raw.metadata.name
+    )
+    ingress, n1 = _rules(raw.spec.ingress or [], Direction.INGRESS, doc, origin)
+    egress, n2 = _rules(raw.spec.egress or [], Direction.EGRESS, doc, origin)
+    tier = AdminTier.ADMIN if raw.spec.tier == "Admin" else AdminTier.BASELINE
+    policy = AdminPolicy(
+        "ClusterNetworkPolicy",
+        raw.metadata.name,
+        tier,
+        raw.spec.priority,
+        _subject(raw.spec.subject),
+        ingress,
+        egress,
+        origin,
+    )
+    return policy, n1 + n2
+
+
 def parse_admin_policy(doc: Document) -> tuple[AdminPolicy | None, list[Diagnostic]]:
     kind = str(doc.data["kind"])
+    if kind == "ClusterNetworkPolicy":
+        return _parse_cnp(doc)
     baseline = kind == "BaselineAdminNetworkPolicy"
     try:
         raw = (RawBaselineAdminNetworkPolicy if baseline else RawAdminNetworkPolicy).model_validate(

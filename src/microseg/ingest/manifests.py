@@ -29,6 +29,27 @@ from microseg.model.sets import Protocol
 __all__ = ["ClusterBuilder", "load"]
 
 
+def _clash(policy: AdminPolicy, other: AdminPolicy) -> tuple[str, bool]:
+    """Why two guardrail policies cannot both stand, and whether that is fatal."""
+    if other.kind == policy.kind and other.name == policy.name:
+        return f"two {policy.kind} objects named {policy.name!r}", True
+    banp = "BaselineAdminNetworkPolicy"
+    if policy.kind == banp and other.kind == banp:
+        return "a second BaselineAdminNetworkPolicy: the cluster has at most one ('default')", True
+    if (
+        policy.tier is not other.tier
+        or policy.priority != other.priority
+        or (policy.tier is AdminTier.BASELINE and banp in (policy.kind, other.kind))
+    ):
+        return "", False
+    # Both APIs leave the order of equal priorities to the implementation, so a verdict
+    # would be a guess. AdminNetworkPolicies: an error, as in netpol-analyzer. Cluster
+    # network policies: a warning; microseg then orders them by name.
+    fatal = policy.kind == other.kind == "AdminNetworkPolicy"
+    what = f"{other.short_kind} {other.name!r} and {policy.short_kind} {policy.name!r} share priority {policy.priority}"
+    return f"{what}; their order is undefined" + ("" if fatal else ", evaluated by name"), fatal
+
+
 @dataclass(slots=True)
 class ClusterBuilder:
     """Accumulates documents; `build()` returns the snapshot or raises InputError."""
@@ -67,7 +88,7 @@ class ClusterBuilder:
             self._add_namespace(doc)
         elif kind == "Pod" or kind in CONTROLLER_KINDS:
             self.workloads.add(doc)
-        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy"):
+        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"):
             self._add_admin_policy(doc)
         elif kind == "Node":
             self._add_node(doc)
@@ -98,28 +119,13 @@ class ClusterBuilder:
         if policy is None:
             return
         for other in self.admin_policies:
-            clash = ""
-            if other.kind == policy.kind and other.name == policy.name:
-                clash = f"two {policy.kind} objects named {policy.name!r}"
-            elif policy.tier is AdminTier.BASELINE and other.tier is AdminTier.BASELINE:
-                clash = "a second BaselineAdminNetworkPolicy: the cluster has at most one (named 'default')"
-            elif (
-                policy.tier is AdminTier.ADMIN
-                and other.tier is AdminTier.ADMIN
-                and other.priority == policy.priority
-            ):
-                # The API leaves the order of equal priorities undefined: the verdict would be a guess.
-                clash = f"AdminNetworkPolicies {other.name!r} and {policy.name!r} share priority {policy.priority}; their order is undefined"
+            clash, fatal = _clash(policy, other)
             if clash:
-                self.diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "MS111",
-                        f"{clash} (first at {other.origin.location()})",
-                        policy.origin,
-                    )
-                )
-                return
+                severity = Severity.ERROR if fatal else Severity.WARNING
+                where = f" (first at {other.origin.location()})"
+                self.diagnostics.append(Diagnostic(severity, "MS111", clash + where, policy.origin))
+                if fatal:
+                    return
         self.admin_policies.append(policy)
 
     def _add_node(self, doc: Document) -> None:

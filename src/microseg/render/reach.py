@@ -23,6 +23,10 @@ def step_label(step: Step) -> str:
     if step.tier is Tier.NETPOL:
         return f"[NP {step.policy}#{step.rule} {step.effect.value}]"
     rule = step.rule_name or f"r{step.rule}"
+    if step.kind == "CNP":  # ClusterNetworkPolicy words: tier in the label, Accept for Allow
+        effect = "Accept" if step.effect is Verdict.ALLOW else step.effect.value
+        tier = "Admin" if step.tier is Tier.ADMIN else "Baseline"
+        return f"[CNP {tier} {step.policy}/{rule} {effect}]"
     return f"[{step.tier.value} {step.policy}/{rule} {step.effect.value}]"
 
 
