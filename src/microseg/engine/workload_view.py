@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.connectivity import Connectivity
-from microseg.model.sets import ConnSet, IPSet
+from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
 __all__ = ["ExternalEdge", "WorkloadGraph"]
 
@@ -57,16 +57,16 @@ class WorkloadGraph:
         masks = pair[src, dst]
         ext_masks: list[npt.NDArray[np.bool_]] = []
         ext_rows: list[tuple[int, IPSet, bool]] = []
-        for i, c in enumerate(nc):
-            for table, outbound in ((to_ext[c], True), (from_ext[c], False)):
-                for addresses, mask in _ip_runs(conn, table):
+        runs = {True: _ip_runs(conn, to_ext), False: _ip_runs(conn, from_ext)}
+        for i, c in enumerate(nc.tolist()):
+            for outbound in (True, False):
+                for addresses, mask in runs[outbound][c]:
                     ext_rows.append((i, addresses, outbound))
                     ext_masks.append(mask)
         every = np.concatenate([masks, np.array(ext_masks, dtype=np.bool_).reshape(-1, a)])
         if len(every):
-            uniq, inverse = np.unique(np.packbits(every, axis=1), axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            sets = tuple(conn.ports.to_connset(np.unpackbits(u)[:a].astype(np.bool_)) for u in uniq)
+            uniq, inverse = _unique_rows(every)
+            sets = tuple(conn.ports.to_connset(row) for row in uniq)
         else:
             inverse = np.zeros(0, dtype=np.int64)
             sets = ()
@@ -78,6 +78,18 @@ class WorkloadGraph:
         return WorkloadGraph(
             tuple(names), nc, tuple(split), src, dst, inverse[:k].astype(np.int64), external, sets
         )
+
+
+def _unique_rows(
+    rows: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Distinct boolean rows and each row's index among them. Rows are packed into bytes and
+    compared as one opaque value each: a 1-D sort, far cheaper than numpy's row-wise unique."""
+    packed = np.packbits(rows, axis=1)
+    width = packed.shape[1]
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1).astype(np.int64)
 
 
 def _nodes(
@@ -117,21 +129,29 @@ def _nodes(
 
 def _ip_runs(
     conn: Connectivity, table: npt.NDArray[np.bool_]
-) -> list[tuple[IPSet, npt.NDArray[np.bool_]]]:
-    """Maximal runs of adjacent IP atoms (within one family) with the same non-empty port mask."""
-    out: list[tuple[IPSet, npt.NDArray[np.bool_]]] = []
+) -> list[list[tuple[IPSet, npt.NDArray[np.bool_]]]]:
+    """Per class: maximal runs of adjacent IP atoms (within one family) that share one
+    non-empty port mask. Run boundaries come from one vectorised comparison of neighbours."""
     n4 = len(conn.ips.v4)
-    families = ((0, n4), (n4, len(conn.ips))) if conn.ips.show_v6 else ((0, n4),)
-    for lo_k, hi_k in families:
-        k = lo_k
-        while k < hi_k:
-            j = k
-            while j + 1 < hi_k and np.array_equal(table[j + 1], table[k]):
-                j += 1
-            if table[k].any():
-                ips = conn.ips.atom_set(k)
-                for m in range(k + 1, j + 1):
-                    ips = ips | conn.ips.atom_set(m)
-                out.append((ips, table[k]))
-            k = j + 1
+    width = len(conn.ips) if conn.ips.show_v6 else n4
+    t = table[:, :width, :]
+    starts = np.ones(t.shape[:2], dtype=np.bool_)
+    if width > 1:
+        starts[:, 1:] = (t[:, 1:, :] != t[:, :-1, :]).any(axis=2)
+    if width > n4:
+        starts[:, n4] = True  # families never merge
+    nonempty = np.asarray(t.any(axis=2), dtype=np.bool_)
+    bounds = [lo for lo, _ in conn.ips.v4] + [lo for lo, _ in conn.ips.v6]
+    ends = [hi for _, hi in conn.ips.v4] + [hi for _, hi in conn.ips.v6]
+    out: list[list[tuple[IPSet, npt.NDArray[np.bool_]]]] = []
+    for c in range(t.shape[0]):
+        first = np.flatnonzero(starts[c]).tolist()
+        last = [*(f - 1 for f in first[1:]), width - 1]
+        runs = []
+        for a, b in zip(first, last, strict=True):
+            if nonempty[c, a]:
+                span = IntervalSet.span(bounds[a], ends[b])
+                ips = IPSet(v4=span) if a < n4 else IPSet(v6=span)
+                runs.append((ips, t[c, a]))
+        out.append(runs)
     return out
