@@ -1,6 +1,6 @@
 """Seeded, deterministic synthetic clusters for the microseg benchmarks.
 
-The same (workloads, replicas, policies, seed, pods_list) always gives byte-identical files,
+The same (workloads, replicas, policies, seed, pods_list, guardrails) always gives byte-identical files,
 so timings taken on different days or machines compare the same input. Everything is built
 from plain dicts; pods go out through json's one-shot C encoder and YAML through a small
 block-style writer (`to_yaml`), because PyYAML represents every scalar in Python even with
@@ -14,9 +14,12 @@ Layout of OUT:
     pods.json              with --pods-list instead: every replica as a Pod in one v1 List,
                            as `kubectl get pods -A -o json` gives it (coredns included)
     policies/<ns>.yaml     M NetworkPolicies, one file per namespace
+    policies/guardrails.yaml
+                           with --guardrails N: N AdminNetworkPolicies (priorities 10, 20,
+                           ...) and the BaselineAdminNetworkPolicy `default`
     .generated.json        the parameters and counts (a dot file: microseg skips it)
 
-Every policy is valid per the Kubernetes API, because microseg validates strictly and a
+Every policy is valid per the Kubernetes API (and the v1alpha1 CRDs), because microseg validates strictly and a
 benchmark that stops at the first diagnostic measures nothing.
 """
 
@@ -32,7 +35,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -499,6 +502,304 @@ def make_policies(c: Cluster, count: int) -> tuple[dict[str, list[Obj]], Counter
     return by_ns, kinds
 
 
+# ---------------------------------------------------------------- guardrail tiers
+
+
+# Its own stream: the guardrails depend on the seed and the cluster, never on how many
+# NetworkPolicies came first, and adding them leaves every other file byte-identical.
+GUARDRAIL_STREAM = 0x7A4D
+GUARDRAIL_PRIORITY_STEP = 10
+MAX_RULES_PER_GUARDRAIL = 4
+METADATA_CIDR = "169.254.169.254/32"
+KUBE_DNS_PEER: Obj = {
+    "pods": {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+}
+NODE_PORTS: Obj = {"portRange": {"protocol": "TCP", "start": 30000, "end": 32767}}
+# The named ports the generated containers have, per tier (coredns: dns, dns-tcp, metrics).
+TIER_PORT_NAMES = {tier: tuple(name for name, _, _ in ports) for tier, ports in TIER_PORTS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A guardrail's subject, reduced to what its rules choose from: the namespace it was
+    drawn from and the tier it narrows to (None: whole namespaces)."""
+
+    ns: Namespace
+    tier: str | None
+
+
+# A rule builder: (name stem, action, peers, ports or None for every port).
+RuleParts = tuple[str, str, list[Obj], list[Obj] | None]
+RuleBuilder = Callable[[Cluster, Scope], RuleParts]
+
+
+def ns_match(c: Cluster, ns: Namespace) -> Obj:
+    """One of the namespace's real labels: its team, env, tenant or name."""
+    key = c.rng.choice(("team", "env", "tenant", "kubernetes.io/metadata.name"))
+    return {"matchLabels": {key: ns.labels[key]}}
+
+
+def pods_peer(namespaces: Obj, pods: Obj) -> Obj:
+    """The CRD requires both selectors of a `pods` peer or subject."""
+    return {"pods": {"namespaceSelector": namespaces, "podSelector": pods}}
+
+
+def guardrail_subject(c: Cluster) -> tuple[Obj, Scope]:
+    """Whole namespaces by one label, or a tier (an app, in one named namespace) within them."""
+    ns = c.rng.choice(c.namespaces)
+    namespaces = ns_match(c, ns)
+    if c.rng.random() < 0.5:
+        return {"namespaces": namespaces}, Scope(ns, None)
+    app = c.app(ns.name)
+    if "kubernetes.io/metadata.name" in namespaces["matchLabels"] and c.rng.random() < 0.5:
+        pods: Obj = {"matchLabels": {"app": app.name}}
+    else:
+        pods = {"matchLabels": {"tier": app.tier}}
+    return pods_peer(namespaces, pods), Scope(ns, app.tier)
+
+
+def named_ports(c: Cluster, tier: str | None, count: int = 1) -> list[Obj]:
+    names = TIER_PORT_NAMES.get(tier or "", ("http", "metrics"))
+    return [{"namedPort": n} for n in c.rng.sample(names, min(count, len(names)))]
+
+
+def port_number(c: Cluster, tier: str | None) -> Obj:
+    """A real container port of the tier (any tier's when the subject has none)."""
+    _, proto, number = c.rng.choice(TIER_PORTS[tier or c.rng.choice(sorted(TIER_PORTS))])
+    return {"portNumber": {"protocol": proto, "port": number}}
+
+
+def ingress_monitoring(c: Cluster, s: Scope) -> RuleParts:
+    """Scrapers may always reach the metrics port, whatever the namespace's own policies say."""
+    peer = pods_peer(
+        {"matchLabels": {"env": c.rng.choice(("prod", "staging"))}},
+        {"matchLabels": {"monitoring": "enabled"}},
+    )
+    return "allow-monitoring", "Allow", [peer], [{"namedPort": "metrics"}, port_number(c, s.tier)]
+
+
+def ingress_tier_flow(c: Cluster, s: Scope) -> RuleParts:
+    """Allow the tiers that feed this one, from the same team's namespaces."""
+    flows = [f for f in TIER_FLOWS if f[1] == s.tier] or list(TIER_FLOWS)
+    src, dst, names = c.rng.choice(flows)
+    peer = pods_peer({"matchLabels": {"team": s.ns.labels["team"]}}, {"matchLabels": {"tier": src}})
+    ports: list[Obj] = [{"namedPort": n} for n in names]
+    if c.rng.random() < 0.5:
+        ports.append(port_number(c, dst))
+    return f"allow-from-{src}", "Allow", [peer], ports
+
+
+def ingress_pass_tenant(c: Cluster, s: Scope) -> RuleParts:
+    """Within a tenant, leave the decision to the namespaces' NetworkPolicies."""
+    peers: list[Obj] = [{"namespaces": {"matchLabels": {"tenant": s.ns.labels["tenant"]}}}]
+    if c.rng.random() < 0.5:
+        peers.append({"namespaces": {"matchLabels": {"team": s.ns.labels["team"]}}})
+    return "pass-tenant", "Pass", peers, None
+
+
+def ingress_deny_node_ports(c: Cluster, s: Scope) -> RuleParts:
+    """No one reaches NodePort-range or media ports on these pods, from anywhere."""
+    ports = [NODE_PORTS]
+    if c.rng.random() < 0.5:
+        ports.append({"portRange": {"protocol": "UDP", "start": 5000, "end": 5100}})
+    return "deny-node-ports", "Deny", [{"namespaces": {}}], ports
+
+
+def ingress_deny_env(c: Cluster, s: Scope) -> RuleParts:
+    """Lower environments may not reach these pods (a staging worker tier in particular)."""
+    peers: list[Obj] = [{"namespaces": {"matchLabels": {"env": "dev"}}}]
+    if c.rng.random() < 0.5:
+        peers.append(
+            pods_peer({"matchLabels": {"env": "staging"}}, {"matchLabels": {"tier": "worker"}})
+        )
+    ports = None if c.rng.random() < 0.5 else named_ports(c, s.tier, 2)
+    return "deny-lower-envs", "Deny", peers, ports
+
+
+def egress_dns(c: Cluster, s: Scope) -> RuleParts:
+    """DNS to kube-dns, by number or by coredns's port names."""
+    if c.rng.random() < 0.5:
+        ports: list[Obj] = [
+            {"portNumber": {"protocol": "UDP", "port": 53}},
+            {"portNumber": {"protocol": "TCP", "port": 53}},
+        ]
+    else:
+        ports = [{"namedPort": "dns"}, {"namedPort": "dns-tcp"}]
+    return "allow-dns", "Allow", [KUBE_DNS_PEER], ports
+
+
+def egress_deny_metadata(c: Cluster, s: Scope) -> RuleParts:
+    return "deny-cloud-metadata", "Deny", [{"networks": [METADATA_CIDR]}], None
+
+
+def egress_partners(c: Cluster, s: Scope) -> RuleParts:
+    """Partner ranges: allowed over HTTPS or an API port range, or cut off entirely."""
+    cidrs = sorted({cidr for cidr, _ in c.rng.sample(c.partner_cidrs, c.rng.randint(1, 3))})
+    if c.rng.random() < 0.4:
+        return "deny-partners", "Deny", [{"networks": cidrs}], None
+    ports: list[Obj] = [{"portNumber": {"protocol": "TCP", "port": 443}}]
+    if c.rng.random() < 0.5:
+        ports.append({"portRange": {"protocol": "TCP", "start": 8000, "end": 8100}})
+    return "allow-partners", "Allow", [{"networks": cidrs}], ports
+
+
+def egress_tier_flow(c: Cluster, s: Scope) -> RuleParts:
+    """Allow this tier's downstream tiers, in any namespace of the same environment."""
+    flows = [f for f in TIER_FLOWS if f[0] == s.tier] or list(TIER_FLOWS)
+    _, dst, names = c.rng.choice(flows)
+    peer = pods_peer({"matchLabels": {"env": s.ns.labels["env"]}}, {"matchLabels": {"tier": dst}})
+    ports: list[Obj] = [{"namedPort": n} for n in names]
+    if c.rng.random() < 0.3:
+        ports.append({"portRange": {"protocol": "TCP", "start": 5432, "end": 6379}})
+    return f"allow-to-{dst}", "Allow", [peer], ports
+
+
+def egress_pass_team(c: Cluster, s: Scope) -> RuleParts:
+    team = c.rng.choice(TEAMS)
+    return f"pass-team-{team}", "Pass", [{"namespaces": {"matchLabels": {"team": team}}}], None
+
+
+def egress_deny_internet(c: Cluster, s: Scope) -> RuleParts:
+    """Everything outside the private ranges, on the well-known ports (and SIP over UDP)."""
+    ports: list[Obj] = [{"portRange": {"protocol": "TCP", "start": 1, "end": 1023}}]
+    if c.rng.random() < 0.5:
+        ports.append({"portNumber": {"protocol": "UDP", "port": 5060}})
+    return "deny-internet", "Deny", [{"networks": ["0.0.0.0/0"]}], ports
+
+
+# Weighted mixes per direction: Allow, Deny and Pass all well represented.
+INGRESS_RULES: dict[RuleBuilder, int] = {
+    ingress_monitoring: 3,
+    ingress_tier_flow: 4,
+    ingress_pass_tenant: 3,
+    ingress_deny_node_ports: 2,
+    ingress_deny_env: 3,
+}
+EGRESS_RULES: dict[RuleBuilder, int] = {
+    egress_dns: 3,
+    egress_deny_metadata: 2,
+    egress_partners: 3,
+    egress_tier_flow: 3,
+    egress_pass_team: 2,
+    egress_deny_internet: 1,
+}
+
+
+def admin_rules(
+    c: Cluster, s: Scope, count: int, kinds: Counter[str]
+) -> tuple[list[Obj], list[Obj]]:
+    """`count` rules split over ingress and egress, named `<stem>-<index>` (unique)."""
+    ingress: list[Obj] = []
+    egress: list[Obj] = []
+    for k in range(count):
+        is_ingress = c.rng.random() < 0.5
+        mix = INGRESS_RULES if is_ingress else EGRESS_RULES
+        build = c.rng.choices(list(mix), list(mix.values()))[0]
+        stem, action, peers, ports = build(c, s)
+        rule: Obj = {
+            "name": f"{stem}-{k}",
+            "action": action,
+            ("from" if is_ingress else "to"): peers,
+        }
+        if ports is not None:
+            rule["ports"] = ports
+        (ingress if is_ingress else egress).append(rule)
+        kinds[f"{'ingress' if is_ingress else 'egress'}-{action}"] += 1
+    return ingress, egress
+
+
+def guardrail_priorities(count: int) -> list[int]:
+    """Distinct priorities 10, 20, ... while they fit in 0..1000, else packed closer."""
+    if count > 1001:
+        raise ValueError("at most 1001 AdminNetworkPolicies: priorities are distinct, 0-1000")
+    step = max(1, min(GUARDRAIL_PRIORITY_STEP, 1000 // max(count, 1)))
+    first = step if count * step <= 1000 else 0
+    return [first + i * step for i in range(count)]
+
+
+def baseline_policy() -> Obj:
+    """The singleton BANP: every namespace but kube-system defaults to deny ingress (except
+    scrapers) and to DNS plus private ranges on egress, never the cloud metadata service."""
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "BaselineAdminNetworkPolicy",
+        "metadata": {"name": "default"},
+        "spec": {
+            "subject": {
+                "namespaces": {
+                    "matchExpressions": [
+                        {
+                            "key": "kubernetes.io/metadata.name",
+                            "operator": "NotIn",
+                            "values": ["kube-system"],
+                        }
+                    ]
+                }
+            },
+            "ingress": [
+                {
+                    "name": "allow-monitoring",
+                    "action": "Allow",
+                    "from": [pods_peer({}, {"matchLabels": {"monitoring": "enabled"}})],
+                    "ports": [{"namedPort": "metrics"}],
+                },
+                {"name": "deny-ingress", "action": "Deny", "from": [{"namespaces": {}}]},
+            ],
+            "egress": [
+                {
+                    "name": "allow-dns",
+                    "action": "Allow",
+                    "to": [KUBE_DNS_PEER],
+                    "ports": [
+                        {"portNumber": {"protocol": "UDP", "port": 53}},
+                        {"portNumber": {"protocol": "TCP", "port": 53}},
+                    ],
+                },
+                {
+                    "name": "deny-cloud-metadata",
+                    "action": "Deny",
+                    "to": [{"networks": [METADATA_CIDR]}],
+                },
+                {
+                    "name": "allow-private",
+                    "action": "Allow",
+                    "to": [{"networks": PRIVATE_RANGES}],
+                    "ports": [{"portRange": {"protocol": "TCP", "start": 1024, "end": 65535}}],
+                },
+                {"name": "deny-egress", "action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]},
+            ],
+        },
+    }
+
+
+def make_guardrails(cluster: Cluster, count: int, seed: int) -> tuple[list[Obj], Counter[str]]:
+    """`count` AdminNetworkPolicies (distinct priorities, 1-4 rules each) and the BANP."""
+    c = replace(cluster, rng=random.Random(seed ^ GUARDRAIL_STREAM))
+    kinds: Counter[str] = Counter()
+    docs = []
+    for i, priority in enumerate(guardrail_priorities(count)):
+        subject, scope = guardrail_subject(c)
+        ingress, egress = admin_rules(c, scope, c.rng.randint(1, MAX_RULES_PER_GUARDRAIL), kinds)
+        spec: Obj = {"priority": priority, "subject": subject}
+        if ingress:
+            spec["ingress"] = ingress
+        if egress:
+            spec["egress"] = egress
+        first = (ingress or egress)[0]["name"].rsplit("-", 1)[0]
+        docs.append(
+            {
+                "apiVersion": "policy.networking.k8s.io/v1alpha1",
+                "kind": "AdminNetworkPolicy",
+                "metadata": {"name": f"guardrail-{i}-{first}"},
+                "spec": spec,
+            }
+        )
+    return [*docs, baseline_policy()], kinds
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -643,16 +944,24 @@ def generate(
     seed: int,
     pods_list: bool = False,
     check: bool = False,
+    guardrails: int = 0,
 ) -> dict[str, Any]:
     """Write a cluster into `out_dir` and return its parameters and counts (also written to
     OUT/.generated.json, which run.py reads to reuse an identical cluster). `check` reads
-    every YAML file back to prove the fast writer right (slower; for changes to this file)."""
-    if workloads < 1 or replicas < 1 or policies < 0:
-        raise ValueError("workloads and replicas must be >= 1, policies >= 0")
+    every YAML file back to prove the fast writer right (slower; for changes to this file).
+    `guardrails` > 0 adds that many AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
+    every other file stays as it is without them."""
+    if workloads < 1 or replicas < 1 or policies < 0 or guardrails < 0:
+        raise ValueError("workloads and replicas must be >= 1, policies and guardrails >= 0")
+    if guardrails > 1001:
+        raise ValueError("at most 1001 guardrails: AdminNetworkPolicy priorities are 0-1000")
     out = Path(out_dir)
     prepare(out)
     cluster, apps = build_cluster(workloads, seed)
     policy_docs, kinds = make_policies(cluster, policies)
+    guardrail_docs, rule_kinds = (
+        make_guardrails(cluster, guardrails, seed) if guardrails else ([], Counter())
+    )
 
     kube_system = Namespace("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
     ns_docs = [namespace_doc(ns) for ns in [kube_system, *cluster.namespaces]]
@@ -661,6 +970,8 @@ def generate(
     for ns_name, docs in policy_docs.items():
         if docs:
             write_yaml(out / "policies" / f"{ns_name}.yaml", docs, check)
+    if guardrail_docs:
+        write_yaml(out / "policies" / "guardrails.yaml", guardrail_docs, check)
     summary = {
         "complete": True,
         "generator": GENERATOR_VERSION,
@@ -670,12 +981,16 @@ def generate(
             "policies": policies,
             "seed": seed,
             "pods_list": pods_list,
+            "guardrails": guardrails,
         },
         "namespaces": len(cluster.namespaces) + 1,
         "workloads": len(apps) + 1,
         "pods": pod_count,
         "policies": sum(kinds.values()),
         "policy_kinds": dict(sorted(kinds.items())),
+        "admin_network_policies": guardrails,
+        "baseline_admin_network_policies": 1 if guardrails else 0,
+        "admin_rules": dict(sorted(rule_kinds.items())),
     }
     (out / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -690,6 +1005,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pods-list", action="store_true", help="Pods in one v1 List JSON")
     parser.add_argument("--check", action="store_true", help="read each YAML file back")
+    parser.add_argument(
+        "--guardrails",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N AdminNetworkPolicies and the BaselineAdminNetworkPolicy (N <= 1001)",
+    )
     args = parser.parse_args(argv)
     summary = generate(
         args.out,
@@ -699,6 +1021,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seed,
         args.pods_list,
         args.check,
+        args.guardrails,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -5,10 +5,14 @@ interpreter start-up, imports, parsing and rendering, not just the engine. A mis
 a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
-    .venv/bin/python bench/run.py              small-200, small-500, B1, B2
-    .venv/bin/python bench/run.py --quick      small-200, small-500, B1
+    .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2
+    .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers
     .venv/bin/python bench/run.py --with-b3    ... and B3 (150,000 pods; not reachable yet)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included)
+
+B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
+its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
+runs B1 too), so the ratio prices the guardrail tiers on whatever machine this is.
 
 Clusters go to bench/out/<scenario>/cluster (gitignored) and are reused while their
 parameters and the generator's source are unchanged; results go to bench/results/.
@@ -59,6 +63,9 @@ class Scenario:
     target_mb: float | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     note: str = ""
+    guardrails: int = 0  # AdminNetworkPolicies, plus the BaselineAdminNetworkPolicy if > 0
+    baseline: str | None = None  # the scenario target_ratio is relative to
+    target_ratio: float | None = None  # at most this many times the baseline's seconds
 
     @property
     def pods(self) -> int:
@@ -69,6 +76,19 @@ SCENARIOS = (
     Scenario("small-200", 200, 1, 100, False, CONNECTIVITY, 3, note="for tool comparison"),
     Scenario("small-500", 500, 1, 250, False, CONNECTIVITY, 3, note="for tool comparison"),
     Scenario("B1", 1000, 1, 500, False, CONNECTIVITY, 3, target_s=1.0),
+    Scenario(
+        "B1-tiers",
+        1000,
+        1,
+        500,
+        False,
+        CONNECTIVITY,
+        3,
+        guardrails=50,
+        baseline="B1",
+        target_ratio=1.5,
+        note="B1 plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy",
+    ),
     Scenario("B2", 2000, 5, 5000, True, CONNECTIVITY, 1, target_s=5.0, target_mb=1536),
     Scenario(
         "B3",
@@ -86,7 +106,7 @@ SCENARIOS = (
 )
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
-QUICK = ("small-200", "small-500", "B1")
+QUICK = ("small-200", "small-500", "B1", "B1-tiers")
 DEFAULT = (*QUICK, "B2")
 
 
@@ -123,6 +143,11 @@ class Result:
     note: str = ""
     date: str = ""
     load_before: list[float] = field(default_factory=list)
+    guardrails: int = 0
+    baseline: str | None = None
+    target_ratio: float | None = None
+    baseline_seconds: float | None = None
+    ratio: float | None = None  # seconds / baseline_seconds, both medians of this run
 
 
 # ---------------------------------------------------------------- facts and clusters
@@ -203,6 +228,7 @@ def reusable(path: Path, s: Scenario, seed: int) -> dict[str, Any] | None:
         "policies": s.policies,
         "seed": seed,
         "pods_list": s.pods_list,
+        "guardrails": s.guardrails,
     }
     ok = summary.get("complete") and summary.get("generator") == GENERATOR_VERSION
     return summary if ok and summary.get("params") == wanted else None
@@ -215,7 +241,9 @@ def ensure_cluster(s: Scenario, seed: int, regenerate: bool) -> tuple[dict[str, 
     if summary is not None:
         return summary, None
     start = time.perf_counter()
-    summary = generate(path, s.workloads, s.replicas, s.policies, seed, s.pods_list)
+    summary = generate(
+        path, s.workloads, s.replicas, s.policies, seed, s.pods_list, guardrails=s.guardrails
+    )
     return summary, time.perf_counter() - start
 
 
@@ -353,6 +381,18 @@ def judge(r: Result) -> None:
     )
 
 
+def judge_ratio(r: Result, base: Result | None) -> None:
+    """A relative target: the ratio of the medians, met if at most target_ratio. Missed when
+    either side has no clean median (the baseline failed, timed out or was not run)."""
+    if r.target_ratio is None:
+        return
+    if base is not None and base.status == "ok" and base.seconds:
+        r.baseline_seconds = base.seconds
+    if r.status == "ok" and r.seconds is not None and r.baseline_seconds is not None:
+        r.ratio = round(r.seconds / r.baseline_seconds, 3)
+    r.met = r.ratio is not None and r.ratio <= r.target_ratio and r.met is not False
+
+
 def tail(path: Path, lines: int = 20) -> list[str]:
     return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
 
@@ -369,7 +409,11 @@ def run_scenario(
     run that fails or times out (repeating it only costs time)."""
     summary, gen_s = ensure_cluster(s, seed, regenerate)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
-    print(f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs", flush=True)
+    tiers = f", {s.guardrails:,} ANPs + BANP" if s.guardrails else ""
+    print(
+        f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{tiers}",
+        flush=True,
+    )
     cmd = [microseg_bin(), *(a.replace("{dir}", str(cluster_dir(s))) for a in s.args)]
     r = Result(
         s.name,
@@ -386,6 +430,9 @@ def run_scenario(
         date=now(),
         load_before=load_average(),
         generate_seconds=None if gen_s is None else round(gen_s, 2),
+        guardrails=s.guardrails,
+        baseline=s.baseline,
+        target_ratio=s.target_ratio,
     )
     stdout, stderr = OUT / s.name / "stdout.txt", OUT / s.name / "stderr.txt"
     for i in range(s.runs):
@@ -418,6 +465,8 @@ def target_text(r: Result) -> str:
         parts.append(f"{r.target_s:g} s")
     if r.target_mb is not None:
         parts.append(f"{r.target_mb:g} MB")
+    if r.target_ratio is not None:
+        parts.append(f"{r.target_ratio:g}x {r.baseline}")
     return " / ".join(parts) or "-"
 
 
@@ -428,7 +477,12 @@ def met_text(r: Result) -> str:
         return "FAILED (exit code)"
     if r.met is None:
         return "n/a"
-    return "yes" if r.met else "MISSED"
+    verdict = "yes" if r.met else "MISSED"
+    if r.target_ratio is None:
+        return verdict
+    if r.ratio is None:
+        return f"{verdict} (no {r.baseline} time)"
+    return f"{verdict} ({r.ratio:.2f}x)"
 
 
 LEFT_ALIGNED = (0, 6, 7)  # text columns; numbers align right
@@ -453,7 +507,7 @@ def table(results: list[Result]) -> str:
                 r.scenario,
                 f"{r.workloads:,}",
                 f"{r.pods:,}",
-                f"{r.policies:,}",
+                f"{r.policies:,}" + (f"+{r.guardrails + 1}" if r.guardrails else ""),
                 seconds or (f"{r.seconds:.2f}" if r.seconds is not None else "-"),
                 mb_text(r.peak_mb),
                 target_text(r),
@@ -508,11 +562,23 @@ def selected(args: argparse.Namespace) -> list[Scenario]:
         unknown = [n for n in args.only if n.lower() not in by_name]
         if unknown:
             raise SystemExit(f"unknown scenario {unknown[0]!r}; choose from {', '.join(by_name)}")
-        return [by_name[n.lower()] for n in args.only]
+        return with_baselines([by_name[n.lower()] for n in args.only])
     names = list(QUICK if args.quick else DEFAULT)
     if args.with_b3:
         names.append("B3")
     return [by_name[n.lower()] for n in names]
+
+
+def with_baselines(chosen: list[Scenario]) -> list[Scenario]:
+    """Each scenario once, any baseline a relative target needs measured just before it."""
+    by_name = {s.name: s for s in SCENARIOS}
+    out: list[Scenario] = []
+    for s in chosen:
+        if s.baseline is not None and by_name[s.baseline] not in out:
+            out.append(by_name[s.baseline])
+        if s not in out:
+            out.append(s)
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -520,7 +586,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", action="append", metavar="NAME", help="run only this scenario (repeatable)"
     )
-    parser.add_argument("--quick", action="store_true", help="only small-200, small-500 and B1")
+    parser.add_argument(
+        "--quick", action="store_true", help="only small-200, small-500, B1 and B1-tiers"
+    )
     parser.add_argument("--with-b3", action="store_true", help="also B3 (150,000 pods, 50,000 NPs)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--timeout", type=float, help="seconds per run (default: per scenario)")
@@ -540,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for s in selected(args):
         results.append(run_scenario(s, args.seed, args.regenerate, args.timeout, method))
+    by_name = {r.scenario: r for r in results}
+    for r in results:
+        judge_ratio(r, by_name.get(r.baseline or ""))
     write_results(results, machine)
     print()
     print(table(results))

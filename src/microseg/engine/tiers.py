@@ -88,26 +88,35 @@ def _netpol_allow(
 
 def _tier_codes(
     rc: RuleCompiler, policies: tuple[AdminPolicy, ...], direction: Direction
-) -> npt.NDArray[np.int8] | None:
-    """First-match-wins decision codes of one tier, or None when no rule applies."""
-    codes: npt.NDArray[np.int8] | None = None
-    for policy in policies:
-        targets = rc.subject_targets(policy.subject)
-        rules = policy.rules(direction)
-        if not rules or not targets.any():
-            continue
-        if codes is None:
-            codes = np.zeros((rc.n_classes, rc.n_peers, len(rc.ports)), dtype=np.int8)
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]] | None:
+    """First-match-wins decision codes of one tier for the classes it has subjects in:
+    `(rows, codes)` with `codes[k]` the row of class `rows[k]`; None when no rule applies.
+    Guardrails usually cover a part of the cluster, so only those rows are materialised."""
+    active = [
+        (policy, rc.subject_targets(policy.subject))
+        for policy in policies
+        if policy.rules(direction)
+    ]
+    active = [(p, t) for p, t in active if t.any()]
+    if not active:
+        return None
+    union = np.logical_or.reduce([t for _, t in active])
+    rows = np.flatnonzero(union)
+    position = np.full(rc.n_classes, -1, dtype=np.intp)
+    position[rows] = np.arange(len(rows))
+    codes = np.zeros((len(rows), rc.n_peers, len(rc.ports)), dtype=np.int8)
+    for policy, targets in active:
         t_idx = np.flatnonzero(targets)
-        for rule in rules:
+        t_pos = position[t_idx]
+        for rule in policy.rules(direction):
             q_idx = np.flatnonzero(rc.rule_peers(rule))
             if not len(q_idx):
                 continue
-            view = codes[np.ix_(t_idx, q_idx)]
+            view = codes[np.ix_(t_pos, q_idx)]
             hit = _port_block(rc, rule.ports, direction, t_idx, q_idx) & (view == UNDECIDED)
             view[hit] = _CODE[rule.action]
-            codes[np.ix_(t_idx, q_idx)] = view
-    return codes
+            codes[np.ix_(t_pos, q_idx)] = view
+    return rows, codes
 
 
 def build_table(
@@ -118,13 +127,17 @@ def build_table(
     baseline: tuple[AdminPolicy, ...] = (),
 ) -> DirectionTable:
     allow, isolated = _netpol_allow(rc, policies, direction)
+    allow[~isolated] = True
     base = _tier_codes(rc, baseline, direction)
-    open_rows = ~isolated
-    if base is None:
-        allow[open_rows] = True
-    else:
-        allow[open_rows] = base[open_rows] != DENY
+    if base is not None:
+        rows, codes = base
+        open_ = ~isolated[rows]  # the baseline speaks only where no NetworkPolicy isolates
+        allow[rows[open_]] = codes[open_] != DENY
     top = _tier_codes(rc, admin, direction)
     if top is not None:
-        allow = np.where(top == ALLOW, True, np.where(top == DENY, False, allow))
+        rows, codes = top
+        sub = allow[rows]
+        sub |= codes == ALLOW
+        sub &= codes != DENY
+        allow[rows] = sub
     return DirectionTable(direction, isolated, allow)
