@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from microseg.analyses.stats import compute_stats
 from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, fail
@@ -16,6 +18,7 @@ from microseg.errors import MicrosegError
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 from microseg.render.reach import decision_json, decision_text
+from microseg.render.stats import stats_json, stats_rows
 
 app = typer.Typer(
     name="microseg",
@@ -128,6 +131,34 @@ def reach(
         fail(str(exc))
     sys.stdout.write(decision_json(decision) if output == "json" else decision_text(decision))
     raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)
+
+
+@app.command()
+def stats(
+    paths: Paths,
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    host_network: HostNet = "node",
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
+    if output not in ("text", "json"):
+        fail(f"--output {output!r}: expected text or json")
+    session = Session(quiet, no_color, host_network)
+    conn = session.connectivity(paths)
+    graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
+    result = session.stage("counting", lambda: compute_stats(conn, graph))
+    if output == "json":
+        sys.stdout.write(stats_json(result, session.timings))
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    for name, value in stats_rows(result):
+        table.add_row(name, value)
+    for stage, seconds in session.timings.items():
+        table.add_row(f"time: {stage}", f"{seconds:.3f} s")
+    session.out.print(table)
 
 
 @app.command()
