@@ -12,7 +12,7 @@ from rich.table import Table
 from microseg.analyses.stats import compute_stats
 from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, fail
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
 from microseg.engine import UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.errors import MicrosegError
 from microseg.render.connlist import connlist_rows, render_connlist
@@ -63,8 +63,7 @@ def connectivity(
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
-    if output not in ("txt", "json", "csv", "md", "dot"):
-        fail(f"--output {output!r}: expected txt, json, csv, md or dot")
+    check_output(output, ("txt", "json", "csv", "md", "dot"))
     session = Session(quiet, no_color, host_network)
     conn = session.connectivity(paths)
     graph = WorkloadGraph.build(conn)
@@ -111,8 +110,7 @@ def reach(
     no_color: NoColor = False,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
-    if output not in ("text", "json"):
-        fail(f"--output {output!r}: expected text or json")
+    check_output(output, ("text", "json"))
     try:
         port_arg = parse_port(port) if port is not None else None
     except ValueError as exc:
@@ -142,8 +140,7 @@ def stats(
     no_color: NoColor = False,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
-    if output not in ("text", "json"):
-        fail(f"--output {output!r}: expected text or json")
+    check_output(output, ("text", "json"))
     session = Session(quiet, no_color, host_network)
     conn = session.connectivity(paths)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))

@@ -21,7 +21,7 @@ from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "fail"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "fail"]
 
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
@@ -31,6 +31,11 @@ T = TypeVar("T")
 def fail(message: str) -> NoReturn:
     sys.stderr.write(f"error: {message}\n")
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def check_output(output: str, choices: tuple[str, ...]) -> None:
+    if output not in choices:
+        fail(f"--output {output!r}: expected {', '.join(choices[:-1])} or {choices[-1]}")
 
 
 class Session:

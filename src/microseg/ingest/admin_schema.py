@@ -6,7 +6,6 @@ peers of exactly one kind each, ports of exactly one form, at most 100 rules a d
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import (
@@ -19,8 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from microseg.ingest.k8s_schema import RawLabelSelector, RawMetadata
-from microseg.model.netpol import port_name_error
+from microseg.ingest.k8s_schema import RawLabelSelector, RawMetadata, check_cidr, check_port_name
 
 __all__ = ["RawAdminNetworkPolicy", "RawBaselineAdminNetworkPolicy"]
 
@@ -66,18 +64,6 @@ class RawIngressPeer(_Raw):
         return self
 
 
-def _cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        raise ValueError(
-            f"invalid CIDR {value!r}: expected an address/prefix such as 10.0.0.0/8"
-        ) from None
-    if "/" not in value:
-        raise ValueError(f"invalid CIDR {value!r}: a prefix length is required")
-    return value
-
-
 class RawEgressPeer(_Raw):
     namespaces: RawLabelSelector | None = None
     pods: RawPodsSelector | None = None
@@ -89,7 +75,7 @@ class RawEgressPeer(_Raw):
     @classmethod
     def _networks(cls, v: list[str] | None) -> list[str] | None:
         for cidr in v or []:
-            _cidr(cidr)
+            check_cidr(cidr)
         return v
 
     @model_validator(mode="after")
@@ -123,10 +109,7 @@ class RawAdminPort(_Raw):
     @field_validator("namedPort")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        err = port_name_error(v) if v is not None else None
-        if err:
-            raise ValueError(err)
-        return v
+        return check_port_name(v)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RawAdminPort:

@@ -19,8 +19,7 @@ from pydantic import (
 )
 
 from microseg.ingest.admin_schema import RawEgressPeer, RawIngressPeer, RawSubject
-from microseg.ingest.k8s_schema import RawMetadata
-from microseg.model.netpol import port_name_error
+from microseg.ingest.k8s_schema import RawMetadata, check_port_name
 
 __all__ = ["RawClusterNetworkPolicy", "RawProtocolPort"]
 
@@ -64,10 +63,7 @@ class RawProtocolPort(_Raw):
     @field_validator("destinationNamedPort")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
-        err = port_name_error(v) if v is not None else None
-        if err:
-            raise ValueError(err)
-        return v
+        return check_port_name(v)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RawProtocolPort:

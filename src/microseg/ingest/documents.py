@@ -223,8 +223,8 @@ def _split(
     kind = data.get("kind")
     items = data.get("items")
     if isinstance(kind, str) and _LIST_KIND.match(kind) and isinstance(items, list):
+        items_node = _child(node, "items") if node is not None else None
         for i, item in enumerate(items):
-            items_node = _child(node, "items") if node is not None else None
             item_node = _child(items_node, i) if items_node is not None else None
             item_line = item_node.start_mark.line + 1 if item_node is not None else line
             if isinstance(item, dict):

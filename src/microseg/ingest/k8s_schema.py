@@ -30,6 +30,8 @@ __all__ = [
     "RawNetworkPolicy",
     "RawPeer",
     "RawPort",
+    "check_cidr",
+    "check_port_name",
     "port_name_error",
 ]
 
@@ -38,7 +40,8 @@ class _Raw(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
-def _check_cidr(value: str) -> str:
+def check_cidr(value: str) -> str:
+    """The value if it is a CIDR the API server accepts; else a ValueError that says why."""
     try:
         ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
@@ -47,6 +50,14 @@ def _check_cidr(value: str) -> str:
         ) from None
     if "/" not in value:
         raise ValueError(f"invalid CIDR {value!r}: a prefix length is required (e.g. {value}/32)")
+    return value
+
+
+def check_port_name(value: str | None) -> str | None:
+    """The value if absent or an IANA_SVC_NAME; else a ValueError that says why."""
+    err = port_name_error(value) if value is not None else None
+    if err:
+        raise ValueError(err)
     return value
 
 
@@ -98,13 +109,13 @@ class RawIPBlock(_Raw):
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, v: str) -> str:
-        return _check_cidr(v)
+        return check_cidr(v)
 
     @model_validator(mode="after")
     def _excepts(self) -> RawIPBlock:
         outer = ipaddress.ip_network(self.cidr.strip(), strict=False)
         for e in self.except_ or []:
-            _check_cidr(e)
+            check_cidr(e)
             inner = ipaddress.ip_network(e.strip(), strict=False)
             if inner.version != outer.version or not inner.subnet_of(outer):  # type: ignore[arg-type]
                 raise ValueError(f"except {e!r} must be within cidr {self.cidr!r}")
@@ -138,9 +149,7 @@ class RawPort(_Raw):
         if isinstance(v, int) and not 1 <= v <= 65535:
             raise ValueError(f"expected 1-65535, got {v}")
         if isinstance(v, str):
-            err = port_name_error(v)
-            if err:
-                raise ValueError(err)
+            check_port_name(v)
         return v
 
     @model_validator(mode="after")
