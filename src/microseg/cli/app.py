@@ -75,11 +75,9 @@ def connectivity(
             fail(str(exc))
         if ep.klass is None:
             fail(f"--focus-workload {focus_workload!r}: expected a workload, not an address")
-        focus = {
-            i
-            for i, n in enumerate(graph.nodes)
-            if n == ep.name or n.startswith(ep.name.split("[")[0] + "[")
-        } or {i for i, c in enumerate(graph.node_class.tolist()) if c == ep.klass}
+        # The workload's own nodes (several when its pods differ), or the one pod named.
+        focus = {i for i, w in enumerate(graph.node_workload) if w == ep.name}
+        focus |= {i for i, n in enumerate(graph.nodes) if n == ep.name}
     if graph.split and not quiet:
         sys.stderr.write(
             f"warning: workloads split into pods because their pods differ in connectivity: {', '.join(graph.split)}\n"

@@ -29,10 +29,12 @@ class ExternalEdge:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadGraph:
-    """`nodes[i]` is a display name and `node_class[i]` its class. Edges refer to connection
-    sets by id into `conns`, since real clusters repeat a few sets many times."""
+    """`nodes[i]` is a display name, `node_workload[i]` the workload it belongs to and
+    `node_class[i]` its class. Edges refer to connection sets by id into `conns`, since real
+    clusters repeat a few sets many times."""
 
     nodes: tuple[str, ...]
+    node_workload: tuple[str, ...]
     node_class: npt.NDArray[np.int64]
     split: tuple[str, ...]
     src: npt.NDArray[np.int64]
@@ -46,7 +48,7 @@ class WorkloadGraph:
         p2p = conn.pod_to_pod()
         to_ext = conn.to_external()
         from_ext = conn.from_external()
-        names, node_class, split = _nodes(conn, p2p, to_ext, from_ext)
+        names, owners, node_class, split = _nodes(conn, p2p, to_ext, from_ext)
         nc = np.array(node_class, dtype=np.int64)
         n = len(nc)
         a = len(conn.ports)
@@ -76,7 +78,15 @@ class WorkloadGraph:
             for j, (i, ips, out) in enumerate(ext_rows)
         )
         return WorkloadGraph(
-            tuple(names), nc, tuple(split), src, dst, inverse[:k].astype(np.int64), external, sets
+            tuple(names),
+            tuple(owners),
+            nc,
+            tuple(split),
+            src,
+            dst,
+            inverse[:k].astype(np.int64),
+            external,
+            sets,
         )
 
 
@@ -97,11 +107,12 @@ def _nodes(
     p2p: npt.NDArray[np.bool_],
     to_ext: npt.NDArray[np.bool_],
     from_ext: npt.NDArray[np.bool_],
-) -> tuple[list[str], list[int], list[str]]:
+) -> tuple[list[str], list[str], list[int], list[str]]:
     by_workload: dict[object, list[int]] = defaultdict(list)
     for i, pod in enumerate(conn.cluster.pods):
         by_workload[pod.workload].append(i)
     names: list[str] = []
+    owners: list[str] = []
     classes: list[int] = []
     split: list[str] = []
     for key in sorted(by_workload):  # type: ignore[type-var]
@@ -117,14 +128,16 @@ def _nodes(
         )
         if same:
             names.append(str(key))
+            owners.append(str(key))
             classes.append(first)
             continue
         split.append(str(key))
         for i in pod_idx:
             pod = conn.cluster.pods[i]
             names.append(f"{pod.namespace}/{pod.name}[Pod]")
+            owners.append(str(key))
             classes.append(int(conn.classes.pod_class[i]))
-    return names, classes, split
+    return names, owners, classes, split
 
 
 def _ip_runs(

@@ -29,6 +29,7 @@ def graph() -> WorkloadGraph:
     )
     return WorkloadGraph(
         nodes=(WEB, API, DB),
+        node_workload=(WEB, API, DB),
         node_class=np.array([0, 1, 2], dtype=np.int64),
         split=(),
         src=np.array([1, 0, 0], dtype=np.int64),
