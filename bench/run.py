@@ -5,14 +5,23 @@ interpreter start-up, imports, parsing and rendering, not just the engine. A mis
 a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
-    .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2
-    .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers
+    .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
+                                               nca-200, nca-500
+    .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --with-b3    ... and B3 (150,000 pods; not reachable yet)
-    .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included)
+    .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
 
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
 runs B1 too), so the ratio prices the guardrail tiers on whatever machine this is.
+
+nca-200 and nca-500 compare microseg with network-config-analyzer 2.1.0 (NCA) on the
+small-200 and small-500 clusters: NCA is installed into bench/out/nca-venv (never into the
+project), the two tools run alternately on the same cluster, and the table gives both
+medians, the median of the per-round ratios NCA/microseg, and whether the two connectivity
+lists agree in meaning (bench/compare.py; the first differences go to the result JSON). If
+NCA cannot be installed, the comparison is recorded as skipped with the reason; NCA failing
+or disagreeing never fails the bench.
 
 Clusters go to bench/out/<scenario>/cluster (gitignored) and are reused while their
 parameters and the generator's source are unchanged; results go to bench/results/.
@@ -37,6 +46,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import compare
+import nca
 from generate import GENERATOR_VERSION, MARKER, generate
 
 BENCH = Path(__file__).resolve().parent
@@ -46,6 +57,7 @@ PYCACHE = OUT / "pycache"
 SEED = 1
 DEFAULT_TIMEOUT_S = 600.0
 CONNECTIVITY = ("connectivity", "{dir}", "-o", "txt", "-q")
+NCA_VENV = OUT / "nca-venv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,7 @@ class Scenario:
     guardrails: int = 0  # AdminNetworkPolicies, plus the BaselineAdminNetworkPolicy if > 0
     baseline: str | None = None  # the scenario target_ratio is relative to
     target_ratio: float | None = None  # at most this many times the baseline's seconds
+    versus: str | None = None  # "nca": runs against NCA, alternately, s.runs rounds each
 
     @property
     def pods(self) -> int:
@@ -103,11 +116,36 @@ SCENARIOS = (
         timeout_s=1800.0,
         note="opt-in (--with-b3): the engine cannot reach it yet",
     ),
+    Scenario(
+        "nca-200",
+        200,
+        1,
+        100,
+        False,
+        CONNECTIVITY,
+        3,
+        versus="nca",
+        note="small-200's cluster, against network-config-analyzer " + nca.NCA_VERSION,
+    ),
+    Scenario(
+        "nca-500",
+        500,
+        1,
+        250,
+        False,
+        CONNECTIVITY,
+        1,
+        versus="nca",
+        note="small-500's cluster, against network-config-analyzer " + nca.NCA_VERSION,
+    ),
 )
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
-QUICK = ("small-200", "small-500", "B1", "B1-tiers")
-DEFAULT = (*QUICK, "B2")
+# Not reported either: NCA's first run on a small cluster, so no measured run pays for a
+# cold page cache of its venv.
+NCA_WARMUP = Scenario("nca-warmup", 20, 1, 10, False, CONNECTIVITY, 1, timeout_s=120.0)
+QUICK = ("small-200", "small-500", "B1", "B1-tiers", "nca-200")
+DEFAULT = ("small-200", "small-500", "B1", "B1-tiers", "B2", "nca-200", "nca-500")
 
 
 @dataclass(slots=True)
@@ -148,6 +186,50 @@ class Result:
     target_ratio: float | None = None
     baseline_seconds: float | None = None
     ratio: float | None = None  # seconds / baseline_seconds, both medians of this run
+
+
+@dataclass(slots=True)
+class ToolRuns:
+    """One tool's side of a comparison."""
+
+    tool: str
+    command: list[str]
+    status: str = "ok"  # ok | timeout | failed | not run
+    seconds: float | None = None  # median
+    peak_mb: float | None = None
+    runs: list[Run] = field(default_factory=list)
+    output_lines: int | None = None
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Comparison:
+    """microseg against another tool on one cluster: times, ratio, and agreement."""
+
+    scenario: str
+    versus: str
+    versus_version: str
+    workloads: int
+    replicas: int
+    pods: int
+    policies: int
+    rounds: int
+    status: str = (
+        "ok"  # ok | skipped | failed | timeout (microseg) | versus-failed | versus-timeout
+    )
+    reason: str = ""
+    install: str = ""
+    ratio: float | None = None  # median over the rounds of versus seconds / microseg seconds
+    round_ratios: list[float] = field(default_factory=list)
+    agree: bool | None = None  # None: not compared (a side failed, or its output did not parse)
+    agreement: dict[str, Any] = field(default_factory=dict)
+    versus_runs: ToolRuns | None = None
+    microseg_runs: ToolRuns | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    generate_seconds: float | None = None
+    note: str = ""
+    date: str = ""
+    load_before: list[float] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- facts and clusters
@@ -322,8 +404,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float, method: str) -> Run:
-    """Run `cmd` once under `wrap`. Wall time is taken here around the wrapper (GNU time
+def measure(
+    cmd: list[str],
+    stdout: Path,
+    stderr: Path,
+    timeout_s: float,
+    method: str,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run `cmd` once under `wrap`, in `env` (default: `child_env()`). Wall time is taken here around the wrapper (GNU time
     adds about a millisecond) unless the launcher timed the child itself. At the timeout a
     timer kills the whole process group: wrapper and microseg."""
     report = stdout.with_name("rusage.txt")
@@ -335,7 +424,7 @@ def measure(cmd: list[str], stdout: Path, stderr: Path, timeout_s: float, method
             wrap(cmd, report, method),
             stdout=out,
             stderr=err,
-            env=child_env(),
+            env=child_env() if env is None else env,
             start_new_session=True,
         )
 
@@ -452,6 +541,151 @@ def run_scenario(
     return r
 
 
+# ---------------------------------------------------------------- comparing with NCA
+
+
+def judge_tool(t: ToolRuns) -> None:
+    """Median seconds and peak MB of one side, and how its runs ended."""
+    done = [run for run in t.runs if not run.timed_out]
+    if any(run.timed_out for run in t.runs):
+        t.status = "timeout"
+    elif any(run.exit_code != 0 for run in done):
+        t.status = "failed"
+    if done:
+        t.seconds = round(statistics.median(run.seconds for run in done), 3)
+    peaks = [run.peak_mb for run in t.runs if run.peak_mb is not None]
+    t.peak_mb = max(peaks) if peaks else None
+
+
+def run_once(
+    label: str,
+    t: ToolRuns,
+    out_dir: Path,
+    timeout_s: float,
+    method: str,
+    env: dict[str, str] | None,
+) -> Run:
+    """One measured run of one side, its output kept as <tool>-stdout.txt."""
+    stdout, stderr = out_dir / f"{t.tool}-stdout.txt", out_dir / f"{t.tool}-stderr.txt"
+    run = measure(t.command, stdout, stderr, timeout_s, method, env)
+    t.runs.append(run)
+    print(
+        f"[{label}]   {t.tool}: {run.seconds:.2f} s, {mb_text(run.peak_mb)} MB, exit {run.exit_code}",
+        flush=True,
+    )
+    if run.timed_out or run.exit_code != 0:
+        t.stderr_tail = tail(stderr)
+    else:
+        t.output_lines = count_lines(stdout)
+    return run
+
+
+def warm_up_nca(nca_bin: Path, seed: int, regenerate: bool, method: str) -> None:
+    """One unmeasured NCA run on a small cluster; a failure here shows up again later."""
+    summary, _ = ensure_cluster(NCA_WARMUP, seed, regenerate)
+    out_dir = OUT / NCA_WARMUP.name
+    cmd = nca.command(nca_bin, cluster_dir(NCA_WARMUP))
+    print(f"[{NCA_WARMUP.name}] {summary['pods']} pods: {' '.join(cmd)}", flush=True)
+    measure(
+        cmd,
+        out_dir / "nca-stdout.txt",
+        out_dir / "nca-stderr.txt",
+        NCA_WARMUP.timeout_s,
+        method,
+        nca.env(),
+    )
+
+
+def check_agreement(c: Comparison, cluster: Path, out_dir: Path) -> None:
+    """Canonicalise both last outputs and compare them by meaning (bench/compare.py)."""
+    try:
+        known = compare.known_workloads(cluster)
+        ms = compare.canonical_microseg((out_dir / "microseg-stdout.txt").read_text(), known)
+        other = compare.canonical_nca((out_dir / "nca-stdout.txt").read_text(), known)
+    except (OSError, ValueError, KeyError) as e:
+        c.agreement = {"error": f"could not compare the outputs: {e}"}
+        return
+    c.agreement = compare.compare(ms, other)
+    c.agree = bool(c.agreement["agree"])
+    if not c.agree:
+        c.agreement["diagnosis"] = nca.explain(c.agreement)
+    c.agreement["naming"] = (
+        "both name workloads ns/name[Kind] (NCA with --output_endpoints deployments); "
+        f"{c.agreement['names']['nca_renamed']} NCA names needed mapping by prefix, "
+        f"{len(c.agreement['names']['nca_unknown'])} matched no workload of the cluster"
+    )
+
+
+def run_comparison(
+    s: Scenario,
+    nca_bin: Path | None,
+    install: str,
+    seed: int,
+    regenerate: bool,
+    timeout_s: float | None,
+    method: str,
+) -> Comparison:
+    """Generate (or reuse) the cluster, then s.runs rounds of NCA followed by microseg; stop
+    at the first run of either that fails or times out."""
+    summary, gen_s = ensure_cluster(s, seed, regenerate)
+    made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
+    print(f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs", flush=True)
+    c = Comparison(
+        s.name,
+        "nca",
+        nca.NCA_VERSION,
+        s.workloads,
+        s.replicas,
+        s.pods,
+        s.policies,
+        s.runs,
+        install=install,
+        cluster=summary,
+        generate_seconds=None if gen_s is None else round(gen_s, 2),
+        note=s.note,
+        date=now(),
+        load_before=load_average(),
+    )
+    if nca_bin is None:
+        c.status, c.reason = "skipped", install
+        print(f"[{s.name}] skipped: {install}", flush=True)
+        return c
+    cluster = cluster_dir(s)
+    out_dir = OUT / s.name
+    theirs = ToolRuns("nca", nca.command(nca_bin, cluster))
+    ours = ToolRuns(
+        "microseg", [microseg_bin(), *(a.replace("{dir}", str(cluster)) for a in s.args)]
+    )
+    c.versus_runs, c.microseg_runs = theirs, ours
+    limit = timeout_s or s.timeout_s
+    for i in range(s.runs):
+        print(f"[{s.name}] round {i + 1}/{s.runs}", flush=True)
+        a = run_once(s.name, theirs, out_dir, limit, method, nca.env())
+        if a.timed_out or a.exit_code != 0:
+            break
+        b = run_once(s.name, ours, out_dir, limit, method, None)
+        if b.timed_out or b.exit_code != 0:
+            break
+        c.round_ratios.append(round(a.seconds / b.seconds, 3))
+    judge_tool(theirs)
+    judge_tool(ours)
+    if not ours.runs:
+        ours.status = "not run"
+    if ours.status == "failed":  # as in run_scenario: only this makes the bench exit 1
+        c.status, c.reason = "failed", "microseg failed"
+    elif ours.status == "timeout":
+        c.status, c.reason = "timeout", "microseg timed out"
+    elif theirs.status != "ok":
+        c.status, c.reason = f"versus-{theirs.status}", f"NCA {theirs.status}"
+    if c.round_ratios:
+        c.ratio = round(statistics.median(c.round_ratios), 3)
+    if c.status == "ok":
+        check_agreement(c, cluster, out_dir)
+    verdict = {True: "agree", False: "DISAGREE", None: "not compared"}[c.agree]
+    print(f"[{s.name}] outputs {verdict}", flush=True)
+    return c
+
+
 # ---------------------------------------------------------------- reporting
 
 
@@ -520,6 +754,74 @@ def table(results: list[Result]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def seconds_text(t: ToolRuns | None) -> str:
+    if t is None or not t.runs:
+        return "-"
+    if t.status == "timeout":
+        return f">{t.runs[-1].seconds:.1f}"
+    return f"{t.seconds:.2f}" if t.seconds is not None else "-"
+
+
+def agree_text(c: Comparison) -> str:
+    if c.status == "skipped":
+        return "skipped (NCA not installed, see JSON)"
+    if c.agree is None:
+        why = c.reason or c.agreement.get("error", "")
+        return f"not compared ({why})" if why else "not compared"
+    if c.agree:
+        return "yes"
+    return f"NO ({c.agreement['differences_total']:,} differences)"
+
+
+def comparison_table(comparisons: list[Comparison]) -> str:
+    """scenario, rounds, each side's median seconds, the median ratio, agreement."""
+    head = ("scenario", "rounds", "NCA s", "microseg s", "NCA/microseg", "agree?")
+    rows = [head]
+    for c in comparisons:
+        rows.append(
+            (
+                c.scenario,
+                str(c.rounds),
+                seconds_text(c.versus_runs),
+                seconds_text(c.microseg_runs),
+                f"{c.ratio:.1f}x" if c.ratio is not None else "-",
+                agree_text(c),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i in (0, 5) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def comparison_summary(c: Comparison) -> dict[str, Any]:
+    """What summary.json keeps of a comparison: figures and verdict, not whole outputs."""
+    sides = {}
+    for t in (c.versus_runs, c.microseg_runs):
+        if t is not None:
+            sides[t.tool] = {
+                k: v for k, v in asdict(t).items() if k not in ("command", "stderr_tail")
+            }
+    agreement = {
+        k: c.agreement[k]
+        for k in ("differences_total", "differences", "error", "diagnosis")
+        if k in c.agreement
+    }
+    if "differences" in agreement:
+        agreement["differences"] = agreement["differences"][:3]
+    keep = ("cluster", "agreement", "versus_runs", "microseg_runs")
+    return {k: v for k, v in asdict(c).items() if k not in keep} | {
+        "tools": sides,
+        "agreement": agreement,
+    }
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write through a .tmp file (gitignored) so an interrupted run leaves no half file."""
     tmp = path.with_name(path.name + ".tmp")
@@ -527,12 +829,16 @@ def write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def write_results(results: list[Result], machine: dict[str, Any]) -> None:
+def write_results(
+    results: list[Result], comparisons: list[Comparison], machine: dict[str, Any]
+) -> None:
     """One file per scenario, and a summary that keeps earlier scenarios' records (each with
     its own date and machine) so `--only B2` after `--quick` still shows both."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     for r in results:
         write_json(RESULTS / f"{r.scenario}.json", {**asdict(r), "machine": machine})
+    for c in comparisons:
+        write_json(RESULTS / f"{c.scenario}.json", {**asdict(c), "machine": machine})
     summary_path = RESULTS / "summary.json"
     try:
         previous = json.loads(summary_path.read_text()).get("scenarios", {})
@@ -544,6 +850,9 @@ def write_results(results: list[Result], machine: dict[str, Any]) -> None:
         }
         | {"machine_date": machine["date"]}
         for r in results
+    }
+    fresh |= {
+        c.scenario: comparison_summary(c) | {"machine_date": machine["date"]} for c in comparisons
     }
     merged = {**previous, **fresh}
     order = [s.name for s in SCENARIOS]
@@ -587,7 +896,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only", action="append", metavar="NAME", help="run only this scenario (repeatable)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="only small-200, small-500, B1 and B1-tiers"
+        "--quick",
+        action="store_true",
+        help="only small-200, small-500, B1, B1-tiers and nca-200",
     )
     parser.add_argument("--with-b3", action="store_true", help="also B3 (150,000 pods, 50,000 NPs)")
     parser.add_argument("--seed", type=int, default=SEED)
@@ -605,24 +916,52 @@ def main(argv: list[str] | None = None) -> int:
     warm = run_scenario(WARMUP, args.seed, args.regenerate, None, method)
     if warm.status != "ok":
         print(f"warm-up {warm.status}:", *warm.stderr_tail, sep="\n  ")
-    results = []
-    for s in selected(args):
-        results.append(run_scenario(s, args.seed, args.regenerate, args.timeout, method))
+    chosen = selected(args)
+    nca_bin: Path | None = None
+    install = ""
+    if any(s.versus == "nca" for s in chosen):
+        nca_bin, install = nca.ensure(NCA_VENV)
+        print(f"[nca] {install}", flush=True)
+        if nca_bin is not None:
+            warm_up_nca(nca_bin, args.seed, args.regenerate, method)
+    results: list[Result] = []
+    comparisons: list[Comparison] = []
+    for s in chosen:
+        if s.versus == "nca":
+            comparisons.append(
+                run_comparison(
+                    s, nca_bin, install, args.seed, args.regenerate, args.timeout, method
+                )
+            )
+        else:
+            results.append(run_scenario(s, args.seed, args.regenerate, args.timeout, method))
     by_name = {r.scenario: r for r in results}
     for r in results:
         judge_ratio(r, by_name.get(r.baseline or ""))
-    write_results(results, machine)
-    print()
-    print(table(results))
+    write_results(results, comparisons, machine)
+    if results:
+        print()
+        print(table(results))
+    if comparisons:
+        print()
+        print(comparison_table(comparisons))
     print(
         f"\n{machine['nproc']} CPUs ({machine['cpu']}), {machine['mem_total_gib']} GiB, "
         f"Python {machine['python']}, numpy {machine['numpy']}; results in {RESULTS}"
     )
     failed = [r.scenario for r in results if r.status == "failed"]
+    failed += [c.scenario for c in comparisons if c.status == "failed"]
     for r in results:
         if r.status != "ok" and r.stderr_tail:
             print(f"\n{r.scenario} ({r.status}), last lines of stderr:")
             print("\n".join("  " + line for line in r.stderr_tail))
+    for c in comparisons:
+        for t in (c.versus_runs, c.microseg_runs):
+            if t is not None and t.status != "ok" and t.stderr_tail:
+                print(f"\n{c.scenario}: {t.tool} ({t.status}), last lines of stderr:")
+                print("\n".join("  " + line for line in t.stderr_tail))
+        for line in c.agreement.get("differences", [])[:5]:
+            print(f"{c.scenario} differs: {line}")
     return 1 if failed else 0
 
 
