@@ -3,6 +3,8 @@
 Canonical form: for each (source, destination) workload pair a connection set; for each
 workload and direction a map from IPv4 address intervals to connection sets, with adjacent
 intervals of equal sets merged. Connection sets are per-protocol frozensets of port intervals.
+Special peers such as `{ingress-controller}` are sources of ordinary pairs: the pair
+("{ingress-controller}", workload) holds what the ingress controller may open.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ Canonical = tuple[
 ]
 
 _PROTO_SPLIT = re.compile(r",(?=(?:SCTP|TCP|UDP) )")
+INGRESS_CONTROLLER = "{ingress-controller}"
+_SPECIAL = re.compile(r"^\{[^}]+\}$")
 _EXTERNAL = re.compile(r"^(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+)\[External\]$")
 
 
@@ -79,8 +83,12 @@ def canonical(lines: list[str]) -> Canonical:
             continue
         if ":" in src or ":" in dst:
             continue  # IPv6 ranges: the peers' outputs carry none
+        if _SPECIAL.match(dst):
+            raise ValueError(f"a special peer as destination: {line!r}")
         s_ext, d_ext = _external(src), _external(dst)
-        if s_ext is not None:
+        if _SPECIAL.match(src):
+            pairs[(src, dst)] = pairs.get((src, dst), ConnSet.none()) | conns
+        elif s_ext is not None:
             ext[(dst, "in")].append((*s_ext, conns))
         elif d_ext is not None:
             ext[(src, "out")].append((*d_ext, conns))
@@ -95,5 +103,6 @@ def differences(expected: Canonical, actual: Canonical, limit: int = 12) -> list
     for label, e, a in (("pair", expected[0], actual[0]), ("external", expected[1], actual[1])):
         for key in sorted(set(e) | set(a)):
             if e.get(key) != a.get(key):  # type: ignore[call-overload]
-                out.append(f"{label} {key}: expected {e.get(key)!r}, got {a.get(key)!r}")  # type: ignore[call-overload]
+                what = "ingress" if key[0] == INGRESS_CONTROLLER else label
+                out.append(f"{what} {key}: expected {e.get(key)!r}, got {a.get(key)!r}")  # type: ignore[call-overload]
     return out[:limit]

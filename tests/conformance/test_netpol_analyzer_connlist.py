@@ -16,7 +16,7 @@ from microseg.cli.app import app
 from tests.conformance.canonical import canonical, differences
 from tests.conftest import conformance_root
 
-SUPPORTED = {"np", "anp-banp", "anp-banp+np"}
+SUPPORTED = {"np", "anp-banp", "anp-banp+np", "np+ingress-route"}
 
 
 def _cases() -> list[tuple[str, str]]:
@@ -50,3 +50,21 @@ def test_plain_connlist_agrees_in_meaning(corpus: Path, case: str, category: str
 
 def test_np_case_count_matches_issue(corpus: Path) -> None:
     assert len([c for c in CASES if c[1] == "np"]) == 42
+
+
+def test_ingress_controller_lines_are_pairs_with_a_special_source() -> None:
+    lines = [
+        "{ingress-controller} => ns/a[Deployment] : TCP 8000",
+        "{ingress-controller} => ns/a[Deployment] : TCP 8090",
+        "ns/a[Deployment] => ns/b[Deployment] : All Connections",
+    ]
+    pairs, external = canonical(lines)
+    assert set(pairs) == {
+        ("{ingress-controller}", "ns/a[Deployment]"),
+        ("ns/a[Deployment]", "ns/b[Deployment]"),
+    }
+    assert not external
+    other = canonical(["{ingress-controller} => ns/a[Deployment] : TCP 8000"])
+    assert differences(canonical(lines[:1]), other) == []
+    diffs = differences(canonical(lines), other)
+    assert any(d.startswith("ingress ('{ingress-controller}', 'ns/a[Deployment]')") for d in diffs)

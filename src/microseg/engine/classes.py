@@ -15,9 +15,23 @@ import numpy.typing as npt
 
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.cluster import Cluster
-from microseg.model.objects import Namespace, Pod
+from microseg.model.labels import FrozenLabels
+from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, WorkloadKey
 
-__all__ = ["EndpointClasses", "class_key"]
+__all__ = ["INGRESS_CONTROLLER", "EndpointClasses", "class_key"]
+
+# The ingress controller is not in the input. Like netpol-analyzer, which adds a fake pod
+# `ingress-controller` in namespace `ingress-controller-ns` (no labels; the namespace, if
+# not declared, only with its name label) and asks the policies about it as about any
+# pod (pkg/netpol/eval/check.go AddPodByNameAndNamespace, pkg/netpol/internal/common), the
+# engine adds one class for it when the input has Ingress or Route objects.
+_CONTROLLER_NS = "ingress-controller-ns"
+INGRESS_CONTROLLER = Pod(
+    namespace=_CONTROLLER_NS,
+    name="ingress-controller",
+    labels=FrozenLabels({}),
+    workload=WorkloadKey(_CONTROLLER_NS, "ingress-controller", "IngressController"),
+)
 
 
 def class_key(pod: Pod, host_network: bool) -> tuple[object, ...]:
@@ -35,9 +49,13 @@ class EndpointClasses:
     namespaces: tuple[Namespace, ...]
     class_namespace: npt.NDArray[np.int64]
     host_network: npt.NDArray[np.bool_]
+    controller: int | None = None
 
     @staticmethod
-    def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> EndpointClasses:
+    def build(
+        cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS, controller: bool = False
+    ) -> EndpointClasses:
+        """`controller`: also a class for INGRESS_CONTROLLER (it may share a real one)."""
         as_node = options.host_network is HostNetwork.NODE
         index: dict[tuple[object, ...], int] = {}
         reps: list[Pod] = []
@@ -49,10 +67,20 @@ class EndpointClasses:
                 c = index[key] = len(reps)
                 reps.append(pod)
             pod_class[i] = c
-        ns_index = {ns.name: i for i, ns in enumerate(cluster.namespaces)}
+        namespaces = cluster.namespaces
+        extra = None
+        if controller:
+            pod = INGRESS_CONTROLLER
+            extra = index.setdefault(class_key(pod, False), len(reps))
+            if extra == len(reps):
+                reps.append(pod)
+            if cluster.namespace(pod.namespace) is None:
+                labels = FrozenLabels({NAMESPACE_NAME_LABEL: pod.namespace})
+                namespaces = (*namespaces, Namespace(pod.namespace, labels, declared=False))
+        ns_index = {ns.name: i for i, ns in enumerate(namespaces)}
         class_ns = np.array([ns_index[p.namespace] for p in reps], dtype=np.int64)
         host = np.array([as_node and p.host_network for p in reps], dtype=np.bool_)
-        return EndpointClasses(tuple(reps), pod_class, cluster.namespaces, class_ns, host)
+        return EndpointClasses(tuple(reps), pod_class, namespaces, class_ns, host, extra)
 
     def __len__(self) -> int:
         return len(self.reps)

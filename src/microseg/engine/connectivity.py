@@ -88,7 +88,8 @@ class Connectivity:
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
-        classes = EndpointClasses.build(cluster, options)
+        exposed = bool(cluster.ingresses or cluster.routes)
+        classes = EndpointClasses.build(cluster, options, controller=exposed)
         ports = PortAtoms.build(_port_ranges(cluster))
         ips = IPAtoms.build(_ip_sets(cluster))
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)

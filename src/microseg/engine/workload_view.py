@@ -14,9 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.connectivity import Connectivity
+from microseg.engine.ingress import ingress_controller_conns
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
-__all__ = ["ExternalEdge", "WorkloadGraph"]
+__all__ = ["INGRESS_CONTROLLER_NAME", "ExternalEdge", "WorkloadGraph"]
+
+INGRESS_CONTROLLER_NAME = "{ingress-controller}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,8 @@ class ExternalEdge:
 class WorkloadGraph:
     """`nodes[i]` is a display name, `node_workload[i]` the workload it belongs to and
     `node_class[i]` its class. Edges refer to connection sets by id into `conns`, since real
-    clusters repeat a few sets many times."""
+    clusters repeat a few sets many times. `ingress` holds (node, conn id) for the nodes
+    the ingress controller reaches through Ingress and Route objects (engine/ingress.py)."""
 
     nodes: tuple[str, ...]
     node_workload: tuple[str, ...]
@@ -42,13 +46,14 @@ class WorkloadGraph:
     conn_id: npt.NDArray[np.int64]
     external: tuple[ExternalEdge, ...]
     conns: tuple[ConnSet, ...]
+    ingress: tuple[tuple[int, int], ...] = ()
 
     @staticmethod
     def build(conn: Connectivity) -> WorkloadGraph:
         p2p = conn.pod_to_pod()
         to_ext = conn.to_external()
         from_ext = conn.from_external()
-        names, owners, node_class, split = _nodes(conn, p2p, to_ext, from_ext)
+        names, owners, node_class, split, node_pods = _nodes(conn, p2p, to_ext, from_ext)
         nc = np.array(node_class, dtype=np.int64)
         n = len(nc)
         a = len(conn.ports)
@@ -77,6 +82,7 @@ class WorkloadGraph:
             ExternalEdge(i, ips, int(inverse[k + j]), out)
             for j, (i, ips, out) in enumerate(ext_rows)
         )
+        sets, ingress = _ingress_edges(conn, node_pods, sets)
         return WorkloadGraph(
             tuple(names),
             tuple(owners),
@@ -87,7 +93,32 @@ class WorkloadGraph:
             inverse[:k].astype(np.int64),
             external,
             sets,
+            ingress,
         )
+
+
+def _ingress_edges(
+    conn: Connectivity, node_pods: list[list[int]], sets: tuple[ConnSet, ...]
+) -> tuple[tuple[ConnSet, ...], tuple[tuple[int, int], ...]]:
+    """Per node, the union over its pods of what the ingress controller may open; the sets
+    are added to `sets` (reusing equal ones)."""
+    per_pod = ingress_controller_conns(conn)
+    if not per_pod:
+        return sets, ()
+    ids = {c: i for i, c in enumerate(sets)}
+    all_sets = list(sets)
+    edges = []
+    for node, pods in enumerate(node_pods):
+        total = ConnSet.none()
+        for i in pods:
+            total = total.union(per_pod.get(i, ConnSet.none()))
+        if not total:
+            continue
+        if total not in ids:
+            ids[total] = len(all_sets)
+            all_sets.append(total)
+        edges.append((node, ids[total]))
+    return tuple(all_sets), tuple(edges)
 
 
 def _unique_rows(
@@ -107,7 +138,7 @@ def _nodes(
     p2p: npt.NDArray[np.bool_],
     to_ext: npt.NDArray[np.bool_],
     from_ext: npt.NDArray[np.bool_],
-) -> tuple[list[str], list[str], list[int], list[str]]:
+) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
     by_workload: dict[object, list[int]] = defaultdict(list)
     for i, pod in enumerate(conn.cluster.pods):
         by_workload[pod.workload].append(i)
@@ -115,6 +146,7 @@ def _nodes(
     owners: list[str] = []
     classes: list[int] = []
     split: list[str] = []
+    node_pods: list[list[int]] = []
     for key in sorted(by_workload):  # type: ignore[type-var]
         pod_idx = by_workload[key]
         cls = sorted({int(conn.classes.pod_class[i]) for i in pod_idx})
@@ -130,6 +162,7 @@ def _nodes(
             names.append(str(key))
             owners.append(str(key))
             classes.append(first)
+            node_pods.append(pod_idx)
             continue
         split.append(str(key))
         for i in pod_idx:
@@ -137,7 +170,8 @@ def _nodes(
             names.append(f"{pod.namespace}/{pod.name}[Pod]")
             owners.append(str(key))
             classes.append(int(conn.classes.pod_class[i]))
-    return names, owners, classes, split
+            node_pods.append([i])
+    return names, owners, classes, split, node_pods
 
 
 def _ip_runs(

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.exposure import parse_ingress, parse_route
 from microseg.ingest.netpols import parse_network_policy
 from microseg.ingest.validation import format_path
 from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.cluster import Cluster
+from microseg.model.exposure import Ingress, Route
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import (
@@ -61,6 +63,8 @@ class ClusterBuilder:
     accounts: list[ServiceAccount] = field(default_factory=list)
     admin_policies: list[AdminPolicy] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
+    ingresses: list[Ingress] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -94,6 +98,8 @@ class ClusterBuilder:
             self._add_node(doc)
         elif kind == "Service":
             self._add_service(doc)
+        elif kind in ("Ingress", "Route"):
+            self._add_exposure(doc, kind)
         elif kind == "ServiceAccount":
             meta = doc.data.get("metadata")
             if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
@@ -228,6 +234,40 @@ class ClusterBuilder:
         labels = {**raw_labels, NAMESPACE_NAME_LABEL: name}
         self.namespaces[name] = Namespace(name, FrozenLabels(labels), doc.origin())
 
+    def _add_exposure(self, doc: Document, kind: str) -> None:
+        obj, notes = parse_ingress(doc) if kind == "Ingress" else parse_route(doc)
+        self.diagnostics.extend(notes)
+        if isinstance(obj, Ingress):
+            self.ingresses.append(obj)
+        elif isinstance(obj, Route):
+            self.routes.append(obj)
+
+    def _exposure_notes(self) -> list[Diagnostic]:
+        """Backends that cannot lead anywhere: a Service missing from the input, or one
+        without a selector (its endpoints are managed by hand)."""
+        services = {(s.namespace, s.name): s for s in self.services}
+        out = []
+        objs: list[Ingress | Route] = [*self.ingresses, *self.routes]
+        for obj in objs:
+            kind = "Ingress" if isinstance(obj, Ingress) else "Route"
+            for name in dict.fromkeys(b.service for b in obj.backends):
+                svc = services.get((obj.namespace, name))
+                if svc is None:
+                    why = "is not in the input"
+                elif svc.selector is None:
+                    why = "has no selector; only Services with a selector are followed"
+                else:
+                    continue
+                out.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "MS132",
+                        f"{kind} {obj.namespace}/{obj.name}: Service {obj.namespace}/{name} {why}",
+                        obj.origin,
+                    )
+                )
+        return out
+
     def _add_service(self, doc: Document) -> None:
         data = doc.data
         meta = data.get("metadata") or {}
@@ -269,7 +309,7 @@ class ClusterBuilder:
 
     def build(self) -> Cluster:
         workloads, pods = self.workloads.build()
-        diagnostics = self.diagnostics + self.workloads.diagnostics
+        diagnostics = self.diagnostics + self.workloads.diagnostics + self._exposure_notes()
         for kind, count in sorted(self.skipped.items()):
             diagnostics.append(
                 Diagnostic(
@@ -298,6 +338,8 @@ class ClusterBuilder:
             service_accounts=tuple(self.accounts),
             admin_policies=tuple(self.admin_policies),
             nodes=tuple(self.nodes),
+            ingresses=tuple(self.ingresses),
+            routes=tuple(self.routes),
             diagnostics=tuple(diagnostics),
         )
 

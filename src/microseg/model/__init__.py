@@ -2,6 +2,7 @@
 
 from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier, Subject
 from microseg.model.cluster import Cluster
+from microseg.model.exposure import Ingress, Route, ServiceBackend
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import (
     Direction,
@@ -38,6 +39,7 @@ __all__ = [
     "FrozenLabels",
     "IPBlockPeer",
     "IPSet",
+    "Ingress",
     "IntervalSet",
     "LabelSelector",
     "Namespace",
@@ -51,9 +53,11 @@ __all__ = [
     "PortSpec",
     "Protocol",
     "Requirement",
+    "Route",
     "Rule",
     "Service",
     "ServiceAccount",
+    "ServiceBackend",
     "Subject",
     "Workload",
     "WorkloadKey",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
+from microseg.model.exposure import Ingress, Route
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
 
@@ -22,6 +23,8 @@ class Cluster:
     service_accounts: tuple[ServiceAccount, ...] = ()
     admin_policies: tuple[AdminPolicy, ...] = ()
     nodes: tuple[Node, ...] = ()
+    ingresses: tuple[Ingress, ...] = ()
+    routes: tuple[Route, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def tier(self, tier: AdminTier) -> tuple[AdminPolicy, ...]:

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from microseg.engine.workload_view import WorkloadGraph
+from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
 from microseg.render.conns import format_conns, format_ip_ranges
 from microseg.render.shape import envelope
 
@@ -18,7 +18,8 @@ FORMATS = ("txt", "json", "csv", "md", "dot")
 def connlist_rows(
     graph: WorkloadGraph, focus: set[int] | None = None
 ) -> list[tuple[str, str, str]]:
-    """Sorted (src, dst, conn) rows; `focus` keeps rows touching those nodes."""
+    """Sorted (src, dst, conn) rows; `focus` keeps rows touching those nodes. The ingress
+    controller's rows have the source `{ingress-controller}`."""
     texts = [format_conns(c) for c in graph.conns]
     rows: list[tuple[str, str, str]] = []
     for s, d, k in zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True):
@@ -34,7 +35,10 @@ def connlist_rows(
                 if e.outbound
                 else (peer, graph.nodes[e.node], texts[e.conns])
             )
-    rows.sort()
+    for node, k in graph.ingress:
+        if focus is None or node in focus:
+            rows.append((INGRESS_CONTROLLER_NAME, graph.nodes[node], texts[k]))
+    rows.sort()  # "{ingress-controller}" after every workload and address, as netpol-analyzer
     return rows
 
 

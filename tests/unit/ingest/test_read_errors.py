@@ -341,7 +341,7 @@ def test_folder_without_manifests_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_unknown_kinds_give_one_notice_per_kind_and_are_skipped(tmp_path: Path) -> None:
-    docs = [("ConfigMap", "c1"), ("Secret", "s1"), ("ConfigMap", "c2"), ("Ingress", "i1")]
+    docs = [("ConfigMap", "c1"), ("Secret", "s1"), ("ConfigMap", "c2"), ("Role", "r1")]
     docs += [("ConfigMap", "c3"), ("Secret", "s2")]
     text = "".join(
         f"---\napiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}, namespace: shop}}\n"
@@ -353,7 +353,7 @@ def test_unknown_kinds_give_one_notice_per_kind_and_are_skipped(tmp_path: Path) 
     assert len(notices) == 3
     assert all(d.severity is Severity.NOTICE for d in notices.values())
     by_kind = {m.split("kind ")[1].split(":")[0]: (m, d) for m, d in notices.items()}
-    assert sorted(by_kind) == ["ConfigMap", "Ingress", "Secret"]
+    assert sorted(by_kind) == ["ConfigMap", "Role", "Secret"]
     assert "skipped 3 object(s) of kind ConfigMap" in by_kind["ConfigMap"][0]
     assert "skipped 2 object(s) of kind Secret" in by_kind["Secret"][0]
     # Each notice points at the first object of its kind (its document's first line).

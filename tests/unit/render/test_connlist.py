@@ -132,3 +132,18 @@ def test_empty_list(fmt: str) -> None:
 def test_unknown_format_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown format 'yaml'"):
         render_connlist(EXPECTED_ROWS, "yaml")
+
+
+def test_ingress_controller_rows_come_last_and_follow_focus() -> None:
+    import dataclasses
+
+    g = dataclasses.replace(graph(), ingress=((0, 0), (2, 1)))
+    rows = connlist_rows(g)
+    assert rows[-2:] == [
+        ("{ingress-controller}", WEB, "TCP 8080"),
+        ("{ingress-controller}", DB, "TCP 5432"),
+    ]
+    assert rows[:-2] == EXPECTED_ROWS
+    focused = connlist_rows(g, focus={0})
+    assert ("{ingress-controller}", WEB, "TCP 8080") in focused
+    assert all(r[1] != DB or r[0] == WEB for r in focused)
