@@ -77,6 +77,28 @@ def _ip_sets(cluster: Cluster) -> list[IPSet]:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointNames:
+    """Name lookups for queries, built once so that `reach` costs no scan of the cluster."""
+
+    workloads: dict[tuple[str, str], tuple[WorkloadKey, ...]]
+    first_pod: dict[WorkloadKey, int]
+    pods: dict[tuple[str, str], int]
+
+    @staticmethod
+    def build(cluster: Cluster) -> EndpointNames:
+        workloads: dict[tuple[str, str], list[WorkloadKey]] = {}
+        for w in cluster.workloads:
+            workloads.setdefault((w.key.namespace, w.key.name), []).append(w.key)
+        first_pod: dict[WorkloadKey, int] = {}
+        pods: dict[tuple[str, str], int] = {}
+        for i, pod in enumerate(cluster.pods):
+            first_pod.setdefault(pod.workload, i)
+            if not pod.from_template:
+                pods.setdefault((pod.namespace, pod.name), i)
+        return EndpointNames({k: tuple(v) for k, v in workloads.items()}, first_pod, pods)
+
+
+@dataclass(frozen=True, slots=True)
 class Connectivity:
     cluster: Cluster
     classes: EndpointClasses
@@ -85,6 +107,7 @@ class Connectivity:
     rules: RuleCompiler
     ingress: DirectionTable
     egress: DirectionTable
+    names: EndpointNames
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
@@ -102,6 +125,7 @@ class Connectivity:
             rc,
             build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
             build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
+            EndpointNames.build(cluster),
         )
 
     # -- matrices --------------------------------------------------------------------
@@ -141,24 +165,19 @@ class Connectivity:
             )
         namespace, name = spec.split("/", 1)
         keys = [
-            w.key
-            for w in self.cluster.workloads
-            if w.key.namespace == namespace
-            and w.key.name == name
-            and (kind is None or w.key.kind == kind)
+            k for k in self.names.workloads.get((namespace, name), ()) if kind in (None, k.kind)
         ]
         if len(keys) > 1:
             kinds = ", ".join(k.kind for k in keys)
             raise UnknownEndpointError(
                 f"{text!r} is ambiguous ({kinds}); add the kind, e.g. {keys[0]}"
             )
-        if keys:
-            pods = [i for i, p in enumerate(self.cluster.pods) if p.workload == keys[0]]
-            if pods:
-                return Endpoint(str(keys[0]), klass=int(self.classes.pod_class[pods[0]]))
-        for i, pod in enumerate(self.cluster.pods):
-            if pod.namespace == namespace and pod.name == name and not pod.from_template:
-                return Endpoint(f"{namespace}/{name}[Pod]", klass=int(self.classes.pod_class[i]))
+        if keys and keys[0] in self.names.first_pod:
+            first = self.names.first_pod[keys[0]]
+            return Endpoint(str(keys[0]), klass=int(self.classes.pod_class[first]))
+        i = self.names.pods.get((namespace, name))
+        if i is not None:
+            return Endpoint(f"{namespace}/{name}[Pod]", klass=int(self.classes.pod_class[i]))
         known = sorted(str(w.key) for w in self.cluster.workloads if w.key.namespace == namespace)
         hint = (
             f"; workloads in {namespace}: {', '.join(known[:8])}"

@@ -65,6 +65,7 @@ class RuleCompiler:
         ]
         self._named: dict[tuple[Protocol, str], npt.NDArray[np.int64]] = {}
         self._peer_memo: dict[Peer, Mask] = {}
+        self._target_memo: dict[int, tuple[NetworkPolicy, Mask]] = {}
 
     # -- selection -----------------------------------------------------------------
     def in_namespace(self, name: str) -> Mask:
@@ -77,7 +78,12 @@ class RuleCompiler:
         return self.in_namespace(namespace) & selector_mask & ~self.classes.host_network
 
     def policy_targets(self, policy: NetworkPolicy) -> Mask:
-        return self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
+        # Memoised by identity: explanations ask again for every policy on every query.
+        cached = self._target_memo.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            mask = self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
+            cached = self._target_memo[id(policy)] = (policy, mask)
+        return cached[1]
 
     def subject_targets(self, subject: Subject) -> Mask:
         """Pods an admin policy applies to; host-network pods are never subjects."""
