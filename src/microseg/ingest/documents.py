@@ -206,6 +206,12 @@ def _json_documents(text: str, file: str) -> Iterator[tuple[Any, int | None, Non
 _LIST_KIND = re.compile(r"^[A-Za-z]*List$")
 
 
+def _not_an_object(message: str, file: str, index: int, line: int | None) -> Diagnostic:
+    return Diagnostic(
+        Severity.WARNING, "MS004", message, Origin(file=file, document=index, line=line)
+    )
+
+
 def _split(
     data: Any, file: str, index: int, line: int | None, node: yaml.Node | None
 ) -> Iterator[Document | Diagnostic]:
@@ -213,11 +219,11 @@ def _split(
     if data is None:
         return
     if not isinstance(data, dict):
-        yield Diagnostic(
-            Severity.WARNING,
-            "MS004",
+        yield _not_an_object(
             f"document {index} is not a Kubernetes object (a {type(data).__name__}); skipped",
-            Origin(file=file, document=index, line=line),
+            file,
+            index,
+            line,
         )
         return
     kind = data.get("kind")
@@ -232,28 +238,28 @@ def _split(
                     # A typed list (PodList) leaves the kind off its items.
                     item = {**item, "kind": kind[: -len("List")]}
                 if not isinstance(item.get("kind"), str):
-                    yield Diagnostic(
-                        Severity.WARNING,
-                        "MS004",
+                    yield _not_an_object(
                         f"items[{i}] of document {index} has no kind; skipped",
-                        Origin(file=file, document=index, line=item_line),
+                        file,
+                        index,
+                        item_line,
                     )
                     continue
                 yield Document(item, file, index, item_line, node, ("items", i))
             else:
-                yield Diagnostic(
-                    Severity.WARNING,
-                    "MS004",
+                yield _not_an_object(
                     f"items[{i}] of document {index} is not a Kubernetes object; skipped",
-                    Origin(file=file, document=index, line=item_line),
+                    file,
+                    index,
+                    item_line,
                 )
         return
     if not isinstance(kind, str) or "apiVersion" not in data:
-        yield Diagnostic(
-            Severity.WARNING,
-            "MS004",
+        yield _not_an_object(
             f"document {index} has no kind/apiVersion: not a Kubernetes object; skipped",
-            Origin(file=file, document=index, line=line),
+            file,
+            index,
+            line,
         )
         return
     yield Document(data, file, index, line, node)
