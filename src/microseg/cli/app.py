@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from microseg.analyses.stats import compute_stats
+from microseg.cli import cmd_blast, cmd_diff, cmd_exposure, cmd_identity, cmd_lint, cmd_verify
 from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
+from microseg.cli.options import HostNet, NoColor, Paths, Quiet
 from microseg.engine import UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.errors import MicrosegError
 from microseg.render.connlist import connlist_rows, render_connlist
@@ -27,25 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-Paths = Annotated[
-    list[str],
-    typer.Argument(
-        help="Manifest files or folders (read recursively), or - for stdin.", show_default=False
-    ),
-]
-Quiet = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No notices, warnings or progress on stderr.")
-]
-NoColor = Annotated[bool, typer.Option("--no-color", help="No colour (also: NO_COLOR).")]
-HostNet = Annotated[
-    str,
-    typer.Option(
-        "--host-network",
-        help="Host-network pods: 'node' (policies ignore them; their traffic is node traffic, the common "
-        "implementation) or 'pod' (treated as ordinary pods, as netpol-analyzer does).",
-    ),
-]
 
 
 @app.command()
@@ -166,6 +149,10 @@ def demo(
 ) -> None:
     """Analyse the bundled demo shop: workloads, isolation, allowed edges, and the gap."""
     demo_cmd.run(Session(quiet, no_color), path)
+
+
+for _module in (cmd_verify, cmd_blast, cmd_exposure, cmd_diff, cmd_lint, cmd_identity):
+    _module.register(app)
 
 
 def main() -> None:
