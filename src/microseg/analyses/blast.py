@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
+from microseg.model.addresses import PUBLIC
 from microseg.model.sets import ConnSet, IPSet
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "Hop",
     "blast_radius",
     "exposed_sources",
-    "public_addresses",
     "sources_of",
 ]
 
@@ -227,22 +227,11 @@ def sources_of(conn: Connectivity, graph: WorkloadGraph, text: str) -> tuple[int
     )
 
 
-def public_addresses(conn: Connectivity) -> IPSet:
-    """The addresses an outside attacker may come from: every address that is no pod's.
-
-    Stand-in until a shared definition of public addresses lands in the model."""
-    pods = IPSet()
-    for pod in conn.cluster.pods:
-        for ip in pod.ips:
-            try:
-                pods = pods | IPSet.from_address(ip)
-            except ValueError:
-                continue
-    return IPSet.everything() - pods
-
-
-def exposed_sources(graph: WorkloadGraph, public: IPSet) -> tuple[int, ...]:
-    """Nodes that accept some connection from an address in `public`."""
+def exposed_sources(graph: WorkloadGraph, public: IPSet = PUBLIC) -> tuple[int, ...]:
+    """Nodes that accept some connection from an address in `public`: by default the
+    globally reachable addresses of the IANA special-purpose registries (model/addresses.py),
+    the same set as the intent group `internet`. Private, CGNAT or link-local sources do not
+    make a workload exposed."""
     return tuple(
         sorted({e.node for e in graph.external if not e.outbound and e.addresses & public})
     )

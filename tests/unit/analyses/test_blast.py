@@ -13,12 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from microseg.analyses.blast import (
     blast_radius,
     exposed_sources,
-    public_addresses,
     sources_of,
 )
 from microseg.engine import Connectivity, UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.ingest import load
-from microseg.model import Cluster, ConnSet, Protocol
+from microseg.model import Cluster, ConnSet, IPSet, Protocol
 from tests.property.clusters import clusters
 
 WEBAPP = "frontend/webapp[Deployment]"
@@ -139,8 +138,8 @@ def test_sources_namespace_and_errors(shop: tuple[Connectivity, WorkloadGraph]) 
 def test_exposed_sources_are_the_internet_facing_workloads(
     shop: tuple[Connectivity, WorkloadGraph],
 ) -> None:
-    conn, graph = shop
-    exposed = exposed_sources(graph, public_addresses(conn))
+    _, graph = shop
+    exposed = exposed_sources(graph)
     assert [graph.nodes[i] for i in exposed] == [WEBAPP, "monitoring/prometheus[Deployment]"]
 
 
@@ -169,6 +168,13 @@ metadata: {name: db, namespace: ns}
 spec:
   podSelector: {matchLabels: {app: db}}
   ingress: [{from: [{podSelector: {matchLabels: {role: a}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: ns}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {}}, {ipBlock: {cidr: 10.0.0.0/8}}]}]
 """
 
 
@@ -187,9 +193,12 @@ def test_single_pods_and_their_addresses(tmp_path: Path) -> None:
         ("ns/web-2[Pod]", "ns/web-1[Pod]"),
         ("ns/web-2[Pod]", "ns/web-1[Pod]", "ns/db[Pod]"),
     ]
-    public = public_addresses(conn)
-    assert not public.contains_address("10.0.0.2")
-    assert public.contains_address("10.0.0.4")
+    # the web pods accept only private addresses from outside: not exposed to the internet
+    assert exposed_sources(graph) == ()
+    assert {graph.nodes[i] for i in exposed_sources(graph, IPSet.from_cidr("10.0.0.0/8"))} == {
+        "ns/web-1[Pod]",
+        "ns/web-2[Pod]",
+    }
 
 
 # -- against a plain BFS on random clusters -------------------------------------------
