@@ -107,6 +107,8 @@ class ClusterBuilder:
                 return
             namespace = meta.get("namespace") or "default"
             self.accounts.append(ServiceAccount(str(namespace), meta["name"], doc.origin()))
+        elif str(doc.data.get("apiVersion", "")).startswith("microseg.dev/"):
+            pass  # microseg's own documents (intents) sit beside manifests; their commands read them
         else:
             self.skipped[kind] += 1
             self._first_skipped.setdefault(kind, doc.origin())

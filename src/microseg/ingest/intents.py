@@ -1,0 +1,223 @@
+"""Intent files to an `IntentSet`, with every problem located (file:line, field path).
+
+Several files, and several documents per file, merge into one set: groups share one name
+space, so one file may define the groups and another state the flows. A reference to a
+group that no document defines, a group defined twice, or a group shadowing a built-in is
+an error at the line that says it. Errors are collected across all files and raised
+together as one `InputError`, as manifests are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from microseg.errors import Diagnostic, InputError, Origin, Severity
+from microseg.ingest.documents import Document, FieldPath, read_paths
+from microseg.ingest.intent_schema import INTENT_KIND, RawBlast, RawGroup, RawIntent, RawSelector
+from microseg.ingest.netpols import selector_from_raw
+from microseg.ingest.validation import diagnostics_from, format_path
+from microseg.model.intent import (
+    BUILTIN_GROUPS,
+    DefaultDeny,
+    Domain,
+    Expectation,
+    FlowIntent,
+    FlowKind,
+    GroupSpec,
+    IntentSet,
+    MaxBlastRadius,
+    NoInternetEgress,
+    parse_intent_port,
+)
+from microseg.model.selectors import LabelSelector
+
+__all__ = ["CODE_INVALID", "CODE_KIND", "CODE_REFERENCE", "load_intents"]
+
+CODE_INVALID = "MS400"
+CODE_REFERENCE = "MS401"
+CODE_KIND = "MS402"
+
+
+def _selector(raw: RawSelector | None) -> LabelSelector | None:
+    return selector_from_raw(raw) if raw is not None else None  # type: ignore[arg-type]
+
+
+def _origin(doc: Document, path: FieldPath, name: str) -> Origin:
+    return Origin(doc.file, doc.index, doc.line_of(path), "SegmentationIntent", "", name)
+
+
+def _group(name: str, raw: RawGroup, origin: Origin) -> GroupSpec:
+    return GroupSpec(
+        name,
+        workload=raw.workload,
+        namespace=raw.namespace,
+        namespace_selector=_selector(raw.namespaceSelector),
+        selector=_selector(raw.selector),
+        cidrs=tuple(raw.cidr or ()),
+        origin=origin,
+    )
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.groups: dict[str, GroupSpec] = {}
+        self.flows: list[FlowIntent] = []
+        self.domains: list[Domain] = []
+        self.expectations: list[Expectation] = []
+        self.refs: list[tuple[str, Document, FieldPath]] = []
+        self.errors: list[Diagnostic] = []
+        self.files: list[str] = []
+
+    def error(self, code: str, message: str, doc: Document, path: FieldPath) -> None:
+        origin = Origin(doc.file, doc.index, doc.line_of(path, exact=True), "SegmentationIntent")
+        self.errors.append(Diagnostic(Severity.ERROR, code, message, origin, format_path(path)))
+
+    def ref(self, name: str, doc: Document, path: FieldPath) -> str:
+        self.refs.append((name, doc, path))
+        return name
+
+    def add(self, doc: Document) -> None:
+        if doc.data.get("kind") != INTENT_KIND:
+            self.error(
+                CODE_KIND,
+                f"expected kind {INTENT_KIND} (apiVersion microseg.dev/v1alpha1), got "
+                f"{doc.data.get('kind')!r}",
+                doc,
+                ("kind",),
+            )
+            return
+        try:
+            raw = RawIntent.model_validate(doc.data)
+        except ValidationError as exc:
+            self.errors.extend(diagnostics_from(exc, doc, CODE_INVALID))
+            return
+        if doc.file not in self.files:
+            self.files.append(doc.file)
+        name = raw.metadata.name
+        spec = raw.spec
+        for gname, graw in (spec.groups or {}).items():
+            path: FieldPath = ("spec", "groups", gname)
+            if gname in BUILTIN_GROUPS:
+                self.error(
+                    CODE_REFERENCE, f"group {gname!r} is built in; choose another name", doc, path
+                )
+                continue
+            if gname in self.groups:
+                first = self.groups[gname].origin.location()
+                self.error(
+                    CODE_REFERENCE, f"group {gname!r} defined twice (first at {first})", doc, path
+                )
+                continue
+            self.groups[gname] = _group(gname, graw, _origin(doc, path, name))
+        for section, kind in (("allow", FlowKind.ALLOW), ("deny", FlowKind.DENY)):
+            for i, flow in enumerate(getattr(spec, section) or ()):
+                path = ("spec", section, i)
+                self.flows.append(
+                    FlowIntent(
+                        kind,
+                        name,
+                        i,
+                        self.ref(flow.from_, doc, (*path, "from")),
+                        self.ref(flow.to, doc, (*path, "to")),
+                        tuple(parse_intent_port(str(p)) for p in flow.ports or ()),
+                        _origin(doc, path, name),
+                    )
+                )
+        seen = {d.name for d in self.domains}
+        for i, dom in enumerate(spec.domains or ()):
+            path = ("spec", "domains", i)
+            if dom.name in seen:
+                self.error(
+                    CODE_REFERENCE, f"domain {dom.name!r} defined twice", doc, (*path, "name")
+                )
+                continue
+            seen.add(dom.name)
+            members = tuple(
+                self.ref(m, doc, (*path, "members", j)) for j, m in enumerate(dom.members)
+            )
+            self.domains.append(
+                Domain(name, i, dom.name, members, dom.isolation, _origin(doc, path, name))
+            )
+        self._expect(raw, doc, name)
+
+    def _expect(self, raw: RawIntent, doc: Document, name: str) -> None:
+        expect = raw.spec.expect
+        if expect is None:
+            return
+        base: FieldPath = ("spec", "expect")
+        for i, g in enumerate(expect.defaultDeny or ()):
+            path = (*base, "defaultDeny", i)
+            self.expectations.append(
+                DefaultDeny(name, self.ref(g, doc, path), _origin(doc, path, name))
+            )
+        for i, g in enumerate(expect.noInternetEgress or ()):
+            path = (*base, "noInternetEgress", i)
+            self.expectations.append(
+                NoInternetEgress(name, self.ref(g, doc, path), _origin(doc, path, name))
+            )
+        blasts = expect.maxBlastRadius
+        single = isinstance(blasts, RawBlast)
+        items: list[RawBlast] = [blasts] if isinstance(blasts, RawBlast) else list(blasts or ())
+        for i, b in enumerate(items):
+            path = (*base, "maxBlastRadius") if single else (*base, "maxBlastRadius", i)
+            self.expectations.append(
+                MaxBlastRadius(
+                    name,
+                    i,
+                    self.ref(b.from_, doc, (*path, "from")),
+                    b.hops,
+                    b.atMost,
+                    _origin(doc, path, name),
+                )
+            )
+
+    def check_refs(self) -> None:
+        known = set(self.groups) | set(BUILTIN_GROUPS)
+        for name, doc, path in self.refs:
+            if name not in known:
+                choices = ", ".join(sorted(known))
+                self.error(
+                    CODE_REFERENCE,
+                    f"undefined group {name!r}; defined: {choices}",
+                    doc,
+                    path,
+                )
+
+
+def load_intents(paths: Iterable[str]) -> tuple[IntentSet, tuple[Diagnostic, ...]]:
+    """Every intent document in `paths`. Raises InputError with all errors found; returns
+    the set and the warnings (documents that are not objects)."""
+    paths = list(paths)
+    b = _Builder()
+    warnings: list[Diagnostic] = []
+    any_doc = False
+    for item in read_paths(list(paths)):
+        if isinstance(item, Diagnostic):
+            (b.errors if item.severity is Severity.ERROR else warnings).append(item)
+            continue
+        any_doc = True
+        b.add(item)
+    b.check_refs()
+    if not any_doc and not b.errors:
+        b.errors.append(
+            Diagnostic(
+                Severity.ERROR,
+                CODE_KIND,
+                "no SegmentationIntent document in the intent files",
+                Origin(file=", ".join(paths)),
+            )
+        )
+    if b.errors:
+        raise InputError(b.errors)
+    return (
+        IntentSet(
+            tuple(b.groups.values()),
+            tuple(b.flows),
+            tuple(b.domains),
+            tuple(b.expectations),
+            tuple(b.files),
+        ),
+        tuple(warnings),
+    )
