@@ -9,8 +9,10 @@ together as one `InputError`, as manifests are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+import yaml
 from pydantic import ValidationError
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
@@ -38,6 +40,45 @@ __all__ = ["CODE_INVALID", "CODE_KIND", "CODE_REFERENCE", "load_intents"]
 CODE_INVALID = "MS400"
 CODE_REFERENCE = "MS401"
 CODE_KIND = "MS402"
+
+
+def _key_line(doc: Document, path: FieldPath) -> int | None:
+    """The line of the key that names the last field of `path` (the value may start on the
+    next line, e.g. a block list), or None when the path is not there."""
+    node = doc.node
+    for i, step in enumerate(path):
+        if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+            pair = next((kv for kv in node.value if getattr(kv[0], "value", None) == step), None)
+            if pair is None:
+                return None
+            if i == len(path) - 1:
+                return int(pair[0].start_mark.line) + 1
+            node = pair[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value)
+        ):
+            node = node.value[step]
+        else:
+            return None
+    return None
+
+
+def _at_keys(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
+    out = []
+    for d in diags:
+        path = tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", d.field))
+        line = _key_line(doc, path) if d.origin is not None and path else None
+        if line is not None and d.origin is not None:
+            o = d.origin
+            d = Diagnostic(
+                d.severity,
+                d.code,
+                d.message,
+                Origin(o.file, o.document, line, o.kind, o.namespace, o.name),
+                d.field,
+            )
+        out.append(d)
+    return out
 
 
 def _selector(raw: RawSelector | None) -> LabelSelector | None:
@@ -71,7 +112,8 @@ class _Builder:
         self.files: list[str] = []
 
     def error(self, code: str, message: str, doc: Document, path: FieldPath) -> None:
-        origin = Origin(doc.file, doc.index, doc.line_of(path, exact=True), "SegmentationIntent")
+        line = _key_line(doc, path) or doc.line_of(path, exact=True)
+        origin = Origin(doc.file, doc.index, line, "SegmentationIntent")
         self.errors.append(Diagnostic(Severity.ERROR, code, message, origin, format_path(path)))
 
     def ref(self, name: str, doc: Document, path: FieldPath) -> str:
@@ -91,7 +133,7 @@ class _Builder:
         try:
             raw = RawIntent.model_validate(doc.data)
         except ValidationError as exc:
-            self.errors.extend(diagnostics_from(exc, doc, CODE_INVALID))
+            self.errors.extend(_at_keys(doc, diagnostics_from(exc, doc, CODE_INVALID)))
             return
         if doc.file not in self.files:
             self.files.append(doc.file)
