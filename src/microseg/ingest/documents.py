@@ -25,9 +25,42 @@ __all__ = ["Document", "FieldPath", "read_paths"]
 FieldPath = tuple[str | int, ...]
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_RESOLVED_CAP = 200_000
+_resolved: dict[str, str] = {}  # implicit scalar text -> tag, shared by every load
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader with a memo for implicit scalar tags.
+
+    libyaml calls back into Python's `resolve` for every scalar, which tries up to a dozen
+    regular expressions on it; manifests repeat the same few thousand keys and values, and
+    without path resolvers (this class has none) the tag depends on the text alone."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = _resolved.get(value)
+            if tag is None:
+                if len(_resolved) > _RESOLVED_CAP:
+                    _resolved.clear()
+                tag = _resolved[value] = super().resolve(kind, value, (True, False))
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # only path resolvers use these, and this class has none
+
+    def ascend_resolver(self) -> None:
+        pass
+
 
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
 MAX_EXPANDED_NODES = 2_000_000
@@ -178,7 +211,7 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
                         node.start_mark.line + 1,
                     )
                 )
-            data = loader.construct_document(node)
+            data = _construct(loader, node, fast=not has_aliases)
             yield data, node.start_mark.line + 1, node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -191,6 +224,54 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
         raise _ReadError(_error("MS003", "YAML nesting too deep; refused", file)) from exc
     finally:
         loader.dispose()
+
+
+def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
+    """The document's Python value, as `construct_document` would give it.
+
+    PyYAML's constructor costs several Python calls per node. Plain strings, maps with
+    string keys, sequences, decimal ints and nulls, which make up nearly all of a manifest,
+    are built here directly; any other node (bools, floats, merge keys, tagged or non-string
+    keys, ...) goes to PyYAML's own constructor, so the result is the same. Documents with
+    anchors take PyYAML's path whole, since aliases share one object between places."""
+    if not fast:
+        return loader.construct_document(node)
+    fallback = loader.construct_object
+
+    def build(n: yaml.Node) -> Any:
+        tag = n.tag
+        cls = type(n)
+        if cls is yaml.ScalarNode:
+            if tag == _STR:
+                return n.value
+            if tag == _INT:
+                v = n.value
+                if v.isdigit() and v.isascii() and (v[0] != "0" or v == "0"):
+                    return int(v)  # YAML 1.1: a leading 0 means octal; PyYAML decides those
+            elif tag == _NULL:
+                return None
+        elif cls is yaml.MappingNode:
+            if tag == _MAP:
+                out: dict[str, Any] = {}
+                for k, v in n.value:
+                    if k.tag != _STR or type(k) is not yaml.ScalarNode:
+                        break  # a merge key or a non-string key: PyYAML's rules
+                    out[k.value] = build(v)
+                else:
+                    return out
+        elif cls is yaml.SequenceNode and tag == _SEQ:
+            return [build(v) for v in n.value]
+        return fallback(n, deep=True)
+
+    try:
+        return build(node)
+    except RecursionError:
+        return loader.construct_document(node)  # PyYAML's constructor does not recurse
+    finally:
+        loader.constructed_objects = {}
+        loader.recursive_objects = {}
+        loader.state_generators = []
+        loader.deep_construct = False
 
 
 def _json_documents(text: str, file: str) -> Iterator[tuple[Any, int | None, None]]:

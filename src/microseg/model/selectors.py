@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 __all__ = [
     "LabelSelector",
@@ -28,6 +29,8 @@ _DNS1123_SUBDOMAIN = re.compile(
 )
 
 
+# Memoised: a cluster repeats the same label keys and values on thousands of pods.
+@lru_cache(maxsize=1 << 16)
 def label_key_error(key: str) -> str | None:
     """Why `key` is not a valid label key (apimachinery IsQualifiedName), or None."""
     prefix, sep, name = key.rpartition("/")
@@ -41,6 +44,7 @@ def label_key_error(key: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def label_value_error(value: str) -> str | None:
     """Why `value` is not a valid label value, or None. The empty value is valid."""
     if value == "":
