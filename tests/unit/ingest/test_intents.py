@@ -40,8 +40,8 @@ def test_demo_intents_load(demo_dir: Path) -> None:
     intents, warnings = load_intents([str(demo_dir / "intents.yaml")])
     assert not warnings
     assert intents.count() == 18
-    assert len(intents.allows) == 10
-    assert len(intents.denies) == 4
+    assert len(intents.allows) == 9
+    assert len(intents.denies) == 5
     web = intents.group("web")
     assert web is not None
     assert web.workload == "frontend/webapp"
