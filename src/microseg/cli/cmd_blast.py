@@ -1,11 +1,127 @@
-"""`microseg blast`: registered on the app by `register`; the command body lives here."""
+"""`microseg blast-radius`: what an attacker holding some workloads can reach, hop by hop.
+
+A thin shell: choose sources and crown jewels (analyses/blast.py resolves the names), run
+the search, hand the result to render/blast.py. Exit 0 whatever the radius (it is a report,
+not a check: `verify`'s maxBlastRadius is the check); 2 for bad input.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
+
+from microseg.analyses.blast import blast_radius, exposed_sources, sources_of
+from microseg.cli.args import parse_port
+from microseg.cli.common import Session, check_output, fail
+from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
+from microseg.model.sets import ConnSet
+from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
 
 __all__ = ["register"]
 
+FORMATS = ("text", "json", "dot")
+
+
+def _nodes(conn: Connectivity, graph: WorkloadGraph, names: list[str], flag: str) -> list[int]:
+    out: set[int] = set()
+    for name in names:
+        try:
+            out.update(sources_of(conn, graph, name))
+        except UnknownEndpointError as exc:
+            fail(f"{flag} {name!r}: {exc}")
+    return sorted(out)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the app (none yet)."""
+    """Add `blast-radius` to the app."""
+
+    @app.command("blast-radius")
+    def blast(
+        paths: Paths,
+        src: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--from",
+                help="Compromised workload: ns/name, ns/name[Kind], a pod ns/pod, or ns/* "
+                "for a whole namespace. Repeatable.",
+                show_default=False,
+            ),
+        ] = None,
+        from_exposed: Annotated[
+            bool,
+            typer.Option(
+                "--from-exposed",
+                help="Start from every workload that accepts connections from public "
+                "(internet) addresses.",
+            ),
+        ] = False,
+        hops: Annotated[
+            int | None,
+            typer.Option("--hops", help="At most this many hops (default: no limit).", min=1),
+        ] = None,
+        port: Annotated[
+            str | None,
+            typer.Option(
+                "--port", help="Only hops allowing PROTO/PORT or PROTO/START-END (e.g. TCP/5432)."
+            ),
+        ] = None,
+        dst: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--to",
+                help="Crown jewels (same forms as --from): list only these, with shortest paths. "
+                "Repeatable.",
+                show_default=False,
+            ),
+        ] = None,
+        output: Annotated[str, typer.Option("--output", "-o", help="text, json or dot.")] = "text",
+        host_network: HostNet = "node",
+        quiet: Quiet = False,
+        no_color: NoColor = False,
+    ) -> None:
+        """Workloads reachable from compromised ones, each with its hop count, one shortest
+        attack path and the policies that permit each hop."""
+        check_output(output, FORMATS)
+        if not src and not from_exposed:
+            fail("give --from WORKLOAD (ns/name, ns/*) or --from-exposed")
+        conns: ConnSet | None = None
+        if port is not None:
+            try:
+                arg = parse_port(port)
+            except ValueError as exc:
+                fail(str(exc))
+            if arg.name:
+                fail(
+                    f"--port {port!r}: named ports differ per destination; "
+                    "give a number or range, e.g. TCP/8080"
+                )
+            conns = arg.conns()
+        session = Session(quiet, no_color, host_network)
+        conn = session.connectivity(paths)
+        graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
+        sources = set(_nodes(conn, graph, src or [], "--from"))
+        labels = list(src or [])
+        if from_exposed:
+            exposed = exposed_sources(graph)
+            if not exposed and not quiet:
+                sys.stderr.write("notice: no workload accepts connections from public addresses\n")
+            sources.update(exposed)
+            labels.append("internet-exposed workloads")
+        targets = _nodes(conn, graph, dst, "--to") if dst else None
+        result = session.stage(
+            "blast radius",
+            lambda: blast_radius(
+                conn, graph, sorted(sources), hops=hops, conns=conns, targets=targets
+            ),
+        )
+        query = BlastQuery(
+            " + ".join(labels),
+            hops,
+            conns,
+            tuple(graph.nodes[i] for i in targets) if targets is not None else None,
+        )
+        render = {"text": blast_text, "json": blast_json, "dot": blast_dot}[output]
+        sys.stdout.write(render(result, query))

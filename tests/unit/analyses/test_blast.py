@@ -1,5 +1,12 @@
-"""Blast radius on the demo shop (hop counts read off its connectivity list by hand) and,
-on random clusters, against a plain breadth-first search over the allowed pairs."""
+"""Blast radius on a small shop whose hop counts are read off its policies by hand and, on
+random clusters, against a plain breadth-first search over the allowed pairs.
+
+The shop (SHOP, also used by the render and CLI tests): the internet reaches web/front on
+TCP 443; front may open TCP 8080 (and UDP 53) anywhere in the cluster, and shop/api admits
+web on 8080; shop/db admits any shop pod on 5432, shop/cache only api on 6379; pay/svc
+admits only shop's api on 8443, pay/fraud only svc on 9000, behind an admin Pass for pay's
+own traffic. Nothing else is isolated, and no pod accepts anything else.
+"""
 
 from __future__ import annotations
 
@@ -10,58 +17,188 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from microseg.analyses.blast import (
-    blast_radius,
-    exposed_sources,
-    sources_of,
-)
+from microseg.analyses.blast import blast_radius, exposed_sources, sources_of
 from microseg.engine import Connectivity, UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.ingest import load
 from microseg.model import Cluster, ConnSet, IPSet, Protocol
 from tests.property.clusters import clusters
 
-WEBAPP = "frontend/webapp[Deployment]"
-GATEWAY = "shop/api-gateway[Deployment]"
-CHECKOUT = "shop/checkout[Deployment]"
-PAYMENT = "payments/payment-service[Deployment]"
-FRAUD = "payments/fraud-check[Deployment]"
-POSTGRES = "shop/postgres[StatefulSet]"
+FRONT = "web/front[Deployment]"
+API = "shop/api[Deployment]"
+DB = "shop/db[StatefulSet]"
+CACHE = "shop/cache[Deployment]"
+SVC = "pay/svc[Deployment]"
+FRAUD = "pay/fraud[Deployment]"
+
+SHOP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: pay}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front, namespace: web}
+spec:
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 443}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 6379}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: svc, namespace: pay}
+spec:
+  selector: {matchLabels: {app: svc}}
+  template:
+    metadata: {labels: {app: svc}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 8443}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: fraud, namespace: pay}
+spec:
+  selector: {matchLabels: {app: fraud}}
+  template:
+    metadata: {labels: {app: fraud}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 9000}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: front-from-internet, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: front}}
+  ingress: [{from: [{ipBlock: {cidr: 0.0.0.0/0}}], ports: [{port: 443}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: front-egress, namespace: web}
+spec:
+  podSelector: {matchLabels: {app: front}}
+  policyTypes: [Egress]
+  egress: [{to: [{namespaceSelector: {}}], ports: [{port: 8080}, {port: 53, protocol: UDP}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-from-front, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: web}}}]
+    ports: [{port: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-shop, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {}}], ports: [{port: 5432}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cache-from-api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: cache}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: 6379}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: svc-from-api, namespace: pay}
+spec:
+  podSelector: {matchLabels: {app: svc}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}, podSelector: {matchLabels: {app: api}}}]
+    ports: [{port: 8443}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: fraud-from-svc, namespace: pay}
+spec:
+  podSelector: {matchLabels: {app: fraud}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: svc}}}], ports: [{port: 9000}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: pay-guard}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: pay}}}
+  ingress:
+  - name: pass-internal
+    action: Pass
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: pay}}}]
+"""
+
+
+def write_shop(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "shop.yaml").write_text(SHOP, encoding="utf-8")
+    return folder
 
 
 @pytest.fixture(scope="module")
-def shop(demo_dir: Path) -> tuple[Connectivity, WorkloadGraph]:
-    conn = Connectivity.build(load([str(demo_dir)]))
+def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Connectivity, WorkloadGraph]:
+    conn = Connectivity.build(load([str(write_shop(tmp_path_factory.mktemp("shop")))]))
     return conn, WorkloadGraph.build(conn)
 
 
-def test_webapp_reaches_the_payments_tier_in_four_hops(
-    shop: tuple[Connectivity, WorkloadGraph],
-) -> None:
+def test_front_reaches_fraud_in_three_hops(shop: tuple[Connectivity, WorkloadGraph]) -> None:
     conn, graph = shop
-    result = blast_radius(conn, graph, sources_of(conn, graph, "frontend/webapp"))
-    assert result.sources == (WEBAPP,)
-    hops = {h.workload: h.hops for h in result.reachable}
-    assert hops[GATEWAY] == 1
-    assert hops[POSTGRES] == 1  # the demo's gap
-    assert hops[CHECKOUT] == 2
-    assert hops[PAYMENT] == 3
-    assert hops[FRAUD] == 4
-    assert WEBAPP not in hops  # a source is never "reachable"
-    assert len(hops) == 10  # every other workload of the shop
-    fraud = next(h for h in result.reachable if h.workload == FRAUD)
-    assert fraud.path == (WEBAPP, GATEWAY, CHECKOUT, PAYMENT, FRAUD)
-    assert [s.conns for s in fraud.steps][2:] == [
-        ConnSet.single(Protocol.TCP, 8443),
+    result = blast_radius(conn, graph, sources_of(conn, graph, "web/front"))
+    assert result.sources == (FRONT,)
+    assert [(h.hops, h.workload) for h in result.reachable] == [
+        (1, API),
+        (2, SVC),
+        (2, CACHE),
+        (2, DB),
+        (3, FRAUD),
+    ]  # sorted by hops, then name; a source is never "reachable"
+    fraud = result.reachable[-1]
+    assert fraud.path == (FRONT, API, SVC, FRAUD)
+    assert [s.conns for s in fraud.steps] == [
         ConnSet.single(Protocol.TCP, 8080),
+        ConnSet.single(Protocol.TCP, 8443),
+        ConnSet.single(Protocol.TCP, 9000),
     ]
-    # sorted by hops, then name
-    keys = [(h.hops, h.workload) for h in result.reachable]
-    assert keys == sorted(keys)
 
 
 def test_every_hop_is_explained_by_the_engine(shop: tuple[Connectivity, WorkloadGraph]) -> None:
     conn, graph = shop
-    result = blast_radius(conn, graph, sources_of(conn, graph, "frontend/webapp"))
+    result = blast_radius(conn, graph, sources_of(conn, graph, "web/front"))
     for hit in result.reachable:
         assert len(hit.steps) == hit.hops == len(hit.path) - 1
         for hop, (a, b) in zip(hit.steps, pairwise(hit.path), strict=True):
@@ -69,37 +206,40 @@ def test_every_hop_is_explained_by_the_engine(shop: tuple[Connectivity, Workload
             assert hop.decision is not None
             assert hop.decision.verdict is Verdict.ALLOW
             assert hop.decision.allowed == hop.conns
-    postgres = next(h for h in result.reachable if h.workload == POSTGRES)
-    decision = postgres.steps[0].decision
-    assert decision is not None
-    assert "frontend/webapp-egress" in {s.policy for s in decision.egress.steps}
-    assert "shop/postgres-allow-shop-tenant" in {s.policy for s in decision.ingress.steps}
-    quiet = blast_radius(conn, graph, sources_of(conn, graph, "frontend/webapp"), explain=False)
+            # the fast explainer gives exactly the engine's own answer
+            assert hop.decision == conn.reach(a, b, hop.conns)
+    first = result.reachable[0].steps[0].decision
+    assert first is not None
+    allows = Verdict.ALLOW
+    assert [s.policy for s in first.egress.steps if s.effect is allows] == ["web/front-egress"]
+    assert [s.policy for s in first.ingress.steps if s.effect is allows] == ["shop/api-from-front"]
+    fraud = result.reachable[-1].steps[-1].decision
+    assert fraud is not None
+    assert [(s.tier.value, s.effect.value) for s in fraud.ingress.steps][:2] == [
+        ("ANP", "Pass"),
+        ("NP", "Allow"),
+    ]
+    quiet = blast_radius(conn, graph, sources_of(conn, graph, "web/front"), explain=False)
     assert all(s.decision is None for h in quiet.reachable for s in h.steps)
     assert [h.path for h in quiet.reachable] == [h.path for h in result.reachable]
 
 
 def test_hops_limit_and_port_filter(shop: tuple[Connectivity, WorkloadGraph]) -> None:
     conn, graph = shop
-    src = sources_of(conn, graph, "frontend/webapp")
-    near = blast_radius(conn, graph, src, hops=1, explain=False)
-    assert {h.workload for h in near.reachable} == {
-        GATEWAY,
-        POSTGRES,
-        "kube-system/coredns[Deployment]",
-    }
+    src = sources_of(conn, graph, "web/front")
+    near = blast_radius(conn, graph, src, hops=2, explain=False)
+    assert [h.workload for h in near.reachable] == [API, SVC, CACHE, DB]
     assert blast_radius(conn, graph, src, hops=0).reachable == ()
-    db = blast_radius(conn, graph, src, conns=ConnSet.single(Protocol.TCP, 5432))
-    # postgres, then prometheus (postgres may open anything to it), and nothing beyond:
-    # prometheus only scrapes TCP 9100
-    assert [(h.workload, h.hops) for h in db.reachable] == [
-        (POSTGRES, 1),
-        ("monitoring/prometheus[Deployment]", 2),
+    web = blast_radius(conn, graph, src, conns=ConnSet.single(Protocol.TCP, 8080))
+    assert [(h.workload, h.hops) for h in web.reachable] == [(API, 1)]
+    # from api, the database over its own port; the filtered part is what the attacker uses
+    db = blast_radius(conn, graph, sources_of(conn, graph, "shop/api"), conns=ConnSet.all())
+    assert {h.workload for h in db.reachable} == {SVC, CACHE, DB, FRAUD}
+    api = sources_of(conn, graph, "shop/api")
+    narrow = blast_radius(conn, graph, api, conns=ConnSet.single(Protocol.TCP, 5000, 6000))
+    assert [(h.workload, [s.conns for s in h.steps]) for h in narrow.reachable] == [
+        (DB, [ConnSet.single(Protocol.TCP, 5432)])
     ]
-    # only the filtered part of a hop is what the attacker uses on it
-    dns = blast_radius(conn, graph, src, conns=ConnSet.single(Protocol.UDP, 53))
-    assert dns.reachable[0].path == (WEBAPP, "kube-system/coredns[Deployment]")
-    assert {s.conns for h in dns.reachable for s in h.steps} == {ConnSet.single(Protocol.UDP, 53)}
     with pytest.raises(ValueError, match="hops"):
         blast_radius(conn, graph, src, hops=-1)
 
@@ -108,25 +248,27 @@ def test_targets_give_shortest_paths_to_crown_jewels(
     shop: tuple[Connectivity, WorkloadGraph],
 ) -> None:
     conn, graph = shop
-    jewels = [*sources_of(conn, graph, "payments/*")]
-    result = blast_radius(conn, graph, sources_of(conn, graph, "frontend/webapp"), targets=jewels)
-    assert [(h.workload, h.hops) for h in result.reachable] == [(PAYMENT, 3), (FRAUD, 4)]
-    # monitoring scrapes everything: one hop shorter
-    scrape = blast_radius(conn, graph, sources_of(conn, graph, "monitoring/*"), targets=jewels)
-    assert [(h.workload, h.hops) for h in scrape.reachable] == [(PAYMENT, 2), (FRAUD, 3)]
+    jewels = sources_of(conn, graph, "pay/*")
+    result = blast_radius(conn, graph, sources_of(conn, graph, "web/front"), targets=jewels)
+    assert [(h.workload, h.hops) for h in result.reachable] == [(SVC, 2), (FRAUD, 3)]
+    cache = blast_radius(conn, graph, sources_of(conn, graph, "shop/cache"), targets=jewels)
+    assert cache.reachable == ()  # cache only reaches the database
 
 
-def test_payments_is_a_dead_end(shop: tuple[Connectivity, WorkloadGraph]) -> None:
+def test_dead_ends(shop: tuple[Connectivity, WorkloadGraph]) -> None:
     conn, graph = shop
-    result = blast_radius(conn, graph, sources_of(conn, graph, "payments/fraud-check"))
-    assert result.reachable == ()
+    assert blast_radius(conn, graph, sources_of(conn, graph, "pay/fraud")).reachable == ()
+    db = blast_radius(conn, graph, sources_of(conn, graph, "shop/cache"))
+    assert [(h.workload, h.hops) for h in db.reachable] == [(DB, 1)]
 
 
 def test_sources_namespace_and_errors(shop: tuple[Connectivity, WorkloadGraph]) -> None:
     conn, graph = shop
-    shop_nodes = sources_of(conn, graph, "shop/*")
-    assert {graph.nodes[i] for i in shop_nodes} == {n for n in graph.nodes if n.startswith("shop/")}
-    assert sources_of(conn, graph, "shop/postgres[StatefulSet]") == (graph.nodes.index(POSTGRES),)
+    assert {graph.nodes[i] for i in sources_of(conn, graph, "shop/*")} == {API, CACHE, DB}
+    assert sources_of(conn, graph, "shop/db[StatefulSet]") == (graph.nodes.index(DB),)
+    # several sources at once: distances from the nearest
+    both = blast_radius(conn, graph, sources_of(conn, graph, "shop/*"))
+    assert [(h.workload, h.hops) for h in both.reachable] == [(SVC, 1), (FRAUD, 2)]
     with pytest.raises(UnknownEndpointError, match="no workloads in namespace 'nope'"):
         sources_of(conn, graph, "nope/*")
     with pytest.raises(UnknownEndpointError, match="address"):
@@ -139,8 +281,7 @@ def test_exposed_sources_are_the_internet_facing_workloads(
     shop: tuple[Connectivity, WorkloadGraph],
 ) -> None:
     _, graph = shop
-    exposed = exposed_sources(graph)
-    assert [graph.nodes[i] for i in exposed] == [WEBAPP, "monitoring/prometheus[Deployment]"]
+    assert [graph.nodes[i] for i in exposed_sources(graph)] == [FRONT]
 
 
 POD_CLUSTER = """\

@@ -1,0 +1,203 @@
+"""A blast radius for people (answer, table by hop count, why each hop is allowed), for
+programs (JSON, kind BlastRadius) and as a Graphviz attack tree.
+
+Each distinct hop is explained once, however many paths go through it: the paths of a
+blast radius form a tree, so the explanations stay as long as the table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from microseg.analyses.blast import BlastHit, BlastRadius, Hop
+from microseg.engine.query import Step, Trace, Verdict
+from microseg.model.sets import ConnSet
+from microseg.render.conns import format_conns
+from microseg.render.reach import step_label
+from microseg.render.shape import envelope
+
+__all__ = ["BlastQuery", "blast_dot", "blast_json", "blast_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlastQuery:
+    """What was asked, for the headline and the JSON: how the sources were chosen (`from_`,
+    e.g. `shop/cart` or `internet-exposed workloads`), the hop limit, the port filter, and
+    the crown jewels asked for with --to (their node names)."""
+
+    from_: str
+    hops: int | None = None
+    conns: ConnSet | None = None
+    targets: tuple[str, ...] | None = None
+
+
+def _hops_word(n: int) -> str:
+    return f"{n} hop" if n == 1 else f"{n} hops"
+
+
+def _headline(result: BlastRadius, q: BlastQuery) -> str:
+    n = len(result.reachable)
+    over = f" over {format_conns(q.conns)}" if q.conns is not None else ""
+    if not result.sources:
+        return f"{q.from_}: no workloads to start from"
+    if len(result.sources) == 1:
+        who = f"{result.sources[0]} compromised"
+    else:
+        who = f"{q.from_} compromised ({len(result.sources)} workloads)"
+    if q.targets is not None:
+        return f"{who}: {n} of {len(q.targets)} crown jewels reachable{over}" + (
+            "; shortest paths below" if n else ""
+        )
+    if not n:
+        return f"{who}: no workload reachable{over}"
+    bound = q.hops if q.hops is not None else max(h.hops for h in result.reachable)
+    noun = "workload" if n == 1 else "workloads"
+    return f"{who}: {n} {noun} reachable in ≤ {_hops_word(bound)}{over}"
+
+
+def _table(hits: tuple[BlastHit, ...]) -> list[str]:
+    rows = [("HOPS", "WORKLOAD", "PATH")]
+    rows += [(str(h.hops), h.workload, " -> ".join(h.path)) for h in hits]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return [f"{a.rjust(w0)}  {b.ljust(w1)}  {c}".rstrip() for a, b, c in rows]
+
+
+def _why(trace: Trace, conns: ConnSet) -> list[str]:
+    """The steps of one direction that let (part of) `conns` through, in evaluation order:
+    admin Pass steps hand a port down, Allow steps (any tier, or the default) admit it."""
+    head = f"{trace.direction.value.lower():<7} {trace.endpoint}"
+    if trace.external:
+        return [f"    {head}: external address; no cluster policy applies"]
+    lines = []
+    for step in trace.steps:
+        part = step.conns & conns
+        if not part or step.effect not in (Verdict.ALLOW, Verdict.PASS):
+            continue
+        where = f" ({step.origin.location()})" if step.origin is not None else ""
+        lines.append(f"      {format_conns(part)} {step_label(step)}{where}")
+    if not trace.isolated and not trace.guardrails:
+        return [f"    {head}: not isolated"]
+    return [f"    {head}:", *lines]
+
+
+def _distinct_hops(hits: tuple[BlastHit, ...]) -> list[Hop]:
+    seen: dict[tuple[str, str], Hop] = {}
+    for hit in hits:
+        for hop in hit.steps:
+            seen.setdefault((hop.src, hop.dst), hop)
+    return list(seen.values())
+
+
+def _summary(hits: tuple[BlastHit, ...]) -> str:
+    counts = Counter(h.hops for h in hits)
+    parts = [f"{counts[k]} at {_hops_word(k)}" for k in sorted(counts)]
+    return f"{len(hits)} reachable: " + ", ".join(parts) if hits else "0 reachable"
+
+
+def blast_text(result: BlastRadius, q: BlastQuery) -> str:
+    lines = [_headline(result, q)]
+    if q.targets is not None:
+        found = {h.workload for h in result.reachable}
+        missing = [t for t in q.targets if t not in found]
+        if missing:
+            within = f" in ≤ {_hops_word(q.hops)}" if q.hops is not None else ""
+            lines.append(f"  not reachable{within}: " + ", ".join(missing))
+    if len(result.sources) > 1:
+        lines.append("  from: " + ", ".join(result.sources))
+    if not result.reachable:
+        return "\n".join(lines) + "\n"
+    lines += ["", *_table(result.reachable)]
+    hops = _distinct_hops(result.reachable)
+    if any(h.decision is not None for h in hops):
+        lines += ["", "Why each hop is allowed:"]
+        for hop in hops:
+            lines.append(f"  {hop.src} -> {hop.dst}  {format_conns(hop.conns)}")
+            if hop.decision is not None:
+                lines += _why(hop.decision.egress, hop.conns)
+                lines += _why(hop.decision.ingress, hop.conns)
+    lines += ["", _summary(result.reachable)]
+    return "\n".join(lines) + "\n"
+
+
+def _step_json(step: Step, conns: ConnSet) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "label": step_label(step),
+        "tier": step.tier.value,
+        "effect": step.effect.value,
+        "conn": format_conns(step.conns & conns),
+    }
+    if step.policy is not None:
+        out["policy"] = step.policy
+        out["rule"] = step.rule
+    if step.origin is not None:
+        out["origin"] = {"file": step.origin.file, "line": step.origin.line}
+    return out
+
+
+def _permits(trace: Trace, conns: ConnSet) -> list[dict[str, Any]]:
+    return [
+        _step_json(s, conns)
+        for s in trace.steps
+        if s.effect in (Verdict.ALLOW, Verdict.PASS) and s.conns & conns
+    ]
+
+
+def _hop_json(hop: Hop) -> dict[str, Any]:
+    out: dict[str, Any] = {"src": hop.src, "dst": hop.dst, "conn": format_conns(hop.conns)}
+    if hop.decision is not None:
+        out["egress"] = _permits(hop.decision.egress, hop.conns)
+        out["ingress"] = _permits(hop.decision.ingress, hop.conns)
+    return out
+
+
+def blast_json(result: BlastRadius, q: BlastQuery) -> str:
+    """`from` and `reachable` (workload, hops, path) as the issue specifies; `edges`, each
+    distinct hop of those paths once (src, dst, conn, and per direction the steps that let
+    it through); the query (`maxHops`, `port`); with crown jewels, `unreachable`."""
+    fields: dict[str, Any] = {
+        "from": list(result.sources),
+        "maxHops": q.hops,
+        "port": format_conns(q.conns) if q.conns is not None else None,
+        "reachable": [
+            {
+                "workload": h.workload,
+                "hops": h.hops,
+                "path": list(h.path),
+            }
+            for h in result.reachable
+        ],
+        "edges": [_hop_json(hop) for hop in _distinct_hops(result.reachable)],
+    }
+    if q.targets is not None:
+        found = {h.workload for h in result.reachable}
+        fields["unreachable"] = [t for t in q.targets if t not in found]
+    return json.dumps(envelope("BlastRadius", **fields), indent=2) + "\n"
+
+
+def _q(text: str) -> str:
+    """A quoted dot string; a newline in `text` becomes dot's line break `\\n`."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def blast_dot(result: BlastRadius, q: BlastQuery) -> str:
+    """The attack tree: sources in red, each reachable node with its hop count, one edge per
+    hop of the shortest paths, labelled with what the attacker may use on it."""
+    out = [
+        "digraph blast_radius {",
+        '  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#e8f0fe", fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for s in result.sources:
+        label = _q(f"{s}\ncompromised")
+        out.append(f'  {_q(s)} [label={label}, fillcolor="#f8d7da"];')
+    for h in result.reachable:
+        label = _q(f"{h.workload}\n{_hops_word(h.hops)}")
+        out.append(f"  {_q(h.workload)} [label={label}];")
+    for hop in _distinct_hops(result.reachable):
+        out.append(f"  {_q(hop.src)} -> {_q(hop.dst)} [label={_q(format_conns(hop.conns))}];")
+    out.append("}")
+    return "\n".join(out) + "\n"
