@@ -50,6 +50,7 @@ __all__ = [
     "class_set",
     "classify",
     "classify_ranges",
+    "classify_runs",
 ]
 
 
@@ -206,16 +207,24 @@ def classify(ips: IPSet) -> tuple[tuple[IPSet, AddressClass], ...]:
     return tuple(sorted(present, key=lambda pc: _first(pc[0])))
 
 
-def classify_ranges(ips: IPSet) -> tuple[tuple[str, str, AddressClass], ...]:
-    """Each maximal run of one class as (first, last, class), in address order."""
-    runs: list[tuple[int, int, int, str, str, AddressClass]] = []
+def classify_runs(ips: IPSet) -> tuple[tuple[IPSet, AddressClass], ...]:
+    """Each maximal run of one class as a one-range IPSet with its class, in address order
+    (IPv4 first)."""
+    runs: list[tuple[int, int, IPSet, AddressClass]] = []
     for piece, cls in classify(ips):
-        for family, ivs in ((4, piece.v4), (6, piece.v6)):
-            make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
-            for lo, hi in ivs:
-                runs.append((family, lo, hi, str(make(lo)), str(make(hi)), cls))
+        runs += [(4, lo, IPSet(v4=IntervalSet.span(lo, hi)), cls) for lo, hi in piece.v4]
+        runs += [(6, lo, IPSet(v6=IntervalSet.span(lo, hi)), cls) for lo, hi in piece.v6]
     runs.sort(key=lambda r: (r[0], r[1]))
-    return tuple((first, last, cls) for _, _, _, first, last, cls in runs)
+    return tuple((run, cls) for _, _, run, cls in runs)
+
+
+def classify_ranges(ips: IPSet) -> tuple[tuple[str, str, AddressClass], ...]:
+    """Each maximal run of one class as printable (first, last, class), in address order."""
+    out = []
+    for run, cls in classify_runs(ips):
+        ((first, last),) = run.ranges()
+        out.append((first, last, cls))
+    return tuple(out)
 
 
 def class_of(address: str) -> AddressClass:
