@@ -1,0 +1,255 @@
+"""Semantic difference of connectivity between two inputs (OLD = ref1, NEW = ref2).
+
+Why this shape: a diff of two connectivity lists as text is meaningless, because the same
+connectivity prints differently (external ranges are cut at whatever CIDRs each input's
+policies mention). So both inputs are compared as sets: workload pairs by name, and external
+address ranges re-cut to a common refinement of both sides' ranges, then merged again into
+maximal runs where the pair of connection sets (old, new) stays the same.
+
+Semantics follow np-guard/netpol-analyzer's `pkg/netpol/diff` (diff.go, diff_formatter.go),
+which the expected outputs in ../shared/conformance/netpol-analyzer/expected/diff/ come from:
+
+- a (source, destination) key present in both inputs with different connection sets is
+  `changed`; present only in OLD, `removed`; only in NEW, `added`. Equal sets are omitted.
+- IP peers: both sides' address ranges are refined to disjoint blocks, compared per block,
+  and touching blocks with the same (old, new) connection pair are merged again.
+- a workload that exists in only one input is "new or lost": rows touching it carry that
+  workload in `workloads-diff-info`. Address ranges and the ingress controller never count.
+  Workload existence is judged on every workload of the input, not only on those with
+  connections (netpol-analyzer passes the full peer list of each side).
+
+Workload pairs are compared with numpy over integer keys (no Python loop over pairs); only the
+rows that differ become Python objects, since each of them is printed anyway.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
+from microseg.model.sets import ConnSet, IntervalSet, IPSet
+
+__all__ = ["ConnectivityDiff", "DiffRow", "DiffType", "Peer", "diff_graphs"]
+
+Peer = str | IPSet
+"""A workload node name (`ns/name[Kind]`), `{ingress-controller}`, or one contiguous
+address range of a single family."""
+
+
+class DiffType(Enum):
+    """netpol-analyzer's diff categories, in the order its outputs list them."""
+
+    CHANGED = "changed"
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    """One (source, destination) whose allowed connections differ. `ref1` is OLD's set and
+    `ref2` NEW's (empty for added / removed rows). `new_or_lost` names the endpoints, source
+    first, that exist in only one of the inputs."""
+
+    kind: DiffType
+    src: Peer
+    dst: Peer
+    ref1: ConnSet
+    ref2: ConnSet
+    new_or_lost: tuple[str, ...] = ()
+
+    @property
+    def from_ingress_controller(self) -> bool:
+        return self.src == INGRESS_CONTROLLER_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectivityDiff:
+    """The differences, changed then added then removed; within each category, workload
+    and address rows first and the ingress controller's rows last (as netpol-analyzer)."""
+
+    rows: tuple[DiffRow, ...]
+    added_workloads: tuple[str, ...]
+    removed_workloads: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def count(self, kind: DiffType) -> int:
+        return sum(1 for r in self.rows if r.kind is kind)
+
+
+def diff_graphs(old: WorkloadGraph, new: WorkloadGraph) -> ConnectivityDiff:
+    """The connectivity of `new` compared with `old` (ref1 = old, ref2 = new)."""
+    old_names, new_names = set(old.nodes), set(new.nodes)
+    rows = _pair_rows(old, new, old_names, new_names)
+    rows += _external_rows(old, new, old_names, new_names)
+    rows += _ingress_rows(old, new, old_names, new_names)
+    order = {k: i for i, k in enumerate(DiffType)}
+    rows.sort(key=lambda r: (order[r.kind], r.from_ingress_controller, _key(r.src), _key(r.dst)))
+    return ConnectivityDiff(
+        tuple(rows),
+        tuple(sorted(new_names - old_names)),
+        tuple(sorted(old_names - new_names)),
+    )
+
+
+def _key(peer: Peer) -> tuple[int, str, int, int]:
+    """Order: names, then IPv4 ranges, then IPv6 ranges, each by first address."""
+    if isinstance(peer, str):
+        return (0, peer, 0, 0)
+    if peer.v4:
+        return (1, "", peer.v4.intervals[0][0], peer.v4.intervals[0][1])
+    lo, hi = peer.v6.intervals[0] if peer.v6 else (0, 0)
+    return (2, "", lo, hi)
+
+
+def _row(
+    a: ConnSet, b: ConnSet, src: Peer, dst: Peer, old_names: set[str], new_names: set[str]
+) -> DiffRow:
+    """Classify one differing (src, dst); `a` and `b` must differ."""
+    if a and b:
+        return DiffRow(DiffType.CHANGED, src, dst, a, b)
+    kind, other = (DiffType.ADDED, old_names) if b else (DiffType.REMOVED, new_names)
+    lost = tuple(
+        p
+        for p in (src, dst)
+        if isinstance(p, str) and p != INGRESS_CONTROLLER_NAME and p not in other
+    )
+    return DiffRow(kind, src, dst, a, b, lost)
+
+
+# --- workload pairs ----------------------------------------------------------------------
+
+
+def _pair_rows(
+    old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
+) -> list[DiffRow]:
+    names = sorted(old_names | new_names)
+    pos = {n: i for i, n in enumerate(names)}
+    n = max(len(names), 1)
+    sets: dict[ConnSet, int] = {}
+    table: list[ConnSet] = []
+
+    def gids(conns: tuple[ConnSet, ...]) -> npt.NDArray[np.int64]:
+        out = []
+        for c in conns:
+            if c not in sets:
+                sets[c] = len(table)
+                table.append(c)
+            out.append(sets[c])
+        return np.array(out, dtype=np.int64)
+
+    def keyed(g: WorkloadGraph) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        index = np.array([pos[x] for x in g.nodes], dtype=np.int64)
+        if not len(g.src):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        keys = index[g.src] * n + index[g.dst]
+        conn = gids(g.conns)[g.conn_id]
+        order = np.argsort(keys, kind="stable")
+        return keys[order], conn[order]
+
+    k1, c1 = keyed(old)
+    k2, c2 = keyed(new)
+    _, i1, i2 = np.intersect1d(k1, k2, assume_unique=True, return_indices=True)
+    changed = c1[i1] != c2[i2]
+    only_old = ~np.isin(k1, k2, assume_unique=True)
+    only_new = ~np.isin(k2, k1, assume_unique=True)
+    none = ConnSet.none()
+    rows: list[DiffRow] = []
+
+    def emit(keys: Iterable[int], a: Iterable[ConnSet], b: Iterable[ConnSet]) -> None:
+        for key, x, y in zip(keys, a, b, strict=True):
+            s, d = divmod(key, n)
+            rows.append(_row(x, y, names[s], names[d], old_names, new_names))
+
+    ci1, ci2 = c1[i1][changed].tolist(), c2[i2][changed].tolist()
+    emit(k1[i1][changed].tolist(), (table[i] for i in ci1), (table[i] for i in ci2))
+    removed = c1[only_old].tolist()
+    emit(k1[only_old].tolist(), (table[i] for i in removed), [none] * len(removed))
+    added = c2[only_new].tolist()
+    emit(k2[only_new].tolist(), [none] * len(added), (table[i] for i in added))
+    return rows
+
+
+# --- the ingress controller ----------------------------------------------------------------
+
+
+def _ingress_rows(
+    old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
+) -> list[DiffRow]:
+    a = {old.nodes[i]: old.conns[k] for i, k in old.ingress}
+    b = {new.nodes[i]: new.conns[k] for i, k in new.ingress}
+    none = ConnSet.none()
+    return [
+        _row(a.get(d, none), b.get(d, none), INGRESS_CONTROLLER_NAME, d, old_names, new_names)
+        for d in sorted(set(a) | set(b))
+        if a.get(d, none) != b.get(d, none)
+    ]
+
+
+# --- external address ranges -----------------------------------------------------------------
+
+Runs = list[tuple[int, int, ConnSet]]  # disjoint (first, last, conns), sorted
+
+
+def _runs_by_node(g: WorkloadGraph) -> dict[tuple[str, bool, int], Runs]:
+    """(node name, outbound, family 4|6) -> the node's address runs in that family."""
+    out: dict[tuple[str, bool, int], Runs] = defaultdict(list)
+    for e in g.external:
+        name, conns = g.nodes[e.node], g.conns[e.conns]
+        for family, ivs in ((4, e.addresses.v4), (6, e.addresses.v6)):
+            out[(name, e.outbound, family)].extend((lo, hi, conns) for lo, hi in ivs)
+    for runs in out.values():
+        runs.sort(key=lambda r: r[0])
+    return out
+
+
+def refine(a: Runs, b: Runs) -> list[tuple[int, int, ConnSet, ConnSet]]:
+    """Cut both sides' runs at every boundary of either side, then merge touching pieces
+    whose (old, new) pair is equal. Pieces where neither side allows anything are dropped."""
+    points = sorted({r[0] for r in a + b} | {r[1] + 1 for r in a + b})
+    none = ConnSet.none()
+    out: list[tuple[int, int, ConnSet, ConnSet]] = []
+    i = j = 0
+    for lo, nxt in itertools.pairwise(points):
+        hi = nxt - 1
+        while i < len(a) and a[i][1] < lo:
+            i += 1
+        while j < len(b) and b[j][1] < lo:
+            j += 1
+        x = a[i][2] if i < len(a) and a[i][0] <= lo else none
+        y = b[j][2] if j < len(b) and b[j][0] <= lo else none
+        if not x and not y:
+            continue
+        if out and out[-1][1] + 1 == lo and out[-1][2] == x and out[-1][3] == y:
+            out[-1] = (out[-1][0], hi, x, y)
+        else:
+            out.append((lo, hi, x, y))
+    return out
+
+
+def _external_rows(
+    old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
+) -> list[DiffRow]:
+    a, b = _runs_by_node(old), _runs_by_node(new)
+    rows: list[DiffRow] = []
+    for key in set(a) | set(b):
+        ra, rb = a.get(key, []), b.get(key, [])
+        if ra == rb:
+            continue
+        name, outbound, family = key
+        for lo, hi, x, y in refine(ra, rb):
+            if x == y:
+                continue
+            span = IntervalSet.span(lo, hi)
+            peer = IPSet(v4=span) if family == 4 else IPSet(v6=span)
+            src, dst = (name, peer) if outbound else (peer, name)
+            rows.append(_row(x, y, src, dst, old_names, new_names))
+    return rows

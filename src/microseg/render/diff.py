@@ -1,0 +1,145 @@
+"""`microseg diff` in netpol-analyzer's diff grammar (txt, csv, md) and as JSON.
+
+The grammar and order follow np-guard/netpol-analyzer `pkg/netpol/diff/diff_formatter*.go`
+and its expected outputs: the txt header `Connectivity diff:`, then one line per difference,
+`diff-type: T, source: S, destination: D, ref1: C1, ref2: C2[, workloads-diff-info: I]`;
+categories in the order changed, added, removed, with the ingress controller's rows after all
+the others; within a section, lines sorted as strings (so each format sorts its own lines).
+Absent connections print as `No Connections`. The column names `ref1`/`ref2` can be renamed
+(netpol-analyzer's `WithArgNames`, e.g. `old`/`new`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+
+from microseg.analyses.diff import ConnectivityDiff, DiffRow, DiffType, Peer
+from microseg.render.conns import format_conns, format_ip_ranges
+from microseg.render.shape import envelope
+
+__all__ = ["DIFF_FORMATS", "diff_fields", "render_diff"]
+
+DIFF_FORMATS = ("txt", "json", "csv", "md")
+HEADER = "Connectivity diff:"
+
+
+def format_peer(peer: Peer) -> str:
+    if isinstance(peer, str):
+        return peer
+    return f"{format_ip_ranges(peer)[0]}[External]"
+
+
+def workloads_info(row: DiffRow) -> str:
+    """`workload A added`, `workload A and B removed`, or empty."""
+    if not row.new_or_lost:
+        return ""
+    return f"workload {' and '.join(row.new_or_lost)} {row.kind.value}"
+
+
+def diff_fields(row: DiffRow) -> tuple[str, str, str, str, str, str]:
+    """(diff-type, source, destination, ref1, ref2, workloads-diff-info) as printed."""
+    return (
+        row.kind.value,
+        format_peer(row.src),
+        format_peer(row.dst),
+        format_conns(row.ref1),
+        format_conns(row.ref2),
+        workloads_info(row),
+    )
+
+
+def _sections(diff: ConnectivityDiff, line: Callable[[DiffRow], str]) -> list[tuple[str, DiffRow]]:
+    """(line, row) per (ingress?, category) section, each section sorted by its lines."""
+    out: list[tuple[str, DiffRow]] = []
+    for ingress in (False, True):
+        for kind in DiffType:
+            part = [r for r in diff.rows if r.kind is kind and r.from_ingress_controller == ingress]
+            out += sorted(((line(r), r) for r in part), key=lambda lr: lr[0])
+    return out
+
+
+def _lines(diff: ConnectivityDiff, line: Callable[[DiffRow], str]) -> list[str]:
+    return [text for text, _ in _sections(diff, line)]
+
+
+def _txt_line(names: tuple[str, str]) -> Callable[[DiffRow], str]:
+    def line(row: DiffRow) -> str:
+        t, s, d, c1, c2, info = diff_fields(row)
+        text = f"diff-type: {t}, source: {s}, destination: {d}, {names[0]}: {c1}, {names[1]}: {c2}"
+        return f"{text}, workloads-diff-info: {info}" if info else text
+
+    return line
+
+
+def _csv_line(row: DiffRow) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(diff_fields(row))
+    return buf.getvalue()
+
+
+def _md_line(row: DiffRow) -> str:
+    return "| " + " | ".join(diff_fields(row)) + " |"
+
+
+def render_diff(
+    diff: ConnectivityDiff,
+    fmt: str,
+    names: tuple[str, str] = ("ref1", "ref2"),
+    sources: tuple[str, str] | None = None,
+) -> str:
+    """The whole output. With no difference txt, csv and md are empty, as netpol-analyzer's
+    and diff(1)'s (the exit code says it); JSON has an empty `diffs` list. `sources` labels
+    the inputs in JSON."""
+    if fmt in ("txt", "csv", "md") and not diff:
+        return ""
+    if fmt == "txt":
+        return "\n".join([HEADER, *_lines(diff, _txt_line(names))]) + "\n"
+    if fmt == "csv":
+        head = ",".join(["diff-type", "source", "destination", *names, "workloads-diff-info"])
+        return "\n".join([head, *_lines(diff, _csv_line)]) + "\n"
+    if fmt == "md":
+        head = (
+            f"| diff-type | source | destination | {names[0]} | {names[1]} | workloads-diff-info |"
+        )
+        rule = "|-----------|--------|-------------|------|------|---------------------|"
+        return "\n".join([head, rule, *_lines(diff, _md_line)]) + "\n"
+    if fmt == "json":
+        return json.dumps(diff_document(diff, names, sources), indent=2) + "\n"
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def diff_document(
+    diff: ConnectivityDiff, names: tuple[str, str], sources: tuple[str, str] | None
+) -> dict[str, object]:
+    """kind ConnectivityDiff: `refs` names the two inputs, `summary` counts, `diffs` holds
+    one object per line of the txt output, in the same order."""
+    diffs = []
+    for _, r in _sections(diff, _txt_line(names)):
+        t, s, d, c1, c2, info = diff_fields(r)
+        item: dict[str, object] = {"diffType": t, "src": s, "dst": d, "ref1": c1, "ref2": c2}
+        if r.new_or_lost:
+            item["workloadsDiffInfo"] = info
+            item["workloads" + r.kind.value.capitalize()] = list(r.new_or_lost)
+        diffs.append(item)
+    refs: dict[str, object] = {"ref1": {"name": names[0]}, "ref2": {"name": names[1]}}
+    if sources is not None:
+        refs = {
+            "ref1": {"name": names[0], "path": sources[0]},
+            "ref2": {"name": names[1], "path": sources[1]},
+        }
+    doc = envelope(
+        "ConnectivityDiff",
+        refs=refs,
+        summary={
+            "changed": diff.count(DiffType.CHANGED),
+            "added": diff.count(DiffType.ADDED),
+            "removed": diff.count(DiffType.REMOVED),
+            "addedWorkloads": list(diff.added_workloads),
+            "removedWorkloads": list(diff.removed_workloads),
+        },
+        diffs=diffs,
+    )
+    return doc
