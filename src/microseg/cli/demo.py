@@ -9,15 +9,22 @@ from pathlib import Path
 
 from rich.table import Table
 
+from microseg.analyses.blast import blast_radius, sources_of
+from microseg.analyses.verify import verify
+from microseg.cli.cmd_verify import load_intent_files
 from microseg.cli.common import Session, fail
-from microseg.engine import WorkloadGraph
+from microseg.engine import Connectivity, WorkloadGraph
 from microseg.model.sets import ConnSet, Protocol
+from microseg.render.blast import BlastQuery, blast_text
 from microseg.render.conns import format_conns
 from microseg.render.reach import decision_text
+from microseg.render.verify import report_text
 
 __all__ = ["find_demo", "run"]
 
 GAP = ("frontend/webapp", "shop/postgres", ConnSet.single(Protocol.TCP, 5432))
+BLAST_FROM = "frontend/webapp"
+INTENTS = "intents.yaml"
 GUARDRAILS = (
     ("shop/cart", "payments/payment-service", ConnSet.single(Protocol.TCP, 8443)),
     ("payments/payment-service", "payments/fraud-check", ConnSet.single(Protocol.TCP, 8080)),
@@ -85,6 +92,21 @@ def run(session: Session, path: Path | None) -> None:
     out.rule("[bold]Guardrails[/bold]: the platform team's AdminNetworkPolicy and baseline")
     for src, dst, conns in GUARDRAILS:
         out.print(decision_text(conn.reach(src, dst, conns)), end="", markup=False)
+    _verify(session, folder, conn, graph)
+    out.rule(f"[bold]Blast radius[/bold]: what an attacker holding {BLAST_FROM} can reach")
+    radius = blast_radius(conn, graph, sources_of(conn, graph, BLAST_FROM), explain=False)
+    out.print(blast_text(radius, BlastQuery(BLAST_FROM)), end="", markup=False)
+
+
+def _verify(session: Session, folder: Path, conn: Connectivity, graph: WorkloadGraph) -> None:
+    """The teams' segmentation intents (intents.yaml beside the manifests), checked."""
+    path = folder / INTENTS
+    if not path.is_file():
+        return
+    intents = load_intent_files([str(path)], session.quiet)
+    session.out.rule(f"[bold]Verify[/bold]: the segmentation intents in {path}")
+    report = verify(conn, intents, graph)
+    session.out.print(report_text(report), end="", markup=False)
 
 
 def _iso(isolated: bool) -> str:
