@@ -3,7 +3,7 @@
 Every check works over pod classes and the refined atoms of `space.Space` with numpy; only
 offending pairs are expanded to workload names, and only up to `MAX_ROWS` per intent.
 
-Semantics (README, "Segmentation intents"):
+Semantics (docs/intents.md):
 - allow A -> B on P holds when every endpoint of A reaches every endpoint of B, other than
   itself, on all of P (no ports: All Connections). A named port must be a container port of
   each destination; an external destination has none.

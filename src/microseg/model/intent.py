@@ -5,7 +5,7 @@ must be allowed, flows that must be denied, strict domains, and expectations. Th
 holds the validated, frozen form that `microseg.analyses.verify` checks against the engine;
 `microseg.ingest.intents` builds it from YAML with located errors.
 
-Quantifiers (documented in README, "Segmentation intents"):
+Quantifiers (documented in docs/intents.md):
 - `allow {from: A, to: B, ports: P}` holds when every endpoint of A reaches every endpoint of
   B (other than itself) on every connection of P.
 - `deny {from: A, to: B, ports: P}` holds when no endpoint of A reaches any endpoint of B on
