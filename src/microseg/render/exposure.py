@@ -75,6 +75,7 @@ from microseg.render.shape import envelope
 
 __all__ = [
     "describe_addresses",
+    "entry_status_text",
     "exposure_json",
     "exposure_renderable",
     "exposure_summary",
@@ -100,7 +101,7 @@ def exposure_renderable(report: ExposureReport) -> RenderableType:
     parts: list[RenderableType] = [_headline(report)]
     if report.entries:
         parts += [Text(""), _entries_table(report)]
-        parts.append(Text(_entries_note(report)))
+        parts += [Text(""), Text(_entries_note(report))]
     if any(w.inbound or w.outbound for w in report.workloads):
         parts += [Text(""), _external_table(report)]
     parts += [Text(""), Text(exposure_summary(report))]
@@ -148,20 +149,20 @@ def _public_some(runs: tuple[AddressRun, ...]) -> ConnSet:
 
 
 def _entries_table(report: ExposureReport) -> Table:
-    table = Table(title="Entry points", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("Entry", overflow="fold")
-    table.add_column("Workload", no_wrap=True)
+    table = Table(title="Entry points", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Entry -> workload", no_wrap=True)
     table.add_column("Routed ports", overflow="fold")
     table.add_column("Status", overflow="fold")
     for e in report.entries:
         entry = f"{e.kind} {e.namespace}/{e.name}"
         if e.kind not in SERVICE_ENTRY_TYPES:
             entry += f" (Service {e.service.split('/', 1)[1]})"
-        table.add_row(entry, e.workload or "-", format_entry_ports(e.ports), _status_text(e))
+        entry += f"\n  -> {e.workload or '(no pods)'}"
+        table.add_row(entry, format_entry_ports(e.ports), entry_status_text(e))
     return table
 
 
-def _status_text(e: EntryPoint) -> str:
+def entry_status_text(e: EntryPoint) -> str:
     """The status, with what is blocked; who the sources are is said under the table."""
     if e.status is EntryStatus.OPEN:
         return "open"
@@ -196,7 +197,7 @@ def format_entry_ports(ports: tuple[EntryPort, ...]) -> str:
 
 def _external_table(report: ExposureReport) -> Table:
     table = Table(
-        title="External connectivity", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        title="External connectivity", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
     )
     table.add_column("Workload", no_wrap=True)
     table.add_column("Dir", no_wrap=True)
