@@ -22,6 +22,7 @@ GAP = ["--from", "frontend/webapp", "--to", "shop/postgres", "--port", "TCP/5432
 DENIED = ["--from", "frontend/webapp", "--to", "payments/payment-service", "--port", "TCP/8443"]
 INTERNET = ["--from", "203.0.113.7", "--to", "frontend/webapp"]
 FOCUS = ["--focus-workload", "shop/postgres"]
+VERIFY = ["--intents", "examples/demo/intents.yaml"]
 
 CASES = [
     # every allowed connection of the demo, in each output format
@@ -42,6 +43,11 @@ CASES = [
     # everything that touches the database
     ("demo_focus_postgres", "connectivity.txt", "connectivity", FOCUS, 0),
     ("demo_focus_postgres", "connectivity.json", "connectivity", [*FOCUS, "-o", "json"], 0),
+    # the teams' intents: all hold but `deny web -> database`, the gap
+    ("demo_verify", "verify.txt", "verify", VERIFY, 1),
+    ("demo_verify", "verify.json", "verify", [*VERIFY, "-o", "json"], 1),
+    ("demo_verify", "verify.sarif", "verify", [*VERIFY, "-o", "sarif"], 1),
+    ("demo_verify", "verify.xml", "verify", [*VERIFY, "-o", "junit"], 1),
     # what the outside world reaches, and the LoadBalancer whose metrics port the policy shuts
     ("demo_exposure", "exposure.txt", "exposure", [], 0),
     ("demo_exposure", "exposure.json", "exposure", ["-o", "json"], 0),
@@ -150,3 +156,14 @@ def test_focus_postgres_only_touches_postgres(demo: str) -> None:
     assert all("shop/postgres[StatefulSet]" in line for line in lines)
     _, everything, _ = run("connectivity", demo, [])
     assert lines == [line for line in everything.splitlines() if "shop/postgres[" in line]
+
+
+def test_verify_fails_only_on_the_gap(demo: str) -> None:
+    code, out, _ = run("verify", demo, [*VERIFY, "-o", "json"])
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["kind"] == "VerificationReport"
+    violated = [f for f in doc["findings"] if f["status"] == "violated"]
+    assert [f["id"] for f in violated] == ["shop/deny[0]"]
+    assert violated[0]["flows"][0]["src"] == "frontend/webapp[Deployment]"
+    assert violated[0]["flows"][0]["dst"] == "shop/postgres[StatefulSet]"
