@@ -11,7 +11,17 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from microseg.cli.app import app
-from tests.unit.analyses.test_blast import API, CACHE, DB, FRAUD, FRONT, SVC, write_shop
+from tests.unit.analyses.test_blast import (
+    API,
+    CACHE,
+    DB,
+    FRAUD,
+    FRONT,
+    INTENTS,
+    SVC,
+    write_intents,
+    write_shop,
+)
 
 
 def invoke(args: list[str]) -> Result:
@@ -80,6 +90,21 @@ def test_nothing_exposed_is_a_notice(tmp_path: Path) -> None:
     assert result.stdout.startswith("internet-exposed workloads: no workloads to start from")
 
 
+def test_intent_groups(shop: str, tmp_path: Path) -> None:
+    intents = str(write_intents(tmp_path))
+    assert reachable(shop, "--intents", intents, "--from", "edge", "--to", "payments") == {
+        SVC: 2,
+        FRAUD: 3,
+    }
+    assert reachable(shop, "--from", "internet", "--hops", "1") == {API: 1}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(INTENTS.replace("namespace: pay", "namespace: [pay]"), encoding="utf-8")
+    result = invoke([shop, "--intents", str(bad), "--from", "edge"])
+    assert result.exit_code == 2
+    assert "bad.yaml:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_text_and_dot(shop: str) -> None:
     text = invoke([shop, "--from", "shop/cache"])
     assert text.exit_code == 0
@@ -101,9 +126,10 @@ def test_runs_on_the_demo(demo_dir: Path) -> None:
     ("args", "message"),
     [
         ([], "give --from"),
+        (["--from", "payments"], "need --intents FILE"),
+        (["--from", "shop/api", "--to", "internet"], "crown jewels are workloads"),
         (["--from", "shop/nothing"], "--from 'shop/nothing': no workload or pod"),
         (["--from", "nope/*"], "no workloads in namespace 'nope'"),
-        (["--from", "203.0.113.7"], "is an address"),
         (["--from", "shop/api", "--to", "shop/x"], "--to 'shop/x'"),
         (["--from", "shop/api", "--port", "TCP/99999"], "ports must be 1-65535"),
         (["--from", "shop/api", "--port", "TCP/http"], "named ports differ per destination"),

@@ -19,13 +19,16 @@ namespace). `exposed_sources`: nodes that accept connections from public address
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from microseg.analyses.groups import GroupResolver
 from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
 from microseg.model.addresses import PUBLIC
+from microseg.model.intent import BUILTIN_GROUPS, IntentSet
 from microseg.model.sets import ConnSet, IPSet
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "Hop",
     "blast_radius",
     "exposed_sources",
+    "resolve_nodes",
     "sources_of",
 ]
 
@@ -262,6 +266,52 @@ def sources_of(conn: Connectivity, graph: WorkloadGraph, text: str) -> tuple[int
         for i, (n, w) in enumerate(zip(graph.nodes, graph.node_workload, strict=True))
         if n == ep.name or (w == own and own not in graph.split)
     )
+
+
+def resolve_nodes(
+    conn: Connectivity,
+    graph: WorkloadGraph,
+    text: str,
+    intents: IntentSet | None = None,
+    *,
+    target: bool = False,
+    resolver: GroupResolver | None = None,
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Node indices for a --from/--to argument, and notices about it. Besides the forms of
+    `sources_of`: an address or CIDR, or a group (the built-in `internet`, `cluster`,
+    `kube-dns`, or one defined in `intents`) resolved as verify resolves it
+    (analyses/groups.py). A source made of addresses (`internet`, a CIDR group, an IP) stands
+    for the workloads those addresses may connect to: the foothold an outside attacker gets,
+    as with --from-exposed. A target must be workloads. Raises UnknownEndpointError."""
+    spec = text.strip()
+    addresses: IPSet | None = None
+    with suppress(ValueError):
+        addresses = IPSet.from_cidr(spec)
+    if addresses is None and "/" in spec:
+        return sources_of(conn, graph, spec), ()
+    notes: tuple[str, ...] = ()
+    nodes: tuple[int, ...] = ()
+    if addresses is None:
+        group = intents.group(spec) if intents is not None else None
+        if group is None and spec not in BUILTIN_GROUPS:
+            known = sorted({*BUILTIN_GROUPS, *(g.name for g in intents.groups)} if intents else ())
+            hint = (
+                f"; groups: {', '.join(known)}"
+                if intents is not None
+                else f"; groups other than {', '.join(BUILTIN_GROUPS)} need --intents FILE"
+            )
+            raise UnknownEndpointError(
+                f"{text!r}: expected ns/name, ns/*, an address or a group name{hint}"
+            )
+        members = (resolver or GroupResolver.build(conn, graph)).resolve(spec, group)
+        notes = members.notes
+        nodes = tuple(np.flatnonzero(members.nodes).tolist())
+        addresses = members.addresses or None
+    if addresses is not None:
+        if target:
+            raise UnknownEndpointError(f"{text!r} is addresses; crown jewels are workloads")
+        nodes = tuple(sorted({*nodes, *exposed_sources(graph, addresses)}))
+    return nodes, notes
 
 
 def exposed_sources(graph: WorkloadGraph, public: IPSet = PUBLIC) -> tuple[int, ...]:

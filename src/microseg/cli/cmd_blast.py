@@ -12,11 +12,14 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.blast import blast_radius, exposed_sources, sources_of
+from microseg.analyses.blast import blast_radius, exposed_sources, resolve_nodes
+from microseg.analyses.groups import GroupResolver
 from microseg.cli.args import parse_port
+from microseg.cli.cmd_verify import load_intent_files
 from microseg.cli.common import Session, check_output, fail
 from microseg.cli.options import HostNet, NoColor, Paths, Quiet
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
+from microseg.model.intent import IntentSet
 from microseg.model.sets import ConnSet
 from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
 
@@ -25,13 +28,30 @@ __all__ = ["register"]
 FORMATS = ("text", "json", "dot")
 
 
-def _nodes(conn: Connectivity, graph: WorkloadGraph, names: list[str], flag: str) -> list[int]:
+def _nodes(
+    conn: Connectivity,
+    graph: WorkloadGraph,
+    names: list[str],
+    flag: str,
+    intents: IntentSet | None,
+    quiet: bool,
+) -> list[int]:
     out: set[int] = set()
+    resolver = GroupResolver.build(conn, graph)
     for name in names:
         try:
-            out.update(sources_of(conn, graph, name))
+            nodes, notes = resolve_nodes(
+                conn, graph, name, intents, target=flag == "--to", resolver=resolver
+            )
         except UnknownEndpointError as exc:
-            fail(f"{flag} {name!r}: {exc}")
+            message = str(exc)
+            fail(f"{flag} {message if message.startswith(repr(name)) else f'{name!r}: {message}'}")
+        if not quiet:
+            for note in notes:
+                sys.stderr.write(f"notice: {flag} {name}: {note}\n")
+        if not nodes and not quiet:
+            sys.stderr.write(f"notice: {flag} {name}: no workloads\n")
+        out.update(nodes)
     return sorted(out)
 
 
@@ -45,8 +65,9 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--from",
-                help="Compromised workload: ns/name, ns/name[Kind], a pod ns/pod, or ns/* "
-                "for a whole namespace. Repeatable.",
+                help="Compromised workload: ns/name, ns/name[Kind], a pod ns/pod, ns/* for a "
+                "whole namespace, a group (internet, cluster, kube-dns, or from --intents), or "
+                "an address/CIDR (the workloads it may connect to). Repeatable.",
                 show_default=False,
             ),
         ] = None,
@@ -77,6 +98,14 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        intents: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--intents",
+                help="SegmentationIntent file(s) whose groups --from and --to may name.",
+                show_default=False,
+            ),
+        ] = None,
         output: Annotated[str, typer.Option("--output", "-o", help="text, json or dot.")] = "text",
         host_network: HostNet = "node",
         quiet: Quiet = False,
@@ -86,7 +115,7 @@ def register(app: typer.Typer) -> None:
         attack path and the policies that permit each hop."""
         check_output(output, FORMATS)
         if not src and not from_exposed:
-            fail("give --from WORKLOAD (ns/name, ns/*) or --from-exposed")
+            fail("give --from WORKLOAD (ns/name, ns/*, a group) or --from-exposed")
         conns: ConnSet | None = None
         if port is not None:
             try:
@@ -99,10 +128,11 @@ def register(app: typer.Typer) -> None:
                     "give a number or range, e.g. TCP/8080"
                 )
             conns = arg.conns()
+        intent_set = load_intent_files(intents, quiet) if intents else None
         session = Session(quiet, no_color, host_network)
         conn = session.connectivity(paths)
         graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
-        sources = set(_nodes(conn, graph, src or [], "--from"))
+        sources = set(_nodes(conn, graph, src or [], "--from", intent_set, quiet))
         labels = list(src or [])
         if from_exposed:
             exposed = exposed_sources(graph)
@@ -110,7 +140,7 @@ def register(app: typer.Typer) -> None:
                 sys.stderr.write("notice: no workload accepts connections from public addresses\n")
             sources.update(exposed)
             labels.append("internet-exposed workloads")
-        targets = _nodes(conn, graph, dst, "--to") if dst else None
+        targets = _nodes(conn, graph, dst, "--to", intent_set, quiet) if dst else None
         result = session.stage(
             "blast radius",
             lambda: blast_radius(

@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from microseg.analyses.blast import blast_radius, exposed_sources, sources_of
+from microseg.analyses.blast import blast_radius, exposed_sources, resolve_nodes, sources_of
 from microseg.engine import Connectivity, UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.ingest import load
+from microseg.ingest.intents import load_intents
 from microseg.model import Cluster, ConnSet, IPSet, Protocol
+from microseg.model.intent import IntentSet
 from tests.property.clusters import clusters
 
 FRONT = "web/front[Deployment]"
@@ -275,6 +277,51 @@ def test_sources_namespace_and_errors(shop: tuple[Connectivity, WorkloadGraph]) 
         sources_of(conn, graph, "10.0.0.1")
     with pytest.raises(UnknownEndpointError, match="no workload or pod"):
         sources_of(conn, graph, "shop/nothing")
+
+
+INTENTS = """\
+apiVersion: microseg.dev/v1alpha1
+kind: SegmentationIntent
+metadata: {name: shop}
+spec:
+  groups:
+    payments: {namespace: pay}
+    edge: {workload: web/front}
+    partner: {cidr: [203.0.113.0/24]}
+"""
+
+
+def write_intents(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "intents.yaml"
+    path.write_text(INTENTS, encoding="utf-8")
+    return path
+
+
+def test_groups_and_addresses(shop: tuple[Connectivity, WorkloadGraph], tmp_path: Path) -> None:
+    conn, graph = shop
+
+    def names(text: str, intents: IntentSet | None = None, target: bool = False) -> set[str]:
+        nodes, _ = resolve_nodes(conn, graph, text, intents, target=target)
+        return {graph.nodes[i] for i in nodes}
+
+    # an address source stands for what it may connect to: the foothold it gets
+    assert names("internet") == names("203.0.113.7") == names("0.0.0.0/0") == {FRONT}
+    assert names("cluster") == set(graph.nodes)
+    assert names("shop/*") == {API, CACHE, DB}
+    assert names("10.0.0.0/8") == {FRONT}  # the ipBlock admits every address
+    intents, _ = load_intents([str(write_intents(tmp_path))])
+    assert names("payments", intents, target=True) == {SVC, FRAUD}
+    assert names("edge", intents) == {FRONT}
+    assert names("partner", intents) == {FRONT}
+    with pytest.raises(UnknownEndpointError, match="crown jewels are workloads"):
+        names("partner", intents, target=True)
+    with pytest.raises(UnknownEndpointError, match="need --intents FILE"):
+        names("payments")
+    with pytest.raises(UnknownEndpointError, match="groups: cluster, edge, internet"):
+        names("nothing", intents)
+    _, notes = resolve_nodes(conn, graph, "kube-dns", intents)
+    assert notes == () or all(isinstance(n, str) for n in notes)
 
 
 def test_exposed_sources_are_the_internet_facing_workloads(
