@@ -6,7 +6,7 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
-                                               nca-200, nca-500
+                                               blast-B2, nca-200, nca-500
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --with-b3    ... and B3 (150,000 pods; not reachable yet)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
@@ -104,6 +104,32 @@ SCENARIOS = (
     ),
     Scenario("B2", 2000, 5, 5000, True, CONNECTIVITY, 1, target_s=5.0, target_mb=1536),
     Scenario(
+        "blast-B2",
+        2000,
+        5,
+        5000,
+        True,
+        # Namespace names do not depend on the seed (generate.make_namespaces): coredns, and
+        # the ~20 workloads of the first payments namespace, all hops, explained, as JSON.
+        (
+            "blast-radius",
+            "{dir}",
+            "--from",
+            "kube-system/*",
+            "--from",
+            "payments-prod-0/*",
+            "-o",
+            "json",
+            "-q",
+        ),
+        1,
+        target_s=10.0,
+        target_mb=1536,
+        baseline="B2",
+        note="B2's cluster; target: B2's 5 s build target plus the issue's 5 s for the blast "
+        "radius (compare with B2 measured in the same run)",
+    ),
+    Scenario(
         "B3",
         30000,
         5,
@@ -145,7 +171,7 @@ WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # cold page cache of its venv.
 NCA_WARMUP = Scenario("nca-warmup", 20, 1, 10, False, CONNECTIVITY, 1, timeout_s=120.0)
 QUICK = ("small-200", "small-500", "B1", "B1-tiers", "nca-200")
-DEFAULT = ("small-200", "small-500", "B1", "B1-tiers", "B2", "nca-200", "nca-500")
+DEFAULT = ("small-200", "small-500", "B1", "B1-tiers", "B2", "blast-B2", "nca-200", "nca-500")
 
 
 @dataclass(slots=True)
