@@ -23,6 +23,7 @@ DENIED = ["--from", "frontend/webapp", "--to", "payments/payment-service", "--po
 INTERNET = ["--from", "203.0.113.7", "--to", "frontend/webapp"]
 FOCUS = ["--focus-workload", "shop/postgres"]
 VERIFY = ["--intents", "examples/demo/intents.yaml"]
+BLAST = ["--from", "frontend/webapp", "--to", "payments/*"]
 
 CASES = [
     # every allowed connection of the demo, in each output format
@@ -51,6 +52,10 @@ CASES = [
     # what the outside world reaches, and the LoadBalancer whose metrics port the policy shuts
     ("demo_exposure", "exposure.txt", "exposure", [], 0),
     ("demo_exposure", "exposure.json", "exposure", ["-o", "json"], 0),
+    # the internet-facing webapp compromised: its shortest attack paths into payments
+    ("demo_blast", "blast.txt", "blast-radius", BLAST, 0),
+    ("demo_blast", "blast.json", "blast-radius", [*BLAST, "-o", "json"], 0),
+    ("demo_blast", "blast.dot", "blast-radius", [*BLAST, "-o", "dot"], 0),
 ]
 
 

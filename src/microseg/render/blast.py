@@ -68,20 +68,28 @@ def _table(hits: tuple[BlastHit, ...]) -> list[str]:
 
 def _why(trace: Trace, conns: ConnSet) -> list[str]:
     """The steps of one direction that let (part of) `conns` through, in evaluation order:
-    admin Pass steps hand a port down, Allow steps (any tier, or the default) admit it."""
-    head = f"{trace.direction.value.lower():<7} {trace.endpoint}"
+    admin Pass steps hand a port down, Allow steps (any tier, or the default) admit it. The
+    head says what governs the endpoint, as `reach` does."""
+    head = f"    {trace.direction.value.lower():<7} {trace.endpoint}: "
     if trace.external:
-        return [f"    {head}: external address; no cluster policy applies"]
-    lines = []
+        return [head + "external address; no cluster policy applies"]
+    parts = []
+    if trace.isolated:
+        parts.append("isolated by " + ", ".join(f"NP {p}" for p in trace.policies))
+    else:
+        parts.append("not isolated")
+    if trace.guardrails:
+        parts.append("guarded by " + ", ".join(trace.guardrails))
+    lines = [head + "; ".join(parts)]
+    if not trace.isolated and not trace.guardrails:
+        return lines  # the default allows everything: nothing more to say
     for step in trace.steps:
         part = step.conns & conns
         if not part or step.effect not in (Verdict.ALLOW, Verdict.PASS):
             continue
         where = f" ({step.origin.location()})" if step.origin is not None else ""
         lines.append(f"      {format_conns(part)} {step_label(step)}{where}")
-    if not trace.isolated and not trace.guardrails:
-        return [f"    {head}: not isolated"]
-    return [f"    {head}:", *lines]
+    return lines
 
 
 def _distinct_hops(hits: tuple[BlastHit, ...]) -> list[Hop]:

@@ -100,10 +100,15 @@ def test_each_hop_is_explained_once_with_policy_and_location(front: BlastRadius)
     first = "  web/front[Deployment] -> shop/api[Deployment]  TCP 8080\n"
     assert why.count(first) == 1  # every path goes through it
     block = re.split(r"\n  (?=\S)", why.split(first, 1)[1], maxsplit=1)[0]
-    assert "    egress  web/front[Deployment]:\n" in block
+    assert "    egress  web/front[Deployment]: isolated by NP web/front-egress\n" in block
     assert re.search(r"TCP 8080 \[NP web/front-egress#0 Allow\] \(.*shop\.yaml:\d+\)", block)
     # the guardrail chain into fraud: the admin Pass, then the NetworkPolicy allow
     fraud = why.split("-> pay/fraud[Deployment]  TCP 9000\n", 1)[1]
+    assert fraud.startswith(
+        "    egress  pay/svc[Deployment]: not isolated\n"  # the ANP has ingress rules only
+        "    ingress pay/fraud[Deployment]: isolated by NP pay/fraud-from-svc; "
+        "guarded by ANP pay-guard\n"
+    )
     assert fraud.index("[ANP pay-guard/pass-internal Pass]") < fraud.index(
         "[NP pay/fraud-from-svc#0 Allow]"
     )
