@@ -76,18 +76,15 @@ class Space:
             [conn.ips.atom_of_address(iatoms.atom_set(k)) for k in range(len(iatoms))],
             dtype=np.intp,
         )
-        c = conn.n_classes
-        p2p = conn.pod_to_pod()[:, :, pmap]
-        to_ext = (
-            conn.to_external()[:, imap][:, :, pmap]
-            if c
-            else np.zeros((0, len(imap), len(pmap)), np.bool_)
-        )
-        from_ext = (
-            conn.from_external()[:, imap][:, :, pmap]
-            if c
-            else np.zeros((0, len(imap), len(pmap)), np.bool_)
-        )
+        # Identity maps (no intent range cuts an atom) keep the engine's arrays: no copy.
+        same_p = len(pmap) == len(conn.ports)
+        same_i = len(imap) == len(conn.ips)
+        p2p = conn.pod_to_pod()
+        to_ext, from_ext = conn.to_external(), conn.from_external()
+        if not same_p:
+            p2p, to_ext, from_ext = p2p[:, :, pmap], to_ext[:, :, pmap], from_ext[:, :, pmap]
+        if not same_i:
+            to_ext, from_ext = to_ext[:, imap], from_ext[:, imap]
         scope = np.zeros(len(iatoms), np.bool_)
         scope[: len(iatoms.v4)] = True
         scope[len(iatoms.v4) :] = v6 or conn.ips.show_v6

@@ -69,13 +69,20 @@ class Outcome:
 
 
 class _Rows:
+    """The offending flows: `total` counts them all; `rows` keeps the first LIMIT."""
+
+    LIMIT = MAX_ROWS * 5
+
     def __init__(self) -> None:
         self.rows: list[FlowRow] = []
         self.total = 0
 
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= self.LIMIT
+
     def add(self, row: FlowRow) -> None:
-        self.total += 1
-        if len(self.rows) < MAX_ROWS * 5:
+        if not self.full:
             self.rows.append(row)
 
 
@@ -85,6 +92,15 @@ class FlowChecker:
         self.graph = graph
         self.nc: Ints = graph.node_class
         self.origins = {p.ref: p.origin for p in space.conn.cluster.policies}
+        self._sets: dict[bytes, ConnSet] = {}
+
+    def _cs(self, mask: Bool) -> ConnSet:
+        """A piece mask as a ConnSet, memoised: offending flows repeat a few sets."""
+        key = np.packbits(mask).tobytes()
+        out = self._sets.get(key)
+        if out is None:
+            out = self._sets[key] = self.space.ports.to_connset(mask)
+        return out
 
     # -- allow / deny ------------------------------------------------------------------
     def flows(
@@ -95,48 +111,55 @@ class FlowChecker:
         sn, dn = np.flatnonzero(src.nodes), np.flatnonzero(dst.nodes)
         sip, dip = sp.ip_mask(src.addresses), sp.ip_mask(dst.addresses)
         sc, tc = np.unique(nc[sn]), np.unique(nc[dn])
+        pos_s, pos_t = np.searchsorted(sc, nc[sn]), np.searchsorted(tc, nc[dn])
         named = ", ".join(str(p) for p in ports if p.name)
         if len(sn) and len(dn):
             pm = sp.port_mask(ports, tc)
             sub = sp.p2p[np.ix_(sc, tc)]
             off = pm.mask[None] & (~sub if must_allow else sub)
-            bad = off.any(axis=2)
+            bad: Bool = np.asarray(off.any(axis=2), dtype=np.bool_)
             if must_allow:
                 bad |= pm.unresolved[None, :]
-            for a, b in np.argwhere(bad).tolist():
-                conns = sp.ports.to_connset(off[a, b])
-                note = f"no container port {named}" if must_allow and pm.unresolved[b] else ""
-                requested = sp.ports.to_connset(pm.mask[b] if must_allow else off[a, b])
-                for s in sn[nc[sn] == sc[a]].tolist():
-                    for d in dn[nc[dn] == tc[b]].tolist():
-                        if s != d:
-                            out.add(
-                                FlowRow(
-                                    names[s],
-                                    names[d],
-                                    conns,
-                                    note,
-                                    int(sc[a]),
-                                    int(tc[b]),
-                                    requested,
-                                )
-                            )
+            cnt_s = np.bincount(pos_s, minlength=len(sc))
+            cnt_t = np.bincount(pos_t, minlength=len(tc))
+            both = np.intersect1d(sn, dn)  # a node in both groups is not paired with itself
+            out.total += int((bad * cnt_s[:, None] * cnt_t[None, :]).sum())
+            out.total -= int(
+                bad[np.searchsorted(sc, nc[both]), np.searchsorted(tc, nc[both])].sum()
+            )
+            for i, s in enumerate(sn.tolist()):
+                if out.full:
+                    break
+                a = pos_s[i]
+                for j in np.flatnonzero(bad[a, pos_t] & (dn != s)).tolist():
+                    b, d = pos_t[j], int(dn[j])
+                    note = f"no container port {named}" if must_allow and pm.unresolved[b] else ""
+                    req = pm.mask[b] if must_allow else off[a, b]
+                    row = FlowRow(
+                        names[s],
+                        names[d],
+                        self._cs(off[a, b]),
+                        note,
+                        int(sc[a]),
+                        int(tc[b]),
+                        self._cs(req),
+                    )
+                    out.add(row)
         if len(sn) and dip.any():
             em = sp.external_mask(ports)
             te = np.flatnonzero(dip)
             sub = sp.to_ext[np.ix_(sc, te)]
             off = em.mask[0][None, None, :] & (~sub if must_allow else sub)
-            note = (
-                f"an external address has no named port {named}"
-                if must_allow and em.unresolved[0]
-                else ""
-            )
+            unresolved = bool(must_allow and em.unresolved[0])
+            note = f"an external address has no named port {named}" if unresolved else ""
             for a, c in enumerate(sc.tolist()):
-                runs = self._runs(te, off[a], force=bool(note))
-                for s in sn[nc[sn] == c].tolist():
+                runs = self._runs(te, off[a], force=unresolved)
+                members = sn[pos_s == a].tolist()
+                out.total += len(runs) * len(members)
+                for s in members:
                     for ips, mask in runs:
-                        conns = sp.ports.to_connset(mask)
-                        req = sp.ports.to_connset(em.mask[0]) if must_allow else conns
+                        conns = self._cs(mask)
+                        req = self._cs(em.mask[0]) if must_allow else conns
                         out.add(FlowRow(names[s], ips, conns, note, c, -1, req))
         if sip.any() and len(dn):
             pm = sp.port_mask(ports, tc)
@@ -144,12 +167,15 @@ class FlowChecker:
             sub = sp.from_ext[np.ix_(tc, se)]
             off = pm.mask[:, None, :] & (~sub if must_allow else sub)
             for b, c in enumerate(tc.tolist()):
-                note = f"no container port {named}" if must_allow and pm.unresolved[b] else ""
-                runs = self._runs(se, off[b], force=bool(note))
-                for d in dn[nc[dn] == c].tolist():
+                unresolved = bool(must_allow and pm.unresolved[b])
+                note = f"no container port {named}" if unresolved else ""
+                runs = self._runs(se, off[b], force=unresolved)
+                members = dn[pos_t == b].tolist()
+                out.total += len(runs) * len(members)
+                for d in members:
                     for ips, mask in runs:
-                        conns = sp.ports.to_connset(mask)
-                        req = sp.ports.to_connset(pm.mask[b]) if must_allow else conns
+                        conns = self._cs(mask)
+                        req = self._cs(pm.mask[b]) if must_allow else conns
                         out.add(FlowRow(ips, names[d], conns, note, -1, c, req))
         return self._outcome(out, must_allow)
 
@@ -157,6 +183,8 @@ class FlowChecker:
     def domain(
         self, inside: list[Members], cover: list[tuple[Members, Members, tuple[IntentPort, ...]]]
     ) -> Outcome:
+        """Over node signatures (class, membership of the domain and of every allow intent's
+        groups): only the blocks that touch the domain, members x all and others x members."""
         sp, nc, names = self.space, self.nc, self.graph.nodes
         n = len(names)
         member = np.zeros(n, np.bool_)
@@ -168,53 +196,73 @@ class FlowChecker:
         matrix = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1).reshape(n, -1)
         m = len(cover)
         sig, node_sig, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
-        node_sig = node_sig.reshape(-1)
+        node_sig, counts = node_sig.reshape(-1), counts.reshape(-1)
         k = len(sig)
-        scls = sig[:, 0] if k else np.zeros(0, np.int64)
-        in_d = sig[:, 1].astype(np.bool_) if k else np.zeros(0, np.bool_)
-        fm = sig[:, 2 : 2 + m].astype(np.bool_) if k else np.zeros((0, m), np.bool_)
-        tm = sig[:, 2 + m :].astype(np.bool_) if k else np.zeros((0, m), np.bool_)
+        sig = sig.reshape(k, 2 + 2 * m)
+        scls = sig[:, 0]
+        in_d = sig[:, 1].astype(np.bool_)
+        fm = sig[:, 2 : 2 + m].astype(np.bool_)
+        tm = sig[:, 2 + m :].astype(np.bool_)
         a = len(sp.ports)
-        allowed = sp.p2p[np.ix_(scls, scls)]
-        covered = np.zeros_like(allowed)
+        pms = [sp.port_mask(ports, scls).mask for _, _, ports in cover]
+        order = np.argsort(node_sig, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        out = _Rows()
+        inner, outer = np.flatnonzero(in_d), np.flatnonzero(~in_d)
+        for rows, cols_ in ((inner, np.arange(k)), (outer, inner)):
+            if not len(rows) or not len(cols_):
+                continue
+            unc = sp.p2p[np.ix_(scls[rows], scls[cols_])].copy()
+            for j in range(m):
+                both = fm[rows, j][:, None] & tm[cols_, j][None, :]
+                unc &= ~(both[:, :, None] & pms[j][cols_][None, :, :])
+            bad: Bool = np.asarray(unc.any(axis=2), dtype=np.bool_)
+            same = rows[:, None] == cols_[None, :]
+            bad &= ~(same & (counts[rows] == 1)[:, None])
+            pairs = counts[rows][:, None] * counts[cols_][None, :] - same * counts[rows][:, None]
+            out.total += int((bad * pairs).sum())
+            for x, y in np.argwhere(bad).tolist():
+                if out.full:
+                    break
+                conns = self._cs(unc[x, y])
+                sx, sy = int(rows[x]), int(cols_[y])
+                for s in order[starts[sx] : starts[sx + 1]].tolist():
+                    for d in order[starts[sy] : starts[sy + 1]].tolist():
+                        if s != d:
+                            out.add(
+                                FlowRow(
+                                    names[s],
+                                    names[d],
+                                    conns,
+                                    "",
+                                    int(scls[sx]),
+                                    int(scls[sy]),
+                                    conns,
+                                )
+                            )
+        rel_ext = (in_d[:, None] | dip[None, :]) & sp.scope[None, :]
         cov_out = np.zeros((k, len(sp.ips), a), np.bool_)
         cov_in = np.zeros((k, len(sp.ips), a), np.bool_)
         for j, (f, t, ports) in enumerate(cover):
-            pm = sp.port_mask(ports, scls).mask
-            covered |= (fm[:, j][:, None] & tm[:, j][None, :])[:, :, None] & pm[None, :, :]
             em = sp.external_mask(ports).mask[0]
             cov_out |= fm[:, j][:, None, None] & sp.ip_mask(t.addresses)[None, :, None] & em
             cov_in |= (
-                tm[:, j][:, None, None] & sp.ip_mask(f.addresses)[None, :, None] & pm[:, None, :]
+                tm[:, j][:, None, None]
+                & sp.ip_mask(f.addresses)[None, :, None]
+                & pms[j][:, None, :]
             )
-        relevant = in_d[:, None] | in_d[None, :]
-        relevant[np.diag_indices(k)] &= counts.reshape(-1) > 1
-        unc = allowed & ~covered & relevant[:, :, None]
-        out = _Rows()
-        nodes_of = [np.flatnonzero(node_sig == s) for s in range(k)]
-        for x, y in np.argwhere(unc.any(axis=2)).tolist():
-            conns = sp.ports.to_connset(unc[x, y])
-            for s in nodes_of[x].tolist():
-                for d in nodes_of[y].tolist():
-                    if s != d:
-                        out.add(
-                            FlowRow(
-                                names[s], names[d], conns, "", int(scls[x]), int(scls[y]), conns
-                            )
-                        )
-        scope = sp.scope
-        rel_ext = (in_d[:, None] | dip[None, :]) & scope[None, :]
         unc_out = sp.to_ext[scls] & ~cov_out & rel_ext[:, :, None]
         unc_in = sp.from_ext[scls] & ~cov_in & rel_ext[:, :, None]
         pieces = np.arange(len(sp.ips))
-        for x in range(k):
+        for x in np.flatnonzero(unc_out.any(axis=(1, 2)) | unc_in.any(axis=(1, 2))).tolist():
+            c = int(scls[x])
+            nodes = order[starts[x] : starts[x + 1]].tolist()
             for unc_x, outbound in ((unc_out[x], True), (unc_in[x], False)):
-                if not unc_x.any():
-                    continue
-                for ips, mask in self._runs(pieces, unc_x):
-                    conns = sp.ports.to_connset(mask)
-                    for s in nodes_of[x].tolist():
-                        c = int(scls[x])
+                runs = self._runs(pieces, unc_x) if unc_x.any() else []
+                out.total += len(runs) * len(nodes)
+                for ips, mask in runs:
+                    conns = self._cs(mask)
+                    for s in nodes:
                         row = (
                             FlowRow(names[s], ips, conns, "", c, -1, conns)
                             if outbound
@@ -225,34 +273,35 @@ class FlowChecker:
 
     # -- helpers -----------------------------------------------------------------------
     def _runs(self, pieces: Ints, masks: Bool, force: bool = False) -> list[tuple[IPSet, Bool]]:
-        """Adjacent address pieces with one non-empty mask, merged (per family)."""
+        """Maximal runs of adjacent address pieces (one family) sharing one mask, non-empty
+        unless `force`. Boundaries come from one vectorised comparison of neighbours."""
         ips = self.space.ips
         n4 = len(ips.v4)
-        out: list[tuple[list[int], Bool]] = []
-        prev = -2
-        for i, p in enumerate(pieces.tolist()):
-            mask = masks[i]
-            if not mask.any() and not force:
-                prev = -2
-                continue
-            if (
-                out
-                and p == prev + 1
-                and (p < n4) == (prev < n4)
-                and np.array_equal(out[-1][1], mask)
-            ):
-                out[-1][0].append(p)
-            else:
-                out.append(([p], mask))
-            prev = p
+        if not len(pieces):
+            return []
+        keep: Bool = (
+            np.ones(len(pieces), np.bool_) if force else np.asarray(masks.any(axis=1), np.bool_)
+        )
+        starts = keep.copy()
+        if len(pieces) > 1:
+            joined = (
+                (pieces[1:] == pieces[:-1] + 1)
+                & ((pieces[1:] < n4) == (pieces[:-1] < n4))
+                & (masks[1:] == masks[:-1]).all(axis=1)
+                & keep[:-1]
+            )
+            starts[1:] &= ~joined
+        first = np.flatnonzero(starts)
         result = []
-        for group, mask in out:
-            lo, hi = ips.atom_set(group[0]), ips.atom_set(group[-1])
-            if group[0] < n4:
-                span = IPSet(v4=IntervalSet.span(lo.v4.intervals[0][0], hi.v4.intervals[0][1]))
+        for i, f in enumerate(first.tolist()):
+            stop = int(first[i + 1]) if i + 1 < len(first) else len(pieces)
+            last = f + int(np.argmin(keep[f:stop])) - 1 if not keep[f:stop].all() else stop - 1
+            lo, hi = int(pieces[f]), int(pieces[last])
+            if lo < n4:
+                span = IPSet(v4=IntervalSet.span(ips.v4[lo][0], ips.v4[hi][1]))
             else:
-                span = IPSet(v6=IntervalSet.span(lo.v6.intervals[0][0], hi.v6.intervals[0][1]))
-            result.append((span, mask))
+                span = IPSet(v6=IntervalSet.span(ips.v6[lo - n4][0], ips.v6[hi - n4][1]))
+            result.append((span, masks[f]))
         return result
 
     def _endpoint(self, x: str | IPSet, klass: int) -> Endpoint:
