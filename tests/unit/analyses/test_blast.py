@@ -18,7 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from microseg.analyses.blast import blast_radius, exposed_sources, resolve_nodes, sources_of
-from microseg.engine import Connectivity, UnknownEndpointError, Verdict, WorkloadGraph
+from microseg.engine import (
+    Connectivity,
+    Endpoint,
+    UnknownEndpointError,
+    Verdict,
+    WorkloadGraph,
+)
 from microseg.ingest import load
 from microseg.ingest.intents import load_intents
 from microseg.model import Cluster, ConnSet, IPSet, Protocol
@@ -424,3 +430,20 @@ def test_distances_equal_a_plain_bfs(cluster: Cluster) -> None:
                 idx = [graph.nodes.index(n) for n in hit.path]
                 assert idx[0] == first
                 assert all((a, b) in edges for a, b in pairwise(idx))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(max_policies=4))
+def test_hop_explanations_equal_the_engines_reach(cluster: Cluster) -> None:
+    """The per-class policy index behind the explanations changes nothing: with guardrail
+    tiers, named ports and ipBlocks in play, each hop's Decision is `conn.reach`'s."""
+    conn = Connectivity.build(cluster)
+    graph = WorkloadGraph.build(conn)
+    result = blast_radius(conn, graph, range(len(graph.nodes))[:1])
+
+    def endpoint(name: str) -> Endpoint:
+        return Endpoint(name, klass=int(graph.node_class[graph.nodes.index(name)]))
+
+    for hit in result.reachable:
+        for hop in hit.steps:
+            assert hop.decision == conn.reach(endpoint(hop.src), endpoint(hop.dst), hop.conns)
