@@ -110,6 +110,7 @@ class _Builder:
         self.refs: list[tuple[str, Document, FieldPath]] = []
         self.errors: list[Diagnostic] = []
         self.files: list[str] = []
+        self.skipped: list[Diagnostic] = []
 
     def error(self, code: str, message: str, doc: Document, path: FieldPath) -> None:
         line = _key_line(doc, path) or doc.line_of(path, exact=True)
@@ -121,6 +122,18 @@ class _Builder:
         return name
 
     def add(self, doc: Document) -> None:
+        api = str(doc.data.get("apiVersion", ""))
+        if not api.startswith("microseg.dev/"):
+            # A Kubernetes object beside the intents (e.g. `--intents examples/demo`): skipped.
+            self.skipped.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    CODE_KIND,
+                    f"{doc.data.get('kind')} {api} is not a SegmentationIntent; skipped",
+                    Origin(doc.file, doc.index, doc.line, str(doc.data.get("kind", ""))),
+                )
+            )
+            return
         if doc.data.get("kind") != INTENT_KIND:
             self.error(
                 CODE_KIND,
@@ -230,19 +243,19 @@ class _Builder:
 
 def load_intents(paths: Iterable[str]) -> tuple[IntentSet, tuple[Diagnostic, ...]]:
     """Every intent document in `paths`. Raises InputError with all errors found; returns
-    the set and the warnings (documents that are not objects)."""
+    the set and the warnings: documents that are not objects, and Kubernetes objects found
+    among the intents (skipped, so that a folder of manifests and intents can be given)."""
     paths = list(paths)
     b = _Builder()
     warnings: list[Diagnostic] = []
-    any_doc = False
     for item in read_paths(list(paths)):
         if isinstance(item, Diagnostic):
             (b.errors if item.severity is Severity.ERROR else warnings).append(item)
             continue
-        any_doc = True
         b.add(item)
     b.check_refs()
-    if not any_doc and not b.errors:
+    warnings += b.skipped
+    if not b.files and not b.errors:
         b.errors.append(
             Diagnostic(
                 Severity.ERROR,

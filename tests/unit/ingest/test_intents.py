@@ -158,11 +158,24 @@ def test_selector_shorthand_and_full_form_agree(tmp_path: Path) -> None:
     assert a.selector.matches({"app": "api"})
 
 
-def test_a_manifest_is_not_an_intent(tmp_path: Path) -> None:
+def test_kubernetes_objects_beside_intents_are_skipped(tmp_path: Path, demo_dir: Path) -> None:
     path = write(tmp_path, "i.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
     d = one_error(path)
     assert d.code == "MS402"
+    assert "no SegmentationIntent document" in d.message
+    intents, warnings = load_intents([str(demo_dir)])  # manifests and intents.yaml together
+    assert intents.count() == 18
+    assert warnings
+    assert all(w.code == "MS402" and "skipped" in w.message for w in warnings)
+
+
+def test_a_wrong_microseg_kind_is_an_error(tmp_path: Path) -> None:
+    text = HEAD.replace("SegmentationIntent", "SegmentationIntnet") + "  allow: []\n"
+    d = one_error(write(tmp_path, "i.yaml", text))
+    assert d.code == "MS402"
     assert "expected kind SegmentationIntent" in d.message
+    assert d.origin is not None
+    assert d.origin.line == 2
 
 
 def test_many_errors_are_reported_together(tmp_path: Path) -> None:
