@@ -22,6 +22,7 @@ from microseg.ingest.netpols import selector_from_raw
 from microseg.ingest.validation import diagnostics_from, format_path
 from microseg.model.intent import (
     BUILTIN_GROUPS,
+    INTERNET_GROUP,
     DefaultDeny,
     Domain,
     Expectation,
@@ -111,6 +112,7 @@ class _Builder:
         self.errors: list[Diagnostic] = []
         self.files: list[str] = []
         self.skipped: list[Diagnostic] = []
+        self.flow_docs: list[tuple[FlowIntent, Document, FieldPath]] = []
 
     def error(self, code: str, message: str, doc: Document, path: FieldPath) -> None:
         line = _key_line(doc, path) or doc.line_of(path, exact=True)
@@ -180,6 +182,7 @@ class _Builder:
                         _origin(doc, path, name),
                     )
                 )
+                self.flow_docs.append((self.flows[-1], doc, path))
         seen = {d.name for d in self.domains}
         for i, dom in enumerate(spec.domains or ()):
             path = ("spec", "domains", i)
@@ -236,6 +239,17 @@ class _Builder:
                 self.error(
                     CODE_REFERENCE,
                     f"undefined group {name!r}; defined: {choices}",
+                    doc,
+                    path,
+                )
+        # Between two external ranges no policy of the cluster applies: nothing to verify.
+        external = {INTERNET_GROUP} | {n for n, g in self.groups.items() if g.cidrs}
+        for flow, doc, path in self.flow_docs:
+            if flow.src in external and flow.dst in external:
+                self.error(
+                    CODE_REFERENCE,
+                    f"{flow.src} and {flow.dst} are both external addresses: no policy of the "
+                    "cluster applies between them; one end must be a group of pods",
                     doc,
                     path,
                 )

@@ -206,3 +206,14 @@ def test_shipped_schema_accepts_the_demo_and_rejects_unknown_fields(demo_dir: Pa
     del demo["spec"]["alow"]
     demo["spec"]["groups"]["web"] = {"workload": "a/b", "cidr": ["10.0.0.0/8"]}
     assert not list(validator.iter_errors(demo)), "one-form rule is checked by the loader only"
+
+
+def test_a_flow_between_two_external_groups_is_an_error(tmp_path: Path) -> None:
+    text = (
+        HEAD
+        + "  groups:\n    p: {cidr: [203.0.113.0/24]}\n  deny:\n    - {from: internet, to: p}\n"
+    )
+    d = one_error(write(tmp_path, "i.yaml", text))
+    assert d.code == "MS401"
+    assert "both external addresses" in d.message
+    assert d.field == "spec.deny[0]"
