@@ -1,0 +1,279 @@
+"""The per-direction state behind `lint`'s redundancy checks, over a block of the tables.
+
+A `View` rebuilds one direction's allow table over some target rows and peer columns, but
+keeps what the engine's `tiers.build_table` throws away, so that the table *without* any
+one rule or policy can be read off it without rebuilding:
+
+- NetworkPolicy tier: for each cell, whether one rule allows it or two or more (`once_r`,
+  `twice_r`), and the same counting whole policies (`once_p`, `twice_p`); per row, how
+  many policies isolate it (`iso_count` in the context).
+- Admin and baseline tiers (first match wins, in priority then written order): the first
+  matching rule and its code, the code of the second matching rule (what decides when the
+  first is removed) and the code of the first rule of another policy (what decides when
+  the first rule's whole policy is removed: its rules are contiguous in the order).
+
+The combination is the engine's (tiers.py, after the network-policy-api AdminNetworkPolicy
+reference): an admin Allow or Deny is final; an admin Pass or no match falls to
+NetworkPolicy when one isolates the pod, else to the baseline (a baseline Deny denies,
+anything else allows). `View.final` must equal the engine's table; tests hold it to that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.engine.connectivity import Connectivity
+from microseg.engine.rules import RuleCompiler
+from microseg.engine.tiers import ALLOW, DENY, PASS, UNDECIDED
+from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier
+from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
+
+__all__ = ["DirectionContext", "TierRule", "View", "final", "pods_that_count", "port_block"]
+
+Mask = npt.NDArray[np.bool_]
+Codes = npt.NDArray[np.int8]
+Index = npt.NDArray[np.intp]
+_CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
+
+
+def port_block(
+    rc: RuleCompiler,
+    ports: tuple[PortSpec, ...] | None,
+    direction: Direction,
+    t_glob: Index,
+    q_glob: Index,
+) -> Mask:
+    """[targets, peers, atoms] a rule's ports cover, as the engine computes them: named
+    ports resolve on the destination (the target for ingress, the peer for egress)."""
+    block = np.broadcast_to(
+        rc.numeric_ports(ports), (len(t_glob), len(q_glob), len(rc.ports))
+    ).copy()
+    named = rc.named_matrix(ports)
+    if named is not None:
+        if direction is Direction.INGRESS:
+            block |= named[t_glob][:, None, :]
+        else:
+            pods = q_glob < rc.n_classes
+            block[:, pods, :] |= named[q_glob[pods]][None, :, :]
+    return block
+
+
+def final(first: Codes, fallthrough: Mask) -> Mask:
+    """The admin tier over what lies below it: Allow and Deny are final, Pass and no match
+    hand the cell to the lower tiers."""
+    decided: Mask = (first == ALLOW) | (((first == UNDECIDED) | (first == PASS)) & fallthrough)
+    return decided
+
+
+def pods_that_count(conn: Connectivity) -> Mask:
+    """Per class, whether a connection from the class to itself is between two endpoints:
+    the class has two pods, or a pod built from a template (it stands for its replicas).
+    A single pod talking to itself is not connectivity a policy decides."""
+    classes = conn.classes
+    n = len(classes)
+    counts = np.bincount(classes.pod_class, minlength=n)
+    if classes.controller is not None:
+        counts[classes.controller] += 1
+    multi = counts >= 2
+    template = np.array([p.from_template for p in conn.cluster.pods], dtype=np.bool_)
+    if template.any():
+        multi[classes.pod_class[template]] = True
+    return np.asarray(multi, dtype=np.bool_)
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    """One admin or baseline rule in evaluation order: `uid` its position in that order,
+    `policy` the index of its policy in `cluster.admin_policies`."""
+
+    uid: int
+    policy: int
+    position: int
+    rule: AdminRule
+    code: int
+
+
+@dataclass(slots=True)
+class TierContext:
+    rules: list[TierRule] = field(default_factory=list)
+    targets: dict[int, Mask] = field(default_factory=dict)
+    rule_policy: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
+
+
+class DirectionContext:
+    """What applies in one direction, computed once: NetworkPolicies that isolate
+    something, admin and baseline rules in order, and rule peer masks."""
+
+    def __init__(self, conn: Connectivity, direction: Direction) -> None:
+        self.conn = conn
+        self.rc = conn.rules
+        self.direction = direction
+        cluster = conn.cluster
+        self.netpols: list[tuple[int, NetworkPolicy, Mask]] = []
+        for i, p in enumerate(cluster.policies):
+            if p.affects(direction):
+                t = self.rc.policy_targets(p)
+                if t.any():
+                    self.netpols.append((i, p, t))
+        c = self.rc.n_classes
+        self.np_matrix = (
+            np.array([t for _, _, t in self.netpols], dtype=np.bool_)
+            if self.netpols
+            else np.zeros((0, c), dtype=np.bool_)
+        )
+        self.iso_count = self.np_matrix.sum(axis=0, dtype=np.int64)
+        index = {id(p): i for i, p in enumerate(cluster.admin_policies)}
+        self.admin = self._tier(cluster.tier(AdminTier.ADMIN), index)
+        self.baseline = self._tier(cluster.tier(AdminTier.BASELINE), index)
+        self._peers: dict[int, Mask] = {}
+
+    def _tier(self, policies: tuple[AdminPolicy, ...], index: dict[int, int]) -> TierContext:
+        ctx = TierContext()
+        owners: list[int] = []
+        for p in policies:
+            t = self.rc.subject_targets(p.subject)
+            if not t.any():
+                continue
+            pi = index[id(p)]
+            ctx.targets[pi] = t
+            for pos, rule in enumerate(p.rules(self.direction)):
+                ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, _CODE[rule.action]))
+                owners.append(pi)
+        ctx.rule_policy = np.array([*owners, -1], dtype=np.int64)  # [-1] maps "no rule" to -1
+        return ctx
+
+    def peers(self, rule: Rule | AdminRule) -> Mask:
+        key = id(rule)
+        mask = self._peers.get(key)
+        if mask is None:
+            mask = self._peers[key] = self.rc.rule_peers(rule)
+        return mask
+
+
+class View:
+    """One direction's table state over `rows` (target classes) x `cols` (peer columns)."""
+
+    def __init__(self, ctx: DirectionContext, rows: Index, cols: Index) -> None:
+        self.ctx = ctx
+        rc = ctx.rc
+        self.rows, self.cols = rows, cols
+        n, m, a = len(rows), len(cols), len(rc.ports)
+        self.shape = (n, m, a)
+        self.rowpos = np.full(rc.n_classes, -1, dtype=np.intp)
+        self.rowpos[rows] = np.arange(n)
+        self.once_r = np.zeros(self.shape, dtype=np.bool_)
+        self.twice_r = np.zeros(self.shape, dtype=np.bool_)
+        self.once_p = np.zeros(self.shape, dtype=np.bool_)
+        self.twice_p = np.zeros(self.shape, dtype=np.bool_)
+        for k in np.flatnonzero(ctx.np_matrix[:, rows].any(axis=1)):
+            _, policy, targets = ctx.netpols[int(k)]
+            t_loc = self.local_rows(targets)
+            union = self.policy_union(policy, t_loc)
+            seen = self.once_p[t_loc]
+            self.twice_p[t_loc] |= seen & union
+            self.once_p[t_loc] = seen | union
+        self.iso = ctx.iso_count[rows] > 0
+        self.admin = _TierState(self, ctx.admin)
+        self.base = _TierState(self, ctx.baseline)
+        self.npallow = self.once_r
+        self.fallthrough = np.where(self.iso[:, None, None], self.npallow, self.base.first != DENY)
+        self.final = final(self.admin.first, self.fallthrough)
+        self.open = (self.admin.first == UNDECIDED) | (self.admin.first == PASS)
+
+    # -- blocks --------------------------------------------------------------------
+    def local_rows(self, targets: Mask) -> Index:
+        return self.rowpos[self.rows[targets[self.rows]]]
+
+    def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> tuple[Index, Mask]:
+        """The rule's peer columns (local) and its block over `t_loc` x those columns."""
+        q_loc = np.flatnonzero(self.ctx.peers(rule)[self.cols])
+        if not len(q_loc) or not len(t_loc):
+            return q_loc, np.zeros((len(t_loc), len(q_loc), self.shape[2]), dtype=np.bool_)
+        block = port_block(
+            self.ctx.rc, rule.ports, self.ctx.direction, self.rows[t_loc], self.cols[q_loc]
+        )
+        return q_loc, block
+
+    def policy_union(self, policy: NetworkPolicy, t_loc: Index, count: bool = True) -> Mask:
+        """The union of a NetworkPolicy's rule blocks over `t_loc` x all columns; with
+        `count`, each rule is also counted into once_r/twice_r."""
+        union = np.zeros((len(t_loc), *self.shape[1:]), dtype=np.bool_)
+        for rule in policy.rules(self.ctx.direction):
+            q_loc, block = self.rule_block(rule, t_loc)
+            if not len(q_loc):
+                continue
+            union[:, q_loc] |= block
+            if count:
+                ix = np.ix_(t_loc, q_loc)
+                seen = self.once_r[ix]
+                self.twice_r[ix] = self.twice_r[ix] | (seen & block)
+                self.once_r[ix] = seen | block
+        return union
+
+    # -- the table without one rule or policy ----------------------------------------
+    def without_netpol(self, policy: NetworkPolicy, targets: Mask) -> tuple[Index, Mask]:
+        """Rows the policy selects, and the final table on them once it is removed: where
+        another policy still isolates the row, the other policies' rules; elsewhere the
+        row falls to the baseline (the policy no longer isolates it)."""
+        t_loc = self.local_rows(targets)
+        union = self.policy_union(policy, t_loc, count=False)
+        others = self.twice_p[t_loc] | (self.once_p[t_loc] & ~union)
+        still = self.ctx.iso_count[self.rows[t_loc]] >= 2
+        below = np.where(still[:, None, None], others, self.base.first[t_loc] != DENY)
+        return t_loc, final(self.admin.first[t_loc], below)
+
+    def without_admin_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
+        t_loc = self.local_rows(targets)
+        first = self.admin.first[t_loc]
+        mine = self.admin.first_policy(t_loc) == pi
+        codes = np.where(mine, self.admin.second_p[t_loc], first).astype(np.int8)
+        return t_loc, final(codes, self.fallthrough[t_loc])
+
+    def without_baseline_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
+        t_loc = self.local_rows(targets)
+        base = self.base.first[t_loc]
+        mine = self.base.first_policy(t_loc) == pi
+        codes = np.where(mine, self.base.second_p[t_loc], base)
+        below = np.where(self.iso[t_loc][:, None, None], self.npallow[t_loc], codes != DENY)
+        return t_loc, final(self.admin.first[t_loc], below)
+
+
+class _TierState:
+    """First-match codes of one tier over a view, with the runner-up codes."""
+
+    def __init__(self, view: View, tier: TierContext) -> None:
+        self.tier = tier
+        shape = view.shape
+        self.first = np.zeros(shape, dtype=np.int8)
+        self.first_rule = np.full(shape, -1, dtype=np.int64)
+        self.second_r = np.zeros(shape, dtype=np.int8)
+        self.second_p = np.zeros(shape, dtype=np.int8)
+        local = {pi: view.local_rows(t) for pi, t in tier.targets.items()}
+        for tr in tier.rules:
+            t_loc = local[tr.policy]
+            if not len(t_loc):
+                continue
+            q_loc, block = view.rule_block(tr.rule, t_loc)
+            if not len(q_loc):
+                continue
+            ix = np.ix_(t_loc, q_loc)
+            first, first_rule = self.first[ix], self.first_rule[ix]
+            taken = block & (first != UNDECIDED)
+            second = self.second_r[ix]
+            second[taken & (second == UNDECIDED)] = tr.code
+            self.second_r[ix] = second
+            other = self.second_p[ix]
+            elsewhere = tier.rule_policy[first_rule] != tr.policy
+            other[taken & elsewhere & (other == UNDECIDED)] = tr.code
+            self.second_p[ix] = other
+            new = block & (first == UNDECIDED)
+            first[new] = tr.code
+            first_rule[new] = tr.uid
+            self.first[ix] = first
+            self.first_rule[ix] = first_rule
+
+    def first_policy(self, t_loc: Index) -> npt.NDArray[np.int64]:
+        return self.tier.rule_policy[self.first_rule[t_loc]]

@@ -1,0 +1,130 @@
+"""`lint`'s redundancy findings against the definition, on random clusters.
+
+The definition: a rule or policy is redundant when removing it (alone) changes no
+connectivity. The oracle here rebuilds Connectivity from scratch without the rule or
+policy (new atoms, new tables) and compares what every pair of distinct pods, and every
+pod and external address, may use. Both directions are checked: each reported rule or
+policy leaves connectivity unchanged when removed, and each one not reported changes it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from microseg.analyses.lint import Finding, lint
+from microseg.analyses.lint_tables import DirectionContext, View
+from microseg.engine import Connectivity
+from microseg.model import AdminPolicy, Cluster, Direction, NetworkPolicy
+from tests.property.clusters import clusters
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _same_connectivity(before: Cluster, after: Cluster) -> bool:
+    a, b = Connectivity.build(before), Connectivity.build(after)
+    ca, cb = a.classes.pod_class, b.classes.pod_class
+    pa, pb = a.pod_to_pod(), b.pod_to_pod()
+    n = len(before.pods)
+    for i in range(n):
+        for j in range(n):
+            if i != j and a.ports.to_connset(pa[ca[i], ca[j]]) != b.ports.to_connset(
+                pb[cb[i], cb[j]]
+            ):
+                return False
+    # External addresses: compare at every atom boundary of either build.
+    for family, base_a, base_b in (("v4", 0, 0), ("v6", len(a.ips.v4), len(b.ips.v4))):
+        sa = [lo for lo, _ in getattr(a.ips, family)]
+        sb = [lo for lo, _ in getattr(b.ips, family)]
+        for point in sorted(set(sa) | set(sb)):
+            ka = base_a + bisect.bisect_right(sa, point) - 1
+            kb = base_b + bisect.bisect_right(sb, point) - 1
+            for i in range(n):
+                for ta, tb in (
+                    (a.to_external(), b.to_external()),
+                    (a.from_external(), b.from_external()),
+                ):
+                    if a.ports.to_connset(ta[ca[i], ka]) != b.ports.to_connset(tb[cb[i], kb]):
+                        return False
+    return True
+
+
+def _drop_rule(
+    p: NetworkPolicy | AdminPolicy, d: Direction, pos: int
+) -> NetworkPolicy | AdminPolicy:
+    rules = p.rules(d)
+    field = "ingress" if d is Direction.INGRESS else "egress"
+    return replace(p, **{field: rules[:pos] + rules[pos + 1 :]})
+
+
+def _label(p: NetworkPolicy | AdminPolicy) -> str:
+    return f"NP {p.ref}" if isinstance(p, NetworkPolicy) else f"{p.short_kind} {p.name}"
+
+
+def _claims(
+    findings: tuple[Finding, ...], p: NetworkPolicy | AdminPolicy
+) -> tuple[bool, dict[tuple[Direction, int], bool]]:
+    """Whether lint says removing the policy, and each of its rules, changes nothing."""
+    mine = [f for f in findings if f.policy == _label(p)]
+    whole = any(f.code in ("ML002", "ML003") for f in mine)
+    rules = {}
+    for d in Direction:
+        for rule in p.rules(d):
+            on = [f for f in mine if f.rule == rule.index and f.direction is d]
+            dead_peers = sum(f.code == "ML004" for f in on)
+            named = [s for s in rule.ports or () if s.name]
+            keys = {s.name if isinstance(p, AdminPolicy) else (s.protocol, s.name) for s in named}
+            unresolved = sum(f.code == "ML006" for f in on)
+            rules[(d, rule.index)] = (
+                any(f.code in ("ML001", "ML005") for f in on)
+                or (bool(rule.peers) and dead_peers == len(rule.peers or ()))
+                or (
+                    bool(rule.ports)
+                    and len(named) == len(rule.ports or ())
+                    and unresolved == len(keys)
+                )
+            )
+    return whole, rules
+
+
+@FAST
+@given(clusters())
+def test_redundancy_findings_are_the_definition(cluster: Cluster) -> None:
+    report = lint(Connectivity.build(cluster))
+    groups: list[tuple[str, tuple[NetworkPolicy | AdminPolicy, ...]]] = [
+        ("policies", cluster.policies),
+        ("admin_policies", cluster.admin_policies),
+    ]
+    for attr, policies in groups:
+        for i, p in enumerate(policies):
+            whole, rules = _claims(report.findings, p)
+            gone = replace(cluster, **{attr: policies[:i] + policies[i + 1 :]})
+            assert whole == _same_connectivity(cluster, gone), (_label(p), whole)
+            if whole:
+                continue  # its rules are not examined again
+            for d in Direction:
+                for pos, rule in enumerate(p.rules(d)):
+                    changed = replace(
+                        cluster,
+                        **{attr: (*policies[:i], _drop_rule(p, d, pos), *policies[i + 1 :])},
+                    )
+                    claim = rules[(d, rule.index)]
+                    assert claim == _same_connectivity(cluster, changed), (_label(p), d, pos, claim)
+
+
+@FAST
+@given(clusters())
+def test_views_rebuild_the_engine_tables(cluster: Cluster) -> None:
+    """The counting view, over any block of rows and columns, equals the engine's table."""
+    conn = Connectivity.build(cluster)
+    for d, table in ((Direction.INGRESS, conn.ingress), (Direction.EGRESS, conn.egress)):
+        ctx = DirectionContext(conn, d)
+        rows = np.arange(conn.n_classes)
+        cols = np.arange(conn.rules.n_peers)
+        assert np.array_equal(View(ctx, rows, cols).final, table.allow)
+        half_r, half_c = rows[::2], cols[1::2]
+        block = View(ctx, half_r, half_c).final
+        assert np.array_equal(block, table.allow[np.ix_(half_r, half_c)])
