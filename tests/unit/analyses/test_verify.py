@@ -291,3 +291,21 @@ def test_verdicts_agree_with_the_engine_for_every_pair(
         allow, deny = report.findings[i], report.findings[len(flows) + i]
         assert allow.holds == want.issubset(allowed), (s, d)
         assert deny.holds == (not (want & allowed)), (s, d)
+
+
+def test_a_guardrail_denial_names_the_admin_rule(demo_dir: Path, tmp_path: Path) -> None:
+    conn = Connectivity.build(load([str(demo_dir)]))
+    path = tmp_path / "i.yaml"
+    path.write_text(
+        "apiVersion: microseg.dev/v1alpha1\nkind: SegmentationIntent\nmetadata: {name: g}\n"
+        "spec:\n  groups:\n    cart: {workload: shop/cart}\n"
+        "    pay: {workload: payments/payment-service}\n"
+        "  allow:\n    - {from: cart, to: pay, ports: [TCP/8443]}\n"
+    )
+    f = only(verify(conn, load_intents([str(path)])[0]))
+    assert not f.holds
+    assert f.decision is not None
+    assert f.decision.verdict is Verdict.DENY
+    assert [(o.kind, o.name) for o in f.related] == [("AdminNetworkPolicy", "protect-payments")]
+    deny = [s for s in f.decision.ingress.steps if s.effect is Verdict.DENY and s.policy]
+    assert [s.rule_name for s in deny] == ["deny-all-other"]
