@@ -134,6 +134,12 @@ class WorkloadExposure:
     entries: tuple[EntryPoint, ...]
     public_in: ConnSet
     public_out: ConnSet
+    public_in_some: ConnSet
+    public_out_some: ConnSet
+    groups_in: tuple[tuple[ConnSet, IPSet], ...]
+    groups_out: tuple[tuple[ConnSet, IPSet], ...]
+    """`public_*`: allowed from/to every public address; `*_some`: from/to at least one.
+    `groups_*`: the external addresses per connection set, in order of first address."""
 
     @property
     def reachable_from_public(self) -> bool:
@@ -176,8 +182,9 @@ def compute_exposure(conn: Connectivity, graph: WorkloadGraph) -> ExposureReport
     outbound: dict[int, list[tuple[IPSet, int]]] = defaultdict(list)
     for e in graph.external:
         (outbound if e.outbound else inbound)[e.node].append((e.addresses, e.conns))
-    public_in = {n: _over_public(edges, graph, public) for n, edges in inbound.items()}
-    public_out = {n: _over_public(edges, graph, public) for n, edges in outbound.items()}
+    over = _PublicCover(graph, public)
+    public_in = {n: over(edges) for n, edges in inbound.items()}
+    public_out = {n: over(edges) for n, edges in outbound.items()}
 
     node_of = _node_of_pod(conn, graph)
     entries = _service_entries(conn, graph, node_of, public_in)
@@ -190,6 +197,7 @@ def compute_exposure(conn: Connectivity, graph: WorkloadGraph) -> ExposureReport
 
     rows = []
     none = (ConnSet.none(), ConnSet.none())
+    memo: dict[IPSet, tuple[tuple[IPSet, AddressClass], ...]] = {}
     for i, name in enumerate(graph.nodes):
         ins, outs = inbound.get(i, []), outbound.get(i, [])
         if not ins and not outs and name not in by_node:
@@ -197,22 +205,31 @@ def compute_exposure(conn: Connectivity, graph: WorkloadGraph) -> ExposureReport
         rows.append(
             WorkloadExposure(
                 name,
-                _runs(ins, graph),
-                _runs(outs, graph),
+                _runs(ins, graph, memo),
+                _runs(outs, graph, memo),
                 tuple(by_node.get(name, ())),
                 public_in.get(i, none)[0],
                 public_out.get(i, none)[0],
+                public_in.get(i, none)[1],
+                public_out.get(i, none)[1],
+                _groups(ins, graph),
+                _groups(outs, graph),
             )
         )
     return ExposureReport(tuple(rows), tuple(entries), scope, len(graph.nodes))
 
 
-def _runs(edges: list[tuple[IPSet, int]], graph: WorkloadGraph) -> tuple[AddressRun, ...]:
-    out = [
-        AddressRun(run, cls, graph.conns[k])
-        for addresses, k in edges
-        for run, cls in classify_runs(addresses)
-    ]
+def _runs(
+    edges: list[tuple[IPSet, int]],
+    graph: WorkloadGraph,
+    memo: dict[IPSet, tuple[tuple[IPSet, AddressClass], ...]],
+) -> tuple[AddressRun, ...]:
+    out = []
+    for addresses, k in edges:
+        runs = memo.get(addresses)
+        if runs is None:  # real clusters repeat a few ranges (0.0.0.0/0 ...) on most workloads
+            runs = memo[addresses] = classify_runs(addresses)
+        out += [AddressRun(run, cls, graph.conns[k]) for run, cls in runs]
     # Edges are disjoint, so sorting by first address gives address order.
     out.sort(key=lambda r: _addr_key(r.addresses))
     return tuple(out)
@@ -222,25 +239,64 @@ def _addr_key(run: IPSet) -> tuple[int, int]:
     return (4, run.v4.intervals[0][0]) if run.v4 else (6, run.v6.intervals[0][0])
 
 
-def _over_public(
-    edges: list[tuple[IPSet, int]], graph: WorkloadGraph, public: IPSet
-) -> tuple[ConnSet, ConnSet]:
-    """(allowed from every public address, allowed from at least one). The edges are the
-    runs of equal connection sets, so intersecting/unioning their sets over the runs that
-    touch public space is exact; public space no run covers allows nothing."""
-    covered = IPSet()
-    every = ConnSet.all()
-    some = ConnSet.none()
-    for addresses, k in edges:
-        part = addresses & public
-        if not part:
-            continue
-        covered = covered | part
-        every = every & graph.conns[k]
-        some = some | graph.conns[k]
-    if covered != public:
-        every = ConnSet.none()
-    return every, some
+class _PublicCover:
+    """(allowed from every public address, allowed from at least one) for a node's edges.
+
+    The edges are the runs of equal connection sets, so intersecting/unioning their sets over
+    the runs that touch public space is exact; public space no run covers allows nothing.
+    Edges are disjoint, so coverage is a matter of counting addresses. Memoised: clusters
+    repeat the same few ranges and connection sets on most workloads."""
+
+    def __init__(self, graph: WorkloadGraph, public: IPSet) -> None:
+        self.graph = graph
+        self.public = public
+        self.public_size = public.v4.size() + public.v6.size()
+        self._part: dict[IPSet, int] = {}
+        self._sets: dict[frozenset[int], tuple[ConnSet, ConnSet]] = {}
+
+    def _public_size(self, addresses: IPSet) -> int:
+        n = self._part.get(addresses)
+        if n is None:
+            part = addresses & self.public
+            n = self._part[addresses] = part.v4.size() + part.v6.size()
+        return n
+
+    def __call__(self, edges: list[tuple[IPSet, int]]) -> tuple[ConnSet, ConnSet]:
+        covered = 0
+        ids = set()
+        for addresses, k in edges:
+            n = self._public_size(addresses)
+            if n:
+                covered += n
+                ids.add(k)
+        key = frozenset(ids)
+        pair = self._sets.get(key)
+        if pair is None:
+            every, some = ConnSet.all(), ConnSet.none()
+            for k in key:
+                every, some = every & self.graph.conns[k], some | self.graph.conns[k]
+            pair = self._sets[key] = (every if key else ConnSet.none(), some)
+        return (pair[0] if covered == self.public_size else ConnSet.none()), pair[1]
+
+
+def _groups(
+    edges: list[tuple[IPSet, int]], graph: WorkloadGraph
+) -> tuple[tuple[ConnSet, IPSet], ...]:
+    """The addresses of each connection set, in order of first address; a set with one
+    edge reuses it, others are merged with one sort."""
+    by: dict[int, list[IPSet]] = defaultdict(list)
+    for addresses, k in sorted(edges, key=lambda e: _addr_key(e[0])):
+        by[k].append(addresses)
+    out = []
+    for k, parts in by.items():
+        if len(parts) == 1:
+            merged = parts[0]
+        else:
+            v4 = [iv for p in parts for iv in p.v4.intervals]
+            v6 = [iv for p in parts for iv in p.v6.intervals]
+            merged = IPSet(IntervalSet.of(v4), IntervalSet.of(v6))
+        out.append((graph.conns[k], merged))
+    return tuple(out)
 
 
 def _node_of_pod(conn: Connectivity, graph: WorkloadGraph) -> list[int]:

@@ -35,6 +35,7 @@ Pure model code: everything here is computed from constant tables, no I/O.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from dataclasses import dataclass
 from enum import Enum
@@ -188,6 +189,20 @@ def _build() -> dict[AddressClass, IPSet]:
 
 _CLASS_SETS: dict[AddressClass, IPSet] = _build()
 
+
+def _table(family: str) -> tuple[list[int], list[tuple[int, int, AddressClass]]]:
+    """The painted space of one family as sorted (first, last, class) segments."""
+    segs = sorted(
+        (lo, hi, cls)
+        for cls, s in _CLASS_SETS.items()
+        for lo, hi in (s.v4 if family == "v4" else s.v6)
+    )
+    return [lo for lo, _, _ in segs], segs
+
+
+_TABLE_V4 = _table("v4")
+_TABLE_V6 = _table("v6")
+
 PUBLIC: IPSet = _CLASS_SETS[_C.PUBLIC]
 """Globally reachable addresses, IPv4 and IPv6: everything no non-global entry claims."""
 
@@ -209,13 +224,17 @@ def classify(ips: IPSet) -> tuple[tuple[IPSet, AddressClass], ...]:
 
 def classify_runs(ips: IPSet) -> tuple[tuple[IPSet, AddressClass], ...]:
     """Each maximal run of one class as a one-range IPSet with its class, in address order
-    (IPv4 first)."""
-    runs: list[tuple[int, int, IPSet, AddressClass]] = []
-    for piece, cls in classify(ips):
-        runs += [(4, lo, IPSet(v4=IntervalSet.span(lo, hi)), cls) for lo, hi in piece.v4]
-        runs += [(6, lo, IPSet(v6=IntervalSet.span(lo, hi)), cls) for lo, hi in piece.v6]
-    runs.sort(key=lambda r: (r[0], r[1]))
-    return tuple((run, cls) for _, _, run, cls in runs)
+    (IPv4 first). A binary search in the painted table per input range: cost grows with the
+    number of runs, not with the number of classes."""
+    out: list[tuple[IPSet, AddressClass]] = []
+    for ivs, (starts, table), v4 in ((ips.v4, _TABLE_V4, True), (ips.v6, _TABLE_V6, False)):
+        for lo, hi in ivs:
+            k = bisect.bisect_right(starts, lo) - 1
+            while k < len(table) and table[k][0] <= hi:
+                span = IntervalSet.span(max(lo, table[k][0]), min(hi, table[k][1]))
+                out.append((IPSet(v4=span) if v4 else IPSet(v6=span), table[k][2]))
+                k += 1
+    return tuple(out)
 
 
 def classify_ranges(ips: IPSet) -> tuple[tuple[str, str, AddressClass], ...]:

@@ -51,7 +51,6 @@ JSON shape (`kind: ExposureReport`):
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 
 from rich import box
@@ -129,7 +128,7 @@ def _headline(report: ExposureReport) -> Text:
     for w in exposed:
         every = format_conns(w.public_in)
         line = f"  {w.name}  "
-        some = _public_some(w.inbound)
+        some = w.public_in_some
         if w.public_in == some:
             line += f"{every} from every public address"
         elif w.public_in:
@@ -138,14 +137,6 @@ def _headline(report: ExposureReport) -> Text:
             line += f"{format_conns(some)} from some public addresses"
         out.append("\n" + line)
     return out
-
-
-def _public_some(runs: tuple[AddressRun, ...]) -> ConnSet:
-    some = ConnSet.none()
-    for r in runs:
-        if r.cls is AddressClass.PUBLIC:
-            some = some | r.conns
-    return some
 
 
 def _entries_table(report: ExposureReport) -> Table:
@@ -203,28 +194,20 @@ def _external_table(report: ExposureReport) -> Table:
     table.add_column("Dir", no_wrap=True)
     table.add_column("Connections", overflow="fold")
     table.add_column("Addresses", overflow="fold")
+    words: dict[IPSet, str] = {}
     for w in report.workloads:
         first = True  # workloads with entry points only have no rows here
-        for direction, runs in (("in", w.inbound), ("out", w.outbound)):
-            for conns, addresses in _groups(runs):
+        for direction, groups in (("in", w.groups_in), ("out", w.groups_out)):
+            for conns, addresses in groups:
                 table.add_row(
                     w.name if first else "",
                     direction,
                     format_conns(conns),
-                    describe_addresses(addresses, report.scope),
+                    words.get(addresses)
+                    or words.setdefault(addresses, describe_addresses(addresses, report.scope)),
                 )
                 first = False
     return table
-
-
-def _groups(runs: tuple[AddressRun, ...]) -> list[tuple[ConnSet, IPSet]]:
-    by: dict[ConnSet, IPSet] = defaultdict(IPSet)
-    order: list[ConnSet] = []
-    for r in runs:
-        if r.conns not in by:
-            order.append(r.conns)
-        by[r.conns] = by[r.conns] | r.addresses
-    return [(c, by[c]) for c in order]
 
 
 def describe_addresses(addresses: IPSet, scope: IPSet) -> str:
@@ -269,32 +252,55 @@ def exposure_json(report: ExposureReport) -> str:
         "entryPoints": len(report.entries),
         "entryPointsByStatus": {s.value: report.count(s) for s in EntryStatus},
     }
+    texts = _Texts()
     doc = envelope(
         "ExposureReport",
         ipv6=report.ipv6,
         summary=summary,
-        workloads=[_workload_json(w) for w in report.workloads],
+        workloads=[_workload_json(w, texts) for w in report.workloads],
         entryPoints=[_entry_json(e) for e in report.entries],
     )
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _runs_json(runs: tuple[AddressRun, ...]) -> list[dict[str, str]]:
-    return [
-        {"first": r.first, "last": r.last, "class": r.cls.value, "conn": format_conns(r.conns)}
-        for r in runs
-    ]
+class _Texts:
+    """Memoised words for the JSON: the same sets recur on most workloads of a cluster."""
+
+    def __init__(self) -> None:
+        self._conns: dict[ConnSet, str] = {}
+        self._runs: dict[IPSet, tuple[str, str]] = {}
+
+    def conns(self, c: ConnSet) -> str:
+        text = self._conns.get(c)
+        if text is None:
+            text = self._conns[c] = format_conns(c)
+        return text
+
+    def run(self, addresses: IPSet) -> tuple[str, str]:
+        pair = self._runs.get(addresses)
+        if pair is None:
+            pair = self._runs[addresses] = next(addresses.ranges())
+        return pair
+
+    def runs(self, runs: tuple[AddressRun, ...]) -> list[dict[str, str]]:
+        out = []
+        for r in runs:
+            first, last = self.run(r.addresses)
+            out.append(
+                {"first": first, "last": last, "class": r.cls.value, "conn": self.conns(r.conns)}
+            )
+        return out
 
 
-def _workload_json(w: WorkloadExposure) -> dict[str, Any]:
+def _workload_json(w: WorkloadExposure, texts: _Texts) -> dict[str, Any]:
     return {
         "workload": w.name,
         "reachableFromPublic": w.reachable_from_public,
         "reachesPublic": w.reaches_public,
-        "fromEveryPublicAddress": format_conns(w.public_in),
-        "toEveryPublicAddress": format_conns(w.public_out),
-        "inbound": _runs_json(w.inbound),
-        "outbound": _runs_json(w.outbound),
+        "fromEveryPublicAddress": texts.conns(w.public_in),
+        "toEveryPublicAddress": texts.conns(w.public_out),
+        "inbound": texts.runs(w.inbound),
+        "outbound": texts.runs(w.outbound),
         "entryPoints": [f"{e.kind} {e.namespace}/{e.name}" for e in w.entries],
     }
 

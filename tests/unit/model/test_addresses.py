@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 
 import pytest
 
@@ -14,6 +15,7 @@ from microseg.model.addresses import (
     class_set,
     classify,
     classify_ranges,
+    classify_runs,
 )
 from microseg.model.sets import IPSet
 
@@ -162,3 +164,30 @@ def test_classify_ranges_mixed_families() -> None:
 def test_class_of_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="does not appear"):
         class_of("not-an-ip")
+
+
+def test_classify_runs_agrees_with_class_sets_on_random_sets() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        ips = IPSet()
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.7:
+                base = rng.randrange(2**32)
+                ips = ips | IPSet.from_cidr(f"{ipaddress.IPv4Address(base)}/{rng.randint(0, 32)}")
+            else:
+                base = rng.randrange(2**128)
+                ips = ips | IPSet.from_cidr(f"{ipaddress.IPv6Address(base)}/{rng.randint(0, 128)}")
+        runs = classify_runs(ips)
+        union = IPSet()
+        for run, cls in runs:
+            assert run <= class_set(cls)
+            assert not (union & run)
+            union = union | run
+        assert union == ips
+        expected = {cls: piece for piece, cls in classify(ips)}
+        for cls in expected:
+            got = IPSet()
+            for run, c in runs:
+                if c is cls:
+                    got = got | run
+            assert got == expected[cls]

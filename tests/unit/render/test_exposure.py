@@ -92,7 +92,19 @@ def _report() -> ExposureReport:
         AddressRun(IPSet.from_cidr("10.0.0.0/8"), AddressClass.PRIVATE, TCP8080),
         AddressRun(IPSet.from_cidr("11.0.0.0/8"), AddressClass.PUBLIC, TCP8080),
     )
-    web = WorkloadExposure("frontend/webapp[Deployment]", runs, (), (entry,), TCP8080, ConnSet())
+    groups = ((TCP8080, IPSet.from_cidr("10.0.0.0/7")),)
+    web = WorkloadExposure(
+        "frontend/webapp[Deployment]",
+        runs,
+        (),
+        (entry,),
+        TCP8080,
+        ConnSet(),
+        TCP8080,
+        ConnSet(),
+        groups,
+        (),
+    )
     return ExposureReport((web,), (entry,), V4, 3)
 
 
