@@ -29,12 +29,13 @@ from microseg.analyses.groups import GroupResolver
 from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
 from microseg.model.addresses import PUBLIC
 from microseg.model.intent import BUILTIN_GROUPS, IntentSet
-from microseg.model.sets import ConnSet, IPSet
+from microseg.model.sets import ConnSet, IPSet, Protocol
 
 __all__ = [
     "BlastHit",
     "BlastRadius",
     "Hop",
+    "NamedPort",
     "blast_radius",
     "exposed_sources",
     "resolve_nodes",
@@ -73,12 +74,55 @@ class BlastRadius:
     reachable: tuple[BlastHit, ...]
 
 
-def _edge_mask(graph: WorkloadGraph, conns: ConnSet | None) -> npt.NDArray[np.bool_]:
-    """Edges whose connection set meets `conns`: decided once per distinct set, not per edge."""
-    if conns is None:
-        return np.ones(len(graph.src), dtype=np.bool_)
-    ok = np.array([bool(c & conns) for c in graph.conns], dtype=np.bool_)
-    return ok[graph.conn_id] if len(graph.src) else np.zeros(0, dtype=np.bool_)
+@dataclass(frozen=True, slots=True)
+class NamedPort:
+    """A container port name (`TCP/http`): on each hop it means the port of that name on the
+    hop's destination, as a NetworkPolicy named port resolves against the destination pod
+    (networking.k8s.io/v1 NetworkPolicyPort.port); a destination without it admits nothing."""
+
+    protocol: Protocol
+    name: str
+
+
+class _Filter:
+    """Which edges an attacker restricted to `conns` (and/or a named port) may use, and what
+    each gives: decided once per distinct (connection set, resolved port), never per edge."""
+
+    def __init__(
+        self,
+        conn: Connectivity,
+        graph: WorkloadGraph,
+        conns: ConnSet | None,
+        named: NamedPort | None,
+    ) -> None:
+        self.graph = graph
+        self.conns = conns
+        self.named = named
+        self.number = np.zeros(len(graph.nodes), dtype=np.int64)
+        if named is not None:
+            per_class = [r.named_port(named.name, named.protocol) or 0 for r in conn.classes.reps]
+            self.number = np.asarray(per_class, dtype=np.int64)[graph.node_class]
+
+    def restrict(self, conns: ConnSet, port: int) -> ConnSet:
+        if self.conns is not None:
+            conns = conns & self.conns
+        if self.named is not None:
+            conns = (conns & ConnSet.single(self.named.protocol, port)) if port else ConnSet()
+        return conns
+
+    def mask(self) -> npt.NDArray[np.bool_]:
+        g = self.graph
+        if self.conns is None and self.named is None:
+            return np.ones(len(g.src), dtype=np.bool_)
+        key = g.conn_id * 65536 + self.number[g.dst]
+        uniq, inverse = np.unique(key, return_inverse=True)
+        ok = [bool(self.restrict(g.conns[k // 65536], k % 65536)) for k in uniq.tolist()]
+        out: npt.NDArray[np.bool_] = np.asarray(ok, dtype=np.bool_)[inverse.reshape(-1)]
+        return out
+
+    def hop_conns(self, edge: int) -> ConnSet:
+        g = self.graph
+        return self.restrict(g.conns[int(g.conn_id[edge])], int(self.number[g.dst[edge]]))
 
 
 def _bfs(
@@ -134,11 +178,13 @@ def blast_radius(
     conns: ConnSet | None = None,
     targets: Sequence[int] | None = None,
     explain: bool = True,
+    named: NamedPort | None = None,
 ) -> BlastRadius:
     """Every node reachable from `sources` (WorkloadGraph node indices) in at most `hops`
-    hops (None: any number), using only edges whose connections meet `conns` (None: any),
-    restricted to `targets` when given; each with one shortest path and, with `explain`, the
-    engine's Decision for each hop of it."""
+    hops (None: any number), using only edges whose connections meet `conns` (None: any)
+    and, with `named`, that allow the destination's port of that name; restricted to
+    `targets` when given; each with one shortest path and, with `explain`, the engine's
+    Decision for each hop of it."""
     if hops is not None and hops < 0:
         raise ValueError(f"hops must be >= 0, got {hops}")
     n = len(graph.nodes)
@@ -149,7 +195,8 @@ def blast_radius(
     if targets is not None:
         wanted = np.zeros(n, dtype=np.bool_)
         wanted[np.asarray(list(targets), dtype=np.int64)] = True
-    dist, via = _bfs(graph, src, _edge_mask(graph, conns), hops, wanted)
+    only = _Filter(conn, graph, conns, named)
+    dist, via = _bfs(graph, src, only.mask(), hops, wanted)
     hit = dist > 0
     if wanted is not None:
         hit &= wanted
@@ -168,7 +215,7 @@ def blast_radius(
             e = int(via[v])
             hop = hop_of.get(e)
             if hop is None:
-                hop = hop_of[e] = _hop(graph, e, conns, explainer)
+                hop = hop_of[e] = _hop(graph, e, only, explainer)
             steps_of[v] = (*steps_of[node], hop)
             node = v
         return steps_of[node]
@@ -182,13 +229,9 @@ def blast_radius(
     return BlastRadius(names, tuple(reachable))
 
 
-def _hop(
-    graph: WorkloadGraph, edge: int, only: ConnSet | None, explainer: _Explainer | None
-) -> Hop:
+def _hop(graph: WorkloadGraph, edge: int, only: _Filter, explainer: _Explainer | None) -> Hop:
     s, d = int(graph.src[edge]), int(graph.dst[edge])
-    usable = graph.conns[int(graph.conn_id[edge])]
-    if only is not None:
-        usable = usable & only
+    usable = only.hop_conns(edge)
     decision = None
     if explainer is not None:
         a = Endpoint(graph.nodes[s], klass=int(graph.node_class[s]))

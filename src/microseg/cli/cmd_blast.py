@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.blast import blast_radius, exposed_sources, resolve_nodes
+from microseg.analyses.blast import NamedPort, blast_radius, exposed_sources, resolve_nodes
 from microseg.analyses.groups import GroupResolver
 from microseg.cli.args import parse_port
 from microseg.cli.cmd_verify import load_intent_files
@@ -86,7 +86,9 @@ def register(app: typer.Typer) -> None:
         port: Annotated[
             str | None,
             typer.Option(
-                "--port", help="Only hops allowing PROTO/PORT or PROTO/START-END (e.g. TCP/5432)."
+                "--port",
+                help="Only hops allowing PROTO/PORT, PROTO/START-END (e.g. TCP/5432) or "
+                "PROTO/NAME (the destination's container port of that name).",
             ),
         ] = None,
         dst: Annotated[
@@ -117,17 +119,16 @@ def register(app: typer.Typer) -> None:
         if not src and not from_exposed:
             fail("give --from WORKLOAD (ns/name, ns/*, a group) or --from-exposed")
         conns: ConnSet | None = None
+        named: NamedPort | None = None
         if port is not None:
             try:
                 arg = parse_port(port)
             except ValueError as exc:
                 fail(str(exc))
             if arg.name:
-                fail(
-                    f"--port {port!r}: named ports differ per destination; "
-                    "give a number or range, e.g. TCP/8080"
-                )
-            conns = arg.conns()
+                named = NamedPort(arg.protocol, arg.name)
+            else:
+                conns = arg.conns()
         intent_set = load_intent_files(intents, quiet) if intents else None
         session = Session(quiet, no_color, host_network)
         conn = session.connectivity(paths)
@@ -144,7 +145,13 @@ def register(app: typer.Typer) -> None:
         result = session.stage(
             "blast radius",
             lambda: blast_radius(
-                conn, graph, sorted(sources), hops=hops, conns=conns, targets=targets
+                conn,
+                graph,
+                sorted(sources),
+                hops=hops,
+                conns=conns,
+                targets=targets,
+                named=named,
             ),
         )
         query = BlastQuery(
@@ -152,6 +159,7 @@ def register(app: typer.Typer) -> None:
             hops,
             conns,
             tuple(graph.nodes[i] for i in targets) if targets is not None else None,
+            f"{named.protocol.value}/{named.name}" if named is not None else None,
         )
         render = {"text": blast_text, "json": blast_json, "dot": blast_dot}[output]
         sys.stdout.write(render(result, query))

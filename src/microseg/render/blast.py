@@ -32,6 +32,13 @@ class BlastQuery:
     hops: int | None = None
     conns: ConnSet | None = None
     targets: tuple[str, ...] | None = None
+    named: str | None = None
+    """A named port asked for (`TCP/http`): resolved per destination, so not a ConnSet."""
+
+    def port(self) -> str | None:
+        if self.named is not None:
+            return self.named
+        return format_conns(self.conns) if self.conns is not None else None
 
 
 def _hops_word(n: int) -> str:
@@ -40,7 +47,8 @@ def _hops_word(n: int) -> str:
 
 def _headline(result: BlastRadius, q: BlastQuery) -> str:
     n = len(result.reachable)
-    over = f" over {format_conns(q.conns)}" if q.conns is not None else ""
+    port = q.port()
+    over = f" over {port}" if port is not None else ""
     if not result.sources:
         return f"{q.from_}: no workloads to start from"
     if len(result.sources) == 1:
@@ -169,7 +177,7 @@ def blast_json(result: BlastRadius, q: BlastQuery) -> str:
     fields: dict[str, Any] = {
         "from": list(result.sources),
         "maxHops": q.hops,
-        "port": format_conns(q.conns) if q.conns is not None else None,
+        "port": q.port(),
         "reachable": [
             {
                 "workload": h.workload,

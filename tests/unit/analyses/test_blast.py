@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from microseg.analyses.blast import blast_radius, exposed_sources, resolve_nodes, sources_of
+from microseg.analyses.blast import (
+    NamedPort,
+    blast_radius,
+    exposed_sources,
+    resolve_nodes,
+    sources_of,
+)
 from microseg.engine import (
     Connectivity,
     Endpoint,
@@ -67,7 +73,7 @@ spec:
   selector: {matchLabels: {app: api}}
   template:
     metadata: {labels: {app: api}}
-    spec: {containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}
+    spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]}
 ---
 apiVersion: apps/v1
 kind: StatefulSet
@@ -76,7 +82,7 @@ spec:
   selector: {matchLabels: {app: db}}
   template:
     metadata: {labels: {app: db}}
-    spec: {containers: [{name: c, image: x, ports: [{containerPort: 5432}]}]}
+    spec: {containers: [{name: c, image: x, ports: [{name: pg, containerPort: 5432}]}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -85,7 +91,7 @@ spec:
   selector: {matchLabels: {app: cache}}
   template:
     metadata: {labels: {app: cache}}
-    spec: {containers: [{name: c, image: x, ports: [{containerPort: 6379}]}]}
+    spec: {containers: [{name: c, image: x, ports: [{name: redis, containerPort: 6379}]}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -94,7 +100,7 @@ spec:
   selector: {matchLabels: {app: svc}}
   template:
     metadata: {labels: {app: svc}}
-    spec: {containers: [{name: c, image: x, ports: [{containerPort: 8443}]}]}
+    spec: {containers: [{name: c, image: x, ports: [{name: https, containerPort: 8443}]}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -103,7 +109,7 @@ spec:
   selector: {matchLabels: {app: fraud}}
   template:
     metadata: {labels: {app: fraud}}
-    spec: {containers: [{name: c, image: x, ports: [{containerPort: 9000}]}]}
+    spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 9000}]}]}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -250,6 +256,37 @@ def test_hops_limit_and_port_filter(shop: tuple[Connectivity, WorkloadGraph]) ->
     ]
     with pytest.raises(ValueError, match="hops"):
         blast_radius(conn, graph, src, hops=-1)
+
+
+def test_named_port_resolves_on_each_destination(
+    shop: tuple[Connectivity, WorkloadGraph],
+) -> None:
+    conn, graph = shop
+    http = NamedPort(Protocol.TCP, "http")  # api's 8080, fraud's 9000
+    front = blast_radius(conn, graph, sources_of(conn, graph, "web/front"), named=http)
+    assert [(h.workload, h.hops) for h in front.reachable] == [(API, 1)]
+    assert front.reachable[0].steps[0].conns == ConnSet.single(Protocol.TCP, 8080)
+    svc = blast_radius(conn, graph, sources_of(conn, graph, "pay/svc"), named=http)
+    assert [(h.workload, [s.conns for s in h.steps]) for h in svc.reachable] == [
+        (FRAUD, [ConnSet.single(Protocol.TCP, 9000)])
+    ]
+    decision = svc.reachable[0].steps[0].decision
+    assert decision is not None
+    assert decision.requested == ConnSet.single(Protocol.TCP, 9000)
+    # with a port set as well, both must hold
+    none = blast_radius(
+        conn,
+        graph,
+        sources_of(conn, graph, "pay/svc"),
+        named=http,
+        conns=ConnSet.single(Protocol.TCP, 8080),
+    )
+    assert none.reachable == ()
+    missing = NamedPort(Protocol.UDP, "http")  # no UDP port of that name anywhere
+    assert (
+        blast_radius(conn, graph, sources_of(conn, graph, "web/front"), named=missing).reachable
+        == ()
+    )
 
 
 def test_targets_give_shortest_paths_to_crown_jewels(
