@@ -432,6 +432,61 @@ def test_single_pods_and_their_addresses(tmp_path: Path) -> None:
     }
 
 
+SPLIT = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1
+  namespace: ns
+  labels: {app: web, role: a}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-abc, uid: u1, controller: true}]
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-2
+  namespace: ns
+  labels: {app: web, role: b}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-abc, uid: u1, controller: true}]
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: ns, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: ns}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {role: a}}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: ns}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: db}}}]}]
+"""
+
+
+def test_a_split_workload_starts_from_every_pod(tmp_path: Path) -> None:
+    """web-abc's pods differ (only role=a may reach the database), so the graph shows them
+    one by one: the workload is both pods, a pod is its own node."""
+    (tmp_path / "split.yaml").write_text(SPLIT, encoding="utf-8")
+    conn = Connectivity.build(load([str(tmp_path)]))
+    graph = WorkloadGraph.build(conn)
+    assert graph.split == ("ns/web-abc[ReplicaSet]",)
+    whole = sources_of(conn, graph, "ns/web-abc")
+    assert {graph.nodes[i] for i in whole} == {"ns/web-1[Pod]", "ns/web-2[Pod]"}
+    assert [graph.nodes[i] for i in sources_of(conn, graph, "ns/web-2")] == ["ns/web-2[Pod]"]
+    result = blast_radius(conn, graph, whole)
+    assert [h.path for h in result.reachable] == [("ns/web-1[Pod]", "ns/db[Pod]")]
+    assert blast_radius(conn, graph, sources_of(conn, graph, "ns/web-2")).reachable == ()
+
+
 # -- against a plain BFS on random clusters -------------------------------------------
 
 
