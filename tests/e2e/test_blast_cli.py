@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from microseg.cli.app import app
 from tests.unit.analyses.test_blast import (
     API,
+    BEHIND_INGRESS,
     CACHE,
     DB,
     FRAUD,
@@ -77,6 +78,12 @@ def test_from_exposed(shop: str) -> None:
     doc = json.loads(result.stdout)
     assert doc["from"] == [FRONT]
     assert len(doc["reachable"]) == 5
+
+
+def test_from_exposed_includes_workloads_behind_an_ingress(tmp_path: Path) -> None:
+    (tmp_path / "site.yaml").write_text(BEHIND_INGRESS, encoding="utf-8")
+    doc = json.loads(invoke([str(tmp_path), "-q", "--from-exposed", "-o", "json"]).stdout)
+    assert doc["from"] == ["ns/site[Pod]"]
 
 
 def test_nothing_exposed_is_a_notice(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from microseg.analyses.groups import GroupResolver
 from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
 from microseg.model.addresses import PUBLIC
-from microseg.model.intent import BUILTIN_GROUPS, IntentSet
+from microseg.model.intent import BUILTIN_GROUPS, INTERNET_GROUP, IntentSet
 from microseg.model.sets import ConnSet, IPSet, Protocol
 
 __all__ = [
@@ -325,7 +325,8 @@ def resolve_nodes(
     `kube-dns`, or one defined in `intents`) resolved as verify resolves it
     (analyses/groups.py). A source made of addresses (`internet`, a CIDR group, an IP) stands
     for the workloads those addresses may connect to: the foothold an outside attacker gets,
-    as with --from-exposed. A target must be workloads. Raises UnknownEndpointError."""
+    as with --from-exposed (for `internet`, with the workloads behind an Ingress or Route
+    too). A target must be workloads. Raises UnknownEndpointError."""
     spec = text.strip()
     addresses: IPSet | None = None
     with suppress(ValueError):
@@ -353,15 +354,22 @@ def resolve_nodes(
     if addresses is not None:
         if target:
             raise UnknownEndpointError(f"{text!r} is addresses; crown jewels are workloads")
-        nodes = tuple(sorted({*nodes, *exposed_sources(graph, addresses)}))
+        via_ingress = spec == INTERNET_GROUP
+        nodes = tuple(sorted({*nodes, *exposed_sources(graph, addresses, ingress=via_ingress)}))
     return nodes, notes
 
 
-def exposed_sources(graph: WorkloadGraph, public: IPSet = PUBLIC) -> tuple[int, ...]:
+def exposed_sources(
+    graph: WorkloadGraph, public: IPSet = PUBLIC, *, ingress: bool = False
+) -> tuple[int, ...]:
     """Nodes that accept some connection from an address in `public`: by default the
     globally reachable addresses of the IANA special-purpose registries (model/addresses.py),
     the same set as the intent group `internet`. Private, CGNAT or link-local sources do not
-    make a workload exposed."""
-    return tuple(
-        sorted({e.node for e in graph.external if not e.outbound and e.addresses & public})
-    )
+    make a workload exposed. With `ingress`, also the nodes the ingress controller may reach
+    through an Ingress or Route (engine/ingress.py): those objects exist to route outside
+    traffic in, so a workload behind one is exposed even when its policies admit no public
+    address directly (they admit the controller)."""
+    nodes = {e.node for e in graph.external if not e.outbound and e.addresses & public}
+    if ingress:
+        nodes.update(node for node, _ in graph.ingress)
+    return tuple(sorted(nodes))

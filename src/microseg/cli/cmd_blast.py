@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--from-exposed",
                 help="Start from every workload that accepts connections from public "
-                "(internet) addresses.",
+                "(internet) addresses or sits behind an Ingress or Route.",
             ),
         ] = False,
         hops: Annotated[
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
         sources = set(_nodes(conn, graph, src or [], "--from", intent_set, quiet))
         labels = list(src or [])
         if from_exposed:
-            exposed = exposed_sources(graph)
+            exposed = exposed_sources(graph, ingress=True)
             if not exposed and not quiet:
                 sys.stderr.write("notice: no workload accepts connections from public addresses\n")
             sources.update(exposed)

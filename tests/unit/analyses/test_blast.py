@@ -487,6 +487,42 @@ def test_a_split_workload_starts_from_every_pod(tmp_path: Path) -> None:
     assert blast_radius(conn, graph, sources_of(conn, graph, "ns/web-2")).reachable == ()
 
 
+BEHIND_INGRESS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: site, namespace: ns, labels: {app: site}}
+spec: {containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: site, namespace: ns}
+spec:
+  podSelector: {matchLabels: {app: site}}
+  ingress: [{from: [{namespaceSelector: {}}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: site, namespace: ns}
+spec: {selector: {app: site}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: site, namespace: ns}
+spec: {defaultBackend: {service: {name: site, port: {number: 80}}}}
+"""
+
+
+def test_a_workload_behind_an_ingress_is_exposed(tmp_path: Path) -> None:
+    """Its policy admits pods of any namespace (so the ingress controller) but no address."""
+    (tmp_path / "site.yaml").write_text(BEHIND_INGRESS, encoding="utf-8")
+    conn = Connectivity.build(load([str(tmp_path)]))
+    graph = WorkloadGraph.build(conn)
+    assert exposed_sources(graph) == ()
+    assert [graph.nodes[i] for i in exposed_sources(graph, ingress=True)] == ["ns/site[Pod]"]
+    assert resolve_nodes(conn, graph, "internet")[0] == exposed_sources(graph, ingress=True)
+    assert resolve_nodes(conn, graph, "0.0.0.0/0")[0] == ()
+
+
 # -- against a plain BFS on random clusters -------------------------------------------
 
 
