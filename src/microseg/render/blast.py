@@ -108,6 +108,12 @@ def _distinct_hops(hits: tuple[BlastHit, ...]) -> list[Hop]:
     return list(seen.values())
 
 
+def _unreachable(result: BlastRadius, targets: tuple[str, ...]) -> list[str]:
+    """Crown jewels neither reached nor held from the start."""
+    done = {h.workload for h in result.reachable} | set(result.sources)
+    return [t for t in targets if t not in done]
+
+
 def _summary(hits: tuple[BlastHit, ...]) -> str:
     counts = Counter(h.hops for h in hits)
     parts = [f"{counts[k]} at {_hops_word(k)}" for k in sorted(counts)]
@@ -117,8 +123,10 @@ def _summary(hits: tuple[BlastHit, ...]) -> str:
 def blast_text(result: BlastRadius, q: BlastQuery) -> str:
     lines = [_headline(result, q)]
     if q.targets is not None:
-        found = {h.workload for h in result.reachable}
-        missing = [t for t in q.targets if t not in found]
+        missing = _unreachable(result, q.targets)
+        held = [t for t in q.targets if t in result.sources]
+        if held:
+            lines.append("  already compromised: " + ", ".join(held))
         if missing:
             within = f" in ≤ {_hops_word(q.hops)}" if q.hops is not None else ""
             lines.append(f"  not reachable{within}: " + ", ".join(missing))
@@ -189,8 +197,7 @@ def blast_json(result: BlastRadius, q: BlastQuery) -> str:
         "edges": [_hop_json(hop) for hop in _distinct_hops(result.reachable)],
     }
     if q.targets is not None:
-        found = {h.workload for h in result.reachable}
-        fields["unreachable"] = [t for t in q.targets if t not in found]
+        fields["unreachable"] = _unreachable(result, q.targets)
     return json.dumps(envelope("BlastRadius", **fields), indent=2) + "\n"
 
 

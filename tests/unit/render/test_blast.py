@@ -54,6 +54,9 @@ def test_text_headline_variants() -> None:
     assert jewels.startswith(f"{A} compromised: 2 of 2 crown jewels reachable")
     assert "  not reachable in ≤ 2 hops: ns/d[Deployment]\n" in jewels
     assert blast_text(BlastRadius((), ()), BlastQuery("x")) == "x: no workloads to start from\n"
+    held = blast_text(_chain(), BlastQuery("ns/a", targets=(A, C)))
+    assert "  already compromised: ns/a[Deployment]\n" in held
+    assert "not reachable" not in held
 
 
 def test_json_has_the_issue_shape_and_the_envelope() -> None:
@@ -73,7 +76,7 @@ def test_json_has_the_issue_shape_and_the_envelope() -> None:
         {"src": B, "dst": C, "conn": "All Connections"},
     ]
     assert "unreachable" not in doc
-    jewels = json.loads(blast_json(_chain(), BlastQuery("ns/a", targets=(C, "ns/x[Pod]"))))
+    jewels = json.loads(blast_json(_chain(), BlastQuery("ns/a", targets=(A, C, "ns/x[Pod]"))))
     assert jewels["unreachable"] == ["ns/x[Pod]"]
 
 
