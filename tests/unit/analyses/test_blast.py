@@ -543,7 +543,7 @@ def _plain_bfs(graph: WorkloadGraph, sources: set[int], hops: int | None) -> dic
     return {v: d for v, d in dist.items() if d > 0}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(max_policies=4))
 def test_distances_equal_a_plain_bfs(cluster: Cluster) -> None:
     conn = Connectivity.build(cluster)
@@ -560,7 +560,7 @@ def test_distances_equal_a_plain_bfs(cluster: Cluster) -> None:
                 assert all((a, b) in edges for a, b in pairwise(idx))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(max_policies=4))
 def test_hop_explanations_equal_the_engines_reach(cluster: Cluster) -> None:
     """The per-class policy index behind the explanations changes nothing: with guardrail
