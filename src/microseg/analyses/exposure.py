@@ -37,14 +37,15 @@ Semantics (decided here, each from the document named):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 
-from microseg.engine.connectivity import Connectivity
+from microseg.engine.connectivity import Connectivity, Endpoint
 from microseg.engine.ingress import pod_ports, service_target_ports
-from microseg.engine.workload_view import WorkloadGraph
+from microseg.engine.query import Step, Verdict
+from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
 from microseg.errors import Origin
 from microseg.model.addresses import PUBLIC, AddressClass, classify_runs
 from microseg.model.exposure import Ingress, Route
@@ -118,6 +119,11 @@ class EntryPoint:
     some: ConnSet
     status: EntryStatus
     origin: Origin
+    denials: tuple[Step, ...] = ()
+    isolating: tuple[str, ...] = ()
+    """For the blocked part (`requested - some`): the steps of the policy traces that deny
+    it (`[NP isolated: no rule allows]`, an ANP Deny ...) and the policies that isolate the
+    workload's ingress (or the controller's egress)."""
 
     @property
     def source(self) -> str:
@@ -189,6 +195,7 @@ def compute_exposure(conn: Connectivity, graph: WorkloadGraph) -> ExposureReport
     node_of = _node_of_pod(conn, graph)
     entries = _service_entries(conn, graph, node_of, public_in)
     entries += _ingress_entries(conn, graph, node_of)
+    entries = [_explain(conn, graph, e, public) for e in entries]
     entries.sort(key=lambda e: (e.workload or "", e.kind, e.namespace, e.name, e.service))
     by_node: dict[str, list[EntryPoint]] = defaultdict(list)
     for entry in entries:
@@ -411,6 +418,34 @@ def _entry(
         status,
         obj.origin,
     )
+
+
+def _explain(conn: Connectivity, graph: WorkloadGraph, e: EntryPoint, public: IPSet) -> EntryPoint:
+    """Why the blocked part is blocked: the same Decision `microseg reach` gives, from a
+    public address range (or the ingress controller) to the workload, on the blocked ports."""
+    blocked = e.requested - e.some
+    if e.workload is None or not blocked:
+        return e
+    node = graph.nodes.index(e.workload)
+    dst = Endpoint(e.workload, klass=int(graph.node_class[node]))
+    if e.kind in SERVICE_ENTRY_TYPES:
+        src = Endpoint("public addresses", addresses=public)
+    elif conn.classes.controller is not None:
+        src = Endpoint(INGRESS_CONTROLLER_NAME, klass=conn.classes.controller)
+    else:
+        return e
+    decision = conn.reach(src, dst, blocked)
+    traces = [t for t in (decision.egress, decision.ingress) if not t.external]
+    steps = tuple(
+        step
+        for t in traces
+        for step in t.steps
+        if step.effect is Verdict.DENY and step.conns & blocked
+    )
+    isolating = tuple(
+        p for t in traces if t.isolated and not blocked <= t.allowed for p in t.policies
+    )
+    return replace(e, denials=steps, isolating=isolating)
 
 
 def _ingress_entries(

@@ -42,6 +42,8 @@ JSON shape (`kind: ExposureReport`):
           "allowed": "TCP 8080",           # allowed from every source
           "allowedFromSome": "TCP 8080",   # allowed from at least one public address
           "status": "open",                # open, partial, blocked or no-endpoints
+          "blockedBy": ["[NP isolated: no rule allows]"],  # why the blocked part is, as reach
+          "isolatedBy": ["ns/policy"],     # policies isolating the workload (that direction)
           "origin": "file.yaml:12"
         }
       ]
@@ -70,6 +72,7 @@ from microseg.analyses.exposure import (
 from microseg.model.addresses import AddressClass, class_set, classify_ranges
 from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns
+from microseg.render.reach import step_label
 from microseg.render.shape import envelope
 
 __all__ = [
@@ -161,13 +164,23 @@ def entry_status_text(e: EntryPoint) -> str:
         return "no endpoints"
     blocked = format_conns(e.requested - e.some)
     if e.status is EntryStatus.BLOCKED:
-        return f"BLOCKED: {blocked}"
+        return f"BLOCKED: {blocked}{_why(e)}"
     parts = []
     if e.some != e.allowed:
         parts.append(f"{format_conns(e.some - e.allowed)} from some addresses only")
     if e.requested - e.some:
-        parts.append(f"{blocked} blocked")
+        parts.append(f"{blocked} blocked{_why(e)}")
     return "partial: " + "; ".join(parts)
+
+
+def _why(e: EntryPoint) -> str:
+    """` by [NP isolated: no rule allows] (isolated by ns/policy)`: the reach explanation's
+    denying steps, shortened."""
+    labels = list(dict.fromkeys(step_label(s) for s in e.denials))
+    text = f" by {', '.join(labels)}" if labels else ""
+    if e.isolating:
+        text += f" (isolated by {', '.join(e.isolating)})"
+    return text
 
 
 def format_entry_ports(ports: tuple[EntryPort, ...]) -> str:
@@ -325,5 +338,7 @@ def _entry_json(e: EntryPoint) -> dict[str, Any]:
         "allowed": format_conns(e.allowed),
         "allowedFromSome": format_conns(e.some),
         "status": e.status.value,
+        "blockedBy": list(dict.fromkeys(step_label(s) for s in e.denials)),
+        "isolatedBy": list(e.isolating),
         "origin": e.origin.location(),
     }

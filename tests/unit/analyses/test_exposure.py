@@ -164,6 +164,7 @@ def test_public_except_private_opens_one_port_of_two(tmp_path: Path) -> None:
     (entry,) = rep.entries
     assert entry.status is EntryStatus.PARTIAL
     assert entry.allowed == entry.some == tcp(8080)
+    assert entry.isolating == ("edge/world",)  # 9090 is what it blocks
     assert [p.pod_ports for p in entry.ports] == [(8080,), (9090,)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -14,6 +15,7 @@ from microseg.analyses.exposure import (
     ExposureReport,
     WorkloadExposure,
 )
+from microseg.engine.query import Step, Tier, Verdict
 from microseg.errors import Origin
 from microseg.model import ConnSet, IPSet, Protocol
 from microseg.model.addresses import PUBLIC, AddressClass, class_set
@@ -184,3 +186,20 @@ def test_nothing_exposed() -> None:
         "",
         "0 workloads reachable from public addresses, 0 can reach public addresses, 0 entry points",
     ]
+
+
+def test_blocked_entries_say_why() -> None:
+    isolated = Step(Tier.NETPOL, Verdict.DENY, TCP9100)
+    entry = replace(
+        _entry(EntryStatus.PARTIAL, TCP8080, TCP8080),
+        denials=(isolated,),
+        isolating=("frontend/webapp-ingress",),
+    )
+    assert entry_status_text(entry) == (
+        "partial: TCP 9100 blocked by [NP isolated: no rule allows] "
+        "(isolated by frontend/webapp-ingress)"
+    )
+    doc = json.loads(exposure_json(ExposureReport((), (entry,), V4, 1)))
+    (e,) = doc["entryPoints"]
+    assert e["blockedBy"] == ["[NP isolated: no rule allows]"]
+    assert e["isolatedBy"] == ["frontend/webapp-ingress"]
