@@ -95,8 +95,8 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--to",
-                help="Crown jewels (same forms as --from): list only these, with shortest paths. "
-                "Repeatable.",
+                help="Crown jewels: a workload, pod, ns/* or group (no addresses); list only "
+                "these, with shortest paths. Repeatable.",
                 show_default=False,
             ),
         ] = None,
