@@ -14,7 +14,8 @@ from microseg.cli import cmd_blast, cmd_diff, cmd_exposure, cmd_identity, cmd_li
 from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
-from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.errors import MicrosegError
 from microseg.render.connlist import connlist_rows, render_connlist
@@ -42,13 +43,16 @@ def connectivity(
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
     host_network: HostNet = "node",
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
     check_output(output, ("txt", "json", "csv", "md", "dot"))
     session = Session(quiet, no_color, host_network)
-    conn = session.connectivity(paths)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)
     focus = None
     if focus_workload is not None:
@@ -87,6 +91,9 @@ def reach(
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
     host_network: HostNet = "node",
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -97,7 +104,7 @@ def reach(
     except ValueError as exc:
         fail(str(exc))
     session = Session(quiet, no_color, host_network)
-    conn = session.connectivity(paths)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     try:
         s, d = conn.resolve(src), conn.resolve(dst)
         conns = None
@@ -117,13 +124,16 @@ def stats(
     paths: Paths,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
     host_network: HostNet = "node",
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
     check_output(output, ("text", "json"))
     session = Session(quiet, no_color, host_network)
-    conn = session.connectivity(paths)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
     result = session.stage("counting", lambda: compute_stats(conn, graph))
     if output == "json":

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["HostNet", "NoColor", "Paths", "Quiet"]
+__all__ = ["HostNet", "IstioRoot", "LayerOpt", "NoColor", "Paths", "Quiet", "TrustDomain"]
 
 Paths = Annotated[
     list[str],
@@ -25,4 +25,20 @@ HostNet = Annotated[
         help="Host-network pods: 'node' (policies ignore them; their traffic is node traffic, the common "
         "implementation) or 'pod' (treated as ordinary pods, as netpol-analyzer does).",
     ),
+]
+LayerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--layer",
+        help="network (NetworkPolicy tiers), mesh (Istio mTLS and AuthorizationPolicy) or both "
+        "(default: both when the input has Istio security resources, else network).",
+        show_default=False,
+    ),
+]
+TrustDomain = Annotated[
+    str, typer.Option("--trust-domain", help="Istio trust domain of SPIFFE IDs and principals.")
+]
+IstioRoot = Annotated[
+    str,
+    typer.Option("--istio-root-namespace", help="Istio root namespace (mesh-wide policies)."),
 ]

@@ -34,10 +34,19 @@ INGRESS_CONTROLLER = Pod(
 )
 
 
-def class_key(pod: Pod, host_network: bool) -> tuple[object, ...]:
+def class_key(
+    pod: Pod, host_network: bool, mesh: bool = False, mesh_ip: bool = False
+) -> tuple[object, ...]:
+    """`mesh`: the input has Istio security resources, which also tell pods apart by
+    identity (service account) and sidecar opt-in/out; `mesh_ip`: some AuthorizationPolicy
+    names ipBlocks, so the pod's own address matters too."""
     named = tuple(sorted((p.name, p.protocol.value, p.port) for p in pod.ports if p.name))
     address = (pod.host_ip or (pod.ips[0] if pod.ips else "")) if host_network else ""
-    return (pod.namespace, pod.labels.key(), named, host_network, address)
+    key = (pod.namespace, pod.labels.key(), named, host_network, address)
+    if mesh:
+        ip = (pod.ips[0] if pod.ips else "") if mesh_ip else ""
+        return (*key, pod.service_account, pod.inject_annotation, pod.host_network, ip)
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +66,18 @@ class EndpointClasses:
     ) -> EndpointClasses:
         """`controller`: also a class for INGRESS_CONTROLLER (it may share a real one)."""
         as_node = options.host_network is HostNetwork.NODE
+        mesh = cluster.has_mesh
+        mesh_ip = any(
+            s.ip_blocks or s.not_ip_blocks or s.remote_ip_blocks or s.not_remote_ip_blocks
+            for p in cluster.authorization_policies
+            for r in p.rules
+            for s in r.sources or ()
+        )
         index: dict[tuple[object, ...], int] = {}
         reps: list[Pod] = []
         pod_class = np.empty(len(cluster.pods), dtype=np.int64)
         for i, pod in enumerate(cluster.pods):
-            key = class_key(pod, as_node and pod.host_network)
+            key = class_key(pod, as_node and pod.host_network, mesh, mesh_ip)
             c = index.get(key)
             if c is None:
                 c = index[key] = len(reps)
@@ -71,7 +87,7 @@ class EndpointClasses:
         extra = None
         if controller:
             pod = INGRESS_CONTROLLER
-            extra = index.setdefault(class_key(pod, False), len(reps))
+            extra = index.setdefault(class_key(pod, False, mesh, mesh_ip), len(reps))
             if extra == len(reps):
                 reps.append(pod)
             if cluster.namespace(pod.namespace) is None:

@@ -8,7 +8,7 @@ selectors" / isolation). External addresses have no policies of their own.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -16,8 +16,10 @@ import numpy.typing as npt
 from microseg.engine.atoms import IPAtoms, PortAtoms
 from microseg.engine.classes import EndpointClasses
 from microseg.engine.explain import explain_direction, external_trace
+from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.mesh_explain import mesh_steps
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
-from microseg.engine.query import Decision, Verdict
+from microseg.engine.query import Decision, Layer, MeshVerdict, Verdict
 from microseg.engine.rules import RuleCompiler, node_addresses
 from microseg.engine.tiers import DirectionTable, build_table
 from microseg.errors import MicrosegError
@@ -62,6 +64,8 @@ def _port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
         for p in pod.ports:
             if (p.protocol, p.name) in used_names:
                 out.append((p.protocol, p.port, p.port))
+    if cluster.has_mesh:
+        out += mesh_port_ranges(cluster)
     return out
 
 
@@ -73,6 +77,8 @@ def _ip_sets(cluster: Cluster) -> list[IPSet]:
                 out.append(peer.addresses)
             elif isinstance(peer, NodePeer):
                 out.append(node_addresses(cluster.nodes, peer))
+    if cluster.has_mesh:
+        out += mesh_ip_sets(cluster)
     return out
 
 
@@ -108,6 +114,10 @@ class Connectivity:
     ingress: DirectionTable
     egress: DirectionTable
     names: EndpointNames
+    mesh: MeshTable | None = None
+    """The Istio layer, present when the input has PeerAuthentication/AuthorizationPolicy."""
+    layer: Layer = Layer.NETWORK
+    """Which layers the matrices and queries count; `with_layer` picks another."""
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
@@ -117,6 +127,7 @@ class Connectivity:
         ips = IPAtoms.build(_ip_sets(cluster))
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
         admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
+        mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
         return Connectivity(
             cluster,
             classes,
@@ -126,7 +137,20 @@ class Connectivity:
             build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
             build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
             EndpointNames.build(cluster),
+            mesh,
+            Layer.BOTH if mesh is not None else Layer.NETWORK,
         )
+
+    def with_layer(self, layer: Layer) -> Connectivity:
+        """The same index counting other layers. Without mesh resources the mesh allows
+        everything: `mesh` then allows all, and `both` equals `network`."""
+        return replace(self, layer=layer)
+
+    def _mesh_in(self) -> npt.NDArray[np.bool_] | None:
+        """[dst class, src column, atom] of the mesh, or None when it does not count."""
+        if self.layer is Layer.NETWORK or self.mesh is None:
+            return None
+        return self.mesh.allow
 
     # -- matrices --------------------------------------------------------------------
     @property
@@ -136,15 +160,27 @@ class Connectivity:
     def pod_to_pod(self) -> npt.NDArray[np.bool_]:
         """[src class, dst class, port atom]."""
         c = self.n_classes
-        return self.egress.allow[:, :c, :] & self.ingress.allow[:, :c, :].transpose(1, 0, 2)
+        mesh = self._mesh_in()
+        if self.layer is Layer.MESH:
+            full = np.ones((c, c, len(self.ports)), dtype=np.bool_)
+            return full if mesh is None else mesh[:, :c, :].transpose(1, 0, 2).copy()
+        out = self.egress.allow[:, :c, :] & self.ingress.allow[:, :c, :].transpose(1, 0, 2)
+        return out if mesh is None else out & mesh[:, :c, :].transpose(1, 0, 2)
 
     def to_external(self) -> npt.NDArray[np.bool_]:
-        """[src class, ip atom, port atom]."""
+        """[src class, ip atom, port atom]. The mesh governs inbound traffic only."""
+        if self.layer is Layer.MESH:
+            return np.ones_like(self.egress.allow[:, self.n_classes :, :])
         return self.egress.allow[:, self.n_classes :, :]
 
     def from_external(self) -> npt.NDArray[np.bool_]:
         """[dst class, ip atom, port atom]."""
-        return self.ingress.allow[:, self.n_classes :, :]
+        c = self.n_classes
+        mesh = self._mesh_in()
+        if self.layer is Layer.MESH:
+            return np.ones_like(self.ingress.allow[:, c:, :]) if mesh is None else mesh[:, c:, :]
+        out = self.ingress.allow[:, c:, :]
+        return out if mesh is None else out & mesh[:, c:, :]
 
     # -- endpoints -------------------------------------------------------------------
     def resolve(self, text: str) -> Endpoint:
@@ -218,14 +254,41 @@ class Connectivity:
             else list(c + np.flatnonzero(self.ips.mask(dst.addresses or IPSet())))
         )
         out = []
+        ones = np.ones(len(self.ports), np.bool_)
+        network = self.layer is not Layer.MESH
+        mesh = self._mesh_in()
         for s in src_cols:
             for d in dst_cols:
                 if s >= c and d >= c:
                     continue  # external to external: not the cluster's business
-                e = self.egress.allow[s, d] if s < c else np.ones(len(self.ports), np.bool_)
-                i = self.ingress.allow[d, s] if d < c else np.ones(len(self.ports), np.bool_)
-                out.append(e & i)
+                e = self.egress.allow[s, d] if s < c and network else ones
+                i = self.ingress.allow[d, s] if d < c and network else ones
+                m = mesh[d, s] if d < c and mesh is not None else ones
+                out.append(e & i & m)
         return out
+
+    def _conditions(
+        self, src: Endpoint, dst: Endpoint, allowed: ConnSet
+    ) -> tuple[tuple[ConnSet, MeshVerdict], ...]:
+        """The parts of `allowed` the mesh grants only under L7 conditions."""
+        if self._mesh_in() is None or self.mesh is None or dst.klass is None:
+            return ()
+        c = self.n_classes
+        cols = (
+            [src.klass]
+            if src.klass is not None
+            else list(c + np.flatnonzero(self.ips.mask(src.addresses or IPSet())))
+        )
+        keep = self.ports.mask_of(allowed)
+        per: dict[int, npt.NDArray[np.bool_]] = {}
+        for s in cols:
+            ids = self.mesh.cond[dst.klass, s]
+            for k in np.unique(ids[keep & (ids > 0)]).tolist():
+                hit = (ids == k) & keep
+                per[k] = per[k] | hit if k in per else hit
+        return tuple(
+            (self.ports.to_connset(mask), self.mesh.verdicts[k]) for k, mask in sorted(per.items())
+        )
 
     def allowed(self, src: Endpoint, dst: Endpoint) -> tuple[ConnSet, bool]:
         """Connections allowed for every address pair the endpoints cover, and whether some
@@ -261,7 +324,23 @@ class Connectivity:
             verdict = Verdict.ALLOW if allowed else Verdict.DENY
         else:
             verdict = Verdict.ALLOW if conns and conns.issubset(allowed) else Verdict.DENY
-        return Decision(s.name, d.name, conns, allowed, verdict, egress, ingress, partial)
+        if self.layer is Layer.NETWORK or self.mesh is None or d.klass is None:
+            return Decision(s.name, d.name, conns, allowed, verdict, egress, ingress, partial)
+        scope = conns if conns is not None else ConnSet.all()
+        steps = mesh_steps(self, s, d, scope)
+        return Decision(
+            s.name,
+            d.name,
+            conns,
+            allowed,
+            verdict,
+            egress,
+            ingress,
+            partial,
+            self.layer,
+            steps,
+            self._conditions(s, d, allowed),
+        )
 
     def workload_key_of(self, klass: int) -> WorkloadKey:
         return self.classes.reps[klass].workload

@@ -12,7 +12,7 @@ from microseg.errors import Origin
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 
-__all__ = ["Decision", "Step", "Tier", "Trace", "Verdict"]
+__all__ = ["Decision", "Layer", "MeshVerdict", "Step", "Tier", "Trace", "Verdict"]
 
 
 class Verdict(Enum):
@@ -30,6 +30,29 @@ class Tier(Enum):
     MESH = "mesh"
 
 
+class Layer(Enum):
+    """Which enforcement points a verdict counts: NetworkPolicy tiers, the Istio mesh, or both."""
+
+    NETWORK = "network"
+    MESH = "mesh"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class MeshVerdict:
+    """The mesh's answer to one request: `allowed`, possibly only when one of `requires`
+    holds (L7 alternatives such as `{methods: GET}`; empty: no condition) and none of
+    `unless` does (conditions of DENY rules, or an external authorizer's say)."""
+
+    allowed: bool
+    requires: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+
+    @property
+    def conditional(self) -> bool:
+        return self.allowed and bool(self.requires or self.unless)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One reason: `policy`'s rule `rule` in `tier` had `effect` on `conns`. A DEFAULT step
@@ -43,7 +66,10 @@ class Step:
     origin: Origin | None = None
     rule_name: str = ""
     kind: str = ""
-    """The short kind of the policy when the tier alone does not say it (`CNP`)."""
+    """The short kind of the policy when the tier alone does not say it (`CNP`); for MESH
+    steps `mTLS`, `AuthZ` or `mesh`."""
+    detail: str = ""
+    """MESH steps: what decided, e.g. `STRICT shop` or `principal cluster.local/ns/a/sa/b`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +104,8 @@ class Decision:
     ingress: Trace
     partial: bool = False
     """For a range of external addresses: some addresses in it get more than `allowed`."""
+    layer: Layer = Layer.NETWORK
+    mesh: tuple[Step, ...] = ()
+    """The mesh's steps at the destination (layer mesh or both), per connection subset."""
+    conditions: tuple[tuple[ConnSet, MeshVerdict], ...] = ()
+    """Parts of `allowed` the mesh grants only under L7 conditions, with what they need."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
+from microseg.ingest.istio import ISTIO_KINDS, parse_istio
 from microseg.ingest.netpols import parse_network_policy
 from microseg.ingest.validation import format_path
 from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
@@ -16,6 +17,7 @@ from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
 from microseg.model.labels import FrozenLabels
+from microseg.model.mesh import AuthorizationPolicy, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
@@ -24,6 +26,7 @@ from microseg.model.objects import (
     Service,
     ServiceAccount,
     ServicePort,
+    Workload,
 )
 from microseg.model.selectors import label_key_error, label_value_error
 from microseg.model.sets import Protocol
@@ -65,6 +68,9 @@ class ClusterBuilder:
     nodes: list[Node] = field(default_factory=list)
     ingresses: list[Ingress] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
+    mesh: dict[tuple[str, str, str], PeerAuthentication | AuthorizationPolicy] = field(
+        default_factory=dict
+    )
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -100,6 +106,10 @@ class ClusterBuilder:
             self._add_service(doc)
         elif kind in ("Ingress", "Route"):
             self._add_exposure(doc, kind)
+        elif kind in ISTIO_KINDS and str(doc.data.get("apiVersion", "")).startswith(
+            "security.istio.io/"
+        ):
+            self._add_istio(doc, kind)
         elif kind == "ServiceAccount":
             meta = doc.data.get("metadata")
             if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
@@ -112,6 +122,37 @@ class ClusterBuilder:
         else:
             self.skipped[kind] += 1
             self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_istio(self, doc: Document, kind: str) -> None:
+        obj, notes = parse_istio(doc)
+        self.diagnostics.extend(notes)
+        if obj is None:
+            return
+        key = (kind, obj.namespace, obj.name)
+        if key in self.mesh:
+            first = self.mesh[key].origin.location()
+            message = f"two {kind} objects named {obj.namespace}/{obj.name} (first at {first})"
+            self._error(doc, "MS143", message, ("metadata", "name"))
+            return
+        self.mesh[key] = obj
+
+    def _account_notes(self, workloads: list[Workload]) -> list[Diagnostic]:
+        """A workload running as a ServiceAccount the input does not declare (only checked
+        when the input declares accounts or has mesh resources, where identity matters)."""
+        if not self.accounts and not self.mesh:
+            return []
+        known = {(a.namespace, a.name) for a in self.accounts}
+        return [
+            Diagnostic(
+                Severity.WARNING,
+                "MS144",
+                f"{w.key} runs as ServiceAccount {w.key.namespace}/{w.service_account}, "
+                "which is not in the input",
+                w.origin,
+            )
+            for w in workloads
+            if w.service_account != "default" and (w.key.namespace, w.service_account) not in known
+        ]
 
     def _error(self, doc: Document, code: str, message: str, path: tuple[str | int, ...]) -> None:
         origin = doc.origin()
@@ -312,6 +353,7 @@ class ClusterBuilder:
     def build(self) -> Cluster:
         workloads, pods = self.workloads.build()
         diagnostics = self.diagnostics + self.workloads.diagnostics + self._exposure_notes()
+        diagnostics += self._account_notes(workloads)
         for kind, count in sorted(self.skipped.items()):
             diagnostics.append(
                 Diagnostic(
@@ -342,6 +384,12 @@ class ClusterBuilder:
             nodes=tuple(self.nodes),
             ingresses=tuple(self.ingresses),
             routes=tuple(self.routes),
+            peer_authentications=tuple(
+                o for o in self.mesh.values() if isinstance(o, PeerAuthentication)
+            ),
+            authorization_policies=tuple(
+                o for o in self.mesh.values() if isinstance(o, AuthorizationPolicy)
+            ),
             diagnostics=tuple(diagnostics),
         )
 

@@ -228,6 +228,8 @@ class WorkloadBuilder:
         if not ips and isinstance(status.get("podIP"), str):
             ips = [status["podIP"]]
         host_network = spec.get("hostNetwork", False) is True
+        annotations = _get(doc.data, (*spec_path[:-1], "metadata", "annotations"), dict, {})
+        inject = annotations.get("sidecar.istio.io/inject")
         return Pod(
             namespace=namespace,
             name=name,
@@ -242,6 +244,7 @@ class WorkloadBuilder:
                 spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
             ),
             origin=doc.origin(),
+            inject_annotation=inject if isinstance(inject, str) else "",
         )
 
     def build(self) -> tuple[list[Workload], list[Pod]]:
@@ -258,7 +261,7 @@ class WorkloadBuilder:
             by_workload[key].append(raw)
         for key, raws in by_workload.items():
             owners_with_pods.add(key)
-            workloads[key] = Workload(key, raws[0].doc.origin())
+            first_pod = len(pods)
             for raw in raws:
                 try:
                     pods.append(
@@ -268,6 +271,8 @@ class WorkloadBuilder:
                     )
                 except _Bad as bad:
                     self._bad(raw.doc, bad)
+            account = pods[first_pod].service_account if len(pods) > first_pod else "default"
+            workloads[key] = Workload(key, raws[0].doc.origin(), account)
             distinct = {r.labels for r in raws}
             if len(distinct) > 1:
                 self.diagnostics.append(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.exposure import Ingress, Route
+from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
 
@@ -25,12 +26,20 @@ class Cluster:
     nodes: tuple[Node, ...] = ()
     ingresses: tuple[Ingress, ...] = ()
     routes: tuple[Route, ...] = ()
+    peer_authentications: tuple[PeerAuthentication, ...] = ()
+    authorization_policies: tuple[AuthorizationPolicy, ...] = ()
+    mesh: MeshSettings = field(default_factory=MeshSettings)
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def tier(self, tier: AdminTier) -> tuple[AdminPolicy, ...]:
         """The policies of a tier in evaluation order: by priority, then by name."""
         chosen = [p for p in self.admin_policies if p.tier is tier]
         return tuple(sorted(chosen, key=lambda p: (p.priority, p.name)))
+
+    @property
+    def has_mesh(self) -> bool:
+        """Whether the input has Istio security resources (the mesh layer is then evaluated)."""
+        return bool(self.peer_authentications or self.authorization_policies)
 
     def namespace(self, name: str) -> Namespace | None:
         for ns in self.namespaces:

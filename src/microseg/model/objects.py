@@ -72,6 +72,8 @@ class Pod:
     from_template: bool = False
     service_account: str = "default"
     origin: Origin = field(default=Origin(), compare=False)
+    inject_annotation: str = ""
+    """The pod's `sidecar.istio.io/inject` annotation, if any (mesh membership, model/mesh.py)."""
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
+from microseg.engine.query import MeshVerdict
 from microseg.model.sets import IPV4_MAX, ConnSet, IntervalSet, IPSet
 
-__all__ = ["format_conns", "format_ip_ranges", "format_ports"]
+__all__ = [
+    "condition_label",
+    "format_conditional",
+    "format_conns",
+    "format_ip_ranges",
+    "format_ports",
+]
 
 
 def format_ports(ports: IntervalSet) -> str:
@@ -30,3 +38,26 @@ def format_ip_ranges(addresses: IPSet) -> list[str]:
 
 def is_all_v4(addresses: IPSet) -> bool:
     return addresses.v4.intervals == ((0, IPV4_MAX),)
+
+
+def condition_label(verdict: MeshVerdict) -> str:
+    """`{methods: GET, paths: /api/*}`; alternatives joined by `or`; DENY conditions after `unless`."""
+    text = " or ".join(verdict.requires)
+    if verdict.unless:
+        text = (text + " " if text else "") + "unless " + " or ".join(verdict.unless)
+    return text
+
+
+def format_conditional(allowed: ConnSet, conditions: Sequence[tuple[ConnSet, MeshVerdict]]) -> str:
+    """`TCP 8080 {methods: GET, paths: /api/*},TCP 9100`: the conditional parts of a
+    connection set carry their L7 conditions; the rest prints as netpol-analyzer does."""
+    if not conditions:
+        return format_conns(allowed)
+    rest = allowed
+    parts = []
+    for conns, verdict in conditions:
+        parts.append(f"{format_conns(conns)} {condition_label(verdict)}")
+        rest = rest - conns
+    if rest:
+        parts.insert(0, format_conns(rest))
+    return ",".join(parts)

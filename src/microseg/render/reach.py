@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from microseg.engine.query import Decision, Step, Tier, Trace, Verdict
+from microseg.engine.query import Decision, Layer, Step, Tier, Trace, Verdict
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
-from microseg.render.conns import format_conns
+from microseg.render.conns import condition_label, format_conditional, format_conns
 from microseg.render.shape import envelope
 
 __all__ = ["chains", "decision_json", "decision_text", "step_label"]
@@ -16,6 +16,8 @@ __all__ = ["chains", "decision_json", "decision_text", "step_label"]
 
 def step_label(step: Step) -> str:
     """`[NP shop/allow-api#0 Allow]`, `[ANP tenant-guard/r0 Pass]`: one link of a chain."""
+    if step.tier is Tier.MESH:
+        return _mesh_label(step)
     if step.tier is Tier.NETPOL and step.policy is None:
         return "[NP isolated: no rule allows]"
     if step.policy is None:
@@ -28,6 +30,54 @@ def step_label(step: Step) -> str:
         tier = "Admin" if step.tier is Tier.ADMIN else "Baseline"
         return f"[CNP {tier} {step.policy}/{rule} {effect}]"
     return f"[{step.tier.value} {step.policy}/{rule} {step.effect.value}]"
+
+
+_MESH_EFFECT = {Verdict.ALLOW: "ALLOW", Verdict.DENY: "DENY", Verdict.PASS: "CUSTOM"}
+
+
+def _mesh_label(step: Step) -> str:
+    """`[mTLS STRICT shop]`, `[AuthZ shop/api-allow rule 0 ALLOW principal ...]`."""
+    if step.kind == "AuthZ" and step.policy is not None:
+        effect = _MESH_EFFECT.get(step.effect, step.effect.value)
+        return f"[AuthZ {step.policy} rule {step.rule} {effect} {step.detail}]"
+    return f"[{step.kind} {step.detail}]"
+
+
+def _mesh_lines(d: Decision) -> list[str]:
+    """The destination's mesh steps, then one chain per connection subset that links the
+    network steps and the mesh steps (`[NP ...] + [mTLS STRICT shop] + [AuthZ ...]`)."""
+    head = f"  {'mesh':<7} {d.dst}: "
+    if all(s.kind == "mesh" for s in d.mesh):
+        return [head + "outside the Istio mesh; no mesh policy applies"]
+    if d.requested is not None:
+        want = d.requested
+    elif d.layer is Layer.BOTH:
+        want = d.egress.allowed & d.ingress.allowed  # what the network lets reach the mesh
+    else:
+        want = ConnSet.all()
+    lines = [head + "Istio sidecar or ztunnel at the destination"]
+    for step in d.mesh:
+        part = step.conns & want
+        if part:
+            verb = "passes"
+            if step.effect is Verdict.DENY:
+                verb = "denies when" if step.detail.startswith("{") else "denies"
+            lines.append(f"      {verb} {format_conns(part)} by {step_label(step)}{_where(step)}")
+    for conns, verdict in d.conditions:
+        lines.append(f"      {format_conns(conns)} only {condition_label(verdict)}")
+    if d.layer is not Layer.BOTH:
+        return lines
+    network = [
+        s
+        for t in (d.egress, d.ingress)
+        for s in t.steps
+        if s.tier is not Tier.DEFAULT or s.effect is not Verdict.ALLOW
+    ]
+    for conns, chain in chains((*network, *d.mesh), want):
+        if any(s.tier is Tier.MESH and s.kind != "mesh" for s in chain):
+            labels = " + ".join(step_label(s) for s in chain)
+            lines.append(f"      chain {format_conns(conns)}: {labels}")
+    return lines
 
 
 def chains(steps: tuple[Step, ...], scope: ConnSet) -> list[tuple[ConnSet, list[Step]]]:
@@ -99,6 +149,10 @@ def decision_text(d: Decision) -> str:
     conns = format_conns(d.requested if d.requested is not None else d.allowed)
     if d.requested is None and not d.allowed:
         conns = "no connections"
+    if d.conditions and d.requested is None:
+        conns = format_conditional(d.allowed, d.conditions)
+    elif d.conditions and d.requested is not None and d.verdict is Verdict.ALLOW:
+        conns = format_conditional(d.requested, [(c & d.requested, v) for c, v in d.conditions])
     lines = [f"{word:<8}{d.src} -> {d.dst}  {conns}"]
     if d.requested is not None and d.verdict is Verdict.DENY and d.allowed:
         lines.append(f"  (allowed between them: {format_conns(d.allowed)})")
@@ -106,8 +160,11 @@ def decision_text(d: Decision) -> str:
         lines.append(
             "  (some addresses in the range are allowed more; shown is what every address gets)"
         )
-    lines += _trace_lines(d.egress, d.requested)
-    lines += _trace_lines(d.ingress, d.requested)
+    if d.layer is not Layer.MESH:
+        lines += _trace_lines(d.egress, d.requested)
+        lines += _trace_lines(d.ingress, d.requested)
+    if d.mesh:
+        lines += _mesh_lines(d)
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +182,9 @@ def _step_json(step: Step) -> dict[str, Any]:
             out["ruleName"] = step.rule_name
     if step.origin is not None:
         out["origin"] = {"file": step.origin.file, "line": step.origin.line}
+    if step.tier is Tier.MESH:
+        out["kind"] = step.kind
+        out["detail"] = step.detail
     return out
 
 
@@ -152,4 +212,16 @@ def decision_json(d: Decision) -> str:
         egress=_trace_json(d.egress),
         ingress=_trace_json(d.ingress),
     )
+    if d.layer is not Layer.NETWORK or d.mesh:
+        doc["layer"] = d.layer.value
+        doc["mesh"] = [_step_json(s) for s in d.mesh]
+        doc["conditions"] = [
+            {
+                "conn": format_conns(c),
+                "requires": list(v.requires),
+                "unless": list(v.unless),
+                "label": condition_label(v),
+            }
+            for c, v in d.conditions
+        ]
     return json.dumps(doc, indent=2) + "\n"

@@ -1,0 +1,43 @@
+"""Loading with the mesh options every mesh-aware command shares (--layer, --trust-domain,
+--istio-root-namespace); a helper so that app.py and cmd_identity.py spell them alike."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from microseg.cli.common import Session, fail
+from microseg.engine import Connectivity
+from microseg.engine.query import Layer
+from microseg.model import Cluster
+from microseg.model.mesh import MeshSettings
+
+__all__ = ["load_mesh", "mesh_connectivity", "parse_layer"]
+
+
+def parse_layer(text: str | None) -> Layer | None:
+    if text is None:
+        return None
+    try:
+        return Layer(text)
+    except ValueError:
+        fail(f"--layer {text!r}: expected network, mesh or both")
+
+
+def load_mesh(session: Session, paths: list[str], trust_domain: str, root: str) -> Cluster:
+    if not trust_domain or "/" in trust_domain:
+        fail(f"--trust-domain {trust_domain!r}: expected a domain such as cluster.local")
+    cluster = session.load(paths)
+    return replace(cluster, mesh=MeshSettings(trust_domain, root))
+
+
+def mesh_connectivity(
+    session: Session, paths: list[str], layer: str | None, trust_domain: str, root: str
+) -> Connectivity:
+    """The index with the layer asked for; default both with mesh resources, else network."""
+    chosen = parse_layer(layer)
+    with session.progress():
+        cluster = load_mesh(session, paths, trust_domain, root)
+        conn = session.stage(
+            "computing connectivity", lambda: Connectivity.build(cluster, session.options)
+        )
+    return conn if chosen is None else conn.with_layer(chosen)

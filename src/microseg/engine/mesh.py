@@ -1,0 +1,320 @@
+"""The fast mesh layer: Istio's verdict for every (destination class, source column, port
+atom) at once, built only when the input has PeerAuthentication or AuthorizationPolicy.
+
+Layout matches the NetworkPolicy ingress table (`[dst class, src column, atom]`, source
+columns being classes then external IP atoms), so a combined verdict is one `&`. A cell
+that the mesh allows only under L7 conditions has a non-zero `cond` id into `verdicts`.
+
+Work is a Python loop over destination classes in the mesh and the rules that apply to
+them; every rule is evaluated as numpy vectors over all sources and atoms at once.
+mesh_reference.py evaluates the same semantics one request at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.classes import EndpointClasses
+from microseg.engine.mesh_match import (
+    applies_to,
+    clause_text,
+    condition_text,
+    effective_mode,
+    http_ports,
+    is_http_key,
+    istio_match,
+    operation_l7,
+    pod_mesh_mode,
+    rule_has_http,
+    source_l7,
+)
+from microseg.engine.mesh_reference import ALLOWED
+from microseg.engine.query import MeshVerdict
+from microseg.model.cluster import Cluster
+from microseg.model.mesh import AuthzAction, AuthzRule, MeshMode, MtlsMode, Source, principal
+from microseg.model.objects import Pod
+from microseg.model.sets import IPSet, Protocol
+
+__all__ = ["MeshTable", "mesh_ip_sets", "mesh_port_ranges"]
+
+Mask = npt.NDArray[np.bool_]
+
+
+def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
+    """Ports the mesh distinguishes: rule ports, port-level mTLS, HTTP service ports."""
+    ports: set[int] = set()
+    for policy in cluster.authorization_policies:
+        for rule in policy.rules:
+            for op in rule.operations or ():
+                ports.update(int(p) for p in (op.ports or ()) + (op.not_ports or ()))
+    for pa in cluster.peer_authentications:
+        ports.update(p for p, _ in pa.port_modes)
+    for pod in cluster.pods:
+        ports.update(http_ports(cluster, pod))
+    return [(Protocol.TCP, p, p) for p in sorted(ports)]
+
+
+def _blocks(source: Source) -> tuple[str, ...]:
+    return (
+        (source.ip_blocks or ())
+        + (source.not_ip_blocks or ())
+        + (source.remote_ip_blocks or ())
+        + (source.not_remote_ip_blocks or ())
+    )
+
+
+def _cidr(block: str) -> str:
+    """Istio accepts a bare address as a single-address block."""
+    return block if "/" in block else block + ("/128" if ":" in block else "/32")
+
+
+def _block_set(block: str) -> IPSet:
+    return IPSet.from_cidr(_cidr(block))
+
+
+def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
+    return [
+        _block_set(b)
+        for p in cluster.authorization_policies
+        for r in p.rules
+        for s in r.sources or ()
+        for b in _blocks(s)
+    ]
+
+
+@dataclass(slots=True)
+class _Sources:
+    """Per source column: in the mesh, identity strings, and address."""
+
+    n: int
+    in_mesh: Mask
+    principal: list[str]
+    namespace: list[str]
+    account: list[str]
+    classes: int
+    ips: IPAtoms
+    address: list[str | None]
+
+    def pattern(self, values: list[str], patterns: tuple[str, ...]) -> Mask:
+        """Istio value matching of `patterns` against each column's identity value; the
+        identities of external columns are empty."""
+        uniq: dict[str, bool] = {}
+        out = np.zeros(self.n, dtype=np.bool_)
+        for i, v in enumerate(values):
+            hit = uniq.get(v)
+            if hit is None:
+                hit = uniq[v] = any(istio_match(p, v) for p in patterns)
+            out[i] = hit
+        return out
+
+    def blocks(self, blocks: tuple[str, ...]) -> Mask:
+        out = np.zeros(self.n, dtype=np.bool_)
+        nets = [ipaddress.ip_network(_cidr(b), strict=False) for b in blocks]
+        for i in range(self.classes):
+            a = self.address[i]
+            if a is not None:
+                ip = ipaddress.ip_address(a)
+                out[i] = any(ip.version == n.version and ip in n for n in nets)
+        total = IPSet()
+        for b in blocks:
+            total = total | _block_set(b)
+        out[self.classes :] = self.ips.mask(total)
+        return out
+
+
+def _source_masks(src: _Sources, s: Source) -> tuple[Mask, Mask]:
+    """Whether source `s` matches each column for mTLS traffic (the column's identity) and
+    for plaintext traffic (empty identity)."""
+    with_id = np.ones(src.n, dtype=np.bool_)
+    plain = np.ones(src.n, dtype=np.bool_)
+    empty = [""] * src.n
+    identity = (
+        (s.principals, s.not_principals, src.principal),
+        (s.namespaces, s.not_namespaces, src.namespace),
+    )
+    for positive, negative, values in identity:
+        if positive is not None:
+            with_id &= src.pattern(values, positive)
+            plain &= src.pattern(empty, positive)
+        if negative is not None:
+            with_id &= ~src.pattern(values, negative)
+            plain &= ~src.pattern(empty, negative)
+    if s.service_accounts is not None:
+        with_id &= np.array([a in s.service_accounts for a in src.account], dtype=np.bool_)
+        plain &= False
+    if s.not_service_accounts is not None:
+        with_id &= np.array([a not in s.not_service_accounts for a in src.account], np.bool_)
+    for positive, negative in (
+        (s.ip_blocks, s.not_ip_blocks),
+        (s.remote_ip_blocks, s.not_remote_ip_blocks),
+    ):
+        if positive is not None:
+            m = src.blocks(positive)
+            with_id &= m
+            plain &= m
+        if negative is not None:
+            m = src.blocks(negative)
+            with_id &= ~m
+            plain &= ~m
+    return with_id, plain
+
+
+@dataclass(frozen=True, slots=True)
+class MeshTable:
+    allow: npt.NDArray[np.bool_]
+    """[dst class, src column, atom]: the mesh lets the request through (maybe conditionally)."""
+    cond: npt.NDArray[np.int32]
+    """[dst class, src column, atom]: index into `verdicts`; 0 means unconditional."""
+    verdicts: tuple[MeshVerdict, ...]
+    modes: tuple[MeshMode, ...]
+    """Per class: outside the mesh, sidecar or ambient."""
+
+    @staticmethod
+    def build(
+        cluster: Cluster, classes: EndpointClasses, ports: PortAtoms, ips: IPAtoms
+    ) -> MeshTable:
+        c, a = len(classes), len(ports)
+        n = c + len(ips)
+        allow = np.ones((c, n, a), dtype=np.bool_)
+        cond = np.zeros((c, n, a), dtype=np.int32)
+        modes = tuple(pod_mesh_mode(cluster, p) for p in classes.reps)
+        td = cluster.mesh.trust_domain
+        reps = classes.reps
+        in_mesh = np.zeros(n, dtype=np.bool_)
+        in_mesh[:c] = [m is not MeshMode.NONE for m in modes]
+        src = _Sources(
+            n,
+            in_mesh,
+            [principal(td, p.namespace, p.service_account) for p in reps] + [""] * len(ips),
+            [p.namespace for p in reps] + [""] * len(ips),
+            [f"{p.namespace}/{p.service_account}" for p in reps] + [""] * len(ips),
+            c,
+            ips,
+            [p.ips[0] if p.ips else None for p in reps],
+        )
+        tcp = np.array([k for k, (pr, _, _) in enumerate(ports.atoms) if pr is Protocol.TCP])
+        los = [ports.atoms[int(k)][1] for k in tcp]
+        index: dict[MeshVerdict, int] = {ALLOWED: 0}
+        for d in range(c):
+            if modes[d] is MeshMode.NONE:
+                continue
+            ok, ids = _destination(cluster, src, d, modes[d], reps[d], los, index)
+            allow[d][:, tcp] = ok
+            cond[d][:, tcp] = ids
+        verdicts = tuple(sorted(index, key=index.__getitem__))
+        return MeshTable(allow, cond, verdicts, modes)
+
+    def verdict(self, dst: int, src: int, atom: int) -> MeshVerdict:
+        if not self.allow[dst, src, atom]:
+            return MeshVerdict(False)
+        return self.verdicts[int(self.cond[dst, src, atom])]
+
+
+def _pieces(
+    rule: AuthzRule,
+    action: AuthzAction,
+    src: _Sources,
+    mtls: Mask,
+    los: list[int],
+    http: Mask,
+) -> list[tuple[Mask, str]]:
+    """(cells, clause) for each way `rule` matches; see mesh_reference.rule_clauses."""
+    out: list[tuple[Mask, str]] = []
+    skip_tcp = action is AuthzAction.ALLOW and rule_has_http(rule)
+    when_all = [condition_text(x) for x in rule.conditions]
+    when_l4 = [condition_text(x) for x in rule.conditions if not is_http_key(x.key)]
+    for s in rule.sources if rule.sources is not None else (None,):
+        if s is None:
+            smask = np.ones(mtls.shape, dtype=np.bool_)
+        else:
+            with_id, plain = _source_masks(src, s)
+            smask = np.where(mtls, with_id[:, None], plain[:, None])
+        s_l7 = source_l7(s) if s is not None else []
+        for o in rule.operations if rule.operations is not None else (None,):
+            omask = np.ones(len(los), dtype=np.bool_)
+            if o is not None:
+                if o.ports is not None:
+                    omask &= np.array([str(p) in o.ports for p in los], dtype=np.bool_)
+                if o.not_ports is not None:
+                    omask &= np.array([str(p) not in o.not_ports for p in los], dtype=np.bool_)
+            o_l7 = operation_l7(o) if o is not None else []
+            cells = smask & omask[None, :]
+            http_cells = cells & http[None, :]
+            out.append((http_cells, clause_text(s_l7 + o_l7 + when_all)))
+            if not skip_tcp:
+                out.append((cells & ~http[None, :], clause_text(when_l4)))
+    return out
+
+
+def _destination(
+    cluster: Cluster,
+    src: _Sources,
+    d: int,
+    mode: MeshMode,
+    pod: Pod,
+    los: list[int],
+    index: dict[MeshVerdict, int],
+) -> tuple[Mask, npt.NDArray[np.int32]]:
+    m = [effective_mode(cluster, pod, p, mode) for p in los]
+    mode_arr = np.array([x is MtlsMode.DISABLE for x in m], dtype=np.bool_)
+    strict = np.array([x is MtlsMode.STRICT for x in m], dtype=np.bool_)
+    mtls = src.in_mesh[:, None] & ~mode_arr[None, :]
+    reject = strict[None, :] & ~mtls
+    hp = http_ports(cluster, pod) if mode is MeshMode.SIDECAR else frozenset()
+    http = np.array([p in hp for p in los], dtype=np.bool_)
+    policies = sorted(
+        (p for p in cluster.authorization_policies if applies_to(cluster, p, pod)),
+        key=lambda p: p.ref,
+    )
+    shape = mtls.shape
+    deny = np.zeros(shape, dtype=np.bool_)
+    unless: dict[str, Mask] = defaultdict(lambda: np.zeros(shape, dtype=np.bool_))
+    requires: dict[str, Mask] = defaultdict(lambda: np.zeros(shape, dtype=np.bool_))
+    allow_unc = np.zeros(shape, dtype=np.bool_)
+    has_allow = False
+    for policy in policies:
+        action = policy.action
+        if action is AuthzAction.AUDIT:
+            continue
+        has_allow |= action is AuthzAction.ALLOW
+        for rule in policy.rules:
+            for cells, text in _pieces(rule, action, src, mtls, los, http):
+                if not cells.any():
+                    continue
+                if action is AuthzAction.CUSTOM:
+                    unless[f"ext-authz {policy.provider} denies {text}".strip()] |= cells
+                elif action is AuthzAction.DENY and not text:
+                    deny |= cells
+                elif action is AuthzAction.DENY:
+                    unless[text] |= cells
+                elif not text:
+                    allow_unc |= cells
+                else:
+                    requires[text] |= cells
+    granted = allow_unc.copy()
+    for cells in requires.values():
+        granted |= cells
+    ok = ~reject & ~deny & (granted if has_allow else np.ones(shape, dtype=np.bool_))
+    names = sorted(requires) if has_allow else []
+    need = [requires[t] & ~allow_unc for t in names]
+    u_names = sorted(unless)
+    columns = [*need, *(unless[t] for t in u_names)]
+    ids = np.zeros(shape, dtype=np.int32)
+    if columns:
+        sig = np.stack(columns, axis=-1) & ok[..., None]
+        flat = sig.reshape(-1, len(columns))
+        rows, inverse = np.unique(flat, axis=0, return_inverse=True)
+        row_ids = np.zeros(len(rows), dtype=np.int32)
+        for r, row in enumerate(rows):
+            req = tuple(t for t, hit in zip(names, row[: len(names)], strict=True) if hit)
+            unl = tuple(t for t, hit in zip(u_names, row[len(names) :], strict=True) if hit)
+            verdict = MeshVerdict(True, req, unl)
+            row_ids[r] = index.setdefault(verdict, len(index))
+        ids = row_ids[inverse.reshape(-1)].reshape(shape)
+    return ok, ids

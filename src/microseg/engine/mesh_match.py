@@ -1,0 +1,208 @@
+"""The pieces of Istio's semantics that both mesh evaluators share: which policies apply to
+a workload, its effective mTLS mode per port, which of its ports speak HTTP, Istio's string
+matching, and how L7 conditions are written.
+
+Why shared: these are lookups with one obvious reading each; what differs between the
+reference (mesh_reference.py, one request at a time) and the fast layer (mesh.py, whole
+tables) is how requests are matched and combined, and that is what the property test
+holds equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from microseg.model.cluster import Cluster
+from microseg.model.mesh import (
+    AuthorizationPolicy,
+    AuthzRule,
+    Condition,
+    MeshMode,
+    MtlsMode,
+    Operation,
+    PeerAuthentication,
+    Source,
+    mesh_mode,
+)
+from microseg.model.objects import Pod
+from microseg.model.sets import Protocol
+
+__all__ = [
+    "HTTP_PREFIXES",
+    "applies_to",
+    "clause_text",
+    "condition_text",
+    "effective_mode",
+    "http_ports",
+    "istio_match",
+    "mode_source",
+    "operation_l7",
+    "pod_mesh_mode",
+    "rule_has_http",
+    "source_l7",
+]
+
+# istio.io "Protocol Selection": a Service port named `<protocol>[-<suffix>]` declares its
+# protocol. Only these speak HTTP to the sidecar. Unnamed ports are sniffed at run time,
+# which a static analysis cannot know; microseg reads them as plain TCP, the reading under
+# which an ALLOW rule with HTTP fields does not match and a DENY rule denies outright, so
+# no verdict is more permissive than the mesh.
+HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")
+
+
+def pod_mesh_mode(cluster: Cluster, pod: Pod) -> MeshMode:
+    return mesh_mode(pod, cluster.namespace(pod.namespace))
+
+
+def istio_match(pattern: str, value: str) -> bool:
+    """istio.io AuthorizationPolicy reference, "Value matching": exact, prefix `abc*`,
+    suffix `*abc`, and `*` for any non-empty value. A plaintext request has an empty peer
+    identity, which only `not...` fields can match (ISTIO-SECURITY-2021-004)."""
+    if pattern == "*":
+        return value != ""
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    return value == pattern
+
+
+def _selects(selector: Mapping[str, str] | None, pod: Pod) -> bool:
+    """Istio WorkloadSelector: matchLabels only; absent selects every workload in scope."""
+    if selector is None:
+        return True
+    return all(pod.labels.get(k) == v for k, v in selector.items())
+
+
+def applies_to(cluster: Cluster, policy: AuthorizationPolicy, pod: Pod) -> bool:
+    """istio.io AuthorizationPolicy reference, "Workload selector": a policy in the root
+    namespace applies to every namespace, elsewhere to its own; `selector` narrows it to
+    matching workloads. A `targetRef` to a Service applies to the pods the Service selects
+    (the sidecar or waypoint of those pods enforces it); other target kinds (gateways) are
+    not modelled."""
+    if policy.target_refs:
+        for ref in policy.target_refs:
+            if ref.kind != "Service":
+                continue
+            ns = ref.namespace or policy.namespace
+            for svc in cluster.services:
+                if (
+                    svc.namespace == ns == pod.namespace
+                    and svc.name == ref.name
+                    and svc.selector is not None
+                    and _selects(svc.selector, pod)
+                ):
+                    return True
+        return False
+    if policy.namespace != cluster.mesh.root_namespace and policy.namespace != pod.namespace:
+        return False
+    return _selects(policy.selector, pod)
+
+
+def _level(cluster: Cluster, pod: Pod) -> list[PeerAuthentication]:
+    """Workload, namespace, mesh: the PeerAuthentications that could decide, most specific
+    first (istio.io PeerAuthentication reference: the narrowest scope wins; a policy with a
+    selector in the root namespace is ignored; among equals the oldest wins, and with no
+    creation times in manifests microseg takes the first by name)."""
+    root = cluster.mesh.root_namespace
+    pas = sorted(cluster.peer_authentications, key=lambda p: p.name)
+    workload = [
+        p
+        for p in pas
+        if p.namespace == pod.namespace
+        and p.selector is not None
+        and p.namespace != root
+        and _selects(p.selector, pod)
+    ]
+    namespace = [p for p in pas if p.namespace == pod.namespace and p.selector is None]
+    mesh = [p for p in pas if p.namespace == root and p.selector is None]
+    return [level[0] for level in (workload, namespace, mesh) if level]
+
+
+def mode_source(cluster: Cluster, pod: Pod, port: int) -> tuple[MtlsMode, str]:
+    """The mode for `port` and what set it (`ns/name` of the PeerAuthentication, or `""`
+    for Istio's default, PERMISSIVE). UNSET inherits from the next wider scope; a port-level
+    mode overrides its policy's own (istio.io PeerAuthentication reference)."""
+    for pa in _level(cluster, pod):
+        port_mode = dict(pa.port_modes).get(port, MtlsMode.UNSET)
+        if port_mode is not MtlsMode.UNSET:
+            return port_mode, pa.ref
+        if pa.mode is not MtlsMode.UNSET:
+            return pa.mode, pa.ref
+    return MtlsMode.PERMISSIVE, ""
+
+
+def effective_mode(cluster: Cluster, pod: Pod, port: int, mode: MeshMode) -> MtlsMode:
+    found, _ = mode_source(cluster, pod, port)
+    # istio.io PeerAuthentication reference: in ambient mode DISABLE is not supported
+    # (ztunnel always tunnels with mTLS), so it reads as PERMISSIVE.
+    if mode is MeshMode.AMBIENT and found is MtlsMode.DISABLE:
+        return MtlsMode.PERMISSIVE
+    return found
+
+
+def http_ports(cluster: Cluster, pod: Pod) -> frozenset[int]:
+    """Container ports of `pod` that a selecting Service declares as HTTP (see HTTP_PREFIXES)."""
+    out = set()
+    for svc in cluster.services:
+        if svc.namespace != pod.namespace or svc.selector is None:
+            continue
+        if not svc.selector or not _selects(svc.selector, pod):
+            continue
+        for sp in svc.ports:
+            if sp.protocol is not Protocol.TCP or sp.name.split("-", 1)[0] not in HTTP_PREFIXES:
+                continue
+            if isinstance(sp.target, int):
+                out.add(sp.target)
+            else:
+                number = pod.named_port(sp.target, Protocol.TCP)
+                if number is not None:
+                    out.add(number)
+    return frozenset(out)
+
+
+def _field(name: str, values: tuple[str, ...] | None) -> list[str]:
+    return [] if values is None else [f"{name}: {'|'.join(values)}"]
+
+
+def source_l7(source: Source) -> list[str]:
+    """A source's HTTP-only parts (request principals come from a JWT)."""
+    return _field("requestPrincipals", source.request_principals) + _field(
+        "notRequestPrincipals", source.not_request_principals
+    )
+
+
+def operation_l7(op: Operation) -> list[str]:
+    return (
+        _field("methods", op.methods)
+        + _field("notMethods", op.not_methods)
+        + _field("paths", op.paths)
+        + _field("notPaths", op.not_paths)
+        + _field("hosts", op.hosts)
+        + _field("notHosts", op.not_hosts)
+    )
+
+
+def condition_text(c: Condition) -> str:
+    parts = _field(c.key, c.values) + _field(f"{c.key} not", c.not_values)
+    return ", ".join(parts)
+
+
+def is_http_key(key: str) -> bool:
+    """`when` keys only an HTTP request carries (istio.io "Authorization Policy Conditions")."""
+    return key.startswith("request.")
+
+
+def rule_has_http(rule: AuthzRule) -> bool:
+    """Whether a rule uses any HTTP-only field: methods, paths, hosts, request principals,
+    or a `request.*` condition."""
+    return (
+        any(source_l7(s) for s in rule.sources or ())
+        or any(operation_l7(o) for o in rule.operations or ())
+        or any(is_http_key(c.key) for c in rule.conditions)
+    )
+
+
+def clause_text(parts: list[str]) -> str:
+    """One alternative of an L7 condition: `{methods: GET, paths: /api/*}`; "" if none."""
+    return "{" + ", ".join(parts) + "}" if parts else ""

@@ -1,0 +1,268 @@
+"""The slow, obviously correct mesh evaluator: one request, read straight off istio.io.
+
+A request is (source, destination pod, protocol, port). The evaluation follows the
+AuthorizationPolicy reference's five steps literally, after the PeerAuthentication check
+that decides whether the connection is mTLS or plaintext and whether plaintext is
+accepted. The fast layer (mesh.py) must agree with this on every request; the property
+test tests/property/test_mesh_reference.py holds it to that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from microseg.engine.mesh_match import (
+    applies_to,
+    clause_text,
+    condition_text,
+    effective_mode,
+    http_ports,
+    is_http_key,
+    istio_match,
+    mode_source,
+    operation_l7,
+    pod_mesh_mode,
+    rule_has_http,
+    source_l7,
+)
+from microseg.engine.query import MeshVerdict, Verdict
+from microseg.errors import Origin
+from microseg.model.cluster import Cluster
+from microseg.model.mesh import (
+    AuthorizationPolicy,
+    AuthzAction,
+    AuthzRule,
+    MeshMode,
+    MtlsMode,
+    Operation,
+    Source,
+    principal,
+)
+from microseg.model.objects import Pod
+from microseg.model.sets import Protocol
+
+__all__ = ["ALLOWED", "MeshReason", "Request", "evaluate"]
+
+
+DENIED = MeshVerdict(False)
+ALLOWED = MeshVerdict(True)
+
+
+@dataclass(frozen=True, slots=True)
+class MeshReason:
+    """One link of a mesh explanation: `kind` is `mTLS`, `AuthZ` or `mesh`."""
+
+    kind: str
+    effect: Verdict
+    detail: str
+    policy: str | None = None
+    rule: int | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The peer's identity as the destination's proxy sees it."""
+
+    mtls: bool
+    principal: str
+    namespace: str
+    account: str
+    address: str | None
+    port: int
+    http: bool
+
+
+def _ip_in(address: str | None, blocks: tuple[str, ...]) -> bool:
+    if address is None:
+        return False  # an unknown address (a pod template) is in no block
+    ip = ipaddress.ip_address(address)
+    for block in blocks:
+        net = ipaddress.ip_network(block if "/" in block else address_block(block), strict=False)
+        if ip.version == net.version and ip in net:
+            return True
+    return False
+
+
+def address_block(address: str) -> str:
+    return address + ("/128" if ":" in address else "/32")
+
+
+def _any(patterns: tuple[str, ...], value: str) -> bool:
+    return any(istio_match(p, value) for p in patterns)
+
+
+def source_l4(s: Source, req: Request) -> bool:
+    """Every set field must match; `not...` fields must not. remoteIpBlocks read the
+    original client address, which for a direct connection is the peer address."""
+
+    def test(field: str, values: tuple[str, ...]) -> bool:
+        if field == "principal":
+            return _any(values, req.principal)
+        if field == "namespace":
+            return _any(values, req.namespace)
+        if field == "account":
+            return req.account in values
+        return _ip_in(req.address, values)
+
+    checks = (
+        (s.principals, s.not_principals, "principal"),
+        (s.namespaces, s.not_namespaces, "namespace"),
+        (s.service_accounts, s.not_service_accounts, "account"),
+        (s.ip_blocks, s.not_ip_blocks, "ip"),
+        (s.remote_ip_blocks, s.not_remote_ip_blocks, "ip"),
+    )
+    for positive, negative, field in checks:
+        if positive is not None and not test(field, positive):
+            return False
+        if negative is not None and test(field, negative):
+            return False
+    return True
+
+
+def operation_l4(o: Operation, port: int) -> bool:
+    if o.ports is not None and str(port) not in o.ports:
+        return False
+    return not (o.not_ports is not None and str(port) in o.not_ports)
+
+
+def rule_clauses(rule: AuthzRule, action: AuthzAction, req: Request) -> set[str] | None:
+    """The alternatives under which `rule` matches the request ("" = unconditionally), or
+    None when it cannot match.
+
+    istio.io AuthorizationPolicy reference (Rule, Source, Operation): the `from` entries
+    are ORed, the `to` entries are ORed, `from`, `to` and `when` are ANDed. HTTP-only
+    fields on plain TCP (the same reference, and the "TCP Traffic" task): an ALLOW rule
+    that uses them never matches, while a DENY or CUSTOM rule is applied with them ignored,
+    which denies more, never less.
+    """
+    if not req.http and action is AuthzAction.ALLOW and rule_has_http(rule):
+        return None
+    out: set[str] = set()
+    when = [condition_text(c) for c in rule.conditions if req.http or not is_http_key(c.key)]
+    for s in rule.sources if rule.sources is not None else (None,):
+        if s is not None and not source_l4(s, req):
+            continue
+        s_parts = source_l7(s) if s is not None and req.http else []
+        for o in rule.operations if rule.operations is not None else (None,):
+            if o is not None and not operation_l4(o, req.port):
+                continue
+            o_parts = operation_l7(o) if o is not None and req.http else []
+            out.add(clause_text(s_parts + o_parts + when))
+    return out or None
+
+
+def _policies(cluster: Cluster, dst: Pod) -> list[AuthorizationPolicy]:
+    chosen = [p for p in cluster.authorization_policies if applies_to(cluster, p, dst)]
+    return sorted(chosen, key=lambda p: p.ref)
+
+
+def request_for(cluster: Cluster, src: Pod | str, dst: Pod, port: int) -> tuple[Request, bool]:
+    """The request's identity, and whether the destination rejects it as plaintext."""
+    dst_mode = pod_mesh_mode(cluster, dst)
+    mode = effective_mode(cluster, dst, port, dst_mode)
+    if isinstance(src, Pod):
+        src_in = pod_mesh_mode(cluster, src) is not MeshMode.NONE
+        address = src.ips[0] if src.ips else None
+    else:
+        src_in, address = False, src
+    # Auto mTLS: a mesh client speaks mTLS to a mesh server unless the server DISABLEs it;
+    # ambient servers always receive mTLS (HBONE) from mesh clients.
+    mtls = src_in and mode is not MtlsMode.DISABLE
+    http = dst_mode is MeshMode.SIDECAR and port in http_ports(cluster, dst)
+    if mtls and isinstance(src, Pod):
+        td = cluster.mesh.trust_domain
+        req = Request(
+            True,
+            principal(td, src.namespace, src.service_account),
+            src.namespace,
+            f"{src.namespace}/{src.service_account}",
+            address,
+            port,
+            http,
+        )
+    else:
+        req = Request(False, "", "", "", address, port, http)
+    return req, mode is MtlsMode.STRICT and not mtls
+
+
+def _scope(cluster: Cluster, dst: Pod, port: int) -> str:
+    _, ref = mode_source(cluster, dst, port)
+    if not ref:
+        return "(Istio default)"
+    ns = ref.split("/", 1)[0]
+    if ns == cluster.mesh.root_namespace:
+        return "mesh"
+    pa = next(p for p in cluster.peer_authentications if p.ref == ref)
+    return ref if pa.selector is not None else ns
+
+
+def evaluate(
+    cluster: Cluster, src: Pod | str, dst: Pod, protocol: Protocol, port: int
+) -> tuple[MeshVerdict, list[MeshReason]]:
+    """The mesh's verdict on one request from `src` (a pod, or an external IP address)."""
+    if protocol is not Protocol.TCP:
+        return ALLOWED, [MeshReason("mesh", Verdict.ALLOW, f"{protocol.value} is not governed")]
+    dst_mode = pod_mesh_mode(cluster, dst)
+    if dst_mode is MeshMode.NONE:
+        return ALLOWED, [MeshReason("mesh", Verdict.ALLOW, "destination outside the mesh")]
+    req, rejected = request_for(cluster, src, dst, port)
+    mode = effective_mode(cluster, dst, port, dst_mode)
+    reasons: list[MeshReason] = []
+    scope = _scope(cluster, dst, port)
+    if rejected:
+        return DENIED, [MeshReason("mTLS", Verdict.DENY, f"STRICT {scope}: plaintext rejected")]
+    reasons.append(MeshReason("mTLS", Verdict.ALLOW, f"{mode.value} {scope}"))
+    if dst_mode is MeshMode.AMBIENT:
+        reasons.append(MeshReason("mesh", Verdict.ALLOW, "ambient: L4 authorization only"))
+    policies = _policies(cluster, dst)
+    unless: set[str] = set()
+    for action in (AuthzAction.CUSTOM, AuthzAction.DENY):
+        for policy in (p for p in policies if p.action is action):
+            for rule in policy.rules:
+                clauses = rule_clauses(rule, action, req)
+                if clauses is None:
+                    continue
+                effect = Verdict.DENY
+                if action is AuthzAction.CUSTOM:
+                    clauses = {f"ext-authz {policy.provider} denies {c}".strip() for c in clauses}
+                    effect = Verdict.PASS
+                elif "" in clauses:
+                    why = MeshReason("AuthZ", Verdict.DENY, _who(req), policy.ref, rule.index)
+                    return DENIED, [*reasons, _located(why, rule)]
+                unless |= clauses
+                detail = " or ".join(sorted(clauses))
+                why = MeshReason("AuthZ", effect, detail, policy.ref, rule.index)
+                reasons.append(_located(why, rule))
+    allows = [p for p in policies if p.action is AuthzAction.ALLOW]
+    if not allows:
+        return MeshVerdict(True, (), tuple(sorted(unless))), reasons
+    requires: set[str] = set()
+    for policy in allows:
+        for rule in policy.rules:
+            clauses = rule_clauses(rule, AuthzAction.ALLOW, req)
+            if clauses is None:
+                continue
+            detail = _who(req) + "".join(f" {c}" for c in sorted(clauses) if c)
+            reasons.append(
+                _located(MeshReason("AuthZ", Verdict.ALLOW, detail, policy.ref, rule.index), rule)
+            )
+            requires |= clauses
+    if not requires:
+        names = ", ".join(p.ref for p in allows)
+        reasons.append(MeshReason("AuthZ", Verdict.DENY, f"no ALLOW rule matches ({names})"))
+        return DENIED, reasons
+    if "" in requires:
+        return MeshVerdict(True, (), tuple(sorted(unless))), reasons
+    return MeshVerdict(True, tuple(sorted(requires)), tuple(sorted(unless))), reasons
+
+
+def _who(req: Request) -> str:
+    return f"principal {req.principal}" if req.mtls else "plaintext peer"
+
+
+def _located(reason: MeshReason, rule: AuthzRule) -> MeshReason:
+    return MeshReason(
+        reason.kind, reason.effect, reason.detail, reason.policy, reason.rule, rule.origin
+    )
