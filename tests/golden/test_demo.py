@@ -56,6 +56,10 @@ CASES = [
     ("demo_blast", "blast.txt", "blast-radius", BLAST, 0),
     ("demo_blast", "blast.json", "blast-radius", [*BLAST, "-o", "json"], 0),
     ("demo_blast", "blast.dot", "blast-radius", [*BLAST, "-o", "dot"], 0),
+    # lint: the ANP and the payments NetworkPolicy each make the other redundant (one may go)
+    ("demo_lint", "lint.txt", "lint", [], 1),
+    ("demo_lint", "lint.json", "lint", ["-o", "json"], 1),
+    ("demo_lint", "lint.sarif", "lint", ["-o", "sarif"], 1),
 ]
 
 

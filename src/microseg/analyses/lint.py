@@ -188,7 +188,7 @@ class _Linter:
                 continue
             dead += 1
             path = f"{field}.{word}" if admin else f"{field}.{word}[{j}]"
-            message = f"peer matches nothing: {note}"
+            message = f"{note}; the peer allows nothing"
             self.add("ML004", message, policy, rule.origin, path, rule.index, direction)
         all_dead = bool(rule.peers) and dead == len(rule.peers or ())
         if not rule.ports or all_dead:
