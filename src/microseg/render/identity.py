@@ -1,0 +1,72 @@
+"""The identity report for people (a table, then findings) and for programs (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+
+from microseg.analyses.identity import IdentityReport
+from microseg.model.mesh import MeshMode
+from microseg.render.conns import format_conns
+from microseg.render.shape import envelope
+
+__all__ = ["identity_json", "identity_table", "identity_text_findings"]
+
+
+def identity_table(report: IdentityReport) -> Table:
+    table = Table(
+        title=f"Workload identities (trust domain {report.trust_domain})", title_justify="left"
+    )
+    for col in ("workload", "service account", "SPIFFE ID", "mesh", "mTLS", "allowed callers"):
+        table.add_column(col)
+    for r in report.rows:
+        callers = "-" if r.mesh is MeshMode.NONE else ", ".join(r.callers) or "none"
+        if r.callers == ("*",):
+            callers = "any"
+        mesh = r.mesh.value + (" (L4 authorization only)" if r.mesh is MeshMode.AMBIENT else "")
+        table.add_row(r.workload, r.service_account, r.spiffe_id, mesh, r.mtls, callers)
+    return table
+
+
+def identity_text_findings(report: IdentityReport) -> str:
+    lines = []
+    for f in report.findings:
+        where = f" ({f.location})" if f.location else ""
+        ports = f" on {format_conns(f.conns)}" if f.conns is not None else ""
+        lines.append(f"{f.code:<20} {f.subject}: {f.message}{ports}{where}")
+    in_mesh = sum(r.mesh is not MeshMode.NONE for r in report.rows)
+    lines.append(
+        f"{len(report.rows)} workloads, {in_mesh} in the mesh, {len(report.findings)} finding"
+        + ("" if len(report.findings) == 1 else "s")
+    )
+    return "\n".join(lines) + "\n"
+
+
+def identity_json(report: IdentityReport) -> str:
+    doc = envelope(
+        "IdentityReport",
+        trustDomain=report.trust_domain,
+        workloads=[
+            {
+                "workload": r.workload,
+                "serviceAccount": r.service_account,
+                "spiffeId": r.spiffe_id,
+                "mesh": r.mesh.value,
+                "mtls": r.mtls,
+                "allowedCallers": list(r.callers),
+            }
+            for r in report.rows
+        ],
+        findings=[
+            {
+                "code": f.code,
+                "subject": f.subject,
+                "message": f.message,
+                "location": f.location or None,
+                "conn": format_conns(f.conns) if f.conns is not None else None,
+            }
+            for f in report.findings
+        ],
+    )
+    return json.dumps(doc, indent=2) + "\n"
