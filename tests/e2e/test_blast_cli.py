@@ -115,6 +115,17 @@ def test_intent_groups(shop: str, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_layers_on_the_mesh_demo(demo_dir: Path) -> None:
+    """The demo's api-gateway admits only the webapp's identity in the mesh: counting the
+    network layer alone, prometheus reaches it too."""
+    args = [str(demo_dir), "-q", "--from", "monitoring/prometheus", "--hops", "1", "-o", "json"]
+    gateway = "shop/api-gateway[Deployment]"
+    both = json.loads(invoke(args).stdout)
+    network = json.loads(invoke([*args, "--layer", "network"]).stdout)
+    assert gateway not in {r["workload"] for r in both["reachable"]}
+    assert gateway in {r["workload"] for r in network["reachable"]}
+
+
 def test_text_and_dot(shop: str) -> None:
     text = invoke([shop, "--from", "shop/cache"])
     assert text.exit_code == 0
@@ -144,6 +155,7 @@ def test_runs_on_the_demo(demo_dir: Path) -> None:
         (["--from", "shop/api", "--port", "TCP/99999"], "ports must be 1-65535"),
         (["--from", "shop/api", "-o", "csv"], "--output 'csv'"),
         (["--from", "shop/api", "--hops", "0"], "--hops"),
+        (["--from", "shop/api", "--layer", "l7"], "--layer 'l7'"),
     ],
 )
 def test_bad_input_exits_2(shop: str, args: list[str], message: str) -> None:

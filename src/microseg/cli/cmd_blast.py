@@ -17,7 +17,8 @@ from microseg.analyses.groups import GroupResolver
 from microseg.cli.args import parse_port
 from microseg.cli.cmd_verify import load_intent_files
 from microseg.cli.common import Session, check_output, fail
-from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
 from microseg.model.intent import IntentSet
 from microseg.model.sets import ConnSet
@@ -110,6 +111,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         output: Annotated[str, typer.Option("--output", "-o", help="text, json or dot.")] = "text",
         host_network: HostNet = "node",
+        layer: LayerOpt = None,
+        trust_domain: TrustDomain = "cluster.local",
+        istio_root_namespace: IstioRoot = "istio-system",
         quiet: Quiet = False,
         no_color: NoColor = False,
     ) -> None:
@@ -131,7 +135,7 @@ def register(app: typer.Typer) -> None:
                 conns = arg.conns()
         intent_set = load_intent_files(intents, quiet) if intents else None
         session = Session(quiet, no_color, host_network)
-        conn = session.connectivity(paths)
+        conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
         graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
         sources = set(_nodes(conn, graph, src or [], "--from", intent_set, quiet))
         labels = list(src or [])

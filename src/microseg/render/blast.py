@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from microseg.analyses.blast import BlastHit, BlastRadius, Hop
-from microseg.engine.query import Step, Trace, Verdict
+from microseg.engine.query import Decision, Step, Trace, Verdict
 from microseg.model.sets import ConnSet
-from microseg.render.conns import format_conns
+from microseg.render.conns import condition_label, format_conns
 from microseg.render.reach import step_label
 from microseg.render.shape import envelope
 
@@ -100,6 +100,30 @@ def _why(trace: Trace, conns: ConnSet) -> list[str]:
     return lines
 
 
+def _mesh_steps(d: Decision, conns: ConnSet) -> list[Step]:
+    """The destination's mesh steps that let part of `conns` through; none when the
+    destination is outside the mesh (only `mesh`-kind notes)."""
+    if all(s.kind == "mesh" for s in d.mesh):
+        return []
+    return [s for s in d.mesh if s.effect is not Verdict.DENY and s.conns & conns]
+
+
+def _mesh_why(d: Decision, conns: ConnSet) -> list[str]:
+    """The Istio layer at the destination (when it counts): the steps that admit the hop and
+    the L7 conditions an attacker's requests must meet."""
+    steps = _mesh_steps(d, conns)
+    if not steps and not d.conditions:
+        return []
+    lines = [f"    {'mesh':<7} {d.dst}:"]
+    for step in steps:
+        where = f" ({step.origin.location()})" if step.origin is not None else ""
+        lines.append(f"      {format_conns(step.conns & conns)} {step_label(step)}{where}")
+    for part, verdict in d.conditions:
+        if part & conns:
+            lines.append(f"      {format_conns(part & conns)} only {condition_label(verdict)}")
+    return lines
+
+
 def _distinct_hops(hits: tuple[BlastHit, ...]) -> list[Hop]:
     seen: dict[tuple[str, str], Hop] = {}
     for hit in hits:
@@ -143,6 +167,7 @@ def blast_text(result: BlastRadius, q: BlastQuery) -> str:
             if hop.decision is not None:
                 lines += _why(hop.decision.egress, hop.conns)
                 lines += _why(hop.decision.ingress, hop.conns)
+                lines += _mesh_why(hop.decision, hop.conns)
     lines += ["", _summary(result.reachable)]
     return "\n".join(lines) + "\n"
 
@@ -175,13 +200,24 @@ def _hop_json(hop: Hop) -> dict[str, Any]:
     if hop.decision is not None:
         out["egress"] = _permits(hop.decision.egress, hop.conns)
         out["ingress"] = _permits(hop.decision.ingress, hop.conns)
+        mesh = _mesh_steps(hop.decision, hop.conns)
+        if mesh:
+            out["mesh"] = [_step_json(s, hop.conns) for s in mesh]
+        conditions = [
+            {"conn": format_conns(c & hop.conns), "only": condition_label(v)}
+            for c, v in hop.decision.conditions
+            if c & hop.conns
+        ]
+        if conditions:
+            out["conditions"] = conditions
     return out
 
 
 def blast_json(result: BlastRadius, q: BlastQuery) -> str:
     """`from` and `reachable` (workload, hops, path) as the issue specifies; `edges`, each
     distinct hop of those paths once (src, dst, conn, and per direction the steps that let
-    it through); the query (`maxHops`, `port`); with crown jewels, `unreachable`."""
+    it through; with the Istio layer, `mesh` steps and L7 `conditions`); the query
+    (`maxHops`, `port`); with crown jewels, `unreachable`."""
     fields: dict[str, Any] = {
         "from": list(result.sources),
         "maxHops": q.hops,

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from microseg.analyses.blast import BlastHit, BlastRadius, Hop, blast_radius, sources_of
-from microseg.engine import Connectivity, WorkloadGraph
+from microseg.engine import Connectivity, Endpoint, WorkloadGraph
 from microseg.ingest import load
 from microseg.model import ConnSet, Protocol
 from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
-from tests.unit.analyses.test_blast import write_shop
+from tests.unit.analyses.test_blast import SHOP, write_shop
 
 A, B, C = "ns/a[Deployment]", "ns/b[Deployment]", "ns/c[Deployment]"
 TCP80 = ConnSet.single(Protocol.TCP, 80)
@@ -130,3 +131,72 @@ def test_json_edges_carry_the_permitting_steps(front: BlastRadius) -> None:
     assert first["ingress"][0]["origin"]["file"].endswith("shop.yaml")
     effects = {s["effect"] for e in doc["edges"] for d in ("egress", "ingress") for s in e[d]}
     assert effects == {"Allow", "Pass"}
+
+
+# The shop with Istio: web and shop in the mesh, shop in STRICT mTLS (so callers carry an
+# identity), shop/api (HTTP by its Service's port name) admitting only front's identity,
+# and only for GET on /api/*.
+MESH = (
+    SHOP.replace(
+        "metadata: {name: web}", "metadata: {name: web, labels: {istio-injection: enabled}}"
+    )
+    .replace("metadata: {name: shop}", "metadata: {name: shop, labels: {istio-injection: enabled}}")
+    .replace(
+        "spec: {containers: [{name: c, image: x, ports: [{containerPort: 443}]}]}",
+        "spec: {serviceAccountName: front, containers: [{name: c, image: x, ports: [{containerPort: 443}]}]}",
+    )
+    + """---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: front, namespace: web}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec: {selector: {app: api}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: api-allow, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/web/sa/front]}}]
+    to: [{operation: {methods: [GET], paths: [/api/*]}}]
+"""
+)
+
+
+def test_mesh_steps_and_l7_conditions(tmp_path: Path) -> None:
+    (tmp_path / "shop.yaml").write_text(MESH, encoding="utf-8")
+    conn = Connectivity.build(load([str(tmp_path)]))
+    graph = WorkloadGraph.build(conn)
+    result = blast_radius(conn, graph, sources_of(conn, graph, "web/front"))
+    # the mesh admits nobody but front at api: api's own calls onwards are not its business
+    assert next(h.workload for h in result.reachable) == "shop/api[Deployment]"
+    text = blast_text(result, BlastQuery("web/front"))
+    assert "    mesh    shop/api[Deployment]:\n" in text
+    assert "[AuthZ shop/api-allow rule 0 ALLOW" in text
+    assert "      TCP 8080 only {methods: GET, paths: /api/*}\n" in text
+    doc = json.loads(blast_json(result, BlastQuery("web/front")))
+    first = next(e for e in doc["edges"] if e["dst"] == "shop/api[Deployment]")
+    assert any(s["label"].startswith("[AuthZ shop/api-allow") for s in first["mesh"])
+    assert first["conditions"] == [{"conn": "TCP 8080", "only": "{methods: GET, paths: /api/*}"}]
+    # hops into workloads outside the mesh say nothing about it
+    fraud = next(e for e in doc["edges"] if e["dst"] == "pay/fraud[Deployment]")
+    assert "mesh" not in fraud
+    assert "conditions" not in fraud
+    # with the mesh in play too, the explanations are the engine's own
+    index = {n: i for i, n in enumerate(graph.nodes)}
+
+    def endpoint(name: str) -> Endpoint:
+        return Endpoint(name, klass=int(graph.node_class[index[name]]))
+
+    for hop in {s for h in result.reachable for s in h.steps}:
+        assert hop.decision == conn.reach(endpoint(hop.src), endpoint(hop.dst), hop.conns)
