@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.analyses.lint_redundancy import OPEN, UNIQUE, Effects, PolicyKey, RuleKey, analyse
-from microseg.analyses.lint_tables import DirectionContext, Mask, View
+from microseg.analyses.lint_tables import DirectionContext, Mask, port_block
 from microseg.engine.connectivity import Connectivity
 from microseg.errors import Origin, Severity
 from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
@@ -114,9 +114,9 @@ class _Linter:
         self.conn = conn
         self.rc = conn.rules
         self.cluster = conn.cluster
-        self.effects: Effects = analyse(conn)
+        self.contexts = {d: DirectionContext(conn, d) for d in Direction}
+        self.effects: Effects = analyse(conn, contexts=self.contexts)
         self.out: list[Finding] = []
-        self.contexts: dict[Direction, DirectionContext] = {}
 
     def add(
         self,
@@ -215,11 +215,8 @@ class _Linter:
 
     def iso_count(self, d: Direction) -> npt.NDArray[np.int64]:
         """Per class, how many NetworkPolicies isolate it in direction `d`."""
-        out = np.zeros(self.rc.n_classes, dtype=np.int64)
-        for p in self.cluster.policies:
-            if p.affects(d):
-                out += self.rc.policy_targets(p)
-        return out
+        counts: npt.NDArray[np.int64] = self.contexts[d].iso_count
+        return counts
 
     # -- policies --------------------------------------------------------------------
     def netpol(self, i: int, policy: NetworkPolicy) -> None:
@@ -329,25 +326,20 @@ class _Linter:
                 )
 
     def shadowers(self, pi: int, d: Direction, pos: int, limit: int = 3) -> str:
-        """The earlier rules of the same tier and direction whose matches overlap the rule's."""
-        ctx = self.contexts.get(d)
-        if ctx is None:
-            ctx = self.contexts[d] = DirectionContext(self.conn, d)
+        """The earlier rules of the same tier and direction whose matches overlap the rule's:
+        blocks are built only over the rows and peers both rules share."""
+        ctx = self.contexts[d]
         baseline = self.cluster.admin_policies[pi].tier is AdminTier.BASELINE
         tier = ctx.baseline if baseline else ctx.admin
         me = next(tr for tr in tier.rules if tr.policy == pi and tr.position == pos)
-        rows = np.flatnonzero(tier.targets[pi])
-        view = View(ctx, rows, np.arange(self.rc.n_peers))
-        q_loc, mine = view.rule_block(me.rule, np.arange(len(rows)))
         names = []
         for tr in tier.rules[: me.uid]:
-            t_loc = view.local_rows(tier.targets[tr.policy])
-            if not len(t_loc):
+            rows = np.flatnonzero(tier.targets[tr.policy] & tier.targets[pi])
+            cols = np.flatnonzero(ctx.peers(tr.rule) & ctx.peers(me.rule))
+            if not len(rows) or not len(cols):
                 continue
-            q2, block = view.rule_block(tr.rule, t_loc)
-            full = np.zeros((len(rows), len(view.cols), view.shape[2]), dtype=np.bool_)
-            full[np.ix_(t_loc, q2)] = block
-            if (full[:, q_loc] & mine).any():
+            theirs = port_block(self.rc, tr.rule.ports, d, rows, cols)
+            if (theirs & port_block(self.rc, me.rule.ports, d, rows, cols)).any():
                 p = self.cluster.admin_policies[tr.policy]
                 names.append(f"{_label(p)}/{tr.rule.name or f'rule {tr.rule.index}'}")
         shown = ", ".join(names[:limit])

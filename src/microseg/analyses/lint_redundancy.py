@@ -37,7 +37,7 @@ from microseg.analyses.lint_tables import (
     pods_that_count,
 )
 from microseg.engine.connectivity import Connectivity
-from microseg.engine.tiers import DENY, DirectionTable
+from microseg.engine.tiers import ALLOW, DENY, DirectionTable
 from microseg.model.admin import AdminTier
 from microseg.model.netpol import Direction
 
@@ -90,12 +90,14 @@ def _relevance(view: View, other: DirectionTable, multi: Mask) -> Mask:
 
 
 class _Run:
-    def __init__(self, conn: Connectivity, cells: int) -> None:
+    def __init__(
+        self, conn: Connectivity, cells: int, contexts: dict[Direction, DirectionContext]
+    ) -> None:
         self.conn = conn
         self.cells = cells
         self.effects = Effects()
         self.multi = pods_that_count(conn)
-        self.ctx = {d: DirectionContext(conn, d) for d in Direction}
+        self.ctx = contexts
         rc = conn.rules
         cluster = conn.cluster
         # Policies that change both directions when removed: their joint cells.
@@ -176,8 +178,7 @@ class _Run:
         state = view.base if baseline else view.admin
         if not tier.rules:
             return
-        firsts = np.unique(state.first_rule[state.first_rule >= 0])
-        for uid in firsts.tolist():
+        for uid in state.reached:
             tr = tier.rules[uid]
             e.reached.add(RuleKey(True, tr.policy, ctx.direction, tr.position))
         local = {pi: view.local_rows(t) for pi, t in tier.targets.items()}
@@ -193,15 +194,19 @@ class _Run:
             t_loc = local[tr.policy]
             ix = np.ix_(t_loc, q_loc)
             hit = block & (state.first_rule[ix] == tr.uid) & rel[ix]
+            if not hit.any():
+                continue
+            # What the cells get with the rule, and from the runner-up without it.
             if baseline:
                 hit &= view.open[ix] & not_iso[t_loc]
-                mine: Mask = np.full(hit.shape, tr.code != DENY)
                 runner: Mask = state.second_r[ix] != DENY
+                differs = runner if tr.code == DENY else ~runner
             else:
                 fall = view.fallthrough[ix]
-                mine = final(np.full(hit.shape, tr.code, dtype=np.int8), fall)
                 runner = final(state.second_r[ix], fall)
-            if (hit & (mine != runner)).any():
+                mine = {ALLOW: True, DENY: False}.get(tr.code)
+                differs = (runner != mine) if mine is not None else (runner != fall)
+            if (hit & differs).any():
                 e.changed_rules.add(key)
         for pi, targets in tier.targets.items():
             pkey = PolicyKey(True, pi)
@@ -241,10 +246,16 @@ class _Run:
         return after
 
 
-def analyse(conn: Connectivity, cells: int = 2_000_000) -> Effects:
+def analyse(
+    conn: Connectivity,
+    cells: int = 2_000_000,
+    contexts: dict[Direction, DirectionContext] | None = None,
+) -> Effects:
     """Exact removal effects of every rule and policy. `cells` bounds the size of the
-    blocks worked on at once (memory is about 25 bytes per cell)."""
-    run = _Run(conn, cells)
+    blocks worked on at once (memory is about 30 bytes per cell)."""
+    if contexts is None:
+        contexts = {d: DirectionContext(conn, d) for d in Direction}
+    run = _Run(conn, cells, contexts)
     for d in Direction:
         run.direction(d)
     for key, targets in run.two_way.items():

@@ -100,7 +100,6 @@ class TierRule:
 class TierContext:
     rules: list[TierRule] = field(default_factory=list)
     targets: dict[int, Mask] = field(default_factory=dict)
-    rule_policy: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, np.int64))
 
 
 class DirectionContext:
@@ -132,7 +131,6 @@ class DirectionContext:
 
     def _tier(self, policies: tuple[AdminPolicy, ...], index: dict[int, int]) -> TierContext:
         ctx = TierContext()
-        owners: list[int] = []
         for p in policies:
             t = self.rc.subject_targets(p.subject)
             if not t.any():
@@ -141,8 +139,6 @@ class DirectionContext:
             ctx.targets[pi] = t
             for pos, rule in enumerate(p.rules(self.direction)):
                 ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, _CODE[rule.action]))
-                owners.append(pi)
-        ctx.rule_policy = np.array([*owners, -1], dtype=np.int64)  # [-1] maps "no rule" to -1
         return ctx
 
     def peers(self, rule: Rule | AdminRule) -> Mask:
@@ -242,15 +238,19 @@ class View:
 
 
 class _TierState:
-    """First-match codes of one tier over a view, with the runner-up codes."""
+    """First-match codes of one tier over a view, with the runner-up codes. `first_rule`
+    and `first_pol` say which rule (uid) and which policy decided first (-1: none);
+    `reached` which rules are the first match somewhere in the view."""
 
     def __init__(self, view: View, tier: TierContext) -> None:
         self.tier = tier
         shape = view.shape
         self.first = np.zeros(shape, dtype=np.int8)
-        self.first_rule = np.full(shape, -1, dtype=np.int64)
+        self.first_rule = np.full(shape, -1, dtype=np.int32)
+        self.first_pol = np.full(shape, -1, dtype=np.int32)
         self.second_r = np.zeros(shape, dtype=np.int8)
         self.second_p = np.zeros(shape, dtype=np.int8)
+        self.reached: set[int] = set()
         local = {pi: view.local_rows(t) for pi, t in tier.targets.items()}
         for tr in tier.rules:
             t_loc = local[tr.policy]
@@ -260,20 +260,25 @@ class _TierState:
             if not len(q_loc):
                 continue
             ix = np.ix_(t_loc, q_loc)
-            first, first_rule = self.first[ix], self.first_rule[ix]
-            taken = block & (first != UNDECIDED)
-            second = self.second_r[ix]
-            second[taken & (second == UNDECIDED)] = tr.code
-            self.second_r[ix] = second
-            other = self.second_p[ix]
-            elsewhere = tier.rule_policy[first_rule] != tr.policy
-            other[taken & elsewhere & (other == UNDECIDED)] = tr.code
-            self.second_p[ix] = other
-            new = block & (first == UNDECIDED)
-            first[new] = tr.code
-            first_rule[new] = tr.uid
-            self.first[ix] = first
-            self.first_rule[ix] = first_rule
+            first = self.first[ix]
+            open_ = first == UNDECIDED
+            new = block & open_
+            taken = block & ~open_
+            if taken.any():
+                second = self.second_r[ix]
+                second[taken & (second == UNDECIDED)] = tr.code
+                self.second_r[ix] = second
+                other = self.second_p[ix]
+                other[taken & (self.first_pol[ix] != tr.policy) & (other == UNDECIDED)] = tr.code
+                self.second_p[ix] = other
+            if new.any():
+                self.reached.add(tr.uid)
+                first[new] = tr.code
+                self.first[ix] = first
+                for table, value in ((self.first_rule, tr.uid), (self.first_pol, tr.policy)):
+                    sub = table[ix]
+                    sub[new] = value
+                    table[ix] = sub
 
-    def first_policy(self, t_loc: Index) -> npt.NDArray[np.int64]:
-        return self.tier.rule_policy[self.first_rule[t_loc]]
+    def first_policy(self, t_loc: Index) -> npt.NDArray[np.int32]:
+        return self.first_pol[t_loc]
