@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
                 conns=conns,
                 targets=targets,
                 named=named,
+                explain=output != "dot",  # the attack tree shows no policies: skip the work
             ),
         )
         query = BlastQuery(
