@@ -1,19 +1,22 @@
 """Blast radius: what an attacker who holds some workloads can reach, hop by hop.
 
-A hop is one allowed connection between two WorkloadGraph nodes (the same edges
-`connectivity` lists), so the answer is exact in the engine's sense: every hop on every path
-is a connection the policies allow. The search is a breadth-first search from all sources at
-once over the graph's edge arrays: one numpy gather per hop level (CSR layout), never a loop
-over pod pairs. Hop counts are shortest distances from the nearest source, and each
-reachable node gets one shortest path: among its shortest-path predecessors the one with
-the lowest node index (nodes are sorted by workload name), so results are deterministic.
+Semantics decided here:
+- A hop is one allowed connection between two WorkloadGraph nodes, the edges `connectivity`
+  lists: the source's egress and the destination's ingress both allow it (networking.k8s.io/v1
+  NetworkPolicy reference, isolation per direction; admin and baseline tiers and the Istio
+  layer as the Connectivity counts them). Every hop of every path is a connection the
+  policies allow; the attacker is assumed to take over each workload it reaches.
+- Hop counts are shortest distances from the nearest source; sources are not "reachable".
+  Each reachable node gets one shortest path: among its shortest-path predecessors the one
+  with the lowest node index (nodes are sorted by workload name), so results are stable.
+- A port filter restricts every hop, not only the first (an attacker limited to TCP/5432).
+- An address source (an IP, a CIDR group, `internet`) stands for the workloads it may
+  connect to, as `--from-exposed` does: the outside attacker's first foothold.
 
-Explanations (the engine's `Decision` for each hop) cost a policy walk each, so they are
-computed only for the hops on the reported paths, once per hop shared by many paths.
-
-Source sets (`sources_of`): a workload `ns/name` or `ns/name[Kind]` (all its nodes when the
-workload is split into pods), a pod `ns/pod`, or a namespace `ns/*` (every node of the
-namespace). `exposed_sources`: nodes that accept connections from public addresses.
+The search is a breadth-first search from all sources at once over the graph's edge arrays:
+one numpy gather per hop level (CSR layout), never a loop over pod pairs. Explanations (the
+engine's `Decision` per hop) cost a policy walk each, so they are computed only for the hops
+on the reported paths, once per hop however many paths share it.
 """
 
 from __future__ import annotations
