@@ -43,7 +43,22 @@ PRINCIPALS = (
 NS_PATTERNS = ("ns-a", "ns-*", "*", "istio-system")
 BLOCKS = ("10.0.0.0/8", "10.0.0.5", "192.168.0.0/16")
 PORTS = ("80", "8080", "9090")
-KEYS = ("request.headers[x-user]", "source.ip", "destination.port")
+KEYS = (
+    "request.headers[x-user]",
+    "source.ip",
+    "destination.port",
+    "source.namespace",
+    "source.principal",
+    "destination.ip",
+)
+VALUES = {
+    "request.headers[x-user]": ("a", "b"),
+    "source.ip": ("10.0.0.0/8", "10.0.0.5", "192.168.1.1"),
+    "destination.port": ("8080", "80"),
+    "source.namespace": ("ns-a", "ns-*", "*"),
+    "source.principal": ("*", "cluster.local/ns/ns-a/sa/sa1", "*/sa/default"),
+    "destination.ip": ("10.1.2.3",),
+}
 
 
 def _opt(values: st.SearchStrategy[tuple[str, ...]]) -> st.SearchStrategy[tuple[str, ...] | None]:
@@ -72,8 +87,10 @@ operations = st.builds(
     methods=_some(("GET", "POST")),
     paths=_some(("/api/*", "/admin")),
 )
-conditions = st.builds(
-    Condition, key=st.sampled_from(KEYS), values=st.just(("a",)), not_values=st.none()
+conditions = (
+    st.sampled_from(KEYS)
+    .flatmap(lambda k: st.builds(Condition, st.just(k), _some(VALUES[k]), _some(VALUES[k])))
+    .filter(lambda c: c.values is not None or c.not_values is not None)
 )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.mesh_match import uses_addresses
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
@@ -67,12 +68,7 @@ class EndpointClasses:
         """`controller`: also a class for INGRESS_CONTROLLER (it may share a real one)."""
         as_node = options.host_network is HostNetwork.NODE
         mesh = cluster.has_mesh
-        mesh_ip = any(
-            s.ip_blocks or s.not_ip_blocks or s.remote_ip_blocks or s.not_remote_ip_blocks
-            for p in cluster.authorization_policies
-            for r in p.rules
-            for s in r.sources or ()
-        )
+        mesh_ip = mesh and uses_addresses(cluster)
         index: dict[tuple[object, ...], int] = {}
         reps: list[Pod] = []
         pod_class = np.empty(len(cluster.pods), dtype=np.int64)

@@ -22,8 +22,10 @@ import numpy.typing as npt
 from microseg.engine.atoms import IPAtoms, PortAtoms
 from microseg.engine.classes import EndpointClasses
 from microseg.engine.mesh_match import (
+    STATIC_KEYS,
     applies_to,
     clause_text,
+    condition_holds,
     condition_text,
     effective_mode,
     http_ports,
@@ -37,7 +39,15 @@ from microseg.engine.mesh_match import (
 from microseg.engine.mesh_reference import ALLOWED
 from microseg.engine.query import MeshVerdict
 from microseg.model.cluster import Cluster
-from microseg.model.mesh import AuthzAction, AuthzRule, MeshMode, MtlsMode, Source, principal
+from microseg.model.mesh import (
+    AuthzAction,
+    AuthzRule,
+    Condition,
+    MeshMode,
+    MtlsMode,
+    Source,
+    principal,
+)
 from microseg.model.objects import Pod
 from microseg.model.sets import IPSet, Protocol
 
@@ -53,6 +63,10 @@ def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
         for rule in policy.rules:
             for op in rule.operations or ():
                 ports.update(int(p) for p in (op.ports or ()) + (op.not_ports or ()))
+            for c in rule.conditions:
+                if c.key == "destination.port":
+                    values = (c.values or ()) + (c.not_values or ())
+                    ports.update(int(v) for v in values if v.isdigit() and 0 < int(v) < 65536)
     for pa in cluster.peer_authentications:
         ports.update(p for p, _ in pa.port_modes)
     for pod in cluster.pods:
@@ -79,13 +93,20 @@ def _block_set(block: str) -> IPSet:
 
 
 def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
-    return [
+    """Address blocks the mesh distinguishes: source blocks and address conditions."""
+    out = [
         _block_set(b)
         for p in cluster.authorization_policies
         for r in p.rules
         for s in r.sources or ()
         for b in _blocks(s)
     ]
+    for p in cluster.authorization_policies:
+        for r in p.rules:
+            for c in r.conditions:
+                if c.key in ("source.ip", "remote.ip"):
+                    out += [_block_set(v) for v in (c.values or ()) + (c.not_values or ())]
+    return out
 
 
 @dataclass(slots=True)
@@ -216,6 +237,37 @@ class MeshTable:
         return self.verdicts[int(self.cond[dst, src, atom])]
 
 
+def _static_mask(rule: AuthzRule, src: _Sources, mtls: Mask, los: list[int]) -> Mask:
+    """Where the rule's statically decidable `when` conditions hold (mesh_match.STATIC_KEYS)."""
+    out = np.ones(mtls.shape, dtype=np.bool_)
+    for c in rule.conditions:
+        if c.key == "destination.port":
+            out &= np.array([condition_holds(c, p) for p in los], dtype=np.bool_)[None, :]
+        elif c.key in ("source.namespace", "source.principal"):
+            values = src.namespace if c.key == "source.namespace" else src.principal
+            with_id = np.array([condition_holds(c, v) for v in values], dtype=np.bool_)
+            plain = np.full(src.n, condition_holds(c, ""), dtype=np.bool_)
+            out &= np.where(mtls, with_id[:, None], plain[:, None])
+        elif c.key in STATIC_KEYS:  # source.ip, remote.ip
+            holds = np.array(
+                [condition_holds(c, a, ip=True) for a in src.address]
+                + [False] * (src.n - src.classes),
+                dtype=np.bool_,
+            )
+            if src.n > src.classes:
+                holds[src.classes :] = _ip_condition(c, src)
+            out &= holds[:, None]
+    return out
+
+
+def _ip_condition(c: Condition, src: _Sources) -> Mask:
+    """An address condition over the external columns (IP atoms are cut at its blocks)."""
+    inside = src.blocks(c.values) if c.values is not None else np.ones(src.n, np.bool_)
+    if c.not_values is not None:
+        inside = inside & ~src.blocks(c.not_values)
+    return inside[src.classes :]
+
+
 def _pieces(
     rule: AuthzRule,
     action: AuthzAction,
@@ -227,8 +279,10 @@ def _pieces(
     """(cells, clause) for each way `rule` matches; see mesh_reference.rule_clauses."""
     out: list[tuple[Mask, str]] = []
     skip_tcp = action is AuthzAction.ALLOW and rule_has_http(rule)
-    when_all = [condition_text(x) for x in rule.conditions]
-    when_l4 = [condition_text(x) for x in rule.conditions if not is_http_key(x.key)]
+    dynamic = [x for x in rule.conditions if x.key not in STATIC_KEYS]
+    when_all = [condition_text(x) for x in dynamic]
+    when_l4 = [condition_text(x) for x in dynamic if not is_http_key(x.key)]
+    static = _static_mask(rule, src, mtls, los)
     for s in rule.sources if rule.sources is not None else (None,):
         if s is None:
             smask = np.ones(mtls.shape, dtype=np.bool_)
@@ -244,7 +298,7 @@ def _pieces(
                 if o.not_ports is not None:
                     omask &= np.array([str(p) not in o.not_ports for p in los], dtype=np.bool_)
             o_l7 = operation_l7(o) if o is not None else []
-            cells = smask & omask[None, :]
+            cells = smask & omask[None, :] & static
             http_cells = cells & http[None, :]
             out.append((http_cells, clause_text(s_l7 + o_l7 + when_all)))
             if not skip_tcp:

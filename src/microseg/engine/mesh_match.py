@@ -29,8 +29,10 @@ from microseg.model.sets import Protocol
 
 __all__ = [
     "HTTP_PREFIXES",
+    "STATIC_KEYS",
     "applies_to",
     "clause_text",
+    "condition_holds",
     "condition_text",
     "effective_mode",
     "http_ports",
@@ -40,6 +42,7 @@ __all__ = [
     "pod_mesh_mode",
     "rule_has_http",
     "source_l7",
+    "uses_addresses",
 ]
 
 # istio.io "Protocol Selection": a Service port named `<protocol>[-<suffix>]` declares its
@@ -193,6 +196,40 @@ def is_http_key(key: str) -> bool:
     return key.startswith("request.")
 
 
+# `when` keys whose value a static analysis knows for every request (istio.io
+# "Authorization Policy Conditions"): they are decided, not kept as conditions.
+# remote.ip is the original client address, the peer address for a direct connection.
+STATIC_KEYS = ("destination.port", "source.namespace", "source.principal", "source.ip", "remote.ip")
+
+
+def condition_holds(c: Condition, value: str | int | None, ip: bool = False) -> bool:
+    """`values`: one must match; `notValues`: none may. Identity keys use Istio value
+    matching (empty for plaintext); `ip` keys match CIDRs (an unknown address matches
+    no block); ports match exactly."""
+
+    def hit(patterns: tuple[str, ...]) -> bool:
+        if ip:
+            if value is None:
+                return False
+            import ipaddress
+
+            address = ipaddress.ip_address(str(value))
+            for p in patterns:
+                net = ipaddress.ip_network(
+                    p if "/" in p else p + ("/128" if ":" in p else "/32"), strict=False
+                )
+                if address.version == net.version and address in net:
+                    return True
+            return False
+        if isinstance(value, int):
+            return str(value) in patterns
+        return any(istio_match(p, value or "") for p in patterns)
+
+    if c.values is not None and not hit(c.values):
+        return False
+    return not (c.not_values is not None and hit(c.not_values))
+
+
 def rule_has_http(rule: AuthzRule) -> bool:
     """Whether a rule uses any HTTP-only field: methods, paths, hosts, request principals,
     or a `request.*` condition."""
@@ -206,3 +243,17 @@ def rule_has_http(rule: AuthzRule) -> bool:
 def clause_text(parts: list[str]) -> str:
     """One alternative of an L7 condition: `{methods: GET, paths: /api/*}`; "" if none."""
     return "{" + ", ".join(parts) + "}" if parts else ""
+
+
+def uses_addresses(cluster: Cluster) -> bool:
+    """Whether some AuthorizationPolicy looks at source addresses (then a pod's own IP
+    tells it apart from its look-alikes)."""
+    return any(
+        any(
+            s.ip_blocks or s.not_ip_blocks or s.remote_ip_blocks or s.not_remote_ip_blocks
+            for s in r.sources or ()
+        )
+        or any(c.key in ("source.ip", "remote.ip") for c in r.conditions)
+        for p in cluster.authorization_policies
+        for r in p.rules
+    )

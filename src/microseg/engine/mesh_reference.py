@@ -13,8 +13,10 @@ import ipaddress
 from dataclasses import dataclass
 
 from microseg.engine.mesh_match import (
+    STATIC_KEYS,
     applies_to,
     clause_text,
+    condition_holds,
     condition_text,
     effective_mode,
     http_ports,
@@ -33,6 +35,7 @@ from microseg.model.mesh import (
     AuthorizationPolicy,
     AuthzAction,
     AuthzRule,
+    Condition,
     MeshMode,
     MtlsMode,
     Operation,
@@ -127,6 +130,16 @@ def operation_l4(o: Operation, port: int) -> bool:
     return not (o.not_ports is not None and str(port) in o.not_ports)
 
 
+def _static_holds(c: Condition, req: Request) -> bool:
+    if c.key == "destination.port":
+        return condition_holds(c, req.port)
+    if c.key == "source.namespace":
+        return condition_holds(c, req.namespace)
+    if c.key == "source.principal":
+        return condition_holds(c, req.principal)
+    return condition_holds(c, req.address, ip=True)
+
+
 def rule_clauses(rule: AuthzRule, action: AuthzAction, req: Request) -> set[str] | None:
     """The alternatives under which `rule` matches the request ("" = unconditionally), or
     None when it cannot match.
@@ -140,7 +153,14 @@ def rule_clauses(rule: AuthzRule, action: AuthzAction, req: Request) -> set[str]
     if not req.http and action is AuthzAction.ALLOW and rule_has_http(rule):
         return None
     out: set[str] = set()
-    when = [condition_text(c) for c in rule.conditions if req.http or not is_http_key(c.key)]
+    for c in rule.conditions:
+        if c.key in STATIC_KEYS and not _static_holds(c, req):
+            return None
+    when = [
+        condition_text(c)
+        for c in rule.conditions
+        if c.key not in STATIC_KEYS and (req.http or not is_http_key(c.key))
+    ]
     for s in rule.sources if rule.sources is not None else (None,):
         if s is not None and not source_l4(s, req):
             continue

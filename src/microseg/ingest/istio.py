@@ -39,7 +39,8 @@ _VERSIONS = ("security.istio.io/v1", "security.istio.io/v1beta1")
 
 
 def _t(values: list[str] | list[str | int] | None) -> tuple[str, ...] | None:
-    return None if values is None else tuple(str(v) for v in values)
+    """Protobuf semantics: an empty list is an absent field."""
+    return tuple(str(v) for v in values) if values else None
 
 
 def _source(raw: RawSource) -> Source:

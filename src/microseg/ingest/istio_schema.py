@@ -34,8 +34,11 @@ class _Closed(BaseModel):
 
 
 def _nonempty(model: BaseModel, what: str) -> None:
-    if all(getattr(model, name) is None for name in type(model).model_fields):
-        raise ValueError(f"{what} cannot be empty: set at least one field")
+    """Istio's API is protobuf, where an empty list is the same as an absent field; a
+    source or operation with nothing set matches everything by accident, so Istio's
+    validation (and network-config-analyzer, testcase3) rejects it."""
+    if all(not getattr(model, name) for name in type(model).model_fields):
+        raise ValueError(f"{what} cannot be empty: set at least one field to a non-empty list")
 
 
 Mode = Literal["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]
@@ -79,18 +82,18 @@ class RawPeerAuthentication(BaseModel):
 
 
 class RawSource(_Closed):
-    principals: Strings | None = Field(None, min_length=1)
-    notPrincipals: Strings | None = Field(None, min_length=1)
-    requestPrincipals: Strings | None = Field(None, min_length=1)
-    notRequestPrincipals: Strings | None = Field(None, min_length=1)
+    principals: Strings | None = None
+    notPrincipals: Strings | None = None
+    requestPrincipals: Strings | None = None
+    notRequestPrincipals: Strings | None = None
     namespaces: Strings | None = None
     notNamespaces: Strings | None = None
-    ipBlocks: Strings | None = Field(None, min_length=1)
-    notIpBlocks: Strings | None = Field(None, min_length=1)
-    remoteIpBlocks: Strings | None = Field(None, min_length=1)
-    notRemoteIpBlocks: Strings | None = Field(None, min_length=1)
-    serviceAccounts: Strings | None = Field(None, min_length=1)
-    notServiceAccounts: Strings | None = Field(None, min_length=1)
+    ipBlocks: Strings | None = None
+    notIpBlocks: Strings | None = None
+    remoteIpBlocks: Strings | None = None
+    notRemoteIpBlocks: Strings | None = None
+    serviceAccounts: Strings | None = None
+    notServiceAccounts: Strings | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RawSource:
@@ -110,14 +113,14 @@ class RawFrom(_Closed):
 
 
 class RawOperation(_Closed):
-    hosts: Strings | None = Field(None, min_length=1)
-    notHosts: Strings | None = Field(None, min_length=1)
-    ports: list[StrictStr | StrictInt] | None = Field(None, min_length=1)
-    notPorts: list[StrictStr | StrictInt] | None = Field(None, min_length=1)
-    methods: Strings | None = Field(None, min_length=1)
-    notMethods: Strings | None = Field(None, min_length=1)
-    paths: Strings | None = Field(None, min_length=1)
-    notPaths: Strings | None = Field(None, min_length=1)
+    hosts: Strings | None = None
+    notHosts: Strings | None = None
+    ports: list[StrictStr | StrictInt] | None = None
+    notPorts: list[StrictStr | StrictInt] | None = None
+    methods: Strings | None = None
+    notMethods: Strings | None = None
+    paths: Strings | None = None
+    notPaths: Strings | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RawOperation:
@@ -140,13 +143,20 @@ class RawCondition(_Closed):
     def _check(self) -> RawCondition:
         if not self.values and not self.notValues:
             raise ValueError(f"condition {self.key!r}: set values or notValues (non-empty)")
+        # istio.io "Authorization Policy Conditions": address keys take IPs or CIDRs and
+        # destination.port takes port numbers.
+        for value in (self.values or []) + (self.notValues or []):
+            if self.key in ("source.ip", "remote.ip", "destination.ip"):
+                check_cidr(value if "/" in value else value + ("/128" if ":" in value else "/32"))
+            elif self.key == "destination.port":
+                _port_number(value)
         return self
 
 
 class RawRule(_Closed):
     from_: list[RawFrom] | None = Field(None, alias="from", min_length=1)
     to: list[RawTo] | None = Field(None, min_length=1)
-    when: list[RawCondition] | None = Field(None, min_length=1)
+    when: list[RawCondition] | None = None  # `when: []` is valid (NCA testcase3)
 
 
 class RawTargetRef(_Closed):

@@ -150,10 +150,15 @@ def test_http_fields_on_tcp_and_on_http_ports(tmp_path: Path) -> None:
     assert got.unless == ("{methods: DELETE}",)
 
 
-def test_when_conditions_are_kept(tmp_path: Path) -> None:
-    c = _cluster(tmp_path, _ap("w", "rules: [{when: [{key: source.ip, values: [10.0.0.1]}]}]"))
-    got = _verdict(c, "web", 9000)
-    assert got.requires == ("{source.ip: 10.0.0.1}",)
+def test_when_conditions_are_kept_or_decided(tmp_path: Path) -> None:
+    kept = _ap("w", "rules: [{when: [{key: destination.ip, values: [10.0.0.1]}]}]")
+    got = _verdict(_cluster(tmp_path, kept), "web", 9000)
+    assert got.requires == ("{destination.ip: 10.0.0.1}",)
+    # Keys whose value is known statically are decided (source.namespace of mTLS peers).
+    decided = _ap("w", "rules: [{when: [{key: source.namespace, values: [shop]}]}]")
+    c = _cluster(tmp_path, decided)
+    assert _verdict(c, "web", 9000) == MeshVerdict(True)
+    assert not _verdict(c, "old", 9000).allowed
 
 
 def test_port_level_mtls_unset_inherits_and_most_specific_wins(tmp_path: Path) -> None:
