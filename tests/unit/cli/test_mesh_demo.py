@@ -1,0 +1,41 @@
+"""The mesh part of `make demo` shows the connection NetworkPolicy allows and the mesh
+denies, with both layers in one chain, and the identity-and-L7 allowed call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from microseg.cli.app import app
+from microseg.cli.common import Session
+from microseg.cli.demo_mesh import run
+
+
+def test_two_layer_explanation(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(demo_dir.parents[1])
+    run(Session(quiet=True, no_color=True))
+    out = capsys.readouterr().out
+    assert "NetworkPolicy alone allows it" in out
+    assert (
+        "DENIED  monitoring/prometheus[Deployment] -> shop/api-gateway[Deployment]  TCP 9100" in out
+    )
+    assert (
+        "chain TCP 9100: [NP shop/allow-prometheus-scrape#0 Allow] + [mTLS STRICT shop: plaintext rejected]"
+        in out
+    )
+    assert "TCP 8080 {methods: GET|POST, paths: /api/*} unless {paths: /admin*}" in out
+
+
+def test_connectivity_says_when_conditions_are_not_shown(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(demo_dir.parents[1])
+    result = CliRunner().invoke(app, ["connectivity", "examples/demo"])
+    assert result.exit_code == 0
+    assert "allowed by the mesh only under L7 conditions" in result.stderr
+    quiet = CliRunner().invoke(app, ["connectivity", "examples/demo", "-q"])
+    assert "L7 conditions" not in quiet.stderr
