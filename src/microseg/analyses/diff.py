@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,11 +51,12 @@ class DiffType(Enum):
     REMOVED = "removed"
 
 
-@dataclass(frozen=True, slots=True)
-class DiffRow:
+class DiffRow(NamedTuple):
     """One (source, destination) whose allowed connections differ. `ref1` is OLD's set and
     `ref2` NEW's (empty for added / removed rows). `new_or_lost` names the endpoints, source
-    first, that exist in only one of the inputs."""
+    first, that exist in only one of the inputs. A NamedTuple rather than a frozen dataclass:
+    as immutable, and about ten times cheaper to build, which counts when two unrelated
+    clusters differ in hundreds of thousands of pairs."""
 
     kind: DiffType
     src: Peer
@@ -72,7 +73,8 @@ class DiffRow:
 @dataclass(frozen=True, slots=True)
 class ConnectivityDiff:
     """The differences, changed then added then removed; within each category, workload
-    and address rows first and the ingress controller's rows last (as netpol-analyzer)."""
+    pairs by (source, destination), then address rows by (source, destination), then the
+    ingress controller's rows by destination (netpol-analyzer also lists those last)."""
 
     rows: tuple[DiffRow, ...]
     added_workloads: tuple[str, ...]
@@ -88,11 +90,15 @@ class ConnectivityDiff:
 def diff_graphs(old: WorkloadGraph, new: WorkloadGraph) -> ConnectivityDiff:
     """The connectivity of `new` compared with `old` (ref1 = old, ref2 = new)."""
     old_names, new_names = set(old.nodes), set(new.nodes)
-    rows = _pair_rows(old, new, old_names, new_names)
-    rows += _external_rows(old, new, old_names, new_names)
-    rows += _ingress_rows(old, new, old_names, new_names)
-    order = {k: i for i, k in enumerate(DiffType)}
-    rows.sort(key=lambda r: (order[r.kind], r.from_ingress_controller, _key(r.src), _key(r.dst)))
+    pairs = _pair_rows(old, new, old_names, new_names)  # already in (src, dst) order
+    others = _external_rows(old, new, old_names, new_names)
+    others.sort(key=lambda r: (_key(r.src), _key(r.dst)))
+    ingress = _ingress_rows(old, new, old_names, new_names)  # by destination
+    rows: list[DiffRow] = []
+    for kind in DiffType:
+        rows += pairs[kind]
+        rows += [r for r in others if r.kind is kind]
+        rows += [r for r in ingress if r.kind is kind]
     return ConnectivityDiff(
         tuple(rows),
         tuple(sorted(new_names - old_names)),
@@ -130,7 +136,9 @@ def _row(
 
 def _pair_rows(
     old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
-) -> list[DiffRow]:
+) -> dict[DiffType, list[DiffRow]]:
+    """Rows per category, each in (source, destination) order: names are sorted, so the
+    sorted integer keys src * n + dst are too."""
     names = sorted(old_names | new_names)
     pos = {n: i for i, n in enumerate(names)}
     n = max(len(names), 1)
@@ -161,20 +169,36 @@ def _pair_rows(
     changed = c1[i1] != c2[i2]
     only_old = ~np.isin(k1, k2, assume_unique=True)
     only_new = ~np.isin(k2, k1, assume_unique=True)
+    in_old = np.array([x in old_names for x in names], dtype=np.bool_)
+    in_new = np.array([x in new_names for x in names], dtype=np.bool_)
     none = ConnSet.none()
-    rows: list[DiffRow] = []
+    rows: dict[DiffType, list[DiffRow]] = {}
 
-    def emit(keys: Iterable[int], a: Iterable[ConnSet], b: Iterable[ConnSet]) -> None:
-        for key, x, y in zip(keys, a, b, strict=True):
-            s, d = divmod(key, n)
-            rows.append(_row(x, y, names[s], names[d], old_names, new_names))
+    def emit(
+        kind: DiffType,
+        keys: npt.NDArray[np.int64],
+        a: npt.NDArray[np.int64] | None,
+        b: npt.NDArray[np.int64] | None,
+    ) -> None:
+        """Rows of one category; `None` for the side that allows nothing. Which endpoints
+        exist on one side only is decided for the whole block at once."""
+        s, d = np.divmod(keys, n)
+        other = in_new if kind is DiffType.REMOVED else in_old
+        lost_s = (~other[s]).tolist() if kind is not DiffType.CHANGED else [False] * len(s)
+        lost_d = (~other[d]).tolist() if kind is not DiffType.CHANGED else [False] * len(d)
+        xs = [table[i] for i in a.tolist()] if a is not None else [none] * len(keys)
+        ys = [table[i] for i in b.tolist()] if b is not None else [none] * len(keys)
+        out = rows[kind] = []
+        for si, di, x, y, ls, ld in zip(
+            s.tolist(), d.tolist(), xs, ys, lost_s, lost_d, strict=True
+        ):
+            src, dst = names[si], names[di]
+            lost = (src, dst) if ls and ld else (src,) if ls else (dst,) if ld else ()
+            out.append(DiffRow(kind, src, dst, x, y, lost))
 
-    ci1, ci2 = c1[i1][changed].tolist(), c2[i2][changed].tolist()
-    emit(k1[i1][changed].tolist(), (table[i] for i in ci1), (table[i] for i in ci2))
-    removed = c1[only_old].tolist()
-    emit(k1[only_old].tolist(), (table[i] for i in removed), [none] * len(removed))
-    added = c2[only_new].tolist()
-    emit(k2[only_new].tolist(), [none] * len(added), (table[i] for i in added))
+    emit(DiffType.CHANGED, k1[i1][changed], c1[i1][changed], c2[i2][changed])
+    emit(DiffType.ADDED, k2[only_new], None, c2[only_new])
+    emit(DiffType.REMOVED, k1[only_old], c1[only_old], None)
     return rows
 
 

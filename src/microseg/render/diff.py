@@ -15,8 +15,11 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from operator import itemgetter
 
 from microseg.analyses.diff import ConnectivityDiff, DiffRow, DiffType, Peer
+from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME
+from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns, format_ip_ranges
 from microseg.render.shape import envelope
 
@@ -41,47 +44,85 @@ def workloads_info(row: DiffRow) -> str:
 
 def diff_fields(row: DiffRow) -> tuple[str, str, str, str, str, str]:
     """(diff-type, source, destination, ref1, ref2, workloads-diff-info) as printed."""
-    return (
-        row.kind.value,
-        format_peer(row.src),
-        format_peer(row.dst),
-        format_conns(row.ref1),
-        format_conns(row.ref2),
-        workloads_info(row),
-    )
+    return _Fields()(row)
 
 
-def _sections(diff: ConnectivityDiff, line: Callable[[DiffRow], str]) -> list[tuple[str, DiffRow]]:
+class _Fields:
+    """`diff_fields` with the texts of connection sets and address ranges memoised: a large
+    diff repeats a few sets and ranges hundreds of thousands of times. The memo is keyed by
+    object identity (hashing a ConnSet walks all its intervals), and keeps each object it
+    has seen, so an identity is never reused while the memo lives."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[object, str]] = {}
+
+    def _text(self, obj: ConnSet | IPSet) -> str:
+        hit = self._texts.get(id(obj))
+        if hit is None:
+            text = format_conns(obj) if isinstance(obj, ConnSet) else format_peer(obj)
+            hit = self._texts[id(obj)] = (obj, text)
+        return hit[1]
+
+    def __call__(self, row: DiffRow) -> tuple[str, str, str, str, str, str]:
+        kind, src, dst, ref1, ref2, lost = row
+        word = _kind_text(kind)
+        info = f"workload {' and '.join(lost)} {word}" if lost else ""
+        return (
+            word,
+            src if isinstance(src, str) else self._text(src),
+            dst if isinstance(dst, str) else self._text(dst),
+            self._text(ref1),
+            self._text(ref2),
+            info,
+        )
+
+
+_CHANGED, _ADDED = DiffType.CHANGED, DiffType.ADDED  # class attribute lookups on an Enum are slow
+
+
+def _kind_text(kind: DiffType) -> str:
+    return "changed" if kind is _CHANGED else "added" if kind is _ADDED else "removed"
+
+
+Fields = tuple[str, str, str, str, str, str]
+
+
+def _sections(diff: ConnectivityDiff, line: Callable[[Fields], str]) -> list[tuple[str, DiffRow]]:
     """(line, row) per (ingress?, category) section, each section sorted by its lines."""
+    fields = _Fields()
+    parts: list[list[tuple[str, DiffRow]]] = [[] for _ in range(6)]
+    for r in diff.rows:
+        k = r.kind  # compared by identity: hashing an Enum member runs Python code
+        i = 0 if k is _CHANGED else 1 if k is _ADDED else 2
+        parts[i + 3 * (r.src == INGRESS_CONTROLLER_NAME)].append((line(fields(r)), r))
     out: list[tuple[str, DiffRow]] = []
-    for ingress in (False, True):
-        for kind in DiffType:
-            part = [r for r in diff.rows if r.kind is kind and r.from_ingress_controller == ingress]
-            out += sorted(((line(r), r) for r in part), key=lambda lr: lr[0])
+    for part in parts:
+        part.sort(key=itemgetter(0))
+        out += part
     return out
 
 
-def _lines(diff: ConnectivityDiff, line: Callable[[DiffRow], str]) -> list[str]:
+def _lines(diff: ConnectivityDiff, line: Callable[[Fields], str]) -> list[str]:
     return [text for text, _ in _sections(diff, line)]
 
 
-def _txt_line(names: tuple[str, str]) -> Callable[[DiffRow], str]:
-    def line(row: DiffRow) -> str:
-        t, s, d, c1, c2, info = diff_fields(row)
+def _txt_line(names: tuple[str, str]) -> Callable[[Fields], str]:
+    def line(f: Fields) -> str:
+        t, s, d, c1, c2, info = f
         text = f"diff-type: {t}, source: {s}, destination: {d}, {names[0]}: {c1}, {names[1]}: {c2}"
         return f"{text}, workloads-diff-info: {info}" if info else text
 
     return line
 
 
-def _csv_line(row: DiffRow) -> str:
+def _csv_line(f: Fields) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(diff_fields(row))
+    csv.writer(buf, lineterminator="").writerow(f)
     return buf.getvalue()
 
 
-def _md_line(row: DiffRow) -> str:
-    return "| " + " | ".join(diff_fields(row)) + " |"
+def _md_line(f: Fields) -> str:
+    return "| " + " | ".join(f) + " |"
 
 
 def render_diff(
@@ -117,8 +158,9 @@ def diff_document(
     """kind ConnectivityDiff: `refs` names the two inputs, `summary` counts, `diffs` holds
     one object per line of the txt output, in the same order."""
     diffs = []
+    fields = _Fields()
     for _, r in _sections(diff, _txt_line(names)):
-        t, s, d, c1, c2, info = diff_fields(r)
+        t, s, d, c1, c2, info = fields(r)
         item: dict[str, object] = {"diffType": t, "src": s, "dst": d, "ref1": c1, "ref2": c2}
         if r.new_or_lost:
             item["workloadsDiffInfo"] = info
