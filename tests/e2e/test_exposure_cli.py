@@ -69,6 +69,7 @@ def test_demo_json(demo_dir: Path) -> None:
     [
         (["-o", "yaml"], "--output 'yaml': expected text or json"),
         (["--host-network", "both"], "--host-network 'both': expected node or pod"),
+        (["--layer", "l7"], "--layer 'l7': expected network, mesh or both"),
     ],
 )
 def test_bad_options_exit_2(demo_dir: Path, args: list[str], message: str) -> None:
@@ -92,6 +93,40 @@ def test_bad_manifest_exits_2_with_a_location(tmp_path: Path) -> None:
     assert out == ""
     assert "bad.yaml:" in err
     assert "cidr" in err
+
+
+@pytest.mark.parametrize("layer", ["network", "mesh", "both"])
+def test_demo_agrees_with_the_connectivity_list_per_layer(demo_dir: Path, layer: str) -> None:
+    code, out, err = run(str(demo_dir), "-q", "-o", "json", "--layer", layer)
+    assert code == 0, err
+    doc = json.loads(out)
+    listed = runner.invoke(
+        app, ["connectivity", str(demo_dir), "-q", "-o", "json", "--layer", layer]
+    )
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)["connections"]
+    for direction, end, peer in (("inbound", "dst", "src"), ("outbound", "src", "dst")):
+        expected: dict[str, set[str]] = defaultdict(set)
+        for row in rows:
+            if row[peer].endswith("[External]"):
+                expected[row[end]].add(row["conn"])
+        got = {
+            w["workload"]: {r["conn"] for r in w[direction]}
+            for w in doc["workloads"]
+            if w[direction]
+        }
+        assert got == expected, (layer, direction)
+
+
+def test_demo_mesh_layer_alone_opens_the_load_balancer(demo_dir: Path) -> None:
+    _, out, _ = run(str(demo_dir), "-q", "-o", "json", "--layer", "mesh")
+    (lb,) = json.loads(out)["entryPoints"]
+    assert lb["status"] == "open"  # the NetworkPolicy is what shuts the metrics port
+    _, out, _ = run(str(demo_dir), "-q", "-o", "json")
+    (lb,) = json.loads(out)["entryPoints"]
+    assert lb["status"] == "partial"
+    assert lb["blockedBy"] == ["[NP isolated: no rule allows]"]
+    assert lb["isolatedBy"] == ["frontend/webapp-allow-public-ingress"]
 
 
 # --- the corpus ------------------------------------------------------------------------------

@@ -436,12 +436,8 @@ def _explain(conn: Connectivity, graph: WorkloadGraph, e: EntryPoint, public: IP
         return e
     decision = conn.reach(src, dst, blocked)
     traces = [t for t in (decision.egress, decision.ingress) if not t.external]
-    steps = tuple(
-        step
-        for t in traces
-        for step in t.steps
-        if step.effect is Verdict.DENY and step.conns & blocked
-    )
+    candidates = [step for t in traces for step in t.steps] + list(decision.mesh)
+    steps = tuple(s for s in candidates if s.effect is Verdict.DENY and s.conns & blocked)
     isolating = tuple(
         p for t in traces if t.isolated and not blocked <= t.allowed for p in t.policies
     )

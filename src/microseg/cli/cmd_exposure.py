@@ -13,7 +13,8 @@ import typer
 
 from microseg.analyses.exposure import compute_exposure
 from microseg.cli.common import Session, check_output
-from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import WorkloadGraph
 from microseg.render.exposure import exposure_json, exposure_renderable
 
@@ -28,6 +29,9 @@ def register(app: typer.Typer) -> None:
         paths: Paths,
         output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
         host_network: HostNet = "node",
+        layer: LayerOpt = None,
+        trust_domain: TrustDomain = "cluster.local",
+        istio_root_namespace: IstioRoot = "istio-system",
         quiet: Quiet = False,
         no_color: NoColor = False,
     ) -> None:
@@ -35,7 +39,9 @@ def register(app: typer.Typer) -> None:
         class (public, private, ...), and entry points with whether policies allow them."""
         check_output(output, ("text", "json"))
         session = Session(quiet, no_color, host_network)
-        conn = session.connectivity(paths)
+        # The same loading and layers as `microseg connectivity`, so both agree on what
+        # outside addresses reach (the mesh, when counted, governs inbound traffic).
+        conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
         graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
         report = session.stage("exposure", lambda: compute_exposure(conn, graph))
         if output == "json":
