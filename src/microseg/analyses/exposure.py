@@ -31,7 +31,14 @@ Semantics (decided here, each from the document named):
   port resolves.
 - Ingress and Route entries follow netpol-analyzer (engine/ingress.py): Services of the
   object's namespace, the asked port mapped through the Service to TCP container ports,
-  judged against the `{ingress-controller}` peer.
+  judged against the `{ingress-controller}` peer by the network layer only, as the
+  connectivity list's `{ingress-controller}` rows are.
+- Layers: the external runs come from the Connectivity as loaded (`--layer`); when the mesh
+  counts it governs inbound traffic (engine/connectivity.py `from_external`), so a STRICT
+  mTLS namespace is closed to outside clients. A blocked part's `denials` are the denying
+  steps of the same Decision `microseg reach` gives.
+- Not modelled (the Service model has no such fields): `loadBalancerSourceRanges`,
+  `externalIPs`, `externalTrafficPolicy`, node port numbers.
 """
 
 from __future__ import annotations
