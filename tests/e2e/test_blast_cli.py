@@ -96,7 +96,10 @@ def test_nothing_exposed_is_a_notice(tmp_path: Path) -> None:
     )
     result = invoke([str(tmp_path), "--from-exposed"])
     assert result.exit_code == 0
-    assert "notice: no workload accepts connections from public addresses" in result.stderr
+    assert (
+        "notice: no workload accepts connections from public addresses or sits behind an Ingress or Route"
+        in result.stderr
+    )
     assert result.stdout.startswith("internet-exposed workloads: no workloads to start from")
 
 

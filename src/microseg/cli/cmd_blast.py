@@ -142,7 +142,9 @@ def register(app: typer.Typer) -> None:
         if from_exposed:
             exposed = exposed_sources(graph, ingress=True)
             if not exposed and not quiet:
-                sys.stderr.write("notice: no workload accepts connections from public addresses\n")
+                sys.stderr.write(
+                    "notice: no workload accepts connections from public addresses or sits behind an Ingress or Route\n"
+                )
             sources.update(exposed)
             labels.append("internet-exposed workloads")
         targets = _nodes(conn, graph, dst, "--to", intent_set, quiet) if dst else None
