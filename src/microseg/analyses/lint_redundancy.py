@@ -152,10 +152,10 @@ class _Run:
                 key = RuleKey(False, pi, ctx.direction, pos)
                 if key in e.changed_rules:
                     continue
-                q_loc, block = view.rule_block(rule, t_loc)
-                if not len(q_loc):
+                b = view.rule_block(rule, t_loc)
+                if not b.block.size:
                     continue
-                ix = np.ix_(t_loc, q_loc)
+                block, ix = b.block, b.ix
                 unique = block & ~view.twice_r[ix]
                 if not unique.any():
                     continue
@@ -185,14 +185,14 @@ class _Run:
         not_iso = ~view.iso[:, None, None]
         for tr in tier.rules:
             key = RuleKey(True, tr.policy, ctx.direction, tr.position)
-            q_loc, block = view.rule_block(tr.rule, local[tr.policy])
+            b = view.rule_block(tr.rule, local[tr.policy])
+            block, ix = b.block, b.ix
             if not block.any():
                 continue
             e.nonempty.add(key)
             if key in e.changed_rules:
                 continue
             t_loc = local[tr.policy]
-            ix = np.ix_(t_loc, q_loc)
             hit = block & (state.first_rule[ix] == tr.uid) & rel[ix]
             if not hit.any():
                 continue

@@ -21,6 +21,7 @@ anything else allows). `View.final` must equal the engine's table; tests hold it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,15 @@ from microseg.engine.tiers import ALLOW, DENY, PASS, UNDECIDED
 from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier
 from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
 
-__all__ = ["DirectionContext", "TierRule", "View", "final", "pods_that_count", "port_block"]
+__all__ = [
+    "Block",
+    "DirectionContext",
+    "TierRule",
+    "View",
+    "final",
+    "pods_that_count",
+    "port_block",
+]
 
 Mask = npt.NDArray[np.bool_]
 Codes = npt.NDArray[np.int8]
@@ -82,6 +91,16 @@ def pods_that_count(conn: Connectivity) -> Mask:
     if template.any():
         multi[classes.pod_class[template]] = True
     return np.asarray(multi, dtype=np.bool_)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A rule's block: `ix` indexes the view's [rows, cols, atoms] arrays, `cols` the
+    columns of an array whose rows are the rule's target rows in order."""
+
+    ix: tuple[Any, ...]
+    cols: Any
+    block: Mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,27 +202,43 @@ class View:
     def local_rows(self, targets: Mask) -> Index:
         return self.rowpos[self.rows[targets[self.rows]]]
 
-    def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> tuple[Index, Mask]:
-        """The rule's peer columns (local) and its block over `t_loc` x those columns."""
+    def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> Block:
+        """The rule's block over `t_loc` x its peer columns, with how to index it.
+
+        Contiguous rows and columns (the usual case: classes come namespace by namespace)
+        are indexed with slices, so that reading and writing the view's arrays there
+        works on views instead of gathered copies; so are contiguous rows with peers
+        covering most columns, the block then widened to every column."""
         q_loc = np.flatnonzero(self.ctx.peers(rule)[self.cols])
         if not len(q_loc) or not len(t_loc):
-            return q_loc, np.zeros((len(t_loc), len(q_loc), self.shape[2]), dtype=np.bool_)
+            empty = np.zeros((len(t_loc), 0, self.shape[2]), dtype=np.bool_)
+            return Block(np.ix_(t_loc, q_loc), q_loc, empty)
         block = port_block(
             self.ctx.rc, rule.ports, self.ctx.direction, self.rows[t_loc], self.cols[q_loc]
         )
-        return q_loc, block
+        if t_loc[-1] - t_loc[0] + 1 != len(t_loc):
+            return Block(np.ix_(t_loc, q_loc), q_loc, block)
+        rows = slice(int(t_loc[0]), int(t_loc[-1]) + 1)
+        if q_loc[-1] - q_loc[0] + 1 == len(q_loc):
+            cols = slice(int(q_loc[0]), int(q_loc[-1]) + 1)
+            return Block((rows, cols), cols, block)
+        if 2 * len(q_loc) >= self.shape[1]:
+            wide = np.zeros((len(t_loc), *self.shape[1:]), dtype=np.bool_)
+            wide[:, q_loc] = block
+            return Block((rows, slice(None)), slice(None), wide)
+        return Block(np.ix_(t_loc, q_loc), q_loc, block)
 
     def policy_union(self, policy: NetworkPolicy, t_loc: Index, count: bool = True) -> Mask:
         """The union of a NetworkPolicy's rule blocks over `t_loc` x all columns; with
         `count`, each rule is also counted into once_r/twice_r."""
         union = np.zeros((len(t_loc), *self.shape[1:]), dtype=np.bool_)
         for rule in policy.rules(self.ctx.direction):
-            q_loc, block = self.rule_block(rule, t_loc)
-            if not len(q_loc):
+            b = self.rule_block(rule, t_loc)
+            if not b.block.size:
                 continue
-            union[:, q_loc] |= block
+            block, ix = b.block, b.ix
+            union[:, b.cols] |= block
             if count:
-                ix = np.ix_(t_loc, q_loc)
                 seen = self.once_r[ix]
                 self.twice_r[ix] = self.twice_r[ix] | (seen & block)
                 self.once_r[ix] = seen | block
@@ -246,8 +281,11 @@ class _TierState:
         self.tier = tier
         shape = view.shape
         self.first = np.zeros(shape, dtype=np.int8)
-        self.first_rule = np.full(shape, -1, dtype=np.int32)
-        self.first_pol = np.full(shape, -1, dtype=np.int32)
+        # Narrow ids halve the memory traffic of the per-rule updates.
+        small = max(len(tier.rules), len(view.ctx.conn.cluster.admin_policies)) < 2**15
+        ids = np.int16 if small else np.int32
+        self.first_rule = np.full(shape, -1, dtype=ids)
+        self.first_pol = np.full(shape, -1, dtype=ids)
         self.second_r = np.zeros(shape, dtype=np.int8)
         self.second_p = np.zeros(shape, dtype=np.int8)
         self.reached: set[int] = set()
@@ -256,10 +294,10 @@ class _TierState:
             t_loc = local[tr.policy]
             if not len(t_loc):
                 continue
-            q_loc, block = view.rule_block(tr.rule, t_loc)
-            if not len(q_loc):
+            b = view.rule_block(tr.rule, t_loc)
+            if not b.block.size:
                 continue
-            ix = np.ix_(t_loc, q_loc)
+            block, ix = b.block, b.ix
             first = self.first[ix]
             open_ = first == UNDECIDED
             new = block & open_
@@ -280,5 +318,5 @@ class _TierState:
                     sub[new] = value
                     table[ix] = sub
 
-    def first_policy(self, t_loc: Index) -> npt.NDArray[np.int32]:
+    def first_policy(self, t_loc: Index) -> npt.NDArray[np.signedinteger[Any]]:
         return self.first_pol[t_loc]
