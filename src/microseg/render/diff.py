@@ -23,7 +23,14 @@ from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns, format_ip_ranges
 from microseg.render.shape import envelope
 
-__all__ = ["DIFF_FORMATS", "diff_fields", "render_diff"]
+__all__ = [
+    "DIFF_FORMATS",
+    "diff_document",
+    "diff_fields",
+    "format_peer",
+    "render_diff",
+    "workloads_info",
+]
 
 DIFF_FORMATS = ("txt", "json", "csv", "md")
 HEADER = "Connectivity diff:"
