@@ -162,8 +162,15 @@ def render_diff(
 def diff_document(
     diff: ConnectivityDiff, names: tuple[str, str], sources: tuple[str, str] | None
 ) -> dict[str, object]:
-    """kind ConnectivityDiff: `refs` names the two inputs, `summary` counts, `diffs` holds
-    one object per line of the txt output, in the same order."""
+    """The JSON shape (kind ConnectivityDiff), besides apiVersion and kind:
+
+    - `refs`: `{"ref1": {"name", "path"}, "ref2": {...}}`, ref1 being OLD (path when known);
+    - `summary`: counts `changed`, `added`, `removed`, and the workload names in one input
+      only, `addedWorkloads` and `removedWorkloads`;
+    - `diffs`: one object per line of the txt output, in the same order, with `diffType`,
+      `src`, `dst`, `ref1`, `ref2` (connections in the txt grammar) and, when a workload
+      exists in one input only, `workloadsDiffInfo` and `workloadsAdded`/`workloadsRemoved`.
+    """
     diffs = []
     fields = _Fields()
     for _, r in _sections(diff, _txt_line(names)):
