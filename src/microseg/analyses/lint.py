@@ -21,6 +21,10 @@ each peer rather than ML001; a rule all of whose ports are unresolved named port
 rather than ML001. Admin rules with `domainNames` peers get no redundancy finding: what
 they match cannot be known statically (MS120).
 
+Connectivity here is the network layer (NetworkPolicy and the guardrail tiers): what an
+Istio AuthorizationPolicy denies on top is not taken into account, so a rule whose traffic
+only the mesh blocks is not called redundant.
+
 A policy that selects no pod today may be meant for pods to come, and a peer likewise: lint
 reports facts; the user decides.
 """

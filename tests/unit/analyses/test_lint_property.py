@@ -16,12 +16,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 from microseg.analyses.lint import Finding, lint
+from microseg.analyses.lint_redundancy import analyse
 from microseg.analyses.lint_tables import DirectionContext, View
 from microseg.engine import Connectivity
 from microseg.model import AdminPolicy, Cluster, Direction, NetworkPolicy
 from tests.property.clusters import clusters
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _same_connectivity(before: Cluster, after: Cluster) -> bool:
@@ -128,3 +129,15 @@ def test_views_rebuild_the_engine_tables(cluster: Cluster) -> None:
         half_r, half_c = rows[::2], cols[1::2]
         block = View(ctx, half_r, half_c).final
         assert np.array_equal(block, table.allow[np.ix_(half_r, half_c)])
+
+
+@FAST
+@given(clusters())
+def test_blocks_of_any_size_give_the_same_answer(cluster: Cluster) -> None:
+    """Working in blocks of a few cells (many chunks, joint passes split) changes nothing."""
+    conn = Connectivity.build(cluster)
+    whole, pieces = analyse(conn), analyse(conn, cells=7)
+    assert whole.changed_rules == pieces.changed_rules
+    assert whole.changed_policies == pieces.changed_policies
+    assert whole.reached == pieces.reached
+    assert whole.nonempty == pieces.nonempty
