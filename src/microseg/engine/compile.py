@@ -45,7 +45,12 @@ class LabelIndex:
         if req.operator is Operator.DOES_NOT_EXIST:
             return col < 0
         ids = [self._values[req.key][v] for v in req.values if v in self._values[req.key]]
-        hit = np.isin(col, np.array(ids, dtype=np.int32)) if ids else np.zeros(self.size, np.bool_)
+        if len(ids) == 1:  # the common case, and one comparison is far cheaper than isin
+            hit = np.asarray(col == ids[0], dtype=np.bool_)
+        elif ids:
+            hit = np.isin(col, np.array(ids, dtype=np.int32))
+        else:
+            hit = np.zeros(self.size, np.bool_)
         return hit if req.operator is Operator.IN else ~hit
 
     def match(self, selector: LabelSelector) -> Mask:

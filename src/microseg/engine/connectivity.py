@@ -19,6 +19,7 @@ from microseg.engine.explain import explain_direction, external_trace
 from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
 from microseg.engine.mesh_explain import mesh_steps
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
+from microseg.engine.packed import Bits, pack
 from microseg.engine.query import Decision, Layer, MeshVerdict, Verdict
 from microseg.engine.rules import RuleCompiler, node_addresses
 from microseg.engine.tiers import DirectionTable, build_table
@@ -51,7 +52,7 @@ def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
     return rules
 
 
-def _port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
+def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Protocol, int, int]]:
     out: list[tuple[Protocol, int, int]] = []
     used_names = set()
     for rule in _all_rules(cluster):
@@ -60,9 +61,11 @@ def _port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
                 used_names.add((spec.protocol, spec.name))
             else:
                 out.append((spec.protocol, spec.start, spec.end))
-    for pod in cluster.pods:
+    # Pods of one class share their named ports (engine/classes.py), so one pod per class
+    # gives every port a name can resolve to.
+    for pod in classes.reps:
         for p in pod.ports:
-            if (p.protocol, p.name) in used_names:
+            if p.name and (p.protocol, p.name) in used_names:
                 out.append((p.protocol, p.port, p.port))
     if cluster.has_mesh:
         out += mesh_port_ranges(cluster)
@@ -123,7 +126,7 @@ class Connectivity:
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
         exposed = bool(cluster.ingresses or cluster.routes)
         classes = EndpointClasses.build(cluster, options, controller=exposed)
-        ports = PortAtoms.build(_port_ranges(cluster))
+        ports = PortAtoms.build(_port_ranges(cluster, classes))
         ips = IPAtoms.build(_ip_sets(cluster))
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
         admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
@@ -181,6 +184,16 @@ class Connectivity:
             return np.ones_like(self.ingress.allow[:, c:, :]) if mesh is None else mesh[:, c:, :]
         out = self.ingress.allow[:, c:, :]
         return out if mesh is None else out & mesh[:, c:, :]
+
+    def packed_matrices(self) -> tuple[Bits, Bits, Bits]:
+        """`pod_to_pod`, `to_external` and `from_external` with port atoms packed into words
+        (engine/packed.py), which is how the tables are held: when only the NetworkPolicy
+        layer counts, no boolean matrix is ever unpacked."""
+        if self._mesh_in() is not None or self.layer is Layer.MESH:
+            return pack(self.pod_to_pod()), pack(self.to_external()), pack(self.from_external())
+        c = self.n_classes
+        eg, ing = self.egress.bits, self.ingress.bits
+        return eg[:, :c] & ing[:, :c].transpose(1, 0, 2), eg[:, c:], ing[:, c:]
 
     # -- endpoints -------------------------------------------------------------------
     def resolve(self, text: str) -> Endpoint:
@@ -261,8 +274,8 @@ class Connectivity:
             for d in dst_cols:
                 if s >= c and d >= c:
                     continue  # external to external: not the cluster's business
-                e = self.egress.allow[s, d] if s < c and network else ones
-                i = self.ingress.allow[d, s] if d < c and network else ones
+                e = self.egress.cell(s, d) if s < c and network else ones
+                i = self.ingress.cell(d, s) if d < c and network else ones
                 m = mesh[d, s] if d < c and mesh is not None else ones
                 out.append(e & i & m)
         return out

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from microseg.engine.atoms import IPAtoms, PortAtoms
 from microseg.engine.classes import EndpointClasses
 from microseg.engine.compile import LabelIndex
+from microseg.engine.packed import Bits, n_words, pack
 from microseg.model.admin import AdminRule, Subject
 from microseg.model.netpol import (
     IPBlockPeer,
@@ -66,13 +67,25 @@ class RuleCompiler:
         self._named: dict[tuple[Protocol, str], npt.NDArray[np.int64]] = {}
         self._peer_memo: dict[Peer, Mask] = {}
         self._target_memo: dict[int, tuple[NetworkPolicy, Mask]] = {}
+        self.n_words = n_words(len(ports))
+        self._ns_memo: dict[str, Mask] = {}
+        self._peers_index: dict[tuple[Peer, ...] | None, npt.NDArray[np.intp]] = {}
+        self._target_index: dict[int, tuple[NetworkPolicy, npt.NDArray[np.intp]]] = {}
+        self._numeric_words: dict[tuple[PortSpec, ...] | None, Bits] = {}
+        self._named_words: dict[tuple[PortSpec, ...] | None, Bits | None] = {}
 
     # -- selection -----------------------------------------------------------------
     def in_namespace(self, name: str) -> Mask:
-        i = self._ns_index.get(name)
-        if i is None:
-            return np.zeros(self.n_classes, dtype=np.bool_)
-        return np.asarray(self.classes.class_namespace == i, dtype=np.bool_)
+        cached = self._ns_memo.get(name)
+        if cached is None:
+            i = self._ns_index.get(name)
+            if i is None:
+                cached = np.zeros(self.n_classes, dtype=np.bool_)
+            else:
+                cached = np.asarray(self.classes.class_namespace == i, dtype=np.bool_)
+            cached.setflags(write=False)
+            self._ns_memo[name] = cached
+        return cached
 
     def targets(self, namespace: str, selector_mask: Mask) -> Mask:
         return self.in_namespace(namespace) & selector_mask & ~self.classes.host_network
@@ -83,6 +96,14 @@ class RuleCompiler:
         if cached is None or cached[0] is not policy:
             mask = self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
             cached = self._target_memo[id(policy)] = (policy, mask)
+        return cached[1]
+
+    def policy_target_index(self, policy: NetworkPolicy) -> npt.NDArray[np.intp]:
+        """`policy_targets` as sorted class indices."""
+        cached = self._target_index.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            cached = (policy, np.flatnonzero(self.policy_targets(policy)))
+            self._target_index[id(policy)] = cached
         return cached[1]
 
     def subject_targets(self, subject: Subject) -> Mask:
@@ -138,6 +159,21 @@ class RuleCompiler:
             out |= self.peer_mask(peer)
         return out
 
+    def peer_index(self, peers: tuple[Peer, ...] | None) -> npt.NDArray[np.intp]:
+        """The peer columns of a rule's `peers` (None: every column), as sorted indices;
+        memoised, since policy sets repeat the same peer lists many times."""
+        cached = self._peers_index.get(peers)
+        if cached is None:
+            if peers is None:
+                cached = np.arange(self.n_peers)
+            else:
+                out = np.zeros(self.n_peers, dtype=np.bool_)
+                for peer in peers:
+                    out |= self.peer_mask(peer)
+                cached = np.flatnonzero(out)
+            self._peers_index[peers] = cached
+        return cached
+
     # -- ports ---------------------------------------------------------------------
     def numeric_ports(self, specs: tuple[PortSpec, ...] | None) -> Mask:
         if specs is None:
@@ -174,3 +210,18 @@ class RuleCompiler:
             ok = atoms >= 0
             out[rows[ok], atoms[ok]] = True
         return out
+
+    # -- ports, packed (engine/packed.py) -----------------------------------------------
+    def numeric_words(self, specs: tuple[PortSpec, ...] | None) -> Bits:
+        """`numeric_ports` packed: `[words]`."""
+        cached = self._numeric_words.get(specs)
+        if cached is None:
+            cached = self._numeric_words[specs] = pack(self.numeric_ports(specs))
+        return cached
+
+    def named_words(self, specs: tuple[PortSpec, ...] | None) -> Bits | None:
+        """`named_matrix` packed: `[destination class, words]`, or None without named ports."""
+        if specs not in self._named_words:
+            named = self.named_matrix(specs)
+            self._named_words[specs] = None if named is None else pack(named)
+        return self._named_words[specs]

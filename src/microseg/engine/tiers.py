@@ -12,19 +12,22 @@ BaselineAdminNetworkPolicy API reference):
 3. Baseline tier (only for pods no NetworkPolicy isolates): first matching rule decides.
 4. Default: allow.
 Each port atom is decided on its own, so one connection can be split across tiers.
-Work is one numpy block per rule, never per pod pair.
+Work is one numpy block per group of like rules, never per pod pair; the tables hold port
+atoms packed into 64-bit words (engine/packed.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.packed import Bits, full_word, unpack
 from microseg.engine.rules import RuleCompiler
 from microseg.model.admin import Action, AdminPolicy
-from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
+from microseg.model.netpol import Direction, NetworkPolicy, PortSpec
 
 __all__ = ["ALLOW", "DENY", "PASS", "UNDECIDED", "DirectionTable", "build_table"]
 
@@ -34,64 +37,87 @@ _CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
 @dataclass(frozen=True, slots=True)
 class DirectionTable:
+    """`bits[t, q]` holds the allowed port atoms packed into words (engine/packed.py);
+    `allow` is the same table as one boolean per atom, unpacked on first use only, since
+    the connectivity list works on the packed form throughout."""
+
     direction: Direction
     isolated: npt.NDArray[np.bool_]
-    allow: npt.NDArray[np.bool_]
+    bits: Bits
+    n_atoms: int
+    _dense: list[npt.NDArray[np.bool_]] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def allow(self) -> npt.NDArray[np.bool_]:
+        """`[t, q, atom]` booleans."""
+        if not self._dense:
+            self._dense.append(unpack(self.bits, self.n_atoms))
+        return self._dense[0]
+
+    def cell(self, t: int | np.integer[Any], q: int | np.integer[Any]) -> npt.NDArray[np.bool_]:
+        """`allow[t, q]` without unpacking the whole table (for single queries)."""
+        return unpack(self.bits[t, q], self.n_atoms)
 
 
-def _port_block(
+def _port_words(
     rc: RuleCompiler,
     ports: tuple[PortSpec, ...] | None,
     direction: Direction,
     t_idx: npt.NDArray[np.intp],
     q_idx: npt.NDArray[np.intp],
-) -> npt.NDArray[np.bool_]:
-    """[targets, peers, atoms] the rule's ports cover; named ports resolve on the destination:
-    the target for ingress, the peer for egress (external peers have no named ports)."""
-    block = np.broadcast_to(rc.numeric_ports(ports), (len(t_idx), len(q_idx), len(rc.ports))).copy()
-    named = rc.named_matrix(ports)
-    if named is not None:
-        if direction is Direction.INGRESS:
-            block |= named[t_idx][:, None, :]
-        else:
-            pods = q_idx < rc.n_classes
-            block[:, pods, :] |= named[q_idx[pods]][None, :, :]
-    return block
+) -> Bits:
+    """The packed port atoms a rule covers for targets `t_idx` and peers `q_idx`, only as
+    wide as they vary: `[1, 1, W]` for numeric ports, `[T, 1, W]` or `[1, Q, W]` when named
+    ports resolve on the destination: the target for ingress, the peer for egress
+    (external peers have no named ports)."""
+    words = rc.numeric_words(ports)
+    named = rc.named_words(ports)
+    if named is None:
+        return words[None, None, :]
+    if direction is Direction.INGRESS:
+        return (named[t_idx] | words)[:, None, :]
+    per_peer = np.broadcast_to(words, (len(q_idx), len(words))).copy()
+    pods = q_idx < rc.n_classes
+    per_peer[pods] |= named[q_idx[pods]]
+    return per_peer[None, :, :]
 
 
 def _netpol_allow(
     rc: RuleCompiler, policies: tuple[NetworkPolicy, ...], direction: Direction
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    allow = np.zeros((rc.n_classes, rc.n_peers, len(rc.ports)), dtype=np.bool_)
+) -> tuple[Bits, npt.NDArray[np.bool_]]:
+    bits = np.zeros((rc.n_classes, rc.n_peers, rc.n_words), dtype=np.uint64)
     isolated = np.zeros(rc.n_classes, dtype=np.bool_)
-    # Rules with identical peers and ports are merged first: real policy sets repeat them.
-    grouped: dict[tuple[object, object], npt.NDArray[np.bool_]] = {}
+    # Rules with identical peers and ports are merged first (DESIGN.md, "Engine"): real
+    # policy sets repeat the same few selectors thousands of times. Their targets are
+    # collected as index lists and united once per group.
+    grouped: dict[tuple[object, object], list[npt.NDArray[np.intp]]] = {}
     for policy in policies:
         if not policy.affects(direction):
             continue
-        targets = rc.policy_targets(policy)
-        if not targets.any():
+        t_idx = rc.policy_target_index(policy)
+        if not len(t_idx):
             continue
-        isolated |= targets
+        isolated[t_idx] = True
         for rule in policy.rules(direction):
-            key = (rule.peers, rule.ports)
-            prev = grouped.get(key)
-            grouped[key] = targets if prev is None else (prev | targets)
-    for (peers, ports), targets in grouped.items():
-        rule = Rule(peers, ports, 0)  # type: ignore[arg-type]
-        t_idx = np.flatnonzero(targets)
-        q_idx = np.flatnonzero(rc.rule_peers(rule))
-        if len(q_idx):
-            allow[np.ix_(t_idx, q_idx)] |= _port_block(rc, rule.ports, direction, t_idx, q_idx)
-    return allow, isolated
+            grouped.setdefault((rule.peers, rule.ports), []).append(t_idx)
+    for (peers, ports), parts in grouped.items():
+        q_idx = rc.peer_index(peers)  # type: ignore[arg-type]
+        if not len(q_idx):
+            continue
+        t_idx = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+        cells = np.ix_(t_idx, q_idx)
+        bits[cells] |= _port_words(rc, ports, direction, t_idx, q_idx)  # type: ignore[arg-type]
+    return bits, isolated
 
 
-def _tier_codes(
+def _tier_bits(
     rc: RuleCompiler, policies: tuple[AdminPolicy, ...], direction: Direction
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]] | None:
-    """First-match-wins decision codes of one tier for the classes it has subjects in:
-    `(rows, codes)` with `codes[k]` the row of class `rows[k]`; None when no rule applies.
-    Guardrails usually cover a part of the cluster, so only those rows are materialised."""
+) -> tuple[npt.NDArray[np.intp], Bits, Bits] | None:
+    """First-match-wins decisions of one tier for the classes it has subjects in:
+    `(rows, allow, deny)`, packed port atoms with row k for class `rows[k]`, saying where
+    the first matching rule is an Allow or a Deny (a Pass or no match is in neither);
+    None when no rule applies. Guardrails usually cover a part of the cluster, so only
+    those rows are materialised."""
     active = [
         (policy, rc.subject_targets(policy.subject))
         for policy in policies
@@ -104,19 +130,24 @@ def _tier_codes(
     rows = np.flatnonzero(union)
     position = np.full(rc.n_classes, -1, dtype=np.intp)
     position[rows] = np.arange(len(rows))
-    codes = np.zeros((len(rows), rc.n_peers, len(rc.ports)), dtype=np.int8)
+    shape = (len(rows), rc.n_peers, rc.n_words)
+    decided = np.zeros(shape, dtype=np.uint64)
+    verdict = {ALLOW: np.zeros(shape, dtype=np.uint64), DENY: np.zeros(shape, dtype=np.uint64)}
     for policy, targets in active:
         t_idx = np.flatnonzero(targets)
         t_pos = position[t_idx]
         for rule in policy.rules(direction):
-            q_idx = np.flatnonzero(rc.rule_peers(rule))
+            q_idx = rc.peer_index(rule.peers)
             if not len(q_idx):
                 continue
-            view = codes[np.ix_(t_pos, q_idx)]
-            hit = _port_block(rc, rule.ports, direction, t_idx, q_idx) & (view == UNDECIDED)
-            view[hit] = _CODE[rule.action]
-            codes[np.ix_(t_pos, q_idx)] = view
-    return rows, codes
+            cells = np.ix_(t_pos, q_idx)
+            before = decided[cells]
+            hit = _port_words(rc, rule.ports, direction, t_idx, q_idx) & ~before
+            decided[cells] = before | hit
+            code = _CODE[rule.action]
+            if code in verdict:
+                verdict[code][cells] |= hit
+    return rows, verdict[ALLOW], verdict[DENY]
 
 
 def build_table(
@@ -126,18 +157,16 @@ def build_table(
     admin: tuple[AdminPolicy, ...] = (),
     baseline: tuple[AdminPolicy, ...] = (),
 ) -> DirectionTable:
-    allow, isolated = _netpol_allow(rc, policies, direction)
-    allow[~isolated] = True
-    base = _tier_codes(rc, baseline, direction)
+    bits, isolated = _netpol_allow(rc, policies, direction)
+    full = full_word(len(rc.ports))
+    bits[~isolated] = full
+    base = _tier_bits(rc, baseline, direction)
     if base is not None:
-        rows, codes = base
+        rows, _, deny = base
         open_ = ~isolated[rows]  # the baseline speaks only where no NetworkPolicy isolates
-        allow[rows[open_]] = codes[open_] != DENY
-    top = _tier_codes(rc, admin, direction)
+        bits[rows[open_]] = full & ~deny[open_]
+    top = _tier_bits(rc, admin, direction)
     if top is not None:
-        rows, codes = top
-        sub = allow[rows]
-        sub |= codes == ALLOW
-        sub &= codes != DENY
-        allow[rows] = sub
-    return DirectionTable(direction, isolated, allow)
+        rows, allow, deny = top
+        bits[rows] = (bits[rows] | allow) & ~deny
+    return DirectionTable(direction, isolated, bits, len(rc.ports))

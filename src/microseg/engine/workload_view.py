@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.ingress import ingress_controller_conns
+from microseg.engine.packed import Bits, unique_rows, unpack
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
 __all__ = ["INGRESS_CONTROLLER_NAME", "ExternalEdge", "WorkloadGraph"]
@@ -50,19 +51,19 @@ class WorkloadGraph:
 
     @staticmethod
     def build(conn: Connectivity) -> WorkloadGraph:
-        p2p = conn.pod_to_pod()
-        to_ext = conn.to_external()
-        from_ext = conn.from_external()
+        # Port atoms stay packed in words throughout (engine/packed.py): comparing, testing
+        # and deduplicating masks is then one integer operation per word.
+        p2p, to_ext, from_ext = conn.packed_matrices()
         names, owners, node_class, split, node_pods = _nodes(conn, p2p, to_ext, from_ext)
         nc = np.array(node_class, dtype=np.int64)
         n = len(nc)
-        a = len(conn.ports)
-        pair = p2p[np.ix_(nc, nc)] if n else np.zeros((0, 0, a), np.bool_)
-        has = np.asarray(pair.any(axis=2), dtype=np.bool_)
+        w = p2p.shape[2]
+        pair = p2p[np.ix_(nc, nc)] if n else np.zeros((0, 0, w), np.uint64)
+        has = np.asarray((pair != 0).any(axis=2), dtype=np.bool_)
         np.fill_diagonal(has, False)
         src, dst = np.nonzero(has)
         masks = pair[src, dst]
-        ext_masks: list[npt.NDArray[np.bool_]] = []
+        ext_masks: list[Bits] = []
         ext_rows: list[tuple[int, IPSet, bool]] = []
         runs = {True: _ip_runs(conn, to_ext), False: _ip_runs(conn, from_ext)}
         for i, c in enumerate(nc.tolist()):
@@ -70,10 +71,11 @@ class WorkloadGraph:
                 for addresses, mask in runs[outbound][c]:
                     ext_rows.append((i, addresses, outbound))
                     ext_masks.append(mask)
-        every = np.concatenate([masks, np.array(ext_masks, dtype=np.bool_).reshape(-1, a)])
+        every = np.concatenate([masks, np.array(ext_masks, dtype=np.uint64).reshape(-1, w)])
         if len(every):
-            uniq, inverse = _unique_rows(every)
-            sets = tuple(conn.ports.to_connset(row) for row in uniq)
+            uniq, inverse = unique_rows(every)
+            a = len(conn.ports)
+            sets = tuple(conn.ports.to_connset(row) for row in unpack(uniq, a))
         else:
             inverse = np.zeros(0, dtype=np.int64)
             sets = ()
@@ -121,23 +123,8 @@ def _ingress_edges(
     return tuple(all_sets), tuple(edges)
 
 
-def _unique_rows(
-    rows: npt.NDArray[np.bool_],
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-    """Distinct boolean rows and each row's index among them. Rows are packed into bytes and
-    compared as one opaque value each: a 1-D sort, far cheaper than numpy's row-wise unique."""
-    packed = np.packbits(rows, axis=1)
-    width = packed.shape[1]
-    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, width))).reshape(-1)
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return rows[first], inverse.reshape(-1).astype(np.int64)
-
-
 def _nodes(
-    conn: Connectivity,
-    p2p: npt.NDArray[np.bool_],
-    to_ext: npt.NDArray[np.bool_],
-    from_ext: npt.NDArray[np.bool_],
+    conn: Connectivity, p2p: Bits, to_ext: Bits, from_ext: Bits
 ) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
     by_workload: dict[object, list[int]] = defaultdict(list)
     for i, pod in enumerate(conn.cluster.pods):
@@ -174,9 +161,7 @@ def _nodes(
     return names, owners, classes, split, node_pods
 
 
-def _ip_runs(
-    conn: Connectivity, table: npt.NDArray[np.bool_]
-) -> list[list[tuple[IPSet, npt.NDArray[np.bool_]]]]:
+def _ip_runs(conn: Connectivity, table: Bits) -> list[list[tuple[IPSet, Bits]]]:
     """Per class: maximal runs of adjacent IP atoms (within one family) that share one
     non-empty port mask. Run boundaries come from one vectorised comparison of neighbours."""
     n4 = len(conn.ips.v4)
@@ -187,10 +172,10 @@ def _ip_runs(
         starts[:, 1:] = (t[:, 1:, :] != t[:, :-1, :]).any(axis=2)
     if width > n4:
         starts[:, n4] = True  # families never merge
-    nonempty = np.asarray(t.any(axis=2), dtype=np.bool_)
+    nonempty = np.asarray((t != 0).any(axis=2), dtype=np.bool_)
     bounds = [lo for lo, _ in conn.ips.v4] + [lo for lo, _ in conn.ips.v6]
     ends = [hi for _, hi in conn.ips.v4] + [hi for _, hi in conn.ips.v6]
-    out: list[list[tuple[IPSet, npt.NDArray[np.bool_]]]] = []
+    out: list[list[tuple[IPSet, Bits]]] = []
     for c in range(t.shape[0]):
         first = np.flatnonzero(starts[c]).tolist()
         last = [*(f - 1 for f in first[1:]), width - 1]
