@@ -23,7 +23,9 @@ they match cannot be known statically (MS120).
 
 Connectivity here is the network layer (NetworkPolicy and the guardrail tiers): what an
 Istio AuthorizationPolicy denies on top is not taken into account, so a rule whose traffic
-only the mesh blocks is not called redundant.
+only the mesh blocks is not called redundant. The `{ingress-controller}` (when the input
+has Ingress or Route objects) counts as an endpoint on every port, and a pod built from a
+workload template as several replicas that may talk to each other.
 
 A policy that selects no pod today may be meant for pods to come, and a peer likewise: lint
 reports facts; the user decides.
