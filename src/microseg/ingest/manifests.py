@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
-from microseg.ingest.istio import ISTIO_KINDS, parse_istio
 from microseg.ingest.netpols import parse_network_policy
 from microseg.ingest.validation import format_path
 from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
@@ -32,6 +31,9 @@ from microseg.model.selectors import label_key_error, label_value_error
 from microseg.model.sets import Protocol
 
 __all__ = ["ClusterBuilder", "load"]
+
+# ingest/istio.py ISTIO_KINDS, repeated so that the module loads only for Istio input.
+_ISTIO_KINDS = ("PeerAuthentication", "AuthorizationPolicy")
 
 
 def _clash(policy: AdminPolicy, other: AdminPolicy) -> tuple[str, bool]:
@@ -106,7 +108,7 @@ class ClusterBuilder:
             self._add_service(doc)
         elif kind in ("Ingress", "Route"):
             self._add_exposure(doc, kind)
-        elif kind in ISTIO_KINDS and str(doc.data.get("apiVersion", "")).startswith(
+        elif kind in _ISTIO_KINDS and str(doc.data.get("apiVersion", "")).startswith(
             "security.istio.io/"
         ):
             self._add_istio(doc, kind)
@@ -124,6 +126,10 @@ class ClusterBuilder:
             self._first_skipped.setdefault(kind, doc.origin())
 
     def _add_istio(self, doc: Document, kind: str) -> None:
+        # Imported here: its pydantic schemas cost a fifth of start-up, and most inputs
+        # have no Istio objects.
+        from microseg.ingest.istio import parse_istio
+
         obj, notes = parse_istio(doc)
         self.diagnostics.extend(notes)
         if obj is None:
