@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -30,16 +30,17 @@ from microseg.engine.mesh_match import (
     effective_mode,
     http_ports,
     is_http_key,
-    istio_match,
     operation_l7,
     pod_mesh_mode,
     rule_has_http,
+    services_by_namespace,
     source_l7,
 )
 from microseg.engine.mesh_reference import ALLOWED
 from microseg.engine.query import MeshVerdict
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
+    AuthorizationPolicy,
     AuthzAction,
     AuthzRule,
     Condition,
@@ -48,7 +49,7 @@ from microseg.model.mesh import (
     Source,
     principal,
 )
-from microseg.model.objects import Pod
+from microseg.model.objects import Pod, Service
 from microseg.model.sets import IPSet, Protocol
 
 __all__ = ["MeshTable", "mesh_ip_sets", "mesh_port_ranges"]
@@ -69,8 +70,9 @@ def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
                     ports.update(int(v) for v in values if v.isdigit() and 0 < int(v) < 65536)
     for pa in cluster.peer_authentications:
         ports.update(p for p, _ in pa.port_modes)
+    index = services_by_namespace(cluster)
     for pod in cluster.pods:
-        ports.update(http_ports(cluster, pod))
+        ports.update(http_ports(cluster, pod, index))
     return [(Protocol.TCP, p, p) for p in sorted(ports)]
 
 
@@ -121,18 +123,30 @@ class _Sources:
     classes: int
     ips: IPAtoms
     address: list[str | None]
+    empty: list[str] = field(default_factory=list)
+    _index: dict[int, tuple[npt.NDArray[np.str_], npt.NDArray[np.int64]]] = field(
+        default_factory=dict
+    )
+    _masks: dict[Source, tuple[Mask, Mask]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.empty = [""] * self.n
 
     def pattern(self, values: list[str], patterns: tuple[str, ...]) -> Mask:
         """Istio value matching of `patterns` against each column's identity value; the
-        identities of external columns are empty."""
-        uniq: dict[str, bool] = {}
-        out = np.zeros(self.n, dtype=np.bool_)
-        for i, v in enumerate(values):
-            hit = uniq.get(v)
-            if hit is None:
-                hit = uniq[v] = any(istio_match(p, v) for p in patterns)
-            out[i] = hit
-        return out
+        identities of external columns are empty. Patterns are tried once per distinct
+        value, then spread to the columns with one numpy take."""
+        if not values:
+            return np.zeros(0, dtype=np.bool_)
+        key = id(values)
+        if key not in self._index:
+            uniq, inverse = np.unique(np.array(values, dtype=np.str_), return_inverse=True)
+            self._index[key] = (uniq, inverse.reshape(-1).astype(np.int64))
+        uniq, inverse = self._index[key]
+        hits = np.zeros(len(uniq), dtype=np.bool_)
+        for p in patterns:
+            hits |= _match_all(p, uniq)
+        return hits[inverse]
 
     def blocks(self, blocks: tuple[str, ...]) -> Mask:
         out = np.zeros(self.n, dtype=np.bool_)
@@ -149,12 +163,30 @@ class _Sources:
         return out
 
 
+def _match_all(pattern: str, values: npt.NDArray[np.str_]) -> Mask:
+    """mesh_match.istio_match over an array of values at once."""
+    if pattern == "*":
+        return np.asarray(values != "", dtype=np.bool_)
+    if pattern.endswith("*"):
+        return np.asarray(np.char.startswith(values, pattern[:-1]), dtype=np.bool_)
+    if pattern.startswith("*"):
+        return np.asarray(np.char.endswith(values, pattern[1:]), dtype=np.bool_)
+    return np.asarray(values == pattern, dtype=np.bool_)
+
+
 def _source_masks(src: _Sources, s: Source) -> tuple[Mask, Mask]:
     """Whether source `s` matches each column for mTLS traffic (the column's identity) and
-    for plaintext traffic (empty identity)."""
+    for plaintext traffic (empty identity). Independent of the destination: memoised."""
+    found = src._masks.get(s)
+    if found is None:
+        found = src._masks[s] = _compute_source_masks(src, s)
+    return found
+
+
+def _compute_source_masks(src: _Sources, s: Source) -> tuple[Mask, Mask]:
     with_id = np.ones(src.n, dtype=np.bool_)
     plain = np.ones(src.n, dtype=np.bool_)
-    empty = [""] * src.n
+    empty = src.empty
     identity = (
         (s.principals, s.not_principals, src.principal),
         (s.namespaces, s.not_namespaces, src.namespace),
@@ -222,10 +254,12 @@ class MeshTable:
         tcp = np.array([k for k, (pr, _, _) in enumerate(ports.atoms) if pr is Protocol.TCP])
         los = [ports.atoms[int(k)][1] for k in tcp]
         index: dict[MeshVerdict, int] = {ALLOWED: 0}
+        services = services_by_namespace(cluster)
+        policies = _policies_by_namespace(cluster)
         for d in range(c):
             if modes[d] is MeshMode.NONE:
                 continue
-            ok, ids = _destination(cluster, src, d, modes[d], reps[d], los, index)
+            ok, ids = _destination(cluster, src, modes[d], reps[d], los, index, services, policies)
             allow[d][:, tcp] = ok
             cond[d][:, tcp] = ids
         verdicts = tuple(sorted(index, key=index.__getitem__))
@@ -266,6 +300,17 @@ def _ip_condition(c: Condition, src: _Sources) -> Mask:
     if c.not_values is not None:
         inside = inside & ~src.blocks(c.not_values)
     return inside[src.classes :]
+
+
+def _policies_by_namespace(cluster: Cluster) -> dict[str, list[AuthorizationPolicy]]:
+    """Where a policy can apply: its own namespace, every namespace from the root one, and
+    the namespaces of the Services its targetRefs name."""
+    out: dict[str, list[AuthorizationPolicy]] = {}
+    for p in cluster.authorization_policies:
+        spaces = {p.namespace} | {r.namespace for r in p.target_refs if r.namespace}
+        for ns in spaces:
+            out.setdefault(ns, []).append(p)
+    return out
 
 
 def _pieces(
@@ -309,21 +354,24 @@ def _pieces(
 def _destination(
     cluster: Cluster,
     src: _Sources,
-    d: int,
     mode: MeshMode,
     pod: Pod,
     los: list[int],
     index: dict[MeshVerdict, int],
+    services: dict[str, list[Service]],
+    by_namespace: dict[str, list[AuthorizationPolicy]],
 ) -> tuple[Mask, npt.NDArray[np.int32]]:
+    root = cluster.mesh.root_namespace
     m = [effective_mode(cluster, pod, p, mode) for p in los]
     mode_arr = np.array([x is MtlsMode.DISABLE for x in m], dtype=np.bool_)
     strict = np.array([x is MtlsMode.STRICT for x in m], dtype=np.bool_)
     mtls = src.in_mesh[:, None] & ~mode_arr[None, :]
     reject = strict[None, :] & ~mtls
-    hp = http_ports(cluster, pod) if mode is MeshMode.SIDECAR else frozenset()
+    hp = http_ports(cluster, pod, services) if mode is MeshMode.SIDECAR else frozenset()
     http = np.array([p in hp for p in los], dtype=np.bool_)
+    candidates = by_namespace.get(pod.namespace, []) + by_namespace.get(root, [])
     policies = sorted(
-        (p for p in cluster.authorization_policies if applies_to(cluster, p, pod)),
+        (p for p in dict.fromkeys(candidates) if applies_to(cluster, p, pod)),
         key=lambda p: p.ref,
     )
     shape = mtls.shape

@@ -24,7 +24,7 @@ from microseg.model.mesh import (
     Source,
     mesh_mode,
 )
-from microseg.model.objects import Pod
+from microseg.model.objects import Pod, Service
 from microseg.model.sets import Protocol
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "operation_l7",
     "pod_mesh_mode",
     "rule_has_http",
+    "services_by_namespace",
     "source_l7",
     "uses_addresses",
 ]
@@ -144,10 +145,21 @@ def effective_mode(cluster: Cluster, pod: Pod, port: int, mode: MeshMode) -> Mtl
     return found
 
 
-def http_ports(cluster: Cluster, pod: Pod) -> frozenset[int]:
-    """Container ports of `pod` that a selecting Service declares as HTTP (see HTTP_PREFIXES)."""
-    out = set()
+def services_by_namespace(cluster: Cluster) -> dict[str, list[Service]]:
+    out: dict[str, list[Service]] = {}
     for svc in cluster.services:
+        out.setdefault(svc.namespace, []).append(svc)
+    return out
+
+
+def http_ports(
+    cluster: Cluster, pod: Pod, index: dict[str, list[Service]] | None = None
+) -> frozenset[int]:
+    """Container ports of `pod` that a selecting Service declares as HTTP (see HTTP_PREFIXES).
+    `index`: services_by_namespace(cluster), when the caller asks for many pods."""
+    out = set()
+    services = index.get(pod.namespace, []) if index is not None else cluster.services
+    for svc in services:
         if svc.namespace != pod.namespace or svc.selector is None:
             continue
         if not svc.selector or not _selects(svc.selector, pod):
