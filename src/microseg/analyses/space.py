@@ -1,4 +1,5 @@
-"""The connectivity tables, re-cut so that every range an intent names is a whole atom.
+"""The connectivity tables, re-cut so that every range an intent names is a whole atom,
+read block by block.
 
 The engine's atoms are induced by the ranges the policies mention, so an intent port
 (`TCP/8080`) or group (`203.0.113.0/24`) may cover part of an atom. Whether a connection is
@@ -6,11 +7,16 @@ allowed is uniform inside an engine atom, but whether an intent covers it is not
 domain must report `TCP 8000-8079,8081-9000` when a policy opens 8000-9000 and the intents
 allow only 8080. So the port and address axes are refined by the intents' own ranges, and
 each refined piece reads the allow bit of the engine atom it lies in.
+
+Blocks, not matrices: the engine holds its direction tables packed (a bit per port atom);
+a block of source classes x destination classes is gathered from them and unpacked only
+for the rows asked for, so no classes x classes matrix is ever materialised (150,000 pods
+make tens of thousands of classes). When the mesh layer counts, its dense matrices are used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +24,24 @@ import numpy.typing as npt
 
 from microseg.engine import Connectivity
 from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.packed import unpack
+from microseg.engine.query import Layer
 from microseg.model.intent import IntentPort
 from microseg.model.sets import IPSet
 
-__all__ = ["PortMask", "Space"]
+__all__ = ["CELLS", "PortMask", "Space", "chunks"]
 
 Bool = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+CELLS = 1 << 24
+"""Booleans per block at most (16 MiB): rows are processed in chunks of this size."""
+
+
+def chunks(n_rows: int, per_row: int) -> Iterator[slice]:
+    """Row ranges whose blocks hold at most CELLS booleans (one row at least)."""
+    step = max(1, CELLS // max(1, per_row))
+    for lo in range(0, n_rows, step):
+        yield slice(lo, min(n_rows, lo + step))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +58,15 @@ class Space:
     conn: Connectivity
     ports: PortAtoms
     ips: IPAtoms
-    p2p: Bool
-    """[src class, dst class, port piece]"""
-    to_ext: Bool
-    """[src class, ip piece, port piece]"""
-    from_ext: Bool
-    """[dst class, ip piece, port piece]"""
+    pmap: Ints | None
+    """Engine port atom of each port piece; None when they are the same atoms."""
+    imap: Ints
+    """Engine IP atom of each address piece."""
     scope: Bool
     """The address pieces checked: IPv4, and IPv6 when the input or the intents mention it
     (as `connectivity` shows IPv6 peers only then: a single-stack IPv4 cluster has none)."""
+    dense: tuple[Bool, Bool, Bool] | None
+    """pod_to_pod, to_external, from_external when the mesh counts (then held dense)."""
 
     @staticmethod
     def build(
@@ -69,28 +87,51 @@ class Space:
                 if (cp.protocol, cp.name) in named:
                     ranges.append((cp.protocol, cp.port, cp.port))
         patoms = PortAtoms.build(ranges)
-        pmap = np.array([conn.ports.atom_of(p, lo) for p, lo, _ in patoms.atoms], dtype=np.intp)
+        pmap = np.array([conn.ports.atom_of(p, lo) for p, lo, _ in patoms.atoms], dtype=np.int64)
         sets = [*addresses, *(conn.ips.atom_set(k) for k in range(len(conn.ips)))]
         iatoms = IPAtoms.build(sets)
         imap = np.array(
             [conn.ips.atom_of_address(iatoms.atom_set(k)) for k in range(len(iatoms))],
-            dtype=np.intp,
+            dtype=np.int64,
         )
-        # Identity maps (no intent range cuts an atom) keep the engine's arrays: no copy.
-        same_p = len(pmap) == len(conn.ports)
-        same_i = len(imap) == len(conn.ips)
-        p2p = conn.pod_to_pod()
-        to_ext, from_ext = conn.to_external(), conn.from_external()
-        if not same_p:
-            p2p, to_ext, from_ext = p2p[:, :, pmap], to_ext[:, :, pmap], from_ext[:, :, pmap]
-        if not same_i:
-            to_ext, from_ext = to_ext[:, imap], from_ext[:, imap]
         scope = np.zeros(len(iatoms), np.bool_)
         scope[: len(iatoms.v4)] = True
         scope[len(iatoms.v4) :] = v6 or conn.ips.show_v6
-        return Space(conn, patoms, iatoms, p2p, to_ext, from_ext, scope)
+        mesh = conn.mesh is not None and conn.layer is not Layer.NETWORK
+        dense = (conn.pod_to_pod(), conn.to_external(), conn.from_external()) if mesh else None
+        same = len(pmap) == len(conn.ports)
+        return Space(conn, patoms, iatoms, None if same else pmap, imap, scope, dense)
 
-    def port_mask(self, ports: tuple[IntentPort, ...], classes: npt.NDArray[np.int64]) -> PortMask:
+    # -- blocks ------------------------------------------------------------------------
+    def _atoms(self, block: Bool) -> Bool:
+        return block if self.pmap is None else block[..., self.pmap]
+
+    def p2p(self, src: Ints, dst: Ints) -> Bool:
+        """[src class, dst class, port piece]: the source's egress and the destination's
+        ingress both allow it."""
+        if self.dense is not None:
+            return self._atoms(self.dense[0][np.ix_(src, dst)])
+        n = len(self.conn.ports)
+        egress = self.conn.egress.bits[np.ix_(src, dst)]
+        ingress = self.conn.ingress.bits[np.ix_(dst, src)].transpose(1, 0, 2)
+        return self._atoms(unpack(egress & ingress, n))
+
+    def to_ext(self, src: Ints, pieces: Ints) -> Bool:
+        """[src class, address piece, port piece]."""
+        if self.dense is not None:
+            return self._atoms(self.dense[1][np.ix_(src, self.imap[pieces])])
+        cols = self.conn.n_classes + self.imap[pieces]
+        return self._atoms(unpack(self.conn.egress.bits[np.ix_(src, cols)], len(self.conn.ports)))
+
+    def from_ext(self, dst: Ints, pieces: Ints) -> Bool:
+        """[dst class, address piece, port piece]."""
+        if self.dense is not None:
+            return self._atoms(self.dense[2][np.ix_(dst, self.imap[pieces])])
+        cols = self.conn.n_classes + self.imap[pieces]
+        return self._atoms(unpack(self.conn.ingress.bits[np.ix_(dst, cols)], len(self.conn.ports)))
+
+    # -- requested connections -----------------------------------------------------------
+    def port_mask(self, ports: tuple[IntentPort, ...], classes: Ints) -> PortMask:
         """The requested pieces per destination class; no ports means every connection."""
         k, a = len(classes), len(self.ports)
         if not ports:

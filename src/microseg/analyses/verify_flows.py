@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.analyses.groups import Members
-from microseg.analyses.space import Space
+from microseg.analyses.space import Space, chunks
 from microseg.engine import Decision, Endpoint, Verdict, WorkloadGraph
 from microseg.engine.query import Tier
 from microseg.errors import Origin
@@ -68,6 +68,13 @@ class Outcome:
     related: tuple[Origin, ...] = ()
 
 
+def _grouped(keys: Ints, n: int) -> tuple[Ints, Ints]:
+    """Indices sorted by key, and where each key's run starts (`starts[k]:starts[k + 1]`)."""
+    order = np.argsort(keys, kind="stable")
+    starts = np.searchsorted(keys[order], np.arange(n + 1))
+    return order.astype(np.int64), starts.astype(np.int64)
+
+
 class _Rows:
     """The offending flows: `total` counts them all; `rows` keeps the first LIMIT."""
 
@@ -106,85 +113,117 @@ class FlowChecker:
     def flows(
         self, src: Members, dst: Members, ports: tuple[IntentPort, ...], must_allow: bool
     ) -> Outcome:
-        sp, nc, names = self.space, self.nc, self.graph.nodes
         out = _Rows()
         sn, dn = np.flatnonzero(src.nodes), np.flatnonzero(dst.nodes)
-        sip, dip = sp.ip_mask(src.addresses), sp.ip_mask(dst.addresses)
+        sip, dip = self.space.ip_mask(src.addresses), self.space.ip_mask(dst.addresses)
+        if len(sn) and len(dn):
+            self._pods(out, sn, dn, ports, must_allow)
+        if len(sn) and dip.any():
+            self._outbound(out, sn, np.flatnonzero(dip), ports, must_allow)
+        if sip.any() and len(dn):
+            self._inbound(out, np.flatnonzero(sip), dn, ports, must_allow)
+        return self._outcome(out, must_allow)
+
+    def _pods(
+        self, out: _Rows, sn: Ints, dn: Ints, ports: tuple[IntentPort, ...], must_allow: bool
+    ) -> None:
+        sp, nc, names = self.space, self.nc, self.graph.nodes
         sc, tc = np.unique(nc[sn]), np.unique(nc[dn])
         pos_s, pos_t = np.searchsorted(sc, nc[sn]), np.searchsorted(tc, nc[dn])
+        by_s, start_s = _grouped(pos_s, len(sc))
+        cnt_t = np.bincount(pos_t, minlength=len(tc))
+        both = np.intersect1d(sn, dn)  # a node in both groups is not paired with itself
+        both_a, both_b = np.searchsorted(sc, nc[both]), np.searchsorted(tc, nc[both])
         named = ", ".join(str(p) for p in ports if p.name)
-        if len(sn) and len(dn):
-            pm = sp.port_mask(ports, tc)
-            sub = sp.p2p[np.ix_(sc, tc)]
+        pm = sp.port_mask(ports, tc)
+        for ch in chunks(len(sc), len(tc) * len(sp.ports)):
+            sub = sp.p2p(sc[ch], tc)
             off = pm.mask[None] & (~sub if must_allow else sub)
             bad: Bool = np.asarray(off.any(axis=2), dtype=np.bool_)
             if must_allow:
                 bad |= pm.unresolved[None, :]
-            cnt_s = np.bincount(pos_s, minlength=len(sc))
-            cnt_t = np.bincount(pos_t, minlength=len(tc))
-            both = np.intersect1d(sn, dn)  # a node in both groups is not paired with itself
+            cnt_s = start_s[ch.start + 1 : ch.stop + 1] - start_s[ch.start : ch.stop]
             out.total += int((bad * cnt_s[:, None] * cnt_t[None, :]).sum())
-            out.total -= int(
-                bad[np.searchsorted(sc, nc[both]), np.searchsorted(tc, nc[both])].sum()
-            )
-            for i, s in enumerate(sn.tolist()):
+            mine = (both_a >= ch.start) & (both_a < ch.stop)
+            out.total -= int(bad[both_a[mine] - ch.start, both_b[mine]].sum())
+            for a in np.flatnonzero(bad.any(axis=1)).tolist():
                 if out.full:
                     break
-                a = pos_s[i]
-                for j in np.flatnonzero(bad[a, pos_t] & (dn != s)).tolist():
-                    b, d = pos_t[j], int(dn[j])
-                    note = f"no container port {named}" if must_allow and pm.unresolved[b] else ""
-                    req = pm.mask[b] if must_allow else off[a, b]
-                    row = FlowRow(
-                        names[s],
-                        names[d],
-                        self._cs(off[a, b]),
-                        note,
-                        int(sc[a]),
-                        int(tc[b]),
-                        self._cs(req),
-                    )
-                    out.add(row)
-        if len(sn) and dip.any():
-            em = sp.external_mask(ports)
-            te = np.flatnonzero(dip)
-            sub = sp.to_ext[np.ix_(sc, te)]
+                ka = ch.start + a
+                for s in sn[by_s[start_s[ka] : start_s[ka + 1]]].tolist():
+                    for j in np.flatnonzero(bad[a, pos_t] & (dn != s)).tolist():
+                        b, d = int(pos_t[j]), int(dn[j])
+                        unresolved = must_allow and bool(pm.unresolved[b])
+                        note = f"no container port {named}" if unresolved else ""
+                        req = self._cs(pm.mask[b] if must_allow else off[a, b])
+                        conns = self._cs(off[a, b])
+                        out.add(
+                            FlowRow(names[s], names[d], conns, note, int(sc[ka]), int(tc[b]), req)
+                        )
+
+    def _outbound(
+        self, out: _Rows, sn: Ints, te: Ints, ports: tuple[IntentPort, ...], must_allow: bool
+    ) -> None:
+        sp, nc, names = self.space, self.nc, self.graph.nodes
+        sc = np.unique(nc[sn])
+        by_s, start_s = _grouped(np.searchsorted(sc, nc[sn]), len(sc))
+        em = sp.external_mask(ports)
+        unresolved = bool(must_allow and em.unresolved[0])
+        note = f"an external address has no named port {', '.join(str(p) for p in ports if p.name)}"
+        req = self._cs(em.mask[0])
+        for ch in chunks(len(sc), len(te) * len(sp.ports)):
+            sub = sp.to_ext(sc[ch], te)
             off = em.mask[0][None, None, :] & (~sub if must_allow else sub)
-            unresolved = bool(must_allow and em.unresolved[0])
-            note = f"an external address has no named port {named}" if unresolved else ""
-            for a, c in enumerate(sc.tolist()):
+            for a in range(ch.stop - ch.start):
+                ka = ch.start + a
                 runs = self._runs(te, off[a], force=unresolved)
-                members = sn[pos_s == a].tolist()
+                members = sn[by_s[start_s[ka] : start_s[ka + 1]]].tolist()
                 out.total += len(runs) * len(members)
-                for s in members:
+                for s in members if not out.full else ():
                     for ips, mask in runs:
                         conns = self._cs(mask)
-                        req = self._cs(em.mask[0]) if must_allow else conns
-                        out.add(FlowRow(names[s], ips, conns, note, c, -1, req))
-        if sip.any() and len(dn):
-            pm = sp.port_mask(ports, tc)
-            se = np.flatnonzero(sip)
-            sub = sp.from_ext[np.ix_(tc, se)]
-            off = pm.mask[:, None, :] & (~sub if must_allow else sub)
-            for b, c in enumerate(tc.tolist()):
-                unresolved = bool(must_allow and pm.unresolved[b])
-                note = f"no container port {named}" if unresolved else ""
+                        row = FlowRow(
+                            names[s],
+                            ips,
+                            conns,
+                            note if unresolved else "",
+                            int(sc[ka]),
+                            -1,
+                            req if must_allow else conns,
+                        )
+                        out.add(row)
+
+    def _inbound(
+        self, out: _Rows, se: Ints, dn: Ints, ports: tuple[IntentPort, ...], must_allow: bool
+    ) -> None:
+        sp, nc, names = self.space, self.nc, self.graph.nodes
+        tc = np.unique(nc[dn])
+        by_t, start_t = _grouped(np.searchsorted(tc, nc[dn]), len(tc))
+        named = ", ".join(str(p) for p in ports if p.name)
+        pm = sp.port_mask(ports, tc)
+        for ch in chunks(len(tc), len(se) * len(sp.ports)):
+            sub = sp.from_ext(tc[ch], se)
+            off = pm.mask[ch][:, None, :] & (~sub if must_allow else sub)
+            for b in range(ch.stop - ch.start):
+                kb = ch.start + b
+                unresolved = bool(must_allow and pm.unresolved[kb])
                 runs = self._runs(se, off[b], force=unresolved)
-                members = dn[pos_t == b].tolist()
+                members = dn[by_t[start_t[kb] : start_t[kb + 1]]].tolist()
                 out.total += len(runs) * len(members)
-                for d in members:
+                note = f"no container port {named}" if unresolved else ""
+                for d in members if not out.full else ():
                     for ips, mask in runs:
                         conns = self._cs(mask)
-                        req = self._cs(pm.mask[b]) if must_allow else conns
-                        out.add(FlowRow(ips, names[d], conns, note, -1, c, req))
-        return self._outcome(out, must_allow)
+                        req = self._cs(pm.mask[kb]) if must_allow else conns
+                        out.add(FlowRow(ips, names[d], conns, note, -1, int(tc[kb]), req))
 
     # -- strict domains ----------------------------------------------------------------
     def domain(
         self, inside: list[Members], cover: list[tuple[Members, Members, tuple[IntentPort, ...]]]
     ) -> Outcome:
         """Over node signatures (class, membership of the domain and of every allow intent's
-        groups): only the blocks that touch the domain, members x all and others x members."""
+        groups): only the blocks that touch the domain, members x all and others x members,
+        in row chunks."""
         sp, nc, names = self.space, self.nc, self.graph.nodes
         n = len(names)
         member = np.zeros(n, np.bool_)
@@ -203,34 +242,34 @@ class FlowChecker:
         in_d = sig[:, 1].astype(np.bool_)
         fm = sig[:, 2 : 2 + m].astype(np.bool_)
         tm = sig[:, 2 + m :].astype(np.bool_)
-        a = len(sp.ports)
         pms = [sp.port_mask(ports, scls).mask for _, _, ports in cover]
-        order = np.argsort(node_sig, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(counts)])
+        ems = [sp.external_mask(ports).mask[0] for _, _, ports in cover]
+        order, starts = _grouped(node_sig, k)
         out = _Rows()
         inner, outer = np.flatnonzero(in_d), np.flatnonzero(~in_d)
-        for rows, cols_ in ((inner, np.arange(k)), (outer, inner)):
-            if not len(rows) or not len(cols_):
+        for rows_all, cols_ in ((inner, np.arange(k)), (outer, inner)):
+            if not len(rows_all) or not len(cols_):
                 continue
-            unc = sp.p2p[np.ix_(scls[rows], scls[cols_])].copy()
-            for j in range(m):
-                both = fm[rows, j][:, None] & tm[cols_, j][None, :]
-                unc &= ~(both[:, :, None] & pms[j][cols_][None, :, :])
-            bad: Bool = np.asarray(unc.any(axis=2), dtype=np.bool_)
-            same = rows[:, None] == cols_[None, :]
-            bad &= ~(same & (counts[rows] == 1)[:, None])
-            pairs = counts[rows][:, None] * counts[cols_][None, :] - same * counts[rows][:, None]
-            out.total += int((bad * pairs).sum())
-            for x, y in np.argwhere(bad).tolist():
-                if out.full:
-                    break
-                conns = self._cs(unc[x, y])
-                sx, sy = int(rows[x]), int(cols_[y])
-                for s in order[starts[sx] : starts[sx + 1]].tolist():
-                    for d in order[starts[sy] : starts[sy + 1]].tolist():
-                        if s != d:
-                            out.add(
-                                FlowRow(
+            for ch in chunks(len(rows_all), len(cols_) * len(sp.ports)):
+                rows = rows_all[ch]
+                unc = sp.p2p(scls[rows], scls[cols_])
+                for j in range(m):
+                    both = fm[rows, j][:, None] & tm[cols_, j][None, :]
+                    unc &= ~(both[:, :, None] & pms[j][cols_][None, :, :])
+                bad: Bool = np.asarray(unc.any(axis=2), dtype=np.bool_)
+                same = rows[:, None] == cols_[None, :]
+                bad &= ~(same & (counts[rows] == 1)[:, None])
+                pairs = (
+                    counts[rows][:, None] * counts[cols_][None, :] - same * counts[rows][:, None]
+                )
+                out.total += int((bad * pairs).sum())
+                for x, y in np.argwhere(bad).tolist() if not out.full else ():
+                    conns = self._cs(unc[x, y])
+                    sx, sy = int(rows[x]), int(cols_[y])
+                    for s in order[starts[sx] : starts[sx + 1]].tolist():
+                        for d in order[starts[sy] : starts[sy + 1]].tolist():
+                            if s != d:
+                                row = FlowRow(
                                     names[s],
                                     names[d],
                                     conns,
@@ -239,36 +278,38 @@ class FlowChecker:
                                     int(scls[sy]),
                                     conns,
                                 )
+                                out.add(row)
+        pieces = np.flatnonzero(sp.scope)
+        d_ip = dip[pieces]
+        t_ips = [sp.ip_mask(t.addresses)[pieces] for _, t, _ in cover]
+        f_ips = [sp.ip_mask(f.addresses)[pieces] for f, _, _ in cover]
+        for ch in chunks(k, len(pieces) * len(sp.ports)):
+            x_idx = np.arange(ch.start, ch.stop)
+            rel = (in_d[x_idx][:, None] | d_ip[None, :])[:, :, None]
+            unc_out = sp.to_ext(scls[x_idx], pieces) & rel
+            unc_in = sp.from_ext(scls[x_idx], pieces) & rel
+            for j in range(m):
+                unc_out &= ~(fm[x_idx, j][:, None, None] & t_ips[j][None, :, None] & ems[j])
+                unc_in &= ~(
+                    tm[x_idx, j][:, None, None]
+                    & f_ips[j][None, :, None]
+                    & pms[j][x_idx][:, None, :]
+                )
+            for i, x in enumerate(x_idx.tolist()):
+                nodes = order[starts[x] : starts[x + 1]].tolist()
+                for unc_x, outbound in ((unc_out[i], True), (unc_in[i], False)):
+                    runs = self._runs(pieces, unc_x) if unc_x.any() else []
+                    out.total += len(runs) * len(nodes)
+                    for ips, mask in runs if not out.full else ():
+                        conns = self._cs(mask)
+                        c = int(scls[x])
+                        for s in nodes:
+                            row = (
+                                FlowRow(names[s], ips, conns, "", c, -1, conns)
+                                if outbound
+                                else FlowRow(ips, names[s], conns, "", -1, c, conns)
                             )
-        rel_ext = (in_d[:, None] | dip[None, :]) & sp.scope[None, :]
-        cov_out = np.zeros((k, len(sp.ips), a), np.bool_)
-        cov_in = np.zeros((k, len(sp.ips), a), np.bool_)
-        for j, (f, t, ports) in enumerate(cover):
-            em = sp.external_mask(ports).mask[0]
-            cov_out |= fm[:, j][:, None, None] & sp.ip_mask(t.addresses)[None, :, None] & em
-            cov_in |= (
-                tm[:, j][:, None, None]
-                & sp.ip_mask(f.addresses)[None, :, None]
-                & pms[j][:, None, :]
-            )
-        unc_out = sp.to_ext[scls] & ~cov_out & rel_ext[:, :, None]
-        unc_in = sp.from_ext[scls] & ~cov_in & rel_ext[:, :, None]
-        pieces = np.arange(len(sp.ips))
-        for x in np.flatnonzero(unc_out.any(axis=(1, 2)) | unc_in.any(axis=(1, 2))).tolist():
-            c = int(scls[x])
-            nodes = order[starts[x] : starts[x + 1]].tolist()
-            for unc_x, outbound in ((unc_out[x], True), (unc_in[x], False)):
-                runs = self._runs(pieces, unc_x) if unc_x.any() else []
-                out.total += len(runs) * len(nodes)
-                for ips, mask in runs:
-                    conns = self._cs(mask)
-                    for s in nodes:
-                        row = (
-                            FlowRow(names[s], ips, conns, "", c, -1, conns)
-                            if outbound
-                            else FlowRow(ips, names[s], conns, "", -1, c, conns)
-                        )
-                        out.add(row)
+                            out.add(row)
         return self._outcome(out, must_allow=False)
 
     # -- helpers -----------------------------------------------------------------------
