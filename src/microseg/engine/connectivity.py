@@ -16,6 +16,7 @@ import numpy.typing as npt
 from microseg.engine.atoms import IPAtoms, PortAtoms
 from microseg.engine.classes import EndpointClasses
 from microseg.engine.explain import explain_direction, external_trace
+from microseg.engine.gcpause import paused_gc
 from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
 from microseg.engine.mesh_explain import mesh_steps
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
@@ -124,6 +125,11 @@ class Connectivity:
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
+        with paused_gc():
+            return Connectivity._build(cluster, options)
+
+    @staticmethod
+    def _build(cluster: Cluster, options: EngineOptions) -> Connectivity:
         exposed = bool(cluster.ingresses or cluster.routes)
         classes = EndpointClasses.build(cluster, options, controller=exposed)
         ports = PortAtoms.build(_port_ranges(cluster, classes))

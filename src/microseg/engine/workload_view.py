@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.connectivity import Connectivity
+from microseg.engine.gcpause import paused_gc
 from microseg.engine.ingress import ingress_controller_conns
 from microseg.engine.packed import Bits, unique_rows, unpack
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
@@ -51,6 +52,11 @@ class WorkloadGraph:
 
     @staticmethod
     def build(conn: Connectivity) -> WorkloadGraph:
+        with paused_gc():
+            return WorkloadGraph._build(conn)
+
+    @staticmethod
+    def _build(conn: Connectivity) -> WorkloadGraph:
         # Port atoms stay packed in words throughout (engine/packed.py): comparing, testing
         # and deduplicating masks is then one integer operation per word.
         p2p, to_ext, from_ext = conn.packed_matrices()

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from microseg.engine.gcpause import paused_gc
 from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
 from microseg.render.conns import format_conns, format_ip_ranges
 from microseg.render.shape import envelope
@@ -20,6 +21,11 @@ def connlist_rows(
 ) -> list[tuple[str, str, str]]:
     """Sorted (src, dst, conn) rows; `focus` keeps rows touching those nodes. The ingress
     controller's rows have the source `{ingress-controller}`."""
+    with paused_gc():
+        return _rows(graph, focus)
+
+
+def _rows(graph: WorkloadGraph, focus: set[int] | None) -> list[tuple[str, str, str]]:
     texts = [format_conns(c) for c in graph.conns]
     nodes = graph.nodes
     edges = zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True)
