@@ -365,18 +365,19 @@ class FlowChecker:
     def _related(self, d: Decision | None, must_allow: bool) -> tuple[Origin, ...]:
         """The policies responsible: for a blocked flow, the guardrail rules that deny it
         and the NetworkPolicies that isolate without allowing; for an open flow, the rules
-        that allow it."""
+        that allow it. The mesh's steps (Istio, when that layer counts) are read alike."""
         if d is None:
             return ()
         want = d.requested if d.requested is not None else d.allowed
         out: list[Origin] = []
-        for trace in (d.egress, d.ingress):
-            for step in trace.steps:
+        sources = [(d.egress.steps, d.egress.policies), (d.ingress.steps, d.ingress.policies)]
+        for steps, isolating in [*sources, (d.mesh, ())]:
+            for step in steps:
                 if not step.conns & want:
                     continue
                 if must_allow and step.effect is Verdict.DENY:
                     if step.policy is None and step.tier is Tier.NETPOL:
-                        out += [self.origins[p] for p in trace.policies if p in self.origins]
+                        out += [self.origins[p] for p in isolating if p in self.origins]
                     elif step.origin is not None:
                         out.append(step.origin)
                 elif not must_allow and step.effect is Verdict.ALLOW and step.origin is not None:

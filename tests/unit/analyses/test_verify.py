@@ -309,3 +309,20 @@ def test_a_guardrail_denial_names_the_admin_rule(demo_dir: Path, tmp_path: Path)
     assert [(o.kind, o.name) for o in f.related] == [("AdminNetworkPolicy", "protect-payments")]
     deny = [s for s in f.decision.ingress.steps if s.effect is Verdict.DENY and s.policy]
     assert [s.rule_name for s in deny] == ["deny-all-other"]
+
+
+def test_the_mesh_layer_counts_when_present(demo_dir: Path, tmp_path: Path) -> None:
+    """The demo's shop runs STRICT mTLS: plaintext from monitoring is rejected by the mesh
+    although a NetworkPolicy allows it; the intent fails and the explanation says so."""
+    conn = Connectivity.build(load([str(demo_dir)]))
+    path = tmp_path / "i.yaml"
+    path.write_text(
+        "apiVersion: microseg.dev/v1alpha1\nkind: SegmentationIntent\nmetadata: {name: m}\n"
+        "spec:\n  groups:\n    prom: {workload: monitoring/prometheus}\n"
+        "    gw: {workload: shop/api-gateway}\n"
+        "  allow:\n    - {from: prom, to: gw, ports: [TCP/9100]}\n"
+    )
+    f = only(verify(conn, load_intents([str(path)])[0]))
+    assert not f.holds
+    assert f.decision is not None
+    assert any(s.effect is Verdict.DENY for s in f.decision.mesh)
