@@ -14,7 +14,7 @@ from microseg.cli import cmd_blast, cmd_diff, cmd_exposure, cmd_identity, cmd_li
 from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
-from microseg.cli.mesh_session import conditions_notice, mesh_connectivity
+from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import UnknownEndpointError, Verdict, WorkloadGraph
 from microseg.errors import MicrosegError
@@ -69,9 +69,6 @@ def connectivity(
         sys.stderr.write(
             f"warning: workloads split into pods because their pods differ in connectivity: {', '.join(graph.split)}\n"
         )
-    notice = conditions_notice(conn)
-    if notice and not quiet:
-        sys.stderr.write(notice)
     rows = connlist_rows(graph, focus)
     sys.stdout.write(render_dot(rows) if output == "dot" else render_connlist(rows, output))
 

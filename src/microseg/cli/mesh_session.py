@@ -11,7 +11,7 @@ from microseg.engine.query import Layer
 from microseg.model import Cluster
 from microseg.model.mesh import MeshSettings
 
-__all__ = ["conditions_notice", "load_mesh", "mesh_connectivity", "parse_layer"]
+__all__ = ["load_mesh", "mesh_connectivity", "parse_layer"]
 
 
 def parse_layer(text: str | None) -> Layer | None:
@@ -41,19 +41,3 @@ def mesh_connectivity(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
     return conn if chosen is None else conn.with_layer(chosen)
-
-
-def conditions_notice(conn: Connectivity) -> str:
-    """Lists print connection sets without L7 conditions; say so when the mesh grants some
-    pairs only under conditions, so that none is silently dropped."""
-    if conn.mesh is None or conn.layer is Layer.NETWORK:
-        return ""
-    c = conn.n_classes
-    cond = conn.mesh.cond[:, :c, :].transpose(1, 0, 2) > 0
-    pairs = int((cond & conn.pod_to_pod()).any(axis=2).sum())
-    if not pairs:
-        return ""
-    return (
-        f"notice: {pairs} class pair(s) are allowed by the mesh only under L7 conditions "
-        "(methods, paths, hosts, when); `microseg reach` shows them\n"
-    )

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from microseg.cli.app import app
 from microseg.cli.common import Session
 from microseg.cli.demo_mesh import run
 
@@ -28,14 +26,3 @@ def test_two_layer_explanation(
         in out
     )
     assert "TCP 8080 {methods: GET|POST, paths: /api/*} unless {paths: /admin*}" in out
-
-
-def test_connectivity_says_when_conditions_are_not_shown(
-    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(demo_dir.parents[1])
-    result = CliRunner().invoke(app, ["connectivity", "examples/demo"])
-    assert result.exit_code == 0
-    assert "allowed by the mesh only under L7 conditions" in result.stderr
-    quiet = CliRunner().invoke(app, ["connectivity", "examples/demo", "-q"])
-    assert "L7 conditions" not in quiet.stderr
