@@ -200,3 +200,77 @@ def test_bad_policy_in_old_is_a_located_error(new: Path, tmp_path: Path) -> None
 def test_demo_against_itself(demo_dir: Path) -> None:
     result = invoke([str(demo_dir), str(demo_dir), "-q"])
     assert (result.exit_code, result.stdout) == (0, "")
+
+
+def test_ipv6_mentioned_on_one_side_only_is_no_difference(tmp_path: Path) -> None:
+    # OLD allows web every egress through a policy that happens to name ::/0; NEW has no
+    # policy. Both allow the same, in both families: OLD's IPv6 rows must be compared with
+    # NEW's IPv6 connectivity, not with nothing because NEW's list hides IPv6.
+    workloads = """\
+    apiVersion: v1
+    kind: Namespace
+    metadata: {name: a}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, namespace: a}
+    spec:
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: c, image: x}]}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: api, namespace: a}
+    spec:
+      selector: {matchLabels: {app: api}}
+      template:
+        metadata: {labels: {app: api}}
+        spec: {containers: [{name: c, image: x}]}
+    """
+    egress_all = """\
+    apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: web, namespace: a}
+    spec:
+      podSelector: {matchLabels: {app: web}}
+      policyTypes: [Egress]
+      egress:
+      - to: [{ipBlock: {cidr: "::/0"}}]
+      - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+      - to: [{podSelector: {}}]
+    """
+    old = folder(tmp_path, "old6", workloads, egress_all)
+    new = folder(tmp_path, "new6", workloads)
+    for args in ([str(old), str(new)], [str(new), str(old)]):
+        result = invoke([*args, "-q"])
+        assert (result.exit_code, result.stdout) == (0, ""), result.stdout
+
+
+def test_ipv6_difference_is_reported_when_one_side_names_ipv6(tmp_path: Path) -> None:
+    # OLD lets web reach only IPv4 (policy names 0.0.0.0/0); NEW names ::/0 too. NEW's
+    # IPv6 egress is the difference; OLD's IPv6 side is its real (empty) connectivity.
+    pods = NS_AND_PODS
+    only_v4 = """\
+    apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: web, namespace: shop}
+    spec:
+      podSelector: {matchLabels: {app: web}}
+      policyTypes: [Egress]
+      egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]
+    """
+    both = only_v4.replace(
+        "egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}]}]",
+        'egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}, {ipBlock: {cidr: "::/0"}}]}]',
+    )
+    result = invoke(
+        [str(folder(tmp_path, "o", pods, only_v4)), str(folder(tmp_path, "n", pods, both)), "-q"]
+    )
+    assert result.exit_code == 1, result.stderr
+    assert result.stdout.splitlines()[1:] == [
+        f"diff-type: added, source: {WEB}, destination: "
+        "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External], "
+        "ref1: No Connections, ref2: All Connections"
+    ]

@@ -17,6 +17,11 @@ which the expected outputs in ../shared/conformance/netpol-analyzer/expected/dif
   workload in `workloads-diff-info`. Address ranges and the ingress controller never count.
   Workload existence is judged on every workload of the input, not only on those with
   connections (netpol-analyzer passes the full peer list of each side).
+- address families: a connectivity list shows IPv6 ranges only when its input mentions one
+  (engine/atoms.py `IPAtoms.show_v6`), but every input has IPv6 connectivity. When either
+  side shows IPv6, both are compared over IPv6, each side's rows computed from its own
+  Connectivity (`comparable`), so that a policy naming `::/0` on one side only is no
+  difference by itself while a real IPv6 change is still reported.
 
 Workload pairs are compared with numpy over integer keys (no Python loop over pairs); only the
 rows that differ become Python objects, since each of them is printed anyway.
@@ -26,17 +31,18 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.connectivity import Connectivity
 from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
-__all__ = ["ConnectivityDiff", "DiffRow", "DiffType", "Peer", "diff_graphs"]
+__all__ = ["ConnectivityDiff", "DiffRow", "DiffType", "Peer", "comparable", "diff_graphs"]
 
 Peer = str | IPSet
 """A workload node name (`ns/name[Kind]`), `{ingress-controller}`, or one contiguous
@@ -87,8 +93,22 @@ class ConnectivityDiff:
         return sum(1 for r in self.rows if r.kind is kind)
 
 
+def comparable(old: Connectivity, new: Connectivity) -> tuple[Connectivity, Connectivity]:
+    """The two inputs set to show the same address families: IPv6 on both when either shows
+    it. Only the display flag changes; the tables already hold every IPv6 atom, so the side
+    that mentions no IPv6 gets its real IPv6 rows (one atom, `::/0`) in its WorkloadGraph."""
+    v6 = old.ips.show_v6 or new.ips.show_v6
+
+    def shown(c: Connectivity) -> Connectivity:
+        return c if c.ips.show_v6 == v6 else replace(c, ips=replace(c.ips, show_v6=v6))
+
+    return shown(old), shown(new)
+
+
 def diff_graphs(old: WorkloadGraph, new: WorkloadGraph) -> ConnectivityDiff:
-    """The connectivity of `new` compared with `old` (ref1 = old, ref2 = new)."""
+    """The connectivity of `new` compared with `old` (ref1 = old, ref2 = new). Build both
+    graphs from `comparable` Connectivities: an address family one graph hides is otherwise
+    taken as allowing nothing."""
     old_names, new_names = set(old.nodes), set(new.nodes)
     pairs = _pair_rows(old, new, old_names, new_names)  # already in (src, dst) order
     others = _external_rows(old, new, old_names, new_names)

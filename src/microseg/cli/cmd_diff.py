@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.diff import diff_graphs
+from microseg.analyses.diff import comparable, diff_graphs
 from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
 from microseg.cli.options import HostNet, NoColor, Quiet
 from microseg.engine import WorkloadGraph
@@ -65,8 +65,9 @@ def register(app: typer.Typer) -> None:
                 fail(f"{name} {value!r}: expected a non-empty name without ',', '|' or newlines")
         session = Session(quiet, no_color, host_network)
         graphs: list[WorkloadGraph] = []
-        for path in (old, new):
-            conn = session.connectivity([path])
+        # Both sides show the same address families (analyses/diff.py `comparable`).
+        conns = comparable(session.connectivity([old]), session.connectivity([new]))
+        for path, conn in zip((old, new), conns, strict=True):
             graph = session.stage("workload graph", partial(WorkloadGraph.build, conn))
             if graph.split and not quiet:
                 sys.stderr.write(

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from microseg.analyses.diff import DiffRow, DiffType, diff_graphs, refine
+from microseg.analyses.diff import DiffRow, DiffType, comparable, diff_graphs, refine
 from microseg.engine import Connectivity, WorkloadGraph
 from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, ExternalEdge
+from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.model.sets import IPV4_MAX, ConnSet, IntervalSet, IPSet, Protocol
 from tests.property.clusters import clusters
@@ -262,3 +264,65 @@ def test_diff_agrees_with_point_lookups_on_random_clusters(one: Cluster, two: Cl
         for r in result.rows
     )
     assert not diff_graphs(old, old)
+
+
+V6_PODS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: ns, labels: {app: web}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: ns, labels: {app: db}}
+"""
+
+
+def _egress(*cidrs: str) -> str:
+    peers = ", ".join(f'{{ipBlock: {{cidr: "{c}"}}}}' for c in cidrs)
+    return (
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: web, namespace: ns}\nspec:\n"
+        "  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Egress]\n"
+        f"  egress: [{{to: [{peers}]}}, {{to: [{{podSelector: {{}}}}]}}]\n"
+    )
+
+
+def _conn(tmp_path: Path, name: str, text: str) -> Connectivity:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return Connectivity.build(load([str(path)]))
+
+
+def _diff(old: Connectivity, new: Connectivity) -> tuple[DiffRow, ...]:
+    a, b = comparable(old, new)
+    return diff_graphs(WorkloadGraph.build(a), WorkloadGraph.build(b)).rows
+
+
+def test_ipv6_shown_on_one_side_is_compared_with_the_other_sides_real_ipv6(
+    tmp_path: Path,
+) -> None:
+    plain = _conn(tmp_path, "plain", V6_PODS)
+    named = _conn(tmp_path, "named", V6_PODS + _egress("::/0", "0.0.0.0/0"))
+    assert not plain.ips.show_v6
+    assert named.ips.show_v6
+    # Same connectivity, one side merely names ::/0: no difference in either direction.
+    assert _diff(plain, named) == ()
+    assert _diff(named, plain) == ()
+    # Only the display flag changes; the Connectivity is otherwise the same object's data.
+    a, b = comparable(plain, named)
+    assert a.ips.show_v6
+    assert b is named
+    assert a.egress is plain.egress
+    # Neither shows IPv6: nothing changes.
+    assert comparable(plain, plain) == (plain, plain)
+
+
+def test_a_real_ipv6_change_is_reported_against_the_hidden_side(tmp_path: Path) -> None:
+    # OLD: web egress to 0.0.0.0/0 only (IPv6 hidden but denied); NEW adds 2001:db8::/32.
+    old = _conn(tmp_path, "old", V6_PODS + _egress("0.0.0.0/0"))
+    new = _conn(tmp_path, "new", V6_PODS + _egress("0.0.0.0/0", "2001:db8::/32"))
+    (row,) = _diff(old, new)
+    assert row.kind is DiffType.ADDED
+    assert row.src == "ns/web[Pod]"
+    assert row.dst == IPSet.from_cidr("2001:db8::/32")
+    assert (row.ref1, row.ref2) == (NONE, ConnSet.all())
