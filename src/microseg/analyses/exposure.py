@@ -17,7 +17,9 @@ Semantics (decided here, each from the document named):
   connection sets as `microseg connectivity`, never a per-pod loop.
 - LoadBalancer and NodePort Services are entry points for the pods they select in their
   own namespace (Kubernetes "Service" concept: a selector picks pods of the Service's
-  namespace). A Service port's `targetPort` is the pod port: a number as written, a name
+  namespace). An empty or missing selector selects no pod (API reference, ServiceSpec
+  `selector`: endpoints then come from an external process), so such an entry has no
+  endpoints. A Service port's `targetPort` is the pod port: a number as written, a name
   resolved on each pod to the container port of that name *and the Service port's
   protocol* (the EndpointSlice controller's FindPort). A LoadBalancer Service also opens
   node ports; it is reported once, as LoadBalancer.
@@ -324,8 +326,10 @@ def _node_of_pod(conn: Connectivity, graph: WorkloadGraph) -> list[int]:
 
 
 def _selected_pods(conn: Connectivity, service: Service) -> list[int]:
-    """Indexes into `cluster.pods` of the pods the Service selects (by class, then pods)."""
-    if service.selector is None:
+    """Indexes into `cluster.pods` of the pods the Service selects (by class, then pods).
+    An empty or missing selector selects none: the Kubernetes API reference (ServiceSpec
+    `selector`) says such a Service's endpoints are managed by an external process."""
+    if not service.selector:
         return []
     rc = conn.rules
     mask = rc.in_namespace(service.namespace) & rc.pod_labels.match(

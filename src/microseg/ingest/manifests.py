@@ -348,7 +348,7 @@ class ClusterBuilder:
                 str(meta.get("namespace") or "default"),
                 str(meta.get("name") or ""),
                 FrozenLabels({str(k): str(v) for k, v in selector.items()})
-                if isinstance(selector, dict)
+                if isinstance(selector, dict) and selector  # {}: no pods (API ServiceSpec)
                 else None,
                 str(spec.get("type") or "ClusterIP"),
                 tuple(ports),

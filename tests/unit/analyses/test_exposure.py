@@ -327,3 +327,32 @@ def test_ipv6_scope_when_the_input_mentions_ipv6(tmp_path: Path) -> None:
     assert not web.reachable_from_public
     assert rep.scope.v6
     assert PUBLIC.v6
+
+
+def test_service_with_an_empty_selector_selects_no_pods(tmp_path: Path) -> None:
+    # ServiceSpec.selector (Kubernetes API reference): "If empty or not present, the service
+    # is assumed to have an external process managing its endpoints" -- `{}` selects no pod,
+    # unlike an empty NetworkPolicy podSelector.
+    empty = service("manual", "LoadBalancer", "  - {port: 80, targetPort: 8080}\n")
+    empty = empty.replace("selector: {app: web}", "selector: {}")
+    missing = service("bare", "NodePort", "  - {port: 81, targetPort: 8080}\n")
+    missing = missing.replace("  selector: {app: web}\n", "")
+    rep = report(tmp_path, empty, missing, ingress("manual", 80))
+    assert len(rep.entries) == 3
+    for entry in rep.entries:
+        assert entry.workload is None, entry
+        assert entry.status is EntryStatus.NO_ENDPOINTS
+    assert {e.name for e in rep.entries} == {"manual", "bare", "web"}
+    # the pods stay reachable by their policies, but through no entry point
+    assert only(rep, WEB).entries == ()
+
+
+def test_an_empty_service_selector_is_no_selector_in_the_model(tmp_path: Path) -> None:
+    # Decided at ingest, so every user of Service.selector (Ingress backends, Istio
+    # targetRefs, exposure) sees the same thing as for a missing selector.
+    path = tmp_path / "svc.yaml"
+    empty = service("manual", "NodePort", "  - {port: 80}\n").replace("{app: web}", "{}")
+    path.write_text(EDGE + empty + service("web", "NodePort", "  - {port: 80}\n"), "utf-8")
+    selectors = {s.name: s.selector for s in load([str(path)]).services}
+    assert selectors["manual"] is None
+    assert selectors["web"] == {"app": "web"}
