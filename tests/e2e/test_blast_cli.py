@@ -20,6 +20,7 @@ from tests.unit.analyses.test_blast import (
     FRONT,
     INTENTS,
     SVC,
+    V4_ONLY,
     write_intents,
     write_shop,
 )
@@ -156,6 +157,8 @@ def test_runs_on_the_demo(demo_dir: Path) -> None:
         (["--from", "nope/*"], "no workloads in namespace 'nope'"),
         (["--from", "shop/api", "--to", "shop/x"], "--to 'shop/x'"),
         (["--from", "shop/api", "--port", "TCP/99999"], "ports must be 1-65535"),
+        (["--from", "shop/api", "--port", "bogus"], "no container port named 'bogus'"),
+        (["--from", "shop/api", "--port", "UDP/http"], "with protocol UDP"),
         (["--from", "shop/api", "-o", "csv"], "--output 'csv'"),
         (["--from", "shop/api", "--hops", "0"], "--hops"),
         (["--from", "shop/api", "--layer", "l7"], "--layer 'l7'"),
@@ -173,3 +176,31 @@ def test_no_input_exits_2(tmp_path: Path) -> None:
     result = invoke([str(tmp_path / "missing"), "--from", "a/b"])
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+
+
+def test_address_sources_on_an_input_without_ipv6(tmp_path: Path) -> None:
+    # No policy names IPv6, and web has no ingress policy: ::/0 reaches it all the same.
+    (tmp_path / "c.yaml").write_text(V4_ONLY, encoding="utf-8")
+    result = invoke([str(tmp_path), "--from", "::/0", "-o", "json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["from"] == ["a/web[Pod]"]
+    # one workload from an address source: the headline keeps what was asked
+    text = invoke([str(tmp_path), "--from", "::/0"]).stdout
+    assert text.startswith("::/0 compromised (1 workload: a/web[Pod]): ")
+    both = invoke([str(tmp_path), "--from", "10.0.0.0/8", "-q", "-o", "json"])
+    assert json.loads(both.stdout)["from"] == ["a/db[Pod]", "a/web[Pod]"]
+
+
+def test_the_port_filter_applies_to_the_entry_hop(tmp_path: Path, shop: str) -> None:
+    (tmp_path / "c.yaml").write_text(V4_ONLY, encoding="utf-8")
+    only_pg = invoke(
+        [str(tmp_path), "--from", "192.168.0.0/16", "--port", "TCP/5432", "-o", "json"]
+    )
+    assert json.loads(only_pg.stdout)["from"] == ["a/web[Pod]"]  # db admits 10/8 only
+    # the internet reaches front on TCP 443 only: no foothold on 5432
+    none = invoke([shop, "--from-exposed", "--port", "TCP/5432"])
+    assert none.exit_code == 0
+    assert "notice: no workload accepts connections" in none.stderr
+    assert invoke([shop, "--from", "internet", "--port", "TCP/443", "-o", "json"]).stdout
+    doc = json.loads(invoke([shop, "--from", "internet", "--port", "TCP/443", "-o", "json"]).stdout)
+    assert doc["from"] == [FRONT]

@@ -9,9 +9,16 @@ Semantics decided here:
 - Hop counts are shortest distances from the nearest source; sources are not "reachable".
   Each reachable node gets one shortest path: among its shortest-path predecessors the one
   with the lowest node index (nodes are sorted by workload name), so results are stable.
-- A port filter restricts every hop, not only the first (an attacker limited to TCP/5432).
+- A port filter restricts every hop, not only the first (an attacker limited to TCP/5432),
+  and the entry hop too: an address source's foothold is the workloads it may reach on the
+  filtered ports.
 - An address source (an IP, a CIDR group, `internet`) stands for the workloads it may
-  connect to, as `--from-exposed` does: the outside attacker's first foothold.
+  connect to, as `--from-exposed` does: the outside attacker's first foothold. It is read
+  from the Connectivity's ingress tables over every IP atom the addresses touch, both
+  families, not from the WorkloadGraph's external runs: those hide IPv6 unless the input
+  mentions it (engine/atoms.py `IPAtoms.show_v6`), yet a pod that no policy isolates
+  accepts IPv6 clients all the same (NetworkPolicy reference: a non-isolated pod allows
+  all inbound connections).
 
 The search is a breadth-first search from all sources at once over the graph's edge arrays:
 one numpy gather per hop level (CSR layout), never a loop over pod pairs. Explanations (the
@@ -30,6 +37,8 @@ import numpy.typing as npt
 
 from microseg.analyses.groups import GroupResolver
 from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
+from microseg.engine.packed import Bits, full_word, n_words, pack
+from microseg.engine.query import Layer
 from microseg.model.addresses import PUBLIC
 from microseg.model.intent import BUILTIN_GROUPS, INTERNET_GROUP, IntentSet
 from microseg.model.sets import ConnSet, IPSet, Protocol
@@ -122,6 +131,26 @@ class _Filter:
         ok = [bool(self.restrict(g.conns[k // 65536], k % 65536)) for k in uniq.tolist()]
         out: npt.NDArray[np.bool_] = np.asarray(ok, dtype=np.bool_)[inverse.reshape(-1)]
         return out
+
+    def node_conns(self, conns: ConnSet, node: int) -> ConnSet:
+        """The part of `conns` (a connection into graph node `node`) the filter keeps."""
+        return self.restrict(conns, int(self.number[node]))
+
+    def class_words(self, conn: Connectivity) -> Bits:
+        """`[class, word]`: the port atoms the filter keeps on connections into each class.
+        Atoms are exact here: every port of an atom is treated alike by every rule."""
+        n = len(conn.ports)
+        base = full_word(n) if self.conns is None else pack(conn.ports.mask_of(self.conns))
+        out = np.repeat(base.reshape(1, -1), conn.n_classes, axis=0)
+        if self.named is not None:
+            proto, name = self.named.protocol, self.named.name
+            for k, rep in enumerate(conn.classes.reps):
+                number = rep.named_port(name, proto)
+                if number is None:
+                    out[k] = 0
+                else:
+                    out[k] &= pack(conn.ports.mask(proto, number, number))
+        return out.reshape(conn.n_classes, n_words(n))
 
     def hop_conns(self, edge: int) -> ConnSet:
         g = self.graph
@@ -322,6 +351,8 @@ def resolve_nodes(
     *,
     target: bool = False,
     resolver: GroupResolver | None = None,
+    conns: ConnSet | None = None,
+    named: NamedPort | None = None,
 ) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Node indices for a --from/--to argument, and notices about it. Besides the forms of
     `sources_of`: an address or CIDR, or a group (the built-in `internet`, `cluster`,
@@ -329,7 +360,9 @@ def resolve_nodes(
     (analyses/groups.py). A source made of addresses (`internet`, a CIDR group, an IP) stands
     for the workloads those addresses may connect to: the foothold an outside attacker gets,
     as with --from-exposed (for `internet`, with the workloads behind an Ingress or Route
-    too). A target must be workloads. Raises UnknownEndpointError."""
+    too). `conns`/`named`, the port filter, restrict that entry hop as they restrict every
+    other; workloads named as sources are held already and are not filtered. A target must
+    be workloads. Raises UnknownEndpointError."""
     spec = text.strip()
     addresses: IPSet | None = None
     with suppress(ValueError):
@@ -358,21 +391,53 @@ def resolve_nodes(
         if target:
             raise UnknownEndpointError(f"{text!r} is addresses; crown jewels are workloads")
         via_ingress = spec == INTERNET_GROUP
-        nodes = tuple(sorted({*nodes, *exposed_sources(graph, addresses, ingress=via_ingress)}))
+        entry = exposed_sources(
+            conn, graph, addresses, ingress=via_ingress, conns=conns, named=named
+        )
+        nodes = tuple(sorted({*nodes, *entry}))
     return nodes, notes
 
 
 def exposed_sources(
-    graph: WorkloadGraph, public: IPSet = PUBLIC, *, ingress: bool = False
+    conn: Connectivity,
+    graph: WorkloadGraph,
+    public: IPSet = PUBLIC,
+    *,
+    ingress: bool = False,
+    conns: ConnSet | None = None,
+    named: NamedPort | None = None,
 ) -> tuple[int, ...]:
     """Nodes that accept some connection from an address in `public`: by default the
     globally reachable addresses of the IANA special-purpose registries (model/addresses.py),
-    the same set as the intent group `internet`. Private, CGNAT or link-local sources do not
-    make a workload exposed. With `ingress`, also the nodes the ingress controller may reach
-    through an Ingress or Route (engine/ingress.py): those objects exist to route outside
-    traffic in, so a workload behind one is exposed even when its policies admit no public
-    address directly (they admit the controller)."""
-    nodes = {e.node for e in graph.external if not e.outbound and e.addresses & public}
+    the same set as the intent group `internet`, IPv4 and IPv6. Private, CGNAT or link-local
+    sources do not make a workload exposed. With `ingress`, also the nodes the ingress
+    controller may reach through an Ingress or Route (engine/ingress.py): those objects exist
+    to route outside traffic in, so a workload behind one is exposed even when its policies
+    admit no public address directly (they admit the controller). With a port filter
+    (`conns`, `named`: see `blast_radius`), only entries on the filtered ports count."""
+    only = _Filter(conn, graph, conns, named)
+    admits = _admitting_classes(conn, public, only)
+    nodes = set(np.flatnonzero(admits[graph.node_class]).tolist())
     if ingress:
-        nodes.update(node for node, _ in graph.ingress)
+        nodes.update(n for n, k in graph.ingress if only.node_conns(graph.conns[k], n))
     return tuple(sorted(nodes))
+
+
+def _admitting_classes(
+    conn: Connectivity, addresses: IPSet, only: _Filter
+) -> npt.NDArray[np.bool_]:
+    """Per class: whether some address of `addresses` may open some connection the filter
+    keeps to it. Every IP atom the addresses touch counts (all addresses of an atom are
+    treated alike), read from the packed ingress table, or from `from_external` when the
+    mesh counts (it governs inbound traffic)."""
+    c = conn.n_classes
+    cols = np.flatnonzero(conn.ips.mask(addresses))
+    if not len(cols) or not c:
+        return np.zeros(c, dtype=np.bool_)
+    if conn.layer is Layer.NETWORK or (conn.layer is Layer.BOTH and conn.mesh is None):
+        table = conn.ingress.bits[:, c + cols]
+    else:
+        table = pack(conn.from_external()[:, cols])
+    words = only.class_words(conn)
+    hit: npt.NDArray[np.bool_] = ((table & words[:, None, :]) != 0).any(axis=(1, 2))
+    return hit

@@ -36,13 +36,22 @@ def _nodes(
     flag: str,
     intents: IntentSet | None,
     quiet: bool,
+    conns: ConnSet | None = None,
+    named: NamedPort | None = None,
 ) -> list[int]:
     out: set[int] = set()
     resolver = GroupResolver.build(conn, graph)
     for name in names:
         try:
             nodes, notes = resolve_nodes(
-                conn, graph, name, intents, target=flag == "--to", resolver=resolver
+                conn,
+                graph,
+                name,
+                intents,
+                target=flag == "--to",
+                resolver=resolver,
+                conns=conns,
+                named=named,
             )
         except UnknownEndpointError as exc:
             message = str(exc)
@@ -54,6 +63,19 @@ def _nodes(
             sys.stderr.write(f"notice: {flag} {name}: no workloads\n")
         out.update(nodes)
     return sorted(out)
+
+
+def _check_named(conn: Connectivity, text: str, named: NamedPort) -> None:
+    """A port name no container of the input declares (with that protocol) is a mistake,
+    most often a typo or a missing protocol (`bogus` reads as TCP/bogus): it would silently
+    make every hop impossible. Classes share their named ports, so one pod per class says."""
+    if any(r.named_port(named.name, named.protocol) is not None for r in conn.classes.reps):
+        return
+    fail(
+        f"--port {text!r}: no container port named {named.name!r} with protocol "
+        f"{named.protocol.value} in the input; expected PROTO/PORT, PROTO/START-END "
+        "(e.g. TCP/5432) or PROTO/NAME of a container port"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -136,11 +158,15 @@ def register(app: typer.Typer) -> None:
         intent_set = load_intent_files(intents, quiet) if intents else None
         session = Session(quiet, no_color, host_network)
         conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+        if named is not None:
+            _check_named(conn, port or "", named)
         graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
-        sources = set(_nodes(conn, graph, src or [], "--from", intent_set, quiet))
+        sources = set(
+            _nodes(conn, graph, src or [], "--from", intent_set, quiet, conns=conns, named=named)
+        )
         labels = list(src or [])
         if from_exposed:
-            exposed = exposed_sources(graph, ingress=True)
+            exposed = exposed_sources(conn, graph, ingress=True, conns=conns, named=named)
             if not exposed and not quiet:
                 sys.stderr.write(
                     "notice: no workload accepts connections from public addresses or sits behind an Ingress or Route\n"

@@ -45,14 +45,22 @@ def _hops_word(n: int) -> str:
     return f"{n} hop" if n == 1 else f"{n} hops"
 
 
+def _names_workload(label: str, node: str) -> bool:
+    """Whether the --from label is the node itself (`ns/name`, `ns/name[Kind]`)."""
+    return label == node or node.startswith(label + "[")
+
+
 def _headline(result: BlastRadius, q: BlastQuery) -> str:
     n = len(result.reachable)
     port = q.port()
     over = f" over {port}" if port is not None else ""
     if not result.sources:
         return f"{q.from_}: no workloads to start from"
-    if len(result.sources) == 1:
+    if len(result.sources) == 1 and _names_workload(q.from_, result.sources[0]):
         who = f"{result.sources[0]} compromised"
+    elif len(result.sources) == 1:
+        # An address, group or namespace that resolved to one workload: say what was asked.
+        who = f"{q.from_} compromised (1 workload: {result.sources[0]})"
     else:
         who = f"{q.from_} compromised ({len(result.sources)} workloads)"
     if q.targets is not None:

@@ -11,6 +11,7 @@ own traffic. Nothing else is isolated, and no pod accepts anything else.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from microseg.engine import (
 from microseg.ingest import load
 from microseg.ingest.intents import load_intents
 from microseg.model import Cluster, ConnSet, IPSet, Protocol
+from microseg.model.addresses import PUBLIC
 from microseg.model.intent import IntentSet
 from tests.property.clusters import clusters
 
@@ -370,8 +372,8 @@ def test_groups_and_addresses(shop: tuple[Connectivity, WorkloadGraph], tmp_path
 def test_exposed_sources_are_the_internet_facing_workloads(
     shop: tuple[Connectivity, WorkloadGraph],
 ) -> None:
-    _, graph = shop
-    assert [graph.nodes[i] for i in exposed_sources(graph)] == [FRONT]
+    conn, graph = shop
+    assert [graph.nodes[i] for i in exposed_sources(conn, graph)] == [FRONT]
 
 
 POD_CLUSTER = """\
@@ -425,8 +427,10 @@ def test_single_pods_and_their_addresses(tmp_path: Path) -> None:
         ("ns/web-2[Pod]", "ns/web-1[Pod]", "ns/db[Pod]"),
     ]
     # the web pods accept only private addresses from outside: not exposed to the internet
-    assert exposed_sources(graph) == ()
-    assert {graph.nodes[i] for i in exposed_sources(graph, IPSet.from_cidr("10.0.0.0/8"))} == {
+    assert exposed_sources(conn, graph) == ()
+    assert {
+        graph.nodes[i] for i in exposed_sources(conn, graph, IPSet.from_cidr("10.0.0.0/8"))
+    } == {
         "ns/web-1[Pod]",
         "ns/web-2[Pod]",
     }
@@ -517,9 +521,10 @@ def test_a_workload_behind_an_ingress_is_exposed(tmp_path: Path) -> None:
     (tmp_path / "site.yaml").write_text(BEHIND_INGRESS, encoding="utf-8")
     conn = Connectivity.build(load([str(tmp_path)]))
     graph = WorkloadGraph.build(conn)
-    assert exposed_sources(graph) == ()
-    assert [graph.nodes[i] for i in exposed_sources(graph, ingress=True)] == ["ns/site[Pod]"]
-    assert resolve_nodes(conn, graph, "internet")[0] == exposed_sources(graph, ingress=True)
+    assert exposed_sources(conn, graph) == ()
+    exposed = exposed_sources(conn, graph, ingress=True)
+    assert [graph.nodes[i] for i in exposed] == ["ns/site[Pod]"]
+    assert resolve_nodes(conn, graph, "internet")[0] == exposed
     assert resolve_nodes(conn, graph, "0.0.0.0/0")[0] == ()
 
 
@@ -575,3 +580,116 @@ def test_hop_explanations_equal_the_engines_reach(cluster: Cluster) -> None:
     for hit in result.reachable:
         for hop in hit.steps:
             assert hop.decision == conn.reach(endpoint(hop.src), endpoint(hop.dst), hop.conns)
+
+
+# -- address sources come from the Connectivity, filtered like every other hop ----------
+
+V4_ONLY = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: a, labels: {app: web}}
+spec: {containers: [{name: c, image: x, ports: [{name: http, containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: a, labels: {app: db}}
+spec: {containers: [{name: c, image: x, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8}}], ports: [{port: 5432}]}]
+"""
+
+
+@pytest.fixture(scope="module")
+def v4_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[Connectivity, WorkloadGraph]:
+    path = tmp_path_factory.mktemp("v4") / "c.yaml"
+    path.write_text(V4_ONLY, encoding="utf-8")
+    conn = Connectivity.build(load([str(path)]))
+    return conn, WorkloadGraph.build(conn)
+
+
+def test_ipv6_sources_reach_in_although_the_input_names_no_ipv6(
+    v4_only: tuple[Connectivity, WorkloadGraph],
+) -> None:
+    # web has no ingress policy, so every address, IPv6 included, may connect to it; the
+    # connectivity list hides IPv6 here (IPAtoms.show_v6), the blast radius must not.
+    conn, graph = v4_only
+    assert not conn.ips.show_v6
+
+    def names(text: str) -> set[str]:
+        return {graph.nodes[i] for i in resolve_nodes(conn, graph, text)[0]}
+
+    assert names("::/0") == names("2001:db8::1") == {"a/web[Pod]"}
+    assert names("10.1.2.3") == {"a/web[Pod]", "a/db[Pod]"}
+    public_v6 = IPSet.from_cidr("2000::/3")
+    assert [graph.nodes[i] for i in exposed_sources(conn, graph, public_v6)] == ["a/web[Pod]"]
+    assert [graph.nodes[i] for i in exposed_sources(conn, graph)] == ["a/web[Pod]"]
+
+
+def test_the_port_filter_restricts_the_entry_hop(
+    v4_only: tuple[Connectivity, WorkloadGraph], shop: tuple[Connectivity, WorkloadGraph]
+) -> None:
+    conn, graph = v4_only
+
+    def names(text: str, conns: ConnSet | None = None, named: NamedPort | None = None) -> set[str]:
+        nodes, _ = resolve_nodes(conn, graph, text, conns=conns, named=named)
+        return {graph.nodes[i] for i in nodes}
+
+    pg = ConnSet.single(Protocol.TCP, 5432)
+    assert names("10.0.0.0/8", pg) == {"a/web[Pod]", "a/db[Pod]"}
+    assert names("10.0.0.0/8", ConnSet.single(Protocol.TCP, 22)) == {"a/web[Pod]"}
+    assert names("10.0.0.0/8", ConnSet.single(Protocol.UDP, 5432)) == {"a/web[Pod]"}
+    assert names("192.168.0.0/16", pg) == {"a/web[Pod]"}  # db admits 10/8 only
+    # a named port resolves on each entry's destination: only web has `http`
+    assert names("10.0.0.0/8", named=NamedPort(Protocol.TCP, "http")) == {"a/web[Pod]"}
+    assert names("10.0.0.0/8", named=NamedPort(Protocol.UDP, "http")) == set()
+    # workload sources are compromised already: no filter applies to them
+    assert names("a/db", ConnSet.single(Protocol.UDP, 1)) == {"a/db[Pod]"}
+    # the shop's internet reaches front on TCP 443 only
+    conn, graph = shop
+    internet = [
+        graph.nodes[i]
+        for i in exposed_sources(conn, graph, conns=ConnSet.single(Protocol.TCP, 443))
+    ]
+    assert internet == [FRONT]
+    assert exposed_sources(conn, graph, conns=ConnSet.single(Protocol.TCP, 8080)) == ()
+    assert exposed_sources(conn, graph, named=NamedPort(Protocol.TCP, "http")) == ()
+
+
+def test_the_ingress_controller_entry_is_port_filtered_too(tmp_path: Path) -> None:
+    (tmp_path / "site.yaml").write_text(BEHIND_INGRESS, encoding="utf-8")
+    conn = Connectivity.build(load([str(tmp_path)]))
+    graph = WorkloadGraph.build(conn)
+    ((node, k),) = graph.ingress
+    routed = graph.conns[k]
+    ((proto, ports),) = routed.ports
+    port = ports.intervals[0][0]
+    assert exposed_sources(conn, graph, ingress=True, conns=ConnSet.single(proto, port)) == (node,)
+    other = ConnSet.single(proto, port + 1)
+    assert exposed_sources(conn, graph, ingress=True, conns=other) == ()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(max_policies=4))
+def test_address_entries_equal_the_full_external_runs(cluster: Cluster) -> None:
+    """Independent oracle: the inbound runs of a WorkloadGraph built to show both families,
+    each run's connection set restricted by the port filter by ConnSet algebra."""
+    conn = Connectivity.build(cluster)
+    graph = WorkloadGraph.build(conn)
+    shown = WorkloadGraph.build(replace(conn, ips=replace(conn.ips, show_v6=True)))
+    assert shown.nodes == graph.nodes
+    tcp80 = ConnSet.single(Protocol.TCP, 80)
+    for space in (IPSet.from_cidr("0.0.0.0/0"), IPSet.from_cidr("::/0"), PUBLIC):
+        for filt in (None, tcp80):
+            expected = {
+                e.node
+                for e in shown.external
+                if not e.outbound
+                and e.addresses & space
+                and (shown.conns[e.conns] if filt is None else shown.conns[e.conns] & filt)
+            }
+            assert set(exposed_sources(conn, graph, space, conns=filt)) == expected

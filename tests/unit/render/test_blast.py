@@ -55,6 +55,10 @@ def test_text_headline_variants() -> None:
     assert jewels.startswith(f"{A} compromised: 2 of 2 crown jewels reachable")
     assert "  not reachable in ≤ 2 hops: ns/d[Deployment]\n" in jewels
     assert blast_text(BlastRadius((), ()), BlastQuery("x")) == "x: no workloads to start from\n"
+    # one workload from an address, group or namespace: the headline says what was asked
+    one = blast_text(empty, BlastQuery("10.0.0.0/8"))
+    assert one == f"10.0.0.0/8 compromised (1 workload: {A}): no workload reachable\n"
+    assert blast_text(empty, BlastQuery(A)).startswith(f"{A} compromised: ")
     held = blast_text(_chain(), BlastQuery("ns/a", targets=(A, C)))
     assert "  already compromised: ns/a[Deployment]\n" in held
     assert "not reachable" not in held
