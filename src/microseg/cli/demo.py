@@ -96,6 +96,11 @@ def run(session: Session, path: Path | None) -> None:
     out.rule(f"[bold]Blast radius[/bold]: what an attacker holding {BLAST_FROM} can reach")
     radius = blast_radius(conn, graph, sources_of(conn, graph, BLAST_FROM), explain=False)
     out.print(blast_text(radius, BlastQuery(BLAST_FROM)), end="", markup=False)
+    # Imported here: demo_mesh reuses this module's find_demo.
+    from microseg.cli import demo_mesh
+
+    if conn.cluster.has_mesh:
+        demo_mesh.run(session, folder, conn)
 
 
 def _verify(session: Session, folder: Path, conn: Connectivity, graph: WorkloadGraph) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from microseg.cli.common import Session
 from microseg.cli.demo import find_demo
-from microseg.engine import Verdict
+from microseg.engine import Connectivity, Verdict
 from microseg.engine.query import Layer
 from microseg.model.sets import ConnSet, Protocol
 from microseg.render.reach import decision_text
@@ -25,9 +25,10 @@ MESH_DENIED = ("monitoring/prometheus", "shop/api-gateway", ConnSet.single(Proto
 MESH_L7 = ("frontend/webapp", "shop/api-gateway", ConnSet.single(Protocol.TCP, 8080))
 
 
-def run(session: Session, path: Path | None = None) -> None:
-    folder = find_demo(path)
-    conn = session.connectivity([str(folder)])
+def run(session: Session, path: Path | None = None, conn: Connectivity | None = None) -> None:
+    """`conn` is the demo's index when the caller has built it already (make demo does)."""
+    if conn is None:
+        conn = session.connectivity([str(find_demo(path))])
     out = session.out
     out.rule("[bold red]Two layers[/bold red]: NetworkPolicy allows it, the Istio mesh denies it")
     src, dst, conns = MESH_DENIED
