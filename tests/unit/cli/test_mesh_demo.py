@@ -26,3 +26,20 @@ def test_two_layer_explanation(
         in out
     )
     assert "TCP 8080 {methods: GET|POST, paths: /api/*} unless {paths: /admin*}" in out
+
+
+def test_make_demo_ends_with_the_two_layer_section(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from microseg.cli.app import app
+
+    monkeypatch.chdir(demo_dir.parents[1])
+    result = CliRunner().invoke(app, ["demo", "--no-color"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    blast_at = out.index("Blast radius: what an attacker holding frontend/webapp can reach")
+    mesh_at = out.index("Two layers: NetworkPolicy allows it, the Istio mesh denies it")
+    assert mesh_at > blast_at
+    assert "[mTLS STRICT shop: plaintext rejected]" in out[mesh_at:]
