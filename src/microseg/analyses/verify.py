@@ -10,7 +10,9 @@ Semantics (docs/intents.md):
 - deny A -> B on P holds when no endpoint of A reaches any endpoint of B on any of P.
 - Endpoints are WorkloadGraph nodes and external addresses; flows between two external
   addresses are not the cluster's business (no policy of the cluster applies) and are not
-  checked. Traffic of a pod to itself is never subject to policy and is not checked.
+  checked. Traffic of a pod to itself is never subject to policy and is not checked, but an
+  endpoint standing for several pods (two pods, or a template for its replicas: the rule of
+  lint_tables.pods_that_count) pairs with itself, since policy applies between its pods.
 - An empty group (a workload missing from the input, a selector that matches nothing) makes
   every intent that uses it a violation: a silent pass would hide a typo.
 - A strict domain holds when every allowed connection entering, leaving or inside it (between

@@ -93,11 +93,38 @@ class _Rows:
             self.rows.append(row)
 
 
+def node_multi(space: Space, graph: WorkloadGraph) -> Bool:
+    """`multi[i]`: graph node i stands for two or more pods, so it pairs with itself.
+
+    NetworkPolicy applies between any two distinct pods, including two pods of one workload;
+    only a pod's traffic to itself is exempt (kubernetes.io/docs/concepts/services-networking/
+    network-policies, "What you can't do": pods cannot block localhost access). A node
+    holding one explicit pod has no such pair. A pod built from a controller's template stands for all of its replicas
+    (model/objects.py Pod), whose number the model does not fix (scaling, rolling updates),
+    so it counts as several.
+    """
+    pods = space.conn.cluster.pods
+    index = {name: i for i, name in enumerate(graph.nodes)}
+    split = set(graph.split)
+    node = np.array(
+        [
+            index[f"{p.namespace}/{p.name}[Pod]" if str(p.workload) in split else str(p.workload)]
+            for p in pods
+        ],
+        dtype=np.int64,
+    ).reshape(-1)
+    template = np.array([p.from_template for p in pods], dtype=np.int64).reshape(-1)
+    n = len(graph.nodes)
+    weight = np.bincount(node, minlength=n) + np.bincount(node, weights=template, minlength=n)
+    return np.asarray(weight >= 2, dtype=np.bool_)
+
+
 class FlowChecker:
-    def __init__(self, space: Space, graph: WorkloadGraph) -> None:
+    def __init__(self, space: Space, graph: WorkloadGraph, multi: Bool | None = None) -> None:
         self.space = space
         self.graph = graph
         self.nc: Ints = graph.node_class
+        self.multi: Bool = multi if multi is not None else node_multi(space, graph)
         self.origins = {p.ref: p.origin for p in space.conn.cluster.policies}
         self._sets: dict[bytes, ConnSet] = {}
 
@@ -132,7 +159,9 @@ class FlowChecker:
         pos_s, pos_t = np.searchsorted(sc, nc[sn]), np.searchsorted(tc, nc[dn])
         by_s, start_s = _grouped(pos_s, len(sc))
         cnt_t = np.bincount(pos_t, minlength=len(tc))
-        both = np.intersect1d(sn, dn)  # a node in both groups is not paired with itself
+        # a node in both groups pairs with itself only when it stands for several pods
+        both = np.intersect1d(sn, dn)
+        both = both[~self.multi[both]]
         both_a, both_b = np.searchsorted(sc, nc[both]), np.searchsorted(tc, nc[both])
         named = ", ".join(str(p) for p in ports if p.name)
         pm = sp.port_mask(ports, tc)
@@ -146,12 +175,15 @@ class FlowChecker:
             out.total += int((bad * cnt_s[:, None] * cnt_t[None, :]).sum())
             mine = (both_a >= ch.start) & (both_a < ch.stop)
             out.total -= int(bad[both_a[mine] - ch.start, both_b[mine]].sum())
+            if out.full or not bad.any():
+                continue
             for a in np.flatnonzero(bad.any(axis=1)).tolist():
                 if out.full:
                     break
                 ka = ch.start + a
                 for s in sn[by_s[start_s[ka] : start_s[ka + 1]]].tolist():
-                    for j in np.flatnonzero(bad[a, pos_t] & (dn != s)).tolist():
+                    pair = (dn != s) | self.multi[s]
+                    for j in np.flatnonzero(bad[a, pos_t] & pair).tolist():
                         b, d = int(pos_t[j]), int(dn[j])
                         unresolved = must_allow and bool(pm.unresolved[b])
                         note = f"no container port {named}" if unresolved else ""
@@ -231,17 +263,20 @@ class FlowChecker:
         for g in inside:
             member |= g.nodes
             dip |= sp.ip_mask(g.addresses)
-        cols = [nc, member] + [f.nodes for f, _, _ in cover] + [t.nodes for _, t, _ in cover]
+        cols = [nc, member, self.multi] + [f.nodes for f, _, _ in cover] + [t.nodes for _, t, _ in cover]
         matrix = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1).reshape(n, -1)
         m = len(cover)
         sig, node_sig, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
         node_sig, counts = node_sig.reshape(-1), counts.reshape(-1)
         k = len(sig)
-        sig = sig.reshape(k, 2 + 2 * m)
+        sig = sig.reshape(k, 3 + 2 * m)
         scls = sig[:, 0]
         in_d = sig[:, 1].astype(np.bool_)
-        fm = sig[:, 2 : 2 + m].astype(np.bool_)
-        tm = sig[:, 2 + m :].astype(np.bool_)
+        multi = sig[:, 2].astype(np.bool_)
+        fm = sig[:, 3 : 3 + m].astype(np.bool_)
+        tm = sig[:, 3 + m :].astype(np.bool_)
+        # a node's pairs with itself count only when it stands for several pods
+        self_pairs = np.where(multi, 0, counts)
         pms = [sp.port_mask(ports, scls).mask for _, _, ports in cover]
         ems = [sp.external_mask(ports).mask[0] for _, _, ports in cover]
         order, starts = _grouped(node_sig, k)
@@ -258,9 +293,10 @@ class FlowChecker:
                     unc &= ~(both[:, :, None] & pms[j][cols_][None, :, :])
                 bad: Bool = np.asarray(unc.any(axis=2), dtype=np.bool_)
                 same = rows[:, None] == cols_[None, :]
-                bad &= ~(same & (counts[rows] == 1)[:, None])
+                bad &= ~(same & (self_pairs[rows] == 1)[:, None])
                 pairs = (
-                    counts[rows][:, None] * counts[cols_][None, :] - same * counts[rows][:, None]
+                    counts[rows][:, None] * counts[cols_][None, :]
+                    - same * self_pairs[rows][:, None]
                 )
                 out.total += int((bad * pairs).sum())
                 for x, y in np.argwhere(bad).tolist() if not out.full else ():
@@ -268,7 +304,7 @@ class FlowChecker:
                     sx, sy = int(rows[x]), int(cols_[y])
                     for s in order[starts[sx] : starts[sx + 1]].tolist():
                         for d in order[starts[sy] : starts[sy + 1]].tolist():
-                            if s != d:
+                            if s != d or multi[sx]:
                                 row = FlowRow(
                                     names[s],
                                     names[d],

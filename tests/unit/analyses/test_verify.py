@@ -143,11 +143,14 @@ def test_allow_is_every_source_to_every_destination_but_itself(
     conn: Connectivity, tmp_path: Path
 ) -> None:
     assert only(check(conn, tmp_path, "allow: [{from: team-x, to: db, ports: [TCP/5432]}]")).holds
-    # db -> db is a pod talking to itself: not subject to policy, not checked
-    assert only(check(conn, tmp_path, "allow: [{from: db, to: db, ports: [TCP/1]}]")).holds
+    # db is a template standing for its replicas: two of its pods are subject to policy
+    assert not only(check(conn, tmp_path, "allow: [{from: db, to: db, ports: [TCP/1]}]")).holds
     f = only(check(conn, tmp_path, "allow: [{from: cluster, to: db, ports: [TCP/5432]}]"))
     assert not f.holds
-    assert [(r.src, r.dst) for r in f.rows] == [("b/batch[Deployment]", "b/db[Deployment]")]
+    assert [(r.src, r.dst) for r in f.rows] == [
+        ("b/batch[Deployment]", "b/db[Deployment]"),
+        ("b/db[Deployment]", "b/db[Deployment]"),
+    ]
 
 
 def test_deny_is_no_source_to_any_destination(conn: Connectivity, tmp_path: Path) -> None:
@@ -277,7 +280,7 @@ def test_verdicts_agree_with_the_engine_for_every_pair(
     names = ["web", "api", "db", "batch"]
     workloads = {"web": "a/web", "api": "a/api", "db": "b/db", "batch": "b/batch"}
     p = f", ports: [{', '.join(ports)}]" if ports else ""
-    flows = [(s, d) for s in names for d in names if s != d]
+    flows = [(s, d) for s in names for d in names]  # templates pair with themselves
     body = "allow:\n" + "".join(f"  - {{from: {s}, to: {d}{p}}}\n" for s, d in flows)
     body += "deny:\n" + "".join(f"  - {{from: {s}, to: {d}{p}}}\n" for s, d in flows)
     report = check(conn, tmp_path, body)
