@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--port",
                 help="Only hops allowing PROTO/PORT, PROTO/START-END (e.g. TCP/5432) or "
-                "PROTO/NAME (the destination's container port of that name).",
+                "PROTO/NAME (the destination's container port of that name), the entry from "
+                "addresses or the ingress controller included.",
             ),
         ] = None,
         dst: Annotated[
