@@ -7,6 +7,8 @@ pods and nodes with numpy: no loop over pods per group.
 
 A node belongs to a group when any of its pods matches: a workload's pods normally share
 their template's labels, and a workload split because its pods differ is split into pods.
+A `workload:` group may also name one pod (`ns/pod` or `ns/pod[Pod]`), as verify prints the
+pods of a split workload.
 
 Built-in groups: `internet` is every public address (`microseg.model.addresses.PUBLIC`),
 `cluster` every pod, `kube-dns` the pods labelled `k8s-app=kube-dns` in `kube-system` (the
@@ -102,6 +104,13 @@ class GroupResolver:
         wanted = {str(k) for k in keys}
         nodes = np.array([w in wanted for w in self.graph.node_workload], dtype=np.bool_)
         notes: tuple[str, ...] = ()
+        pod = self.conn.names.pods.get((namespace, wname)) if kind in (None, "Pod") else None
+        if not keys and pod is not None:
+            # One pod of a workload: the node verify names `ns/pod[Pod]` when the workload is
+            # split, else its workload's node (its pods share their connectivity).
+            nodes = np.zeros(self.n_nodes, np.bool_)
+            nodes[self.node_of_pod[pod]] = True
+            return Members(name, nodes)
         if not keys:
             notes = (f"no workload {text} in the input",)
         elif len(keys) > 1:

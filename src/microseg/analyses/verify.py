@@ -21,7 +21,8 @@ Semantics (docs/intents.md):
 - defaultDeny: every pod of the group is isolated for ingress and for egress, as the
   NetworkPolicy API reference defines isolation (some NetworkPolicy of that type selects it).
 - noInternetEgress: no pod of the group reaches any public address on any port.
-- maxBlastRadius: at most `atMost` workloads are reachable from the group within `hops`.
+- maxBlastRadius: at most `atMost` workloads are reachable from the group within `hops`; from
+  addresses (`internet`, a CIDR group), from the workloads they may connect to.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microseg.analyses.blast import blast_radius
+from microseg.analyses.blast import blast_radius, exposed_sources
 from microseg.analyses.groups import GroupResolver, Members
 from microseg.analyses.space import Space
 from microseg.analyses.verify_flows import FlowChecker, FlowRow, Outcome
@@ -223,10 +224,21 @@ def _no_internet(checker: FlowChecker, exp: NoInternetEgress, group: Members) ->
 
 def _blast(checker: FlowChecker, exp: MaxBlastRadius, group: Members) -> Finding:
     kind = "maxBlastRadius"
-    if not group.nodes.any():
+    if group.empty():
         return _finding(exp.id, kind, exp.describe(), exp.origin, None, _empty(group))
     graph = checker.graph
     sources = np.flatnonzero(group.nodes).tolist()
+    entry = ""
+    if group.addresses:
+        # Addresses hold no foothold themselves: start from the workloads they may connect
+        # to, as `blast-radius --from internet|CIDR` does (analyses/blast.resolve_nodes);
+        # for `internet`, with the workloads behind an Ingress or Route too.
+        exposed = exposed_sources(
+            checker.space.conn, graph, group.addresses, ingress=group.name == INTERNET_GROUP
+        )
+        sources = sorted({*sources, *exposed})
+        k = len(sources)
+        entry = f", starting from the {k} workload{'s' if k != 1 else ''} {group.name} may reach"
     radius = blast_radius(checker.space.conn, graph, sources, hops=exp.hops, explain=False)
     hits = sorted(radius.reachable, key=lambda h: (h.hops, str(h.workload)))
     details = tuple(
@@ -236,7 +248,8 @@ def _blast(checker: FlowChecker, exp: MaxBlastRadius, group: Members) -> Finding
     )
     holds = len(hits) <= exp.at_most
     message = (
-        f"{len(hits)} workloads reachable within {exp.hops} hops; at most {exp.at_most} allowed"
+        f"{len(hits)} workloads reachable within {exp.hops} hops{entry}; "
+        f"at most {exp.at_most} allowed"
     )
     return Finding(
         exp.id,

@@ -263,7 +263,11 @@ class FlowChecker:
         for g in inside:
             member |= g.nodes
             dip |= sp.ip_mask(g.addresses)
-        cols = [nc, member, self.multi] + [f.nodes for f, _, _ in cover] + [t.nodes for _, t, _ in cover]
+        cols = (
+            [nc, member, self.multi]
+            + [f.nodes for f, _, _ in cover]
+            + [t.nodes for _, t, _ in cover]
+        )
         matrix = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1).reshape(n, -1)
         m = len(cover)
         sig, node_sig, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
@@ -82,6 +83,40 @@ def _at_keys(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
+# Pydantic names the member of a union it tried in the error's location (`RawBlast`,
+# `list[RawBlast]`); a user knows fields, not our model names.
+_MODEL_STEP = re.compile(r"\.(list\[)?Raw[A-Za-z]*\]?(?=[.\[]|$)")
+
+
+def _user_paths(doc: Document, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Strip model names from field paths, and drop the errors of the union member that
+    does not have the shape of the input (a list given where one or several are allowed
+    reports "expected a mapping" for the single form too)."""
+    out = []
+    for d in diags:
+        m = _MODEL_STEP.search(d.field)
+        if m is None:
+            out.append(d)
+            continue
+        prefix = tuple(
+            int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", d.field[: m.start()])
+        )
+        value: object = doc.data
+        for step in prefix:
+            if isinstance(value, dict) and isinstance(step, str):
+                value = value.get(step)
+            elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+                value = value[step]
+            else:
+                value = None
+        wants_list = m.group(1) is not None
+        if isinstance(value, (list, dict)) and isinstance(value, list) != wants_list:
+            continue
+        field = d.field[: m.start()] + d.field[m.end() :]
+        out.append(Diagnostic(d.severity, d.code, d.message, d.origin, field))
+    return out
+
+
 def _selector(raw: RawSelector | None) -> LabelSelector | None:
     return selector_from_raw(raw) if raw is not None else None  # type: ignore[arg-type]
 
@@ -113,6 +148,9 @@ class _Builder:
         self.files: list[str] = []
         self.skipped: list[Diagnostic] = []
         self.flow_docs: list[tuple[FlowIntent, Document, FieldPath]] = []
+        self.pods_only: list[tuple[str, str, Document, FieldPath]] = []
+        self.names: dict[str, Document] = {}
+        self.empty_docs: list[Document] = []
 
     def error(self, code: str, message: str, doc: Document, path: FieldPath) -> None:
         line = _key_line(doc, path) or doc.line_of(path, exact=True)
@@ -148,12 +186,31 @@ class _Builder:
         try:
             raw = RawIntent.model_validate(doc.data)
         except ValidationError as exc:
-            self.errors.extend(_at_keys(doc, diagnostics_from(exc, doc, CODE_INVALID)))
+            diags = _user_paths(doc, diagnostics_from(exc, doc, CODE_INVALID))
+            self.errors.extend(_at_keys(doc, diags))
             return
         if doc.file not in self.files:
             self.files.append(doc.file)
         name = raw.metadata.name
         spec = raw.spec
+        states = bool(spec.allow or spec.deny or spec.domains or spec.expect)
+        if states and name in self.names:
+            # intent ids are `name/section[i]`: two documents of one name that both state
+            # intents would share them (a document of groups only has no ids)
+            earlier = self.names[name]
+            self.error(
+                CODE_REFERENCE,
+                f"intent document {name!r} defined twice (first at {earlier.file}:"
+                f"{earlier.line}); "
+                "documents that state intents need distinct metadata.name",
+                doc,
+                ("metadata", "name"),
+            )
+            return
+        if states:
+            self.names[name] = doc
+        else:
+            self.empty_docs.append(doc)
         for gname, graw in (spec.groups or {}).items():
             path: FieldPath = ("spec", "groups", gname)
             if gname in BUILTIN_GROUPS:
@@ -207,11 +264,13 @@ class _Builder:
         base: FieldPath = ("spec", "expect")
         for i, g in enumerate(expect.defaultDeny or ()):
             path = (*base, "defaultDeny", i)
+            self.pods_only.append((g, "defaultDeny", doc, path))
             self.expectations.append(
                 DefaultDeny(name, self.ref(g, doc, path), _origin(doc, path, name))
             )
         for i, g in enumerate(expect.noInternetEgress or ()):
             path = (*base, "noInternetEgress", i)
+            self.pods_only.append((g, "noInternetEgress", doc, path))
             self.expectations.append(
                 NoInternetEgress(name, self.ref(g, doc, path), _origin(doc, path, name))
             )
@@ -253,13 +312,50 @@ class _Builder:
                     doc,
                     path,
                 )
+        # Isolation and egress are properties of pods; addresses have neither.
+        for group, what, doc, path in self.pods_only:
+            if group in external:
+                self.error(
+                    CODE_REFERENCE,
+                    f"{what} needs a group of pods; {group} is external addresses",
+                    doc,
+                    path,
+                )
+
+    def no_intents(self) -> list[Diagnostic]:
+        """A warning when the documents state no intent: `PASS all 0 intents hold` would
+        read as a pass although nothing was checked."""
+        if self.flows or self.domains or self.expectations or not self.files:
+            return []
+        d = self.empty_docs[0] if self.empty_docs else None
+        origin = (
+            Origin(d.file, d.index, d.line, "SegmentationIntent")
+            if d is not None
+            else Origin(file=", ".join(self.files))
+        )
+        message = (
+            "no intent (allow, deny, domains or expect) in the intent files: nothing to verify"
+        )
+        return [Diagnostic(Severity.WARNING, CODE_KIND, message, origin)]
+
+
+def _unique(paths: list[str]) -> list[str]:
+    """The paths in order, each file once: the same file given twice is read once."""
+    seen: set[Path] = set()
+    out = []
+    for p in paths:
+        key = Path(p).resolve() if p != "-" else Path("-")
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 def load_intents(paths: Iterable[str]) -> tuple[IntentSet, tuple[Diagnostic, ...]]:
     """Every intent document in `paths`. Raises InputError with all errors found; returns
     the set and the warnings: documents that are not objects, and Kubernetes objects found
     among the intents (skipped, so that a folder of manifests and intents can be given)."""
-    paths = list(paths)
+    paths = _unique(list(paths))
     b = _Builder()
     warnings: list[Diagnostic] = []
     for item in read_paths(list(paths)):
@@ -269,6 +365,7 @@ def load_intents(paths: Iterable[str]) -> tuple[IntentSet, tuple[Diagnostic, ...
         b.add(item)
     b.check_refs()
     warnings += b.skipped
+    warnings += b.no_intents()
     if not b.files and not b.errors:
         b.errors.append(
             Diagnostic(

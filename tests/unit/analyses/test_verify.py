@@ -329,3 +329,19 @@ def test_the_mesh_layer_counts_when_present(demo_dir: Path, tmp_path: Path) -> N
     assert not f.holds
     assert f.decision is not None
     assert any(s.effect is Verdict.DENY for s in f.decision.mesh)
+
+
+@pytest.mark.parametrize("source", ["internet", "doc-net"])
+def test_max_blast_radius_from_addresses_starts_at_the_workloads_they_reach(
+    conn: Connectivity, tmp_path: Path, source: str
+) -> None:
+    # web and batch admit any address (no ingress policy); in one hop web reaches api
+    # (8000-9000 from web) and db (5432 from namespace a); batch reaches only web
+    body = f"expect: {{maxBlastRadius: {{from: {source}, hops: 1, atMost: 1}}}}"
+    f = only(check(conn, tmp_path, body))
+    assert not f.holds
+    assert f.total == 2
+    assert [d.split(" at ")[0] for d in f.details] == ["a/api[Deployment]", "b/db[Deployment]"]
+    assert "starting from the 2 workloads" in f.message
+    body = f"expect: {{maxBlastRadius: {{from: {source}, hops: 1, atMost: 2}}}}"
+    assert only(check(conn, tmp_path, body)).holds

@@ -217,3 +217,64 @@ def test_a_flow_between_two_external_groups_is_an_error(tmp_path: Path) -> None:
     assert d.code == "MS401"
     assert "both external addresses" in d.message
     assert d.field == "spec.deny[0]"
+
+
+def test_two_documents_of_one_name_stating_intents_are_an_error(tmp_path: Path) -> None:
+    doc = HEAD + "  groups:\n    web: {namespace: web}\n  deny:\n    - {from: web, to: internet}\n"
+    second = HEAD + "  deny:\n    - {from: internet, to: web}\n"
+    path = write(tmp_path, "i.yaml", doc + "---\n" + second)
+    d = one_error(path)
+    assert d.code == "MS401"
+    assert d.field == "metadata.name"
+    assert "'t' defined twice" in d.message
+    assert d.origin is not None
+    assert d.origin.line == line_containing(path, "---") + 3
+
+
+def test_the_same_file_given_twice_is_read_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "i.yaml", HEAD + "  deny:\n    - {from: cluster, to: internet}\n")
+    again = tmp_path / "." / "i.yaml"
+    intents, warnings = load_intents([str(path), str(again)])
+    assert not warnings
+    assert [f.id for f in intents.flows] == ["t/deny[0]"]
+
+
+def test_no_intent_at_all_is_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, "i.yaml", HEAD.replace("spec:\n", "spec: {}\n"))
+    intents, warnings = load_intents([str(path)])
+    assert intents.count() == 0
+    assert [(w.code, w.severity.name) for w in warnings] == [("MS402", "WARNING")]
+    assert "nothing to verify" in warnings[0].message
+    # groups in one file, intents in another: no warning
+    a = write(tmp_path, "a.yaml", HEAD + "  groups:\n    web: {namespace: web}\n")
+    b = write(tmp_path, "b.yaml", HEAD + "  allow:\n    - {from: web, to: internet}\n")
+    assert load_intents([str(a), str(b)])[1] == ()
+
+
+@pytest.mark.parametrize("section", ["defaultDeny", "noInternetEgress"])
+@pytest.mark.parametrize("group", ["internet", "priv"])
+def test_pod_expectations_on_addresses_are_an_error(
+    tmp_path: Path, section: str, group: str
+) -> None:
+    text = (
+        HEAD + f"  groups:\n    priv: {{cidr: [10.0.0.0/8]}}\n  expect:\n    {section}: [{group}]\n"
+    )
+    path = write(tmp_path, "i.yaml", text)
+    d = one_error(path)
+    assert d.code == "MS401"
+    assert d.field == f"spec.expect.{section}[0]"
+    assert f"{group} is external addresses" in d.message
+    assert d.origin is not None
+    assert d.origin.line == line_containing(path, section)
+
+
+def test_field_paths_name_fields_not_model_types(tmp_path: Path) -> None:
+    text = HEAD + "  expect:\n    maxBlastRadius: [{from: cluster, hops: 0, atMost: -1}]\n"
+    diags = errors_of(write(tmp_path, "i.yaml", text))
+    assert sorted(d.field for d in diags) == [
+        "spec.expect.maxBlastRadius[0].atMost",
+        "spec.expect.maxBlastRadius[0].hops",
+    ]
+    text = HEAD + "  expect:\n    maxBlastRadius: {from: cluster, hops: 0, atMost: 1}\n"
+    d = one_error(write(tmp_path, "j.yaml", text))
+    assert d.field == "spec.expect.maxBlastRadius.hops"
