@@ -165,16 +165,20 @@ def _error(code: str, message: str, file: str, line: int | None = None) -> Diagn
     return Diagnostic(Severity.ERROR, code, message, Origin(file=file, line=line))
 
 
-def _deepest_nesting(text: str) -> int:
-    """How deep the collections nest, from the event stream (which needs no recursion)."""
-    depth = deepest = 0
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether the collections nest deeper than `limit`, from the event stream (which needs
+    no recursion). It stops at the first event past the limit: libyaml checks its pending
+    simple keys on every token, so parsing a pathologically deep document to its end costs
+    time quadratic in its depth (two minutes for 100,000 levels)."""
+    depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > limit:
+                return True
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return deepest
+    return False
 
 
 def _might_nest_deeply(text: str) -> bool:
@@ -188,7 +192,7 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
     # libyaml's composer recurses in C, so a deeply nested document would crash the process
     # rather than raise: measure the depth from events first when the text could nest deeply.
     try:
-        if _might_nest_deeply(text) and _deepest_nesting(text) > MAX_DEPTH:
+        if _might_nest_deeply(text) and _nests_deeper_than(text, MAX_DEPTH):
             raise _ReadError(
                 _error("MS003", f"YAML nests deeper than {MAX_DEPTH} levels; refused", file)
             )
