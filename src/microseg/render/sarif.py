@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from microseg.analyses.verify import Finding, VerificationReport
 from microseg.errors import Origin
@@ -33,20 +34,40 @@ RULES: tuple[tuple[str, str, str], ...] = (
 _INDEX = {kind: i for i, (kind, _, _) in enumerate(RULES)}
 
 
+def _is_file(file: str) -> bool:
+    """False for what was not read from a file: `<stdin>` (ingest/documents.py), no file."""
+    return bool(file) and not (file.startswith("<") and file.endswith(">"))
+
+
 def _uri(file: str) -> str:
+    """An RFC 3986 URI reference, as artifactLocation.uri must be (SARIF 2.1.0, 3.4.3): a
+    `file:` URI for an absolute path, else a relative reference with each segment
+    percent-encoded (spaces, `%`, `#`, `?`)."""
     path = Path(file)
-    return path.as_uri() if path.is_absolute() else path.as_posix()
+    return path.as_uri() if path.is_absolute() else quote(path.as_posix(), safe="/")
 
 
 def _location(o: Origin) -> dict[str, Any]:
+    """A location with a physicalLocation only when the origin is a file: stdin has no URI,
+    and a location's properties are all optional (SARIF 2.1.0, 3.28.1), so text read
+    from stdin is located by its message (`<stdin>:LINE`) alone."""
+    if not _is_file(o.file):
+        return {}
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(o.file)}}
     if o.line is not None:
         physical["region"] = {"startLine": o.line}
     return {"physicalLocation": physical}
 
 
+def _where(o: Origin) -> str:
+    """` (<stdin>:12)` for an origin that has no physical location, else nothing."""
+    if _is_file(o.file) or not o.file:
+        return ""
+    return f" ({o.file}:{o.line})" if o.line is not None else f" ({o.file})"
+
+
 def _result(f: Finding) -> dict[str, Any]:
-    text = f"{f.id}: {f.description}: {f.message}"
+    text = f"{f.id}: {f.description}{_where(f.origin)}: {f.message}"
     if f.rows:
         first = f.rows[0]
         text += f"; first: {endpoint_label(first.src)} -> {endpoint_label(first.dst)}"
@@ -64,7 +85,7 @@ def _result(f: Finding) -> dict[str, Any]:
     }
     if f.related:
         result["relatedLocations"] = [
-            {"id": i, **_location(o), "message": {"text": origin_label(o)}}
+            {"id": i, **_location(o), "message": {"text": origin_label(o) + _where(o)}}
             for i, o in enumerate(f.related, start=1)
         ]
     return result

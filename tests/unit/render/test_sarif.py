@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from microseg.analyses.verify import VerificationReport, verify
+from microseg.analyses.verify import Finding, VerificationReport, verify
 from microseg.engine import Connectivity
+from microseg.errors import Origin
 from microseg.ingest import load
 from microseg.ingest.intents import load_intents
 from microseg.render.sarif import RULES, report_sarif
@@ -139,3 +140,53 @@ def test_the_sarif_multitool_accepts_it(
     findings = json.loads(out.read_text(encoding="utf-8-sig"))["runs"][0]["results"]
     errors = [r for r in findings if r.get("level", "warning") == "error"]
     assert not errors, [r["message"] for r in errors]
+
+
+@pytest.fixture(scope="module")
+def odd_paths() -> VerificationReport:
+    """Intents in a relative path with spaces and `%`, a policy read from stdin."""
+    policy = Origin("<stdin>", 0, 7, "NetworkPolicy", "shop", "deny-all")
+    absolute = Origin("/tmp/sp ace/np.yaml", 0, 3, "NetworkPolicy", "shop", "other")
+    finding = Finding(
+        "t/allow[0]",
+        "allow",
+        "web must reach db",
+        Origin("sp ace/in tents 100%.yaml", 0, 9, "SegmentationIntent"),
+        False,
+        "blocked",
+        related=(policy, absolute),
+    )
+    stdin = Finding(
+        "s/deny[0]", "deny", "a must not reach b", Origin("<stdin>", 0, 4), False, "open"
+    )
+    return VerificationReport((finding, stdin))
+
+
+def test_uris_are_rfc3986_and_stdin_has_no_physical_location(
+    odd_paths: VerificationReport,
+) -> None:
+    results = json.loads(report_sarif(odd_paths, "0.1.0"))["runs"][0]["results"]
+    at = results[0]["locations"][0]["physicalLocation"]
+    assert at["artifactLocation"]["uri"] == "sp%20ace/in%20tents%20100%25.yaml"
+    assert at["region"]["startLine"] == 9
+    stdin_policy, absolute = results[0]["relatedLocations"]
+    assert "physicalLocation" not in stdin_policy
+    assert stdin_policy["message"]["text"] == "NP shop/deny-all (<stdin>:7)"
+    assert absolute["physicalLocation"]["artifactLocation"]["uri"] == "file:///tmp/sp%20ace/np.yaml"
+    assert "physicalLocation" not in results[1]["locations"][0]
+    assert results[1]["locations"][0]["logicalLocations"] == [
+        {"name": "s/deny[0]", "kind": "object"}
+    ]
+    assert "(<stdin>:4)" in results[1]["message"]["text"]
+
+
+def test_odd_paths_validate_against_the_schema(
+    odd_paths: VerificationReport, multitool: Path
+) -> None:
+    test_validates_against_the_sarif_schema(odd_paths, multitool)
+
+
+def test_the_sarif_multitool_accepts_odd_paths(
+    odd_paths: VerificationReport, multitool: Path, tmp_path: Path
+) -> None:
+    test_the_sarif_multitool_accepts_it(odd_paths, multitool, tmp_path)
