@@ -8,21 +8,20 @@ not a check: `verify`'s maxBlastRadius is the check); 2 for bad input.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.analyses.blast import NamedPort, blast_radius, exposed_sources, resolve_nodes
-from microseg.analyses.groups import GroupResolver
 from microseg.cli.args import parse_port
-from microseg.cli.cmd_verify import load_intent_files
 from microseg.cli.common import Session, check_output, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
-from microseg.model.intent import IntentSet
 from microseg.model.sets import ConnSet
-from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
+
+if TYPE_CHECKING:
+    from microseg.analyses.blast import NamedPort
+    from microseg.model.intent import IntentSet
 
 __all__ = ["register"]
 
@@ -39,6 +38,9 @@ def _nodes(
     conns: ConnSet | None = None,
     named: NamedPort | None = None,
 ) -> list[int]:
+    from microseg.analyses.blast import resolve_nodes
+    from microseg.analyses.groups import GroupResolver
+
     out: set[int] = set()
     resolver = GroupResolver.build(conn, graph)
     for name in names:
@@ -142,6 +144,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Workloads reachable from compromised ones, each with its hop count, one shortest
         attack path and the policies that permit each hop."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.blast import NamedPort, blast_radius, exposed_sources
+        from microseg.cli.cmd_verify import load_intent_files
+        from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
+
         check_output(output, FORMATS)
         if not src and not from_exposed:
             fail("give --from WORKLOAD (ns/name, ns/*, a group) or --from-exposed")

@@ -12,11 +12,9 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.diff import comparable, diff_graphs
 from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
 from microseg.cli.options import HostNet, NoColor, Quiet
 from microseg.engine import WorkloadGraph
-from microseg.render.diff import DIFF_FORMATS, render_diff
 
 __all__ = ["register"]
 
@@ -57,6 +55,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compare the connectivity two inputs allow: changed, added and removed connections.
         Exit 0 when they allow the same, 1 when they differ."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.diff import comparable, diff_graphs
+        from microseg.render.diff import DIFF_FORMATS, render_diff
+
         check_output(output, DIFF_FORMATS)
         if old == "-" and new == "-":
             fail("OLD and NEW cannot both be - (stdin can be read once)")

@@ -11,12 +11,10 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.exposure import compute_exposure
 from microseg.cli.common import Session, check_output
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import WorkloadGraph
-from microseg.render.exposure import exposure_json, exposure_renderable
 
 __all__ = ["register"]
 
@@ -37,6 +35,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Workloads reachable from or reaching addresses outside the cluster, by address
         class (public, private, ...), and entry points with whether policies allow them."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.exposure import compute_exposure
+        from microseg.render.exposure import exposure_json, exposure_renderable
+
         check_output(output, ("text", "json"))
         session = Session(quiet, no_color, host_network)
         # The same loading and layers as `microseg connectivity`, so both agree on what

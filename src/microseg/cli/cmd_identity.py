@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from microseg.analyses.identity import identity_report
 from microseg.cli.common import Session, check_output
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import HostNet, IstioRoot, NoColor, Paths, Quiet, TrustDomain
-from microseg.render.identity import identity_json, identity_table, identity_text_findings
 
 __all__ = ["register"]
 
@@ -40,6 +38,10 @@ def register(app: typer.Typer) -> None:
         """Workload identities: service account, SPIFFE ID, mesh membership, mTLS mode per
         port, allowed callers; then findings (weak mTLS, open ALLOW rules, unknown
         principals, plaintext callers of STRICT workloads)."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.identity import identity_report
+        from microseg.render.identity import identity_json, identity_table, identity_text_findings
+
         check_output(output, ("text", "json"))
         session = Session(quiet, no_color, host_network)
         conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)

@@ -13,10 +13,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.lint import CODES, LintReport, lint
 from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
 from microseg.cli.options import HostNet, NoColor, Paths, Quiet
-from microseg.render.lint import lint_json, lint_sarif, lint_text
 
 __all__ = ["register"]
 
@@ -24,6 +22,8 @@ FORMATS = ("text", "json", "sarif")
 
 
 def _ignored(spec: str) -> set[str]:
+    from microseg.analyses.lint import CODES
+
     codes = {c.strip().upper() for c in spec.split(",") if c.strip()}
     names = {name: code for code, (name, _) in CODES.items()}
     out = {names.get(c.lower(), c) for c in codes}
@@ -60,6 +60,10 @@ def register(app: typer.Typer) -> None:
         (ML001) and policies (ML002), policies selecting no pod (ML003), peers matching
         nothing (ML004), shadowed admin rules (ML005), unresolved named ports (ML006).
         Exit 0 when there is no finding, 1 when there are findings."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.lint import LintReport, lint
+        from microseg.render.lint import lint_json, lint_sarif, lint_text
+
         check_output(output, FORMATS)
         skip = _ignored(ignore)
         session = Session(quiet, no_color, host_network)
