@@ -123,3 +123,53 @@ def test_no_traceback_as_a_process(demo_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"{path}:5: error[MS400]: spec.allow: " in proc.stderr
+
+
+SELF_CLUSTER = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: etcd, namespace: s}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: etcd}}
+  template:
+    metadata: {labels: {app: etcd}}
+    spec: {containers: [{name: c, ports: [{name: peer, containerPort: 2380}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: s}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+"""
+
+
+def test_a_workload_is_checked_against_itself(tmp_path: Path) -> None:
+    cluster = tmp_path / "c.yaml"
+    cluster.write_text(SELF_CLUSTER)
+    path = intents(
+        tmp_path,
+        "  groups:\n    etcd: {workload: s/etcd}\n"
+        "  allow:\n    - {from: etcd, to: etcd, ports: [TCP/peer]}\n",
+    )
+    code, out, _ = run("verify", str(cluster), "--intents", path)
+    assert code == 1
+    assert "s/etcd[StatefulSet] -> s/etcd[StatefulSet]  TCP 2380" in out
+
+
+def test_no_intent_warns_and_a_repeated_name_exits_2(demo_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run("verify", str(demo_dir), "--intents", intents(tmp_path, "  {}\n"))
+    assert code == 0
+    assert out.startswith("PASS all 0 intents hold")
+    assert "warning[MS402]" in err
+    assert "nothing to verify" in err
+    deny = "  deny:\n    - {from: cluster, to: internet}\n"
+    doc = intents(tmp_path, deny)
+    text = Path(doc).read_text()
+    Path(doc).write_text(text + "---\n" + text)
+    code, out, err = run("verify", str(demo_dir), "--intents", doc, "--intents", doc)
+    assert code == 2
+    assert out == ""
+    assert f"{doc}:10: error[MS401]: metadata.name: intent document 't' defined twice" in err
+    assert "Traceback" not in err

@@ -34,7 +34,7 @@ import numpy as np
 from microseg.analyses.blast import blast_radius, exposed_sources
 from microseg.analyses.groups import GroupResolver, Members
 from microseg.analyses.space import Space
-from microseg.analyses.verify_flows import FlowChecker, FlowRow, Outcome
+from microseg.analyses.verify_flows import FlowChecker, FlowRow, Outcome, node_multi
 from microseg.engine import Connectivity, Decision, WorkloadGraph
 from microseg.errors import Origin
 from microseg.model.addresses import PUBLIC
@@ -103,7 +103,7 @@ def verify(
     addresses = [m.addresses for n, m in members.items() if n != INTERNET_GROUP]
     v6 = any(a.v6 for a in addresses)
     space = Space.build(conn, ports, [*addresses, PUBLIC], v6=v6)
-    checker = FlowChecker(space, graph)
+    checker = FlowChecker(space, graph, node_multi(space, graph, resolver.node_of_pod))
     findings: list[Finding] = []
     for flow in intents.flows:
         findings.append(_flow(checker, flow, members))

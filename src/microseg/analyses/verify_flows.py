@@ -22,7 +22,7 @@ from microseg.errors import Origin
 from microseg.model.intent import IntentPort
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
-__all__ = ["MAX_ROWS", "FlowChecker", "FlowRow", "Outcome", "ip_name"]
+__all__ = ["MAX_ROWS", "FlowChecker", "FlowRow", "Outcome", "ip_name", "node_multi"]
 
 MAX_ROWS = 200
 Bool = npt.NDArray[np.bool_]
@@ -93,29 +93,35 @@ class _Rows:
             self.rows.append(row)
 
 
-def node_multi(space: Space, graph: WorkloadGraph) -> Bool:
+def node_multi(space: Space, graph: WorkloadGraph, node_of_pod: Ints | None = None) -> Bool:
     """`multi[i]`: graph node i stands for two or more pods, so it pairs with itself.
 
     NetworkPolicy applies between any two distinct pods, including two pods of one workload;
     only a pod's traffic to itself is exempt (kubernetes.io/docs/concepts/services-networking/
     network-policies, "What you can't do": pods cannot block localhost access). A node
-    holding one explicit pod has no such pair. A pod built from a controller's template stands for all of its replicas
-    (model/objects.py Pod), whose number the model does not fix (scaling, rolling updates),
-    so it counts as several.
+    holding one explicit pod has no such pair. A pod built from a controller's template
+    stands for all of its replicas (model/objects.py Pod), whose number the model does not
+    fix (scaling, rolling updates), so it counts as several: the rule `lint` follows too
+    (analyses/lint_tables.pods_that_count). `node_of_pod` is GroupResolver's map.
     """
     pods = space.conn.cluster.pods
-    index = {name: i for i, name in enumerate(graph.nodes)}
-    split = set(graph.split)
-    node = np.array(
-        [
-            index[f"{p.namespace}/{p.name}[Pod]" if str(p.workload) in split else str(p.workload)]
-            for p in pods
-        ],
-        dtype=np.int64,
-    ).reshape(-1)
+    if node_of_pod is None:
+        index = {name: i for i, name in enumerate(graph.nodes)}
+        split = set(graph.split)
+        node_of_pod = np.array(
+            [
+                index[
+                    f"{p.namespace}/{p.name}[Pod]" if str(p.workload) in split else str(p.workload)
+                ]
+                for p in pods
+            ],
+            dtype=np.int64,
+        ).reshape(-1)
     template = np.array([p.from_template for p in pods], dtype=np.int64).reshape(-1)
     n = len(graph.nodes)
-    weight = np.bincount(node, minlength=n) + np.bincount(node, weights=template, minlength=n)
+    weight = np.bincount(node_of_pod, minlength=n) + np.bincount(
+        node_of_pod, weights=template, minlength=n
+    )
     return np.asarray(weight >= 2, dtype=np.bool_)
 
 
