@@ -11,7 +11,6 @@ from rich.table import Table
 
 from microseg.analyses.stats import compute_stats
 from microseg.cli import cmd_blast, cmd_diff, cmd_exposure, cmd_identity, cmd_lint, cmd_verify
-from microseg.cli import demo as demo_cmd
 from microseg.cli.args import parse_port
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
 from microseg.cli.mesh_session import mesh_connectivity
@@ -158,6 +157,8 @@ def demo(
     no_color: NoColor = False,
 ) -> None:
     """Analyse the bundled demo shop: workloads, isolation, allowed edges, and the gap."""
+    from microseg.cli import demo as demo_cmd  # only this command needs the whole tour
+
     demo_cmd.run(Session(quiet, no_color), path)
 
 

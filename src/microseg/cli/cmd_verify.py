@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.analyses.verify import verify as run_verify
 from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_output, fail
 from microseg.cli.options import HostNet, NoColor, Paths, Quiet
 from microseg.engine import WorkloadGraph
 from microseg.errors import InputError
-from microseg.ingest.intents import load_intents
-from microseg.model.intent import IntentSet
 from microseg.render.diagnostics import render_diagnostics
-from microseg.render.junit import report_junit
-from microseg.render.sarif import report_sarif
-from microseg.render.verify import report_json, report_text
 from microseg.schemas import SCHEMAS, schema_text
+
+if TYPE_CHECKING:
+    from microseg.model.intent import IntentSet
 
 __all__ = ["load_intent_files", "register", "tool_version"]
 
@@ -39,6 +36,8 @@ def tool_version() -> str:
 
 def load_intent_files(files: list[str], quiet: bool) -> IntentSet:
     """The intent files, or exit 2 with every problem located."""
+    from microseg.ingest.intents import load_intents
+
     if not files:
         fail("no intents: give --intents FILE (repeatable)")
     try:
@@ -76,6 +75,12 @@ def register(app: typer.Typer) -> None:
         no_color: NoColor = False,
     ) -> None:
         """Check segmentation intents against the policies. Exit 0 all hold, 1 violated."""
+        # Imported when the command runs: every command's modules at start-up slow them all.
+        from microseg.analyses.verify import verify as run_verify
+        from microseg.render.junit import report_junit
+        from microseg.render.sarif import report_sarif
+        from microseg.render.verify import report_json, report_text
+
         check_output(output, OUTPUTS)
         intent_set = load_intent_files(intents, quiet)
         session = Session(quiet, no_color, host_network)
