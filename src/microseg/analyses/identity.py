@@ -108,11 +108,11 @@ def _callers(policies: list[AuthorizationPolicy]) -> tuple[str, ...]:
 def _mtls(conn: Connectivity, pod: Pod, mode: MeshMode) -> tuple[str, MtlsMode, list[int]]:
     if mode is MeshMode.NONE:
         return "-", MtlsMode.UNSET, []
-    base, _ = mode_source(conn.cluster, pod, 0)
+    base, _ = mode_source(conn.cluster, pod, 0, mode)
     ports = sorted({p for pa in conn.cluster.peer_authentications for p, _ in pa.port_modes})
     extra = []
     for port in ports:
-        m, _ = mode_source(conn.cluster, pod, port)
+        m, _ = mode_source(conn.cluster, pod, port, mode)
         if m is not base:
             extra.append(f"{port} {m.value}")
     text = "; ".join([base.value, *extra])
@@ -163,7 +163,7 @@ def identity_report(conn: Connectivity, expect_strict: tuple[str, ...] = ()) -> 
             why = "its AuthorizationPolicies match principals or namespaces, which plaintext never carries"
         elif any(
             pa.mode is MtlsMode.STRICT
-            and pa.selector is None
+            and not pa.selector
             and pa.namespace in (pod.namespace, cluster.mesh.root_namespace)
             for pa in cluster.peer_authentications
         ):

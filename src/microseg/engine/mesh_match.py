@@ -107,42 +107,47 @@ def _level(cluster: Cluster, pod: Pod) -> list[PeerAuthentication]:
     """Workload, namespace, mesh: the PeerAuthentications that could decide, most specific
     first (istio.io PeerAuthentication reference: the narrowest scope wins; a policy with a
     selector in the root namespace is ignored; among equals the oldest wins, and with no
-    creation times in manifests microseg takes the first by name)."""
+    creation times in manifests microseg takes the first by name). An empty selector is
+    namespace-wide, as no selector (ingest normalises it; checked again here)."""
     root = cluster.mesh.root_namespace
     pas = sorted(cluster.peer_authentications, key=lambda p: p.name)
     workload = [
         p
         for p in pas
         if p.namespace == pod.namespace
-        and p.selector is not None
+        and p.selector
         and p.namespace != root
         and _selects(p.selector, pod)
     ]
-    namespace = [p for p in pas if p.namespace == pod.namespace and p.selector is None]
-    mesh = [p for p in pas if p.namespace == root and p.selector is None]
+    namespace = [p for p in pas if p.namespace == pod.namespace and not p.selector]
+    mesh = [p for p in pas if p.namespace == root and not p.selector]
     return [level[0] for level in (workload, namespace, mesh) if level]
 
 
-def mode_source(cluster: Cluster, pod: Pod, port: int) -> tuple[MtlsMode, str]:
+def mode_source(
+    cluster: Cluster, pod: Pod, port: int, mesh: MeshMode = MeshMode.SIDECAR
+) -> tuple[MtlsMode, str]:
     """The mode for `port` and what set it (`ns/name` of the PeerAuthentication, or `""`
     for Istio's default, PERMISSIVE). UNSET inherits from the next wider scope; a port-level
-    mode overrides its policy's own (istio.io PeerAuthentication reference)."""
+    mode overrides its policy's own (istio.io PeerAuthentication reference).
+
+    For an ambient workload DISABLE is skipped like UNSET: the reference says DISABLE is
+    not supported in ambient mode, and istiod leaves such policies out of what it sends
+    ztunnel, so the next wider level decides."""
+    skip = {MtlsMode.UNSET}
+    if mesh is MeshMode.AMBIENT:
+        skip.add(MtlsMode.DISABLE)
     for pa in _level(cluster, pod):
         port_mode = dict(pa.port_modes).get(port, MtlsMode.UNSET)
-        if port_mode is not MtlsMode.UNSET:
+        if port_mode not in skip:
             return port_mode, pa.ref
-        if pa.mode is not MtlsMode.UNSET:
+        if pa.mode not in skip:
             return pa.mode, pa.ref
     return MtlsMode.PERMISSIVE, ""
 
 
 def effective_mode(cluster: Cluster, pod: Pod, port: int, mode: MeshMode) -> MtlsMode:
-    found, _ = mode_source(cluster, pod, port)
-    # istio.io PeerAuthentication reference: in ambient mode DISABLE is not supported
-    # (ztunnel always tunnels with mTLS), so it reads as PERMISSIVE.
-    if mode is MeshMode.AMBIENT and found is MtlsMode.DISABLE:
-        return MtlsMode.PERMISSIVE
-    return found
+    return mode_source(cluster, pod, port, mode)[0]
 
 
 def services_by_namespace(cluster: Cluster) -> dict[str, list[Service]]:

@@ -208,14 +208,14 @@ def request_for(cluster: Cluster, src: Pod | str, dst: Pod, port: int) -> tuple[
 
 
 def _scope(cluster: Cluster, dst: Pod, port: int) -> str:
-    _, ref = mode_source(cluster, dst, port)
+    _, ref = mode_source(cluster, dst, port, pod_mesh_mode(cluster, dst))
     if not ref:
         return "(Istio default)"
     ns = ref.split("/", 1)[0]
     if ns == cluster.mesh.root_namespace:
         return "mesh"
     pa = next(p for p in cluster.peer_authentications if p.ref == ref)
-    return ref if pa.selector is not None else ns
+    return ref if pa.selector else ns
 
 
 def evaluate(

@@ -17,6 +17,7 @@ from microseg.ingest.istio_schema import (
     RawOperation,
     RawPeerAuthentication,
     RawSource,
+    RawWorkloadSelector,
 )
 from microseg.ingest.validation import diagnostics_from
 from microseg.model.labels import FrozenLabels
@@ -97,6 +98,16 @@ def _version_note(doc: Document) -> list[Diagnostic]:
     ]
 
 
+def _selector(raw: RawWorkloadSelector | None) -> FrozenLabels | None:
+    """`selector: {}` and `selector: {matchLabels: {}}` read as no selector: istio.io
+    PeerAuthentication and AuthorizationPolicy references ("if not set, ... all workloads
+    in the same namespace") and Istio's policy composition, where an empty label set
+    selects the whole namespace (the mesh, in the root namespace)."""
+    if raw is None or not raw.matchLabels:
+        return None
+    return FrozenLabels(raw.matchLabels)
+
+
 def _peer_authentication(doc: Document) -> tuple[PeerAuthentication | None, list[Diagnostic]]:
     try:
         raw = RawPeerAuthentication.model_validate(doc.data)
@@ -104,7 +115,7 @@ def _peer_authentication(doc: Document) -> tuple[PeerAuthentication | None, list
         return None, diagnostics_from(exc, doc, "MS140")
     spec = raw.spec
     namespace = raw.metadata.namespace or "default"
-    selector = FrozenLabels(spec.selector.matchLabels) if spec.selector is not None else None
+    selector = _selector(spec.selector)
     mode = MtlsMode(spec.mtls.mode) if spec.mtls is not None else MtlsMode.UNSET
     ports = tuple(
         sorted((int(str(k)), MtlsMode(v.mode)) for k, v in (spec.portLevelMtls or {}).items())
@@ -137,7 +148,7 @@ def _authorization_policy(
         )
     refs = [spec.targetRef] if spec.targetRef is not None else list(spec.targetRefs or [])
     targets = tuple(TargetRef(t.kind, t.name, t.group, t.namespace) for t in refs)
-    selector = FrozenLabels(spec.selector.matchLabels) if spec.selector is not None else None
+    selector = _selector(spec.selector)
     policy = AuthorizationPolicy(
         namespace,
         raw.metadata.name,

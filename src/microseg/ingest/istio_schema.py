@@ -70,7 +70,8 @@ class RawPeerAuthenticationSpec(_Closed):
         for key in self.portLevelMtls or {}:
             _port_number(key)
         # Istio's validation: "portLevelMtls requires selector" (pkg/config/validation).
-        if self.portLevelMtls and self.selector is None:
+        # An empty selector is no selector (see ingest.istio._selector).
+        if self.portLevelMtls and (self.selector is None or not self.selector.matchLabels):
             raise ValueError("portLevelMtls requires a workload selector")
         return self
 

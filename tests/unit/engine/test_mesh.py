@@ -217,3 +217,65 @@ def test_pod_to_pod_per_layer(tmp_path: Path, layer: Layer) -> None:
     old, api = (int(conn.classes.pod_class[pods[n]]) for n in ("old", "api"))
     atom = conn.ports.atom_of(Protocol.TCP, 9000)
     assert bool(conn.pod_to_pod()[old, api, atom]) is (layer is Layer.NETWORK)
+
+
+def test_ambient_skips_disable_and_the_next_wider_level_applies(tmp_path: Path) -> None:
+    # istio.io PeerAuthentication reference: DISABLE is not supported in ambient mode;
+    # istiod skips such policies for ambient workloads, so the namespace's STRICT applies.
+    ambient = BASE.replace(
+        "labels: {istio-injection: enabled}", "labels: {istio.io/dataplane-mode: ambient}"
+    )
+    pas = """
+    apiVersion: security.istio.io/v1
+    kind: PeerAuthentication
+    metadata: {name: default, namespace: shop}
+    spec: {mtls: {mode: STRICT}}
+    ---
+    apiVersion: security.istio.io/v1
+    kind: PeerAuthentication
+    metadata: {name: api, namespace: shop}
+    spec:
+      selector: {matchLabels: {app: api}}
+      mtls: {mode: DISABLE}
+      portLevelMtls: {9000: {mode: DISABLE}}
+    """
+    path = tmp_path / "a.yaml"
+    path.write_text(ambient + "---\n" + textwrap.dedent(pas).strip() + "\n", encoding="utf-8")
+    c = load([str(path)])
+    assert not _verdict(c, "old", 8080).allowed
+    assert not _verdict(c, "old", 9000).allowed
+    assert not _verdict(c, "203.0.113.7", 8080).allowed
+    assert _verdict(c, "web", 8080).allowed
+
+
+@pytest.mark.parametrize("selector", ["selector: {matchLabels: {}}", "selector: {}"])
+def test_empty_selector_peer_authentication_is_namespace_or_mesh_wide(
+    tmp_path: Path, selector: str
+) -> None:
+    # istio.io PeerAuthentication reference / policy composition: an absent selector or
+    # empty matchLabels covers the whole namespace (the mesh, in the root namespace).
+    root = f"""
+    apiVersion: security.istio.io/v1
+    kind: PeerAuthentication
+    metadata: {{name: mesh, namespace: istio-system}}
+    spec:
+      {selector}
+      mtls: {{mode: STRICT}}
+    """
+    c = _cluster(tmp_path, root)
+    assert not _verdict(c, "old", 8080).allowed
+    ns = f"""
+    apiVersion: security.istio.io/v1
+    kind: PeerAuthentication
+    metadata: {{name: mesh, namespace: istio-system}}
+    spec: {{mtls: {{mode: STRICT}}}}
+    ---
+    apiVersion: security.istio.io/v1
+    kind: PeerAuthentication
+    metadata: {{name: default, namespace: shop}}
+    spec:
+      {selector}
+      mtls: {{mode: PERMISSIVE}}
+    """
+    c = _cluster(tmp_path, ns)
+    assert _verdict(c, "old", 8080).allowed  # the namespace level beats the mesh level

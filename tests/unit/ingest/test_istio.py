@@ -227,3 +227,42 @@ def test_service_account_and_mesh_membership(tmp_path: Path) -> None:
     assert len(warnings) == 1
     assert warnings[0].severity is Severity.WARNING
     assert "ServiceAccount shop/api" in warnings[0].message
+
+
+def test_empty_selector_is_no_selector(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "pa.yaml",
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: foo}
+        spec:
+          selector: {matchLabels: {}}
+          mtls: {mode: STRICT}
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: ap, namespace: foo}
+        spec:
+          selector: {}
+          rules: [{}]
+        """,
+    )
+    cluster = load([str(path)])
+    assert cluster.peer_authentications[0].selector is None
+    assert cluster.authorization_policies[0].selector is None
+    bad = write(
+        tmp_path,
+        "bad.yaml",
+        """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: foo}
+        spec:
+          selector: {}
+          portLevelMtls: {"8080": {mode: STRICT}}
+        """,
+    )
+    diags = load_errors([bad])
+    assert any("selector" in d.message for d in diags), [d.render() for d in diags]
