@@ -303,13 +303,12 @@ def _ip_condition(c: Condition, src: _Sources) -> Mask:
 
 
 def _policies_by_namespace(cluster: Cluster) -> dict[str, list[AuthorizationPolicy]]:
-    """Where a policy can apply: its own namespace, every namespace from the root one, and
-    the namespaces of the Services its targetRefs name."""
+    """Where a policy can apply: its own namespace, and every namespace from the root one.
+    targetRef policies apply nowhere (see mesh_match.applies_to)."""
     out: dict[str, list[AuthorizationPolicy]] = {}
     for p in cluster.authorization_policies:
-        spaces = {p.namespace} | {r.namespace for r in p.target_refs if r.namespace}
-        for ns in spaces:
-            out.setdefault(ns, []).append(p)
+        if not p.target_refs:
+            out.setdefault(p.namespace, []).append(p)
     return out
 
 

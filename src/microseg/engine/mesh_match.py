@@ -81,22 +81,11 @@ def _selects(selector: Mapping[str, str] | None, pod: Pod) -> bool:
 def applies_to(cluster: Cluster, policy: AuthorizationPolicy, pod: Pod) -> bool:
     """istio.io AuthorizationPolicy reference, "Workload selector": a policy in the root
     namespace applies to every namespace, elsewhere to its own; `selector` narrows it to
-    matching workloads. A `targetRef` to a Service applies to the pods the Service selects
-    (the sidecar or waypoint of those pods enforces it); other target kinds (gateways) are
-    not modelled."""
+    matching workloads. A policy with `targetRef(s)` applies to no pod: the reference
+    supports a Service target only for waypoints (other kinds: gateways), and sidecars and
+    ztunnel enforce only selector / namespace-wide policies. Waypoints and gateways are not
+    modelled (ingest gives MS142)."""
     if policy.target_refs:
-        for ref in policy.target_refs:
-            if ref.kind != "Service":
-                continue
-            ns = ref.namespace or policy.namespace
-            for svc in cluster.services:
-                if (
-                    svc.namespace == ns == pod.namespace
-                    and svc.name == ref.name
-                    and svc.selector is not None
-                    and _selects(svc.selector, pod)
-                ):
-                    return True
         return False
     if policy.namespace != cluster.mesh.root_namespace and policy.namespace != pod.namespace:
         return False

@@ -160,18 +160,21 @@ def _authorization_policy(
         origin,
     )
     notes = _version_note(doc)
+    # istio.io AuthorizationPolicy reference (targetRef): a Service target is supported only
+    # for waypoints, other kinds for gateways; sidecars and ztunnel enforce only selector
+    # and namespace-wide policies, so no analysed workload enforces this one.
     for t in targets:
-        if t.kind != "Service":
-            notes.append(
-                Diagnostic(
-                    Severity.NOTICE,
-                    "MS142",
-                    f"targetRef {t.kind}/{t.name}: gateways and waypoints are not modelled; "
-                    "this policy applies to no workload in the analysis",
-                    origin,
-                    "spec.targetRefs",
-                )
+        notes.append(
+            Diagnostic(
+                Severity.NOTICE,
+                "MS142",
+                f"targetRef {t.kind}/{t.name}: targetRef policies are enforced by "
+                "waypoints/gateways, not modelled; this policy applies to no workload "
+                "in the analysis",
+                origin,
+                "spec.targetRefs",
             )
+        )
     return policy, notes
 
 

@@ -279,3 +279,14 @@ def test_empty_selector_peer_authentication_is_namespace_or_mesh_wide(
     """
     c = _cluster(tmp_path, ns)
     assert _verdict(c, "old", 8080).allowed  # the namespace level beats the mesh level
+
+
+def test_target_ref_policies_are_not_enforced_by_sidecars(tmp_path: Path) -> None:
+    # istio.io AuthorizationPolicy reference (targetRef): kind Service is supported only
+    # for waypoints; sidecars and ztunnel enforce selector / namespace-wide policies only.
+    deny = _ap(
+        "deny-all", "targetRefs: [{kind: Service, group: '', name: api}]\naction: DENY\nrules: [{}]"
+    )
+    c = _cluster(tmp_path, deny)
+    assert _verdict(c, "web", 8080).allowed
+    assert _verdict(c, "old", 9000).allowed

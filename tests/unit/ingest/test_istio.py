@@ -266,3 +266,15 @@ def test_empty_selector_is_no_selector(tmp_path: Path) -> None:
     )
     diags = load_errors([bad])
     assert any("selector" in d.message for d in diags), [d.render() for d in diags]
+
+
+@pytest.mark.parametrize("kind", ["Service", "Gateway"])
+def test_target_ref_policies_get_a_notice(tmp_path: Path, kind: str) -> None:
+    path = write(
+        tmp_path, "ap.yaml", _ap(f"targetRefs: [{{kind: {kind}, name: api}}]\nrules: [{{}}]\n")
+    )
+    cluster = load([str(path)])
+    notes = [d for d in cluster.diagnostics if d.code == "MS142"]
+    assert len(notes) == 1, notes
+    assert notes[0].severity is Severity.NOTICE
+    assert "waypoints/gateways" in notes[0].message
