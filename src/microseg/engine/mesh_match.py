@@ -24,7 +24,7 @@ from microseg.model.mesh import (
     Source,
     mesh_mode,
 )
-from microseg.model.objects import Pod, Service
+from microseg.model.objects import Pod, Service, ServicePort
 from microseg.model.sets import Protocol
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "rule_has_http",
     "services_by_namespace",
     "source_l7",
+    "speaks_http",
     "uses_addresses",
 ]
 
@@ -52,6 +53,19 @@ __all__ = [
 # which an ALLOW rule with HTTP fields does not match and a DENY rule denies outright, so
 # no verdict is more permissive than the mesh.
 HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")
+
+
+# Kubernetes' standard appProtocol for HTTP/2 over cleartext, which Istio reads as HTTP2.
+_APP_PROTOCOL_ALIASES = {"kubernetes.io/h2c": "http2"}
+
+
+def speaks_http(port: ServicePort) -> bool:
+    """istio.io "Protocol Selection": `appProtocol` takes precedence over the port name's
+    `<protocol>[-<suffix>]` prefix; both are read case-insensitively."""
+    if port.app_protocol:
+        name = port.app_protocol.lower()
+        return _APP_PROTOCOL_ALIASES.get(name, name) in HTTP_PREFIXES
+    return port.name.split("-", 1)[0].lower() in HTTP_PREFIXES
 
 
 def pod_mesh_mode(cluster: Cluster, pod: Pod) -> MeshMode:
@@ -159,7 +173,7 @@ def http_ports(
         if not svc.selector or not _selects(svc.selector, pod):
             continue
         for sp in svc.ports:
-            if sp.protocol is not Protocol.TCP or sp.name.split("-", 1)[0] not in HTTP_PREFIXES:
+            if sp.protocol is not Protocol.TCP or not speaks_http(sp):
                 continue
             if isinstance(sp.target, int):
                 out.add(sp.target)

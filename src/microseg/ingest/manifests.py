@@ -341,6 +341,7 @@ class ClusterBuilder:
                         p["port"],
                         target if isinstance(target, int | str) else p["port"],
                         str(p.get("name") or ""),
+                        str(p.get("appProtocol") or ""),
                     )
                 )
         self.services.append(

@@ -89,6 +89,8 @@ class ServicePort:
     port: int
     target: int | str
     name: str = ""
+    # spec.ports[].appProtocol; "" when absent. Istio reads it before the name's prefix.
+    app_protocol: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,3 +290,38 @@ def test_target_ref_policies_are_not_enforced_by_sidecars(tmp_path: Path) -> Non
     c = _cluster(tmp_path, deny)
     assert _verdict(c, "web", 8080).allowed
     assert _verdict(c, "old", 9000).allowed
+
+
+@pytest.mark.parametrize(
+    ("ports", "http"),
+    [
+        ("[{name: web, port: 80, targetPort: http, appProtocol: http}]", True),
+        ("[{name: web, port: 80, targetPort: http, appProtocol: kubernetes.io/h2c}]", True),
+        ("[{name: http-web, port: 80, targetPort: http, appProtocol: tcp}]", False),
+        ("[{name: http-web, port: 80, targetPort: http}]", True),
+    ],
+)
+def test_app_protocol_decides_before_the_port_name(tmp_path: Path, ports: str, http: bool) -> None:
+    # istio.io "Protocol Selection": a Service port's appProtocol takes precedence over
+    # its name's prefix.
+    base = BASE.replace(
+        "ports: [{name: http-api, port: 80, targetPort: http}, {name: tcp-raw, port: 9000}]",
+        f"ports: {ports}",
+    )
+    path = tmp_path / "c.yaml"
+    allow = _ap(
+        "get",
+        'selector: {matchLabels: {app: api}}\nrules: [{to: [{operation: {methods: ["GET"]}}]}]',
+    )
+    deny = _ap(
+        "deny-get",
+        'selector: {matchLabels: {app: api}}\naction: DENY\nrules: [{to: [{operation: {methods: ["GET"]}}]}]',
+    )
+    path.write_text(base + "---\n" + allow, encoding="utf-8")
+    verdict = _verdict(load([str(path)]), "web", 8080)
+    # HTTP: allowed on condition of GET; TCP: HTTP fields never match, so no ALLOW matches.
+    assert verdict.allowed is http
+    assert verdict.conditional is http
+    path.write_text(base + "---\n" + deny, encoding="utf-8")
+    # HTTP: denied only for GET; TCP: the DENY rule denies outright.
+    assert _verdict(load([str(path)]), "web", 8080).allowed is http
