@@ -16,6 +16,7 @@ from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, check_o
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
 from microseg.engine import UnknownEndpointError, Verdict, WorkloadGraph
+from microseg.engine.edge_conditions import edge_conditions, external_conditions
 from microseg.errors import MicrosegError
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
@@ -68,7 +69,9 @@ def connectivity(
         sys.stderr.write(
             f"warning: workloads split into pods because their pods differ in connectivity: {', '.join(graph.split)}\n"
         )
-    rows = connlist_rows(graph, focus)
+    rows = connlist_rows(
+        graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
+    )
     sys.stdout.write(render_dot(rows) if output == "dot" else render_connlist(rows, output))
 
 

@@ -6,9 +6,10 @@ import csv
 import io
 import json
 
+from microseg.engine.edge_conditions import EdgeConditions
 from microseg.engine.gcpause import paused_gc
 from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
-from microseg.render.conns import format_conns, format_ip_ranges
+from microseg.render.conns import format_conditional, format_conns, format_ip_ranges
 from microseg.render.shape import envelope
 
 __all__ = ["connlist_rows", "render_connlist"]
@@ -17,33 +18,55 @@ FORMATS = ("txt", "json", "csv", "md", "dot")
 
 
 def connlist_rows(
-    graph: WorkloadGraph, focus: set[int] | None = None
+    graph: WorkloadGraph,
+    focus: set[int] | None = None,
+    conditions: EdgeConditions | None = None,
+    external_conditions: EdgeConditions | None = None,
 ) -> list[tuple[str, str, str]]:
     """Sorted (src, dst, conn) rows; `focus` keeps rows touching those nodes. The ingress
-    controller's rows have the source `{ingress-controller}`."""
+    controller's rows have the source `{ingress-controller}`. `conditions` (engine
+    edge_conditions) marks the parts the mesh allows only for some L7 requests."""
     with paused_gc():
-        return _rows(graph, focus)
+        return _rows(graph, focus, conditions or {}, external_conditions or {})
 
 
-def _rows(graph: WorkloadGraph, focus: set[int] | None) -> list[tuple[str, str, str]]:
+def _rows(
+    graph: WorkloadGraph,
+    focus: set[int] | None,
+    conditions: EdgeConditions,
+    external: EdgeConditions,
+) -> list[tuple[str, str, str]]:
     texts = [format_conns(c) for c in graph.conns]
     nodes = graph.nodes
-    edges = zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True)
+    if conditions:
+        # One text per conditional edge, written into a per-edge id space past `texts`.
+        edge_ids = graph.conn_id.copy()
+        for edge, parts in conditions.items():
+            edge_ids[edge] = len(texts)
+            texts.append(format_conditional(graph.conns[int(graph.conn_id[edge])], parts))
+    else:
+        edge_ids = graph.conn_id
+    edges = zip(graph.src.tolist(), graph.dst.tolist(), edge_ids.tolist(), strict=True)
     # One comprehension per case: this loop runs once per allowed pair (300,000 in B2).
     rows: list[tuple[str, str, str]] = (
         [(nodes[s], nodes[d], texts[k]) for s, d, k in edges]
         if focus is None
         else [(nodes[s], nodes[d], texts[k]) for s, d, k in edges if s in focus or d in focus]
     )
-    for e in graph.external:
+    for i, e in enumerate(graph.external):
         if focus is not None and e.node not in focus:
             continue
+        text = (
+            format_conditional(graph.conns[e.conns], external[i])
+            if i in external
+            else texts[e.conns]
+        )
         for rng in format_ip_ranges(e.addresses):
             peer = f"{rng}[External]"
             rows.append(
-                (graph.nodes[e.node], peer, texts[e.conns])
+                (graph.nodes[e.node], peer, text)
                 if e.outbound
-                else (peer, graph.nodes[e.node], texts[e.conns])
+                else (peer, graph.nodes[e.node], text)
             )
     for node, k in graph.ingress:
         if focus is None or node in focus:
@@ -67,6 +90,7 @@ def render_connlist(rows: list[tuple[str, str, str]], fmt: str) -> str:
         return buf.getvalue()
     if fmt == "md":
         lines = ["| src | dst | conn |", "|-----|-----|------|"]
-        lines += [f"| {s} | {d} | {c} |" for s, d, c in rows]
+        # A `|` inside a cell (L7 alternatives such as GET|POST) would end the cell.
+        lines += [f"| {s} | {d} | {c.replace('|', chr(92) + '|')} |" for s, d, c in rows]
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown format {fmt!r}")
