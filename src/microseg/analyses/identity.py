@@ -20,12 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from microseg.engine import Connectivity
-from microseg.engine.mesh_match import applies_to, istio_match, mode_source, pod_mesh_mode
+from microseg.engine.mesh_match import (
+    applies_to,
+    effective_mode,
+    istio_match,
+    mode_source,
+    pod_mesh_mode,
+)
 from microseg.engine.query import Layer
 from microseg.model.mesh import (
-    AuthorizationPolicy,
     AuthzAction,
     MeshMode,
     MtlsMode,
@@ -48,7 +54,8 @@ class IdentityRow:
     mtls: str
     """`STRICT`, or `PERMISSIVE; 8080 DISABLE` when ports differ; `-` outside the mesh."""
     callers: tuple[str, ...]
-    """Principal patterns ALLOW rules grant; `("*",)` when nothing restricts callers."""
+    """Principals the mesh lets call it on some TCP port, and `plaintext` for callers
+    outside the mesh; `("*",)` when every source may."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,25 +91,40 @@ def _open_source(s: Source) -> bool:
     )
 
 
-def _callers(policies: list[AuthorizationPolicy]) -> tuple[str, ...]:
-    allows = [p for p in policies if p.action is AuthzAction.ALLOW]
-    if not allows:
-        return ("*",)
-    out: list[str] = []
-    for p in allows:
-        for rule in p.rules:
-            for s in rule.sources if rule.sources is not None else (Source(),):
-                if _open_source(s):
-                    return ("*",)
-                for value in s.principals or ():
-                    out.append(value)
-                for ns in s.namespaces or ():
-                    out.append(f"ns:{ns}")
-                for sa in s.service_accounts or ():
-                    out.append(f"sa:{sa}")
-                if s.ip_blocks or s.remote_ip_blocks:
-                    out.append("ipBlocks")
-    return tuple(dict.fromkeys(out))
+def _callers(conn: Connectivity, tcp: npt.NDArray[np.bool_]) -> list[tuple[str, ...]]:
+    """Per class: who the mesh lets call it on some TCP port, read from the engine's mesh
+    table, so DENY policies, `not...` fields, HTTP-only rules on TCP ports and mTLS modes
+    count exactly as the verdicts do. `("*",)`: every source; otherwise the principals of
+    the in-mesh classes allowed, sorted, and `plaintext` when a caller outside the mesh or
+    an external address is (maybe on conditions) allowed."""
+    c = conn.n_classes
+    if conn.mesh is None:
+        return [("*",)] * c
+    td = conn.cluster.mesh.trust_domain
+    reps = conn.classes.reps
+    modes = conn.mesh.modes
+    plain_cols = np.array(
+        [m is MeshMode.NONE for m in modes] + [True] * (conn.mesh.allow.shape[1] - c),
+        dtype=np.bool_,
+    )
+    reached: npt.NDArray[np.bool_] = np.asarray(conn.mesh.allow[:, :, tcp].any(axis=2))
+    out: list[tuple[str, ...]] = []
+    for d in range(c):
+        row = reached[d]
+        if row.all():
+            out.append(("*",))
+            continue
+        names = sorted(
+            {
+                principal(td, reps[s].namespace, reps[s].service_account)
+                for s in np.flatnonzero(row[:c])
+                if not plain_cols[s]
+            }
+        )
+        if (row & plain_cols).any():
+            names.append("plaintext")
+        out.append(tuple(names))
+    return out
 
 
 def _mtls(conn: Connectivity, pod: Pod, mode: MeshMode) -> tuple[str, MtlsMode, list[int]]:
@@ -127,6 +149,8 @@ def identity_report(conn: Connectivity, expect_strict: tuple[str, ...] = ()) -> 
     first_pod: dict[WorkloadKey, int] = {}
     for k, p in enumerate(cluster.pods):
         first_pod.setdefault(p.workload, k)
+    tcp = np.array([p is Protocol.TCP for p, _, _ in conn.ports.atoms], dtype=np.bool_)
+    callers = _callers(conn, tcp)
     for w in cluster.workloads:
         index = first_pod.get(w.key)
         if index is None:
@@ -146,7 +170,7 @@ def identity_report(conn: Connectivity, expect_strict: tuple[str, ...] = ()) -> 
                 spiffe_id(td, pod.namespace, pod.service_account),
                 mode,
                 text,
-                _callers(policies) if mode is not MeshMode.NONE else (),
+                callers[int(conn.classes.pod_class[index])] if mode is not MeshMode.NONE else (),
             )
         )
         if mode is MeshMode.NONE or base is MtlsMode.STRICT:
@@ -213,28 +237,42 @@ def _rule_findings(conn: Connectivity) -> list[Finding]:
 
 
 def _plaintext_callers(conn: Connectivity) -> list[Finding]:
+    """Pairs NetworkPolicy connects where the destination's STRICT mTLS rejects a source
+    outside the mesh; only the ports whose effective mode is STRICT count, so a port the
+    mesh closes by AuthorizationPolicy alone is not blamed on mTLS."""
     if conn.mesh is None:
         return []
     c = conn.n_classes
-    tcp = np.array([p is Protocol.TCP for p, _, _ in conn.ports.atoms], dtype=np.bool_)
+    atoms = conn.ports.atoms
+    tcp = np.array([p is Protocol.TCP for p, _, _ in atoms], dtype=np.bool_)
     net = conn.with_layer(Layer.NETWORK).pod_to_pod()
     mesh = conn.mesh.allow[:, :c, :].transpose(1, 0, 2)
-    outside = np.array([m is MeshMode.NONE for m in conn.mesh.modes], dtype=np.bool_)
+    modes = conn.mesh.modes
+    outside = np.array([m is MeshMode.NONE for m in modes], dtype=np.bool_)
     inside = ~outside
-    blocked = net & ~mesh & tcp[None, None, :]
+    # [dst class, atom]: the effective mode there is STRICT. A port no PeerAuthentication
+    # names takes its policies' own mode (port 0 stands for it); the named ones are atoms
+    # of their own (engine.mesh cuts port atoms there), each looked up once.
+    reps = conn.classes.reps
+    named = {p for pa in conn.cluster.peer_authentications for p, _ in pa.port_modes}
+    special = [
+        k for k, (pr, lo, hi) in enumerate(atoms) if pr is Protocol.TCP and lo == hi and lo in named
+    ]
+    strict = np.zeros((c, len(atoms)), dtype=np.bool_)
+    for d in np.flatnonzero(inside).tolist():
+        dst = reps[d]
+        if effective_mode(conn.cluster, dst, 0, modes[d]) is MtlsMode.STRICT:
+            strict[d] = tcp
+        for k in special:
+            lo = atoms[k][1]
+            strict[d, k] = effective_mode(conn.cluster, dst, lo, modes[d]) is MtlsMode.STRICT
+    blocked = net & ~mesh & strict[None, :, :]
     blocked &= outside[:, None, None] & inside[None, :, None]
     pairs = np.argwhere(blocked.any(axis=2))
     out = []
-    reps = conn.classes.reps
     seen = set()
     for s, d in pairs.tolist():
         src, dst = reps[s], reps[d]
-        if mode_source(conn.cluster, dst, 0)[0] is not MtlsMode.STRICT and not any(
-            mode_source(conn.cluster, dst, lo)[0] is MtlsMode.STRICT
-            for k, (_, lo, _) in enumerate(conn.ports.atoms)
-            if blocked[s, d, k]
-        ):
-            continue
         key = (str(src.workload), str(dst.workload))
         if key in seen:
             continue

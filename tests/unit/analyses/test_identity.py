@@ -63,3 +63,124 @@ spec:
     assert unknown == [
         "principal 'cluster.local/ns/x/sa/typo' matches no service account in the input"
     ]
+
+
+_SMALL = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: legacy}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop, labels: {app: api}}
+spec: {serviceAccountName: api, containers: [{name: c, image: i, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {serviceAccountName: web, containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec: {serviceAccountName: db, containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old, namespace: legacy, labels: {app: old}}
+spec: {containers: [{name: c, image: i}]}
+---
+"""
+
+
+def _small(tmp_path: Path, policies: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "c.yaml"
+    path.write_text(_SMALL + policies, encoding="utf-8")
+    return _report([str(path)])
+
+
+def _callers(report, workload: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return next(r.callers for r in report.rows if r.workload == workload)
+
+
+def test_callers_follow_the_mesh_verdicts_deny_and_not_fields(tmp_path: Path) -> None:
+    # A DENY policy removes callers; notPrincipals lets everyone else in, plaintext too
+    # (ISTIO-SECURITY-2021-004).
+    policies = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  action: DENY
+  rules: [{from: [{source: {principals: ["cluster.local/ns/shop/sa/db"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: not-web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  rules: [{from: [{source: {notPrincipals: ["cluster.local/ns/shop/sa/web"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  action: DENY
+  rules: [{}]
+"""
+    report = _small(tmp_path, policies)
+    assert _callers(report, "shop/api[Pod]") == ("cluster.local/ns/shop/sa/api", "plaintext")
+    assert _callers(report, "shop/db[Pod]") == ()
+    assert _callers(report, "shop/web[Pod]") == ("*",)
+
+
+def test_plaintext_caller_only_where_strict_rejects_it(tmp_path: Path) -> None:
+    # api is STRICT except 9090 (PERMISSIVE), and an AuthorizationPolicy denies everything:
+    # plaintext from legacy/old fails on 9090 by that policy, not by mTLS, so the finding
+    # names every TCP port but 9090; db (PERMISSIVE, only denied by policy) has none.
+    policies = """
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec: {mtls: {mode: STRICT}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  portLevelMtls: {9090: {mode: PERMISSIVE}}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  mtls: {mode: PERMISSIVE}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-all, namespace: shop}
+spec: {action: DENY, rules: [{}]}
+"""
+    report = _small(tmp_path, policies)
+    found = {
+        f.message.split(" ")[4].rstrip(","): f.conns
+        for f in report.findings
+        if f.code == "plaintext-caller" and f.subject == "legacy/old[Pod]"
+    }
+    assert set(found) == {"shop/api[Pod]", "shop/web[Pod]"}
+    api = found["shop/api[Pod]"]
+    assert api is not None
+    assert not api.contains(Protocol.TCP, 9090)
+    assert api.contains(Protocol.TCP, 9089)
+    assert api.contains(Protocol.TCP, 9091)
+    web = found["shop/web[Pod]"]
+    assert web is not None
+    assert web.contains(Protocol.TCP, 9090)
