@@ -120,10 +120,15 @@ def authorization_policies(draw: st.DrawFn, i: int) -> AuthorizationPolicy:
 
 @st.composite
 def peer_authentications(draw: st.DrawFn, i: int) -> PeerAuthentication:
-    selector = draw(st.none() | st.sampled_from(APPS).map(lambda a: FrozenLabels({"app": a})))
+    # An empty selector (not produced by ingest, which normalises it) is namespace-wide too.
+    selector = draw(
+        st.none()
+        | st.just(FrozenLabels({}))
+        | st.sampled_from(APPS).map(lambda a: FrozenLabels({"app": a}))
+    )
     modes = st.sampled_from(list(MtlsMode))
     ports = ()
-    if selector is not None:
+    if selector:
         ports = tuple(draw(st.lists(st.tuples(st.sampled_from((80, 8080)), modes), max_size=2)))
         ports = tuple(sorted(dict(ports).items()))
     return PeerAuthentication(
@@ -181,6 +186,7 @@ def mesh_clusters(draw: st.DrawFn) -> Cluster:
                     80,
                     draw(st.sampled_from((8080, "http", 80))),
                     draw(st.sampled_from(("http", "tcp", "grpc-x", ""))),
+                    draw(st.sampled_from(("", "", "http", "tcp", "kubernetes.io/h2c"))),
                 ),
             ),
         )
