@@ -135,6 +135,32 @@ class RawTo(_Closed):
     operation: RawOperation
 
 
+# istio.io "Authorization Policy Conditions" (reference/config/security/conditions): the
+# supported `when` keys. Istio's validation rejects any other key, so a typo is an error
+# here too rather than a condition that silently never matches.
+_CONDITION_KEYS = (
+    "source.ip",
+    "remote.ip",
+    "source.namespace",
+    "source.principal",
+    "request.auth.principal",
+    "request.auth.audiences",
+    "request.auth.presenter",
+    "destination.ip",
+    "destination.port",
+    "connection.sni",
+)
+
+
+def _known_condition_key(key: str) -> bool:
+    if key in _CONDITION_KEYS or key.startswith("experimental.envoy.filters."):
+        return True
+    for prefix in ("request.headers[", "request.auth.claims["):
+        if key.startswith(prefix) and key.endswith("]") and len(key) > len(prefix) + 1:
+            return True
+    return False
+
+
 class RawCondition(_Closed):
     key: StrictStr = Field(min_length=1)
     values: Strings | None = None
@@ -144,6 +170,12 @@ class RawCondition(_Closed):
     def _check(self) -> RawCondition:
         if not self.values and not self.notValues:
             raise ValueError(f"condition {self.key!r}: set values or notValues (non-empty)")
+        if not _known_condition_key(self.key):
+            raise ValueError(
+                f"condition key {self.key!r} is not one Istio supports; expected one of "
+                + ", ".join(_CONDITION_KEYS)
+                + ", request.headers[NAME], request.auth.claims[NAME], experimental.envoy.filters.*"
+            )
         # istio.io "Authorization Policy Conditions": address keys take IPs or CIDRs and
         # destination.port takes port numbers.
         for value in (self.values or []) + (self.notValues or []):

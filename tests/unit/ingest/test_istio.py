@@ -114,6 +114,16 @@ def test_peer_authentication_is_read(tmp_path: Path) -> None:
             "values or notValues",
         ),
         ("rules:\n  - when:\n      - values: [a]\n", "spec.rules[0].when[0].key", "required field"),
+        (
+            "rules:\n  - when:\n      - {key: 'request.header[x-user]', values: [a]}\n",
+            "spec.rules[0].when[0]",
+            "not one Istio supports",
+        ),
+        (
+            "rules:\n  - when:\n      - {key: 'request.headers[]', values: [a]}\n",
+            "spec.rules[0].when[0]",
+            "not one Istio supports",
+        ),
         ("action: DENY\n", "spec", "without rules never matches"),
         ("action: CUSTOM\nrules: [{}]\n", "spec", "needs a provider"),
         ("action: MAYBE\n", "spec.action", "ALLOW"),
@@ -278,3 +288,22 @@ def test_target_ref_policies_get_a_notice(tmp_path: Path, kind: str) -> None:
     assert len(notes) == 1, notes
     assert notes[0].severity is Severity.NOTICE
     assert "waypoints/gateways" in notes[0].message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "request.headers[User-Agent]",
+        "request.auth.claims[iss]",
+        "experimental.envoy.filters.network.mysql_proxy[db.table]",
+        "connection.sni",
+        "destination.port",
+    ],
+)
+def test_supported_condition_keys_load(tmp_path: Path, key: str) -> None:
+    value = "80" if key == "destination.port" else "a"
+    body = f"rules:\n  - when:\n      - {{key: '{key}', values: ['{value}']}}\n"
+    path = write(
+        tmp_path, "ap.yaml", AP_HEAD.format(version="v1") + "  " + body.replace("\n", "\n  ")
+    )
+    load([str(path)])
