@@ -102,7 +102,14 @@ class RuleCompiler:
         """`policy_targets` as sorted class indices."""
         cached = self._target_index.get(id(policy))
         if cached is None or cached[0] is not policy:
-            cached = (policy, np.flatnonzero(self.policy_targets(policy)))
+            # Not through `policy_targets`: one mask per policy is what 50,000 policies over
+            # 30,000 classes cannot afford (1.5 GB); the indices are a few per policy.
+            memo = self._target_memo.get(id(policy))
+            if memo is not None and memo[0] is policy:
+                mask = memo[1]
+            else:
+                mask = self.targets(policy.namespace, self.pod_labels.match(policy.pod_selector))
+            cached = (policy, np.flatnonzero(mask))
             self._target_index[id(policy)] = cached
         return cached[1]
 

@@ -12,12 +12,18 @@ BaselineAdminNetworkPolicy API reference):
 3. Baseline tier (only for pods no NetworkPolicy isolates): first matching rule decides.
 4. Default: allow.
 Each port atom is decided on its own, so one connection can be split across tiers.
-Work is one numpy block per group of like rules, never per pod pair; the tables hold port
-atoms packed into 64-bit words (engine/packed.py).
+
+A table is held as its compiled rules, not as its cells: rules with identical peers and
+ports are merged into groups (target classes x peer columns x port words), and any block
+`[rows, cols]` of the table is materialised from them on demand, one numpy operation per
+group that touches the block, never per pod pair. Small clusters materialise the whole
+table once (`bits`); at 150,000 pods the whole table would be tens of gigabytes, so counts
+walk it in row or column chunks (`block`) and single queries read one cell (`cell`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,45 +32,87 @@ import numpy.typing as npt
 
 from microseg.engine.packed import Bits, full_word, unpack
 from microseg.engine.rules import RuleCompiler
-from microseg.model.admin import Action, AdminPolicy
-from microseg.model.netpol import Direction, NetworkPolicy, PortSpec
+from microseg.model.admin import Action, AdminPolicy, AdminRule
+from microseg.model.netpol import Direction, NetworkPolicy, Peer, PortSpec
 
-__all__ = ["ALLOW", "DENY", "PASS", "UNDECIDED", "DirectionTable", "build_table"]
+__all__ = [
+    "ALLOW",
+    "DENY",
+    "PASS",
+    "UNDECIDED",
+    "DirectionTable",
+    "Selection",
+    "build_table",
+]
 
 UNDECIDED, ALLOW, DENY, PASS = 0, 1, 2, 3
 _CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
+Index = npt.NDArray[np.intp]
+
+
+class Selection:
+    """Sorted row or column indices of a block; `None` for all. Contiguous runs (the chunks
+    of a count) intersect a group's sorted indices with two binary searches, other sets
+    through a position map built once per block."""
+
+    def __init__(self, index: Index | None, size: int) -> None:
+        self.size = size
+        self.index = index
+        self.all = index is None
+        n = size if index is None else len(index)
+        self.count = n
+        self.lo = 0 if index is None or not n else int(index[0])
+        self.contiguous = index is None or not n or int(index[-1]) - self.lo + 1 == n
+        self._pos: Index | None = None
+
+    def positions(self) -> Index:
+        """Every selected index in order (what `index` is, or `arange` for all)."""
+        return np.arange(self.size) if self.index is None else self.index
+
+    def restrict(self, members: Index) -> tuple[Index, Index]:
+        """`(positions in the block, the members themselves)` of sorted `members` that the
+        selection holds."""
+        if self.all:
+            return members, members
+        if self.contiguous:
+            i0, i1 = np.searchsorted(members, (self.lo, self.lo + self.count))
+            sub = members[i0:i1]
+            return sub - self.lo, sub
+        if self._pos is None:
+            pos = np.full(self.size, -1, dtype=np.intp)
+            assert self.index is not None
+            pos[self.index] = np.arange(len(self.index))
+            self._pos = pos
+        p = self._pos[members]
+        keep = p >= 0
+        return p[keep], members[keep]
+
 
 @dataclass(frozen=True, slots=True)
-class DirectionTable:
-    """`bits[t, q]` holds the allowed port atoms packed into words (engine/packed.py);
-    `allow` is the same table as one boolean per atom, unpacked on first use only, since
-    the connectivity list works on the packed form throughout."""
+class _Group:
+    """NetworkPolicy rules that share peers and ports, with the union of their targets."""
 
-    direction: Direction
-    isolated: npt.NDArray[np.bool_]
-    bits: Bits
-    n_atoms: int
-    _dense: list[npt.NDArray[np.bool_]] = field(default_factory=list, compare=False, repr=False)
+    targets: Index
+    peers: Index
+    ports: tuple[PortSpec, ...] | None
 
-    @property
-    def allow(self) -> npt.NDArray[np.bool_]:
-        """`[t, q, atom]` booleans."""
-        if not self._dense:
-            self._dense.append(unpack(self.bits, self.n_atoms))
-        return self._dense[0]
 
-    def cell(self, t: int | np.integer[Any], q: int | np.integer[Any]) -> npt.NDArray[np.bool_]:
-        """`allow[t, q]` without unpacking the whole table (for single queries)."""
-        return unpack(self.bits[t, q], self.n_atoms)
+@dataclass(frozen=True, slots=True)
+class _TierPolicy:
+    """One admin or baseline policy with rules in this direction: its subjects (class
+    indices) and its rules in order as `(peer columns, ports, action code)`."""
+
+    subjects: Index
+    rules: tuple[tuple[Index, tuple[PortSpec, ...] | None, int], ...]
 
 
 def _port_words(
     rc: RuleCompiler,
     ports: tuple[PortSpec, ...] | None,
     direction: Direction,
-    t_idx: npt.NDArray[np.intp],
-    q_idx: npt.NDArray[np.intp],
+    t_idx: Index,
+    q_idx: Index,
 ) -> Bits:
     """The packed port atoms a rule covers for targets `t_idx` and peers `q_idx`, only as
     wide as they vary: `[1, 1, W]` for numeric ports, `[T, 1, W]` or `[1, Q, W]` when named
@@ -82,72 +130,170 @@ def _port_words(
     return per_peer[None, :, :]
 
 
-def _netpol_allow(
-    rc: RuleCompiler, policies: tuple[NetworkPolicy, ...], direction: Direction
-) -> tuple[Bits, npt.NDArray[np.bool_]]:
-    bits = np.zeros((rc.n_classes, rc.n_peers, rc.n_words), dtype=np.uint64)
-    isolated = np.zeros(rc.n_classes, dtype=np.bool_)
-    # Rules with identical peers and ports are merged first (DESIGN.md, "Engine"): real
-    # policy sets repeat the same few selectors thousands of times. Their targets are
-    # collected as index lists and united once per group.
-    grouped: dict[tuple[object, object], list[npt.NDArray[np.intp]]] = {}
-    for policy in policies:
-        if not policy.affects(direction):
-            continue
-        t_idx = rc.policy_target_index(policy)
-        if not len(t_idx):
-            continue
-        isolated[t_idx] = True
-        for rule in policy.rules(direction):
-            grouped.setdefault((rule.peers, rule.ports), []).append(t_idx)
-    for (peers, ports), parts in grouped.items():
-        q_idx = rc.peer_index(peers)  # type: ignore[arg-type]
-        if not len(q_idx):
-            continue
-        t_idx = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-        cells = np.ix_(t_idx, q_idx)
-        bits[cells] |= _port_words(rc, ports, direction, t_idx, q_idx)  # type: ignore[arg-type]
-    return bits, isolated
+def _csr(parts: Sequence[Index], n_rows: int) -> tuple[Index, Index]:
+    """`(start, ids)`: for row r, `ids[start[r]:start[r + 1]]` are the k with r in parts[k]."""
+    if not parts:
+        return np.zeros(n_rows + 1, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    rows = np.concatenate(parts)
+    ids = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    order = np.argsort(rows, kind="stable")
+    start = np.zeros(n_rows + 1, dtype=np.intp)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=start[1:])
+    return start, ids[order]
 
 
-def _tier_bits(
-    rc: RuleCompiler, policies: tuple[AdminPolicy, ...], direction: Direction
-) -> tuple[npt.NDArray[np.intp], Bits, Bits] | None:
-    """First-match-wins decisions of one tier for the classes it has subjects in:
-    `(rows, allow, deny)`, packed port atoms with row k for class `rows[k]`, saying where
-    the first matching rule is an Allow or a Deny (a Pass or no match is in neither);
-    None when no rule applies. Guardrails usually cover a part of the cluster, so only
-    those rows are materialised."""
-    active = [
-        (policy, rc.subject_targets(policy.subject))
-        for policy in policies
-        if policy.rules(direction)
-    ]
-    active = [(p, t) for p, t in active if t.any()]
-    if not active:
-        return None
-    union = np.logical_or.reduce([t for _, t in active])
-    rows = np.flatnonzero(union)
-    position = np.full(rc.n_classes, -1, dtype=np.intp)
-    position[rows] = np.arange(len(rows))
-    shape = (len(rows), rc.n_peers, rc.n_words)
-    decided = np.zeros(shape, dtype=np.uint64)
-    verdict = {ALLOW: np.zeros(shape, dtype=np.uint64), DENY: np.zeros(shape, dtype=np.uint64)}
-    for policy, targets in active:
-        t_idx = np.flatnonzero(targets)
-        t_pos = position[t_idx]
-        for rule in policy.rules(direction):
-            q_idx = rc.peer_index(rule.peers)
-            if not len(q_idx):
+@dataclass(frozen=True, slots=True)
+class DirectionTable:
+    """One direction's compiled rules, materialised on demand. `bits[t, q]` holds the
+    allowed port atoms packed into words (engine/packed.py) for the whole table, built on
+    first use; `allow` is the same as one boolean per atom."""
+
+    direction: Direction
+    isolated: npt.NDArray[np.bool_]
+    n_atoms: int
+    rc: RuleCompiler = field(repr=False, compare=False)
+    groups: tuple[_Group, ...] = field(repr=False, compare=False)
+    selecting: tuple[tuple[int, Index], ...] = field(repr=False, compare=False)
+    """`(index into cluster.policies, target classes)` of the NetworkPolicies of this
+    direction that select some class, in input order."""
+    admin: tuple[_TierPolicy, ...] = field(repr=False, compare=False)
+    baseline: tuple[_TierPolicy, ...] = field(repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        return self.rc.n_classes
+
+    @property
+    def n_cols(self) -> int:
+        return self.rc.n_peers
+
+    @property
+    def materialised(self) -> bool:
+        return "bits" in self._cache
+
+    @property
+    def bits(self) -> Bits:
+        """The whole table `[t, q, word]`."""
+        if "bits" not in self._cache:
+            self._cache["bits"] = self.block(None, None)
+        out: Bits = self._cache["bits"]
+        return out
+
+    @property
+    def allow(self) -> npt.NDArray[np.bool_]:
+        """`[t, q, atom]` booleans."""
+        if "allow" not in self._cache:
+            self._cache["allow"] = unpack(self.bits, self.n_atoms)
+        out: npt.NDArray[np.bool_] = self._cache["allow"]
+        return out
+
+    def cell(self, t: int | np.integer[Any], q: int | np.integer[Any]) -> npt.NDArray[np.bool_]:
+        """`allow[t, q]`, read from the table when it is materialised, else computed from the
+        groups that target `t` alone (for single queries on large clusters)."""
+        if self.materialised:
+            return unpack(self.bits[t, q], self.n_atoms)
+        start, ids = self._row_groups()
+        mine = ids[start[t] : start[t + 1]]
+        one = np.array([t], dtype=np.intp), np.array([q], dtype=np.intp)
+        return unpack(self.block(one[0], one[1], mine.tolist())[0, 0], self.n_atoms)
+
+    def policies_of(self, t: int | np.integer[Any]) -> list[int]:
+        """Indices into `cluster.policies` of the NetworkPolicies of this direction that
+        select class `t`, in input order."""
+        if "policy_rows" not in self._cache:
+            self._cache["policy_rows"] = _csr([idx for _, idx in self.selecting], self.n_rows)
+        start, ids = self._cache["policy_rows"]
+        return [self.selecting[int(k)][0] for k in sorted(ids[start[t] : start[t + 1]].tolist())]
+
+    def _row_groups(self) -> tuple[Index, Index]:
+        if "group_rows" not in self._cache:
+            self._cache["group_rows"] = _csr([g.targets for g in self.groups], self.n_rows)
+        out: tuple[Index, Index] = self._cache["group_rows"]
+        return out
+
+    def block(
+        self, rows: Index | None, cols: Index | None, groups: Sequence[int] | None = None
+    ) -> Bits:
+        """`bits[rows][:, cols]` computed from the rules: sorted class indices for `rows`,
+        sorted peer columns for `cols` (None: all). `groups` limits the NetworkPolicy groups
+        looked at to those that can target the rows (a caller's index)."""
+        rc = self.rc
+        r_sel, c_sel = Selection(rows, self.n_rows), Selection(cols, self.n_cols)
+        out = np.zeros((r_sel.count, c_sel.count, rc.n_words), dtype=np.uint64)
+        chosen = self.groups if groups is None else [self.groups[k] for k in groups]
+        for g in chosen:
+            tp, tm = r_sel.restrict(g.targets)
+            if not len(tp):
                 continue
-            cells = np.ix_(t_pos, q_idx)
-            before = decided[cells]
-            hit = _port_words(rc, rule.ports, direction, t_idx, q_idx) & ~before
-            decided[cells] = before | hit
-            code = _CODE[rule.action]
-            if code in verdict:
-                verdict[code][cells] |= hit
-    return rows, verdict[ALLOW], verdict[DENY]
+            qp, qm = c_sel.restrict(g.peers)
+            if not len(qp):
+                continue
+            out[np.ix_(tp, qp)] |= _port_words(rc, g.ports, self.direction, tm, qm)
+        row_ids = r_sel.positions()
+        full = full_word(self.n_atoms)
+        out[~self.isolated[row_ids]] = full
+        base = self._tier(self.baseline, r_sel, c_sel)
+        if base is not None:
+            pos, _, deny = base
+            open_ = ~self.isolated[row_ids[pos]]  # the baseline speaks only where no NP isolates
+            out[pos[open_]] = full & ~deny[open_]
+        top = self._tier(self.admin, r_sel, c_sel)
+        if top is not None:
+            pos, allow, deny = top
+            out[pos] = (out[pos] | allow) & ~deny
+        return out
+
+    def _tier(
+        self, policies: tuple[_TierPolicy, ...], r_sel: Selection, c_sel: Selection
+    ) -> tuple[Index, Bits, Bits] | None:
+        """First-match-wins decisions of one tier over the block, for the block rows it has
+        subjects in: `(row positions, allow, deny)`, packed port atoms saying where the
+        first matching rule is an Allow or a Deny (a Pass or no match is in neither); None
+        when no rule applies. Guardrails usually cover a part of the cluster, so only
+        those rows are materialised."""
+        active = []
+        for policy in policies:
+            pos, members = r_sel.restrict(policy.subjects)
+            if len(pos):
+                active.append((policy, pos, members))
+        if not active:
+            return None
+        rows = np.unique(np.concatenate([pos for _, pos, _ in active]))
+        position = np.full(r_sel.count, -1, dtype=np.intp)
+        position[rows] = np.arange(len(rows))
+        shape = (len(rows), c_sel.count, self.rc.n_words)
+        decided = np.zeros(shape, dtype=np.uint64)
+        verdict = {ALLOW: np.zeros(shape, dtype=np.uint64), DENY: np.zeros(shape, dtype=np.uint64)}
+        for policy, pos, members in active:
+            t_pos = position[pos]
+            for peers, ports, code in policy.rules:
+                qp, qm = c_sel.restrict(peers)
+                if not len(qp):
+                    continue
+                cells = np.ix_(t_pos, qp)
+                before = decided[cells]
+                hit = _port_words(self.rc, ports, self.direction, members, qm) & ~before
+                decided[cells] = before | hit
+                if code in verdict:
+                    verdict[code][cells] |= hit
+        return rows, verdict[ALLOW], verdict[DENY]
+
+
+def _compile_tier(
+    rc: RuleCompiler, policies: tuple[AdminPolicy, ...], direction: Direction
+) -> tuple[_TierPolicy, ...]:
+    out = []
+    for policy in policies:
+        rules: tuple[AdminRule, ...] = policy.rules(direction)
+        if not rules:
+            continue
+        subjects = np.flatnonzero(rc.subject_targets(policy.subject))
+        if not len(subjects):
+            continue
+        compiled = tuple((rc.peer_index(r.peers), r.ports, _CODE[r.action]) for r in rules)
+        out.append(_TierPolicy(subjects, compiled))
+    return tuple(out)
 
 
 def build_table(
@@ -157,16 +303,37 @@ def build_table(
     admin: tuple[AdminPolicy, ...] = (),
     baseline: tuple[AdminPolicy, ...] = (),
 ) -> DirectionTable:
-    bits, isolated = _netpol_allow(rc, policies, direction)
-    full = full_word(len(rc.ports))
-    bits[~isolated] = full
-    base = _tier_bits(rc, baseline, direction)
-    if base is not None:
-        rows, _, deny = base
-        open_ = ~isolated[rows]  # the baseline speaks only where no NetworkPolicy isolates
-        bits[rows[open_]] = full & ~deny[open_]
-    top = _tier_bits(rc, admin, direction)
-    if top is not None:
-        rows, allow, deny = top
-        bits[rows] = (bits[rows] | allow) & ~deny
-    return DirectionTable(direction, isolated, bits, len(rc.ports))
+    """Compile one direction. Rules with identical peers and ports are merged first
+    (DESIGN.md, "Engine"): real policy sets repeat the same few selectors thousands of
+    times. Their targets are collected as index lists and united once per group."""
+    isolated = np.zeros(rc.n_classes, dtype=np.bool_)
+    grouped: dict[tuple[tuple[Peer, ...] | None, tuple[PortSpec, ...] | None], list[Index]] = {}
+    selecting: list[tuple[int, Index]] = []
+    for i, policy in enumerate(policies):
+        if not policy.affects(direction):
+            continue
+        t_idx = rc.policy_target_index(policy)
+        if not len(t_idx):
+            continue
+        selecting.append((i, t_idx))
+        isolated[t_idx] = True
+        for rule in policy.rules(direction):
+            grouped.setdefault((rule.peers, rule.ports), []).append(t_idx)
+    groups = []
+    for (peers, ports), parts in grouped.items():
+        q_idx = rc.peer_index(peers)
+        if not len(q_idx):
+            continue
+        t_idx = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+        groups.append(_Group(t_idx, q_idx, ports))
+    isolated.setflags(write=False)
+    return DirectionTable(
+        direction,
+        isolated,
+        len(rc.ports),
+        rc,
+        tuple(groups),
+        tuple(selecting),
+        _compile_tier(rc, admin, direction),
+        _compile_tier(rc, baseline, direction),
+    )
