@@ -36,16 +36,9 @@ from tests.conftest import conformance_root
 PREFIXES = {"TsetOutputWithArgNamesOption_": ("old", "new")}
 
 # Known, reasoned exclusions: expected file -> why it cannot pass (with the evidence).
-XFAIL = {
-    # The two folders differ only by two UserDefinedNetwork objects (k8s.ovn.org/v1, role
-    # Primary) on namespaces blue and green; pods.yaml is byte-identical. Primary UDNs isolate
-    # their namespaces' pod networks from each other (OVN-Kubernetes), which netpol-analyzer
-    # models, so it reports blue <-> green as removed. microseg does not model UDNs yet (the
-    # kind is skipped with notice MS010; tracked with the udn_/cudn_ bad-path rows as another
-    # issue), so both inputs have the same connectivity here and the diff is empty.
-    f"diff_between_udn_test_1_and_only_pods_test.{fmt}": "UserDefinedNetwork not modelled"
-    for fmt in ("txt", "csv", "md")
-}
+# (diff_between_udn_test_1_and_only_pods_test passes since UserDefinedNetworks are modelled:
+# the two folders differ only by two primary UDNs, which cut blue off from green.)
+XFAIL: dict[str, str] = {}
 
 
 def _split(stem: str, tests: Path) -> tuple[str, str] | None:

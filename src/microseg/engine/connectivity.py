@@ -19,9 +19,10 @@ from microseg.engine.explain import explain_direction, external_trace
 from microseg.engine.gcpause import paused_gc
 from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
 from microseg.engine.mesh_explain import mesh_steps
+from microseg.engine.networks import NetworkIsolation
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
 from microseg.engine.packed import Bits, pack
-from microseg.engine.query import Decision, Layer, MeshVerdict, Verdict
+from microseg.engine.query import Decision, Layer, MeshVerdict, NetworkSplit, Verdict
 from microseg.engine.rules import RuleCompiler, node_addresses
 from microseg.engine.tiers import DirectionTable, build_table
 from microseg.errors import MicrosegError
@@ -122,6 +123,8 @@ class Connectivity:
     """The Istio layer, present when the input has PeerAuthentication/AuthorizationPolicy."""
     layer: Layer = Layer.NETWORK
     """Which layers the matrices and queries count; `with_layer` picks another."""
+    isolation: NetworkIsolation | None = None
+    """Primary user-defined networks (engine/networks.py); None when there are none."""
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
@@ -148,6 +151,7 @@ class Connectivity:
             EndpointNames.build(cluster),
             mesh,
             Layer.BOTH if mesh is not None else Layer.NETWORK,
+            NetworkIsolation.build(cluster, classes),
         )
 
     def with_layer(self, layer: Layer) -> Connectivity:
@@ -174,6 +178,8 @@ class Connectivity:
             full = np.ones((c, c, len(self.ports)), dtype=np.bool_)
             return full if mesh is None else mesh[:, :c, :].transpose(1, 0, 2).copy()
         out = self.egress.allow[:, :c, :] & self.ingress.allow[:, :c, :].transpose(1, 0, 2)
+        if self.isolation is not None:
+            out &= self.isolation.same()[:, :, None]  # other primary networks: unreachable
         return out if mesh is None else out & mesh[:, :c, :].transpose(1, 0, 2)
 
     def to_external(self) -> npt.NDArray[np.bool_]:
@@ -199,7 +205,10 @@ class Connectivity:
             return pack(self.pod_to_pod()), pack(self.to_external()), pack(self.from_external())
         c = self.n_classes
         eg, ing = self.egress.bits, self.ingress.bits
-        return eg[:, :c] & ing[:, :c].transpose(1, 0, 2), eg[:, c:], ing[:, c:]
+        pairs = eg[:, :c] & ing[:, :c].transpose(1, 0, 2)
+        if self.isolation is not None:
+            pairs[~self.isolation.same()] = 0  # other primary networks: unreachable
+        return pairs, eg[:, c:], ing[:, c:]
 
     # -- endpoints -------------------------------------------------------------------
     def resolve(self, text: str) -> Endpoint:
@@ -280,11 +289,26 @@ class Connectivity:
             for d in dst_cols:
                 if s >= c and d >= c:
                     continue  # external to external: not the cluster's business
+                if network and self._split(int(s), int(d)):
+                    out.append(np.zeros(len(self.ports), np.bool_))
+                    continue
                 e = self.egress.cell(s, d) if s < c and network else ones
                 i = self.ingress.cell(d, s) if d < c and network else ones
                 m = mesh[d, s] if d < c and mesh is not None else ones
                 out.append(e & i & m)
         return out
+
+    def _split(self, s: int, d: int) -> bool:
+        """Whether columns s and d are pods on different primary networks."""
+        c = self.n_classes
+        iso = self.isolation
+        return iso is not None and s < c and d < c and not iso.connected(s, d)
+
+    def _networks(self, src: Endpoint, dst: Endpoint) -> NetworkSplit | None:
+        """Why two pods cannot connect at all: their primary networks, when they differ."""
+        if src.klass is None or dst.klass is None or self.isolation is None:
+            return None
+        return self.isolation.split(src.klass, dst.klass)
 
     def _conditions(
         self, src: Endpoint, dst: Endpoint, allowed: ConnSet
@@ -343,8 +367,11 @@ class Connectivity:
             verdict = Verdict.ALLOW if allowed else Verdict.DENY
         else:
             verdict = Verdict.ALLOW if conns and conns.issubset(allowed) else Verdict.DENY
+        split = self._networks(s, d) if self.layer is not Layer.MESH else None
         if self.layer is Layer.NETWORK or self.mesh is None or d.klass is None:
-            return Decision(s.name, d.name, conns, allowed, verdict, egress, ingress, partial)
+            return Decision(
+                s.name, d.name, conns, allowed, verdict, egress, ingress, partial, networks=split
+            )
         scope = conns if conns is not None else ConnSet.all()
         steps = mesh_steps(self, s, d, scope)
         return Decision(
@@ -359,6 +386,7 @@ class Connectivity:
             self.layer,
             steps,
             self._conditions(s, d, allowed),
+            networks=split,
         )
 
     def workload_key_of(self, klass: int) -> WorkloadKey:

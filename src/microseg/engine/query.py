@@ -12,7 +12,17 @@ from microseg.errors import Origin
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 
-__all__ = ["Decision", "Layer", "MeshVerdict", "Step", "Tier", "Trace", "Verdict"]
+__all__ = [
+    "Decision",
+    "Layer",
+    "MeshVerdict",
+    "NetworkSide",
+    "NetworkSplit",
+    "Step",
+    "Tier",
+    "Trace",
+    "Verdict",
+]
 
 
 class Verdict(Enum):
@@ -94,6 +104,27 @@ class Trace:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkSide:
+    """The primary network of one endpoint; `kind` empty: the cluster's default network.
+    `kind` is `UDN` or `CUDN`; `name` is `ns/name` for a UDN, `name` for a CUDN."""
+
+    kind: str = ""
+    name: str = ""
+    role: str = ""
+    topology: str = ""
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSplit:
+    """Two pods on different primary networks (OVN-Kubernetes user-defined networks): no
+    connection between them is possible, whatever the policies allow (engine/networks.py)."""
+
+    src: NetworkSide
+    dst: NetworkSide
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     src: str
     dst: str
@@ -109,3 +140,5 @@ class Decision:
     """The mesh's steps at the destination (layer mesh or both), per connection subset."""
     conditions: tuple[tuple[ConnSet, MeshVerdict], ...] = ()
     """Parts of `allowed` the mesh grants only under L7 conditions, with what they need."""
+    networks: NetworkSplit | None = None
+    """Set when the endpoints are pods on different primary networks (then nothing is allowed)."""

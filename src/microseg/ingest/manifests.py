@@ -18,6 +18,7 @@ from microseg.model.exposure import Ingress, Route
 from microseg.model.labels import FrozenLabels
 from microseg.model.mesh import AuthorizationPolicy, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
+from microseg.model.networks import Networks, UserDefinedNetwork
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
     Namespace,
@@ -34,6 +35,8 @@ __all__ = ["ClusterBuilder", "load"]
 
 # ingest/istio.py ISTIO_KINDS, repeated so that the module loads only for Istio input.
 _ISTIO_KINDS = ("PeerAuthentication", "AuthorizationPolicy")
+# ingest/networks.py NETWORK_KINDS (OVN-Kubernetes user-defined networks), likewise.
+_NETWORK_KINDS = ("UserDefinedNetwork", "ClusterUserDefinedNetwork")
 
 
 def _clash(policy: AdminPolicy, other: AdminPolicy) -> tuple[str, bool]:
@@ -74,6 +77,7 @@ class ClusterBuilder:
         default_factory=dict
     )
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
+    networks: list[UserDefinedNetwork] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
 
@@ -112,6 +116,10 @@ class ClusterBuilder:
             "security.istio.io/"
         ):
             self._add_istio(doc, kind)
+        elif kind in _NETWORK_KINDS and str(doc.data.get("apiVersion", "")).startswith(
+            "k8s.ovn.org/"
+        ):
+            self._add_network(doc)
         elif kind == "ServiceAccount":
             meta = doc.data.get("metadata")
             if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
@@ -124,6 +132,23 @@ class ClusterBuilder:
         else:
             self.skipped[kind] += 1
             self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_network(self, doc: Document) -> None:
+        from microseg.ingest.networks import parse_network  # loads only for OVN input
+
+        network, notes = parse_network(doc)
+        self.diagnostics.extend(notes)
+        if network is not None:
+            self.networks.append(network)
+
+    def _resolve_networks(self) -> tuple[Networks, list[Diagnostic]]:
+        """Primary networks per namespace; declared namespaces suffice, as only those can
+        carry the label a primary network needs."""
+        if not self.networks:
+            return Networks(), []
+        from microseg.ingest.networks import resolve_networks
+
+        return resolve_networks(self.networks, self.namespaces)
 
     def _add_istio(self, doc: Document, kind: str) -> None:
         # Imported here: its pydantic schemas cost a fifth of start-up, and most inputs
@@ -361,6 +386,8 @@ class ClusterBuilder:
         workloads, pods = self.workloads.build()
         diagnostics = self.diagnostics + self.workloads.diagnostics + self._exposure_notes()
         diagnostics += self._account_notes(workloads)
+        networks, network_notes = self._resolve_networks()
+        diagnostics += network_notes
         for kind, count in sorted(self.skipped.items()):
             diagnostics.append(
                 Diagnostic(
@@ -397,6 +424,7 @@ class ClusterBuilder:
             authorization_policies=tuple(
                 o for o in self.mesh.values() if isinstance(o, AuthorizationPolicy)
             ),
+            networks=networks,
             diagnostics=tuple(diagnostics),
         )
 

@@ -9,6 +9,7 @@ from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.exposure import Ingress, Route
 from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
+from microseg.model.networks import Networks
 from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
 
 __all__ = ["Cluster"]
@@ -29,6 +30,8 @@ class Cluster:
     peer_authentications: tuple[PeerAuthentication, ...] = ()
     authorization_policies: tuple[AuthorizationPolicy, ...] = ()
     mesh: MeshSettings = field(default_factory=MeshSettings)
+    networks: Networks = field(default_factory=Networks)
+    """OVN-Kubernetes user-defined networks and each namespace's primary network."""
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def tier(self, tier: AdminTier) -> tuple[AdminPolicy, ...]:

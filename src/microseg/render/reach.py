@@ -5,13 +5,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from microseg.engine.query import Decision, Layer, Step, Tier, Trace, Verdict
+from microseg.engine.query import (
+    Decision,
+    Layer,
+    NetworkSide,
+    NetworkSplit,
+    Step,
+    Tier,
+    Trace,
+    Verdict,
+)
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conditional, format_conns
 from microseg.render.shape import envelope
 
-__all__ = ["chains", "decision_json", "decision_text", "step_label"]
+__all__ = [
+    "chains",
+    "decision_json",
+    "decision_text",
+    "network_label",
+    "network_lines",
+    "step_label",
+]
 
 
 def step_label(step: Step) -> str:
@@ -144,6 +160,44 @@ def _trace_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
     return lines
 
 
+def network_label(side: NetworkSide) -> str:
+    """`UDN blue/net-a (Primary, Layer2)`, or `the default network`."""
+    if not side.kind:
+        return "the default network"
+    return f"{side.kind} {side.name} ({side.role}, {side.topology})"
+
+
+def network_lines(d: Decision) -> list[str]:
+    """Why nothing connects two pods on different primary networks."""
+    if d.networks is None:
+        return []
+    src, dst = network_label(d.networks.src), network_label(d.networks.dst)
+    lines = [f"  networks differ: {d.src} is on {src}, {d.dst} on {dst}"]
+    lines += [
+        f"      {network_label(side)} declared at {side.origin.location()}"
+        for side in (d.networks.src, d.networks.dst)
+        if side.origin is not None
+    ]
+    return lines
+
+
+def _network_json(split: NetworkSplit) -> dict[str, Any]:
+    def side(s: NetworkSide) -> dict[str, Any]:
+        if not s.kind:
+            return {"kind": "default"}
+        out: dict[str, Any] = {
+            "kind": s.kind,
+            "name": s.name,
+            "role": s.role,
+            "topology": s.topology,
+        }
+        if s.origin is not None:
+            out["origin"] = {"file": s.origin.file, "line": s.origin.line}
+        return out
+
+    return {"src": side(split.src), "dst": side(split.dst), "label": "networks differ"}
+
+
 def decision_text(d: Decision) -> str:
     word = "ALLOWED" if d.verdict is Verdict.ALLOW else "DENIED"
     conns = format_conns(d.requested if d.requested is not None else d.allowed)
@@ -160,6 +214,7 @@ def decision_text(d: Decision) -> str:
         lines.append(
             "  (some addresses in the range are allowed more; shown is what every address gets)"
         )
+    lines += network_lines(d)
     if d.layer is not Layer.MESH:
         lines += _trace_lines(d.egress, d.requested)
         lines += _trace_lines(d.ingress, d.requested)
@@ -212,6 +267,8 @@ def decision_json(d: Decision) -> str:
         egress=_trace_json(d.egress),
         ingress=_trace_json(d.ingress),
     )
+    if d.networks is not None:
+        doc["networks"] = _network_json(d.networks)
     if d.layer is not Layer.NETWORK or d.mesh:
         doc["layer"] = d.layer.value
         doc["mesh"] = [_step_json(s) for s in d.mesh]
