@@ -60,8 +60,19 @@ def _get_at(data: Any, base: FieldPath, path: FieldPath, kind: type, default: An
         raise _Bad((*base, *bad.path), bad.message) from None
 
 
-def _labels(data: Any, path: FieldPath) -> FrozenLabels:
+def _labels(data: Any, path: FieldPath, cache: dict[Any, FrozenLabels]) -> FrozenLabels:
+    """The validated labels at `path`. Replicas repeat the same label map thousands of
+    times: `cache` (one per load) maps a map's items, in source order, to the one
+    FrozenLabels built for them, so validation runs once and equal label sets are one
+    object (cheaper hashing and comparison downstream). Only valid maps are cached."""
     raw = _get(data, path, dict, {})
+    key = tuple(raw.items())
+    try:
+        hit = cache.get(key)
+    except TypeError:  # an unhashable value: invalid, reported below
+        hit = None
+    if hit is not None:
+        return hit
     for k, v in raw.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise _Bad(
@@ -70,22 +81,39 @@ def _labels(data: Any, path: FieldPath) -> FrozenLabels:
         err = label_key_error(k) or label_value_error(v)
         if err:
             raise _Bad((*path, k), err)
-    return FrozenLabels(raw)
+    labels = cache[key] = FrozenLabels(raw)
+    return labels
 
 
-def _ports(spec: Any, path: FieldPath) -> tuple[ContainerPort, ...]:
-    out: list[ContainerPort] = []
+_PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "SCTP": Protocol.SCTP}
+_PortKey = tuple[tuple[str, int, str], ...]
+
+
+def _ports(
+    spec: Any, path: FieldPath, cache: dict[_PortKey, tuple[ContainerPort, ...]]
+) -> tuple[ContainerPort, ...]:
+    """The pod's serving ports. `cache` (one per load) makes equal port lists one tuple of
+    shared ContainerPorts: replicas repeat them, and the engine keys classes on them."""
+    out: list[tuple[str, int, str]] = []
     for group in ("containers", "initContainers"):
-        containers = _get_at(spec, path, (group,), list, [])
+        containers = spec.get(group)
+        if containers is None:
+            continue
+        if not isinstance(containers, list):
+            _get_at(spec, path, (group,), list, [])  # raises the located error
         for ci, c in enumerate(containers):
             if not isinstance(c, dict):
                 raise _Bad((*path, group, ci), "expected a container mapping")
             if group == "initContainers" and c.get("restartPolicy") != "Always":
                 continue  # only sidecar init containers keep serving ports
-            for pi, p in enumerate(_get_at(c, (*path, group, ci), ("ports",), list, [])):
-                where = (*path, group, ci, "ports", pi)
+            ports = c.get("ports")
+            if ports is None:
+                continue
+            if not isinstance(ports, list):
+                _get_at(c, (*path, group, ci), ("ports",), list, [])  # raises
+            for pi, p in enumerate(ports):
                 if not isinstance(p, dict):
-                    raise _Bad(where, "expected a port mapping")
+                    raise _Bad((*path, group, ci, "ports", pi), "expected a port mapping")
                 number = p.get("containerPort")
                 if number is None:
                     continue  # e.g. a misspelt key; the port cannot be resolved by name
@@ -94,18 +122,28 @@ def _ports(spec: Any, path: FieldPath) -> tuple[ContainerPort, ...]:
                     or isinstance(number, bool)
                     or not 1 <= number <= 65535
                 ):
-                    raise _Bad((*where, "containerPort"), f"expected 1-65535, got {number!r}")
+                    where = (*path, group, ci, "ports", pi, "containerPort")
+                    raise _Bad(where, f"expected 1-65535, got {number!r}")
                 proto = p.get("protocol", "TCP")
-                if proto not in ("TCP", "UDP", "SCTP"):
-                    raise _Bad((*where, "protocol"), f"expected TCP, UDP or SCTP, got {proto!r}")
-                name = p.get("name") or ""
-                out.append(ContainerPort(Protocol(proto), number, str(name)))
-    return tuple(out)
+                if not isinstance(proto, str) or proto not in _PROTOCOLS:
+                    where = (*path, group, ci, "ports", pi, "protocol")
+                    raise _Bad(where, f"expected TCP, UDP or SCTP, got {proto!r}")
+                out.append((proto, int(number), str(p.get("name") or "")))
+    key = tuple(out)
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = tuple(ContainerPort(_PROTOCOLS[pr], n, nm) for pr, n, nm in key)
+    return hit
 
 
 def _controller_ref(meta: dict[str, Any]) -> tuple[str, str] | None:
     refs = meta.get("ownerReferences")
     if not isinstance(refs, list) or not refs:
+        return None
+    if len(refs) == 1:  # the usual case, decided as the general one below would
+        r = refs[0]
+        if isinstance(r, dict) and r.get("name") and r.get("kind") != "Node":
+            return str(r.get("kind") or "Pod"), str(r["name"])
         return None
     # A static (mirror) pod is "owned" by its Node, which is no workload: it stands alone.
     refs = [r for r in refs if isinstance(r, dict) and r.get("name") and r.get("kind") != "Node"]
@@ -139,6 +177,11 @@ class WorkloadBuilder:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _controllers: dict[tuple[str, str, str], _Controller] = field(default_factory=dict)
     _pods: list[_RawPod] = field(default_factory=list)
+    _label_cache: dict[Any, FrozenLabels] = field(default_factory=dict)
+    _port_cache: dict[_PortKey, tuple[ContainerPort, ...]] = field(default_factory=dict)
+    _owner_cache: dict[tuple[str, tuple[str, str], str | None], WorkloadKey] = field(
+        default_factory=dict
+    )
 
     def _bad(self, doc: Document, bad: _Bad) -> None:
         origin = doc.origin()
@@ -161,15 +204,25 @@ class WorkloadBuilder:
         )
 
     def add(self, doc: Document) -> None:
-        kind = str(doc.data["kind"])
+        data = doc.data
+        kind = str(data["kind"])
         try:
-            meta = _get(doc.data, ("metadata",), dict, {})
-            name = _get(meta, ("name",), str, "")
+            # Exact types take the short way; anything else goes through `_get`, which
+            # returns the default or raises the located error.
+            meta = data.get("metadata")
+            if type(meta) is not dict:
+                meta = _get(data, ("metadata",), dict, {})
+            name = meta.get("name")
+            if type(name) is not str:
+                name = _get(meta, ("name",), str, "")
             if not name:
                 raise _Bad(("metadata", "name"), "required field is missing")
-            namespace = _get(meta, ("namespace",), str, "") or "default"
+            namespace = meta.get("namespace")
+            if type(namespace) is not str:
+                namespace = _get(meta, ("namespace",), str, "")
+            namespace = namespace or "default"
             if kind == "Pod":
-                labels = _labels(doc.data, ("metadata", "labels"))
+                labels = _labels(doc.data, ("metadata", "labels"), self._label_cache)
                 self._pods.append(_RawPod(doc, namespace, name, _controller_ref(meta), labels))
                 return
             key = (namespace, kind, name)
@@ -187,6 +240,17 @@ class WorkloadBuilder:
             self._bad(doc, bad)
 
     def _top_owner(
+        self, namespace: str, owner: tuple[str, str], pod_labels: FrozenLabels
+    ) -> WorkloadKey:
+        """Memoized per load: the answer depends only on these inputs (and the controllers,
+        which are all read before `build`), and replicas share them."""
+        memo_key = (namespace, owner, pod_labels.get("pod-template-hash"))
+        hit = self._owner_cache.get(memo_key)
+        if hit is None:
+            hit = self._owner_cache[memo_key] = self._find_top_owner(namespace, owner, pod_labels)
+        return hit
+
+    def _find_top_owner(
         self, namespace: str, owner: tuple[str, str], pod_labels: FrozenLabels
     ) -> WorkloadKey:
         kind, name = owner
@@ -217,8 +281,13 @@ class WorkloadBuilder:
         workload: WorkloadKey,
         from_template: bool,
     ) -> Pod:
-        spec = _get(doc.data, spec_path, dict, {})
-        status = _get(doc.data, ("status",), dict, {}) if not from_template else {}
+        data = doc.data
+        spec = data.get("spec") if spec_path == ("spec",) else None
+        if type(spec) is not dict:
+            spec = _get(data, spec_path, dict, {})
+        status = data.get("status") if not from_template else {}
+        if type(status) is not dict:
+            status = _get(data, ("status",), dict, {})
         pod_ips = status.get("podIPs")
         ips = [
             str(x.get("ip"))
@@ -228,14 +297,14 @@ class WorkloadBuilder:
         if not ips and isinstance(status.get("podIP"), str):
             ips = [status["podIP"]]
         host_network = spec.get("hostNetwork", False) is True
-        annotations = _get(doc.data, (*spec_path[:-1], "metadata", "annotations"), dict, {})
+        annotations = _get(data, (*spec_path[:-1], "metadata", "annotations"), dict, {})
         inject = annotations.get("sidecar.istio.io/inject")
         return Pod(
             namespace=namespace,
             name=name,
             labels=labels,
             workload=workload,
-            ports=_ports(spec, spec_path),
+            ports=_ports(spec, spec_path, self._port_cache),
             host_network=host_network,
             ips=tuple(ips),
             host_ip=str(status.get("hostIP") or ""),
@@ -293,7 +362,7 @@ class WorkloadBuilder:
             key = WorkloadKey(namespace, name, kind)
             template = CONTROLLER_KINDS[kind]
             try:
-                labels = _labels(ctl.doc.data, (*template, "metadata", "labels"))
+                labels = _labels(ctl.doc.data, (*template, "metadata", "labels"), self._label_cache)
                 pod = self._pod(
                     ctl.doc, (), (*template, "spec"), namespace, name, labels, key, True
                 )
