@@ -38,6 +38,9 @@ _RESOLVED_CAP = 200_000
 _resolved: dict[str, str] = {}  # implicit scalar text -> tag, shared by every load
 
 
+_DEFAULT_TAGS = {yaml.ScalarNode: _STR, yaml.SequenceNode: _SEQ, yaml.MappingNode: _MAP}
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
     """The safe loader with a memo for implicit scalar tags.
 
@@ -46,14 +49,15 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     without path resolvers (this class has none) the tag depends on the text alone."""
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
+        if kind is yaml.ScalarNode and implicit[0]:  # collections pass a bare bool
             tag = _resolved.get(value)
             if tag is None:
                 if len(_resolved) > _RESOLVED_CAP:
                     _resolved.clear()
                 tag = _resolved[value] = super().resolve(kind, value, (True, False))
             return tag
-        return super().resolve(kind, value, implicit)
+        # Without path resolvers, PyYAML's answer for the rest is its default tag per kind.
+        return _DEFAULT_TAGS[kind]
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass  # only path resolvers use these, and this class has none
