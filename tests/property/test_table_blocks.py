@@ -49,6 +49,7 @@ def test_blocks_and_cells_equal_the_whole_table(cluster: Cluster, data: st.DataO
         if cols is not None:
             want = want[:, cols]
         assert np.array_equal(table.block(rows, cols), want)
+        assert np.array_equal(table.block(rows, cols, transposed=True), want.transpose(1, 0, 2))
         assert not table.materialised
         for t in range(n_rows):
             for q in range(n_cols):

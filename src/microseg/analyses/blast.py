@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -235,7 +235,7 @@ def blast_radius(
     # Paths: every node on a reported path, each edge explained once however many share it.
     order = sorted(np.flatnonzero(hit).tolist(), key=lambda i: (int(dist[i]), graph.nodes[i]))
     hop_of: dict[int, Hop] = {}
-    explainer = _Explainer(conn) if explain else None
+    explainer = conn if explain else None
     steps_of: dict[int, tuple[Hop, ...]] = {int(i): () for i in src.tolist()}
 
     def steps(node: int) -> tuple[Hop, ...]:
@@ -261,51 +261,15 @@ def blast_radius(
     return BlastRadius(names, tuple(reachable))
 
 
-def _hop(graph: WorkloadGraph, edge: int, only: _Filter, explainer: _Explainer | None) -> Hop:
+def _hop(graph: WorkloadGraph, edge: int, only: _Filter, explainer: Connectivity | None) -> Hop:
     s, d = int(graph.src[edge]), int(graph.dst[edge])
     usable = only.hop_conns(edge)
     decision = None
     if explainer is not None:
         a = Endpoint(graph.nodes[s], klass=int(graph.node_class[s]))
         b = Endpoint(graph.nodes[d], klass=int(graph.node_class[d]))
-        decision = explainer.decision(a, b, usable)
+        decision = explainer.reach(a, b, usable)
     return Hop(graph.nodes[s], graph.nodes[d], usable, decision)
-
-
-class _Explainer:
-    """The engine's Decision for many hops, at a cost that does not grow with the cluster.
-
-    `Connectivity.reach` explains each direction by scanning every NetworkPolicy for those
-    that select the endpoint: about 10 ms per direction with 5,000 policies, far too slow for
-    the ~2,000 hops of a large blast radius. Only those selecting policies ever appear in an
-    explanation, so each query is handed a view of the cluster holding just the policies that
-    select either endpoint, in their original order; the engine then builds the very same
-    Decision (tests hold it equal to `conn.reach`). Which policy selects which class comes
-    from the engine's memoised `policy_targets`, gathered once into a class -> policies index.
-    """
-
-    def __init__(self, conn: Connectivity) -> None:
-        self.conn = conn
-        policies = conn.cluster.policies
-        per_policy = [np.flatnonzero(conn.rules.policy_targets(p)) for p in policies]
-        counts = np.array([len(x) for x in per_policy], dtype=np.int64)
-        cls = np.concatenate(per_policy) if per_policy else np.zeros(0, np.int64)
-        pol = np.repeat(np.arange(len(policies), dtype=np.int64), counts)
-        order = np.lexsort((pol, cls))  # by class, policies in their written order
-        self.policy_of = pol[order]
-        self.indptr = np.zeros(conn.n_classes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cls, minlength=conn.n_classes), out=self.indptr[1:])
-
-    def selecting(self, klass: int) -> npt.NDArray[np.int64]:
-        return self.policy_of[self.indptr[klass] : self.indptr[klass + 1]]
-
-    def decision(self, a: Endpoint, b: Endpoint, conns: ConnSet) -> Decision:
-        assert a.klass is not None
-        assert b.klass is not None
-        rows = np.union1d(self.selecting(a.klass), self.selecting(b.klass)).tolist()
-        policies = self.conn.cluster.policies
-        cluster = replace(self.conn.cluster, policies=tuple(policies[j] for j in rows))
-        return replace(self.conn, cluster=cluster).reach(a, b, conns)
 
 
 # -- choosing sources -------------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from microseg.engine import Connectivity
 from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.blocks import pair_block
 from microseg.engine.packed import unpack
 from microseg.engine.query import Layer
 from microseg.model.intent import IntentPort
@@ -111,10 +112,7 @@ class Space:
         ingress both allow it."""
         if self.dense is not None:
             return self._atoms(self.dense[0][np.ix_(src, dst)])
-        n = len(self.conn.ports)
-        egress = self.conn.egress.bits[np.ix_(src, dst)]
-        ingress = self.conn.ingress.bits[np.ix_(dst, src)].transpose(1, 0, 2)
-        return self._atoms(unpack(egress & ingress, n))
+        return self._atoms(unpack(pair_block(self.conn, src, dst), len(self.conn.ports)))
 
     def to_ext(self, src: Ints, pieces: Ints) -> Bool:
         """[src class, address piece, port piece]."""

@@ -1,13 +1,23 @@
-"""Counts that describe a cluster's segmentation and the index built for it."""
+"""Counts that describe a cluster's segmentation and the index built for it.
+
+The counts are taken over the nodes people read (workloads, or the pods of a split
+workload; engine/workload_view.py), but computed over classes: a class pair stands for
+every node pair it holds, weighted by how many nodes each class carries. The pod-to-pod
+matrix is walked in row chunks (engine/blocks.py), so memory stays bounded at any size:
+at 150,000 pods the whole matrix would be 7 GB, a chunk is a few hundred MB.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from microseg.engine.blocks import chunks, from_external_block, incoming_block
 from microseg.engine.connectivity import Connectivity
-from microseg.engine.workload_view import WorkloadGraph
+from microseg.engine.packed import Bits, full_word, pack
+from microseg.engine.workload_view import workload_nodes
 from microseg.model.sets import Protocol
 
 __all__ = ["Stats", "compute_stats"]
@@ -32,21 +42,87 @@ class Stats:
     workloads_open_to_external: int
 
 
-def compute_stats(conn: Connectivity, graph: WorkloadGraph) -> Stats:
-    node_class = graph.node_class
+def _protocol_words(conn: Connectivity) -> list[tuple[Protocol, Bits]]:
+    out = []
+    for p in Protocol:
+        mask = np.array([a[0] is p for a in conn.ports.atoms], dtype=np.bool_)
+        out.append((p, pack(mask)))
+    return out
+
+
+def _any(block: Bits) -> npt.NDArray[np.bool_]:
+    """Whether each cell of a `[rows, cols, words]` block allows something."""
+    if block.shape[2] == 1:
+        return np.asarray(block[:, :, 0] != 0, dtype=np.bool_)
+    return np.asarray((block != 0).any(axis=2), dtype=np.bool_)
+
+
+@dataclass(frozen=True, slots=True)
+class _Weights:
+    """Node counts per class, for turning class pairs into node pairs: a class pair (a, b)
+    stands for n_a * n_b node pairs, and (a, a) for n_a * (n_a - 1). Most classes hold one
+    node, so a cell count is a `count_nonzero` plus a correction for the few heavier
+    columns."""
+
+    per_class: npt.NDArray[np.int64]
+    heavy: npt.NDArray[np.intp]
+
+    def pairs(self, hit: npt.NDArray[np.bool_], start: int) -> int:
+        """Node pairs in the cells of `hit`, rows `start:start + len(hit)` of the classes,
+        columns all of them."""
+        k = hit.shape[0]
+        rows = self.per_class[start : start + k]
+        per_row = np.count_nonzero(hit, axis=1).astype(np.int64)
+        if len(self.heavy):
+            per_row += hit[:, self.heavy].astype(np.int64) @ (self.per_class[self.heavy] - 1)
+        own = hit[np.arange(k), start + np.arange(k)]
+        return int(rows @ per_row - rows[own].sum())
+
+
+def _pair_counts(
+    conn: Connectivity, node_class: npt.NDArray[np.int64]
+) -> tuple[int, dict[Protocol, int], int]:
+    """Ordered pairs of distinct nodes with some allowed connection, per protocol, and on
+    every port."""
+    classes, per_class = np.unique(node_class, return_counts=True)
+    classes = classes.astype(np.intp)
+    counts = per_class.astype(np.int64)
+    weights = _Weights(counts, np.flatnonzero(counts > 1))
+    protocols = _protocol_words(conn)
+    full = full_word(len(conn.ports))
+    total = 0
+    by_protocol = dict.fromkeys(Protocol, 0)
+    all_ports = 0
+    start = 0
+    for dst in chunks(classes, len(classes), len(full)):
+        block = incoming_block(conn, dst, classes)
+        total += weights.pairs(_any(block), start)
+        for p, words in protocols:
+            by_protocol[p] += weights.pairs(_any(block & words), start)
+        all_ports += weights.pairs((block == full).all(axis=2), start)
+        start += len(dst)
+    return total, by_protocol, all_ports
+
+
+def _open_to_external(conn: Connectivity, node_class: npt.NDArray[np.int64]) -> int:
+    """Nodes some external address may reach (over the address families lists show)."""
+    classes = np.unique(node_class).astype(np.intp)
+    width = len(conn.ips) if conn.ips.show_v6 else len(conn.ips.v4)
+    reached = np.zeros(conn.n_classes, dtype=np.bool_)
+    for rows in chunks(classes, len(conn.ips), len(full_word(len(conn.ports)))):
+        block = from_external_block(conn, rows)[:, :width]
+        reached[rows] = _any(block).any(axis=1)
+    return int(reached[node_class].sum())
+
+
+def compute_stats(conn: Connectivity) -> Stats:
+    _, _, classes, _, _ = workload_nodes(conn)
+    node_class = np.array(classes, dtype=np.int64)
     ing = conn.ingress.isolated[node_class]
     eg = conn.egress.isolated[node_class]
-    counts = (
-        np.bincount(graph.conn_id, minlength=len(graph.conns))
-        if len(graph.conns)
-        else np.zeros(0, np.int64)
+    total, by_protocol, all_ports = (
+        _pair_counts(conn, node_class) if len(node_class) else (0, dict.fromkeys(Protocol, 0), 0)
     )
-    per_protocol = tuple(
-        (p, int(sum(int(counts[k]) for k, c in enumerate(graph.conns) if c.get(p))))
-        for p in Protocol
-    )
-    all_ports = int(sum(int(counts[k]) for k, c in enumerate(graph.conns) if c.is_all()))
-    inbound = {e.node for e in graph.external if not e.outbound}
     return Stats(
         workloads=len(conn.cluster.workloads),
         pods=sum(not p.from_template for p in conn.cluster.pods),
@@ -59,8 +135,8 @@ def compute_stats(conn: Connectivity, graph: WorkloadGraph) -> Stats:
         isolated_ingress=int(ing.sum()),
         isolated_egress=int(eg.sum()),
         isolated_both=int((ing & eg).sum()),
-        allowed_pairs=len(graph.src),
-        pairs_per_protocol=per_protocol,
+        allowed_pairs=total,
+        pairs_per_protocol=tuple((p, by_protocol[p]) for p in Protocol),
         pairs_all_ports=all_ports,
-        workloads_open_to_external=len(inbound),
+        workloads_open_to_external=_open_to_external(conn, node_class) if len(node_class) else 0,
     )

@@ -136,8 +136,7 @@ def stats(
     check_output(output, ("text", "json"))
     session = Session(quiet, no_color, host_network)
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
-    graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
-    result = session.stage("counting", lambda: compute_stats(conn, graph))
+    result = session.stage("counting", lambda: compute_stats(conn))
     if output == "json":
         sys.stdout.write(stats_json(result, session.timings))
         return

@@ -116,9 +116,8 @@ def explain_direction(
         destination = conn.classes.reps[peer.klass] if peer.klass is not None else None
     walk = _Walk()
     guards, _ = walk.first_match(conn, AdminTier.ADMIN, direction, klass, columns, destination)
-    selecting = [
-        p for p in conn.cluster.policies if p.affects(direction) and rc.policy_targets(p)[klass]
-    ]
+    table = conn.ingress if direction is Direction.INGRESS else conn.egress
+    selecting = [conn.cluster.policies[i] for i in table.policies_of(klass)]
     if selecting:
         np_allowed = ConnSet.none()
         for policy in selecting:

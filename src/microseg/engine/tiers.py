@@ -66,6 +66,12 @@ class Selection:
         self.contiguous = index is None or not n or int(index[-1]) - self.lo + 1 == n
         self._pos: Index | None = None
 
+    def bounds(self) -> tuple[int, int]:
+        """The first and last selected index (the selection is not empty)."""
+        if self.index is None:
+            return 0, self.size - 1
+        return self.lo, int(self.index[-1])
+
     def positions(self) -> Index:
         """Every selected index in order (what `index` is, or `arange` for all)."""
         return np.arange(self.size) if self.index is None else self.index
@@ -206,6 +212,30 @@ class DirectionTable:
         start, ids = self._cache["policy_rows"]
         return [self.selecting[int(k)][0] for k in sorted(ids[start[t] : start[t + 1]].tolist())]
 
+    def _bounds(self) -> npt.NDArray[np.intp]:
+        """`[group, (first target, last target, first peer, last peer)]`: a block skips the
+        groups whose spans miss it with one vectorised test. Targets are one namespace's
+        classes and most peers too, so a chunk of a large cluster meets few groups."""
+        if "bounds" not in self._cache:
+            spans = [(g.targets[0], g.targets[-1], g.peers[0], g.peers[-1]) for g in self.groups]
+            self._cache["bounds"] = np.array(spans, dtype=np.intp).reshape(-1, 4)
+        out: npt.NDArray[np.intp] = self._cache["bounds"]
+        return out
+
+    def _candidates(self, r_sel: Selection, c_sel: Selection) -> list[int] | None:
+        """The groups whose target and peer spans meet the block; None: all of them."""
+        if r_sel.all and c_sel.all:
+            return None
+        b = self._bounds()
+        hit = np.ones(len(b), dtype=np.bool_)
+        for sel, lo_col in ((r_sel, 0), (c_sel, 2)):
+            if sel.all or not sel.count:
+                hit &= bool(sel.count)
+                continue
+            first, last = sel.bounds()
+            hit &= (b[:, lo_col] <= last) & (b[:, lo_col + 1] >= first)
+        return np.flatnonzero(hit).tolist()
+
     def _row_groups(self) -> tuple[Index, Index]:
         if "group_rows" not in self._cache:
             self._cache["group_rows"] = _csr([g.targets for g in self.groups], self.n_rows)
@@ -213,14 +243,23 @@ class DirectionTable:
         return out
 
     def block(
-        self, rows: Index | None, cols: Index | None, groups: Sequence[int] | None = None
+        self,
+        rows: Index | None,
+        cols: Index | None,
+        groups: Sequence[int] | None = None,
+        transposed: bool = False,
     ) -> Bits:
         """`bits[rows][:, cols]` computed from the rules: sorted class indices for `rows`,
         sorted peer columns for `cols` (None: all). `groups` limits the NetworkPolicy groups
-        looked at to those that can target the rows (a caller's index)."""
+        looked at to those that can target the rows (a caller's index). `transposed` gives
+        the block as `[cols, rows]`, written that way rather than transposed afterwards, so
+        that combining it with the other direction's block reads memory in order."""
         rc = self.rc
         r_sel, c_sel = Selection(rows, self.n_rows), Selection(cols, self.n_cols)
-        out = np.zeros((r_sel.count, c_sel.count, rc.n_words), dtype=np.uint64)
+        shape = (r_sel.count, c_sel.count, rc.n_words)
+        out = np.zeros((shape[1], shape[0], shape[2]) if transposed else shape, dtype=np.uint64)
+        if groups is None:
+            groups = self._candidates(r_sel, c_sel)
         chosen = self.groups if groups is None else [self.groups[k] for k in groups]
         for g in chosen:
             tp, tm = r_sel.restrict(g.targets)
@@ -229,19 +268,24 @@ class DirectionTable:
             qp, qm = c_sel.restrict(g.peers)
             if not len(qp):
                 continue
-            out[np.ix_(tp, qp)] |= _port_words(rc, g.ports, self.direction, tm, qm)
+            words = _port_words(rc, g.ports, self.direction, tm, qm)
+            if transposed:
+                out[np.ix_(qp, tp)] |= words.transpose(1, 0, 2)
+            else:
+                out[np.ix_(tp, qp)] |= words
+        view = out.transpose(1, 0, 2) if transposed else out  # [rows, cols] either way
         row_ids = r_sel.positions()
         full = full_word(self.n_atoms)
-        out[~self.isolated[row_ids]] = full
+        view[~self.isolated[row_ids]] = full
         base = self._tier(self.baseline, r_sel, c_sel)
         if base is not None:
             pos, _, deny = base
             open_ = ~self.isolated[row_ids[pos]]  # the baseline speaks only where no NP isolates
-            out[pos[open_]] = full & ~deny[open_]
+            view[pos[open_]] = full & ~deny[open_]
         top = self._tier(self.admin, r_sel, c_sel)
         if top is not None:
             pos, allow, deny = top
-            out[pos] = (out[pos] | allow) & ~deny
+            view[pos] = (view[pos] | allow) & ~deny
         return out
 
     def _tier(

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.blocks import from_external_block, pair_block, to_external_block
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.gcpause import paused_gc
 from microseg.engine.ingress import ingress_controller_conns
 from microseg.engine.packed import Bits, unique_rows, unpack
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
-__all__ = ["INGRESS_CONTROLLER_NAME", "ExternalEdge", "WorkloadGraph"]
+__all__ = ["INGRESS_CONTROLLER_NAME", "ExternalEdge", "WorkloadGraph", "workload_nodes"]
 
 INGRESS_CONTROLLER_NAME = "{ingress-controller}"
 
@@ -60,7 +61,7 @@ class WorkloadGraph:
         # Port atoms stay packed in words throughout (engine/packed.py): comparing, testing
         # and deduplicating masks is then one integer operation per word.
         p2p, to_ext, from_ext = conn.packed_matrices()
-        names, owners, node_class, split, node_pods = _nodes(conn, p2p, to_ext, from_ext)
+        names, owners, node_class, split, node_pods = workload_nodes(conn)
         nc = np.array(node_class, dtype=np.int64)
         n = len(nc)
         w = p2p.shape[2]
@@ -129,9 +130,24 @@ def _ingress_edges(
     return tuple(all_sets), tuple(edges)
 
 
-def _nodes(
-    conn: Connectivity, p2p: Bits, to_ext: Bits, from_ext: Bits
+def _same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
+    """Whether every class in `classes` has the same row and column in the combined
+    matrices: its pods are then one node. Read as blocks of just these classes, so this
+    costs nothing on clusters too large to hold the matrices."""
+    cls = np.array(classes, dtype=np.intp)
+    every = np.arange(conn.n_classes)
+    rows = pair_block(conn, cls, every)
+    cols = pair_block(conn, every, cls).transpose(1, 0, 2)
+    outs = to_external_block(conn, cls)
+    ins = from_external_block(conn, cls)
+    return all(bool((table == table[0]).all()) for table in (rows, cols, outs, ins))
+
+
+def workload_nodes(
+    conn: Connectivity,
 ) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
+    """The nodes people read: `(names, owning workload, class, split workloads, pods)`.
+    A workload whose pods fall in classes that behave differently is split into its pods."""
     by_workload: dict[object, list[int]] = defaultdict(list)
     for i, pod in enumerate(conn.cluster.pods):
         by_workload[pod.workload].append(i)
@@ -140,21 +156,14 @@ def _nodes(
     classes: list[int] = []
     split: list[str] = []
     node_pods: list[list[int]] = []
+    pod_class = conn.classes.pod_class
     for key in sorted(by_workload):  # type: ignore[type-var]
         pod_idx = by_workload[key]
-        cls = sorted({int(conn.classes.pod_class[i]) for i in pod_idx})
-        first = cls[0]
-        same = all(
-            np.array_equal(p2p[c], p2p[first])
-            and np.array_equal(p2p[:, c], p2p[:, first])
-            and np.array_equal(to_ext[c], to_ext[first])
-            and np.array_equal(from_ext[c], from_ext[first])
-            for c in cls[1:]
-        )
-        if same:
+        cls = sorted({int(pod_class[i]) for i in pod_idx})
+        if len(cls) == 1 or _same_behaviour(conn, cls):
             names.append(str(key))
             owners.append(str(key))
-            classes.append(first)
+            classes.append(cls[0])
             node_pods.append(pod_idx)
             continue
         split.append(str(key))
@@ -162,7 +171,7 @@ def _nodes(
             pod = conn.cluster.pods[i]
             names.append(f"{pod.namespace}/{pod.name}[Pod]")
             owners.append(str(key))
-            classes.append(int(conn.classes.pod_class[i]))
+            classes.append(int(pod_class[i]))
             node_pods.append([i])
     return names, owners, classes, split, node_pods
 

@@ -17,7 +17,7 @@ from microseg.model import Protocol
 def test_demo_counts(demo_dir: Path) -> None:
     conn = Connectivity.build(load([str(demo_dir)]))
     graph = WorkloadGraph.build(conn)
-    s = compute_stats(conn, graph)
+    s = compute_stats(conn)
     assert (s.workloads, s.pods, s.namespaces) == (11, 0, 5)
     assert s.guardrail_policies == 2
     # payments (2), frontend/webapp: isolated both ways; monitoring: open both ways
