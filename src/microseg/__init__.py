@@ -9,7 +9,7 @@ print(conn.reach("shop/frontend", "shop/db").verdict)
 from microseg.engine import Connectivity, Decision, Verdict
 from microseg.errors import Diagnostic, InputError, MicrosegError
 from microseg.ingest import load
-from microseg.model import Cluster, ConnSet, Protocol
+from microseg.model import Cluster, ConnSet, Protocol, changes
 
 __all__ = [
     "Cluster",
@@ -21,5 +21,6 @@ __all__ = [
     "MicrosegError",
     "Protocol",
     "Verdict",
+    "changes",
     "load",
 ]

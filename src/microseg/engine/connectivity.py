@@ -27,6 +27,7 @@ from microseg.engine.rules import RuleCompiler, node_addresses
 from microseg.engine.tiers import DirectionTable, build_table
 from microseg.errors import MicrosegError
 from microseg.model.admin import AdminRule, AdminTier
+from microseg.model.changes import Change
 from microseg.model.cluster import Cluster
 from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
 from microseg.model.objects import WorkloadKey
@@ -125,6 +126,7 @@ class Connectivity:
     """Which layers the matrices and queries count; `with_layer` picks another."""
     isolation: NetworkIsolation | None = None
     """Primary user-defined networks (engine/networks.py); None when there are none."""
+    options: EngineOptions = DEFAULT_OPTIONS
 
     @staticmethod
     def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
@@ -152,6 +154,7 @@ class Connectivity:
             mesh,
             Layer.BOTH if mesh is not None else Layer.NETWORK,
             NetworkIsolation.build(cluster, classes),
+            options,
         )
 
     def with_layer(self, layer: Layer) -> Connectivity:
@@ -388,6 +391,13 @@ class Connectivity:
             self._conditions(s, d, allowed),
             networks=split,
         )
+
+    def apply(self, change: Change) -> Connectivity:
+        """The index after one change to the cluster, updated in place of a rebuild where
+        the change allows it (engine/incremental.py); equal to `build` on the new cluster."""
+        from microseg.engine.incremental import apply_incrementally
+
+        return apply_incrementally(self, change)
 
     def workload_key_of(self, klass: int) -> WorkloadKey:
         return self.classes.reps[klass].workload

@@ -1,0 +1,220 @@
+"""Changes to a cluster snapshot: what `Connectivity.apply` takes.
+
+A change is what a controller watching the API sees between two snapshots: one policy
+created, updated or deleted; one pod created, relabelled or deleted; one namespace created,
+relabelled or deleted. `apply_change` gives the new snapshot; the engine's incremental
+update must equal a rebuild from that snapshot (tests/property/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from microseg.errors import MicrosegError
+from microseg.model.admin import AdminPolicy
+from microseg.model.cluster import Cluster
+from microseg.model.labels import FrozenLabels
+from microseg.model.netpol import NetworkPolicy
+from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, Workload
+
+__all__ = [
+    "Change",
+    "ChangeError",
+    "DeleteNamespace",
+    "DeletePod",
+    "DeletePolicy",
+    "PutNamespace",
+    "PutPod",
+    "PutPolicy",
+    "RelabelPod",
+    "apply_change",
+]
+
+
+class ChangeError(MicrosegError):
+    """A change names an object the snapshot does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class PutPolicy:
+    """Create or replace a NetworkPolicy (by namespace and name) or a guardrail policy (by
+    kind and name)."""
+
+    policy: NetworkPolicy | AdminPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePolicy:
+    """`kind` is NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or
+    ClusterNetworkPolicy; `namespace` only for NetworkPolicy."""
+
+    kind: str
+    name: str
+    namespace: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PutPod:
+    """Create or replace a pod (by namespace and name); its workload is added if new."""
+
+    pod: Pod
+
+
+@dataclass(frozen=True, slots=True)
+class RelabelPod:
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePod:
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PutNamespace:
+    """Create a namespace or replace its labels (`kubernetes.io/metadata.name` is kept, as
+    the API server sets it)."""
+
+    name: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNamespace:
+    """Delete a namespace with everything in it (pods, workloads, NetworkPolicies)."""
+
+    name: str
+
+
+Change = PutPolicy | DeletePolicy | PutPod | RelabelPod | DeletePod | PutNamespace | DeleteNamespace
+
+
+def _pod_index(cluster: Cluster, namespace: str, name: str) -> int | None:
+    for i, pod in enumerate(cluster.pods):
+        if pod.name == name and pod.namespace == namespace:
+            return i
+    return None
+
+
+def _with_namespace(cluster: Cluster, name: str) -> Cluster:
+    """A pod's namespace exists even when not declared, with only its name label."""
+    if cluster.namespace(name) is not None:
+        return cluster
+    ns = Namespace(name, FrozenLabels({NAMESPACE_NAME_LABEL: name}), declared=False)
+    return replace(cluster, namespaces=(*cluster.namespaces, ns))
+
+
+def _without_empty_workload(cluster: Cluster, pod: Pod) -> Cluster:
+    if any(p.workload == pod.workload for p in cluster.pods):
+        return cluster
+    return replace(cluster, workloads=tuple(w for w in cluster.workloads if w.key != pod.workload))
+
+
+def _put_policy(cluster: Cluster, policy: NetworkPolicy | AdminPolicy) -> Cluster:
+    if isinstance(policy, NetworkPolicy):
+        key = (policy.namespace, policy.name)
+        nps = list(cluster.policies)
+        at = next((i for i, p in enumerate(nps) if (p.namespace, p.name) == key), None)
+        if at is None:
+            nps.append(policy)
+        else:
+            nps[at] = policy
+        return _with_namespace(replace(cluster, policies=tuple(nps)), policy.namespace)
+    admins = list(cluster.admin_policies)
+    at = next(
+        (i for i, p in enumerate(admins) if (p.kind, p.name) == (policy.kind, policy.name)), None
+    )
+    if at is None:
+        admins.append(policy)
+    else:
+        admins[at] = policy
+    return replace(cluster, admin_policies=tuple(admins))
+
+
+def _delete_policy(cluster: Cluster, change: DeletePolicy) -> Cluster:
+    if change.kind == "NetworkPolicy":
+        key = (change.namespace, change.name)
+        kept = tuple(p for p in cluster.policies if (p.namespace, p.name) != key)
+        if len(kept) == len(cluster.policies):
+            raise ChangeError(f"no NetworkPolicy {change.namespace}/{change.name}")
+        return replace(cluster, policies=kept)
+    admins = tuple(
+        p for p in cluster.admin_policies if (p.kind, p.name) != (change.kind, change.name)
+    )
+    if len(admins) == len(cluster.admin_policies):
+        raise ChangeError(f"no {change.kind} {change.name}")
+    return replace(cluster, admin_policies=admins)
+
+
+def _put_pod(cluster: Cluster, pod: Pod) -> Cluster:
+    pods = list(cluster.pods)
+    at = _pod_index(cluster, pod.namespace, pod.name)
+    old = None
+    if at is None:
+        pods.append(pod)
+    else:
+        old = pods[at]
+        pods[at] = pod
+    out = replace(cluster, pods=tuple(pods))
+    if all(w.key != pod.workload for w in out.workloads):
+        out = replace(out, workloads=(*out.workloads, Workload(pod.workload)))
+    if old is not None and old.workload != pod.workload:
+        out = _without_empty_workload(out, old)
+    return _with_namespace(out, pod.namespace)
+
+
+def _delete_pod(cluster: Cluster, change: DeletePod) -> Cluster:
+    at = _pod_index(cluster, change.namespace, change.name)
+    if at is None:
+        raise ChangeError(f"no pod {change.namespace}/{change.name}")
+    pod = cluster.pods[at]
+    out = replace(cluster, pods=cluster.pods[:at] + cluster.pods[at + 1 :])
+    return _without_empty_workload(out, pod)
+
+
+def _put_namespace(cluster: Cluster, change: PutNamespace) -> Cluster:
+    labels = FrozenLabels({**change.labels, NAMESPACE_NAME_LABEL: change.name})
+    spaces = list(cluster.namespaces)
+    at = next((i for i, ns in enumerate(spaces) if ns.name == change.name), None)
+    if at is None:
+        spaces.append(Namespace(change.name, labels))
+    else:
+        spaces[at] = replace(spaces[at], labels=labels, declared=True)
+    return replace(cluster, namespaces=tuple(spaces))
+
+
+def _delete_namespace(cluster: Cluster, name: str) -> Cluster:
+    if cluster.namespace(name) is None:
+        raise ChangeError(f"no namespace {name}")
+    return replace(
+        cluster,
+        namespaces=tuple(ns for ns in cluster.namespaces if ns.name != name),
+        pods=tuple(p for p in cluster.pods if p.namespace != name),
+        workloads=tuple(w for w in cluster.workloads if w.key.namespace != name),
+        policies=tuple(p for p in cluster.policies if p.namespace != name),
+    )
+
+
+def apply_change(cluster: Cluster, change: Change) -> Cluster:
+    """The snapshot after `change`; raises ChangeError when it names a missing object."""
+    if isinstance(change, PutPolicy):
+        return _put_policy(cluster, change.policy)
+    if isinstance(change, DeletePolicy):
+        return _delete_policy(cluster, change)
+    if isinstance(change, PutPod):
+        return _put_pod(cluster, change.pod)
+    if isinstance(change, RelabelPod):
+        at = _pod_index(cluster, change.namespace, change.name)
+        if at is None:
+            raise ChangeError(f"no pod {change.namespace}/{change.name}")
+        pod = cluster.pods[at]
+        return _put_pod(cluster, replace(pod, labels=FrozenLabels(dict(change.labels))))
+    if isinstance(change, DeletePod):
+        return _delete_pod(cluster, change)
+    if isinstance(change, PutNamespace):
+        return _put_namespace(cluster, change)
+    return _delete_namespace(cluster, change.name)
