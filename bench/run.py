@@ -6,14 +6,20 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
-                                               blast-B2, nca-200, nca-500
+                                               blast-B2, B5, nca-200, nca-500
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
-    .venv/bin/python bench/run.py --with-b3    ... and B3 (150,000 pods; not reachable yet)
+    .venv/bin/python bench/run.py --with-b3    ... and B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
 
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
 runs B1 too), so the ratio prices the guardrail tiers on whatever machine this is.
+
+B4 and B5 are library figures (bench/library.py, run as its own process like the CLI, so
+its wall time and peak RSS are the whole process's): B4 times 10,000 `reach` queries on B3's
+index, B5 applies changes to B2's index and re-answers `stats` after each. Their targets are
+on a figure the script prints (median milliseconds per query or per change), not on the
+process's seconds; they reuse B3's and B2's generated clusters.
 
 nca-200 and nca-500 compare microseg with network-config-analyzer 2.1.0 (NCA) on the
 small-200 and small-500 clusters: NCA is installed into bench/out/nca-venv (never into the
@@ -79,6 +85,10 @@ class Scenario:
     baseline: str | None = None  # the scenario target_ratio is relative to
     target_ratio: float | None = None  # at most this many times the baseline's seconds
     versus: str | None = None  # "nca": runs against NCA, alternately, s.runs rounds each
+    library: bool = False  # args are bench/library.py's, run by this interpreter
+    cluster_of: str | None = None  # reuse this scenario's generated cluster
+    metric: str | None = None  # a figure of the library's JSON held to target_metric
+    target_metric: float | None = None
 
     @property
     def pods(self) -> int:
@@ -140,7 +150,7 @@ SCENARIOS = (
         target_s=60.0,
         target_mb=8192,
         timeout_s=1800.0,
-        note="opt-in (--with-b3): the per-class tables do not fit 8 GB at 30,000 classes yet",
+        note="opt-in (--with-b3), like B4 on its cluster",
     ),
     Scenario(
         "nca-200",
@@ -165,13 +175,58 @@ SCENARIOS = (
         note="small-500's cluster, against network-config-analyzer " + nca.NCA_VERSION,
     ),
 )
+B4 = Scenario(
+    "B4",
+    30000,
+    5,
+    50000,
+    True,
+    ("reach", "{dir}", "--queries", "10000"),
+    1,
+    timeout_s=900.0,
+    note="library: 10,000 seeded conn.reach() queries on B3's index (pairs, TCP 8080, "
+    "external addresses); target: median per query",
+    library=True,
+    cluster_of="B3",
+    metric="median_ms",
+    target_metric=1.0,
+)
+B5 = Scenario(
+    "B5",
+    2000,
+    5,
+    5000,
+    True,
+    # While Connectivity.apply rebuilds (about 0.4 s a change with stats, here) 200 changes
+    # take about 80 s; the budget stops a slower machine after 300 s of changes.
+    ("apply", "{dir}", "--changes", "200", "--budget", "300"),
+    1,
+    timeout_s=900.0,
+    note="library: seeded policy and pod changes on B2's index, each conn.apply() plus "
+    "compute_stats(); target: median per change; stats checked against a rebuild",
+    library=True,
+    cluster_of="B2",
+    metric="median_ms",
+    target_metric=100.0,
+)
+SCENARIOS = (*SCENARIOS, B4, B5)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
 # cold page cache of its venv.
 NCA_WARMUP = Scenario("nca-warmup", 20, 1, 10, False, CONNECTIVITY, 1, timeout_s=120.0)
 QUICK = ("small-200", "small-500", "B1", "B1-tiers", "nca-200")
-DEFAULT = ("small-200", "small-500", "B1", "B1-tiers", "B2", "blast-B2", "nca-200", "nca-500")
+DEFAULT = (
+    "small-200",
+    "small-500",
+    "B1",
+    "B1-tiers",
+    "B2",
+    "blast-B2",
+    "B5",
+    "nca-200",
+    "nca-500",
+)
 
 
 @dataclass(slots=True)
@@ -212,6 +267,10 @@ class Result:
     target_ratio: float | None = None
     baseline_seconds: float | None = None
     ratio: float | None = None  # seconds / baseline_seconds, both medians of this run
+    metric: str | None = None  # library scenarios: the figure held to target_metric
+    target_metric: float | None = None
+    metric_value: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)  # the library's JSON, last run
 
 
 @dataclass(slots=True)
@@ -321,7 +380,15 @@ def machine_facts() -> dict[str, Any]:
 
 
 def cluster_dir(s: Scenario) -> Path:
-    return OUT / s.name / "cluster"
+    return OUT / (s.cluster_of or s.name) / "cluster"
+
+
+def command_of(s: Scenario) -> list[str]:
+    """The process a scenario runs: the microseg CLI, or bench/library.py in this venv."""
+    args = [a.replace("{dir}", str(cluster_dir(s))) for a in s.args]
+    if s.library:
+        return [sys.executable, str(BENCH / "library.py"), *args]
+    return [microseg_bin(), *args]
 
 
 def reusable(path: Path, s: Scenario, seed: int) -> dict[str, Any] | None:
@@ -522,14 +589,16 @@ def run_scenario(
 ) -> Result:
     """Generate (or reuse) the cluster, run the command s.runs times, stop at the first
     run that fails or times out (repeating it only costs time)."""
-    summary, gen_s = ensure_cluster(s, seed, regenerate)
+    # A scenario on another's cluster regenerates it only when it is missing or stale.
+    summary, gen_s = ensure_cluster(s, seed, regenerate and s.cluster_of is None)
+    (OUT / s.name).mkdir(parents=True, exist_ok=True)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
     tiers = f", {s.guardrails:,} ANPs + BANP" if s.guardrails else ""
     print(
         f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{tiers}",
         flush=True,
     )
-    cmd = [microseg_bin(), *(a.replace("{dir}", str(cluster_dir(s))) for a in s.args)]
+    cmd = command_of(s)
     r = Result(
         s.name,
         s.workloads,
@@ -548,6 +617,8 @@ def run_scenario(
         guardrails=s.guardrails,
         baseline=s.baseline,
         target_ratio=s.target_ratio,
+        metric=s.metric,
+        target_metric=s.target_metric,
     )
     stdout, stderr = OUT / s.name / "stdout.txt", OUT / s.name / "stderr.txt"
     for i in range(s.runs):
@@ -564,7 +635,29 @@ def run_scenario(
     if r.runs and not r.runs[-1].timed_out:
         r.output_lines = count_lines(stdout)
     judge(r)
+    if s.library:
+        judge_figures(r, stdout)
     return r
+
+
+def judge_figures(r: Result, stdout: Path) -> None:
+    """A library scenario: its figures from the JSON it printed, and the target held to the
+    metric (and to target_mb when there is one) rather than to the process's seconds."""
+    if r.status == "ok":
+        try:
+            r.figures = json.loads(stdout.read_text())
+        except (OSError, ValueError) as e:
+            r.figures = {"error": f"no JSON from bench/library.py: {e}"}
+    value = r.figures.get(r.metric or "")
+    r.metric_value = float(value) if isinstance(value, int | float) else None
+    if r.target_metric is None:
+        return
+    r.met = (
+        r.status == "ok"
+        and r.metric_value is not None
+        and r.metric_value <= r.target_metric
+        and (r.target_mb is None or (r.peak_mb is not None and r.peak_mb <= r.target_mb))
+    )
 
 
 # ---------------------------------------------------------------- comparing with NCA
@@ -727,7 +820,12 @@ def target_text(r: Result) -> str:
         parts.append(f"{r.target_mb:g} MB")
     if r.target_ratio is not None:
         parts.append(f"{r.target_ratio:g}x {r.baseline}")
+    if r.target_metric is not None:
+        parts.append(f"{METRIC_TEXT.get(r.metric or '', r.metric)} {r.target_metric:g} ms")
     return " / ".join(parts) or "-"
+
+
+METRIC_TEXT = {"median_ms": "median"}
 
 
 def met_text(r: Result) -> str:
@@ -738,6 +836,8 @@ def met_text(r: Result) -> str:
     if r.met is None:
         return "n/a"
     verdict = "yes" if r.met else "MISSED"
+    if r.target_metric is not None:
+        return f"{verdict} ({r.metric_value:g} ms)" if r.metric_value is not None else verdict
     if r.target_ratio is None:
         return verdict
     if r.ratio is None:
@@ -900,7 +1000,7 @@ def selected(args: argparse.Namespace) -> list[Scenario]:
         return with_baselines([by_name[n.lower()] for n in args.only])
     names = list(QUICK if args.quick else DEFAULT)
     if args.with_b3:
-        names.append("B3")
+        names += ["B3", "B4"]
     return [by_name[n.lower()] for n in names]
 
 
@@ -926,7 +1026,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only small-200, small-500, B1, B1-tiers and nca-200",
     )
-    parser.add_argument("--with-b3", action="store_true", help="also B3 (150,000 pods, 50,000 NPs)")
+    parser.add_argument(
+        "--with-b3", action="store_true", help="also B3 and B4 (150,000 pods, 50,000 NPs)"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--timeout", type=float, help="seconds per run (default: per scenario)")
     parser.add_argument(

@@ -24,20 +24,52 @@ if TYPE_CHECKING:
 __all__ = ["explain_direction", "external_trace", "rule_conns"]
 
 _EFFECT = {Action.ALLOW: Verdict.ALLOW, Action.DENY: Verdict.DENY, Action.PASS: Verdict.PASS}
+_ALL = ConnSet.all()
+_NONE = ConnSet.none()
+
+
+# Set algebra with the trivial cases answered first. ConnSet is canonical (sets.py), so
+# these return what the full operation would; they matter because most queries combine a
+# rule's ports with "everything still undecided" or "nothing allowed yet", and the general
+# operation walks every protocol's intervals (B4: about a third of a query's time).
+def _meet(a: ConnSet, b: ConnSet) -> ConnSet:
+    if not a or not b:
+        return _NONE
+    if b == _ALL:
+        return a
+    if a == _ALL:
+        return b
+    return a & b
+
+
+def _join(a: ConnSet, b: ConnSet) -> ConnSet:
+    if not a:
+        return b
+    if not b:
+        return a
+    return a | b
+
+
+def _minus(a: ConnSet, b: ConnSet) -> ConnSet:
+    if not a or not b:
+        return a
+    if b == _ALL:
+        return _NONE
+    return a - b
 
 
 def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> ConnSet:
     """The connections a rule's port list admits toward `destination` (None: external)."""
     if ports is None:
-        return ConnSet.all()
-    out = ConnSet.none()
+        return _ALL
+    out = _NONE
     for spec in ports:
         if not spec.name:
-            out = out | ConnSet.of({spec.protocol: IntervalSet.span(spec.start, spec.end)})
+            out = _join(out, ConnSet.of({spec.protocol: IntervalSet.span(spec.start, spec.end)}))
         elif destination is not None:
             number = destination.named_port(spec.name, spec.protocol)
             if number is not None:
-                out = out | ConnSet.single(spec.protocol, number)
+                out = _join(out, ConnSet.single(spec.protocol, number))
     return out
 
 
@@ -49,8 +81,15 @@ def _peer_columns(conn: Connectivity, peer: Endpoint) -> list[int]:
 
 
 def _matches_all(rc: RuleCompiler, rule: Rule | AdminRule, columns: list[int]) -> bool:
-    mask = rc.rule_peers(rule)
-    return bool(columns) and all(bool(mask[c]) for c in columns)
+    """Whether the rule's peers hold every column. Asked of each peer's (memoised) mask
+    rather than of the rule's union mask, which would cost a fresh vector over every
+    class and address atom per rule and query (30,000 columns at 150,000 pods)."""
+    if not columns:
+        return False
+    if rule.peers is None:
+        return True  # no `from`/`to`: every peer (API reference, NetworkPolicyIngressRule)
+    masks = [rc.peer_mask(peer) for peer in rule.peers]
+    return all(any(bool(m[c]) for m in masks) for c in columns)
 
 
 class _Walk:
@@ -58,8 +97,8 @@ class _Walk:
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
-        self.undecided = ConnSet.all()
-        self.allowed = ConnSet.none()
+        self.undecided = _ALL
+        self.allowed = _NONE
 
     def first_match(
         self,
@@ -74,7 +113,7 @@ class _Walk:
         rc = conn.rules
         label = Tier.ADMIN if tier is AdminTier.ADMIN else Tier.BASELINE
         refs: list[str] = []
-        passed = ConnSet.none()
+        passed = _NONE
         open_ = self.undecided
         for policy in conn.cluster.tier(tier):
             if not policy.rules(direction) or not rc.subject_targets(policy.subject)[klass]:
@@ -83,7 +122,7 @@ class _Walk:
             for rule in policy.rules(direction):
                 if not open_ or not _matches_all(rc, rule, columns):
                     continue
-                part = rule_conns(rule.ports, destination) & open_
+                part = _meet(rule_conns(rule.ports, destination), open_)
                 if not part:
                     continue
                 effect = _EFFECT[rule.action]
@@ -91,13 +130,13 @@ class _Walk:
                 self.steps.append(
                     Step(label, effect, part, policy.name, rule.index, rule.origin, rule.name, kind)
                 )
-                open_ = open_ - part
+                open_ = _minus(open_, part)
                 if rule.action is Action.PASS:
-                    passed = passed | part
+                    passed = _join(passed, part)
                 else:
-                    self.undecided = self.undecided - part
+                    self.undecided = _minus(self.undecided, part)
                     if rule.action is Action.ALLOW:
-                        self.allowed = self.allowed | part
+                        self.allowed = _join(self.allowed, part)
         return refs, passed
 
 
@@ -119,27 +158,27 @@ def explain_direction(
     table = conn.ingress if direction is Direction.INGRESS else conn.egress
     selecting = [conn.cluster.policies[i] for i in table.policies_of(klass)]
     if selecting:
-        np_allowed = ConnSet.none()
+        np_allowed = _NONE
         for policy in selecting:
             for rule in policy.rules(direction):
                 if not _matches_all(rc, rule, columns):
                     continue
-                part = rule_conns(rule.ports, destination) & walk.undecided
+                part = _meet(rule_conns(rule.ports, destination), walk.undecided)
                 if part:
                     walk.steps.append(
                         Step(Tier.NETPOL, Verdict.ALLOW, part, policy.ref, rule.index, rule.origin)
                     )
-                    np_allowed = np_allowed | part
-        rest = walk.undecided - np_allowed
+                    np_allowed = _join(np_allowed, part)
+        rest = _minus(walk.undecided, np_allowed)
         if rest:
             walk.steps.append(Step(Tier.NETPOL, Verdict.DENY, rest))
-        walk.allowed = walk.allowed | np_allowed
+        walk.allowed = _join(walk.allowed, np_allowed)
     else:
         more, _ = walk.first_match(conn, AdminTier.BASELINE, direction, klass, columns, destination)
         guards += more
         if walk.undecided:
             walk.steps.append(Step(Tier.DEFAULT, Verdict.ALLOW, walk.undecided))
-            walk.allowed = walk.allowed | walk.undecided
+            walk.allowed = _join(walk.allowed, walk.undecided)
     return Trace(
         direction,
         endpoint.name,
@@ -154,6 +193,5 @@ def explain_direction(
 
 
 def external_trace(direction: Direction, endpoint: Endpoint, peer: Endpoint) -> Trace:
-    all_ = ConnSet.all()
-    steps = (Step(Tier.DEFAULT, Verdict.ALLOW, all_),)
-    return Trace(direction, endpoint.name, peer.name, True, False, (), steps, all_)
+    steps = (Step(Tier.DEFAULT, Verdict.ALLOW, _ALL),)
+    return Trace(direction, endpoint.name, peer.name, True, False, (), steps, _ALL)
