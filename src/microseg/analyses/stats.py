@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.blocks import chunks, from_external_block, incoming_block
+from microseg.engine.blocks import (
+    chunks,
+    from_external_block,
+    incoming_block,
+    materialise_if_small,
+)
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.packed import Bits, full_word, pack
 from microseg.engine.workload_view import workload_nodes
@@ -94,7 +99,8 @@ def _pair_counts(
     by_protocol = dict.fromkeys(Protocol, 0)
     all_ports = 0
     start = 0
-    for dst in chunks(classes, len(classes), len(full)):
+    dense = conn.egress.materialised and conn.ingress.materialised
+    for dst in chunks(classes, len(classes), len(full), most=256 if dense else None):
         block = incoming_block(conn, dst, classes)
         total += weights.pairs(_any(block), start)
         for p, words in protocols:
@@ -116,6 +122,7 @@ def _open_to_external(conn: Connectivity, node_class: npt.NDArray[np.int64]) -> 
 
 
 def compute_stats(conn: Connectivity) -> Stats:
+    materialise_if_small(conn)
     _, _, classes, _, _ = workload_nodes(conn)
     node_class = np.array(classes, dtype=np.int64)
     ing = conn.ingress.isolated[node_class]

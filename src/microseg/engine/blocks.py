@@ -25,6 +25,7 @@ __all__ = [
     "chunks",
     "from_external_block",
     "incoming_block",
+    "materialise_if_small",
     "pair_block",
     "to_external_block",
 ]
@@ -35,10 +36,24 @@ BLOCK_BYTES = 192 * 2**20
 """The size a chunk's pod-to-pod block aims at: a few such arrays are alive at once."""
 
 
-def chunks(items: Index, width: int, words: int) -> Iterator[Index]:
+DENSE_BYTES = 512 * 2**20
+"""Direction tables up to this size are materialised whole: then every later count or
+incremental update reads and patches them instead of recomputing blocks."""
+
+
+def materialise_if_small(conn: Connectivity) -> None:
+    for table in (conn.egress, conn.ingress):
+        if table.n_rows * table.n_cols * table.rc.n_words * 8 <= DENSE_BYTES:
+            _ = table.bits
+
+
+def chunks(items: Index, width: int, words: int, most: int | None = None) -> Iterator[Index]:
     """`items` cut into consecutive runs, each small enough that a `[run, width, words]`
-    block of 64-bit words stays near BLOCK_BYTES."""
+    block of 64-bit words stays near BLOCK_BYTES (and at most `most` long: reading a
+    materialised table across its rows is fastest in runs that stay in cache)."""
     step = max(1, BLOCK_BYTES // max(1, width * words * 8))
+    if most is not None:
+        step = min(step, most)
     for start in range(0, len(items), step):
         yield items[start : start + step]
 
@@ -97,13 +112,28 @@ def incoming_block(conn: Connectivity, dst: Index, src: Index) -> Bits:
     if _mesh_only(conn) or _mesh_table(conn) is not None:
         return np.ascontiguousarray(pair_block(conn, src, dst).transpose(1, 0, 2))
     if conn.egress.materialised and conn.ingress.materialised:
-        return np.ascontiguousarray(pair_block(conn, src, dst).transpose(1, 0, 2))
+        # Sliced over the span of the destinations and every source, then narrowed: two
+        # fancy gathers over the whole table cost more than the few extra cells.
+        n = conn.n_classes
+        lo, hi = (int(dst[0]), int(dst[-1]) + 1) if len(dst) else (0, 0)
+        out = conn.ingress.bits[lo:hi, :n] & conn.egress.bits[:n, lo:hi].transpose(1, 0, 2)
+        if not _is_run(dst):
+            out = out[dst - lo]
+        if len(src) != n:
+            out = out[:, src]
+        if conn.isolation is not None:
+            out[~conn.isolation.same(dst, src)] = 0
+        return out
     out = conn.ingress.block(dst, src)
     out &= conn.egress.block(src, dst, transposed=True)
     isolation = conn.isolation
     if isolation is not None:
         out[~isolation.same(dst, src)] = 0  # other primary networks: unreachable (symmetric)
     return out
+
+
+def _is_run(items: Index) -> bool:
+    return len(items) == 0 or int(items[-1]) - int(items[0]) + 1 == len(items)
 
 
 def _ip_columns(conn: Connectivity) -> Index:

@@ -8,7 +8,7 @@ only when it prints.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,8 @@ class EndpointClasses:
     class_namespace: npt.NDArray[np.int64]
     host_network: npt.NDArray[np.bool_]
     controller: int | None = None
+    keys: dict[tuple[object, ...], int] | None = field(default=None, compare=False, repr=False)
+    """Class key (`class_key`) to class, for incremental updates."""
 
     @staticmethod
     def build(
@@ -92,7 +94,7 @@ class EndpointClasses:
         ns_index = {ns.name: i for i, ns in enumerate(namespaces)}
         class_ns = np.array([ns_index[p.namespace] for p in reps], dtype=np.int64)
         host = np.array([as_node and p.host_network for p in reps], dtype=np.bool_)
-        return EndpointClasses(tuple(reps), pod_class, namespaces, class_ns, host, extra)
+        return EndpointClasses(tuple(reps), pod_class, namespaces, class_ns, host, extra, index)
 
     def __len__(self) -> int:
         return len(self.reps)

@@ -56,8 +56,8 @@ class RuleCompiler:
         self.ips = ips
         self.n_classes = len(classes)
         self.n_peers = len(classes) + len(ips)
-        self.pod_labels = LabelIndex([p.labels for p in classes.reps])
-        self.ns_labels = LabelIndex([ns.labels for ns in classes.namespaces])
+        self._pod_labels: LabelIndex | None = None
+        self._ns_labels: LabelIndex | None = None
         self._ns_index = {ns.name: i for i, ns in enumerate(classes.namespaces)}
         self._host_addresses = [
             (c, IPSet.from_address(p.host_ip or p.ips[0]) if (p.host_ip or p.ips) else None)
@@ -73,6 +73,42 @@ class RuleCompiler:
         self._target_index: dict[int, tuple[NetworkPolicy, npt.NDArray[np.intp]]] = {}
         self._numeric_words: dict[tuple[PortSpec, ...] | None, Bits] = {}
         self._named_words: dict[tuple[PortSpec, ...] | None, Bits | None] = {}
+
+    @property
+    def pod_labels(self) -> LabelIndex:
+        """Built on first use: an incremental update often needs none."""
+        if self._pod_labels is None:
+            self._pod_labels = LabelIndex([p.labels for p in self.classes.reps])
+        return self._pod_labels
+
+    @property
+    def ns_labels(self) -> LabelIndex:
+        if self._ns_labels is None:
+            self._ns_labels = LabelIndex([ns.labels for ns in self.classes.namespaces])
+        return self._ns_labels
+
+    def named_cache(self) -> dict[tuple[Protocol, str], npt.NDArray[np.int64]]:
+        """The named ports resolved so far: every (protocol, name) a rule uses, once the
+        tables are compiled."""
+        return self._named
+
+    def renumbered(
+        self, classes: EndpointClasses, keep: npt.NDArray[np.intp], n_new: int
+    ) -> RuleCompiler:
+        """A compiler for `classes`, where old class `keep[k]` is class k and classes from
+        `len(keep)` on are new. What does not depend on classes is carried over as is, and
+        named-port resolutions are renumbered, so the update pays only for the new."""
+        out = RuleCompiler(classes, self.ports, self.ips, self.nodes)
+        out._numeric_words = self._numeric_words
+        for key, atoms in self._named.items():
+            fresh = np.full(n_new, -1, dtype=np.int64)
+            fresh[: len(keep)] = atoms[keep]
+            for c in range(len(keep), n_new):
+                port = classes.reps[c].named_port(key[1], key[0])
+                if port is not None:
+                    fresh[c] = self.ports.atom_of(key[0], port)
+            out._named[key] = fresh
+        return out
 
     # -- selection -----------------------------------------------------------------
     def in_namespace(self, name: str) -> Mask:

@@ -43,6 +43,7 @@ __all__ = [
     "DirectionTable",
     "Selection",
     "build_table",
+    "make_group",
 ]
 
 UNDECIDED, ALLOW, DENY, PASS = 0, 1, 2, 3
@@ -95,13 +96,24 @@ class Selection:
         return p[keep], members[keep]
 
 
+GroupKey = tuple[tuple[Peer, ...] | None, tuple[PortSpec, ...] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
-    """NetworkPolicy rules that share peers and ports, with the union of their targets."""
+    """NetworkPolicy rules that share peers and ports, with the union of their targets.
+    `sources` keeps each contributing policy's targets (by index into cluster.policies), so
+    that an incremental update can take one policy out again."""
 
     targets: Index
     peers: Index
     ports: tuple[PortSpec, ...] | None
+    peer_list: tuple[Peer, ...] | None = None
+    sources: tuple[tuple[int, Index], ...] = ()
+
+    @property
+    def key(self) -> GroupKey:
+        return (self.peer_list, self.ports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,7 @@ class _TierPolicy:
 
     subjects: Index
     rules: tuple[tuple[Index, tuple[PortSpec, ...] | None, int], ...]
+    policy: AdminPolicy | None = None
 
 
 def _port_words(
@@ -212,12 +225,56 @@ class DirectionTable:
         start, ids = self._cache["policy_rows"]
         return [self.selecting[int(k)][0] for k in sorted(ids[start[t] : start[t + 1]].tolist())]
 
+    # -- what incremental updates (engine/incremental.py) carry from one table to the next --
+    def selector_counts(self) -> npt.NDArray[np.int64]:
+        """How many NetworkPolicies of this direction select each class."""
+        if "counts" not in self._cache:
+            parts = [t for _, t in self.selecting]
+            rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            self._cache["counts"] = np.bincount(rows, minlength=self.n_rows).astype(np.int64)
+        out: npt.NDArray[np.int64] = self._cache["counts"]
+        return out
+
+    def group_index(self) -> dict[GroupKey, int]:
+        """Group position by its `(peers, ports)` key."""
+        if "group_index" not in self._cache:
+            self._cache["group_index"] = {g.key: k for k, g in enumerate(self.groups)}
+        out: dict[GroupKey, int] = self._cache["group_index"]
+        return out
+
+    def cached_bounds(self) -> npt.NDArray[np.intp] | None:
+        out: npt.NDArray[np.intp] | None = self._cache.get("bounds")
+        return out
+
+    def adopt(
+        self,
+        counts: npt.NDArray[np.int64],
+        index: dict[GroupKey, int],
+        bounds: npt.NDArray[np.intp] | None,
+    ) -> None:
+        """Take over what an incremental update already knows about this table."""
+        self._cache["counts"] = counts
+        self._cache["group_index"] = index
+        if bounds is not None:
+            self._cache["bounds"] = bounds
+
+    def adopt_bits(self, bits: Bits) -> None:
+        self._cache["bits"] = bits
+
+    def compile_tier(self, policies: tuple[AdminPolicy, ...]) -> tuple[_TierPolicy, ...]:
+        return _compile_tier(self.rc, policies, self.direction)
+
     def _bounds(self) -> npt.NDArray[np.intp]:
         """`[group, (first target, last target, first peer, last peer)]`: a block skips the
         groups whose spans miss it with one vectorised test. Targets are one namespace's
         classes and most peers too, so a chunk of a large cluster meets few groups."""
         if "bounds" not in self._cache:
-            spans = [(g.targets[0], g.targets[-1], g.peers[0], g.peers[-1]) for g in self.groups]
+            spans = [
+                (g.targets[0], g.targets[-1], g.peers[0], g.peers[-1])
+                if len(g.targets) and len(g.peers)
+                else (1, 0, 1, 0)  # meets no block
+                for g in self.groups
+            ]
             self._cache["bounds"] = np.array(spans, dtype=np.intp).reshape(-1, 4)
         out: npt.NDArray[np.intp] = self._cache["bounds"]
         return out
@@ -332,11 +389,10 @@ def _compile_tier(
         rules: tuple[AdminRule, ...] = policy.rules(direction)
         if not rules:
             continue
+        # Kept without subjects too: a pod added or relabelled later may become one.
         subjects = np.flatnonzero(rc.subject_targets(policy.subject))
-        if not len(subjects):
-            continue
         compiled = tuple((rc.peer_index(r.peers), r.ports, _CODE[r.action]) for r in rules)
-        out.append(_TierPolicy(subjects, compiled))
+        out.append(_TierPolicy(subjects, compiled, policy))
     return tuple(out)
 
 
@@ -351,7 +407,7 @@ def build_table(
     (DESIGN.md, "Engine"): real policy sets repeat the same few selectors thousands of
     times. Their targets are collected as index lists and united once per group."""
     isolated = np.zeros(rc.n_classes, dtype=np.bool_)
-    grouped: dict[tuple[tuple[Peer, ...] | None, tuple[PortSpec, ...] | None], list[Index]] = {}
+    grouped: dict[GroupKey, list[tuple[int, Index]]] = {}
     selecting: list[tuple[int, Index]] = []
     for i, policy in enumerate(policies):
         if not policy.affects(direction):
@@ -362,22 +418,36 @@ def build_table(
         selecting.append((i, t_idx))
         isolated[t_idx] = True
         for rule in policy.rules(direction):
-            grouped.setdefault((rule.peers, rule.ports), []).append(t_idx)
+            grouped.setdefault((rule.peers, rule.ports), []).append((i, t_idx))
     groups = []
     for (peers, ports), parts in grouped.items():
         q_idx = rc.peer_index(peers)
-        if not len(q_idx):
-            continue
-        t_idx = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-        groups.append(_Group(t_idx, q_idx, ports))
+        groups.append(make_group(peers, ports, q_idx, tuple(parts)))
     isolated.setflags(write=False)
     return DirectionTable(
         direction,
         isolated,
         len(rc.ports),
         rc,
-        tuple(groups),
+        tuple(groups),  # those with no peer yet too: a new pod may become one
         tuple(selecting),
         _compile_tier(rc, admin, direction),
         _compile_tier(rc, baseline, direction),
     )
+
+
+def make_group(
+    peers: tuple[Peer, ...] | None,
+    ports: tuple[PortSpec, ...] | None,
+    q_idx: Index,
+    sources: tuple[tuple[int, Index], ...],
+) -> _Group:
+    """A group with the union of its sources' targets."""
+    parts = [t for _, t in sources]
+    if len(parts) == 1:
+        t_idx = parts[0]
+    elif parts:
+        t_idx = np.unique(np.concatenate(parts))
+    else:
+        t_idx = np.zeros(0, dtype=np.intp)
+    return _Group(t_idx, q_idx, ports, peers, sources)

@@ -18,9 +18,16 @@ from microseg.engine.connectivity import Connectivity
 from microseg.engine.gcpause import paused_gc
 from microseg.engine.ingress import ingress_controller_conns
 from microseg.engine.packed import Bits, unique_rows, unpack
+from microseg.model.objects import Pod, WorkloadKey
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
-__all__ = ["INGRESS_CONTROLLER_NAME", "ExternalEdge", "WorkloadGraph", "workload_nodes"]
+__all__ = [
+    "INGRESS_CONTROLLER_NAME",
+    "ExternalEdge",
+    "WorkloadGraph",
+    "carry_grouping",
+    "workload_nodes",
+]
 
 INGRESS_CONTROLLER_NAME = "{ingress-controller}"
 
@@ -143,34 +150,89 @@ def _same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
     return all(bool((table == table[0]).all()) for table in (rows, cols, outs, ins))
 
 
+@dataclass(frozen=True, slots=True)
+class _Grouping:
+    """Pods per workload, in workload order: `keys[w]`, its display name `names[w]`, its
+    pods `pods[w]`, and `workload_of[i]` for pod i."""
+
+    keys: list[WorkloadKey]
+    names: list[str]
+    pods: list[list[int]]
+    workload_of: npt.NDArray[np.int64]
+
+
+_LAST_GROUPING: list[tuple[tuple[Pod, ...], _Grouping]] = []
+
+
+def _pods_by_workload(pods: tuple[Pod, ...]) -> _Grouping:
+    """Remembered for the last pods tuple: an incremental update that changes no pod (a
+    policy change) keeps the very same tuple, and one that changes a pod's labels only
+    hands the grouping on (`carry_grouping`), so re-answering counts skips this pass."""
+    if _LAST_GROUPING and _LAST_GROUPING[0][0] is pods:
+        return _LAST_GROUPING[0][1]
+    by_workload: dict[WorkloadKey, list[int]] = defaultdict(list)
+    for i, pod in enumerate(pods):
+        by_workload[pod.workload].append(i)
+    # Sorted by the key's fields as a plain tuple: the dataclass's own ordering costs a
+    # Python call per comparison, which 10,000 workloads notice.
+    order = sorted(by_workload, key=lambda k: (k.namespace, k.name, k.kind))
+    workload_of = np.empty(len(pods), dtype=np.int64)
+    for w, key in enumerate(order):
+        workload_of[by_workload[key]] = w
+    out = _Grouping(order, [str(k) for k in order], [by_workload[k] for k in order], workload_of)
+    _LAST_GROUPING[:] = [(pods, out)]
+    return out
+
+
+def carry_grouping(old: tuple[Pod, ...], new: tuple[Pod, ...]) -> None:
+    """`new` has the same pods as `old`, in the same places and workloads (labels may
+    differ): its grouping is `old`'s."""
+    if _LAST_GROUPING and _LAST_GROUPING[0][0] is old:
+        _LAST_GROUPING[:] = [(new, _LAST_GROUPING[0][1])]
+
+
 def workload_nodes(
     conn: Connectivity,
 ) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
     """The nodes people read: `(names, owning workload, class, split workloads, pods)`.
-    A workload whose pods fall in classes that behave differently is split into its pods."""
-    by_workload: dict[object, list[int]] = defaultdict(list)
-    for i, pod in enumerate(conn.cluster.pods):
-        by_workload[pod.workload].append(i)
+    A workload whose pods fall in classes that behave differently is split into its pods.
+    Which workloads span classes is found with one numpy pass over the pods."""
+    grouping = _pods_by_workload(conn.cluster.pods)
+    pod_class = conn.classes.pod_class
+    n_w = len(grouping.keys)
+    if not n_w:
+        return [], [], [], [], []
+    pairs = np.unique(grouping.workload_of * (len(conn.classes) + 1) + pod_class)
+    owner = pairs // (len(conn.classes) + 1)
+    spans = np.bincount(owner, minlength=n_w)
+    _, first = np.unique(owner, return_index=True)  # pairs are sorted: the smallest class
+    first_class = pairs[first] % (len(conn.classes) + 1)
+    if (spans == 1).all():
+        return (
+            list(grouping.names),
+            list(grouping.names),
+            first_class.tolist(),
+            [],
+            list(grouping.pods),
+        )
     names: list[str] = []
     owners: list[str] = []
     classes: list[int] = []
     split: list[str] = []
     node_pods: list[list[int]] = []
-    pod_class = conn.classes.pod_class
-    for key in sorted(by_workload):  # type: ignore[type-var]
-        pod_idx = by_workload[key]
-        cls = sorted({int(pod_class[i]) for i in pod_idx})
-        if len(cls) == 1 or _same_behaviour(conn, cls):
-            names.append(str(key))
-            owners.append(str(key))
-            classes.append(cls[0])
+    firsts = first_class.tolist()
+    for w, (name, pod_idx) in enumerate(zip(grouping.names, grouping.pods, strict=True)):
+        if spans[w] == 1 or _same_behaviour(conn, sorted(set(pod_class[pod_idx].tolist()))):
+            names.append(name)
+            owners.append(name)
+            classes.append(firsts[w])
             node_pods.append(pod_idx)
             continue
-        split.append(str(key))
+        split.append(name)
         for i in pod_idx:
             pod = conn.cluster.pods[i]
             names.append(f"{pod.namespace}/{pod.name}[Pod]")
-            owners.append(str(key))
+            owners.append(name)
             classes.append(int(pod_class[i]))
             node_pods.append([i])
     return names, owners, classes, split, node_pods
