@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
-from microseg.ingest.netpols import parse_network_policy
+from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import format_path
-from microseg.ingest.workloads import CONTROLLER_KINDS, WorkloadBuilder
+from microseg.ingest.workloads import CONTROLLER_KINDS, VM_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
@@ -78,6 +78,7 @@ class ClusterBuilder:
     )
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     networks: list[UserDefinedNetwork] = field(default_factory=list)
+    netpol_memo: PolicyMemo = field(default_factory=PolicyMemo)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
 
@@ -102,8 +103,10 @@ class ClusterBuilder:
             self._add_policy(doc)
         elif kind == "Namespace":
             self._add_namespace(doc)
-        elif kind == "Pod" or kind in CONTROLLER_KINDS:
+        elif kind == "Pod" or (kind in CONTROLLER_KINDS and kind not in VM_KINDS):
             self.workloads.add(doc)
+        elif kind in VM_KINDS and str(doc.data.get("apiVersion", "")).startswith("kubevirt.io/"):
+            self.workloads.add(doc)  # KubeVirt VMs run in virt-launcher pods (ingest/workloads.py)
         elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"):
             self._add_admin_policy(doc)
         elif kind == "Node":
@@ -240,7 +243,7 @@ class ClusterBuilder:
         )
 
     def _add_policy(self, doc: Document) -> None:
-        result = parse_network_policy(doc)
+        result = parse_network_policy(doc, self.netpol_memo)
         if isinstance(result, list):
             self.diagnostics.extend(result)
             return

@@ -4,6 +4,12 @@ Explicit Pods are grouped under their top owner, following ownerReferences throu
 controllers present in the input (a ReplicaSet to its Deployment, a Job to its CronJob).
 A controller whose pods are not in the input becomes one endpoint built from its pod
 template, standing for all of its replicas.
+
+KubeVirt virtual machines are workloads too (`kubevirt.io/v1`, also the older `v1alpha3`):
+a VirtualMachine's instance (VMI) runs in a virt-launcher pod, so the VM is handled as a
+controller whose pod template is `spec.template`, and a VMI as one whose template is the
+object itself. The chain virt-launcher Pod -> VMI -> VM follows ownerReferences like
+ReplicaSet -> Deployment, so a VM, its VMI and its pods are one workload `ns/name[VirtualMachine]`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,23 @@ from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
 from microseg.model.selectors import label_key_error, label_value_error
 from microseg.model.sets import Protocol
 
-__all__ = ["CONTROLLER_KINDS", "WorkloadBuilder"]
+__all__ = ["CONTROLLER_KINDS", "VM_KINDS", "WorkloadBuilder"]
+
+# KubeVirt kinds and where their pod-like template sits. The virt-launcher pod carries the
+# labels of the VMI, which a VirtualMachine stamps from `spec.template.metadata.labels`
+# (https://kubevirt.io/user-guide/network/service_objects/: Services and policies select
+# VMs through those labels; https://kubevirt.io/user-guide/docs/latest/administration/
+# annotations_and_labels.html for the launcher's own labels). A VM has no container ports:
+# its services listen inside the guest, so named ports never resolve on it.
+VM_KINDS: dict[str, FieldPath] = {
+    "VirtualMachine": ("spec", "template"),
+    "VirtualMachineInstance": (),
+}
+# KubeVirt API (VirtualMachineSpec): `running` and `runStrategy` are mutually exclusive;
+# these are the run strategies it accepts. A stopped VM (running: false, Halted) is still
+# a workload: netpol-analyzer lists it (tests/virtual_machines_example, cirrus-vm-1), and
+# its policies hold whenever it starts.
+_RUN_STRATEGIES = ("Always", "RerunOnFailure", "Manual", "Halted", "Once", "WaitAsReceiver")
 
 CONTROLLER_KINDS = {
     "Deployment": ("spec", "template"),
@@ -30,6 +52,7 @@ CONTROLLER_KINDS = {
     "Job": ("spec", "template"),
     "ReplicationController": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    **VM_KINDS,
 }
 
 
@@ -136,6 +159,26 @@ def _ports(
     return hit
 
 
+def _check_vm(data: Any, kind: str) -> None:
+    """The fields of a VirtualMachine/VMI that decide its endpoint, as the KubeVirt API
+    validates them; raises the located error."""
+    spec = _get(data, ("spec",), dict, None)
+    if spec is None:
+        raise _Bad(("spec",), "required field is missing")
+    if kind != "VirtualMachine":
+        return
+    if _get(spec, ("template",), dict, None) is None:
+        raise _Bad(("spec", "template"), "required field is missing (the VM's instance template)")
+    _get_at(spec, ("spec",), ("template", "metadata"), dict, {})
+    running = _get_at(spec, ("spec",), ("running",), bool, None)
+    strategy = _get_at(spec, ("spec",), ("runStrategy",), str, None)
+    if strategy is not None and strategy not in _RUN_STRATEGIES:
+        expected = ", ".join(_RUN_STRATEGIES)
+        raise _Bad(("spec", "runStrategy"), f"expected one of {expected}, got {strategy!r}")
+    if running is not None and strategy is not None:
+        raise _Bad(("spec", "running"), "running and runStrategy are mutually exclusive")
+
+
 def _controller_ref(meta: dict[str, Any]) -> tuple[str, str] | None:
     refs = meta.get("ownerReferences")
     if not isinstance(refs, list) or not refs:
@@ -225,6 +268,8 @@ class WorkloadBuilder:
                 labels = _labels(doc.data, ("metadata", "labels"), self._label_cache)
                 self._pods.append(_RawPod(doc, namespace, name, _controller_ref(meta), labels))
                 return
+            if kind in VM_KINDS:
+                _check_vm(data, kind)
             key = (namespace, kind, name)
             if key in self._controllers:
                 self.diagnostics.append(
