@@ -53,7 +53,7 @@ def change_for(draw: st.DrawFn, cluster: Cluster, serial: int) -> Change:
     if cluster.policies:
         kinds += ["replace-policy", "delete-policy"]
     if cluster.pods:
-        kinds += ["relabel-pod", "relabel-pod", "delete-pod"]
+        kinds += ["relabel-pod", "relabel-pod", "delete-pod", "replace-pod"]
     if cluster.admin_policies:
         kinds += ["delete-admin"]
     kinds += ["put-admin", "delete-namespace"]
@@ -77,6 +77,10 @@ def change_for(draw: st.DrawFn, cluster: Cluster, serial: int) -> Change:
         return DeletePolicy(old_admin.kind, old_admin.name)
     if kind == "put-pod":
         return PutPod(draw(pods(100 + serial)))
+    if kind == "replace-pod":  # same name, anything else may change (ports, workload, ...)
+        pod = draw(st.sampled_from(cluster.pods))
+        fresh = draw(pods(100 + serial))
+        return PutPod(replace(fresh, namespace=pod.namespace, name=pod.name))
     if kind == "relabel-pod":
         pod = draw(st.sampled_from(cluster.pods))
         return RelabelPod(pod.namespace, pod.name, draw(POD_LABELS))
