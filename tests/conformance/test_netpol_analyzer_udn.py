@@ -38,17 +38,9 @@ _UDN_MARK = re.compile(r"^([^/\[\]]+)\[udn\]/")
 # The focused files list peers only (no conn column): each row stands for the focus.
 VARIANTS = {"udn_test_2_tcp-90": ("udn_test_2", ConnSet.single(Protocol.TCP, 90), "TCP 90")}
 
-# Known, reasoned exclusions. KubeVirt VirtualMachines are workloads (ingest/workloads.py),
-# so every VM case runs except the one whose ingress-controller rows need an engine change:
-# netpol-analyzer opens a VM's numeric Service targetPorts (8000, 8090) although a VM
-# declares no container ports, while engine/ingress.py `pod_ports` counts a number only
-# when the pod declares it (see the report of the VM ingest change).
-XFAIL = {
-    "udn_with_vm_and_ingress_controller": (
-        "ingress controller to a VirtualMachine: numeric targetPorts need declared container "
-        "ports in engine/ingress.py pod_ports; VMs declare none"
-    ),
-}
+# Known, reasoned exclusions (none left: a VM's numeric Service targetPorts are opened by
+# engine/ingress.py `pod_ports`, since a VM declares no container ports).
+XFAIL: dict[str, str] = {}
 
 
 def _cases() -> list[tuple[str, str]]:

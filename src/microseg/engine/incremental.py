@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.atoms import PortAtoms
 from microseg.engine.classes import EndpointClasses, class_key
 from microseg.engine.options import HostNetwork
-from microseg.engine.packed import Bits
+from microseg.engine.packed import Bits, n_words
 from microseg.engine.rules import RuleCompiler
 from microseg.engine.tiers import (
     DirectionTable,
@@ -55,6 +56,7 @@ from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, Peer, PodPeer, PortSpec
 from microseg.model.objects import Namespace, Pod
+from microseg.model.sets import Protocol
 
 if TYPE_CHECKING:
     from microseg.engine.connectivity import Connectivity
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["apply_incrementally"]
 
 Index = npt.NDArray[np.intp]
+_Range = tuple[Protocol, int, int]
 _EMPTY = np.zeros(0, dtype=np.intp)
 
 
@@ -104,23 +107,69 @@ def _update(conn: Connectivity, cluster: Cluster, change: Change) -> Connectivit
 # -- atoms ---------------------------------------------------------------------------------
 
 
-def _check_ports(conn: Connectivity, ports: tuple[PortSpec, ...] | None) -> None:
-    """Every boundary the ports need must already be an atom boundary."""
+def _port_cuts(conn: Connectivity, ports: tuple[PortSpec, ...] | None) -> list[_Range]:
+    """The port ranges a rule needs as unions of atoms, among those the atoms lack."""
     atoms = conn.ports
+    out: list[_Range] = []
     for spec in ports or ():
         if spec.name:
             if (spec.protocol, spec.name) not in conn.rules.named_cache():
                 for pod in conn.classes.reps:
                     number = pod.named_port(spec.name, spec.protocol)
-                    if number is not None:
-                        _, lo, hi = atoms.atoms[atoms.atom_of(spec.protocol, number)]
-                        if (lo, hi) != (number, number):
-                            raise _Rebuild("named port")
+                    if number is not None and not _is_atom(conn, spec.protocol, number, number):
+                        out.append((spec.protocol, number, number))
             continue
         _, lo, _ = atoms.atoms[atoms.atom_of(spec.protocol, spec.start)]
         _, _, hi = atoms.atoms[atoms.atom_of(spec.protocol, spec.end)]
         if lo != spec.start or hi != spec.end:
-            raise _Rebuild("port boundary")
+            out.append((spec.protocol, spec.start, spec.end))
+    return out
+
+
+def _is_atom(conn: Connectivity, protocol: Protocol, lo: int, hi: int) -> bool:
+    _, a, b = conn.ports.atoms[conn.ports.atom_of(protocol, lo)]
+    return (a, b) == (lo, hi)
+
+
+def _refine(conn: Connectivity, cuts: list[_Range]) -> Connectivity:
+    """`conn` over port atoms split at `cuts`: a new port number in a rule splits the atom
+    that held it, and every packed cell copies the old atom's bit into each of its pieces.
+    Atoms only get finer, so every answer stays the same; past one 64-bit word of atoms
+    the update is a rebuild."""
+    if not cuts:
+        return conn
+    old = conn.ports
+    new = PortAtoms.build([*old.atoms, *cuts])
+    if n_words(len(new)) != 1 or n_words(len(old)) != 1:
+        raise _Rebuild("port atoms outgrow one word")
+    # Old atom j becomes new atoms first[j] .. first[j] + pieces[j] - 1.
+    owner = np.array([old.atom_of(p, lo) for p, lo, _ in new.atoms], dtype=np.intp)
+    pieces = np.bincount(owner, minlength=len(old))
+    first = np.concatenate([[0], np.cumsum(pieces)[:-1]]).astype(np.intp)
+    rc = conn.rules.with_ports(new, first)
+    tables = []
+    for table in (conn.ingress, conn.egress):
+        fresh = replace(table, n_atoms=len(new), rc=rc, _cache={})
+        fresh.adopt(table.selector_counts(), table.group_index(), table.cached_bounds())
+        if table.materialised:
+            fresh.adopt_bits(_split_bits(table.bits, pieces))
+        tables.append(fresh)
+    return replace(conn, ports=new, rules=rc, ingress=tables[0], egress=tables[1])
+
+
+def _split_bits(bits: Bits, pieces: npt.NDArray[np.int64]) -> Bits:
+    """Bit j of every word copied into `pieces[j]` adjacent bits, higher bits moved up.
+    Done split by split from the top, a few whole-array operations each."""
+    out = bits.copy()
+    one = np.uint64(1)
+    for j in np.flatnonzero(pieces > 1)[::-1].tolist():
+        extra = int(pieces[j]) - 1
+        low = out & np.uint64((1 << (j + 1)) - 1)
+        bit = (out >> np.uint64(j)) & one
+        high = out >> np.uint64(j + 1)
+        copies = bit * np.uint64(((1 << extra) - 1) << (j + 1))
+        out = low | copies | (high << np.uint64(j + 1 + extra))
+    return out
 
 
 def _check_peers(conn: Connectivity, peers: tuple[Peer, ...] | None) -> None:
@@ -141,10 +190,14 @@ def _check_peers(conn: Connectivity, peers: tuple[Peer, ...] | None) -> None:
                     raise _Rebuild("address boundary")
 
 
-def _check_policy(conn: Connectivity, policy: NetworkPolicy | AdminPolicy) -> None:
+def _prepare_policy(conn: Connectivity, policy: NetworkPolicy | AdminPolicy) -> Connectivity:
+    """`conn` with the atoms the policy needs: port atoms are refined in place, address
+    boundaries it lacks mean a rebuild."""
+    cuts: list[_Range] = []
     for rule in (*policy.ingress, *policy.egress):
-        _check_ports(conn, rule.ports)
+        cuts += _port_cuts(conn, rule.ports)
         _check_peers(conn, rule.peers)
+    return _refine(conn, cuts)
 
 
 def _check_removal(conn: Connectivity, policy: NetworkPolicy | AdminPolicy | None) -> None:
@@ -175,9 +228,9 @@ def _netpol(conn: Connectivity, cluster: Cluster, namespace: str, name: str) -> 
     )
     old = old_policies[old_at] if old_at is not None else None
     new = cluster.policies[new_at] if new_at is not None else None
-    if new is not None:
-        _check_policy(conn, new)
     _check_removal(conn, old)
+    if new is not None:
+        conn = _prepare_policy(conn, new)
     deleted = old_at if new_at is None else None
     tables = []
     for table in (conn.ingress, conn.egress):
@@ -345,7 +398,7 @@ def _union(parts: list[Index]) -> Index:
 def _admin(conn: Connectivity, cluster: Cluster) -> Connectivity:
     for policy in cluster.admin_policies:
         if policy not in conn.cluster.admin_policies:
-            _check_policy(conn, policy)
+            conn = _prepare_policy(conn, policy)
     for policy in conn.cluster.admin_policies:
         if policy not in cluster.admin_policies:
             _check_removal(conn, policy)
@@ -414,7 +467,7 @@ def _pod(
         )
         found = keys.get(key)
         if found is None:
-            _check_named_ports(conn, new_pod)
+            conn = _refine(conn, _named_port_cuts(conn, new_pod))
             new_class = n_old
             keys[key] = new_class
             pod_class[new_at] = new_class
@@ -482,14 +535,32 @@ def _classes_of(classes: EndpointClasses, at: int | None, m: Index) -> set[int]:
     return {c} if c >= 0 else set()
 
 
-def _check_named_ports(conn: Connectivity, pod: Pod) -> None:
-    atoms = conn.ports
-    for proto, name in conn.rules.named_cache():
+_USED_NAMES: list[tuple[object, object, set[tuple[Protocol, str]]]] = []
+
+
+def _used_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
+    """Every (protocol, name) a rule names, remembered for the last policy tuples (a pod
+    change keeps them)."""
+    last = _USED_NAMES[0] if _USED_NAMES else None
+    if last is not None and last[0] is cluster.policies and last[1] is cluster.admin_policies:
+        return last[2]
+    specs = [s for p in cluster.policies for r in (*p.ingress, *p.egress) for s in r.ports or ()]
+    specs += [
+        s for p in cluster.admin_policies for r in (*p.ingress, *p.egress) for s in r.ports or ()
+    ]
+    used = {(s.protocol, s.name) for s in specs if s.name}
+    _USED_NAMES[:] = [(cluster.policies, cluster.admin_policies, used)]
+    return used
+
+
+def _named_port_cuts(conn: Connectivity, pod: Pod) -> list[_Range]:
+    """A new class's named ports that rules use must be atoms of their own."""
+    out: list[_Range] = []
+    for proto, name in _used_names(conn.cluster):
         number = pod.named_port(name, proto)
-        if number is not None:
-            _, lo, hi = atoms.atoms[atoms.atom_of(proto, number)]
-            if (lo, hi) != (number, number):
-                raise _Rebuild("named port of a new class")
+        if number is not None and not _is_atom(conn, proto, number, number):
+            out.append((proto, number, number))
+    return out
 
 
 def _renumber(

@@ -51,17 +51,24 @@ def service_target_ports(service: Service, asked: int | str | None, route: bool)
 
 
 def pod_ports(pod: Pod, targets: list[int | str]) -> set[int]:
-    """The TCP ports of `pod` that the targetPorts stand for."""
+    """The TCP ports of `pod` that the targetPorts stand for. A KubeVirt virtual machine
+    declares no container ports (its guest listens where it likes), so a numeric target
+    stands for itself there, as netpol-analyzer's udn_with_vm_and_ingress_controller case
+    expects; a named target still needs a declared name."""
     declared = {p.port for p in pod.ports}
+    vm = not pod.ports and pod.workload.kind in _VM_KINDS
     out = set()
     for t in targets:
         if isinstance(t, str):
             number = next((p.port for p in pod.ports if p.name == t), None)
             if number is not None and pod.named_port(t, Protocol.TCP) == number:
                 out.add(number)
-        elif t in declared:
+        elif t in declared or vm:
             out.add(t)
     return out
+
+
+_VM_KINDS = frozenset({"VirtualMachine", "VirtualMachineInstance"})
 
 
 def _backends(conn: Connectivity) -> list[tuple[str, ServiceBackend, bool]]:

@@ -92,6 +92,19 @@ class RuleCompiler:
         tables are compiled."""
         return self._named
 
+    def with_ports(self, ports: PortAtoms, first: npt.NDArray[np.intp]) -> RuleCompiler:
+        """The same compiler over finer port atoms, where old atom j starts at new atom
+        `first[j]`. Selections do not depend on ports and are kept; named ports resolve to
+        single-port atoms, which a refinement never splits."""
+        out = RuleCompiler(self.classes, ports, self.ips, self.nodes)
+        out._pod_labels, out._ns_labels = self._pod_labels, self._ns_labels
+        out._peer_memo, out._peers_index = self._peer_memo, self._peers_index
+        out._target_memo, out._target_index = self._target_memo, self._target_index
+        out._ns_memo = self._ns_memo
+        for key, atoms in self._named.items():
+            out._named[key] = np.where(atoms >= 0, first[np.maximum(atoms, 0)], -1)
+        return out
+
     def renumbered(
         self, classes: EndpointClasses, keep: npt.NDArray[np.intp], n_new: int
     ) -> RuleCompiler:
