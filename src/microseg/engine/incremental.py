@@ -159,16 +159,19 @@ def _refine(conn: Connectivity, cuts: list[_Range]) -> Connectivity:
 
 def _split_bits(bits: Bits, pieces: npt.NDArray[np.int64]) -> Bits:
     """Bit j of every word copied into `pieces[j]` adjacent bits, higher bits moved up.
-    Done split by split from the top, a few whole-array operations each."""
+    Split by split from the top, each copy is four in-place passes: the bits from j up,
+    shifted by one, joined to the bits up to j (so bit j lands on both j and j + 1)."""
     out = bits.copy()
+    high = np.empty_like(out)
     one = np.uint64(1)
     for j in np.flatnonzero(pieces > 1)[::-1].tolist():
-        extra = int(pieces[j]) - 1
-        low = out & np.uint64((1 << (j + 1)) - 1)
-        bit = (out >> np.uint64(j)) & one
-        high = out >> np.uint64(j + 1)
-        copies = bit * np.uint64(((1 << extra) - 1) << (j + 1))
-        out = low | copies | (high << np.uint64(j + 1 + extra))
+        up_to_j = np.uint64((1 << (j + 1)) - 1)
+        from_j = ~np.uint64((1 << j) - 1)
+        for _ in range(int(pieces[j]) - 1):
+            np.bitwise_and(out, from_j, out=high)
+            np.left_shift(high, one, out=high)
+            np.bitwise_and(out, up_to_j, out=out)
+            np.bitwise_or(out, high, out=out)
     return out
 
 
