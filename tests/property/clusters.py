@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from microseg.errors import Origin, Severity
+from microseg.ingest.networks import resolve_networks
 from microseg.model import (
     Action,
     AdminPolicy,
@@ -34,6 +36,14 @@ from microseg.model import (
     Subject,
     Workload,
     WorkloadKey,
+)
+from microseg.model.networks import (
+    PRIMARY_UDN_LABEL,
+    NetworkKind,
+    NetworkRole,
+    Networks,
+    Topology,
+    UserDefinedNetwork,
 )
 
 NAMESPACES = ("ns-a", "ns-b", "ns-c")
@@ -282,6 +292,91 @@ def admin_policies(draw: st.DrawFn) -> tuple[AdminPolicy, ...]:
     return tuple(out)
 
 
+TOPOLOGIES = st.sampled_from([Topology.LAYER2, Topology.LAYER3])
+CUDN_LABEL = {"udn": "blue"}
+"""The label a generated CUDN selects its namespaces by, when it does not use NS_SELECTORS."""
+
+
+def _udn(name: str, topology: Topology, role: NetworkRole, namespace: str) -> UserDefinedNetwork:
+    """A UDN as ingest/networks.py builds it (origin: the document's kind, namespace, name)."""
+    origin = Origin(kind="UserDefinedNetwork", namespace=namespace, name=name)
+    return UserDefinedNetwork(NetworkKind.UDN, name, topology, role, namespace, None, origin)
+
+
+def _cudn(name: str, topology: Topology, selector: LabelSelector) -> UserDefinedNetwork:
+    """A Primary CUDN as ingest/networks.py builds it."""
+    origin = Origin(kind="ClusterUserDefinedNetwork", name=name)
+    return UserDefinedNetwork(
+        NetworkKind.CUDN, name, topology, NetworkRole.PRIMARY, "", selector, origin
+    )
+
+
+@st.composite
+def networks(
+    draw: st.DrawFn, namespaces: tuple[Namespace, ...]
+) -> tuple[tuple[Namespace, ...], Networks]:
+    """About one cluster in four puts one or two namespaces on primary user-defined networks:
+    a UDN in each, one CUDN selecting them, or a UDN in one and a CUDN in the other.
+
+    Namespaces on a primary network carry PRIMARY_UDN_LABEL (OVN-Kubernetes uses a primary
+    network only for namespaces created with it); a CUDN may also select a namespace
+    without it, which stays on the default network, and a Secondary network may be added,
+    which changes nothing. The result is checked against ingest's own resolution.
+    """
+    if draw(st.integers(0, 3)) != 3:  # shrinks towards the default network only
+        return namespaces, Networks()
+    chosen = draw(st.lists(st.sampled_from(NAMESPACES), min_size=1, max_size=2, unique=True))
+    shape = draw(st.sampled_from(("udn", "cudn", "both") if len(chosen) == 2 else ("udn", "cudn")))
+    extra: dict[str, dict[str, str]] = {n: {} for n in NAMESPACES}
+    for n in chosen:
+        extra[n][PRIMARY_UDN_LABEL] = ""  # the value netpol-analyzer's inputs use
+    nets: list[UserDefinedNetwork] = []
+    cudn_namespaces: list[str] = []
+    if shape == "udn":
+        for n in chosen:
+            name = draw(
+                st.sampled_from(("net-a", "net-b"))
+            )  # one name in two namespaces: two networks
+            nets.append(_udn(name, draw(TOPOLOGIES), NetworkRole.PRIMARY, n))
+    elif shape == "both":
+        nets.append(_udn("net-a", draw(TOPOLOGIES), NetworkRole.PRIMARY, chosen[0]))
+        cudn_namespaces = [chosen[1]]
+    else:
+        cudn_namespaces = list(chosen)
+        others = [n for n in NAMESPACES if n not in chosen]
+        if draw(st.booleans()):
+            cudn_namespaces.append(draw(st.sampled_from(others)))  # selected, but not labelled
+    for n in cudn_namespaces:
+        extra[n].update(CUDN_LABEL)
+    if cudn_namespaces:
+        by_labels = shape == "both" or draw(st.booleans())
+        cudn_selector = LabelSelector.from_labels(CUDN_LABEL) if by_labels else draw(NS_SELECTORS)
+        nets.append(_cudn("shared", draw(TOPOLOGIES), cudn_selector))
+    if draw(st.booleans()):
+        n = draw(st.sampled_from(NAMESPACES))
+        nets.append(_udn("side", draw(TOPOLOGIES), NetworkRole.SECONDARY, n))
+    out = tuple(
+        Namespace(ns.name, FrozenLabels({**ns.labels, **extra[ns.name]})) for ns in namespaces
+    )
+    primary: dict[str, UserDefinedNetwork] = {}
+    for net in nets:
+        if not net.is_primary:
+            continue
+        for ns in out:
+            on = (
+                net.namespace == ns.name
+                if net.namespace_selector is None
+                else net.namespace_selector.matches(ns.labels)
+            )
+            if on and PRIMARY_UDN_LABEL in ns.labels:
+                primary[ns.name] = net
+    result = Networks(tuple(nets), tuple(sorted(primary.items(), key=lambda kv: kv[0])))
+    resolved, notes = resolve_networks(nets, {ns.name: ns for ns in out})
+    assert resolved == result, (resolved, result)
+    assert not any(d.severity is Severity.ERROR for d in notes), notes
+    return out, result
+
+
 @st.composite
 def clusters(
     draw: st.DrawFn, max_pods: int = 6, max_policies: int = 4, tiers: bool = True
@@ -292,6 +387,7 @@ def clusters(
         )
         for n in NAMESPACES
     )
+    namespaces, udns = draw(networks(namespaces))
     pod_list = tuple(draw(pods(i)) for i in range(draw(st.integers(1, max_pods))))
     policy_list = tuple(draw(policies(i)) for i in range(draw(st.integers(0, max_policies))))
     return Cluster(
@@ -301,6 +397,7 @@ def clusters(
         policies=policy_list,
         admin_policies=draw(admin_policies()) if tiers else (),
         nodes=NODES,
+        networks=udns,
     )
 
 

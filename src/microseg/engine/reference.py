@@ -2,8 +2,9 @@
 destination, protocol, port) at a time.
 
 NetworkPolicy follows the networking.k8s.io/v1 API reference; the admin and baseline tiers
-follow the network-policy-api reference (AdminNetworkPolicy, BaselineAdminNetworkPolicy).
-It shares nothing with the fast engine but the model, so property tests can hold the
+follow the network-policy-api reference (AdminNetworkPolicy, BaselineAdminNetworkPolicy);
+primary user-defined networks (OVN-Kubernetes UDN/CUDN) cut pods of different networks apart
+before any policy is consulted (see `_network`). It shares nothing with the fast engine but the model, so property tests can hold the
 engine to it. Endpoints are Pods or external IP address strings.
 """
 
@@ -24,6 +25,7 @@ from microseg.model.netpol import (
     PortSpec,
     Rule,
 )
+from microseg.model.networks import UserDefinedNetwork
 from microseg.model.objects import Pod
 from microseg.model.sets import Protocol
 
@@ -165,6 +167,23 @@ def _direction_allows(
     return baseline is not Action.DENY
 
 
+def _network(cluster: Cluster, pod: Pod) -> UserDefinedNetwork | None:
+    """The primary user-defined network `pod` sits on; None: the cluster's default network.
+
+    Why: pods on different primary networks are isolated from each other whatever the
+    policies say (OpenShift "About user-defined networks": the segments are isolated by
+    default, https://docs.redhat.com/en/documentation/openshift_container_platform/4.18/html/networking/primary-networks).
+    A pod's network is its namespace's (`Cluster.networks`, resolved at ingest from the UDN in
+    the namespace or a CUDN selecting it, for namespaces labelled
+    k8s.ovn.org/primary-user-defined-network). A host-network pod counted as its node uses the
+    node's own stack, so it is on the default network; `allowed` has already turned it into an
+    ordinary pod when host-network pods count as pods.
+    """
+    if pod.host_network:
+        return None
+    return cluster.networks.primary_of(pod.namespace)
+
+
 def allowed(
     cluster: Cluster,
     src: Endpoint,
@@ -179,6 +198,16 @@ def allowed(
         dst = replace(dst, host_network=False) if isinstance(dst, Pod) else dst
     if isinstance(src, str) and isinstance(dst, str):
         raise ValueError("at least one endpoint must be a pod")
+    # Two pods on different primary networks never connect. External addresses are never cut
+    # off: traffic between a UDN pod and the outside is left to the policies, as
+    # netpol-analyzer's expected outputs show (conformance udn_test_*, cudn_test_*:
+    # `0.0.0.0-255.255.255.255 => blue[udn]/webserver : All Connections`).
+    if (
+        isinstance(src, Pod)
+        and isinstance(dst, Pod)
+        and _network(cluster, src) != _network(cluster, dst)
+    ):
+        return False
     egress = isinstance(src, str) or _direction_allows(
         cluster, src, dst, Direction.EGRESS, protocol, port
     )
