@@ -3,9 +3,10 @@ destination, protocol, port) at a time.
 
 NetworkPolicy follows the networking.k8s.io/v1 API reference; the admin and baseline tiers
 follow the network-policy-api reference (AdminNetworkPolicy, BaselineAdminNetworkPolicy);
-primary user-defined networks (OVN-Kubernetes UDN/CUDN) cut pods of different networks apart
-before any policy is consulted (see `_network`). It shares nothing with the fast engine but the model, so property tests can hold the
-engine to it. Endpoints are Pods or external IP address strings.
+primary user-defined networks (OVN-Kubernetes UDN/CUDN) cut pods of different networks
+apart before any policy is consulted (see `_network`). It shares nothing with the fast
+engine but the model, so property tests can hold the engine to it. Endpoints are Pods or
+external IP address strings.
 """
 
 from __future__ import annotations
