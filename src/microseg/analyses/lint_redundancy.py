@@ -37,6 +37,7 @@ from microseg.analyses.lint_tables import (
     pods_that_count,
 )
 from microseg.engine.connectivity import Connectivity
+from microseg.engine.networks import NetworkIsolation
 from microseg.engine.tiers import ALLOW, DENY, DirectionTable
 from microseg.model.admin import AdminTier
 from microseg.model.netpol import Direction
@@ -77,13 +78,19 @@ class Effects:
     np_flags: dict[RuleKey, int] = field(default_factory=dict)
 
 
-def _relevance(view: View, other: DirectionTable, multi: Mask) -> Mask:
-    """Cells whose change is a change of connectivity (see the module docstring)."""
+def _relevance(
+    view: View, other: DirectionTable, multi: Mask, isolation: NetworkIsolation | None = None
+) -> Mask:
+    """Cells whose change is a change of connectivity (see the module docstring). Pods on
+    different primary networks never connect (engine/networks.py), so no rule's effect
+    on such a pair is a change."""
     c = view.ctx.rc.n_classes
     rel = np.ones(view.shape, dtype=np.bool_)
     pods = view.cols < c
     if pods.any():
         rel[:, pods, :] = other.allow[np.ix_(view.cols[pods], view.rows)].transpose(1, 0, 2)
+        if isolation is not None:
+            rel[:, pods, :] &= isolation.same(view.rows, view.cols[pods])[:, :, None]
     same = (view.rows[:, None] == view.cols[None, :]) & ~multi[view.rows][:, None]
     rel[same] = False
     return rel
@@ -137,7 +144,7 @@ class _Run:
         for lo in range(0, rc.n_classes, step):
             rows = np.arange(lo, min(rc.n_classes, lo + step))
             view = View(ctx, rows, cols)
-            rel = _relevance(view, other, self.multi)
+            rel = _relevance(view, other, self.multi, self.conn.isolation)
             self.netpols(view, rel)
             self.tier(view, rel, baseline=False)
             self.tier(view, rel, baseline=True)

@@ -121,12 +121,28 @@ def _open_to_external(conn: Connectivity, node_class: npt.NDArray[np.int64]) -> 
     return int(reached[node_class].sum())
 
 
+def _all_pods(
+    isolated: npt.NDArray[np.bool_], conn: Connectivity, node_pods: list[list[int]]
+) -> npt.NDArray[np.bool_]:
+    """Per node, whether every one of its pods is isolated. A workload whose pods fall in
+    classes that connect alike stays one node even when only some of those classes are
+    selected by a policy (an allow-all one, say); it counts as isolated only when all are,
+    whichever class stands for it."""
+    if not node_pods:
+        return np.zeros(0, dtype=np.bool_)
+    sizes = np.fromiter((len(p) for p in node_pods), dtype=np.int64, count=len(node_pods))
+    pods = np.fromiter((i for p in node_pods for i in p), dtype=np.int64, count=int(sizes.sum()))
+    per_pod = isolated[conn.classes.pod_class[pods]]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return np.asarray(np.minimum.reduceat(per_pod, starts), dtype=np.bool_)
+
+
 def compute_stats(conn: Connectivity) -> Stats:
     materialise_if_small(conn)
-    _, _, classes, _, _ = workload_nodes(conn)
+    _, _, classes, _, node_pods = workload_nodes(conn)
     node_class = np.array(classes, dtype=np.int64)
-    ing = conn.ingress.isolated[node_class]
-    eg = conn.egress.isolated[node_class]
+    ing = _all_pods(conn.ingress.isolated, conn, node_pods)
+    eg = _all_pods(conn.egress.isolated, conn, node_pods)
     total, by_protocol, all_ports = (
         _pair_counts(conn, node_class) if len(node_class) else (0, dict.fromkeys(Protocol, 0), 0)
     )

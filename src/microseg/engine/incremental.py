@@ -514,8 +514,12 @@ def _pod(
         for t in (conn.ingress, conn.egress)
     ]
     same_names = (
-        old_at == new_at and old_pod is not None and new_pod is not None
-    ) and old_pod.workload == new_pod.workload
+        old_at == new_at
+        and old_pod is not None
+        and new_pod is not None
+        and old_pod.workload == new_pod.workload
+        and old_pod.from_template == new_pod.from_template  # template pods have no name
+    )
     names = conn.names if same_names else EndpointNames.build(cluster)
     if same_names:
         carry_grouping(conn.cluster.pods, cluster.pods)
@@ -559,7 +563,9 @@ def _used_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
 def _named_port_cuts(conn: Connectivity, pod: Pod) -> list[_Range]:
     """A new class's named ports that rules use must be atoms of their own."""
     out: list[_Range] = []
-    for proto, name in _used_names(conn.cluster):
+    # Names no rule uses any more stay resolved in the compiler, and a rule may name them
+    # again later: their numbers need atoms of their own too.
+    for proto, name in _used_names(conn.cluster) | set(conn.rules.named_cache()):
         number = pod.named_port(name, proto)
         if number is not None and not _is_atom(conn, proto, number, number):
             out.append((proto, number, number))
@@ -594,14 +600,12 @@ def _renumber(
     shrunk = len(keep) < n_old
     groups = []
     shift = n_new - n_old
+    # The groups whose peers reach past the classes (address columns, which move up). Read
+    # from the groups themselves: a group without targets keeps its peers but has no span.
+    needs = {k for k, g in enumerate(table.groups) if len(g.peers) and g.peers[-1] >= n_old}
     bounds = table.cached_bounds()
-    needs = (
-        set(np.flatnonzero(bounds[:, 3] >= n_old).tolist())
-        if bounds is not None and len(bounds) == len(table.groups)
-        else None
-    )
     for k, g in enumerate(table.groups):
-        if not shrunk and needs is not None and k not in needs:
+        if not shrunk and k not in needs:
             groups.append(g)
             continue
         if not shrunk:
@@ -634,7 +638,7 @@ def _renumber(
         _cache={},
     )
     carried = None
-    if not shrunk and needs is not None and bounds is not None:
+    if not shrunk and bounds is not None and len(bounds) == len(table.groups):
         carried = bounds.copy()
         for j in (2, 3):
             carried[:, j] += np.where(carried[:, j] >= n_old, shift, 0)

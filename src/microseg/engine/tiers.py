@@ -214,8 +214,25 @@ class DirectionTable:
             return unpack(self.bits[t, q], self.n_atoms)
         start, ids = self._row_groups()
         mine = ids[start[t] : start[t + 1]]
+        if not self.admin and not self.baseline:
+            return unpack(self._netpol_cell(int(t), int(q), mine.tolist()), self.n_atoms)
         one = np.array([t], dtype=np.intp), np.array([q], dtype=np.intp)
         return unpack(self.block(one[0], one[1], mine.tolist())[0, 0], self.n_atoms)
+
+    def _netpol_cell(self, t: int, q: int, mine: list[int]) -> Bits:
+        """One cell when no guardrail tier applies: the OR of the port words of the groups
+        that target t and have q as a peer, or every port when nothing isolates t. A query
+        asks for two cells, so this skips the block machinery entirely."""
+        if not self.isolated[t]:
+            return full_word(self.n_atoms)
+        word = np.zeros(self.rc.n_words, dtype=np.uint64)
+        one_t, one_q = np.array([t], dtype=np.intp), np.array([q], dtype=np.intp)
+        for k in mine:
+            g = self.groups[k]
+            i = int(np.searchsorted(g.peers, q))
+            if i < len(g.peers) and g.peers[i] == q:
+                word |= _port_words(self.rc, g.ports, self.direction, one_t, one_q)[0, 0]
+        return word
 
     def policies_of(self, t: int | np.integer[Any]) -> list[int]:
         """Indices into `cluster.policies` of the NetworkPolicies of this direction that
