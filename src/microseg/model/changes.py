@@ -196,6 +196,14 @@ def _delete_namespace(cluster: Cluster, name: str) -> Cluster:
         pods=tuple(p for p in cluster.pods if p.namespace != name),
         workloads=tuple(w for w in cluster.workloads if w.key.namespace != name),
         policies=tuple(p for p in cluster.policies if p.namespace != name),
+        services=tuple(s for s in cluster.services if s.namespace != name),
+        service_accounts=tuple(a for a in cluster.service_accounts if a.namespace != name),
+        ingresses=tuple(i for i in cluster.ingresses if i.namespace != name),
+        routes=tuple(r for r in cluster.routes if r.namespace != name),
+        peer_authentications=tuple(p for p in cluster.peer_authentications if p.namespace != name),
+        authorization_policies=tuple(
+            p for p in cluster.authorization_policies if p.namespace != name
+        ),
     )
 
 
