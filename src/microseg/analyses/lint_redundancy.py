@@ -238,6 +238,8 @@ class _Run:
             before = ve.final & vi.final.transpose(1, 0, 2)
             after = after_e & after_i.transpose(1, 0, 2)
             keep = ~((s[:, None] == t[None, :]) & ~self.multi[s][:, None])
+            if self.conn.isolation is not None:  # pods on different networks never connect
+                keep &= self.conn.isolation.same(s, t)
             if ((before != after) & keep[:, :, None]).any():
                 self.effects.changed_policies.add(key)
                 return
