@@ -33,7 +33,7 @@ from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
 from microseg.model.objects import WorkloadKey
 from microseg.model.sets import ConnSet, IPSet, Protocol
 
-__all__ = ["Connectivity", "Endpoint", "UnknownEndpointError"]
+__all__ = ["Connectivity", "Endpoint", "UnknownEndpointError", "used_port_names"]
 
 
 class UnknownEndpointError(MicrosegError):
@@ -55,15 +55,19 @@ def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
     return rules
 
 
+def used_port_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
+    """Every (protocol, name) some rule names: each must resolve to atoms of its own."""
+    return {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
+
+
 def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Protocol, int, int]]:
-    out: list[tuple[Protocol, int, int]] = []
-    used_names = set()
-    for rule in _all_rules(cluster):
-        for spec in rule.ports or ():
-            if spec.name:
-                used_names.add((spec.protocol, spec.name))
-            else:
-                out.append((spec.protocol, spec.start, spec.end))
+    out: list[tuple[Protocol, int, int]] = [
+        (s.protocol, s.start, s.end)
+        for r in _all_rules(cluster)
+        for s in r.ports or ()
+        if not s.name
+    ]
+    used_names = used_port_names(cluster)
     # Pods of one class share their named ports (engine/classes.py), so one pod per class
     # gives every port a name can resolve to.
     for pod in classes.reps:

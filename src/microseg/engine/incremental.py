@@ -24,13 +24,14 @@ host-network pods, node peers, and deleting a namespace.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.atoms import PortAtoms
 from microseg.engine.classes import EndpointClasses, class_key
+from microseg.engine.connectivity import Connectivity, EndpointNames, used_port_names
 from microseg.engine.options import HostNetwork
 from microseg.engine.packed import Bits, n_words
 from microseg.engine.rules import RuleCompiler
@@ -51,15 +52,13 @@ from microseg.model.changes import (
     PutPolicy,
     RelabelPod,
     apply_change,
+    pod_index,
 )
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, Peer, PodPeer, PortSpec
-from microseg.model.objects import Namespace, Pod
+from microseg.model.objects import Pod
 from microseg.model.sets import Protocol
-
-if TYPE_CHECKING:
-    from microseg.engine.connectivity import Connectivity
 
 __all__ = ["apply_incrementally"]
 
@@ -73,8 +72,6 @@ class _Rebuild(Exception):
 
 
 def apply_incrementally(conn: Connectivity, change: Change) -> Connectivity:
-    from microseg.engine.connectivity import Connectivity
-
     cluster = apply_change(conn.cluster, change)
     try:
         return _update(conn, cluster, change)
@@ -251,7 +248,7 @@ def _netpol(conn: Connectivity, cluster: Cluster, namespace: str, name: str) -> 
             assert new is not None
             assert new_at is not None
             edit.add_policy(new_at, new, conn.rules.policy_target_index(new))
-        tables.append(edit.finish(cluster.policies))
+        tables.append(edit.finish())
     return replace(conn, cluster=cluster, ingress=tables[0], egress=tables[1])
 
 
@@ -322,7 +319,6 @@ class _TableEdit:
 
     def finish(
         self,
-        policies: tuple[NetworkPolicy, ...],
         admin: tuple[Any, ...] | None = None,
         baseline: tuple[Any, ...] | None = None,
         bits: Bits | None = None,
@@ -353,7 +349,6 @@ class _TableEdit:
             if len(cols):
                 bits[:, cols] = new.block(None, cols)
             new.adopt_bits(bits)
-        del policies
         return new
 
     def _selecting(self) -> tuple[tuple[int, Index], ...]:
@@ -416,7 +411,6 @@ def _admin(conn: Connectivity, cluster: Cluster) -> Connectivity:
         edit.dirty_rows.append(rows)
         tables.append(
             edit.finish(
-                cluster.policies,
                 table.compile_tier(admin),
                 table.compile_tier(baseline),
             )
@@ -427,24 +421,15 @@ def _admin(conn: Connectivity, cluster: Cluster) -> Connectivity:
 # -- pods and classes ----------------------------------------------------------------------
 
 
-def _pod_at(cluster: Cluster, namespace: str, name: str) -> int | None:
-    for i, pod in enumerate(cluster.pods):
-        if pod.name == name and pod.namespace == namespace:
-            return i
-    return None
-
-
 def _pod(
     conn: Connectivity, cluster: Cluster, change: PutPod | RelabelPod | DeletePod
 ) -> Connectivity:
-    from microseg.engine.connectivity import EndpointNames
-
     if isinstance(change, PutPod):
         namespace, name = change.pod.namespace, change.pod.name
     else:
         namespace, name = change.namespace, change.name
-    old_at = _pod_at(conn.cluster, namespace, name)
-    new_at = _pod_at(cluster, namespace, name)
+    old_at = pod_index(conn.cluster, namespace, name)
+    new_at = pod_index(cluster, namespace, name)
     old_pod = conn.cluster.pods[old_at] if old_at is not None else None
     new_pod = cluster.pods[new_at] if new_at is not None else None
     if any(p is not None and p.host_network for p in (old_pod, new_pod)):
@@ -546,16 +531,11 @@ _USED_NAMES: list[tuple[object, object, set[tuple[Protocol, str]]]] = []
 
 
 def _used_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
-    """Every (protocol, name) a rule names, remembered for the last policy tuples (a pod
-    change keeps them)."""
+    """`used_port_names`, remembered for the last policy tuples (a pod change keeps them)."""
     last = _USED_NAMES[0] if _USED_NAMES else None
     if last is not None and last[0] is cluster.policies and last[1] is cluster.admin_policies:
         return last[2]
-    specs = [s for p in cluster.policies for r in (*p.ingress, *p.egress) for s in r.ports or ()]
-    specs += [
-        s for p in cluster.admin_policies for r in (*p.ingress, *p.egress) for s in r.ports or ()
-    ]
-    used = {(s.protocol, s.name) for s in specs if s.name}
+    used = used_port_names(cluster)
     _USED_NAMES[:] = [(cluster.policies, cluster.admin_policies, used)]
     return used
 
@@ -660,7 +640,7 @@ def _renumber(
             bits[:n_old, n_new:] = old_bits[:, n_old:]
     if added:
         _join(edit, n_new - 1, cluster)
-    return edit.finish(cluster.policies, bits=bits)
+    return edit.finish(bits=bits)
 
 
 def _renumber_tier(policy: Any, classes_only: Any, columns: Any) -> Any:
@@ -784,28 +764,21 @@ def _namespace(conn: Connectivity, cluster: Cluster, name: str) -> Connectivity:
         base.adopt(table.selector_counts(), table.group_index(), table.cached_bounds())
         edit = _TableEdit(base)
         if len(members):
-            _regroup_members(edit, members, cluster, spaces)
+            _regroup_members(edit, members, cluster)
             edit.dirty_rows.append(members)
             edit.dirty_cols.append(members)
         bits = table.bits.copy() if table.materialised else None
-        tables.append(
-            edit.finish(
-                cluster.policies, base.compile_tier(admin), base.compile_tier(baseline), bits=bits
-            )
-        )
+        tables.append(edit.finish(base.compile_tier(admin), base.compile_tier(baseline), bits=bits))
     return replace(
         conn, cluster=cluster, classes=new_classes, rules=rc, ingress=tables[0], egress=tables[1]
     )
 
 
-def _regroup_members(
-    edit: _TableEdit, members: Index, cluster: Cluster, spaces: list[Namespace]
-) -> None:
+def _regroup_members(edit: _TableEdit, members: Index, cluster: Cluster) -> None:
     """Re-ask every group that selects namespaces by label about the classes `members`."""
     reps = edit.rc.classes.reps
     ns = cluster.namespace(reps[int(members[0])].namespace)
     ns_labels = ns.labels if ns is not None else FrozenLabels({})
-    del spaces
     for k, g in enumerate(edit.groups):
         if g.peer_list is None or not any(
             isinstance(p, PodPeer) and p.namespace_selector is not None for p in g.peer_list

@@ -29,6 +29,7 @@ __all__ = [
     "PutPolicy",
     "RelabelPod",
     "apply_change",
+    "pod_index",
 ]
 
 
@@ -93,7 +94,8 @@ class DeleteNamespace:
 Change = PutPolicy | DeletePolicy | PutPod | RelabelPod | DeletePod | PutNamespace | DeleteNamespace
 
 
-def _pod_index(cluster: Cluster, namespace: str, name: str) -> int | None:
+def pod_index(cluster: Cluster, namespace: str, name: str) -> int | None:
+    """Where the pod named `namespace/name` is in `cluster.pods`, if it is there."""
     for i, pod in enumerate(cluster.pods):
         if pod.name == name and pod.namespace == namespace:
             return i
@@ -152,7 +154,7 @@ def _delete_policy(cluster: Cluster, change: DeletePolicy) -> Cluster:
 
 def _put_pod(cluster: Cluster, pod: Pod) -> Cluster:
     pods = list(cluster.pods)
-    at = _pod_index(cluster, pod.namespace, pod.name)
+    at = pod_index(cluster, pod.namespace, pod.name)
     old = None
     if at is None:
         pods.append(pod)
@@ -168,7 +170,7 @@ def _put_pod(cluster: Cluster, pod: Pod) -> Cluster:
 
 
 def _delete_pod(cluster: Cluster, change: DeletePod) -> Cluster:
-    at = _pod_index(cluster, change.namespace, change.name)
+    at = pod_index(cluster, change.namespace, change.name)
     if at is None:
         raise ChangeError(f"no pod {change.namespace}/{change.name}")
     pod = cluster.pods[at]
@@ -216,7 +218,7 @@ def apply_change(cluster: Cluster, change: Change) -> Cluster:
     if isinstance(change, PutPod):
         return _put_pod(cluster, change.pod)
     if isinstance(change, RelabelPod):
-        at = _pod_index(cluster, change.namespace, change.name)
+        at = pod_index(cluster, change.namespace, change.name)
         if at is None:
             raise ChangeError(f"no pod {change.namespace}/{change.name}")
         pod = cluster.pods[at]
