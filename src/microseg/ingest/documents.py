@@ -68,7 +68,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 MANIFEST_SUFFIXES = {".yaml", ".yml", ".json"}
 MAX_EXPANDED_NODES = 2_000_000
-MAX_DEPTH = 1000
+# Far beyond any real manifest (CRD schemas nest a few dozen levels), and low enough that
+# neither libyaml's own limit (1,000 levels in the PyYAML served now) nor Python's recursion
+# is ever reached first: the guard below decides, whatever the parser does.
+MAX_DEPTH = 100
 _DEEP_INDENT = re.compile(rf"^[ \t-]{{{MAX_DEPTH}}}", re.MULTILINE)
 
 
@@ -169,6 +172,10 @@ def _error(code: str, message: str, file: str, line: int | None = None) -> Diagn
     return Diagnostic(Severity.ERROR, code, message, Origin(file=file, line=line))
 
 
+def _too_deep(file: str, line: int | None) -> Diagnostic:
+    return _error("MS003", f"YAML nests deeper than {MAX_DEPTH} levels; refused", file, line)
+
+
 def _nests_deeper_than(text: str, limit: int) -> bool:
     """Whether the collections nest deeper than `limit`, from the event stream (which needs
     no recursion). It stops at the first event past the limit: libyaml checks its pending
@@ -197,9 +204,7 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
     # rather than raise: measure the depth from events first when the text could nest deeply.
     try:
         if _might_nest_deeply(text) and _nests_deeper_than(text, MAX_DEPTH):
-            raise _ReadError(
-                _error("MS003", f"YAML nests deeper than {MAX_DEPTH} levels; refused", file)
-            )
+            raise _ReadError(_too_deep(file, None))
     except yaml.YAMLError:
         pass  # reported with its line by the real parse below
     loader = _Loader(text)
@@ -225,11 +230,13 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting depth" in problem:  # a parser with a limit of its own, below ours
+            raise _ReadError(_too_deep(file, line)) from exc
         raise _ReadError(_error("MS002", f"invalid YAML: {problem}", file, line)) from exc
     except yaml.YAMLError as exc:
         raise _ReadError(_error("MS002", f"invalid YAML: {exc}", file)) from exc
     except RecursionError as exc:
-        raise _ReadError(_error("MS003", "YAML nesting too deep; refused", file)) from exc
+        raise _ReadError(_too_deep(file, None)) from exc
     finally:
         loader.dispose()
 

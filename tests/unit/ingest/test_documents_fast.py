@@ -28,7 +28,7 @@ CASES = {
     "unicode": "name: caf\u00e9\nemoji: '\u2603'\n",
     "duplicate keys": "a: 1\na: 2\n",
     "multi-document": "a: 1\n---\nb: [2]\n---\n- x\n",
-    "deep": "a:" + "".join(f"\n{'  ' * i}k{i}:" for i in range(1, 300)) + " end\n",
+    "deep": "a:" + "".join(f"\n{'  ' * i}k{i}:" for i in range(1, 95)) + " end\n",
 }
 
 
@@ -72,15 +72,33 @@ def test_aliases_share_one_object_as_in_pyyaml(tmp_path: Path) -> None:
     assert got["data"]["a"] is got["data"]["b"]
 
 
-def test_nesting_deeper_than_the_recursion_limit_still_loads(tmp_path: Path) -> None:
-    # The fast path recurses; past Python's limit PyYAML's iterative constructor takes over.
-    (got,) = _ours(tmp_path, _wrap("a: " + "[" * 990 + "x" + "]" * 990))
+def test_nesting_up_to_the_limit_loads(tmp_path: Path) -> None:
+    (got,) = _ours(tmp_path, _wrap("a: " + "[" * 97 + "x" + "]" * 97))
     assert isinstance(got, dict)
     node, depth = got["data"]["a"], 0
     while isinstance(node, list):
         (node,) = node
         depth += 1
-    assert (node, depth) == ("x", 990)
+    assert (node, depth) == ("x", 97)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 150 + "x" + "]" * 150,  # flow
+        "a: " + "[" * 990 + "x" + "]" * 990,  # just below libyaml's own limit
+        "a: " + "[" * 5000 + "x" + "]" * 5000,  # beyond it: the parser's error is not ours
+        "a:" + "".join(f"\n{'  ' * i}k{i}:" for i in range(1, 150)) + " end\n",  # block
+    ],
+    ids=["flow-150", "flow-990", "flow-5000", "block-150"],
+)
+def test_nesting_past_the_limit_is_ms003_whatever_the_parser(tmp_path: Path, text: str) -> None:
+    # Past 100 levels a value is refused before anything recurses on it (repr, validation).
+    f = tmp_path / "deep.yaml"
+    f.write_text(_wrap(text), encoding="utf-8")
+    (item,) = list(read_paths([str(f)]))
+    assert not isinstance(item, Document)
+    assert item.code == "MS003"
 
 
 def test_unhashable_key_is_a_located_error(tmp_path: Path) -> None:
