@@ -33,12 +33,12 @@ from microseg.analyses.lint_tables import (
     Index,
     Mask,
     View,
-    final,
     pods_that_count,
 )
+from microseg.engine.combine import ALLOW, DENY, over_codes
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.networks import NetworkIsolation
-from microseg.engine.tiers import ALLOW, DENY, DirectionTable
+from microseg.engine.tiers import DirectionTable
 from microseg.model.admin import AdminTier
 from microseg.model.netpol import Direction
 
@@ -206,12 +206,12 @@ class _Run:
             # What the cells get with the rule, and from the runner-up without it.
             if baseline:
                 hit &= view.open[ix] & not_iso[t_loc]
-                runner: Mask = state.second_r[ix] != DENY
+                runner: Mask = over_codes(state.second_r[ix], np.True_)  # over the default
                 differs = runner if tr.code == DENY else ~runner
             else:
                 fall = view.fallthrough[ix]
-                runner = final(state.second_r[ix], fall)
-                mine = {ALLOW: True, DENY: False}.get(tr.code)
+                runner = over_codes(state.second_r[ix], fall)
+                mine = {ALLOW: True, DENY: False}.get(tr.code)  # None: a Pass
                 differs = (runner != mine) if mine is not None else (runner != fall)
             if (hit & differs).any():
                 e.changed_rules.add(key)

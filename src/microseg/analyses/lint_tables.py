@@ -12,10 +12,10 @@ one rule or policy can be read off it without rebuilding:
   first is removed) and the code of the first rule of another policy (what decides when
   the first rule's whole policy is removed: its rules are contiguous in the order).
 
-The combination is the engine's (tiers.py, after the network-policy-api AdminNetworkPolicy
-reference): an admin Allow or Deny is final; an admin Pass or no match falls to
-NetworkPolicy when one isolates the pod, else to the baseline (a baseline Deny denies,
-anything else allows). `View.final` must equal the engine's table; tests hold it to that.
+The tiers stack as engine/combine.py says (admin over NetworkPolicy when it isolates the
+pod, else over the baseline, over the default); this module only keeps the first-match
+codes that let one rule or policy be taken out. `View.final` must equal the engine's
+table; tests hold it to that.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.combine import CODE_OF, NO_MATCH, Code, fallthrough, over_codes
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.rules import RuleCompiler
-from microseg.engine.tiers import ALLOW, DENY, PASS, UNDECIDED
-from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier
+from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
 from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "DirectionContext",
     "TierRule",
     "View",
-    "final",
     "pods_that_count",
     "port_block",
 ]
@@ -45,7 +44,6 @@ __all__ = [
 Mask = npt.NDArray[np.bool_]
 Codes = npt.NDArray[np.int8]
 Index = npt.NDArray[np.intp]
-_CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
 
 def port_block(
@@ -68,13 +66,6 @@ def port_block(
             pods = q_glob < rc.n_classes
             block[:, pods, :] |= named[q_glob[pods]][None, :, :]
     return block
-
-
-def final(first: Codes, fallthrough: Mask) -> Mask:
-    """The admin tier over what lies below it: Allow and Deny are final, Pass and no match
-    hand the cell to the lower tiers."""
-    decided: Mask = (first == ALLOW) | (((first == UNDECIDED) | (first == PASS)) & fallthrough)
-    return decided
 
 
 def pods_that_count(conn: Connectivity) -> Mask:
@@ -112,7 +103,7 @@ class TierRule:
     policy: int
     position: int
     rule: AdminRule
-    code: int
+    code: Code
 
 
 @dataclass(slots=True)
@@ -157,7 +148,7 @@ class DirectionContext:
             pi = index[id(p)]
             ctx.targets[pi] = t
             for pos, rule in enumerate(p.rules(self.direction)):
-                ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, _CODE[rule.action]))
+                ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, CODE_OF[rule.action]))
         return ctx
 
     def peers(self, rule: Rule | AdminRule) -> Mask:
@@ -194,9 +185,10 @@ class View:
         self.admin = _TierState(self, ctx.admin)
         self.base = _TierState(self, ctx.baseline)
         self.npallow = self.once_r
-        self.fallthrough = np.where(self.iso[:, None, None], self.npallow, self.base.first != DENY)
-        self.final = final(self.admin.first, self.fallthrough)
-        self.open = (self.admin.first == UNDECIDED) | (self.admin.first == PASS)
+        self.fallthrough = fallthrough(self.iso, self.npallow, (self.base.first,))
+        self.final = over_codes(self.admin.first, self.fallthrough)
+        self.open = self.admin.first == NO_MATCH
+        self.open |= self.admin.first == Code.PASS
 
     # -- blocks --------------------------------------------------------------------
     def local_rows(self, targets: Mask) -> Index:
@@ -253,23 +245,23 @@ class View:
         union = self.policy_union(policy, t_loc, count=False)
         others = self.twice_p[t_loc] | (self.once_p[t_loc] & ~union)
         still = self.ctx.iso_count[self.rows[t_loc]] >= 2
-        below = np.where(still[:, None, None], others, self.base.first[t_loc] != DENY)
-        return t_loc, final(self.admin.first[t_loc], below)
+        below = fallthrough(still, others, (self.base.first[t_loc],))
+        return t_loc, over_codes(self.admin.first[t_loc], below)
 
     def without_admin_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
         t_loc = self.local_rows(targets)
         first = self.admin.first[t_loc]
         mine = self.admin.first_policy(t_loc) == pi
         codes = np.where(mine, self.admin.second_p[t_loc], first).astype(np.int8)
-        return t_loc, final(codes, self.fallthrough[t_loc])
+        return t_loc, over_codes(codes, self.fallthrough[t_loc])
 
     def without_baseline_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
         t_loc = self.local_rows(targets)
         base = self.base.first[t_loc]
         mine = self.base.first_policy(t_loc) == pi
         codes = np.where(mine, self.base.second_p[t_loc], base)
-        below = np.where(self.iso[t_loc][:, None, None], self.npallow[t_loc], codes != DENY)
-        return t_loc, final(self.admin.first[t_loc], below)
+        below = fallthrough(self.iso[t_loc], self.npallow[t_loc], (codes,))
+        return t_loc, over_codes(self.admin.first[t_loc], below)
 
 
 class _TierState:
@@ -299,15 +291,15 @@ class _TierState:
                 continue
             block, ix = b.block, b.ix
             first = self.first[ix]
-            open_ = first == UNDECIDED
+            open_ = first == NO_MATCH
             new = block & open_
             taken = block & ~open_
             if taken.any():
                 second = self.second_r[ix]
-                second[taken & (second == UNDECIDED)] = tr.code
+                second[taken & (second == NO_MATCH)] = tr.code
                 self.second_r[ix] = second
                 other = self.second_p[ix]
-                other[taken & (self.first_pol[ix] != tr.policy) & (other == UNDECIDED)] = tr.code
+                other[taken & (self.first_pol[ix] != tr.policy) & (other == NO_MATCH)] = tr.code
                 self.second_p[ix] = other
             if new.any():
                 self.reached.add(tr.uid)

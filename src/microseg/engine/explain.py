@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from microseg.engine.combine import CODE_OF, TierStep, TierWalk, join, walk_tiers
 from microseg.engine.query import Step, Tier, Trace, Verdict
 from microseg.model.admin import Action, AdminRule, AdminTier
 from microseg.model.netpol import Direction, PortSpec, Rule
@@ -28,36 +29,6 @@ _ALL = ConnSet.all()
 _NONE = ConnSet.none()
 
 
-# Set algebra with the trivial cases answered first. ConnSet is canonical (sets.py), so
-# these return what the full operation would; they matter because most queries combine a
-# rule's ports with "everything still undecided" or "nothing allowed yet", and the general
-# operation walks every protocol's intervals (B4: about a third of a query's time).
-def _meet(a: ConnSet, b: ConnSet) -> ConnSet:
-    if not a or not b:
-        return _NONE
-    if b == _ALL:
-        return a
-    if a == _ALL:
-        return b
-    return a & b
-
-
-def _join(a: ConnSet, b: ConnSet) -> ConnSet:
-    if not a:
-        return b
-    if not b:
-        return a
-    return a | b
-
-
-def _minus(a: ConnSet, b: ConnSet) -> ConnSet:
-    if not a or not b:
-        return a
-    if b == _ALL:
-        return _NONE
-    return a - b
-
-
 def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> ConnSet:
     """The connections a rule's port list admits toward `destination` (None: external)."""
     if ports is None:
@@ -65,11 +36,11 @@ def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> C
     out = _NONE
     for spec in ports:
         if not spec.name:
-            out = _join(out, ConnSet.of({spec.protocol: IntervalSet.span(spec.start, spec.end)}))
+            out = join(out, ConnSet.of({spec.protocol: IntervalSet.span(spec.start, spec.end)}))
         elif destination is not None:
             number = destination.named_port(spec.name, spec.protocol)
             if number is not None:
-                out = _join(out, ConnSet.single(spec.protocol, number))
+                out = join(out, ConnSet.single(spec.protocol, number))
     return out
 
 
@@ -92,52 +63,51 @@ def _matches_all(rc: RuleCompiler, rule: Rule | AdminRule, columns: list[int]) -
     return all(any(bool(m[c]) for m in masks) for c in columns)
 
 
-class _Walk:
-    """Accumulates steps while tracking which connections are still undecided."""
+class _Steps:
+    """The steps of one direction's explanation, gathered tier by tier as
+    engine/combine.py walks them."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, conn: Connectivity, direction: Direction, klass: int, columns: list[int]
+    ) -> None:
+        self.conn, self.direction, self.klass, self.columns = conn, direction, klass, columns
         self.steps: list[Step] = []
-        self.undecided = _ALL
-        self.allowed = _NONE
+        self.guards: list[str] = []
 
-    def first_match(
-        self,
-        conn: Connectivity,
-        tier: AdminTier,
-        direction: Direction,
-        klass: int,
-        columns: list[int],
-        destination: Pod | None,
-    ) -> tuple[list[str], ConnSet]:
-        """One tier's rules in order; returns the policies that apply and what Passed."""
-        rc = conn.rules
+    def first_match(self, tier: AdminTier, destination: Pod | None) -> TierStep:
+        """One guardrail tier's rules in order, each deciding what it matches first."""
         label = Tier.ADMIN if tier is AdminTier.ADMIN else Tier.BASELINE
-        refs: list[str] = []
-        passed = _NONE
-        open_ = self.undecided
-        for policy in conn.cluster.tier(tier):
-            if not policy.rules(direction) or not rc.subject_targets(policy.subject)[klass]:
-                continue
-            refs.append(f"{policy.short_kind} {policy.name}")
-            for rule in policy.rules(direction):
-                if not open_ or not _matches_all(rc, rule, columns):
+        rc = self.conn.rules
+
+        def run(walk: TierWalk) -> None:
+            for policy in self.conn.cluster.tier(tier):
+                rules = policy.rules(self.direction)
+                if not rules or not rc.subject_targets(policy.subject)[self.klass]:
                     continue
-                part = _meet(rule_conns(rule.ports, destination), open_)
-                if not part:
-                    continue
-                effect = _EFFECT[rule.action]
-                kind = policy.short_kind if policy.short_kind == "CNP" else ""
-                self.steps.append(
-                    Step(label, effect, part, policy.name, rule.index, rule.origin, rule.name, kind)
-                )
-                open_ = _minus(open_, part)
-                if rule.action is Action.PASS:
-                    passed = _join(passed, part)
-                else:
-                    self.undecided = _minus(self.undecided, part)
-                    if rule.action is Action.ALLOW:
-                        self.allowed = _join(self.allowed, part)
-        return refs, passed
+                self.guards.append(f"{policy.short_kind} {policy.name}")
+                for rule in rules:
+                    if not walk.tier_open or not _matches_all(rc, rule, self.columns):
+                        continue
+                    part = walk.first_match(
+                        rule_conns(rule.ports, destination), CODE_OF[rule.action]
+                    )
+                    if not part:
+                        continue
+                    kind = policy.short_kind if policy.short_kind == "CNP" else ""
+                    self.steps.append(
+                        Step(
+                            label,
+                            _EFFECT[rule.action],
+                            part,
+                            policy.name,
+                            rule.index,
+                            rule.origin,
+                            rule.name,
+                            kind,
+                        )
+                    )
+
+        return run
 
 
 def explain_direction(
@@ -153,32 +123,39 @@ def explain_direction(
         destination: Pod | None = conn.classes.reps[klass]
     else:
         destination = conn.classes.reps[peer.klass] if peer.klass is not None else None
-    walk = _Walk()
-    guards, _ = walk.first_match(conn, AdminTier.ADMIN, direction, klass, columns, destination)
+    steps = _Steps(conn, direction, klass, columns)
     table = conn.ingress if direction is Direction.INGRESS else conn.egress
     selecting = [conn.cluster.policies[i] for i in table.policies_of(klass)]
-    if selecting:
+
+    def netpol(walk: TierWalk) -> bool:
+        if not selecting:
+            return False
         np_allowed = _NONE
         for policy in selecting:
             for rule in policy.rules(direction):
                 if not _matches_all(rc, rule, columns):
                     continue
-                part = _meet(rule_conns(rule.ports, destination), walk.undecided)
+                part = walk.isolating_allow(rule_conns(rule.ports, destination))
                 if part:
-                    walk.steps.append(
+                    steps.steps.append(
                         Step(Tier.NETPOL, Verdict.ALLOW, part, policy.ref, rule.index, rule.origin)
                     )
-                    np_allowed = _join(np_allowed, part)
-        rest = _minus(walk.undecided, np_allowed)
+                    np_allowed = join(np_allowed, part)
+        rest = walk.isolate(np_allowed)
         if rest:
-            walk.steps.append(Step(Tier.NETPOL, Verdict.DENY, rest))
-        walk.allowed = _join(walk.allowed, np_allowed)
-    else:
-        more, _ = walk.first_match(conn, AdminTier.BASELINE, direction, klass, columns, destination)
-        guards += more
-        if walk.undecided:
-            walk.steps.append(Step(Tier.DEFAULT, Verdict.ALLOW, walk.undecided))
-            walk.allowed = _join(walk.allowed, walk.undecided)
+            steps.steps.append(Step(Tier.NETPOL, Verdict.DENY, rest))
+        return True
+
+    def default(rest: ConnSet) -> None:
+        if rest:
+            steps.steps.append(Step(Tier.DEFAULT, Verdict.ALLOW, rest))
+
+    walk = walk_tiers(
+        (steps.first_match(AdminTier.ADMIN, destination),),
+        netpol,
+        (steps.first_match(AdminTier.BASELINE, destination),),
+        default,
+    )
     return Trace(
         direction,
         endpoint.name,
@@ -186,9 +163,9 @@ def explain_direction(
         False,
         bool(selecting),
         tuple(p.ref for p in selecting),
-        tuple(walk.steps),
+        tuple(steps.steps),
         walk.allowed,
-        tuple(guards),
+        tuple(steps.guards),
     )
 
 

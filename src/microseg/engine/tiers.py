@@ -30,24 +30,26 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from microseg.engine.combine import (
+    ALLOW,
+    CODE_OF,
+    DENY,
+    Code,
+    PackedTier,
+    stack_packed,
+)
 from microseg.engine.packed import Bits, full_word, unpack
 from microseg.engine.rules import RuleCompiler
-from microseg.model.admin import Action, AdminPolicy, AdminRule
+from microseg.model.admin import AdminPolicy, AdminRule
 from microseg.model.netpol import Direction, NetworkPolicy, Peer, PortSpec
 
 __all__ = [
-    "ALLOW",
-    "DENY",
-    "PASS",
-    "UNDECIDED",
     "DirectionTable",
     "Selection",
     "build_table",
     "make_group",
 ]
 
-UNDECIDED, ALLOW, DENY, PASS = 0, 1, 2, 3
-_CODE = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
 Index = npt.NDArray[np.intp]
 
@@ -122,7 +124,7 @@ class _TierPolicy:
     indices) and its rules in order as `(peer columns, ports, action code)`."""
 
     subjects: Index
-    rules: tuple[tuple[Index, tuple[PortSpec, ...] | None, int], ...]
+    rules: tuple[tuple[Index, tuple[PortSpec, ...] | None, Code], ...]
     policy: AdminPolicy | None = None
 
 
@@ -349,27 +351,23 @@ class DirectionTable:
                 out[np.ix_(tp, qp)] |= words
         view = out.transpose(1, 0, 2) if transposed else out  # [rows, cols] either way
         row_ids = r_sel.positions()
-        full = full_word(self.n_atoms)
-        view[~self.isolated[row_ids]] = full
-        base = self._tier(self.baseline, r_sel, c_sel)
-        if base is not None:
-            pos, _, deny = base
-            open_ = ~self.isolated[row_ids[pos]]  # the baseline speaks only where no NP isolates
-            view[pos[open_]] = full & ~deny[open_]
-        top = self._tier(self.admin, r_sel, c_sel)
-        if top is not None:
-            pos, allow, deny = top
-            view[pos] = (view[pos] | allow) & ~deny
+        above = self._tier(self.admin, r_sel, c_sel)
+        below = self._tier(self.baseline, r_sel, c_sel)
+        stack_packed(
+            view,
+            self.isolated[row_ids],
+            () if above is None else (above,),
+            () if below is None else (below,),
+            full_word(self.n_atoms),
+        )
         return out
 
     def _tier(
         self, policies: tuple[_TierPolicy, ...], r_sel: Selection, c_sel: Selection
-    ) -> tuple[Index, Bits, Bits] | None:
+    ) -> PackedTier | None:
         """First-match-wins decisions of one tier over the block, for the block rows it has
-        subjects in: `(row positions, allow, deny)`, packed port atoms saying where the
-        first matching rule is an Allow or a Deny (a Pass or no match is in neither); None
-        when no rule applies. Guardrails usually cover a part of the cluster, so only
-        those rows are materialised."""
+        subjects in (engine/combine.py stacks them); None when no rule applies. Guardrails
+        usually cover a part of the cluster, so only those rows are materialised."""
         active = []
         for policy in policies:
             pos, members = r_sel.restrict(policy.subjects)
@@ -395,7 +393,7 @@ class DirectionTable:
                 decided[cells] = before | hit
                 if code in verdict:
                     verdict[code][cells] |= hit
-        return rows, verdict[ALLOW], verdict[DENY]
+        return PackedTier(rows, verdict[ALLOW], verdict[DENY])
 
 
 def _compile_tier(
@@ -408,7 +406,7 @@ def _compile_tier(
             continue
         # Kept without subjects too: a pod added or relabelled later may become one.
         subjects = np.flatnonzero(rc.subject_targets(policy.subject))
-        compiled = tuple((rc.peer_index(r.peers), r.ports, _CODE[r.action]) for r in rules)
+        compiled = tuple((rc.peer_index(r.peers), r.ports, CODE_OF[r.action]) for r in rules)
         out.append(_TierPolicy(subjects, compiled, policy))
     return tuple(out)
 

@@ -12,8 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microseg.engine import Connectivity
+from microseg.engine.combine import join as _join
+from microseg.engine.combine import meet as _meet
+from microseg.engine.combine import minus as _minus
 from microseg.engine.connectivity import _may_be_address
-from microseg.engine.explain import _join, _matches_all, _meet, _minus
+from microseg.engine.explain import _matches_all
 from microseg.ingest import load
 from microseg.model import ConnSet, Protocol
 from microseg.model.sets import IntervalSet
