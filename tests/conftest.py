@@ -30,7 +30,9 @@ def conformance_root() -> Path | None:
 def corpus() -> Path:
     root = conformance_root()
     if root is None:
-        why = "conformance corpus not found: set MICROSEG_CONFORMANCE or place ../shared/conformance"
+        why = (
+            "conformance corpus not found: set MICROSEG_CONFORMANCE or place ../shared/conformance"
+        )
         if os.environ.get("CI"):
             pytest.fail(f"{why}; CI must run the peer oracles, not skip them")
         pytest.skip(why)

@@ -1,5 +1,5 @@
 """Loading with the mesh options every mesh-aware command shares (--layer, --trust-domain,
---istio-root-namespace); a helper so that app.py and cmd_identity.py spell them alike."""
+--istio-root-namespace); a helper so that every mesh-aware command spells them alike."""
 
 from __future__ import annotations
 
