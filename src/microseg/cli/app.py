@@ -26,6 +26,7 @@ from microseg.cli.commands import (
     verify,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
+from microseg.cli.usage import MicrosegCommand, MicrosegGroup
 from microseg.errors import MicrosegError
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -49,13 +50,17 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="microseg",
+        cls=MicrosegGroup,
+        # Markdown joins a docstring's wrapped lines into one paragraph; "rich" keeps the
+        # source's line breaks, which cut sentences in the middle.
+        rich_markup_mode="markdown",
         help="Zero-trust micro-segmentation for Kubernetes: exact, explained connectivity.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
     )
     for name, command in COMMANDS:
-        app.command(name=name)(command)
+        app.command(name=name, cls=MicrosegCommand)(command)
     return app
 
 

@@ -8,14 +8,26 @@ not a check: `verify`'s maxBlastRadius is the check); 2 for bad input.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.cli.args import parse_port
-from microseg.cli.common import Session, check_output, fail
+from microseg.cli.args import PortArg
+from microseg.cli.common import Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
-from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+    port_option,
+)
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
 from microseg.model.sets import ConnSet
 
@@ -23,9 +35,15 @@ if TYPE_CHECKING:
     from microseg.analyses.blast import NamedPort
     from microseg.model.intent import IntentSet
 
-__all__ = ["blast_radius_cmd"]
+__all__ = ["BlastFormat", "blast_radius_cmd"]
 
-FORMATS = ("text", "json", "dot")
+
+class BlastFormat(StrEnum):
+    """-o for `blast-radius`: dot draws the attack tree."""
+
+    TEXT = "text"
+    JSON = "json"
+    DOT = "dot"
 
 
 def _nodes(
@@ -105,12 +123,11 @@ def blast_radius_cmd(
         typer.Option("--hops", help="At most this many hops (default: no limit).", min=1),
     ] = None,
     port: Annotated[
-        str | None,
-        typer.Option(
-            "--port",
-            help="Only hops allowing PROTO/PORT, PROTO/START-END (e.g. TCP/5432) or "
+        PortArg | None,
+        port_option(
+            "Only hops allowing PROTO/PORT, PROTO/START-END (e.g. TCP/5432) or "
             "PROTO/NAME (the destination's container port of that name), the entry from "
-            "addresses or the ingress controller included.",
+            "addresses or the ingress controller included."
         ),
     ] = None,
     dst: Annotated[
@@ -130,8 +147,8 @@ def blast_radius_cmd(
             show_default=False,
         ),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text, json or dot.")] = "text",
-    host_network: HostNet = "node",
+    output: Annotated[BlastFormat, output_option(BlastFormat)] = BlastFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -145,25 +162,20 @@ def blast_radius_cmd(
     from microseg.cli.intent_files import load_intent_files
     from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
 
-    check_output(output, FORMATS)
     if not src and not from_exposed:
         fail("give --from WORKLOAD (ns/name, ns/*, a group) or --from-exposed")
     conns: ConnSet | None = None
     named: NamedPort | None = None
     if port is not None:
-        try:
-            arg = parse_port(port)
-        except ValueError as exc:
-            fail(str(exc))
-        if arg.name:
-            named = NamedPort(arg.protocol, arg.name)
+        if port.name:
+            named = NamedPort(port.protocol, port.name)
         else:
-            conns = arg.conns()
+            conns = port.conns()
     intent_set = load_intent_files(intents, quiet) if intents else None
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if named is not None:
-        _check_named(conn, port or "", named)
+        _check_named(conn, port.text if port else "", named)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
     sources = set(
         _nodes(conn, graph, src or [], "--from", intent_set, quiet, conns=conns, named=named)
@@ -188,7 +200,8 @@ def blast_radius_cmd(
             conns=conns,
             targets=targets,
             named=named,
-            explain=output != "dot",  # the attack tree shows no policies: skip the work
+            explain=output
+            is not BlastFormat.DOT,  # the attack tree shows no policies: skip the work
         ),
     )
     query = BlastQuery(
@@ -198,5 +211,9 @@ def blast_radius_cmd(
         tuple(graph.nodes[i] for i in targets) if targets is not None else None,
         f"{named.protocol.value}/{named.name}" if named is not None else None,
     )
-    render = {"text": blast_text, "json": blast_json, "dot": blast_dot}[output]
+    render = {
+        BlastFormat.TEXT: blast_text,
+        BlastFormat.JSON: blast_json,
+        BlastFormat.DOT: blast_dot,
+    }[output]
     sys.stdout.write(render(result, query))

@@ -4,31 +4,52 @@ as a table (txt, csv, md), JSON or a Graphviz graph."""
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import Session, check_output, fail
+from microseg.cli.common import Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
-from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
 from microseg.engine import UnknownEndpointError, WorkloadGraph
 from microseg.engine.edge_conditions import edge_conditions, external_conditions
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 
-__all__ = ["connectivity"]
+__all__ = ["ConnectivityFormat", "connectivity"]
+
+
+class ConnectivityFormat(StrEnum):
+    """-o for `connectivity`: the connlist tables and JSON, or a Graphviz graph."""
+
+    TXT = "txt"
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+    DOT = "dot"
 
 
 def connectivity(
     paths: Paths,
     output: Annotated[
-        str, typer.Option("--output", "-o", help="txt, json, csv, md or dot.")
-    ] = "txt",
+        ConnectivityFormat, output_option(ConnectivityFormat, "Output format (dot: Graphviz).")
+    ] = ConnectivityFormat.TXT,
     focus_workload: Annotated[
         str | None,
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
-    host_network: HostNet = "node",
+    host_network: HostNet = HostNetworkChoice.NODE,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -36,8 +57,7 @@ def connectivity(
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
-    check_output(output, ("txt", "json", "csv", "md", "dot"))
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)
     focus = None
@@ -58,4 +78,9 @@ def connectivity(
     rows = connlist_rows(
         graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
     )
-    sys.stdout.write(render_dot(rows) if output == "dot" else render_connlist(rows, output))
+    text = (
+        render_dot(rows)
+        if output is ConnectivityFormat.DOT
+        else render_connlist(rows, output.value)
+    )
+    sys.stdout.write(text)

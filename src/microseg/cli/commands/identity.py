@@ -4,21 +4,38 @@ then the findings. A report: exit 0 whatever it finds, 2 on bad input."""
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from microseg.cli.common import Session, check_output
+from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
-from microseg.cli.options import HostNet, IstioRoot, NoColor, Paths, Quiet, TrustDomain
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
 
-__all__ = ["identity"]
+__all__ = ["IdentityFormat", "identity"]
+
+
+class IdentityFormat(StrEnum):
+    """-o for `identity`."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 def identity(
     paths: Paths,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+    output: Annotated[IdentityFormat, output_option(IdentityFormat)] = IdentityFormat.TEXT,
     expect_strict: Annotated[
         list[str] | None,
         typer.Option(
@@ -28,7 +45,7 @@ def identity(
     ] = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
-    host_network: HostNet = "node",
+    host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -39,11 +56,10 @@ def identity(
     from microseg.analyses.identity import identity_report
     from microseg.render.identity import identity_json, identity_table, identity_text_findings
 
-    check_output(output, ("text", "json"))
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))
-    if output == "json":
+    if output is IdentityFormat.JSON:
         sys.stdout.write(identity_json(report))
         return
     # Off a terminal, print the table at full width rather than truncating cells.

@@ -9,16 +9,30 @@ the README.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
-from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    NoColor,
+    Paths,
+    Quiet,
+    output_option,
+)
 
-__all__ = ["lint_cmd"]
+__all__ = ["LintFormat", "lint_cmd"]
 
-FORMATS = ("text", "json", "sarif")
+
+class LintFormat(StrEnum):
+    """-o for `lint`: SARIF for code-scanning dashboards."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
 
 
 def _ignored(spec: str) -> set[str]:
@@ -38,7 +52,7 @@ def _ignored(spec: str) -> set[str]:
 
 def lint_cmd(
     paths: Paths,
-    output: Annotated[str, typer.Option("--output", "-o", help="text, json or sarif.")] = "text",
+    output: Annotated[LintFormat, output_option(LintFormat)] = LintFormat.TEXT,
     ignore: Annotated[
         str,
         typer.Option(
@@ -46,7 +60,7 @@ def lint_cmd(
             help="Comma-separated codes or names to leave out, e.g. ML003,peer-matches-nothing.",
         ),
     ] = "",
-    host_network: HostNet = "node",
+    host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -58,16 +72,15 @@ def lint_cmd(
     from microseg.analyses.lint import LintReport, lint
     from microseg.render.lint import lint_json, lint_sarif, lint_text
 
-    check_output(output, FORMATS)
     skip = _ignored(ignore)
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = session.connectivity(paths)
     report = session.stage("linting", lambda: lint(conn))
     kept = tuple(f for f in report.findings if f.code not in skip)
     report = LintReport(kept, report.policies, report.rules)
-    if output == "json":
+    if output is LintFormat.JSON:
         sys.stdout.write(lint_json(report))
-    elif output == "sarif":
+    elif output is LintFormat.SARIF:
         sys.stdout.write(lint_sarif(report))
     else:
         sys.stdout.write(lint_text(report))

@@ -4,18 +4,36 @@ allowed, 1 when denied, 2 on bad input."""
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.args import parse_port
-from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
+from microseg.cli.common import EXIT_VIOLATION, Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
-from microseg.cli.options import HostNet, IstioRoot, LayerOpt, NoColor, Paths, Quiet, TrustDomain
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Port,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
 from microseg.engine import UnknownEndpointError, Verdict
 from microseg.render.reach import decision_json, decision_text
 
-__all__ = ["reach"]
+__all__ = ["ReachFormat", "reach"]
+
+
+class ReachFormat(StrEnum):
+    """-o for `reach`."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 def reach(
@@ -29,12 +47,9 @@ def reach(
     dst: Annotated[
         str, typer.Option("--to", help="Destination: ns/name, an IP or a CIDR.", show_default=False)
     ],
-    port: Annotated[
-        str | None,
-        typer.Option("--port", help="PROTO/PORT, PROTO/START-END or PROTO/NAME (e.g. TCP/5432)."),
-    ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
-    host_network: HostNet = "node",
+    port: Port = None,
+    output: Annotated[ReachFormat, output_option(ReachFormat)] = ReachFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -42,22 +57,17 @@ def reach(
     no_color: NoColor = False,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
-    check_output(output, ("text", "json"))
-    try:
-        port_arg = parse_port(port) if port is not None else None
-    except ValueError as exc:
-        fail(str(exc))
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     try:
         s, d = conn.resolve(src), conn.resolve(dst)
         conns = None
-        if port_arg is not None:
-            conns = conn.port_conns(
-                d, port_arg.protocol, port_arg.start, port_arg.end, port_arg.name
-            )
+        if port is not None:
+            conns = conn.port_conns(d, port.protocol, port.start, port.end, port.name)
         decision = conn.reach(s, d, conns)
     except UnknownEndpointError as exc:
         fail(str(exc))
-    sys.stdout.write(decision_json(decision) if output == "json" else decision_text(decision))
+    sys.stdout.write(
+        decision_json(decision) if output is ReachFormat.JSON else decision_text(decision)
+    )
     raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)

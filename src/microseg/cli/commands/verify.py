@@ -7,19 +7,34 @@ Exit codes (UX.md): 0 when every intent holds, 1 when any is violated, 2 on bad 
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, check_output
+from microseg.cli.common import EXIT_VIOLATION, Session
 from microseg.cli.intent_files import load_intent_files
-from microseg.cli.options import HostNet, NoColor, Paths, Quiet
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    NoColor,
+    Paths,
+    Quiet,
+    output_option,
+)
 from microseg.engine import WorkloadGraph
 
-__all__ = ["tool_version", "verify"]
+__all__ = ["VerifyFormat", "tool_version", "verify"]
 
-OUTPUTS = ("text", "json", "sarif", "junit")
+
+class VerifyFormat(StrEnum):
+    """-o for `verify`: SARIF and JUnit for CI."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    JUNIT = "junit"
 
 
 def tool_version() -> str:
@@ -40,10 +55,8 @@ def verify(
             show_default=False,
         ),
     ],
-    output: Annotated[
-        str, typer.Option("--output", "-o", help="text, json, sarif or junit.")
-    ] = "text",
-    host_network: HostNet = "node",
+    output: Annotated[VerifyFormat, output_option(VerifyFormat)] = VerifyFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -54,20 +67,19 @@ def verify(
     from microseg.render.sarif import report_sarif
     from microseg.render.verify import report_json, report_text
 
-    check_output(output, OUTPUTS)
     intent_set = load_intent_files(intents, quiet)
-    session = Session(quiet, no_color, host_network)
+    session = Session(quiet, no_color, host_network.value)
     conn = session.connectivity(paths)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
     report = session.stage("verifying", lambda: run_verify(conn, intent_set, graph))
     if not quiet:
         for note in report.notes:
             sys.stderr.write(f"notice: {note}\n")
-    if output == "json":
+    if output is VerifyFormat.JSON:
         sys.stdout.write(report_json(report))
-    elif output == "sarif":
+    elif output is VerifyFormat.SARIF:
         sys.stdout.write(report_sarif(report, tool_version()))
-    elif output == "junit":
+    elif output is VerifyFormat.JUNIT:
         sys.stdout.write(report_junit(report))
     else:
         sys.stdout.write(report_text(report))
