@@ -34,6 +34,8 @@ def fail(message: str) -> NoReturn:
 
 
 def check_output(output: str, choices: tuple[str, ...]) -> None:
+    """For a list of formats the CLI does not own (diff's, from render/diff.py); options
+    with the CLI's own enums are refused by typer before the command runs."""
     if output not in choices:
         fail(f"--output {output!r}: expected {', '.join(choices[:-1])} or {choices[-1]}")
 

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from microseg.analyses.blast import blast_radius, sources_of
 from microseg.analyses.verify import verify
-from microseg.cli.cmd_verify import load_intent_files
 from microseg.cli.common import Session, fail
+from microseg.cli.intent_files import load_intent_files
 from microseg.engine import Connectivity, WorkloadGraph
 from microseg.model.sets import ConnSet, Protocol
 from microseg.render.blast import BlastQuery, blast_text

@@ -1,11 +1,12 @@
 """Loading with the mesh options every mesh-aware command shares (--layer, --trust-domain,
---istio-root-namespace); a helper so that app.py and cmd_identity.py spell them alike."""
+--istio-root-namespace); a helper so that every mesh-aware command spells them alike."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from microseg.cli.common import Session, fail
+from microseg.cli.options import LayerChoice
 from microseg.engine import Connectivity
 from microseg.engine.query import Layer
 from microseg.model import Cluster
@@ -14,9 +15,11 @@ from microseg.model.mesh import MeshSettings
 __all__ = ["load_mesh", "mesh_connectivity", "parse_layer"]
 
 
-def parse_layer(text: str | None) -> Layer | None:
-    if text is None:
+def parse_layer(choice: LayerChoice | str | None) -> Layer | None:
+    """The CLI's --layer as the engine's Layer (typer has refused any other spelling)."""
+    if choice is None:
         return None
+    text = choice.value if isinstance(choice, LayerChoice) else choice
     try:
         return Layer(text)
     except ValueError:
@@ -31,7 +34,11 @@ def load_mesh(session: Session, paths: list[str], trust_domain: str, root: str) 
 
 
 def mesh_connectivity(
-    session: Session, paths: list[str], layer: str | None, trust_domain: str, root: str
+    session: Session,
+    paths: list[str],
+    layer: LayerChoice | None,
+    trust_domain: str,
+    root: str,
 ) -> Connectivity:
     """The index with the layer asked for; default both with mesh resources, else network."""
     chosen = parse_layer(layer)

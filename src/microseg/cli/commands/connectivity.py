@@ -1,0 +1,86 @@
+"""`microseg connectivity`: the allowed connections between workloads and external addresses,
+as a table (txt, csv, md), JSON or a Graphviz graph."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from microseg.cli.common import Session, fail
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
+from microseg.engine import UnknownEndpointError, WorkloadGraph
+from microseg.engine.edge_conditions import edge_conditions, external_conditions
+from microseg.render.connlist import connlist_rows, render_connlist
+from microseg.render.dot import render_dot
+
+__all__ = ["ConnectivityFormat", "connectivity"]
+
+
+class ConnectivityFormat(StrEnum):
+    """-o for `connectivity`: the connlist tables and JSON, or a Graphviz graph."""
+
+    TXT = "txt"
+    JSON = "json"
+    CSV = "csv"
+    MD = "md"
+    DOT = "dot"
+
+
+def connectivity(
+    paths: Paths,
+    output: Annotated[
+        ConnectivityFormat, output_option(ConnectivityFormat, "Output format (dot: Graphviz).")
+    ] = ConnectivityFormat.TXT,
+    focus_workload: Annotated[
+        str | None,
+        typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
+    ] = None,
+    host_network: HostNet = HostNetworkChoice.NODE,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """List the allowed connections between workloads and external addresses."""
+    session = Session(quiet, no_color, host_network.value)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    graph = WorkloadGraph.build(conn)
+    focus = None
+    if focus_workload is not None:
+        try:
+            ep = conn.resolve(focus_workload)
+        except UnknownEndpointError as exc:
+            fail(str(exc))
+        if ep.klass is None:
+            fail(f"--focus-workload {focus_workload!r}: expected a workload, not an address")
+        # The workload's own nodes (several when its pods differ), or the one pod named.
+        focus = {i for i, w in enumerate(graph.node_workload) if w == ep.name}
+        focus |= {i for i, n in enumerate(graph.nodes) if n == ep.name}
+    if graph.split and not quiet:
+        sys.stderr.write(
+            f"warning: workloads split into pods because their pods differ in connectivity: {', '.join(graph.split)}\n"
+        )
+    rows = connlist_rows(
+        graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
+    )
+    text = (
+        render_dot(rows)
+        if output is ConnectivityFormat.DOT
+        else render_connlist(rows, output.value)
+    )
+    sys.stdout.write(text)

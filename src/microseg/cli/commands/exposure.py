@@ -1,0 +1,63 @@
+"""`microseg exposure`: what outside addresses can reach, what reaches out, and the entry
+points (LoadBalancer/NodePort Services, Ingress, Route) with whether policies let them in.
+
+It is a report, so it exits 0 whatever it finds; 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+from microseg.cli.common import Session
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
+from microseg.engine import WorkloadGraph
+
+__all__ = ["ExposureFormat", "exposure"]
+
+
+class ExposureFormat(StrEnum):
+    """-o for `exposure`."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def exposure(
+    paths: Paths,
+    output: Annotated[ExposureFormat, output_option(ExposureFormat)] = ExposureFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Workloads reachable from or reaching addresses outside the cluster, by address
+    class (public, private, ...), and entry points with whether policies allow them."""
+    # Imported when the command runs: every command's modules at start-up slow them all.
+    from microseg.analyses.exposure import compute_exposure
+    from microseg.render.exposure import exposure_json, exposure_renderable
+
+    session = Session(quiet, no_color, host_network.value)
+    # The same loading and layers as `microseg connectivity`, so both agree on what
+    # outside addresses reach (the mesh, when counted, governs inbound traffic).
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
+    report = session.stage("exposure", lambda: compute_exposure(conn, graph))
+    if output is ExposureFormat.JSON:
+        sys.stdout.write(exposure_json(report))
+        return
+    session.out.print(exposure_renderable(report))

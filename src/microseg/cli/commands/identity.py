@@ -1,0 +1,70 @@
+"""`microseg identity`: who each workload is to the mesh (SPIFFE ID, mTLS, allowed callers),
+then the findings. A report: exit 0 whatever it finds, 2 on bad input."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from microseg.cli.common import Session
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
+
+__all__ = ["IdentityFormat", "identity"]
+
+
+class IdentityFormat(StrEnum):
+    """-o for `identity`."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def identity(
+    paths: Paths,
+    output: Annotated[IdentityFormat, output_option(IdentityFormat)] = IdentityFormat.TEXT,
+    expect_strict: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-strict",
+            help="A namespace whose mesh workloads must refuse plaintext (repeatable).",
+        ),
+    ] = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    host_network: HostNet = HostNetworkChoice.NODE,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Workload identities: service account, SPIFFE ID, mesh membership, mTLS mode per
+    port, allowed callers; then findings (weak mTLS, open ALLOW rules, unknown
+    principals, plaintext callers of STRICT workloads)."""
+    # Imported when the command runs: every command's modules at start-up slow them all.
+    from microseg.analyses.identity import identity_report
+    from microseg.render.identity import identity_json, identity_table, identity_text_findings
+
+    session = Session(quiet, no_color, host_network.value)
+    conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)
+    report = identity_report(conn, tuple(expect_strict or ()))
+    if output is IdentityFormat.JSON:
+        sys.stdout.write(identity_json(report))
+        return
+    # Off a terminal, print the table at full width rather than truncating cells.
+    out = session.out
+    if not out.is_terminal:
+        out = Console(width=400, no_color=out.no_color, highlight=False, soft_wrap=True)
+    out.print(identity_table(report))
+    session.out.print(identity_text_findings(report), end="", markup=False)

@@ -1,0 +1,73 @@
+"""`microseg reach`: can SRC reach DST, and why, per direction. A check: exit 0 when
+allowed, 1 when denied, 2 on bad input."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Port,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
+from microseg.engine import UnknownEndpointError, Verdict
+from microseg.render.reach import decision_json, decision_text
+
+__all__ = ["ReachFormat", "reach"]
+
+
+class ReachFormat(StrEnum):
+    """-o for `reach`."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def reach(
+    paths: Paths,
+    src: Annotated[
+        str,
+        typer.Option(
+            "--from", help="Source: ns/name (workload or pod), an IP or a CIDR.", show_default=False
+        ),
+    ],
+    dst: Annotated[
+        str, typer.Option("--to", help="Destination: ns/name, an IP or a CIDR.", show_default=False)
+    ],
+    port: Port = None,
+    output: Annotated[ReachFormat, output_option(ReachFormat)] = ReachFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
+    session = Session(quiet, no_color, host_network.value)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    try:
+        s, d = conn.resolve(src), conn.resolve(dst)
+        conns = None
+        if port is not None:
+            conns = conn.port_conns(d, port.protocol, port.start, port.end, port.name)
+        decision = conn.reach(s, d, conns)
+    except UnknownEndpointError as exc:
+        fail(str(exc))
+    sys.stdout.write(
+        decision_json(decision) if output is ReachFormat.JSON else decision_text(decision)
+    )
+    raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)

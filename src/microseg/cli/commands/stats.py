@@ -1,0 +1,62 @@
+"""`microseg stats`: the size of the problem (workloads, classes, atoms, isolation, allowed
+pairs) and where the time went, for sizing and benchmarks."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+from rich.table import Table
+
+from microseg.analyses.stats import compute_stats
+from microseg.cli.common import Session
+from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    TrustDomain,
+    output_option,
+)
+from microseg.render.stats import stats_json, stats_rows
+
+__all__ = ["StatsFormat", "stats"]
+
+
+class StatsFormat(StrEnum):
+    """-o for `stats`."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def stats(
+    paths: Paths,
+    output: Annotated[StatsFormat, output_option(StatsFormat)] = StatsFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
+    session = Session(quiet, no_color, host_network.value)
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    result = session.stage("counting", lambda: compute_stats(conn))
+    if output is StatsFormat.JSON:
+        sys.stdout.write(stats_json(result, session.timings))
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    for name, value in stats_rows(result):
+        table.add_row(name, value)
+    for stage, seconds in session.timings.items():
+        table.add_row(f"time: {stage}", f"{seconds:.3f} s")
+    session.out.print(table)
