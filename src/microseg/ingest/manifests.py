@@ -238,13 +238,22 @@ class ClusterBuilder:
             self._located(doc, err)
             return
         name = namespace.name
-        if name in self.namespaces:
-            first = self.namespaces[name].origin
+        earlier = self.namespaces.get(name)
+        if earlier is not None:
+            # An identical re-declaration is what applying the same manifest twice gives
+            # (kubectl and network-config-analyzer accept it); labels that differ leave the
+            # namespace's selection in doubt, as netpol-analyzer holds (its
+            # bad_path_namespace_with_same_name case).
+            same = earlier.labels == namespace.labels
+            where = f"first at {earlier.origin.location()}"
             self.diagnostics.append(
                 Diagnostic(
-                    Severity.ERROR,
+                    Severity.NOTICE if same else Severity.ERROR,
                     "MS202",
-                    f"namespace {name!r} is declared twice (first at {first.location()})",
+                    f"namespace {name!r} is declared twice, identically ({where}); "
+                    "the second declaration changes nothing"
+                    if same
+                    else f"namespace {name!r} is declared twice ({where})",
                     doc.origin(),
                     "metadata.name",
                 )
