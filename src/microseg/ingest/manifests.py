@@ -1,4 +1,4 @@
-"""Documents to one `Cluster`: dispatch by kind, defaults, duplicates, and diagnostics."""
+"""Documents to one `Cluster`: dispatch by (API group, kind), defaults, duplicates, and diagnostics."""
 
 from __future__ import annotations
 
