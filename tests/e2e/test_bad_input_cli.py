@@ -318,9 +318,21 @@ def test_duplicate_netpol_names_are_ms103(tmp_path: Path) -> None:
     ]
 
 
-def test_duplicate_namespace_is_ms202(tmp_path: Path) -> None:
+def test_identical_duplicate_namespace_is_a_ms202_notice(tmp_path: Path) -> None:
+    # Applying the same Namespace twice is harmless (kubectl, network-config-analyzer).
     ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
     path = write(tmp_path, "ns.yaml", ns + "---\n" + ns)
+    result = invoke(["connectivity", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        f"{path}:6: notice[MS202]: metadata.name: namespace 'shop' is declared twice, "
+        f"identically (first at {path}:1); the second declaration changes nothing"
+    ) in result.stderr.splitlines()
+
+
+def test_conflicting_duplicate_namespace_is_ms202(tmp_path: Path) -> None:
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+    path = write(tmp_path, "ns.yaml", ns + "---\n" + ns + "  labels: {team: a}\n")
     lines = assert_fatal(invoke(["connectivity", str(path)]), "MS202")
     assert lines == [
         f"{path}:6: error[MS202]: metadata.name: namespace 'shop' is declared twice (first at {path}:1)"

@@ -331,8 +331,13 @@ def _split(
             item_line = item_node.start_mark.line + 1 if item_node is not None else line
             if isinstance(item, dict):
                 if "kind" not in item and kind != "List":
-                    # A typed list (PodList) leaves the kind off its items.
-                    item = {**item, "kind": kind[: -len("List")]}
+                    # A typed list (PodList) leaves the kind off its items, and the
+                    # apiVersion, which decides how the kind is read (ingest/manifests.py).
+                    item = {
+                        "apiVersion": data.get("apiVersion"),
+                        **item,
+                        "kind": kind[: -len("List")],
+                    }
                 if not isinstance(item.get("kind"), str):
                     yield _not_an_object(
                         f"items[{i}] of document {index} has no kind; skipped",

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from microseg.errors import Diagnostic, Origin, Severity
+from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
-from microseg.ingest.validation import format_path
+from microseg.ingest.validation import FieldError, field_diagnostic
 from microseg.model.exposure import Ingress, Route, ServiceBackend
 
 __all__ = ["parse_ingress", "parse_route"]
@@ -23,26 +23,22 @@ __all__ = ["parse_ingress", "parse_route"]
 Result = tuple[Ingress | Route | None, list[Diagnostic]]
 
 
-class _Bad(Exception):
-    def __init__(self, path: FieldPath, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
+_CODE = "MS130"
 
 
-def _located(
-    doc: Document, severity: Severity, code: str, path: FieldPath, message: str
-) -> Diagnostic:
-    o = doc.origin()
-    where = Origin(o.file, o.document, doc.line_of(path, exact=True), o.kind, o.namespace, o.name)
-    return Diagnostic(severity, code, message, where, format_path(path))
+def _bad(path: FieldPath, message: str) -> FieldError:
+    return FieldError(_CODE, path, message)
+
+
+def _ignored(doc: Document, path: FieldPath, message: str) -> Diagnostic:
+    return field_diagnostic(doc, FieldError("MS131", path, message), Severity.WARNING)
 
 
 def _mapping(value: Any, path: FieldPath, optional: bool = True) -> dict[str, Any]:
     if value is None and optional:
         return {}
     if not isinstance(value, dict):
-        raise _Bad(path, f"expected a mapping, got {value!r}")
+        raise _bad(path, f"expected a mapping, got {value!r}")
     return value
 
 
@@ -50,13 +46,13 @@ def _list(value: Any, path: FieldPath) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Bad(path, f"expected a list, got {value!r}")
+        raise _bad(path, f"expected a list, got {value!r}")
     return value
 
 
 def _name(value: Any, path: FieldPath) -> str:
     if not isinstance(value, str) or not value:
-        raise _Bad(
+        raise _bad(
             path,
             "required field is missing" if value is None else f"expected a name, got {value!r}",
         )
@@ -66,11 +62,11 @@ def _name(value: Any, path: FieldPath) -> str:
 def _port(value: Any, path: FieldPath) -> int | str:
     """A port number (1-65535) or a non-empty name; numeric strings are not numbers."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _Bad(path, f"expected a port number or name, got {value!r}")
+        raise _bad(path, f"expected a port number or name, got {value!r}")
     if isinstance(value, int) and not 1 <= value <= 65535:
-        raise _Bad(path, f"expected 1-65535, got {value}")
+        raise _bad(path, f"expected 1-65535, got {value}")
     if isinstance(value, str) and not value:
-        raise _Bad(path, "expected a port number or name, got an empty string")
+        raise _bad(path, "expected a port number or name, got an empty string")
     return value
 
 
@@ -79,7 +75,7 @@ def _meta(doc: Document) -> tuple[str, str]:
     name = _name(meta.get("name"), ("metadata", "name"))
     namespace = meta.get("namespace") or "default"
     if not isinstance(namespace, str):
-        raise _Bad(("metadata", "namespace"), f"expected a string, got {namespace!r}")
+        raise _bad(("metadata", "namespace"), f"expected a string, got {namespace!r}")
     return namespace, name
 
 
@@ -94,11 +90,11 @@ def _ingress_backend(
         where = (*path, "service", "port")
         if port.get("name"):
             if not isinstance(port["name"], str):
-                raise _Bad((*where, "name"), f"expected a port name, got {port['name']!r}")
+                raise _bad((*where, "name"), f"expected a port name, got {port['name']!r}")
             return ServiceBackend(name, port["name"])
         if port.get("number") is not None:
             if not isinstance(port["number"], int):
-                raise _Bad((*where, "number"), f"expected a port number, got {port['number']!r}")
+                raise _bad((*where, "number"), f"expected a port number, got {port['number']!r}")
             return ServiceBackend(name, _port(port["number"], (*where, "number")))
         return ServiceBackend(name)
     if "serviceName" in backend:  # extensions/v1beta1, networking.k8s.io/v1beta1
@@ -106,9 +102,7 @@ def _ingress_backend(
         raw_port = backend.get("servicePort")
         asked = None if raw_port is None else _port(raw_port, (*path, "servicePort"))
         return ServiceBackend(name, asked)
-    notes.append(
-        _located(doc, Severity.WARNING, "MS131", path, "backend is not a Service; ignored")
-    )
+    notes.append(_ignored(doc, path, "backend is not a Service; ignored"))
     return None
 
 
@@ -133,8 +127,8 @@ def parse_ingress(doc: Document) -> Result:
                 b = _ingress_backend(doc, entry.get("backend"), (*where, "backend"), notes)
                 if b is not None:
                     backends.append(b)
-    except _Bad as bad:
-        return None, [*notes, _located(doc, Severity.ERROR, "MS130", bad.path, bad.message)]
+    except FieldError as bad:
+        return None, [*notes, field_diagnostic(doc, bad)]
     return Ingress(namespace, name, tuple(backends), doc.origin()), notes
 
 
@@ -146,13 +140,7 @@ def _route_target(
     name = _name(target.get("name"), (*path, "name"))
     if kind != "Service":
         notes.append(
-            _located(
-                doc,
-                Severity.WARNING,
-                "MS131",
-                (*path, "kind"),
-                f"target of kind {kind!r} is not a Service; ignored",
-            )
+            _ignored(doc, (*path, "kind"), f"target of kind {kind!r} is not a Service; ignored")
         )
         return None
     return ServiceBackend(name, port)
@@ -170,7 +158,7 @@ def parse_route(doc: Document) -> Result:
         )
         backends: list[ServiceBackend] = []
         if "to" not in spec:
-            raise _Bad(("spec", "to"), "required field is missing")
+            raise _bad(("spec", "to"), "required field is missing")
         targets: list[tuple[FieldPath, Any]] = [(("spec", "to"), spec["to"])]
         alternates = _list(spec.get("alternateBackends"), ("spec", "alternateBackends"))
         targets += [(("spec", "alternateBackends", i), a) for i, a in enumerate(alternates)]
@@ -178,6 +166,6 @@ def parse_route(doc: Document) -> Result:
             b = _route_target(doc, raw, path, port, notes)
             if b is not None:
                 backends.append(b)
-    except _Bad as bad:
-        return None, [*notes, _located(doc, Severity.ERROR, "MS130", bad.path, bad.message)]
+    except FieldError as bad:
+        return None, [*notes, field_diagnostic(doc, bad)]
     return Route(namespace, name, tuple(backends), doc.origin()), notes

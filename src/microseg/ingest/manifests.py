@@ -1,17 +1,19 @@
-"""Documents to one `Cluster`: dispatch by kind, defaults, duplicates, and diagnostics."""
+"""Documents to one `Cluster`: dispatch by (API group, kind), defaults, duplicates, and diagnostics."""
 
 from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
+from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
 from microseg.ingest.netpols import PolicyMemo, parse_network_policy
-from microseg.ingest.validation import format_path
-from microseg.ingest.workloads import CONTROLLER_KINDS, VM_KINDS, WorkloadBuilder
+from microseg.ingest.validation import FieldError, field_diagnostic
+from microseg.ingest.workloads import VM_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
@@ -25,11 +27,8 @@ from microseg.model.objects import (
     Node,
     Service,
     ServiceAccount,
-    ServicePort,
     Workload,
 )
-from microseg.model.selectors import label_key_error, label_value_error
-from microseg.model.sets import Protocol
 
 __all__ = ["ClusterBuilder", "load"]
 
@@ -81,6 +80,10 @@ class ClusterBuilder:
     netpol_memo: PolicyMemo = field(default_factory=PolicyMemo)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
+    # Policies of another implementation that reuse a policy kind's name (Calico's and
+    # Antrea's NetworkPolicy, say), by (API group, kind): never read as Kubernetes ones.
+    foreign: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _first_foreign: dict[tuple[str, str], Origin] = field(default_factory=dict)
 
     def add(self, doc: Document) -> None:
         """Validated readers handle each kind; a malformed object whose shape they did not
@@ -98,43 +101,36 @@ class ClusterBuilder:
             )
 
     def _add(self, doc: Document) -> None:
-        kind = str(doc.data["kind"])
-        if kind == "NetworkPolicy":
-            self._add_policy(doc)
-        elif kind == "Namespace":
-            self._add_namespace(doc)
-        elif kind == "Pod" or (kind in CONTROLLER_KINDS and kind not in VM_KINDS):
-            self.workloads.add(doc)
-        elif kind in VM_KINDS and str(doc.data.get("apiVersion", "")).startswith("kubevirt.io/"):
-            self.workloads.add(doc)  # KubeVirt VMs run in virt-launcher pods (ingest/workloads.py)
-        elif kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"):
-            self._add_admin_policy(doc)
-        elif kind == "Node":
-            self._add_node(doc)
-        elif kind == "Service":
-            self._add_service(doc)
-        elif kind in ("Ingress", "Route"):
-            self._add_exposure(doc, kind)
-        elif kind in _ISTIO_KINDS and str(doc.data.get("apiVersion", "")).startswith(
-            "security.istio.io/"
-        ):
-            self._add_istio(doc, kind)
-        elif kind in _NETWORK_KINDS and str(doc.data.get("apiVersion", "")).startswith(
-            "k8s.ovn.org/"
-        ):
-            self._add_network(doc)
-        elif kind == "ServiceAccount":
-            meta = doc.data.get("metadata")
-            if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-                self._error(doc, "MS201", "expected a mapping with a name", ("metadata",))
-                return
-            namespace = meta.get("namespace") or "default"
-            self.accounts.append(ServiceAccount(str(namespace), meta["name"], doc.origin()))
-        elif str(doc.data.get("apiVersion", "")).startswith("microseg.dev/"):
-            pass  # microseg's own documents (intents) sit beside manifests; their commands read them
-        else:
-            self.skipped[kind] += 1
-            self._first_skipped.setdefault(kind, doc.origin())
+        data = doc.data
+        kind = str(data["kind"])
+        api = data.get("apiVersion")
+        # A list item without an apiVersion (a hand-written `List`) is taken at its kind's word.
+        group = _DEFAULT_GROUP.get(kind, "") if api is None else str(api).rpartition("/")[0]
+        reader = _READERS.get((group, kind)) or _ANY_GROUP.get(kind)
+        if reader is not None:
+            reader(self, doc)
+            return
+        if group == "microseg.dev":
+            return  # microseg's own documents (intents) sit beside manifests; their commands read them
+        if kind in _POLICY_GROUPS:
+            key = (group or str(api), kind)
+            self.foreign[key] += 1
+            self._first_foreign.setdefault(key, doc.origin())
+            return
+        self.skipped[kind] += 1
+        self._first_skipped.setdefault(kind, doc.origin())
+
+    def _located(self, doc: Document, err: FieldError) -> None:
+        self.diagnostics.append(field_diagnostic(doc, err))
+
+    def _add_workload(self, doc: Document) -> None:
+        self.workloads.add(doc)
+
+    def _add_service_account(self, doc: Document) -> None:
+        try:
+            self.accounts.append(parse_service_account(doc))
+        except FieldError as err:
+            self._located(doc, err)
 
     def _add_network(self, doc: Document) -> None:
         from microseg.ingest.networks import parse_network  # loads only for OVN input
@@ -153,7 +149,7 @@ class ClusterBuilder:
 
         return resolve_networks(self.networks, self.namespaces)
 
-    def _add_istio(self, doc: Document, kind: str) -> None:
+    def _add_istio(self, doc: Document) -> None:
         # Imported here: its pydantic schemas cost a fifth of start-up, and most inputs
         # have no Istio objects.
         from microseg.ingest.istio import parse_istio
@@ -162,11 +158,12 @@ class ClusterBuilder:
         self.diagnostics.extend(notes)
         if obj is None:
             return
+        kind = str(doc.data["kind"])
         key = (kind, obj.namespace, obj.name)
         if key in self.mesh:
             first = self.mesh[key].origin.location()
             message = f"two {kind} objects named {obj.namespace}/{obj.name} (first at {first})"
-            self._error(doc, "MS143", message, ("metadata", "name"))
+            self._located(doc, FieldError("MS143", ("metadata", "name"), message))
             return
         self.mesh[key] = obj
 
@@ -188,14 +185,6 @@ class ClusterBuilder:
             if w.service_account != "default" and (w.key.namespace, w.service_account) not in known
         ]
 
-    def _error(self, doc: Document, code: str, message: str, path: tuple[str | int, ...]) -> None:
-        origin = doc.origin()
-        line = doc.line_of(path, exact=True)
-        where = Origin(
-            origin.file, origin.document, line, origin.kind, origin.namespace, origin.name
-        )
-        self.diagnostics.append(Diagnostic(Severity.ERROR, code, message, where, format_path(path)))
-
     def _add_admin_policy(self, doc: Document) -> None:
         # Imported on first use: most inputs have no guardrail policies, and building
         # their validators costs a third of the start-up time.
@@ -216,31 +205,10 @@ class ClusterBuilder:
         self.admin_policies.append(policy)
 
     def _add_node(self, doc: Document) -> None:
-        meta = doc.data.get("metadata")
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-            self._error(doc, "MS201", "expected a mapping with a name", ("metadata",))
-            return
-        labels = meta.get("labels") or {}
-        status = doc.data.get("status") or {}
-        raw = status.get("addresses") if isinstance(status, dict) else None
-        addresses = tuple(
-            str(a["address"])
-            for a in (raw if isinstance(raw, list) else [])
-            if isinstance(a, dict)
-            and a.get("type") in ("InternalIP", "ExternalIP")
-            and a.get("address")
-        )
-        if not isinstance(labels, dict):
-            self._error(doc, "MS201", "expected a mapping of labels", ("metadata", "labels"))
-            return
-        self.nodes.append(
-            Node(
-                meta["name"],
-                FrozenLabels({str(k): str(v) for k, v in labels.items()}),
-                addresses,
-                doc.origin(),
-            )
-        )
+        try:
+            self.nodes.append(parse_node(doc))
+        except FieldError as err:
+            self._located(doc, err)
 
     def _add_policy(self, doc: Document) -> None:
         result = parse_network_policy(doc, self.netpol_memo)
@@ -264,60 +232,46 @@ class ClusterBuilder:
         self.policies[key] = result
 
     def _add_namespace(self, doc: Document) -> None:
-        meta = doc.data.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
-        if not isinstance(name, str) or not name:
+        try:
+            namespace = parse_namespace(doc)
+        except FieldError as err:
+            self._located(doc, err)
+            return
+        name = namespace.name
+        earlier = self.namespaces.get(name)
+        if earlier is not None:
+            # An identical re-declaration is what applying the same manifest twice gives
+            # (kubectl and network-config-analyzer accept it); labels that differ leave the
+            # namespace's selection in doubt, as netpol-analyzer holds (its
+            # bad_path_namespace_with_same_name case).
+            same = earlier.labels == namespace.labels
+            where = f"first at {earlier.origin.location()}"
             self.diagnostics.append(
                 Diagnostic(
-                    Severity.ERROR,
-                    "MS201",
-                    "required field is missing",
-                    doc.origin(),
-                    "metadata.name",
-                )
-            )
-            return
-        raw_labels = meta.get("labels") or {}  # type: ignore[union-attr]
-        if not isinstance(raw_labels, dict):
-            self._error(doc, "MS201", "expected a mapping of labels", ("metadata", "labels"))
-            return
-        for k, v in raw_labels.items():
-            err = (
-                f"label key must be a string, got {k!r}"
-                if not isinstance(k, str)
-                else label_key_error(k)
-                or (
-                    label_value_error(v)
-                    if isinstance(v, str)
-                    else f"label value must be a string, got {v!r}"
-                )
-            )
-            if err:
-                self._error(doc, "MS201", err, ("metadata", "labels", str(k)))
-                return
-        if name in self.namespaces:
-            first = self.namespaces[name].origin
-            self.diagnostics.append(
-                Diagnostic(
-                    Severity.ERROR,
+                    Severity.NOTICE if same else Severity.ERROR,
                     "MS202",
-                    f"namespace {name!r} is declared twice (first at {first.location()})",
+                    f"namespace {name!r} is declared twice, identically ({where}); "
+                    "the second declaration changes nothing"
+                    if same
+                    else f"namespace {name!r} is declared twice ({where})",
                     doc.origin(),
                     "metadata.name",
                 )
             )
             return
-        # The API server sets kubernetes.io/metadata.name on every namespace.
-        labels = {**raw_labels, NAMESPACE_NAME_LABEL: name}
-        self.namespaces[name] = Namespace(name, FrozenLabels(labels), doc.origin())
+        self.namespaces[name] = namespace
 
-    def _add_exposure(self, doc: Document, kind: str) -> None:
-        obj, notes = parse_ingress(doc) if kind == "Ingress" else parse_route(doc)
+    def _add_ingress(self, doc: Document) -> None:
+        ingress, notes = parse_ingress(doc)
         self.diagnostics.extend(notes)
-        if isinstance(obj, Ingress):
-            self.ingresses.append(obj)
-        elif isinstance(obj, Route):
-            self.routes.append(obj)
+        if isinstance(ingress, Ingress):
+            self.ingresses.append(ingress)
+
+    def _add_route(self, doc: Document) -> None:
+        route, notes = parse_route(doc)
+        self.diagnostics.extend(notes)
+        if isinstance(route, Route):
+            self.routes.append(route)
 
     def _exposure_notes(self) -> list[Diagnostic]:
         """Backends that cannot lead anywhere: a Service missing from the input, or one
@@ -346,44 +300,10 @@ class ClusterBuilder:
         return out
 
     def _add_service(self, doc: Document) -> None:
-        data = doc.data
-        meta = data.get("metadata") or {}
-        spec = data.get("spec") or {}
-        if not isinstance(meta, dict) or not isinstance(spec, dict):
-            return
-        selector = spec.get("selector")
-        ports = []
-        raw_ports = spec.get("ports")
-        if raw_ports is not None and not isinstance(raw_ports, list):
-            self._error(
-                doc, "MS201", f"expected a list of ports, got {raw_ports!r}", ("spec", "ports")
-            )
-            return
-        for p in raw_ports or []:
-            if isinstance(p, dict) and isinstance(p.get("port"), int):
-                proto = p.get("protocol", "TCP")
-                target = p.get("targetPort", p["port"])
-                ports.append(
-                    ServicePort(
-                        Protocol(proto) if proto in ("TCP", "UDP", "SCTP") else Protocol.TCP,
-                        p["port"],
-                        target if isinstance(target, int | str) else p["port"],
-                        str(p.get("name") or ""),
-                        str(p.get("appProtocol") or ""),
-                    )
-                )
-        self.services.append(
-            Service(
-                str(meta.get("namespace") or "default"),
-                str(meta.get("name") or ""),
-                FrozenLabels({str(k): str(v) for k, v in selector.items()})
-                if isinstance(selector, dict) and selector  # {}: no pods (API ServiceSpec)
-                else None,
-                str(spec.get("type") or "ClusterIP"),
-                tuple(ports),
-                doc.origin(),
-            )
-        )
+        try:
+            self.services.append(parse_service(doc))
+        except FieldError as err:
+            self._located(doc, err)
 
     def build(self) -> Cluster:
         workloads, pods = self.workloads.build()
@@ -398,6 +318,17 @@ class ClusterBuilder:
                     "MS010",
                     f"skipped {count} object(s) of kind {kind}: not used by the analysis",
                     self._first_skipped[kind],
+                )
+            )
+        for (group, kind), count in sorted(self.foreign.items()):
+            diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "MS011",
+                    f"skipped {count} {kind} object(s) of API group {group}: microseg reads "
+                    f"{kind} only from {_POLICY_GROUPS[kind]}, so the connectivity shown "
+                    "ignores these policies",
+                    self._first_foreign[(group, kind)],
                 )
             )
         errors = [d for d in diagnostics if d.severity is Severity.ERROR]
@@ -430,6 +361,59 @@ class ClusterBuilder:
             networks=networks,
             diagnostics=tuple(diagnostics),
         )
+
+
+Reader = Callable[[ClusterBuilder, Document], None]
+
+# What each (API group, kind) is read by; "" is the core group (apiVersion `v1`). The
+# group decides as much as the kind: other CNIs reuse the policy kinds' names for policies
+# of their own meaning (a projectcalico.org/v3 NetworkPolicy may deny), so those are
+# skipped (MS011), never read as the Kubernetes kind nor counted against its names.
+_READERS: dict[tuple[str, str], Reader] = {
+    ("networking.k8s.io", "NetworkPolicy"): ClusterBuilder._add_policy,
+    ("", "Namespace"): ClusterBuilder._add_namespace,
+    ("", "Pod"): ClusterBuilder._add_workload,
+    ("", "ReplicationController"): ClusterBuilder._add_workload,
+    ("apps", "Deployment"): ClusterBuilder._add_workload,
+    ("apps", "ReplicaSet"): ClusterBuilder._add_workload,
+    ("apps", "StatefulSet"): ClusterBuilder._add_workload,
+    ("apps", "DaemonSet"): ClusterBuilder._add_workload,
+    ("batch", "Job"): ClusterBuilder._add_workload,
+    ("batch", "CronJob"): ClusterBuilder._add_workload,
+    # KubeVirt VMs run in virt-launcher pods (ingest/workloads.py).
+    **{("kubevirt.io", kind): ClusterBuilder._add_workload for kind in VM_KINDS},
+    **{
+        ("policy.networking.k8s.io", kind): ClusterBuilder._add_admin_policy
+        for kind in ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
+    },
+    ("", "Node"): ClusterBuilder._add_node,
+    ("", "Service"): ClusterBuilder._add_service,
+    ("", "ServiceAccount"): ClusterBuilder._add_service_account,
+    ("networking.k8s.io", "Ingress"): ClusterBuilder._add_ingress,
+    ("route.openshift.io", "Route"): ClusterBuilder._add_route,
+    **{("security.istio.io", kind): ClusterBuilder._add_istio for kind in _ISTIO_KINDS},
+    **{("k8s.ovn.org", kind): ClusterBuilder._add_network for kind in _NETWORK_KINDS},
+}
+
+# Kinds read whatever their group, as before groups were checked: no other API reuses
+# these names for network policy, and real inputs stray (netpol-analyzer's own tests have
+# `apps/v1` Pods; old manifests have `extensions/v1beta1` Deployments and Ingresses).
+_ANY_GROUP: dict[str, Reader] = {
+    kind: reader
+    for (group, kind), reader in _READERS.items()
+    if group in ("", "apps", "batch") or kind in ("Ingress", "Route")
+}
+
+# The policy kinds, each with the only group it is read from; under any other group they
+# are another implementation's policies (MS011).
+_POLICY_GROUPS: dict[str, str] = {
+    kind: group
+    for (group, kind), reader in _READERS.items()
+    if reader in (ClusterBuilder._add_policy, ClusterBuilder._add_admin_policy)
+}
+
+# The group a list item without an apiVersion is read under: its kind's group above.
+_DEFAULT_GROUP: dict[str, str] = {kind: group for group, kind in _READERS}
 
 
 def load(paths: list[str] | str) -> Cluster:

@@ -33,7 +33,7 @@ from microseg.ingest.networks_schema import (
     RawNetworkSpec,
     RawUserDefinedNetwork,
 )
-from microseg.ingest.validation import diagnostics_from, format_path
+from microseg.ingest.validation import FieldError, diagnostics_from, field_diagnostic
 from microseg.model.networks import (
     PRIMARY_UDN_LABEL,
     NetworkKind,
@@ -51,16 +51,11 @@ NETWORK_KINDS = ("UserDefinedNetwork", "ClusterUserDefinedNetwork")
 _LAYERS = {Topology.LAYER2: "layer2", Topology.LAYER3: "layer3", Topology.LOCALNET: "localnet"}
 
 
-class _Bad(Exception):
-    def __init__(self, path: FieldPath, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
+_CODE = "MS150"
 
 
-def _located(doc: Document, path: FieldPath) -> Origin:
-    o = doc.origin()
-    return Origin(o.file, o.document, doc.line_of(path, exact=True), o.kind, o.namespace, o.name)
+def _bad(path: FieldPath, message: str) -> FieldError:
+    return FieldError(_CODE, path, message)
 
 
 def _topology_and_role(
@@ -71,31 +66,31 @@ def _topology_and_role(
         allowed.append(Topology.LOCALNET)
     names = " or ".join(t.value for t in allowed)
     if spec.topology is None:
-        raise _Bad((*base, "topology"), f"required field is missing (expected {names})")
+        raise _bad((*base, "topology"), f"required field is missing (expected {names})")
     topology = next((t for t in allowed if t.value == spec.topology), None)
     if topology is None:
-        raise _Bad((*base, "topology"), f"expected {names}, got {spec.topology!r}")
+        raise _bad((*base, "topology"), f"expected {names}, got {spec.topology!r}")
     own = _LAYERS[topology]
     # CRD x-validations: spec.layer2 is required when topology is Layer2 and forbidden
     # otherwise; the same for layer3 (and, on a CUDN, localnet).
     for other in ("layer2", "layer3", "localnet"):
         if other != own and getattr(spec, other) is not None:
-            raise _Bad(
+            raise _bad(
                 (*base, other),
                 f"forbidden when topology is {topology.value} (expected {own})",
             )
     layer = getattr(spec, own)
     if layer is None:
-        raise _Bad((*base, own), f"required when topology is {topology.value}")
+        raise _bad((*base, own), f"required when topology is {topology.value}")
     if layer.role is None:
-        raise _Bad(
+        raise _bad(
             (*base, own, "role"), "required field is missing (expected Primary or Secondary)"
         )
     role = next((r for r in NetworkRole if r.value == layer.role), None)
     if role is None:
-        raise _Bad((*base, own, "role"), f"expected Primary or Secondary, got {layer.role!r}")
+        raise _bad((*base, own, "role"), f"expected Primary or Secondary, got {layer.role!r}")
     if topology is Topology.LOCALNET and role is NetworkRole.PRIMARY:
-        raise _Bad((*base, own, "role"), "a Localnet network can only be Secondary")
+        raise _bad((*base, own, "role"), "a Localnet network can only be Secondary")
     return topology, role
 
 
@@ -111,7 +106,7 @@ def _parse(doc: Document, kind: NetworkKind) -> UserDefinedNetwork:
     name = raw.metadata.name
     if name == "default":
         # `default` names the cluster's own network in OVN-Kubernetes.
-        raise _Bad(("metadata", "name"), "a user-defined network may not be named 'default'")
+        raise _bad(("metadata", "name"), "a user-defined network may not be named 'default'")
     topology, role = _topology_and_role(spec, base, kind)
     o = doc.origin()
     if isinstance(raw, RawClusterUserDefinedNetwork):
@@ -120,7 +115,7 @@ def _parse(doc: Document, kind: NetworkKind) -> UserDefinedNetwork:
         return UserDefinedNetwork(kind, name, topology, role, "", selector, origin)
     namespace = raw.metadata.namespace or "default"
     if namespace == "default" or namespace.startswith("openshift-"):
-        raise _Bad(
+        raise _bad(
             ("metadata", "namespace"),
             f"a UserDefinedNetwork may not be in namespace {namespace!r}: "
             "the default and openshift-* namespaces stay on the cluster's default network",
@@ -135,12 +130,9 @@ def parse_network(doc: Document) -> tuple[UserDefinedNetwork | None, list[Diagno
     try:
         return _parse(doc, kind), []
     except ValidationError as exc:
-        return None, diagnostics_from(exc, doc, "MS150")
-    except _Bad as bad:
-        where = _located(doc, bad.path)
-        return None, [
-            Diagnostic(Severity.ERROR, "MS150", bad.message, where, format_path(bad.path))
-        ]
+        return None, diagnostics_from(exc, doc, _CODE)
+    except FieldError as bad:
+        return None, [field_diagnostic(doc, bad)]
 
 
 def _label(network: UserDefinedNetwork) -> str:

@@ -18,9 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from microseg.errors import Diagnostic, Origin, Severity
+from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
-from microseg.ingest.validation import format_path
+from microseg.ingest.validation import FieldError, field_diagnostic, get_typed
 from microseg.model.labels import FrozenLabels
 from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
 from microseg.model.selectors import label_key_error, label_value_error
@@ -56,31 +56,23 @@ CONTROLLER_KINDS = {
 }
 
 
-class _Bad(Exception):
-    def __init__(self, path: FieldPath, message: str) -> None:
-        self.path = path
-        self.message = message
+_CODE = "MS201"
+
+
+def _bad(path: FieldPath, message: str) -> FieldError:
+    return FieldError(_CODE, path, message)
 
 
 def _get(data: Any, path: FieldPath, kind: type, default: Any) -> Any:
-    cur = data
-    for i, step in enumerate(path):
-        if not isinstance(cur, dict):
-            raise _Bad(path[:i], f"expected a mapping, got {type(cur).__name__}")
-        cur = cur.get(step)
-        if cur is None:
-            return default
-    if not isinstance(cur, kind) or (kind is int and isinstance(cur, bool)):
-        raise _Bad(path, f"expected {kind.__name__}, got {type(cur).__name__} {cur!r}")
-    return cur
+    return get_typed(data, path, kind, default, _CODE)
 
 
 def _get_at(data: Any, base: FieldPath, path: FieldPath, kind: type, default: Any) -> Any:
     """`_get` on a sub-object, reporting errors with the full path from the document."""
     try:
-        return _get(data, path, kind, default)
-    except _Bad as bad:
-        raise _Bad((*base, *bad.path), bad.message) from None
+        return get_typed(data, path, kind, default, _CODE)
+    except FieldError as bad:
+        raise bad.under(base) from None
 
 
 def _labels(data: Any, path: FieldPath, cache: dict[Any, FrozenLabels]) -> FrozenLabels:
@@ -88,7 +80,7 @@ def _labels(data: Any, path: FieldPath, cache: dict[Any, FrozenLabels]) -> Froze
     times: `cache` (one per load) maps a map's items, in source order, to the one
     FrozenLabels built for them, so validation runs once and equal label sets are one
     object (cheaper hashing and comparison downstream). Only valid maps are cached."""
-    raw = _get(data, path, dict, {})
+    raw = get_typed(data, path, dict, {}, _CODE)
     key = tuple(raw.items())
     try:
         hit = cache.get(key)
@@ -98,12 +90,12 @@ def _labels(data: Any, path: FieldPath, cache: dict[Any, FrozenLabels]) -> Froze
         return hit
     for k, v in raw.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise _Bad(
+            raise _bad(
                 (*path, str(k)), f"label values must be strings, got {type(v).__name__} {v!r}"
             )
         err = label_key_error(k) or label_value_error(v)
         if err:
-            raise _Bad((*path, k), err)
+            raise _bad((*path, k), err)
     labels = cache[key] = FrozenLabels(raw)
     return labels
 
@@ -126,7 +118,7 @@ def _ports(
             _get_at(spec, path, (group,), list, [])  # raises the located error
         for ci, c in enumerate(containers):
             if not isinstance(c, dict):
-                raise _Bad((*path, group, ci), "expected a container mapping")
+                raise _bad((*path, group, ci), "expected a container mapping")
             if group == "initContainers" and c.get("restartPolicy") != "Always":
                 continue  # only sidecar init containers keep serving ports
             ports = c.get("ports")
@@ -136,7 +128,7 @@ def _ports(
                 _get_at(c, (*path, group, ci), ("ports",), list, [])  # raises
             for pi, p in enumerate(ports):
                 if not isinstance(p, dict):
-                    raise _Bad((*path, group, ci, "ports", pi), "expected a port mapping")
+                    raise _bad((*path, group, ci, "ports", pi), "expected a port mapping")
                 number = p.get("containerPort")
                 if number is None:
                     continue  # e.g. a misspelt key; the port cannot be resolved by name
@@ -146,11 +138,11 @@ def _ports(
                     or not 1 <= number <= 65535
                 ):
                     where = (*path, group, ci, "ports", pi, "containerPort")
-                    raise _Bad(where, f"expected 1-65535, got {number!r}")
+                    raise _bad(where, f"expected 1-65535, got {number!r}")
                 proto = p.get("protocol", "TCP")
                 if not isinstance(proto, str) or proto not in _PROTOCOLS:
                     where = (*path, group, ci, "ports", pi, "protocol")
-                    raise _Bad(where, f"expected TCP, UDP or SCTP, got {proto!r}")
+                    raise _bad(where, f"expected TCP, UDP or SCTP, got {proto!r}")
                 out.append((proto, int(number), str(p.get("name") or "")))
     key = tuple(out)
     hit = cache.get(key)
@@ -164,19 +156,19 @@ def _check_vm(data: Any, kind: str) -> None:
     validates them; raises the located error."""
     spec = _get(data, ("spec",), dict, None)
     if spec is None:
-        raise _Bad(("spec",), "required field is missing")
+        raise _bad(("spec",), "required field is missing")
     if kind != "VirtualMachine":
         return
     if _get(spec, ("template",), dict, None) is None:
-        raise _Bad(("spec", "template"), "required field is missing (the VM's instance template)")
+        raise _bad(("spec", "template"), "required field is missing (the VM's instance template)")
     _get_at(spec, ("spec",), ("template", "metadata"), dict, {})
     running = _get_at(spec, ("spec",), ("running",), bool, None)
     strategy = _get_at(spec, ("spec",), ("runStrategy",), str, None)
     if strategy is not None and strategy not in _RUN_STRATEGIES:
         expected = ", ".join(_RUN_STRATEGIES)
-        raise _Bad(("spec", "runStrategy"), f"expected one of {expected}, got {strategy!r}")
+        raise _bad(("spec", "runStrategy"), f"expected one of {expected}, got {strategy!r}")
     if running is not None and strategy is not None:
-        raise _Bad(("spec", "running"), "running and runStrategy are mutually exclusive")
+        raise _bad(("spec", "running"), "running and runStrategy are mutually exclusive")
 
 
 def _controller_ref(meta: dict[str, Any]) -> tuple[str, str] | None:
@@ -226,25 +218,8 @@ class WorkloadBuilder:
         default_factory=dict
     )
 
-    def _bad(self, doc: Document, bad: _Bad) -> None:
-        origin = doc.origin()
-        origin = origin.with_rule(0, doc.line_of(bad.path, exact=True))
-        self.diagnostics.append(
-            Diagnostic(
-                Severity.ERROR,
-                "MS201",
-                bad.message,
-                Origin(
-                    origin.file,
-                    origin.document,
-                    origin.line,
-                    origin.kind,
-                    origin.namespace,
-                    origin.name,
-                ),
-                format_path(bad.path),
-            )
-        )
+    def _bad(self, doc: Document, bad: FieldError) -> None:
+        self.diagnostics.append(field_diagnostic(doc, bad))
 
     def add(self, doc: Document) -> None:
         data = doc.data
@@ -259,7 +234,7 @@ class WorkloadBuilder:
             if type(name) is not str:
                 name = _get(meta, ("name",), str, "")
             if not name:
-                raise _Bad(("metadata", "name"), "required field is missing")
+                raise _bad(("metadata", "name"), "required field is missing")
             namespace = meta.get("namespace")
             if type(namespace) is not str:
                 namespace = _get(meta, ("namespace",), str, "")
@@ -281,7 +256,7 @@ class WorkloadBuilder:
                     )
                 )
             self._controllers[key] = _Controller(doc, kind, namespace, name, _controller_ref(meta))
-        except _Bad as bad:
+        except FieldError as bad:
             self._bad(doc, bad)
 
     def _top_owner(
@@ -342,7 +317,7 @@ class WorkloadBuilder:
         if not ips and isinstance(status.get("podIP"), str):
             ips = [status["podIP"]]
         host_network = spec.get("hostNetwork", False) is True
-        annotations = _get(data, (*spec_path[:-1], "metadata", "annotations"), dict, {})
+        annotations = get_typed(data, (*spec_path[:-1], "metadata", "annotations"), dict, {}, _CODE)
         inject = annotations.get("sidecar.istio.io/inject")
         return Pod(
             namespace=namespace,
@@ -383,7 +358,7 @@ class WorkloadBuilder:
                             raw.doc, (), ("spec",), raw.namespace, raw.name, raw.labels, key, False
                         )
                     )
-                except _Bad as bad:
+                except FieldError as bad:
                     self._bad(raw.doc, bad)
             account = pods[first_pod].service_account if len(pods) > first_pod else "default"
             workloads[key] = Workload(key, raws[0].doc.origin(), account)
@@ -411,7 +386,7 @@ class WorkloadBuilder:
                 pod = self._pod(
                     ctl.doc, (), (*template, "spec"), namespace, name, labels, key, True
                 )
-            except _Bad as bad:
+            except FieldError as bad:
                 self._bad(ctl.doc, bad)
                 continue
             workloads[key] = Workload(key, ctl.doc.origin(), pod.service_account)

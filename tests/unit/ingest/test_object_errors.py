@@ -39,10 +39,30 @@ def test_namespace_declared_twice_is_ms202(tmp_path: Path) -> None:
     assert f"first at {path}:1" in diag.message
 
 
-def test_namespace_declared_in_two_files_is_ms202(tmp_path: Path) -> None:
-    ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue}\n"
+def test_namespace_declared_identically_in_two_files_is_a_ms202_notice(tmp_path: Path) -> None:
+    # Identical re-declarations are accepted (kubectl apply, network-config-analyzer).
+    ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue, labels: {team: b}}\n"
     first = write(tmp_path, "a.yaml", ns)
-    second = write(tmp_path, "b.yaml", ns)
+    second = write(tmp_path, "b.yaml", ns.replace("{team: b}", "{'team': 'b'}"))
+    cluster = load([str(tmp_path)])
+    diag = only(cluster.diagnostics, "MS202")
+    assert diag.severity is Severity.NOTICE
+    assert diag.origin is not None
+    assert diag.origin.file == str(second)
+    assert f"first at {first}:1" in diag.message
+    assert "identically" in diag.message
+    [namespace] = cluster.namespaces
+    assert namespace.origin.file == str(first)
+    assert namespace.labels.get("team") == "b"
+
+
+def test_namespace_declared_in_two_files_with_other_labels_is_ms202(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue}\n")
+    second = write(
+        tmp_path,
+        "b.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue, labels: {team: b}}\n",
+    )
     diag = only(load_errors([tmp_path]), "MS202")
     assert diag.origin is not None
     assert diag.origin.file == str(second)
