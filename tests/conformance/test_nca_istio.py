@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
 from microseg.engine.query import MeshVerdict
 from microseg.errors import InputError
 from microseg.ingest import load

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
 from microseg.ingest import load
 from microseg.model import ConnSet, IntervalSet, IPSet, Protocol
 from tests.conftest import REPO

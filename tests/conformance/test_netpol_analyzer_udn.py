@@ -39,7 +39,7 @@ _UDN_MARK = re.compile(r"^([^/\[\]]+)\[udn\]/")
 VARIANTS = {"udn_test_2_tcp-90": ("udn_test_2", ConnSet.single(Protocol.TCP, 90), "TCP 90")}
 
 # Known, reasoned exclusions (none left: a VM's numeric Service targetPorts are opened by
-# engine/ingress.py `pod_ports`, since a VM declares no container ports).
+# engine/views/ingress.py `pod_ports`, since a VM declares no container ports).
 XFAIL: dict[str, str] = {}
 
 

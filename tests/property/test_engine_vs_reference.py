@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from microseg.engine import Connectivity, Verdict
 from microseg.engine.connectivity import Endpoint
 from microseg.engine.options import EngineOptions, HostNetwork
-from microseg.engine.reference import allowed as reference_allowed
+from microseg.engine.spec.netpol import allowed as reference_allowed
 from microseg.model import Cluster, ConnSet, IPSet, Protocol
 from tests.property.clusters import PROBE_ADDRESSES, clusters, probe_ports
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
-from microseg.engine.mesh_reference import evaluate
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.spec.mesh import evaluate
 from microseg.model import Cluster, IPSet, Protocol
 from tests.property.mesh_clusters import PROBES, mesh_clusters
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from microseg.analyses.stats import compute_stats
-from microseg.engine import Connectivity, WorkloadGraph, blocks
+from microseg.engine import Connectivity, WorkloadGraph
+from microseg.engine.views import blocks
 from microseg.model import Cluster, Protocol
 from tests.property.clusters import clusters
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microseg.engine import Connectivity
-from microseg.engine.tiers import DirectionTable
+from microseg.engine.index.tables import DirectionTable
 from microseg.model import Cluster
 from tests.property.clusters import clusters
 

@@ -16,7 +16,7 @@ Semantics decided here:
   connect to, as `--from-exposed` does: the outside attacker's first foothold. It is read
   from the Connectivity's ingress tables over every IP atom the addresses touch, both
   families, not from the WorkloadGraph's external runs: those hide IPv6 unless the input
-  mentions it (engine/atoms.py `IPAtoms.show_v6`), yet a pod that no policy isolates
+  mentions it (engine/index/atoms.py `IPAtoms.show_v6`), yet a pod that no policy isolates
   accepts IPv6 clients all the same (NetworkPolicy reference: a non-isolated pod allows
   all inbound connections).
 
@@ -36,9 +36,18 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.analyses.groups import GroupResolver
-from microseg.engine import Connectivity, Decision, Endpoint, UnknownEndpointError, WorkloadGraph
-from microseg.engine.packed import Bits, full_word, n_words, pack
-from microseg.engine.query import Layer
+from microseg.engine import (
+    Bits,
+    Connectivity,
+    Decision,
+    Endpoint,
+    Layer,
+    UnknownEndpointError,
+    WorkloadGraph,
+    full_word,
+    n_words,
+    pack,
+)
 from microseg.model.addresses import PUBLIC
 from microseg.model.intent import BUILTIN_GROUPS, INTERNET_GROUP, IntentSet
 from microseg.model.sets import ConnSet, IPSet, Protocol
@@ -375,7 +384,7 @@ def exposed_sources(
     globally reachable addresses of the IANA special-purpose registries (model/addresses.py),
     the same set as the intent group `internet`, IPv4 and IPv6. Private, CGNAT or link-local
     sources do not make a workload exposed. With `ingress`, also the nodes the ingress
-    controller may reach through an Ingress or Route (engine/ingress.py): those objects exist
+    controller may reach through an Ingress or Route (engine/views/ingress.py): those objects exist
     to route outside traffic in, so a workload behind one is exposed even when its policies
     admit no public address directly (they admit the controller). With a port filter
     (`conns`, `named`: see `blast_radius`), only entries on the filtered ports count."""

@@ -18,7 +18,7 @@ which the expected outputs in ../shared/conformance/netpol-analyzer/expected/dif
   Workload existence is judged on every workload of the input, not only on those with
   connections (netpol-analyzer passes the full peer list of each side).
 - address families: a connectivity list shows IPv6 ranges only when its input mentions one
-  (engine/atoms.py `IPAtoms.show_v6`), but every input has IPv6 connectivity. When either
+  (engine/index/atoms.py `IPAtoms.show_v6`), but every input has IPv6 connectivity. When either
   side shows IPv6, both are compared over IPv6, each side's rows computed from its own
   Connectivity (`comparable`), so that a policy naming `::/0` on one side only is no
   difference by itself while a real IPv6 change is still reported.
@@ -38,8 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.connectivity import Connectivity
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
+from microseg.engine import INGRESS_CONTROLLER_NAME, Connectivity, WorkloadGraph
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
 __all__ = ["ConnectivityDiff", "DiffRow", "DiffType", "Peer", "comparable", "diff_graphs"]

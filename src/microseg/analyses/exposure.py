@@ -12,7 +12,7 @@ Semantics (decided here, each from the document named):
 - External addresses are everything that is not a pod; they are split by address class
   with `model/addresses.py` (IANA special-purpose registries, RFC 6890). "Public" is
   `addresses.PUBLIC`. IPv6 is considered only when the input mentions an IPv6 block,
-  as in the connectivity list (engine/atoms.py `IPAtoms.show_v6`).
+  as in the connectivity list (engine/index/atoms.py `IPAtoms.show_v6`).
 - Inbound/outbound ranges come from `WorkloadGraph.external`: the same runs, the same
   connection sets as `microseg connectivity`, never a per-pod loop.
 - LoadBalancer and NodePort Services are entry points for the pods they select in their
@@ -31,7 +31,7 @@ Semantics (decided here, each from the document named):
   Status: `open` when every public address may use every routed port, `partial` when some
   may, `blocked` when none may, `no-endpoints` when the Service selects no pod or no pod
   port resolves.
-- Ingress and Route entries follow netpol-analyzer (engine/ingress.py): Services of the
+- Ingress and Route entries follow netpol-analyzer (engine/views/ingress.py): Services of the
   object's namespace, the asked port mapped through the Service to TCP container ports,
   judged against the `{ingress-controller}` peer by the network layer only, as the
   connectivity list's `{ingress-controller}` rows are.
@@ -51,10 +51,16 @@ from enum import Enum
 
 import numpy as np
 
-from microseg.engine.connectivity import Connectivity, Endpoint
-from microseg.engine.ingress import pod_ports, service_target_ports
-from microseg.engine.query import Step, Verdict
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
+from microseg.engine import (
+    INGRESS_CONTROLLER_NAME,
+    Connectivity,
+    Endpoint,
+    Step,
+    Verdict,
+    WorkloadGraph,
+    pod_ports,
+    service_target_ports,
+)
 from microseg.errors import Origin
 from microseg.model.addresses import PUBLIC, AddressClass, classify_runs
 from microseg.model.exposure import Ingress, Route
@@ -459,7 +465,7 @@ def _ingress_entries(
     conn: Connectivity, graph: WorkloadGraph, node_of: list[int]
 ) -> list[EntryPoint]:
     """Per Ingress/Route, per backend Service, per workload: the TCP pod ports routed there
-    (engine/ingress.py's netpol-analyzer mapping) and what the policies allow from the
+    (engine/views/ingress.py's netpol-analyzer mapping) and what the policies allow from the
     `{ingress-controller}` peer."""
     controller = conn.classes.controller
     services = {(s.namespace, s.name): s for s in conn.cluster.services}

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine import Connectivity
-from microseg.engine.mesh_match import (
+from microseg.engine import (
+    Connectivity,
+    Layer,
     applies_to,
     effective_mode,
     istio_match,
     mode_source,
     pod_mesh_mode,
 )
-from microseg.engine.query import Layer
 from microseg.model.mesh import (
     AuthzAction,
     MeshMode,

@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from microseg.analyses.lint_redundancy import OPEN, UNIQUE, Effects, PolicyKey, RuleKey, analyse
 from microseg.analyses.lint_tables import DirectionContext, Mask, port_block
-from microseg.engine.connectivity import Connectivity
+from microseg.engine import Connectivity
 from microseg.errors import Origin, Severity
 from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
 from microseg.model.netpol import (

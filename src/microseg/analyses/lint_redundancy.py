@@ -35,10 +35,7 @@ from microseg.analyses.lint_tables import (
     View,
     pods_that_count,
 )
-from microseg.engine.combine import ALLOW, DENY, over_codes
-from microseg.engine.connectivity import Connectivity
-from microseg.engine.networks import NetworkIsolation
-from microseg.engine.tiers import DirectionTable
+from microseg.engine import ALLOW, DENY, Connectivity, DirectionTable, NetworkIsolation, over_codes
 from microseg.model.admin import AdminTier
 from microseg.model.netpol import Direction
 
@@ -82,7 +79,7 @@ def _relevance(
     view: View, other: DirectionTable, multi: Mask, isolation: NetworkIsolation | None = None
 ) -> Mask:
     """Cells whose change is a change of connectivity (see the module docstring). Pods on
-    different primary networks never connect (engine/networks.py), so no rule's effect
+    different primary networks never connect (engine/index/networks.py), so no rule's effect
     on such a pair is a change."""
     c = view.ctx.rc.n_classes
     rel = np.ones(view.shape, dtype=np.bool_)

@@ -26,9 +26,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.combine import CODE_OF, NO_MATCH, Code, fallthrough, over_codes
-from microseg.engine.connectivity import Connectivity
-from microseg.engine.rules import RuleCompiler
+from microseg.engine import (
+    CODE_OF,
+    NO_MATCH,
+    Code,
+    Connectivity,
+    RuleCompiler,
+    fallthrough,
+    over_codes,
+)
 from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
 from microseg.model.netpol import Direction, NetworkPolicy, PortSpec, Rule
 

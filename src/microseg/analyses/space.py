@@ -22,11 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine import Connectivity
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.blocks import pair_block
-from microseg.engine.packed import unpack
-from microseg.engine.query import Layer
+from microseg.engine import Connectivity, IPAtoms, Layer, PortAtoms, pair_block, unpack
 from microseg.model.intent import IntentPort
 from microseg.model.sets import IPSet
 

@@ -1,9 +1,9 @@
 """Counts that describe a cluster's segmentation and the index built for it.
 
 The counts are taken over the nodes people read (workloads, or the pods of a split
-workload; engine/workload_view.py), but computed over classes: a class pair stands for
+workload; engine/views/workload.py), but computed over classes: a class pair stands for
 every node pair it holds, weighted by how many nodes each class carries. The pod-to-pod
-matrix is walked in row chunks (engine/blocks.py), so memory stays bounded at any size:
+matrix is walked in row chunks (engine/views/blocks.py), so memory stays bounded at any size:
 at 150,000 pods the whole matrix would be 7 GB, a chunk is a few hundred MB.
 """
 
@@ -14,15 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.blocks import (
+from microseg.engine import (
+    Bits,
+    Connectivity,
     chunks,
     from_external_block,
+    full_word,
     incoming_block,
     materialise_if_small,
+    pack,
+    workload_nodes,
 )
-from microseg.engine.connectivity import Connectivity
-from microseg.engine.packed import Bits, full_word, pack
-from microseg.engine.workload_view import workload_nodes
 from microseg.model.sets import Protocol
 
 __all__ = ["Stats", "compute_stats"]

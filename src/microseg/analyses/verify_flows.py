@@ -16,8 +16,7 @@ import numpy.typing as npt
 
 from microseg.analyses.groups import Members
 from microseg.analyses.space import Space, chunks
-from microseg.engine import Decision, Endpoint, Verdict, WorkloadGraph
-from microseg.engine.query import Tier
+from microseg.engine import Decision, Endpoint, Tier, Verdict, WorkloadGraph
 from microseg.errors import Origin
 from microseg.model.intent import IntentPort
 from microseg.model.sets import ConnSet, IntervalSet, IPSet

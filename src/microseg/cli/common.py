@@ -14,8 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from microseg.engine import Connectivity
-from microseg.engine.options import EngineOptions, HostNetwork
+from microseg.engine import Connectivity, EngineOptions, HostNetwork
 from microseg.errors import InputError, Severity
 from microseg.ingest import load
 from microseg.model import Cluster

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from microseg.cli.common import Session
 from microseg.cli.demo import find_demo
-from microseg.engine import Connectivity, Verdict
-from microseg.engine.query import Layer
+from microseg.engine import Connectivity, Layer, Verdict
 from microseg.model.sets import ConnSet, Protocol
 from microseg.render.reach import decision_text
 

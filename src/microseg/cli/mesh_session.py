@@ -7,8 +7,7 @@ from dataclasses import replace
 
 from microseg.cli.common import Session, fail
 from microseg.cli.options import LayerChoice
-from microseg.engine import Connectivity
-from microseg.engine.query import Layer
+from microseg.engine import Connectivity, Layer
 from microseg.model import Cluster
 from microseg.model.mesh import MeshSettings
 

@@ -1,17 +1,110 @@
-"""The connectivity engine: pure computation over the model; no I/O, no printing."""
+"""The connectivity engine: pure computation over the model; no I/O, no printing.
 
-from microseg.engine.connectivity import Connectivity, Endpoint, UnknownEndpointError
-from microseg.engine.query import Decision, Step, Tier, Trace, Verdict
-from microseg.engine.workload_view import WorkloadGraph
+This is the engine's face: analyses, render and the adapters import from here only
+(import-linter holds them to it), so the parts behind it can change shape freely.
+- Build and ask: `Connectivity` (the facade), `Endpoint`, `UnknownEndpointError`.
+- Answers: `Decision`, `Trace`, `Step`, `Verdict`, `Tier`, `Layer`, `MeshVerdict`,
+  `NetworkSide`, `NetworkSplit`.
+- The tier order (engine/combine.py): `Code` and its members, `CODE_OF`, `over_codes`,
+  `fallthrough`.
+- Readers over a built index for analyses that count or compare whole tables: workload
+  graphs and nodes, blocks of the combined tables, packed port words, atoms, the rule
+  compiler and direction tables, primary networks, the ingress controller's ports, L7
+  conditions on edges, and the mesh's policy applicability.
+"""
+
+from microseg.engine.assembly import Endpoint
+from microseg.engine.combine import ALLOW, CODE_OF, DENY, NO_MATCH, Code, fallthrough, over_codes
+from microseg.engine.connectivity import Connectivity, UnknownEndpointError
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.gcpause import paused_gc
+from microseg.engine.index.networks import NetworkIsolation
+from microseg.engine.index.packed import Bits, full_word, n_words, pack, unpack
+from microseg.engine.index.rules import RuleCompiler
+from microseg.engine.index.tables import DirectionTable
+from microseg.engine.mesh.match import (
+    applies_to,
+    effective_mode,
+    istio_match,
+    mode_source,
+    pod_mesh_mode,
+)
+from microseg.engine.options import EngineOptions, HostNetwork
+from microseg.engine.query import (
+    Decision,
+    Layer,
+    MeshVerdict,
+    NetworkSide,
+    NetworkSplit,
+    Step,
+    Tier,
+    Trace,
+    Verdict,
+)
+from microseg.engine.views.blocks import (
+    chunks,
+    from_external_block,
+    incoming_block,
+    materialise_if_small,
+    pair_block,
+)
+from microseg.engine.views.edge_conditions import (
+    EdgeConditions,
+    edge_conditions,
+    external_conditions,
+)
+from microseg.engine.views.ingress import pod_ports, service_target_ports
+from microseg.engine.views.workload import INGRESS_CONTROLLER_NAME, WorkloadGraph, workload_nodes
 
 __all__ = [
+    "ALLOW",
+    "CODE_OF",
+    "DENY",
+    "INGRESS_CONTROLLER_NAME",
+    "NO_MATCH",
+    "Bits",
+    "Code",
     "Connectivity",
     "Decision",
+    "DirectionTable",
+    "EdgeConditions",
     "Endpoint",
+    "EngineOptions",
+    "HostNetwork",
+    "IPAtoms",
+    "Layer",
+    "MeshVerdict",
+    "NetworkIsolation",
+    "NetworkSide",
+    "NetworkSplit",
+    "PortAtoms",
+    "RuleCompiler",
     "Step",
     "Tier",
     "Trace",
     "UnknownEndpointError",
     "Verdict",
     "WorkloadGraph",
+    "applies_to",
+    "chunks",
+    "edge_conditions",
+    "effective_mode",
+    "external_conditions",
+    "fallthrough",
+    "from_external_block",
+    "full_word",
+    "incoming_block",
+    "istio_match",
+    "materialise_if_small",
+    "mode_source",
+    "n_words",
+    "over_codes",
+    "pack",
+    "pair_block",
+    "paused_gc",
+    "pod_mesh_mode",
+    "pod_ports",
+    "service_target_ports",
+    "unpack",
+    "workload_nodes",
 ]

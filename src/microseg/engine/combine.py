@@ -19,11 +19,11 @@ tiers with Pass are first-match tiers whose end-of-tier action is a Deny for the
 they select: `close_tier`). Each tier is given as what it decides, and this module alone
 says how decisions stack, in three forms with one meaning:
 
-- packed port words (`stack_packed`), for the allow tables (engine/tiers.py);
+- packed port words (`stack_packed`), for the allow tables (engine/index/tables.py);
 - first-match codes per cell (`stack_codes`), for lint's tables without one rule;
 - connection sets (`TierWalk`), for explanations, one query at a time.
 
-The reference evaluator (engine/reference.py) keeps its own reading of the spec.
+The reference evaluator (engine/spec/netpol.py) keeps its own reading of the spec.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.packed import Bits
 from microseg.model.admin import Action
 from microseg.model.sets import ConnSet
 
@@ -70,6 +69,7 @@ class Code(IntEnum):
 NO_MATCH, ALLOW, DENY, PASS = Code.NO_MATCH, Code.ALLOW, Code.DENY, Code.PASS
 CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}
 
+Bits = npt.NDArray[np.uint64]  # port atoms packed into words (engine/index/packed.py)
 Mask = npt.NDArray[np.bool_]
 Codes = npt.NDArray[np.int8]
 Index = npt.NDArray[np.intp]

@@ -1,4 +1,4 @@
-"""The connectivity index: build once from a Cluster, then answer queries and lists.
+"""The engine's facade: build once from a Cluster, then answer queries and lists.
 
 Combining directions: a connection between two pods is allowed iff the source's egress
 and the destination's ingress both allow it (API reference, "Behavior of to and from
@@ -13,24 +13,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.explain import explain_direction, external_trace
-from microseg.engine.gcpause import paused_gc
-from microseg.engine.mesh import MeshTable, mesh_ip_sets, mesh_port_ranges
-from microseg.engine.mesh_explain import mesh_steps
-from microseg.engine.networks import NetworkIsolation
-from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
-from microseg.engine.packed import Bits, pack
+from microseg.engine.assembly import Endpoint, Index, used_port_names
+from microseg.engine.explain.mesh import mesh_steps
+from microseg.engine.explain.netpol import explain_direction, external_trace
+from microseg.engine.index.packed import Bits, pack
 from microseg.engine.query import Decision, Layer, MeshVerdict, NetworkSplit, Verdict
-from microseg.engine.rules import RuleCompiler, node_addresses
-from microseg.engine.tiers import DirectionTable, build_table
 from microseg.errors import MicrosegError
-from microseg.model.admin import AdminRule, AdminTier
 from microseg.model.changes import Change
-from microseg.model.cluster import Cluster
-from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
-from microseg.model.objects import WorkloadKey
+from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet, IPSet, Protocol
 
 __all__ = ["Connectivity", "Endpoint", "UnknownEndpointError", "used_port_names"]
@@ -38,58 +28,6 @@ __all__ = ["Connectivity", "Endpoint", "UnknownEndpointError", "used_port_names"
 
 class UnknownEndpointError(MicrosegError):
     """A query named a workload, pod or address that is not in the input."""
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A query endpoint: a pod class (with a display name) or a range of external addresses."""
-
-    name: str
-    klass: int | None = None
-    addresses: IPSet | None = None
-
-
-def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
-    rules: list[Rule | AdminRule] = [r for p in cluster.policies for r in p.ingress + p.egress]
-    rules += [r for p in cluster.admin_policies for r in p.ingress + p.egress]
-    return rules
-
-
-def used_port_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
-    """Every (protocol, name) some rule names: each must resolve to atoms of its own."""
-    return {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
-
-
-def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Protocol, int, int]]:
-    out: list[tuple[Protocol, int, int]] = [
-        (s.protocol, s.start, s.end)
-        for r in _all_rules(cluster)
-        for s in r.ports or ()
-        if not s.name
-    ]
-    used_names = used_port_names(cluster)
-    # Pods of one class share their named ports (engine/classes.py), so one pod per class
-    # gives every port a name can resolve to.
-    for pod in classes.reps:
-        for p in pod.ports:
-            if p.name and (p.protocol, p.name) in used_names:
-                out.append((p.protocol, p.port, p.port))
-    if cluster.has_mesh:
-        out += mesh_port_ranges(cluster)
-    return out
-
-
-def _ip_sets(cluster: Cluster) -> list[IPSet]:
-    out: list[IPSet] = []
-    for rule in _all_rules(cluster):
-        for peer in rule.peers or ():
-            if isinstance(peer, IPBlockPeer):
-                out.append(peer.addresses)
-            elif isinstance(peer, NodePeer):
-                out.append(node_addresses(cluster.nodes, peer))
-    if cluster.has_mesh:
-        out += mesh_ip_sets(cluster)
-    return out
 
 
 def _may_be_address(spec: str) -> bool:
@@ -107,73 +45,10 @@ def _may_be_address(spec: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class EndpointNames:
-    """Name lookups for queries, built once so that `reach` costs no scan of the cluster."""
-
-    workloads: dict[tuple[str, str], tuple[WorkloadKey, ...]]
-    first_pod: dict[WorkloadKey, int]
-    pods: dict[tuple[str, str], int]
-
-    @staticmethod
-    def build(cluster: Cluster) -> EndpointNames:
-        workloads: dict[tuple[str, str], list[WorkloadKey]] = {}
-        for w in cluster.workloads:
-            workloads.setdefault((w.key.namespace, w.key.name), []).append(w.key)
-        first_pod: dict[WorkloadKey, int] = {}
-        pods: dict[tuple[str, str], int] = {}
-        for i, pod in enumerate(cluster.pods):
-            first_pod.setdefault(pod.workload, i)
-            if not pod.from_template:
-                pods.setdefault((pod.namespace, pod.name), i)
-        return EndpointNames({k: tuple(v) for k, v in workloads.items()}, first_pod, pods)
-
-
-@dataclass(frozen=True, slots=True)
-class Connectivity:
-    cluster: Cluster
-    classes: EndpointClasses
-    ports: PortAtoms
-    ips: IPAtoms
-    rules: RuleCompiler
-    ingress: DirectionTable
-    egress: DirectionTable
-    names: EndpointNames
-    mesh: MeshTable | None = None
-    """The Istio layer, present when the input has PeerAuthentication/AuthorizationPolicy."""
-    layer: Layer = Layer.NETWORK
-    """Which layers the matrices and queries count; `with_layer` picks another."""
-    isolation: NetworkIsolation | None = None
-    """Primary user-defined networks (engine/networks.py); None when there are none."""
-    options: EngineOptions = DEFAULT_OPTIONS
-
-    @staticmethod
-    def build(cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Connectivity:
-        with paused_gc():
-            return Connectivity._build(cluster, options)
-
-    @staticmethod
-    def _build(cluster: Cluster, options: EngineOptions) -> Connectivity:
-        exposed = bool(cluster.ingresses or cluster.routes)
-        classes = EndpointClasses.build(cluster, options, controller=exposed)
-        ports = PortAtoms.build(_port_ranges(cluster, classes))
-        ips = IPAtoms.build(_ip_sets(cluster))
-        rc = RuleCompiler(classes, ports, ips, cluster.nodes)
-        admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
-        mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
-        return Connectivity(
-            cluster,
-            classes,
-            ports,
-            ips,
-            rc,
-            build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
-            build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
-            EndpointNames.build(cluster),
-            mesh,
-            Layer.BOTH if mesh is not None else Layer.NETWORK,
-            NetworkIsolation.build(cluster, classes),
-            options,
-        )
+class Connectivity(Index):
+    """The engine's facade: build it from a Cluster, then ask it. The parts it holds are
+    an `Index` (engine/assembly.py); the queries, the combined matrices and `apply` are
+    here."""
 
     def with_layer(self, layer: Layer) -> Connectivity:
         """The same index counting other layers. Without mesh resources the mesh allows
@@ -187,10 +62,6 @@ class Connectivity:
         return self.mesh.allow
 
     # -- matrices --------------------------------------------------------------------
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
     def pod_to_pod(self) -> npt.NDArray[np.bool_]:
         """[src class, dst class, port atom]."""
         c = self.n_classes
@@ -220,7 +91,7 @@ class Connectivity:
 
     def packed_matrices(self) -> tuple[Bits, Bits, Bits]:
         """`pod_to_pod`, `to_external` and `from_external` with port atoms packed into words
-        (engine/packed.py), which is how the tables are held: when only the NetworkPolicy
+        (engine/index/packed.py), which is how the tables are held: when only the NetworkPolicy
         layer counts, no boolean matrix is ever unpacked."""
         if self._mesh_in() is not None or self.layer is Layer.MESH:
             return pack(self.pod_to_pod()), pack(self.to_external()), pack(self.from_external())
@@ -415,10 +286,7 @@ class Connectivity:
 
     def apply(self, change: Change) -> Connectivity:
         """The index after one change to the cluster, updated in place of a rebuild where
-        the change allows it (engine/incremental.py); equal to `build` on the new cluster."""
-        from microseg.engine.incremental import apply_incrementally
+        the change allows it (engine/incremental/apply.py); equal to `build` on the new cluster."""
+        from microseg.engine.incremental.apply import apply_incrementally
 
         return apply_incrementally(self, change)
-
-    def workload_key_of(self, klass: int) -> WorkloadKey:
-        return self.classes.reps[klass].workload

@@ -118,7 +118,7 @@ class NetworkSide:
 @dataclass(frozen=True, slots=True)
 class NetworkSplit:
     """Two pods on different primary networks (OVN-Kubernetes user-defined networks): no
-    connection between them is possible, whatever the policies allow (engine/networks.py)."""
+    connection between them is possible, whatever the policies allow (engine/index/networks.py)."""
 
     src: NetworkSide
     dst: NetworkSide

@@ -1,7 +1,7 @@
 """Objects that expose Services to an ingress controller: Ingress and OpenShift Route.
 
 Both reduce to the Services they send traffic to, each with the port they ask for. The
-engine maps those Services to workloads and target ports (engine/ingress.py).
+engine maps those Services to workloads and target ports (engine/views/ingress.py).
 """
 
 from __future__ import annotations

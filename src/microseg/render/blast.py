@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microseg.analyses.blast import BlastHit, BlastRadius, Hop
-from microseg.engine.query import Decision, Step, Trace, Verdict
+from microseg.engine import Decision, Step, Trace, Verdict
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conns
 from microseg.render.reach import step_label

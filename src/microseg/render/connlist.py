@@ -6,9 +6,7 @@ import csv
 import io
 import json
 
-from microseg.engine.edge_conditions import EdgeConditions
-from microseg.engine.gcpause import paused_gc
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, WorkloadGraph
+from microseg.engine import INGRESS_CONTROLLER_NAME, EdgeConditions, WorkloadGraph, paused_gc
 from microseg.render.conns import format_conditional, format_conns, format_ip_ranges
 from microseg.render.shape import envelope
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from microseg.engine.query import MeshVerdict
+from microseg.engine import MeshVerdict
 from microseg.model.sets import IPV4_MAX, ConnSet, IntervalSet, IPSet
 
 __all__ = [

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from operator import itemgetter
 
 from microseg.analyses.diff import ConnectivityDiff, DiffRow, DiffType, Peer
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME
+from microseg.engine import INGRESS_CONTROLLER_NAME
 from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns, format_ip_ranges
 from microseg.render.shape import envelope

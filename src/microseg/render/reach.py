@@ -5,16 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from microseg.engine.query import (
-    Decision,
-    Layer,
-    NetworkSide,
-    NetworkSplit,
-    Step,
-    Tier,
-    Trace,
-    Verdict,
-)
+from microseg.engine import Decision, Layer, NetworkSide, NetworkSplit, Step, Tier, Trace, Verdict
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conditional, format_conns

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from microseg.analyses.diff import DiffRow, DiffType, comparable, diff_graphs, refine
 from microseg.engine import Connectivity, WorkloadGraph
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME, ExternalEdge
+from microseg.engine.views.workload import INGRESS_CONTROLLER_NAME, ExternalEdge
 from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.model.sets import IPV4_MAX, ConnSet, IntervalSet, IPSet, Protocol

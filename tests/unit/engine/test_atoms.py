@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
 from microseg.model.sets import (
     IPV4_MAX,
     IPV6_MAX,

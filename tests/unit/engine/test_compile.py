@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from microseg.engine.compile import LabelIndex
+from microseg.engine.index.compile import LabelIndex
 from microseg.model.selectors import LabelSelector, Operator, Requirement
 
 ROWS = [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import microseg
 from microseg.engine import WorkloadGraph
-from microseg.engine.edge_conditions import edge_conditions, external_conditions
 from microseg.engine.query import Layer
+from microseg.engine.views.edge_conditions import edge_conditions, external_conditions
 from microseg.render.connlist import connlist_rows
 
 MANIFESTS = """

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from microseg.analyses.stats import compute_stats
-from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph, blocks
+from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
+from microseg.engine.views import blocks
 from microseg.model import (
     Cluster,
     ContainerPort,

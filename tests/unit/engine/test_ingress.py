@@ -1,5 +1,5 @@
 """The ingress controller's connections: Ingress/Route -> Service -> workloads and target
-ports, then the policies, as netpol-analyzer computes them (engine/ingress.py)."""
+ports, then the policies, as netpol-analyzer computes them (engine/views/ingress.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from microseg.engine import Connectivity, WorkloadGraph
-from microseg.engine.ingress import ingress_controller_conns, pod_ports, service_target_ports
+from microseg.engine.views.ingress import ingress_controller_conns, pod_ports, service_target_ports
 from microseg.ingest import load
 from microseg.model import ConnSet, ContainerPort, FrozenLabels, Pod, Protocol, WorkloadKey
 from microseg.model.cluster import Cluster

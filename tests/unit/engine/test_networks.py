@@ -1,4 +1,4 @@
-"""Primary-network isolation in the engine (engine/networks.py and its use in
+"""Primary-network isolation in the engine (engine/index/networks.py and its use in
 engine/connectivity.py): pods on different primary networks never connect, pods of one
 network still follow the policies, external addresses and the ingress controller are not cut."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from microseg.engine import Connectivity
-from microseg.engine.networks import ANY_NETWORK, DEFAULT_NETWORK
-from microseg.engine.packed import pack
+from microseg.engine.index.networks import ANY_NETWORK, DEFAULT_NETWORK
+from microseg.engine.index.packed import pack
 from microseg.engine.query import Verdict
 from microseg.ingest import load
 from microseg.model import ConnSet, Protocol

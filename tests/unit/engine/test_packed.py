@@ -1,4 +1,4 @@
-"""Packed port-atom masks (engine/packed.py): packing is lossless, word layout is fixed, and
+"""Packed port-atom masks (engine/index/packed.py): packing is lossless, word layout is fixed, and
 the allow tables' packed and boolean forms agree."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microseg.engine.packed import full_word, n_words, pack, unique_rows, unpack
+from microseg.engine.index.packed import full_word, n_words, pack, unique_rows, unpack
 
 
 @pytest.mark.parametrize("atoms", [1, 7, 8, 33, 63, 64, 65, 130])

@@ -1,4 +1,4 @@
-"""The query path's shortcuts (engine/explain.py, engine/connectivity.py `resolve`) give
+"""The query path's shortcuts (engine/explain/netpol.py, engine/connectivity.py `resolve`) give
 exactly what the general operations give: the set-algebra shortcuts equal ConnSet's own
 operations, a rule's peers hold a column exactly when its union mask does, and a name that
 cannot be an address still resolves as before while addresses and CIDRs still parse."""
@@ -16,7 +16,7 @@ from microseg.engine.combine import join as _join
 from microseg.engine.combine import meet as _meet
 from microseg.engine.combine import minus as _minus
 from microseg.engine.connectivity import _may_be_address
-from microseg.engine.explain import _matches_all
+from microseg.engine.explain.netpol import _matches_all
 from microseg.ingest import load
 from microseg.model import ConnSet, Protocol
 from microseg.model.sets import IntervalSet

@@ -1,4 +1,4 @@
-"""Refining port atoms copies each old atom's bit into its pieces (engine/incremental.py)."""
+"""Refining port atoms copies each old atom's bit into its pieces (engine/incremental/apply.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microseg.engine.incremental import _split_bits
-from microseg.engine.packed import pack, unpack
+from microseg.engine.incremental.atoms import split_bits as _split_bits
+from microseg.engine.index.packed import pack, unpack
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from microseg.engine.workload_view import ExternalEdge, WorkloadGraph
+from microseg.engine.views.workload import ExternalEdge, WorkloadGraph
 from microseg.model.sets import ConnSet, IPSet, Protocol
 from microseg.render.connlist import connlist_rows, render_connlist
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from microseg.analyses.diff import ConnectivityDiff, DiffRow, DiffType
-from microseg.engine.workload_view import INGRESS_CONTROLLER_NAME
+from microseg.engine.views.workload import INGRESS_CONTROLLER_NAME
 from microseg.model.sets import ConnSet, IntervalSet, IPSet, Protocol
 from microseg.render.diff import DIFF_FORMATS, render_diff, workloads_info
 

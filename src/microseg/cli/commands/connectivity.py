@@ -22,8 +22,12 @@ from microseg.cli.options import (
     TrustDomain,
     output_option,
 )
-from microseg.engine import UnknownEndpointError, WorkloadGraph
-from microseg.engine.edge_conditions import edge_conditions, external_conditions
+from microseg.engine import (
+    UnknownEndpointError,
+    WorkloadGraph,
+    edge_conditions,
+    external_conditions,
+)
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 

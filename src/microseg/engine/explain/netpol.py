@@ -19,8 +19,8 @@ from microseg.model.objects import Pod
 from microseg.model.sets import ConnSet, IntervalSet
 
 if TYPE_CHECKING:
-    from microseg.engine.connectivity import Connectivity, Endpoint
-    from microseg.engine.rules import RuleCompiler
+    from microseg.engine.assembly import Endpoint, Index
+    from microseg.engine.index.rules import RuleCompiler
 
 __all__ = ["explain_direction", "external_trace", "rule_conns"]
 
@@ -44,7 +44,7 @@ def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> C
     return out
 
 
-def _peer_columns(conn: Connectivity, peer: Endpoint) -> list[int]:
+def _peer_columns(conn: Index, peer: Endpoint) -> list[int]:
     if peer.klass is not None:
         return [peer.klass]
     assert peer.addresses is not None
@@ -67,9 +67,7 @@ class _Steps:
     """The steps of one direction's explanation, gathered tier by tier as
     engine/combine.py walks them."""
 
-    def __init__(
-        self, conn: Connectivity, direction: Direction, klass: int, columns: list[int]
-    ) -> None:
+    def __init__(self, conn: Index, direction: Direction, klass: int, columns: list[int]) -> None:
         self.conn, self.direction, self.klass, self.columns = conn, direction, klass, columns
         self.steps: list[Step] = []
         self.guards: list[str] = []
@@ -111,7 +109,7 @@ class _Steps:
 
 
 def explain_direction(
-    conn: Connectivity, direction: Direction, endpoint: Endpoint, peer: Endpoint
+    conn: Index, direction: Direction, endpoint: Endpoint, peer: Endpoint
 ) -> Trace:
     """Why `endpoint`'s policies allow (or not) traffic with `peer` in `direction`."""
     assert endpoint.klass is not None

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.mesh_match import (
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.mesh.match import (
     STATIC_KEYS,
     applies_to,
     clause_text,
@@ -36,7 +36,6 @@ from microseg.engine.mesh_match import (
     services_by_namespace,
     source_l7,
 )
-from microseg.engine.mesh_reference import ALLOWED
 from microseg.engine.query import MeshVerdict
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
@@ -253,7 +252,7 @@ class MeshTable:
         )
         tcp = np.array([k for k, (pr, _, _) in enumerate(ports.atoms) if pr is Protocol.TCP])
         los = [ports.atoms[int(k)][1] for k in tcp]
-        index: dict[MeshVerdict, int] = {ALLOWED: 0}
+        index: dict[MeshVerdict, int] = {MeshVerdict(True): 0}
         services = services_by_namespace(cluster)
         policies = _policies_by_namespace(cluster)
         for d in range(c):

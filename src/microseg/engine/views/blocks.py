@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.packed import Bits, full_word, pack
+from microseg.engine.index.packed import Bits, full_word, pack
 from microseg.engine.query import Layer
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from microseg.engine.mesh_match import (
+from microseg.engine.mesh.match import (
     STATIC_KEYS,
     applies_to,
     clause_text,

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from microseg.engine.mesh_reference import MeshReason, evaluate
 from microseg.engine.query import Step, Tier, Verdict
+from microseg.engine.spec.mesh import MeshReason, evaluate
 from microseg.model.objects import Pod
 from microseg.model.sets import ConnSet, IntervalSet, Protocol
 
 if TYPE_CHECKING:
-    from microseg.engine.connectivity import Connectivity, Endpoint
+    from microseg.engine.assembly import Endpoint, Index
 
 __all__ = ["mesh_steps"]
 
 
-def _peer(conn: Connectivity, src: Endpoint) -> Pod | str:
+def _peer(conn: Index, src: Endpoint) -> Pod | str:
     """The source as the reference evaluator takes it: a pod, or one address of the range
     (the range is one IP atom or more; callers pass single addresses for exact answers)."""
     if src.klass is not None:
@@ -31,9 +31,7 @@ def _peer(conn: Connectivity, src: Endpoint) -> Pod | str:
     return first[0] if first is not None else "0.0.0.0"
 
 
-def mesh_steps(
-    conn: Connectivity, src: Endpoint, dst: Endpoint, scope: ConnSet
-) -> tuple[Step, ...]:
+def mesh_steps(conn: Index, src: Endpoint, dst: Endpoint, scope: ConnSet) -> tuple[Step, ...]:
     """The reasons the mesh gives for each TCP atom in `scope`, merged per reason."""
     assert dst.klass is not None
     dst_pod = conn.classes.reps[dst.klass]

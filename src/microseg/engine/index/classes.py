@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.mesh_match import uses_addresses
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
@@ -98,3 +97,17 @@ class EndpointClasses:
 
     def __len__(self) -> int:
         return len(self.reps)
+
+
+def uses_addresses(cluster: Cluster) -> bool:
+    """Whether some AuthorizationPolicy looks at source addresses (then a pod's own IP
+    tells it apart from its look-alikes)."""
+    return any(
+        any(
+            s.ip_blocks or s.not_ip_blocks or s.remote_ip_blocks or s.not_remote_ip_blocks
+            for s in r.sources or ()
+        )
+        or any(c.key in ("source.ip", "remote.ip") for c in r.conditions)
+        for p in cluster.authorization_policies
+        for r in p.rules
+    )

@@ -44,7 +44,6 @@ __all__ = [
     "services_by_namespace",
     "source_l7",
     "speaks_http",
-    "uses_addresses",
 ]
 
 # istio.io "Protocol Selection": a Service port named `<protocol>[-<suffix>]` declares its
@@ -263,17 +262,3 @@ def rule_has_http(rule: AuthzRule) -> bool:
 def clause_text(parts: list[str]) -> str:
     """One alternative of an L7 condition: `{methods: GET, paths: /api/*}`; "" if none."""
     return "{" + ", ".join(parts) + "}" if parts else ""
-
-
-def uses_addresses(cluster: Cluster) -> bool:
-    """Whether some AuthorizationPolicy looks at source addresses (then a pod's own IP
-    tells it apart from its look-alikes)."""
-    return any(
-        any(
-            s.ip_blocks or s.not_ip_blocks or s.remote_ip_blocks or s.not_remote_ip_blocks
-            for s in r.sources or ()
-        )
-        or any(c.key in ("source.ip", "remote.ip") for c in r.conditions)
-        for p in cluster.authorization_policies
-        for r in p.rules
-    )

@@ -38,8 +38,8 @@ from microseg.engine.combine import (
     PackedTier,
     stack_packed,
 )
-from microseg.engine.packed import Bits, full_word, unpack
-from microseg.engine.rules import RuleCompiler
+from microseg.engine.index.packed import Bits, full_word, unpack
+from microseg.engine.index.rules import RuleCompiler
 from microseg.model.admin import AdminPolicy, AdminRule
 from microseg.model.netpol import Direction, NetworkPolicy, Peer, PortSpec
 
@@ -166,7 +166,7 @@ def _csr(parts: Sequence[Index], n_rows: int) -> tuple[Index, Index]:
 @dataclass(frozen=True, slots=True)
 class DirectionTable:
     """One direction's compiled rules, materialised on demand. `bits[t, q]` holds the
-    allowed port atoms packed into words (engine/packed.py) for the whole table, built on
+    allowed port atoms packed into words (engine/index/packed.py) for the whole table, built on
     first use; `allow` is the same as one boolean per atom."""
 
     direction: Direction
@@ -244,7 +244,7 @@ class DirectionTable:
         start, ids = self._cache["policy_rows"]
         return [self.selecting[int(k)][0] for k in sorted(ids[start[t] : start[t + 1]].tolist())]
 
-    # -- what incremental updates (engine/incremental.py) carry from one table to the next --
+    # -- what incremental updates (engine/incremental/apply.py) carry from one table to the next --
     def selector_counts(self) -> npt.NDArray[np.int64]:
         """How many NetworkPolicies of this direction select each class."""
         if "counts" not in self._cache:

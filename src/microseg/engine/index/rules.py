@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.atoms import IPAtoms, PortAtoms
-from microseg.engine.classes import EndpointClasses
-from microseg.engine.compile import LabelIndex
-from microseg.engine.packed import Bits, n_words, pack
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.index.compile import LabelIndex
+from microseg.engine.index.packed import Bits, n_words, pack
 from microseg.model.admin import AdminRule, Subject
 from microseg.model.netpol import (
     IPBlockPeer,
@@ -267,7 +267,7 @@ class RuleCompiler:
             out[rows[ok], atoms[ok]] = True
         return out
 
-    # -- ports, packed (engine/packed.py) -----------------------------------------------
+    # -- ports, packed (engine/index/packed.py) -----------------------------------------------
     def numeric_words(self, specs: tuple[PortSpec, ...] | None) -> Bits:
         """`numeric_ports` packed: `[words]`."""
         cached = self._numeric_words.get(specs)

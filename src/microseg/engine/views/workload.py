@@ -7,25 +7,23 @@ way that changes their connectivity, the workload is split and each pod is its o
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.blocks import from_external_block, pair_block, to_external_block
 from microseg.engine.connectivity import Connectivity
-from microseg.engine.gcpause import paused_gc
-from microseg.engine.ingress import ingress_controller_conns
-from microseg.engine.packed import Bits, unique_rows, unpack
-from microseg.model.objects import Pod, WorkloadKey
+from microseg.engine.index.gcpause import paused_gc
+from microseg.engine.index.grouping import pods_by_workload
+from microseg.engine.index.packed import Bits, unique_rows, unpack
+from microseg.engine.views.blocks import from_external_block, pair_block, to_external_block
+from microseg.engine.views.ingress import ingress_controller_conns
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
 __all__ = [
     "INGRESS_CONTROLLER_NAME",
     "ExternalEdge",
     "WorkloadGraph",
-    "carry_grouping",
     "workload_nodes",
 ]
 
@@ -45,7 +43,7 @@ class WorkloadGraph:
     """`nodes[i]` is a display name, `node_workload[i]` the workload it belongs to and
     `node_class[i]` its class. Edges refer to connection sets by id into `conns`, since real
     clusters repeat a few sets many times. `ingress` holds (node, conn id) for the nodes
-    the ingress controller reaches through Ingress and Route objects (engine/ingress.py)."""
+    the ingress controller reaches through Ingress and Route objects (engine/views/ingress.py)."""
 
     nodes: tuple[str, ...]
     node_workload: tuple[str, ...]
@@ -65,7 +63,7 @@ class WorkloadGraph:
 
     @staticmethod
     def _build(conn: Connectivity) -> WorkloadGraph:
-        # Port atoms stay packed in words throughout (engine/packed.py): comparing, testing
+        # Port atoms stay packed in words throughout (engine/index/packed.py): comparing, testing
         # and deduplicating masks is then one integer operation per word.
         p2p, to_ext, from_ext = conn.packed_matrices()
         names, owners, node_class, split, node_pods = workload_nodes(conn)
@@ -150,54 +148,13 @@ def _same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
     return all(bool((table == table[0]).all()) for table in (rows, cols, outs, ins))
 
 
-@dataclass(frozen=True, slots=True)
-class _Grouping:
-    """Pods per workload, in workload order: `keys[w]`, its display name `names[w]`, its
-    pods `pods[w]`, and `workload_of[i]` for pod i."""
-
-    keys: list[WorkloadKey]
-    names: list[str]
-    pods: list[list[int]]
-    workload_of: npt.NDArray[np.int64]
-
-
-_LAST_GROUPING: list[tuple[tuple[Pod, ...], _Grouping]] = []
-
-
-def _pods_by_workload(pods: tuple[Pod, ...]) -> _Grouping:
-    """Remembered for the last pods tuple: an incremental update that changes no pod (a
-    policy change) keeps the very same tuple, and one that changes a pod's labels only
-    hands the grouping on (`carry_grouping`), so re-answering counts skips this pass."""
-    if _LAST_GROUPING and _LAST_GROUPING[0][0] is pods:
-        return _LAST_GROUPING[0][1]
-    by_workload: dict[WorkloadKey, list[int]] = defaultdict(list)
-    for i, pod in enumerate(pods):
-        by_workload[pod.workload].append(i)
-    # Sorted by the key's fields as a plain tuple: the dataclass's own ordering costs a
-    # Python call per comparison, which 10,000 workloads notice.
-    order = sorted(by_workload, key=lambda k: (k.namespace, k.name, k.kind))
-    workload_of = np.empty(len(pods), dtype=np.int64)
-    for w, key in enumerate(order):
-        workload_of[by_workload[key]] = w
-    out = _Grouping(order, [str(k) for k in order], [by_workload[k] for k in order], workload_of)
-    _LAST_GROUPING[:] = [(pods, out)]
-    return out
-
-
-def carry_grouping(old: tuple[Pod, ...], new: tuple[Pod, ...]) -> None:
-    """`new` has the same pods as `old`, in the same places and workloads (labels may
-    differ): its grouping is `old`'s."""
-    if _LAST_GROUPING and _LAST_GROUPING[0][0] is old:
-        _LAST_GROUPING[:] = [(new, _LAST_GROUPING[0][1])]
-
-
 def workload_nodes(
     conn: Connectivity,
 ) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
     """The nodes people read: `(names, owning workload, class, split workloads, pods)`.
     A workload whose pods fall in classes that behave differently is split into its pods.
     Which workloads span classes is found with one numpy pass over the pods."""
-    grouping = _pods_by_workload(conn.cluster.pods)
+    grouping = pods_by_workload(conn.cluster.pods)
     pod_class = conn.classes.pod_class
     n_w = len(grouping.keys)
     if not n_w:

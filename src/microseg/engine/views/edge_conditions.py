@@ -12,7 +12,7 @@ import numpy as np
 
 from microseg.engine.connectivity import Connectivity
 from microseg.engine.query import Layer, MeshVerdict
-from microseg.engine.workload_view import WorkloadGraph
+from microseg.engine.views.workload import WorkloadGraph
 from microseg.model.sets import ConnSet
 
 __all__ = ["EdgeConditions", "edge_conditions", "external_conditions"]

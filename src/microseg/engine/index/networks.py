@@ -14,7 +14,7 @@ is decided by the policies alone (`0.0.0.0-255.255.255.255 => blue[udn]/webserve
 Connections`), and the ingress controller reaches UDN pods as it reaches others. So only
 (pod class, pod class) cells are masked; the controller's class is on every network.
 
-Classes never straddle two networks: the class key holds the namespace (engine/classes.py)
+Classes never straddle two networks: the class key holds the namespace (engine/index/classes.py)
 and a namespace has at most one primary network (ingest/networks.py, MS151).
 """
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from microseg.engine.classes import EndpointClasses
+from microseg.engine.index.classes import EndpointClasses
 from microseg.engine.query import NetworkSide, NetworkSplit
 from microseg.model.cluster import Cluster
 from microseg.model.networks import UserDefinedNetwork

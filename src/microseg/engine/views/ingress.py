@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from microseg.engine.connectivity import Connectivity
-from microseg.engine.rules import RuleCompiler
+from microseg.engine.index.rules import RuleCompiler
 from microseg.model.exposure import Ingress, Route, ServiceBackend
 from microseg.model.objects import Pod, Service
 from microseg.model.selectors import LabelSelector

@@ -1,0 +1,162 @@
+"""The whole index: endpoint classes, atoms, compiled rules, both direction tables, the
+mesh table and the primary networks, built once from a Cluster.
+
+It sits above the parts (engine/index/, engine/mesh/) and below everything that reads
+them: the explanations and incremental updates take an `Index`, and the facade
+(`Connectivity`, engine/connectivity.py) adds the queries on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.index.gcpause import paused_gc
+from microseg.engine.index.networks import NetworkIsolation
+from microseg.engine.index.rules import RuleCompiler, node_addresses
+from microseg.engine.index.tables import DirectionTable, build_table
+from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
+from microseg.engine.query import Layer
+from microseg.model.admin import AdminRule, AdminTier
+from microseg.model.cluster import Cluster
+from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
+from microseg.model.objects import WorkloadKey
+from microseg.model.sets import IPSet, Protocol
+
+__all__ = ["Endpoint", "EndpointNames", "Index", "used_port_names"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A query endpoint: a pod class (with a display name) or a range of external addresses."""
+
+    name: str
+    klass: int | None = None
+    addresses: IPSet | None = None
+
+
+def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
+    rules: list[Rule | AdminRule] = [r for p in cluster.policies for r in p.ingress + p.egress]
+    rules += [r for p in cluster.admin_policies for r in p.ingress + p.egress]
+    return rules
+
+
+def used_port_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
+    """Every (protocol, name) some rule names: each must resolve to atoms of its own."""
+    return {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
+
+
+def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Protocol, int, int]]:
+    out: list[tuple[Protocol, int, int]] = [
+        (s.protocol, s.start, s.end)
+        for r in _all_rules(cluster)
+        for s in r.ports or ()
+        if not s.name
+    ]
+    used_names = used_port_names(cluster)
+    # Pods of one class share their named ports (engine/index/classes.py), so one pod per class
+    # gives every port a name can resolve to.
+    for pod in classes.reps:
+        for p in pod.ports:
+            if p.name and (p.protocol, p.name) in used_names:
+                out.append((p.protocol, p.port, p.port))
+    if cluster.has_mesh:
+        out += mesh_port_ranges(cluster)
+    return out
+
+
+def _ip_sets(cluster: Cluster) -> list[IPSet]:
+    out: list[IPSet] = []
+    for rule in _all_rules(cluster):
+        for peer in rule.peers or ():
+            if isinstance(peer, IPBlockPeer):
+                out.append(peer.addresses)
+            elif isinstance(peer, NodePeer):
+                out.append(node_addresses(cluster.nodes, peer))
+    if cluster.has_mesh:
+        out += mesh_ip_sets(cluster)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointNames:
+    """Name lookups for queries, built once so that `reach` costs no scan of the cluster."""
+
+    workloads: dict[tuple[str, str], tuple[WorkloadKey, ...]]
+    first_pod: dict[WorkloadKey, int]
+    pods: dict[tuple[str, str], int]
+
+    @staticmethod
+    def build(cluster: Cluster) -> EndpointNames:
+        workloads: dict[tuple[str, str], list[WorkloadKey]] = {}
+        for w in cluster.workloads:
+            workloads.setdefault((w.key.namespace, w.key.name), []).append(w.key)
+        first_pod: dict[WorkloadKey, int] = {}
+        pods: dict[tuple[str, str], int] = {}
+        for i, pod in enumerate(cluster.pods):
+            first_pod.setdefault(pod.workload, i)
+            if not pod.from_template:
+                pods.setdefault((pod.namespace, pod.name), i)
+        return EndpointNames({k: tuple(v) for k, v in workloads.items()}, first_pod, pods)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """Every part of the index, built once from a Cluster. `Connectivity` (the facade,
+    engine/connectivity.py) adds the queries; explanations and incremental updates work
+    on the parts alone, so they never import the facade."""
+
+    cluster: Cluster
+    classes: EndpointClasses
+    ports: PortAtoms
+    ips: IPAtoms
+    rules: RuleCompiler
+    ingress: DirectionTable
+    egress: DirectionTable
+    names: EndpointNames
+    mesh: MeshTable | None = None
+    """The Istio layer, present when the input has PeerAuthentication/AuthorizationPolicy."""
+    layer: Layer = Layer.NETWORK
+    """Which layers the matrices and queries count; `with_layer` picks another."""
+    isolation: NetworkIsolation | None = None
+    """Primary user-defined networks (engine/index/networks.py); None when there are none."""
+    options: EngineOptions = DEFAULT_OPTIONS
+
+    @classmethod
+    def build(cls, cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Self:
+        with paused_gc():
+            return cls._build(cluster, options)
+
+    @classmethod
+    def _build(cls, cluster: Cluster, options: EngineOptions) -> Self:
+        exposed = bool(cluster.ingresses or cluster.routes)
+        classes = EndpointClasses.build(cluster, options, controller=exposed)
+        ports = PortAtoms.build(_port_ranges(cluster, classes))
+        ips = IPAtoms.build(_ip_sets(cluster))
+        rc = RuleCompiler(classes, ports, ips, cluster.nodes)
+        admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
+        mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
+        return cls(
+            cluster,
+            classes,
+            ports,
+            ips,
+            rc,
+            build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
+            build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
+            EndpointNames.build(cluster),
+            mesh,
+            Layer.BOTH if mesh is not None else Layer.NETWORK,
+            NetworkIsolation.build(cluster, classes),
+            options,
+        )
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def workload_key_of(self, klass: int) -> WorkloadKey:
+        return self.classes.reps[klass].workload
