@@ -3,8 +3,9 @@
 This is the engine's face: analyses, render and the adapters import from here only
 (import-linter holds them to it), so the parts behind it can change shape freely.
 - Build and ask: `Connectivity` (the facade), `Endpoint`, `UnknownEndpointError`.
-- Answers: `Decision`, `Trace`, `Step`, `Verdict`, `Tier`, `Layer`, `MeshVerdict`,
-  `NetworkSide`, `NetworkSplit`.
+- Answers: `Decision`, `Trace`, `Step` (typed: `StepKind`, `PolicyKind`, and a
+  `MeshDetail` with its `MeshCause` for mesh steps), `Verdict`, `Tier`, `Layer`,
+  `MeshVerdict`, `NetworkSide`, `NetworkSplit`.
 - The tier order (engine/combine.py): `Code` and its members, `CODE_OF`, `over_codes`,
   `fallthrough`.
 - Readers over a built index for analyses that count or compare whole tables: workload
@@ -33,10 +34,14 @@ from microseg.engine.options import EngineOptions, HostNetwork
 from microseg.engine.query import (
     Decision,
     Layer,
+    MeshCause,
+    MeshDetail,
     MeshVerdict,
     NetworkSide,
     NetworkSplit,
+    PolicyKind,
     Step,
+    StepKind,
     Tier,
     Trace,
     Verdict,
@@ -73,13 +78,17 @@ __all__ = [
     "HostNetwork",
     "IPAtoms",
     "Layer",
+    "MeshCause",
+    "MeshDetail",
     "MeshVerdict",
     "NetworkIsolation",
     "NetworkSide",
     "NetworkSplit",
+    "PolicyKind",
     "PortAtoms",
     "RuleCompiler",
     "Step",
+    "StepKind",
     "Tier",
     "Trace",
     "UnknownEndpointError",

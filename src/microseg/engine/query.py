@@ -6,7 +6,7 @@ The engine never formats strings; `render/` turns these into text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 from microseg.errors import Origin
 from microseg.model.netpol import Direction
@@ -15,13 +15,18 @@ from microseg.model.sets import ConnSet
 __all__ = [
     "Decision",
     "Layer",
+    "MeshCause",
+    "MeshDetail",
     "MeshVerdict",
     "NetworkSide",
     "NetworkSplit",
+    "PolicyKind",
     "Step",
+    "StepKind",
     "Tier",
     "Trace",
     "Verdict",
+    "ext_authz_condition",
 ]
 
 
@@ -48,6 +53,13 @@ class Layer(Enum):
     BOTH = "both"
 
 
+def ext_authz_condition(provider: str, clause: str) -> str:
+    """The condition a CUSTOM rule puts on a request: the external authorizer may deny it
+    (when `clause`, an L7 alternative, holds; "" for every request). Such labels sit in
+    `MeshVerdict.unless` beside the DENY rules' clauses."""
+    return f"ext-authz {provider} denies {clause}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class MeshVerdict:
     """The mesh's answer to one request: `allowed`, possibly only when one of `requires`
@@ -63,10 +75,82 @@ class MeshVerdict:
         return self.allowed and bool(self.requires or self.unless)
 
 
+class StepKind(StrEnum):
+    """What a step records: a rule that decided (RULE), an isolating NetworkPolicy with no
+    rule for the rest (ISOLATION), the default (DEFAULT), or one of the mesh's reasons."""
+
+    RULE = "rule"
+    ISOLATION = "isolation"
+    DEFAULT = "default"
+    MTLS = "mTLS"
+    AUTHZ = "AuthZ"
+    MESH = "mesh"
+
+
+class PolicyKind(StrEnum):
+    """The kind of the policy behind a step, as labels print it."""
+
+    NP = "NP"
+    ANP = "ANP"
+    BANP = "BANP"
+    CNP = "CNP"
+    AUTHZ = "AuthZ"
+
+
+class MeshCause(StrEnum):
+    """Why the mesh gave its part of a verdict (istio.io "Authorization Policy" and
+    "PeerAuthentication" references)."""
+
+    NOT_GOVERNED = "not-governed"
+    """A protocol the sidecar does not intercept; `protocol` says which."""
+    OUTSIDE_MESH = "outside-mesh"
+    PLAINTEXT_REJECTED = "plaintext-rejected"
+    """STRICT mTLS at `scope` and a peer without a mesh identity."""
+    MTLS_MODE = "mtls-mode"
+    """The effective PeerAuthentication `mode` at `scope`."""
+    AMBIENT_L4 = "ambient-l4"
+    TCP_ONLY = "tcp-only"
+    """UDP and SCTP: the network layer alone decides."""
+    PEER = "peer"
+    """An AuthorizationPolicy rule matched the peer (`principal`, None for plaintext),
+    needing one of `conditions` (L7 alternatives; none: unconditionally)."""
+    DENY_WHEN = "deny-when"
+    """A DENY rule that denies when one of `conditions` holds."""
+    EXT_AUTHZ = "ext-authz"
+    """A CUSTOM rule: the external authorizer `provider` may deny on `conditions`."""
+    NO_ALLOW_MATCH = "no-allow-match"
+    """ALLOW policies (`policies`) apply and none of their rules matches."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeshDetail:
+    """The data behind a mesh step; render/ words it."""
+
+    cause: MeshCause
+    protocol: str = ""
+    mode: str = ""
+    scope: str = ""
+    principal: str | None = None
+    conditions: tuple[str, ...] = ()
+    provider: str = ""
+    policies: tuple[str, ...] = ()
+
+
+_MESH_KIND = {
+    MeshCause.MTLS_MODE: StepKind.MTLS,
+    MeshCause.PLAINTEXT_REJECTED: StepKind.MTLS,
+    MeshCause.PEER: StepKind.AUTHZ,
+    MeshCause.DENY_WHEN: StepKind.AUTHZ,
+    MeshCause.EXT_AUTHZ: StepKind.AUTHZ,
+    MeshCause.NO_ALLOW_MATCH: StepKind.AUTHZ,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One reason: `policy`'s rule `rule` in `tier` had `effect` on `conns`. A DEFAULT step
-    with no policy is the fallback: allow when nothing isolates, deny when no rule allows."""
+    """One reason: `policy`'s rule `rule` in `tier` had `effect` on `conns`. A NETPOL step
+    with no policy is the isolation's deny for what no rule allows; a DEFAULT step with no
+    policy is the fallback allow. Every field is data: render/steps.py words it."""
 
     tier: Tier
     effect: Verdict
@@ -75,11 +159,22 @@ class Step:
     rule: int | None = None
     origin: Origin | None = None
     rule_name: str = ""
-    kind: str = ""
-    """The short kind of the policy when the tier alone does not say it (`CNP`); for MESH
-    steps `mTLS`, `AuthZ` or `mesh`."""
-    detail: str = ""
-    """MESH steps: what decided, e.g. `STRICT shop` or `principal cluster.local/ns/a/sa/b`."""
+    policy_kind: PolicyKind | None = None
+    """Set with `policy`: which kind of policy it names."""
+    mesh: MeshDetail | None = None
+    """MESH steps: what decided, as data."""
+
+    @property
+    def kind(self) -> StepKind:
+        if self.mesh is not None:
+            return _MESH_KIND.get(self.mesh.cause, StepKind.MESH)
+        if self.tier is Tier.MESH:
+            return StepKind.MESH
+        if self.policy is not None:
+            return StepKind.RULE
+        if self.tier is Tier.NETPOL:
+            return StepKind.ISOLATION
+        return StepKind.DEFAULT
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from microseg.analyses.blast import BlastHit, BlastRadius, Hop
-from microseg.engine import Decision, Step, Trace, Verdict
+from microseg.engine import Decision, Step, StepKind, Trace, Verdict
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conns
-from microseg.render.reach import step_label
 from microseg.render.shape import envelope
+from microseg.render.steps import step_json, step_label, step_origin
 
 __all__ = ["BlastQuery", "blast_dot", "blast_json", "blast_text"]
 
@@ -103,15 +103,14 @@ def _why(trace: Trace, conns: ConnSet) -> list[str]:
         part = step.conns & conns
         if not part or step.effect not in (Verdict.ALLOW, Verdict.PASS):
             continue
-        where = f" ({step.origin.location()})" if step.origin is not None else ""
-        lines.append(f"      {format_conns(part)} {step_label(step)}{where}")
+        lines.append(f"      {format_conns(part)} {step_label(step)}{step_origin(step)}")
     return lines
 
 
 def _mesh_steps(d: Decision, conns: ConnSet) -> list[Step]:
     """The destination's mesh steps that let part of `conns` through; none when the
     destination is outside the mesh (only `mesh`-kind notes)."""
-    if all(s.kind == "mesh" for s in d.mesh):
+    if all(s.kind is StepKind.MESH for s in d.mesh):
         return []
     return [s for s in d.mesh if s.effect is not Verdict.DENY and s.conns & conns]
 
@@ -124,8 +123,9 @@ def _mesh_why(d: Decision, conns: ConnSet) -> list[str]:
         return []
     lines = [f"    {'mesh':<7} {d.dst}:"]
     for step in steps:
-        where = f" ({step.origin.location()})" if step.origin is not None else ""
-        lines.append(f"      {format_conns(step.conns & conns)} {step_label(step)}{where}")
+        lines.append(
+            f"      {format_conns(step.conns & conns)} {step_label(step)}{step_origin(step)}"
+        )
     for part, verdict in d.conditions:
         if part & conns:
             lines.append(f"      {format_conns(part & conns)} only {condition_label(verdict)}")
@@ -180,24 +180,9 @@ def blast_text(result: BlastRadius, q: BlastQuery) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _step_json(step: Step, conns: ConnSet) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "label": step_label(step),
-        "tier": step.tier.value,
-        "effect": step.effect.value,
-        "conn": format_conns(step.conns & conns),
-    }
-    if step.policy is not None:
-        out["policy"] = step.policy
-        out["rule"] = step.rule
-    if step.origin is not None:
-        out["origin"] = {"file": step.origin.file, "line": step.origin.line}
-    return out
-
-
 def _permits(trace: Trace, conns: ConnSet) -> list[dict[str, Any]]:
     return [
-        _step_json(s, conns)
+        step_json(s, conns, brief=True)
         for s in trace.steps
         if s.effect in (Verdict.ALLOW, Verdict.PASS) and s.conns & conns
     ]
@@ -210,7 +195,7 @@ def _hop_json(hop: Hop) -> dict[str, Any]:
         out["ingress"] = _permits(hop.decision.ingress, hop.conns)
         mesh = _mesh_steps(hop.decision, hop.conns)
         if mesh:
-            out["mesh"] = [_step_json(s, hop.conns) for s in mesh]
+            out["mesh"] = [step_json(s, hop.conns, brief=True) for s in mesh]
         conditions = [
             {"conn": format_conns(c & hop.conns), "only": condition_label(v)}
             for c, v in hop.decision.conditions

@@ -72,8 +72,8 @@ from microseg.analyses.exposure import (
 from microseg.model.addresses import AddressClass, class_set, classify_ranges
 from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns
-from microseg.render.reach import step_label
 from microseg.render.shape import envelope
+from microseg.render.steps import step_label
 
 __all__ = [
     "describe_addresses",

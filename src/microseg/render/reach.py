@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from microseg.engine import Decision, Layer, NetworkSide, NetworkSplit, Step, Tier, Trace, Verdict
+from microseg.engine import (
+    Decision,
+    Layer,
+    MeshCause,
+    NetworkSide,
+    NetworkSplit,
+    Step,
+    StepKind,
+    Tier,
+    Trace,
+    Verdict,
+)
 from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conditional, format_conns
 from microseg.render.shape import envelope
+from microseg.render.steps import step_json, step_label, step_origin
 
 __all__ = [
     "chains",
@@ -17,44 +29,14 @@ __all__ = [
     "decision_text",
     "network_label",
     "network_lines",
-    "step_label",
 ]
-
-
-def step_label(step: Step) -> str:
-    """`[NP shop/allow-api#0 Allow]`, `[ANP tenant-guard/r0 Pass]`: one link of a chain."""
-    if step.tier is Tier.MESH:
-        return _mesh_label(step)
-    if step.tier is Tier.NETPOL and step.policy is None:
-        return "[NP isolated: no rule allows]"
-    if step.policy is None:
-        return f"[{step.tier.value} {step.effect.value}]"
-    if step.tier is Tier.NETPOL:
-        return f"[NP {step.policy}#{step.rule} {step.effect.value}]"
-    rule = step.rule_name or f"r{step.rule}"
-    if step.kind == "CNP":  # ClusterNetworkPolicy words: tier in the label, Accept for Allow
-        effect = "Accept" if step.effect is Verdict.ALLOW else step.effect.value
-        tier = "Admin" if step.tier is Tier.ADMIN else "Baseline"
-        return f"[CNP {tier} {step.policy}/{rule} {effect}]"
-    return f"[{step.tier.value} {step.policy}/{rule} {step.effect.value}]"
-
-
-_MESH_EFFECT = {Verdict.ALLOW: "ALLOW", Verdict.DENY: "DENY", Verdict.PASS: "CUSTOM"}
-
-
-def _mesh_label(step: Step) -> str:
-    """`[mTLS STRICT shop]`, `[AuthZ shop/api-allow rule 0 ALLOW principal ...]`."""
-    if step.kind == "AuthZ" and step.policy is not None:
-        effect = _MESH_EFFECT.get(step.effect, step.effect.value)
-        return f"[AuthZ {step.policy} rule {step.rule} {effect} {step.detail}]"
-    return f"[{step.kind} {step.detail}]"
 
 
 def _mesh_lines(d: Decision) -> list[str]:
     """The destination's mesh steps, then one chain per connection subset that links the
     network steps and the mesh steps (`[NP ...] + [mTLS STRICT shop] + [AuthZ ...]`)."""
     head = f"  {'mesh':<7} {d.dst}: "
-    if all(s.kind == "mesh" for s in d.mesh):
+    if all(s.kind is StepKind.MESH for s in d.mesh):
         return [head + "outside the Istio mesh; no mesh policy applies"]
     if d.requested is not None:
         want = d.requested
@@ -68,8 +50,11 @@ def _mesh_lines(d: Decision) -> list[str]:
         if part:
             verb = "passes"
             if step.effect is Verdict.DENY:
-                verb = "denies when" if step.detail.startswith("{") else "denies"
-            lines.append(f"      {verb} {format_conns(part)} by {step_label(step)}{_where(step)}")
+                when = step.mesh is not None and step.mesh.cause is MeshCause.DENY_WHEN
+                verb = "denies when" if when else "denies"
+            lines.append(
+                f"      {verb} {format_conns(part)} by {step_label(step)}{step_origin(step)}"
+            )
     for conns, verdict in d.conditions:
         lines.append(f"      {format_conns(conns)} only {condition_label(verdict)}")
     if d.layer is not Layer.BOTH:
@@ -81,7 +66,7 @@ def _mesh_lines(d: Decision) -> list[str]:
         if s.tier is not Tier.DEFAULT or s.effect is not Verdict.ALLOW
     ]
     for conns, chain in chains((*network, *d.mesh), want):
-        if any(s.tier is Tier.MESH and s.kind != "mesh" for s in chain):
+        if any(s.tier is Tier.MESH and s.kind is not StepKind.MESH for s in chain):
             labels = " + ".join(step_label(s) for s in chain)
             lines.append(f"      chain {format_conns(conns)}: {labels}")
     return lines
@@ -100,10 +85,6 @@ def chains(steps: tuple[Step, ...], scope: ConnSet) -> list[tuple[ConnSet, list[
                 nxt.append((outside, chain))
         pieces = nxt
     return [(c, chain) for c, chain in pieces if chain]
-
-
-def _where(step: Step) -> str:
-    return f" ({step.origin.location()})" if step.origin is not None else ""
 
 
 _VERB = {Verdict.ALLOW: "allows", Verdict.DENY: "denies", Verdict.PASS: "passes"}
@@ -139,7 +120,7 @@ def _trace_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
             )
         else:
             lines.append(
-                f"      {_VERB[step.effect]} {format_conns(part)} by {step_label(step)}{_where(step)}"
+                f"      {_VERB[step.effect]} {format_conns(part)} by {step_label(step)}{step_origin(step)}"
             )
     if any(s.tier in (Tier.ADMIN, Tier.BASELINE) for s in trace.steps if s.conns & want):
         for conns, chain in chains(trace.steps, want):
@@ -214,26 +195,6 @@ def decision_text(d: Decision) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _step_json(step: Step) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "tier": step.tier.value,
-        "effect": step.effect.value,
-        "conn": format_conns(step.conns),
-        "label": step_label(step),
-    }
-    if step.policy is not None:
-        out["policy"] = step.policy
-        out["rule"] = step.rule
-        if step.rule_name:
-            out["ruleName"] = step.rule_name
-    if step.origin is not None:
-        out["origin"] = {"file": step.origin.file, "line": step.origin.line}
-    if step.tier is Tier.MESH:
-        out["kind"] = step.kind
-        out["detail"] = step.detail
-    return out
-
-
 def _trace_json(t: Trace) -> dict[str, Any]:
     return {
         "endpoint": t.endpoint,
@@ -242,7 +203,7 @@ def _trace_json(t: Trace) -> dict[str, Any]:
         "policies": list(t.policies),
         "guardrails": list(t.guardrails),
         "allowed": format_conns(t.allowed),
-        "steps": [_step_json(s) for s in t.steps],
+        "steps": [step_json(s) for s in t.steps],
     }
 
 
@@ -262,7 +223,7 @@ def decision_json(d: Decision) -> str:
         doc["networks"] = _network_json(d.networks)
     if d.layer is not Layer.NETWORK or d.mesh:
         doc["layer"] = d.layer.value
-        doc["mesh"] = [_step_json(s) for s in d.mesh]
+        doc["mesh"] = [step_json(s) for s in d.mesh]
         doc["conditions"] = [
             {
                 "conn": format_conns(c),

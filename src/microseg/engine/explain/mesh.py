@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from microseg.engine.query import Step, Tier, Verdict
+from microseg.engine.query import MeshCause, MeshDetail, PolicyKind, Step, Tier, Verdict
 from microseg.engine.spec.mesh import MeshReason, evaluate
 from microseg.model.objects import Pod
 from microseg.model.sets import ConnSet, IntervalSet, Protocol
@@ -52,13 +52,13 @@ def mesh_steps(conn: Index, src: Endpoint, dst: Endpoint, scope: ConnSet) -> tup
             r.policy,
             r.rule,
             r.origin,
-            kind=r.kind,
-            detail=r.detail,
+            policy_kind=PolicyKind.AUTHZ if r.policy is not None else None,
+            mesh=r.detail,
         )
         for r, spans in merged.items()
     ]
     other = scope - tcp
     if other:
         # The sidecar intercepts TCP only: UDP and SCTP verdicts are the network's alone.
-        steps.append(Step(Tier.MESH, Verdict.ALLOW, other, kind="mesh", detail="governs TCP only"))
+        steps.append(Step(Tier.MESH, Verdict.ALLOW, other, mesh=MeshDetail(MeshCause.TCP_ONLY)))
     return tuple(steps)

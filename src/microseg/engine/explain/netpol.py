@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from microseg.engine.combine import CODE_OF, TierStep, TierWalk, join, walk_tiers
-from microseg.engine.query import Step, Tier, Trace, Verdict
+from microseg.engine.query import PolicyKind, Step, Tier, Trace, Verdict
 from microseg.model.admin import Action, AdminRule, AdminTier
 from microseg.model.netpol import Direction, PortSpec, Rule
 from microseg.model.objects import Pod
@@ -91,7 +91,6 @@ class _Steps:
                     )
                     if not part:
                         continue
-                    kind = policy.short_kind if policy.short_kind == "CNP" else ""
                     self.steps.append(
                         Step(
                             label,
@@ -101,7 +100,7 @@ class _Steps:
                             rule.index,
                             rule.origin,
                             rule.name,
-                            kind,
+                            PolicyKind(policy.short_kind),
                         )
                     )
 
@@ -136,7 +135,15 @@ def explain_direction(
                 part = walk.isolating_allow(rule_conns(rule.ports, destination))
                 if part:
                     steps.steps.append(
-                        Step(Tier.NETPOL, Verdict.ALLOW, part, policy.ref, rule.index, rule.origin)
+                        Step(
+                            Tier.NETPOL,
+                            Verdict.ALLOW,
+                            part,
+                            policy.ref,
+                            rule.index,
+                            rule.origin,
+                            policy_kind=PolicyKind.NP,
+                        )
                     )
                     np_allowed = join(np_allowed, part)
         rest = walk.isolate(np_allowed)

@@ -36,7 +36,7 @@ from microseg.engine.mesh.match import (
     services_by_namespace,
     source_l7,
 )
-from microseg.engine.query import MeshVerdict
+from microseg.engine.query import MeshVerdict, ext_authz_condition
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
     AuthorizationPolicy,
@@ -388,7 +388,7 @@ def _destination(
                 if not cells.any():
                     continue
                 if action is AuthzAction.CUSTOM:
-                    unless[f"ext-authz {policy.provider} denies {text}".strip()] |= cells
+                    unless[ext_authz_condition(policy.provider, text)] |= cells
                 elif action is AuthzAction.DENY and not text:
                     deny |= cells
                 elif action is AuthzAction.DENY:

@@ -28,7 +28,13 @@ from microseg.engine.mesh.match import (
     rule_has_http,
     source_l7,
 )
-from microseg.engine.query import MeshVerdict, Verdict
+from microseg.engine.query import (
+    MeshCause,
+    MeshDetail,
+    MeshVerdict,
+    Verdict,
+    ext_authz_condition,
+)
 from microseg.errors import Origin
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
@@ -54,11 +60,10 @@ ALLOWED = MeshVerdict(True)
 
 @dataclass(frozen=True, slots=True)
 class MeshReason:
-    """One link of a mesh explanation: `kind` is `mTLS`, `AuthZ` or `mesh`."""
+    """One link of a mesh explanation: its effect and why, as data (engine/query.py)."""
 
-    kind: str
     effect: Verdict
-    detail: str
+    detail: MeshDetail
     policy: str | None = None
     rule: int | None = None
     origin: Origin | None = None
@@ -223,19 +228,27 @@ def evaluate(
 ) -> tuple[MeshVerdict, list[MeshReason]]:
     """The mesh's verdict on one request from `src` (a pod, or an external IP address)."""
     if protocol is not Protocol.TCP:
-        return ALLOWED, [MeshReason("mesh", Verdict.ALLOW, f"{protocol.value} is not governed")]
+        return ALLOWED, [
+            MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.NOT_GOVERNED, protocol=protocol.value))
+        ]
     dst_mode = pod_mesh_mode(cluster, dst)
     if dst_mode is MeshMode.NONE:
-        return ALLOWED, [MeshReason("mesh", Verdict.ALLOW, "destination outside the mesh")]
+        return ALLOWED, [MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.OUTSIDE_MESH))]
     req, rejected = request_for(cluster, src, dst, port)
     mode = effective_mode(cluster, dst, port, dst_mode)
     reasons: list[MeshReason] = []
     scope = _scope(cluster, dst, port)
     if rejected:
-        return DENIED, [MeshReason("mTLS", Verdict.DENY, f"STRICT {scope}: plaintext rejected")]
-    reasons.append(MeshReason("mTLS", Verdict.ALLOW, f"{mode.value} {scope}"))
+        return DENIED, [
+            MeshReason(
+                Verdict.DENY, MeshDetail(MeshCause.PLAINTEXT_REJECTED, mode="STRICT", scope=scope)
+            )
+        ]
+    reasons.append(
+        MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.MTLS_MODE, mode=mode.value, scope=scope))
+    )
     if dst_mode is MeshMode.AMBIENT:
-        reasons.append(MeshReason("mesh", Verdict.ALLOW, "ambient: L4 authorization only"))
+        reasons.append(MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.AMBIENT_L4)))
     policies = _policies(cluster, dst)
     unless: set[str] = set()
     for action in (AuthzAction.CUSTOM, AuthzAction.DENY):
@@ -244,16 +257,22 @@ def evaluate(
                 clauses = rule_clauses(rule, action, req)
                 if clauses is None:
                     continue
-                effect = Verdict.DENY
                 if action is AuthzAction.CUSTOM:
-                    clauses = {f"ext-authz {policy.provider} denies {c}".strip() for c in clauses}
+                    detail = MeshDetail(
+                        MeshCause.EXT_AUTHZ,
+                        conditions=tuple(sorted(clauses)),
+                        provider=policy.provider,
+                    )
+                    clauses = {ext_authz_condition(policy.provider, c) for c in clauses}
                     effect = Verdict.PASS
                 elif "" in clauses:
-                    why = MeshReason("AuthZ", Verdict.DENY, _who(req), policy.ref, rule.index)
+                    why = MeshReason(Verdict.DENY, _who(req), policy.ref, rule.index)
                     return DENIED, [*reasons, _located(why, rule)]
+                else:
+                    detail = MeshDetail(MeshCause.DENY_WHEN, conditions=tuple(sorted(clauses)))
+                    effect = Verdict.DENY
                 unless |= clauses
-                detail = " or ".join(sorted(clauses))
-                why = MeshReason("AuthZ", effect, detail, policy.ref, rule.index)
+                why = MeshReason(effect, detail, policy.ref, rule.index)
                 reasons.append(_located(why, rule))
     allows = [p for p in policies if p.action is AuthzAction.ALLOW]
     if not allows:
@@ -264,25 +283,24 @@ def evaluate(
             clauses = rule_clauses(rule, AuthzAction.ALLOW, req)
             if clauses is None:
                 continue
-            detail = _who(req) + "".join(f" {c}" for c in sorted(clauses) if c)
-            reasons.append(
-                _located(MeshReason("AuthZ", Verdict.ALLOW, detail, policy.ref, rule.index), rule)
-            )
+            who = _who(req, tuple(c for c in sorted(clauses) if c))
+            reasons.append(_located(MeshReason(Verdict.ALLOW, who, policy.ref, rule.index), rule))
             requires |= clauses
     if not requires:
-        names = ", ".join(p.ref for p in allows)
-        reasons.append(MeshReason("AuthZ", Verdict.DENY, f"no ALLOW rule matches ({names})"))
+        names = tuple(p.ref for p in allows)
+        reasons.append(
+            MeshReason(Verdict.DENY, MeshDetail(MeshCause.NO_ALLOW_MATCH, policies=names))
+        )
         return DENIED, reasons
     if "" in requires:
         return MeshVerdict(True, (), tuple(sorted(unless))), reasons
     return MeshVerdict(True, tuple(sorted(requires)), tuple(sorted(unless))), reasons
 
 
-def _who(req: Request) -> str:
-    return f"principal {req.principal}" if req.mtls else "plaintext peer"
+def _who(req: Request, conditions: tuple[str, ...] = ()) -> MeshDetail:
+    principal = req.principal if req.mtls else None
+    return MeshDetail(MeshCause.PEER, principal=principal, conditions=conditions)
 
 
 def _located(reason: MeshReason, rule: AuthzRule) -> MeshReason:
-    return MeshReason(
-        reason.kind, reason.effect, reason.detail, reason.policy, reason.rule, rule.origin
-    )
+    return MeshReason(reason.effect, reason.detail, reason.policy, reason.rule, rule.origin)
