@@ -202,6 +202,8 @@ class _Run:
                 continue
             # What the cells get with the rule, and from the runner-up without it.
             if baseline:
+                # A baseline rule speaks where the admin tier hands down and no
+                # NetworkPolicy isolates (engine/combine.py: `fallthrough`).
                 hit &= view.open[ix] & not_iso[t_loc]
                 runner: Mask = over_codes(state.second_r[ix], np.True_)  # over the default
                 differs = runner if tr.code == DENY else ~runner

@@ -33,6 +33,7 @@ from microseg.engine import (
     Connectivity,
     RuleCompiler,
     fallthrough,
+    hands_down,
     over_codes,
 )
 from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
@@ -193,8 +194,7 @@ class View:
         self.npallow = self.once_r
         self.fallthrough = fallthrough(self.iso, self.npallow, (self.base.first,))
         self.final = over_codes(self.admin.first, self.fallthrough)
-        self.open = self.admin.first == NO_MATCH
-        self.open |= self.admin.first == Code.PASS
+        self.open = hands_down(self.admin.first)
 
     # -- blocks --------------------------------------------------------------------
     def local_rows(self, targets: Mask) -> Index:

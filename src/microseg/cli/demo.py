@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -11,7 +10,9 @@ from rich.table import Table
 
 from microseg.analyses.blast import blast_radius, sources_of
 from microseg.analyses.verify import verify
-from microseg.cli.common import Session, fail
+from microseg.cli import demo_mesh
+from microseg.cli.common import Session
+from microseg.cli.demo_paths import find_demo
 from microseg.cli.intent_files import load_intent_files
 from microseg.engine import Connectivity, WorkloadGraph
 from microseg.model.sets import ConnSet, Protocol
@@ -20,7 +21,7 @@ from microseg.render.conns import format_conns
 from microseg.render.reach import decision_text
 from microseg.render.verify import report_text
 
-__all__ = ["find_demo", "run"]
+__all__ = ["run"]
 
 GAP = ("frontend/webapp", "shop/postgres", ConnSet.single(Protocol.TCP, 5432))
 BLAST_FROM = "frontend/webapp"
@@ -29,21 +30,6 @@ GUARDRAILS = (
     ("shop/cart", "payments/payment-service", ConnSet.single(Protocol.TCP, 8443)),
     ("payments/payment-service", "payments/fraud-check", ConnSet.single(Protocol.TCP, 8080)),
 )
-
-
-def find_demo(path: Path | None) -> Path:
-    if path is not None:
-        return path
-    for base in (Path.cwd(), *Path(__file__).resolve().parents):
-        candidate = base / "examples" / "demo"
-        if candidate.is_dir():
-            # Relative to the working directory when possible: shorter origins in explanations.
-            return (
-                Path(os.path.relpath(candidate))
-                if candidate.is_relative_to(Path.cwd())
-                else candidate
-            )
-    fail("cannot find examples/demo; run from the repository or pass --path")
 
 
 def run(session: Session, path: Path | None) -> None:
@@ -96,9 +82,6 @@ def run(session: Session, path: Path | None) -> None:
     out.rule(f"[bold]Blast radius[/bold]: what an attacker holding {BLAST_FROM} can reach")
     radius = blast_radius(conn, graph, sources_of(conn, graph, BLAST_FROM), explain=False)
     out.print(blast_text(radius, BlastQuery(BLAST_FROM)), end="", markup=False)
-    # Imported here: demo_mesh reuses this module's find_demo.
-    from microseg.cli import demo_mesh
-
     if conn.cluster.has_mesh:
         demo_mesh.run(session, folder, conn)
 

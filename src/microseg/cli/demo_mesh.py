@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from microseg.cli.common import Session
-from microseg.cli.demo import find_demo
+from microseg.cli.demo_paths import find_demo
 from microseg.engine import Connectivity, Layer, Verdict
 from microseg.model.sets import ConnSet, Protocol
 from microseg.render.reach import decision_text

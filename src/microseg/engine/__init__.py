@@ -15,7 +15,16 @@ This is the engine's face: analyses, render and the adapters import from here on
 """
 
 from microseg.engine.assembly import Endpoint
-from microseg.engine.combine import ALLOW, CODE_OF, DENY, NO_MATCH, Code, fallthrough, over_codes
+from microseg.engine.combine import (
+    ALLOW,
+    CODE_OF,
+    DENY,
+    NO_MATCH,
+    Code,
+    fallthrough,
+    hands_down,
+    over_codes,
+)
 from microseg.engine.connectivity import Connectivity, UnknownEndpointError
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
 from microseg.engine.index.gcpause import paused_gc
@@ -102,6 +111,7 @@ __all__ = [
     "fallthrough",
     "from_external_block",
     "full_word",
+    "hands_down",
     "incoming_block",
     "istio_match",
     "materialise_if_small",

@@ -49,6 +49,7 @@ __all__ = [
     "TierWalk",
     "close_tier",
     "fallthrough",
+    "hands_down",
     "over_codes",
     "stack_codes",
     "stack_packed",
@@ -114,9 +115,15 @@ def stack_packed(
 
 
 # -- first-match codes -------------------------------------------------------------------
+def hands_down(codes: Codes) -> Mask:
+    """Where a first-match tier leaves the verdict to the tiers below it."""
+    down: Mask = (codes == NO_MATCH) | (codes == PASS)
+    return down
+
+
 def over_codes(codes: Codes, below: Mask | np.bool_) -> Mask:
     """A first-match tier's codes over the allow mask of what lies below it."""
-    decided: Mask = (codes == ALLOW) | (((codes == NO_MATCH) | (codes == PASS)) & below)
+    decided: Mask = (codes == ALLOW) | (hands_down(codes) & below)
     return decided
 
 
