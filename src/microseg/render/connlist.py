@@ -8,6 +8,7 @@ import json
 
 from microseg.engine import INGRESS_CONTROLLER_NAME, EdgeConditions, WorkloadGraph, paused_gc
 from microseg.render.conns import format_conditional, format_conns, format_ip_ranges
+from microseg.render.escape import csv_cell, escape_rows, md_cell, needs_escape, visible
 from microseg.render.shape import envelope
 
 __all__ = ["connlist_rows", "render_connlist"]
@@ -74,21 +75,28 @@ def _rows(
 
 
 def render_connlist(rows: list[tuple[str, str, str]], fmt: str) -> str:
+    """The rows in one format; names from the input are escaped for it (render/escape.py),
+    checked once over the distinct cells so that ordinary input keeps the fast path."""
+    cells = [x for row in rows for x in row]
     if fmt == "txt":
+        if needs_escape(cells, visible):
+            rows = escape_rows(rows, visible)
         return "".join(f"{s} => {d} : {c}\n" for s, d, c in rows)
     if fmt == "json":
         connections = [{"src": s, "dst": d, "conn": c} for s, d, c in rows]
         doc = envelope("ConnectivityList", connections=connections)
         return json.dumps(doc, indent=2) + "\n"
     if fmt == "csv":
+        if needs_escape(cells, csv_cell):
+            rows = escape_rows(rows, csv_cell)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["src", "dst", "conn"])
         writer.writerows(rows)
         return buf.getvalue()
     if fmt == "md":
-        lines = ["| src | dst | conn |", "|-----|-----|------|"]
         # A `|` inside a cell (L7 alternatives such as GET|POST) would end the cell.
-        lines += [f"| {s} | {d} | {c.replace('|', chr(92) + '|')} |" for s, d, c in rows]
+        lines = ["| src | dst | conn |", "|-----|-----|------|"]
+        lines += [f"| {s} | {d} | {c} |" for s, d, c in escape_rows(rows, md_cell)]
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown format {fmt!r}")

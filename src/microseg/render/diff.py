@@ -21,6 +21,7 @@ from microseg.analyses.diff import ConnectivityDiff, DiffRow, DiffType, Peer
 from microseg.engine import INGRESS_CONTROLLER_NAME
 from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns, format_ip_ranges
+from microseg.render.escape import csv_cell, md_cell, visible
 from microseg.render.shape import envelope
 
 __all__ = [
@@ -116,6 +117,7 @@ def _lines(diff: ConnectivityDiff, line: Callable[[Fields], str]) -> list[str]:
 def _txt_line(names: tuple[str, str]) -> Callable[[Fields], str]:
     def line(f: Fields) -> str:
         t, s, d, c1, c2, info = f
+        s, d = visible(s), visible(d)
         text = f"diff-type: {t}, source: {s}, destination: {d}, {names[0]}: {c1}, {names[1]}: {c2}"
         return f"{text}, workloads-diff-info: {info}" if info else text
 
@@ -124,12 +126,12 @@ def _txt_line(names: tuple[str, str]) -> Callable[[Fields], str]:
 
 def _csv_line(f: Fields) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(f)
+    csv.writer(buf, lineterminator="").writerow([csv_cell(x) for x in f])
     return buf.getvalue()
 
 
 def _md_line(f: Fields) -> str:
-    return "| " + " | ".join(f) + " |"
+    return "| " + " | ".join(md_cell(x) for x in f) + " |"
 
 
 def render_diff(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from microseg.render.escape import dot_quoted
+
 __all__ = ["render_dot"]
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_q = dot_quoted
 
 
 def render_dot(rows: list[tuple[str, str, str]]) -> str:

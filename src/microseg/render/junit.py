@@ -12,6 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from microseg.analyses.verify import Finding, VerificationReport
+from microseg.render.escape import visible
 from microseg.render.verify import violation_lines
 
 __all__ = ["report_junit"]
@@ -38,7 +39,7 @@ def report_junit(report: VerificationReport) -> str:
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=name,
+            name=visible(name),
             tests=str(len(findings)),
             failures=str(failed),
             errors="0",
@@ -49,16 +50,17 @@ def report_junit(report: VerificationReport) -> str:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=f"microseg.verify.{name}.{f.kind}",
-                name=f"{f.id}: {f.description}",
-                file=f.origin.file,
+                classname=visible(f"microseg.verify.{name}.{f.kind}"),
+                name=visible(f"{f.id}: {f.description}"),
+                file=visible(f.origin.file),
                 time="0",
             )
             if f.origin.line is not None:
                 case.set("line", str(f.origin.line))
             if not f.holds:
-                failure = ET.SubElement(case, "failure", message=f.message, type=f.kind)
-                failure.text = "\n".join(violation_lines(f)) + "\n"
+                failure = ET.SubElement(case, "failure", message=visible(f.message), type=f.kind)
+                # XML 1.0 has no place for most control characters, even escaped.
+                failure.text = "\n".join(visible(line) for line in violation_lines(f)) + "\n"
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

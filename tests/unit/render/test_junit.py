@@ -67,3 +67,18 @@ def test_the_gap_fails_with_its_explanation(report: VerificationReport) -> None:
     assert "frontend/webapp[Deployment] -> shop/postgres[StatefulSet]  TCP 5432" in text
     assert "NP shop/postgres-allow-shop-tenant (" in text
     assert report_junit(report).startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+
+
+def test_hostile_names_leave_well_formed_xml(demo_dir: Path, tmp_path: Path) -> None:
+    # XML 1.0 has no place for ESC or BEL even as character references: a name carrying
+    # them must reach the report shown as text, or CI's parser rejects the whole file.
+    hostile = tmp_path / "c.yaml"
+    text = SECOND.replace("name: team-b", 'name: "team\\e[2J\\ab"')
+    hostile.write_text(text.replace("defaultDeny: [database]", "defaultDeny: [shop]"))
+    conn = Connectivity.build(load([str(demo_dir)]))
+    report = verify(conn, load_intents([str(hostile)])[0])
+    body = report_junit(report)
+    assert "\x1b" not in body
+    assert "\x07" not in body
+    root = ET.fromstring(body)
+    assert [s.get("name") for s in root.findall("testsuite")] == ["team\\x1b[2J\\x07b"]
