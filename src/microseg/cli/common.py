@@ -19,6 +19,7 @@ from microseg.errors import InputError, Severity
 from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
+from microseg.render.text import text_console
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "fail"]
 
@@ -52,7 +53,8 @@ class Session:
             fail(f"--host-network {host_network!r}: expected node or pod")
         color = not no_color and "NO_COLOR" not in os.environ
         self.err = Console(stderr=True, no_color=not color, highlight=False)
-        self.out = Console(no_color=not color, highlight=False, soft_wrap=True)
+        # A fixed width off a terminal, tables wrapped between words (render/text.py).
+        self.out = text_console(no_color=not color)
         self._progress: Progress | None = None
         self._timer: threading.Timer | None = None
         self._stage = ""

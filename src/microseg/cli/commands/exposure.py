@@ -50,6 +50,7 @@ def exposure(
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.exposure import compute_exposure
     from microseg.render.exposure import exposure_json, exposure_renderable
+    from microseg.render.text import print_text
 
     session = Session(quiet, no_color, host_network.value)
     # The same loading and layers as `microseg connectivity`, so both agree on what
@@ -60,4 +61,4 @@ def exposure(
     if output is ExposureFormat.JSON:
         sys.stdout.write(exposure_json(report))
         return
-    session.out.print(exposure_renderable(report))
+    print_text(session.out, exposure_renderable(report))

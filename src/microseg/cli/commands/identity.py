@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
@@ -55,6 +54,7 @@ def identity(
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.identity import identity_report
     from microseg.render.identity import identity_json, identity_table, identity_text_findings
+    from microseg.render.text import print_text
 
     session = Session(quiet, no_color, host_network.value)
     conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)
@@ -62,9 +62,5 @@ def identity(
     if output is IdentityFormat.JSON:
         sys.stdout.write(identity_json(report))
         return
-    # Off a terminal, print the table at full width rather than truncating cells.
-    out = session.out
-    if not out.is_terminal:
-        out = Console(width=400, no_color=out.no_color, highlight=False, soft_wrap=True)
-    out.print(identity_table(report))
+    print_text(session.out, identity_table(report))
     session.out.print(identity_text_findings(report), end="", markup=False)

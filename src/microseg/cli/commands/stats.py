@@ -24,6 +24,7 @@ from microseg.cli.options import (
     output_option,
 )
 from microseg.render.stats import stats_json, stats_rows
+from microseg.render.text import keep_words, print_text
 
 __all__ = ["StatsFormat", "stats"]
 
@@ -59,4 +60,4 @@ def stats(
         table.add_row(name, value)
     for stage, seconds in session.timings.items():
         table.add_row(f"time: {stage}", f"{seconds:.3f} s")
-    session.out.print(table)
+    print_text(session.out, keep_words(table))
