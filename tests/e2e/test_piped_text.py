@@ -1,7 +1,8 @@
 """Text output through a pipe (no terminal): a fixed width, and no word ever broken.
 
-Each command runs as a process with stdout a pipe, once without COLUMNS (the fixed width
-of render/text.py) and once with a huge COLUMNS, where nothing can wrap. A word broken
+Each command runs as a process with stdout a pipe, once as users run it (the fixed width
+of render/text.py, whatever COLUMNS says) and once with that width made huge, where
+nothing can wrap. A word broken
 across lines, or a header squeezed to a few letters, shows as a token of the first run
 that the second never prints.
 """
@@ -37,13 +38,15 @@ CASES: list[tuple[str, list[str], tuple[str, ...]]] = [
 ]
 
 
-def run(args: list[str], columns: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    env["NO_COLOR"] = "1"
-    if columns is not None:
-        env["COLUMNS"] = columns
+MAIN = "from microseg.cli.app import main; main()"
+UNWRAPPED = "import microseg.render.text as t; t.TEXT_WIDTH = 100_000; " + MAIN
+
+
+def run(args: list[str], code: str = MAIN) -> str:
+    # COLUMNS=80, as CI runners export it: the fixed width must not follow it.
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80"}
     proc = subprocess.run(
-        [sys.executable, "-c", "from microseg.cli.app import main; main()", *args],
+        [sys.executable, "-c", code, *args],
         capture_output=True,  # stdout is a pipe, not a terminal
         text=True,
         cwd=REPO,
@@ -61,8 +64,8 @@ def tokens(text: str) -> set[str]:
 
 
 def check(args: list[str], headers: tuple[str, ...]) -> None:
-    piped = run(args, None)
-    wide = run(args, "100000")
+    piped = run(args)
+    wide = run(args, UNWRAPPED)
     broken = tokens(piped) - tokens(wide)
     assert not broken, f"words broken across lines: {sorted(broken)[:20]}"
     for header in headers:

@@ -25,6 +25,7 @@ from microseg.engine.index.tables import DirectionTable
 from microseg.engine.mesh.match import (
     applies_to,
     effective_mode,
+    inert_mesh_policies,
     istio_match,
     mode_source,
     pod_mesh_mode,
@@ -94,6 +95,7 @@ __all__ = [
     "from_external_block",
     "full_word",
     "incoming_block",
+    "inert_mesh_policies",
     "istio_match",
     "materialise_if_small",
     "mode_source",

@@ -3,15 +3,13 @@
 Off a terminal (a pipe, a file, CI logs) rich assumes 80 columns, so wide tables squeezed
 their columns until header words broke ("Rou/ted/por/ts") and identifiers were cut in the
 middle; giving the table a huge width instead made 1,000-character lines. The rule here:
-off a terminal the width is fixed (``COLUMNS`` when set, as rich itself reads it, else
-``TEXT_WIDTH``), and tables wrap only between words: every column is at least as wide as
+off a terminal the width is fixed (``TEXT_WIDTH``), and tables wrap only between words: every column is at least as wide as
 its longest word, so a line may run past the width when the words demand it, but no word
 is ever split.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import IO
 
@@ -27,10 +25,11 @@ TEXT_WIDTH = 160
 explanations side by side, narrow enough to read in a CI log."""
 
 
-def text_width(environ: dict[str, str] | None = None) -> int:
-    """The width off a terminal: ``COLUMNS`` when it is a sensible number, else TEXT_WIDTH."""
-    value = (os.environ if environ is None else environ).get("COLUMNS", "")
-    return int(value) if value.isdigit() and int(value) >= 40 else TEXT_WIDTH
+def text_width() -> int:
+    """The width off a terminal: TEXT_WIDTH. Not COLUMNS, which rich would read: CI runners
+    and test harnesses export COLUMNS=80 for processes whose output is a log, which is
+    how tables got squeezed in the first place."""
+    return TEXT_WIDTH
 
 
 def text_console(no_color: bool, file: IO[str] | None = None) -> Console:

@@ -12,9 +12,13 @@ import typer
 from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
+    LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -45,6 +49,10 @@ def identity(
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    layer: LayerOpt = None,
+    assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -56,8 +64,15 @@ def identity(
     from microseg.render.identity import identity_json, identity_table, identity_text_findings
     from microseg.render.text import print_text
 
-    session = Session(quiet, no_color, host_network.value)
-    conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))
     if output is IdentityFormat.JSON:
         sys.stdout.write(identity_json(report))
