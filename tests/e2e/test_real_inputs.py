@@ -189,7 +189,7 @@ def test_assume_system_pods_gives_dns_rules_something_to_match(tmp_path: Path) -
     assert "MS012" in stderr
     _, lint_text, _ = invoke(["lint", path, "-n", "shop"])
     assert "--assume-system-pods" in lint_text
-    code, lint_after, _ = invoke(["lint", path, "-n", "shop", "--assume-system-pods"])
+    _, lint_after, _ = invoke(["lint", path, "-n", "shop", "--assume-system-pods"])
     assert "ML004" not in lint_after
 
 
