@@ -266,3 +266,28 @@ def test_stats_counts_pods_built_from_templates(tmp_path: Path) -> None:
     assert "pods (explicit)" not in stdout
     _, doc, _ = invoke(["stats", path, "-o", "json"])
     assert json.loads(doc)["templatePods"] == 1
+
+
+PODS_OF_A_DEPLOYMENT = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-79f774bdb9-x2x7k
+  namespace: shop
+  labels: {app: web, pod-template-hash: 79f774bdb9}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-79f774bdb9, uid: u1, controller: true}]
+spec:
+  containers: [{name: web, ports: [{containerPort: 8080}]}]
+"""
+
+
+def test_pods_of_an_absent_replica_set_answer_to_the_deployment_name(tmp_path: Path) -> None:
+    path = write(tmp_path, "pods.yaml", PODS_OF_A_DEPLOYMENT)
+    for name in ("shop/web", "shop/web[Deployment]"):
+        code, stdout, stderr = invoke(["reach", path, "--from", "10.0.0.1", "--to", name])
+        assert code == 0, stderr
+        assert "shop/web-79f774bdb9[ReplicaSet]" in stdout
+        assert "notice: --to " in stderr
+        assert "pod-template-hash" in stderr
+    code, _, stderr = invoke(["reach", path, "--from", "shop/we", "--to", "shop/web"])
+    assert code == 2

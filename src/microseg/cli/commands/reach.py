@@ -80,6 +80,17 @@ def reach(
         decision = conn.reach(s, d, conns)
     except UnknownEndpointError as exc:
         fail(str(exc))
+    for flag, text, ep in (("--from", src, s), ("--to", dst, d)):
+        aliased = (
+            ep.name.endswith("[ReplicaSet]")
+            and ep.name.split("[")[0] != (text.strip().split("[")[0])
+        )
+        if aliased and not quiet:
+            sys.stderr.write(
+                f"notice: {flag} {text}: read as {ep.name}, the ReplicaSet of its pods "
+                "(the Deployment is not in the input; its name is the ReplicaSet's "
+                "without the pod-template-hash)\n"
+            )
     sys.stdout.write(
         decision_json(decision) if output is ReachFormat.JSON else decision_text(decision)
     )
