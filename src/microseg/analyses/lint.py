@@ -118,6 +118,8 @@ def _ports(specs: tuple[PortSpec, ...]) -> str:
 class _Linter:
     def __init__(self, conn: Connectivity) -> None:
         self.conn = conn
+        # Whether an admin tier exists: ML002's wording names it only then.
+        self.has_admin = any(p.tier is AdminTier.ADMIN for p in conn.cluster.admin_policies)
         self.rc = conn.rules
         self.cluster = conn.cluster
         self.contexts = {d: DirectionContext(conn, d) for d in Direction}
@@ -195,6 +197,11 @@ class _Linter:
             dead += 1
             path = f"{field}.{word}" if admin else f"{field}.{word}[{j}]"
             message = f"{note}; the peer allows nothing"
+            if _is_cluster_dns(peer):
+                message += (
+                    " (the cluster DNS pods are rarely in manifests: pass "
+                    "--assume-system-pods to add them)"
+                )
             self.add("ML004", message, policy, rule.origin, path, rule.index, direction)
         all_dead = bool(rule.peers) and dead == len(rule.peers or ())
         if not rule.ports or all_dead:
@@ -245,7 +252,11 @@ class _Linter:
                 if alone
                 else "every pod it selects is isolated by other policies too"
                 + (
-                    ", and what it allows is allowed by them or decided by the admin tier"
+                    (
+                        ", and what it allows is allowed by them or decided by the admin tier"
+                        if self.has_admin
+                        else ", and what it allows is allowed by them"
+                    )
                     if policy.ingress or policy.egress
                     else ""
                 )
@@ -367,3 +378,17 @@ def lint(conn: Connectivity) -> LintReport:
     rules += sum(len(p.ingress) + len(p.egress) for p in conn.cluster.admin_policies)
     policies = len(conn.cluster.policies) + len(conn.cluster.admin_policies)
     return LintReport(tuple(findings), policies, rules)
+
+
+_DNS_LABELS = {"k8s-app": "kube-dns", "kubernetes.io/metadata.name": "kube-system"}
+
+
+def _is_cluster_dns(peer: Peer) -> bool:
+    """A peer written for the cluster DNS (kube-system pods k8s-app=kube-dns), which
+    application manifests do not carry; ML004 then points at --assume-system-pods."""
+    if not isinstance(peer, PodPeer) or not peer.pod_selector.matches(_DNS_LABELS):
+        return False
+    if peer.namespace is not None:
+        return peer.namespace == "kube-system"
+    assert peer.namespace_selector is not None
+    return peer.namespace_selector.matches(_DNS_LABELS)

@@ -47,6 +47,8 @@ class Stats:
     pairs_per_protocol: tuple[tuple[Protocol, int], ...]
     pairs_all_ports: int
     workloads_open_to_external: int
+    template_pods: int = 0
+    """Pods built from a controller's template (a controller given without its pods)."""
 
 
 def _protocol_words(conn: Connectivity) -> list[tuple[Protocol, Bits]]:
@@ -164,4 +166,5 @@ def compute_stats(conn: Connectivity) -> Stats:
         pairs_per_protocol=tuple((p, by_protocol[p]) for p in Protocol),
         pairs_all_ports=all_ports,
         workloads_open_to_external=_open_to_external(conn, node_class) if len(node_class) else 0,
+        template_pods=sum(p.from_template for p in conn.cluster.pods),
     )

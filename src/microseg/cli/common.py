@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import NoReturn, TypeVar
 
 import typer
@@ -19,12 +21,14 @@ from microseg.errors import InputError, Severity
 from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
+from microseg.render.text import text_console
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "fail"]
 
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def fail(message: str) -> NoReturn:
@@ -43,16 +47,29 @@ class Session:
     """One command's run: options shared by all commands, and the stages it goes through."""
 
     def __init__(
-        self, quiet: bool = False, no_color: bool = False, host_network: str = "node"
+        self,
+        quiet: bool = False,
+        no_color: bool = False,
+        host_network: str = "node",
+        *,
+        namespace: str = "default",
+        assume_system_pods: bool = False,
+        assume_mesh: bool = False,
     ) -> None:
         self.quiet = quiet
+        if not _DNS_LABEL.fullmatch(namespace):
+            fail(f"--namespace {namespace!r}: expected a namespace name (a DNS label, e.g. shop)")
+        self.namespace = namespace
+        self.assume_system_pods = assume_system_pods
+        self.assume_mesh = assume_mesh
         try:
             self.options = EngineOptions(HostNetwork(host_network))
         except ValueError:
             fail(f"--host-network {host_network!r}: expected node or pod")
         color = not no_color and "NO_COLOR" not in os.environ
         self.err = Console(stderr=True, no_color=not color, highlight=False)
-        self.out = Console(no_color=not color, highlight=False, soft_wrap=True)
+        # A fixed width off a terminal, tables wrapped between words (render/text.py).
+        self.out = text_console(no_color=not color)
         self._progress: Progress | None = None
         self._timer: threading.Timer | None = None
         self._stage = ""
@@ -96,7 +113,12 @@ class Session:
         if not paths:
             fail("no input: give one or more files or folders, or - for stdin")
         try:
-            cluster = self.stage("loading manifests", lambda: load(paths))
+            cluster = self.stage(
+                "loading manifests",
+                lambda: load(
+                    paths, namespace=self.namespace, assume_system_pods=self.assume_system_pods
+                ),
+            )
         except InputError as exc:
             sys.stderr.write(render_diagnostics(exc.diagnostics))
             n = len(exc.diagnostics)
@@ -105,6 +127,14 @@ class Session:
         if not self.quiet:
             shown = [d for d in cluster.diagnostics if d.severity is not Severity.ERROR]
             sys.stderr.write(render_diagnostics(shown))
+            if not cluster.workloads:
+                # Policy-only input: every table would be empty, which reads like a bug.
+                sys.stderr.write(
+                    "notice: 0 workloads in the input (only policies?); add the Deployments, "
+                    "StatefulSets or Pods the policies select\n"
+                )
+        if self.assume_mesh:
+            cluster = replace(cluster, mesh=replace(cluster.mesh, assume_mesh=True))
         return cluster
 
     def connectivity(self, paths: list[str]) -> Connectivity:

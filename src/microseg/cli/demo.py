@@ -19,6 +19,7 @@ from microseg.model.sets import ConnSet, Protocol
 from microseg.render.blast import BlastQuery, blast_text
 from microseg.render.conns import format_conns
 from microseg.render.reach import decision_text
+from microseg.render.text import keep_words, print_text
 from microseg.render.verify import report_text
 
 __all__ = ["run"]
@@ -52,14 +53,14 @@ def run(session: Session, path: Path | None) -> None:
         n = pods_per[w.key]
         pods = "template" if conn.cluster.pods[idx].from_template else str(n)
         workloads.add_row(str(w.key), pods, _iso(ing), _iso(eg))
-    out.print(workloads)
+    print_text(out, keep_words(workloads))
 
     edges = Table(title="Allowed connections between workloads", title_justify="left")
     for col in ("from", "to", "connections"):
         edges.add_column(col)
     for s, d, k in zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True):
         edges.add_row(graph.nodes[s], graph.nodes[d], format_conns(graph.conns[k]))
-    out.print(edges)
+    print_text(out, keep_words(edges))
     n_ext = len({(e.node, e.outbound) for e in graph.external})
     out.print(
         f"{len(conn.cluster.workloads)} workloads, {both} isolated both ways, "

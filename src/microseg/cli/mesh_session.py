@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 from microseg.cli.common import Session, fail
 from microseg.cli.options import LayerChoice
-from microseg.engine import Connectivity, Layer
+from microseg.engine import Connectivity, Layer, inert_mesh_policies
 from microseg.model import Cluster
 from microseg.model.mesh import MeshSettings
 
@@ -29,7 +30,27 @@ def load_mesh(session: Session, paths: list[str], trust_domain: str, root: str) 
     if not trust_domain or "/" in trust_domain:
         fail(f"--trust-domain {trust_domain!r}: expected a domain such as cluster.local")
     cluster = session.load(paths)
-    return replace(cluster, mesh=MeshSettings(trust_domain, root))
+    cluster = replace(cluster, mesh=MeshSettings(trust_domain, root, cluster.mesh.assume_mesh))
+    if not session.quiet and cluster.has_mesh:
+        _warn_inert(cluster)
+    return cluster
+
+
+def _warn_inert(cluster: Cluster) -> None:
+    """Istio policies over workloads none of which is in the mesh change nothing: say so
+    once, with the two ways to bring the workloads in (engine inert_mesh_policies)."""
+    authz, peer = inert_mesh_policies(cluster)
+    parts = [
+        f"{n} {kind}{'' if n == 1 else 's'}"
+        for n, kind in ((authz, "AuthorizationPolicy"), (peer, "PeerAuthentication"))
+        if n
+    ]
+    if parts:
+        verb = "has" if authz + peer == 1 else "have"
+        sys.stderr.write(
+            f"warning: {' and '.join(parts)} {verb} no effect: no selected workload is in "
+            "the mesh; label the namespace istio-injection=enabled or pass --assume-mesh\n"
+        )
 
 
 def mesh_connectivity(

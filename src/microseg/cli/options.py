@@ -11,11 +11,15 @@ from microseg.cli.args import PortArg, port_value
 from microseg.cli.usage import choice
 
 __all__ = [
+    "OUTPUT_ALIASES",
+    "AssumeMesh",
+    "AssumeSystemPods",
     "HostNet",
     "HostNetworkChoice",
     "IstioRoot",
     "LayerChoice",
     "LayerOpt",
+    "NamespaceOpt",
     "NoColor",
     "Paths",
     "Port",
@@ -42,9 +46,17 @@ class LayerChoice(StrEnum):
     BOTH = "both"
 
 
+# One vocabulary for text (UX.md): `txt` is the connectivity grammar (netpol-analyzer's
+# word), `text` the word for people; a command that has one takes the other as its alias.
+OUTPUT_ALIASES = {"txt": "text", "text": "txt"}
+
+
 def output_option(kind: type[StrEnum], help: str = "Output format.") -> Any:
-    """`-o/--output` with the command's own formats: typer lists them in --help."""
-    return typer.Option("--output", "-o", parser=choice("--output", kind), help=help)
+    """`-o/--output` with the command's own formats: typer lists them in --help; `text`
+    and `txt` both work wherever either does (OUTPUT_ALIASES)."""
+    return typer.Option(
+        "--output", "-o", parser=choice("--output", kind, OUTPUT_ALIASES), help=help
+    )
 
 
 def port_option(help: str) -> Any:
@@ -91,4 +103,27 @@ IstioRoot = Annotated[
 Port = Annotated[
     PortArg | None,
     port_option("PROTO/PORT, PROTO/START-END or PROTO/NAME (e.g. TCP/5432)."),
+]
+NamespaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace of objects without metadata.namespace (as kubectl apply -n NS).",
+    ),
+]
+AssumeSystemPods = Annotated[
+    bool,
+    typer.Option(
+        "--assume-system-pods",
+        help="Add the cluster DNS (kube-system pods k8s-app=kube-dns, ports 53 UDP/TCP, "
+        "9153) when the input has none, so that DNS egress rules match something.",
+    ),
+]
+AssumeMesh = Annotated[
+    bool,
+    typer.Option(
+        "--assume-mesh",
+        help="Treat every pod (host-network ones aside) as Istio sidecar-injected.",
+    ),
 ]

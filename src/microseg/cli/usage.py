@@ -9,16 +9,19 @@ from `typer._click`; they are imported here and nowhere else.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from typer import rich_utils
 from typer._click import Context
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from microseg.cli.common import EXIT_BAD_INPUT
+from microseg.render.text import text_width
 
 __all__ = ["MicrosegCommand", "MicrosegGroup", "OptionValueError", "choice", "expected"]
 
@@ -38,9 +41,12 @@ def expected(choices: Sequence[str]) -> str:
     return f"{', '.join(choices[:-1])} or {choices[-1]}" if len(choices) > 1 else choices[0]
 
 
-def choice(flag: str, kind: type[E]) -> Callable[[str | E], E]:
+def choice(
+    flag: str, kind: type[E], aliases: Mapping[str, str] | None = None
+) -> Callable[[str | E], E]:
     """The `parser=` of a choice option. The annotation stays the enum, so typer still lists
-    the choices in --help and completes them; the parser only words the refusal."""
+    the choices in --help and completes them; the parser only words the refusal. `aliases`:
+    other spellings of a member, taken when they are not members themselves."""
     values = [member.value for member in kind]
 
     def parse(value: str | E) -> E:
@@ -49,6 +55,9 @@ def choice(flag: str, kind: type[E]) -> Callable[[str | E], E]:
         try:
             return kind(value)
         except ValueError:
+            alias = (aliases or {}).get(value)
+            if alias is not None and alias in values:
+                return kind(alias)
             raise OptionValueError(f"{flag} {value!r}: expected {expected(values)}") from None
 
     return parse
@@ -93,6 +102,20 @@ class MicrosegCommand(TyperCommand):
         return _bare_flag(super().get_help_option(ctx))
 
 
+@contextmanager
+def _help_width() -> Iterator[None]:
+    """--help off a terminal at the width of every other text output (render/text.py):
+    typer's own console would assume 80 columns (or COLUMNS) and split option names and
+    choices. Set for this run only: the setting is typer's module global."""
+    saved = rich_utils.MAX_WIDTH
+    if saved is None and not sys.stdout.isatty():
+        rich_utils.MAX_WIDTH = text_width()
+    try:
+        yield
+    finally:
+        rich_utils.MAX_WIDTH = saved
+
+
 class MicrosegGroup(TyperGroup):
     """The app's group: runs click non-standalone so that usage errors reach us, then does
     what standalone mode would, with microseg's error form."""
@@ -107,6 +130,20 @@ class MicrosegGroup(TyperGroup):
         complete_var: str | None = None,
         standalone_mode: bool = True,
         windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        with _help_width():
+            return self._main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+
+    def _main(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        windows_expand_args: bool,
         **extra: Any,
     ) -> Any:
         if not standalone_mode:

@@ -35,6 +35,7 @@ from microseg.engine.index.tables import DirectionTable
 from microseg.engine.mesh.match import (
     applies_to,
     effective_mode,
+    inert_mesh_policies,
     istio_match,
     mode_source,
     pod_mesh_mode,
@@ -113,6 +114,7 @@ __all__ = [
     "full_word",
     "hands_down",
     "incoming_block",
+    "inert_mesh_policies",
     "istio_match",
     "materialise_if_small",
     "mode_source",

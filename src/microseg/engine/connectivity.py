@@ -21,6 +21,7 @@ from microseg.engine.query import Decision, Layer, MeshVerdict, NetworkSplit, Ve
 from microseg.errors import MicrosegError
 from microseg.model.changes import Change
 from microseg.model.netpol import Direction
+from microseg.model.objects import WorkloadKey
 from microseg.model.sets import ConnSet, IPSet, Protocol
 
 __all__ = ["Connectivity", "Endpoint", "UnknownEndpointError", "used_port_names"]
@@ -137,6 +138,10 @@ class Connectivity(Index):
         i = self.names.pods.get((namespace, name))
         if i is not None:
             return Endpoint(f"{namespace}/{name}[Pod]", klass=int(self.classes.pod_class[i]))
+        alias = self.replica_set_alias(namespace, name, kind)
+        if alias is not None:
+            first = self.names.first_pod[alias]
+            return Endpoint(str(alias), klass=int(self.classes.pod_class[first]))
         known = sorted(str(w.key) for w in self.cluster.workloads if w.key.namespace == namespace)
         hint = (
             f"; workloads in {namespace}: {', '.join(known[:8])}"
@@ -144,6 +149,27 @@ class Connectivity(Index):
             else f"; no workloads in namespace {namespace!r}"
         )
         raise UnknownEndpointError(f"no workload or pod {spec!r} in the input{hint}")
+
+    def replica_set_alias(
+        self, namespace: str, name: str, kind: str | None = None
+    ) -> WorkloadKey | None:
+        """The ReplicaSet workload a Deployment-style name stands for, when the input has a
+        Deployment's pods but not the Deployment (`kubectl get pods -o yaml`): the pods are
+        then grouped under their ReplicaSet `name-<hash>`, and `ns/name` (or
+        `ns/name[Deployment]`) means it when `<hash>` is the pods' `pod-template-hash`
+        label, which is how the Deployment controller names its ReplicaSets. One match only;
+        several (two rollouts) stay unknown rather than guessed."""
+        if kind not in (None, "Deployment"):
+            return None
+        found = []
+        for key, first in self.names.first_pod.items():
+            if key.kind != "ReplicaSet" or key.namespace != namespace:
+                continue
+            base, _, suffix = key.name.rpartition("-")
+            labels = self.cluster.pods[first].labels
+            if base == name and suffix and labels.get("pod-template-hash") == suffix:
+                found.append(key)
+        return found[0] if len(found) == 1 else None
 
     def port_conns(
         self, dst: Endpoint, protocol: Protocol, start: int, end: int, name: str = ""

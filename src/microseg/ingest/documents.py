@@ -408,6 +408,25 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
             yield from _read_text(text, str(f), json_first=f.suffix.lower() == ".json")
 
 
+HELM_HINT = "render it first: helm template RELEASE CHART | microseg connectivity -"
+
+
+def _unrendered(text: str, file: str) -> Diagnostic | None:
+    """A file that does not parse and holds Go template syntax is a Helm chart's template
+    (or another Go template), not a manifest: one MS006 saying how to render it, at the
+    first `{{`, instead of a YAML error per file that leaves the user guessing."""
+    at = text.find("{{")
+    if at < 0:
+        return None
+    line = text.count("\n", 0, at) + 1
+    return _error(
+        "MS006",
+        f"unrendered template (Go template syntax '{{{{'), not a manifest; {HELM_HINT}",
+        file,
+        line,
+    )
+
+
 def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Diagnostic]:
     """`json_first`: try the fast JSON decoder (.json files, or stdin that looks like JSON);
     stdin falls back to YAML, of which JSON is nearly a subset."""
@@ -420,10 +439,10 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
             try:
                 docs = list(_yaml_documents(text, file))
             except _ReadError as err2:
-                yield err2.diagnostic
+                yield _unrendered(text, file) or err2.diagnostic
                 return
         else:
-            yield err.diagnostic
+            yield _unrendered(text, file) or err.diagnostic
             return
     tree = LazyTree(text) if docs and docs[0][2] is None else None
     for index, (data, line, node) in enumerate(docs):

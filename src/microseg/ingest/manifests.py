@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
+from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_namespace
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
@@ -84,10 +85,15 @@ class ClusterBuilder:
     # Antrea's NetworkPolicy, say), by (API group, kind): never read as Kubernetes ones.
     foreign: Counter[tuple[str, str]] = field(default_factory=Counter)
     _first_foreign: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    # `-n/--namespace`: where objects without metadata.namespace go (ingest/assumed.py).
+    default_namespace: str = "default"
+    has_cluster_dns: bool = False
 
     def add(self, doc: Document) -> None:
         """Validated readers handle each kind; a malformed object whose shape they did not
         foresee still becomes a located error rather than a traceback."""
+        if self.default_namespace != "default":
+            with_namespace(doc, self.default_namespace)
         try:
             self._add(doc)
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
@@ -124,7 +130,22 @@ class ClusterBuilder:
         self.diagnostics.append(field_diagnostic(doc, err))
 
     def _add_workload(self, doc: Document) -> None:
+        self.has_cluster_dns = self.has_cluster_dns or is_cluster_dns(doc.data)
         self.workloads.add(doc)
+
+    def assume_system_pods(self) -> None:
+        """`--assume-system-pods`: the cluster DNS, when the input has no kube-dns pod."""
+        if not self.has_cluster_dns:
+            self.add(system_dns_document())
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.NOTICE,
+                    "MS012",
+                    "assumed the cluster DNS: kube-system/coredns[Deployment] with "
+                    "k8s-app=kube-dns, ports dns UDP 53, dns-tcp TCP 53, metrics TCP 9153",
+                    Origin(file="--assume-system-pods"),
+                )
+            )
 
     def _add_service_account(self, doc: Document) -> None:
         try:
@@ -416,11 +437,16 @@ _POLICY_GROUPS: dict[str, str] = {
 _DEFAULT_GROUP: dict[str, str] = {kind: group for group, kind in _READERS}
 
 
-def load(paths: list[str] | str) -> Cluster:
-    """Read manifests (files, folders, or `-`) into a Cluster; raises InputError on bad input."""
+def load(
+    paths: list[str] | str, *, namespace: str = "default", assume_system_pods: bool = False
+) -> Cluster:
+    """Read manifests (files, folders, or `-`) into a Cluster; raises InputError on bad input.
+
+    `namespace`: for objects without metadata.namespace (`kubectl apply -n`);
+    `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py)."""
     if isinstance(paths, str):
         paths = [paths]
-    builder = ClusterBuilder()
+    builder = ClusterBuilder(default_namespace=namespace)
     # Parsing allocates millions of small objects that all stay alive until the snapshot is
     # built; the cyclic collector would rescan them again and again for nothing.
     enabled = gc.isenabled()
@@ -431,6 +457,8 @@ def load(paths: list[str] | str) -> Cluster:
                 builder.diagnostics.append(item)
             else:
                 builder.add(item)
+        if assume_system_pods:
+            builder.assume_system_pods()
         return builder.build()
     finally:
         if enabled:

@@ -207,6 +207,27 @@ class _RawPod:
     labels: FrozenLabels
 
 
+# A pod that already went through Istio's injector (a `kubectl get pods -o yaml` dump):
+# istio.io "Installing the sidecar" > "Manual sidecar injection" and "Customizing
+# injection": the injector adds the `istio-proxy` container (an init container with
+# `restartPolicy: Always` for native sidecars) and records itself in the
+# `sidecar.istio.io/status` annotation, and `inject.istio.io/templates` names the templates.
+_INJECTED_ANNOTATIONS = ("sidecar.istio.io/status", "inject.istio.io/templates")
+
+
+def _has_sidecar(spec: dict[str, Any], annotations: dict[str, Any]) -> bool:
+    """Whether the pod carries an Istio sidecar already (engine/mesh/match.py reads it)."""
+    if any(key in annotations for key in _INJECTED_ANNOTATIONS):
+        return True
+    for group in ("containers", "initContainers"):
+        containers = spec.get(group)
+        if isinstance(containers, list) and any(
+            isinstance(c, dict) and c.get("name") == "istio-proxy" for c in containers
+        ):
+            return True
+    return False
+
+
 @dataclass(slots=True)
 class WorkloadBuilder:
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -320,6 +341,7 @@ class WorkloadBuilder:
         annotations = get_typed(data, (*spec_path[:-1], "metadata", "annotations"), dict, {}, _CODE)
         inject = annotations.get("sidecar.istio.io/inject")
         return Pod(
+            injected=_has_sidecar(spec, annotations),
             namespace=namespace,
             name=name,
             labels=labels,

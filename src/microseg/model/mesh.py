@@ -62,6 +62,9 @@ class MeshSettings:
 
     trust_domain: str = "cluster.local"
     root_namespace: str = "istio-system"
+    assume_mesh: bool = False
+    """--assume-mesh: every pod (host-network ones aside) counts as sidecar-injected, for
+    manifests whose namespaces the mesh's installer labels later."""
 
 
 def principal(trust_domain: str, namespace: str, account: str) -> str:

@@ -74,6 +74,9 @@ class Pod:
     origin: Origin = field(default=Origin(), compare=False)
     inject_annotation: str = ""
     """The pod's `sidecar.istio.io/inject` annotation, if any (mesh membership, model/mesh.py)."""
+    injected: bool = False
+    """The pod already has an Istio sidecar: an `istio-proxy` container or the injector's
+    annotations (engine/mesh/match.py, pod_mesh_mode)."""
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""

@@ -74,6 +74,7 @@ from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns
 from microseg.render.shape import envelope
 from microseg.render.steps import step_label
+from microseg.render.text import keep_words
 
 __all__ = [
     "describe_addresses",
@@ -153,7 +154,7 @@ def _entries_table(report: ExposureReport) -> Table:
             entry += f" (Service {e.service.split('/', 1)[1]})"
         entry += f"\n  -> {e.workload or '(no pods)'}"
         table.add_row(entry, format_entry_ports(e.ports), entry_status_text(e))
-    return table
+    return keep_words(table)
 
 
 def entry_status_text(e: EntryPoint) -> str:
@@ -220,7 +221,7 @@ def _external_table(report: ExposureReport) -> Table:
                     or words.setdefault(addresses, describe_addresses(addresses, report.scope)),
                 )
                 first = False
-    return table
+    return keep_words(table)
 
 
 def describe_addresses(addresses: IPSet, scope: IPSet) -> str:

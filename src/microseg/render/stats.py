@@ -13,7 +13,9 @@ __all__ = ["stats_json", "stats_rows"]
 def stats_rows(s: Stats) -> list[tuple[str, str]]:
     rows = [
         ("workloads", f"{s.workloads:,}"),
-        ("pods (explicit)", f"{s.pods:,}"),
+        # "pods (explicit) 0" for controllers-only input read as "no pods": say both kinds.
+        *([("pods (explicit)", f"{s.pods:,}")] if s.pods or not s.template_pods else []),
+        *([("pods (from templates)", f"{s.template_pods:,}")] if s.template_pods else []),
         ("namespaces", f"{s.namespaces:,}"),
         ("NetworkPolicies", f"{s.network_policies:,}"),
         ("guardrail policies (ANP/BANP/CNP)", f"{s.guardrail_policies:,}"),
@@ -38,6 +40,7 @@ def stats_json(s: Stats, timings: dict[str, float]) -> str:
         "ClusterStats",
         workloads=s.workloads,
         pods=s.pods,
+        templatePods=s.template_pods,
         namespaces=s.namespaces,
         networkPolicies=s.network_policies,
         guardrailPolicies=s.guardrail_policies,

@@ -17,10 +17,13 @@ from microseg.cli.args import PortArg
 from microseg.cli.common import Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -149,6 +152,9 @@ def blast_radius_cmd(
     ] = None,
     output: Annotated[BlastFormat, output_option(BlastFormat)] = BlastFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    assume_mesh: AssumeMesh = False,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -172,7 +178,14 @@ def blast_radius_cmd(
         else:
             conns = port.conns()
     intent_set = load_intent_files(intents, quiet) if intents else None
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if named is not None:
         _check_named(conn, port.text if port else "", named)

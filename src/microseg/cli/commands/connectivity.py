@@ -12,10 +12,13 @@ import typer
 from microseg.cli.common import Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -54,6 +57,9 @@ def connectivity(
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    assume_mesh: AssumeMesh = False,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -61,7 +67,14 @@ def connectivity(
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)
     focus = None

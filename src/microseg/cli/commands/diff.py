@@ -14,11 +14,18 @@ from typing import Annotated
 import typer
 
 from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
+from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NamespaceOpt,
     NoColor,
     Quiet,
+    TrustDomain,
     output_option,
 )
 from microseg.engine import WorkloadGraph
@@ -60,6 +67,12 @@ def diff(
         str, typer.Option("--ref2-name", help="Column name for NEW's connections.")
     ] = "ref2",
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -75,10 +88,20 @@ def diff(
     for name, value in (("--ref1-name", ref1_name), ("--ref2-name", ref2_name)):
         if not value.strip() or any(c in value for c in ",|\n"):
             fail(f"{name} {value!r}: expected a non-empty name without ',', '|' or newlines")
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     graphs: list[WorkloadGraph] = []
     # Both sides show the same address families (analyses/diff.py `comparable`).
-    conns = comparable(session.connectivity([old]), session.connectivity([new]))
+    conns = comparable(
+        mesh_connectivity(session, [old], layer, trust_domain, istio_root_namespace),
+        mesh_connectivity(session, [new], layer, trust_domain, istio_root_namespace),
+    )
     for path, conn in zip((old, new), conns, strict=True):
         graph = session.stage("workload graph", partial(WorkloadGraph.build, conn))
         if graph.split and not quiet:

@@ -13,10 +13,13 @@ from typing import Annotated
 from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -39,6 +42,9 @@ def exposure(
     paths: Paths,
     output: Annotated[ExposureFormat, output_option(ExposureFormat)] = ExposureFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    assume_mesh: AssumeMesh = False,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -50,8 +56,16 @@ def exposure(
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.exposure import compute_exposure
     from microseg.render.exposure import exposure_json, exposure_renderable
+    from microseg.render.text import print_text
 
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     # The same loading and layers as `microseg connectivity`, so both agree on what
     # outside addresses reach (the mesh, when counted, governs inbound traffic).
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
@@ -60,4 +74,4 @@ def exposure(
     if output is ExposureFormat.JSON:
         sys.stdout.write(exposure_json(report))
         return
-    session.out.print(exposure_renderable(report))
+    print_text(session.out, exposure_renderable(report))

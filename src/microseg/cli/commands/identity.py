@@ -8,14 +8,17 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
+    LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -46,6 +49,10 @@ def identity(
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    layer: LayerOpt = None,
+    assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -55,16 +62,20 @@ def identity(
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.identity import identity_report
     from microseg.render.identity import identity_json, identity_table, identity_text_findings
+    from microseg.render.text import print_text
 
-    session = Session(quiet, no_color, host_network.value)
-    conn = mesh_connectivity(session, paths, None, trust_domain, istio_root_namespace)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))
     if output is IdentityFormat.JSON:
         sys.stdout.write(identity_json(report))
         return
-    # Off a terminal, print the table at full width rather than truncating cells.
-    out = session.out
-    if not out.is_terminal:
-        out = Console(width=400, no_color=out.no_color, highlight=False, soft_wrap=True)
-    out.print(identity_table(report))
+    print_text(session.out, identity_table(report))
     session.out.print(identity_text_findings(report), end="", markup=False)

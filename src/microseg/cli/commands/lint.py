@@ -15,12 +15,19 @@ from typing import Annotated
 import typer
 
 from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
+    TrustDomain,
     output_option,
 )
 
@@ -61,6 +68,12 @@ def lint_cmd(
         ),
     ] = "",
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -73,8 +86,15 @@ def lint_cmd(
     from microseg.render.lint import lint_json, lint_sarif, lint_text
 
     skip = _ignored(ignore)
-    session = Session(quiet, no_color, host_network.value)
-    conn = session.connectivity(paths)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = session.stage("linting", lambda: lint(conn))
     kept = tuple(f for f in report.findings if f.code not in skip)
     report = LintReport(kept, report.policies, report.rules)

@@ -12,10 +12,13 @@ import typer
 from microseg.cli.common import EXIT_VIOLATION, Session, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Port,
@@ -50,6 +53,9 @@ def reach(
     port: Port = None,
     output: Annotated[ReachFormat, output_option(ReachFormat)] = ReachFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    assume_mesh: AssumeMesh = False,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -57,7 +63,14 @@ def reach(
     no_color: NoColor = False,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     try:
         s, d = conn.resolve(src), conn.resolve(dst)
@@ -67,6 +80,17 @@ def reach(
         decision = conn.reach(s, d, conns)
     except UnknownEndpointError as exc:
         fail(str(exc))
+    for flag, text, ep in (("--from", src, s), ("--to", dst, d)):
+        aliased = (
+            ep.name.endswith("[ReplicaSet]")
+            and ep.name.split("[")[0] != (text.strip().split("[")[0])
+        )
+        if aliased and not quiet:
+            sys.stderr.write(
+                f"notice: {flag} {text}: read as {ep.name}, the ReplicaSet of its pods "
+                "(the Deployment is not in the input; its name is the ReplicaSet's "
+                "without the pod-template-hash)\n"
+            )
     sys.stdout.write(
         decision_json(decision) if output is ReachFormat.JSON else decision_text(decision)
     )

@@ -13,10 +13,13 @@ from microseg.analyses.stats import compute_stats
 from microseg.cli.common import Session
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
@@ -24,6 +27,7 @@ from microseg.cli.options import (
     output_option,
 )
 from microseg.render.stats import stats_json, stats_rows
+from microseg.render.text import keep_words, print_text
 
 __all__ = ["StatsFormat", "stats"]
 
@@ -39,6 +43,9 @@ def stats(
     paths: Paths,
     output: Annotated[StatsFormat, output_option(StatsFormat)] = StatsFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    assume_mesh: AssumeMesh = False,
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
@@ -46,7 +53,14 @@ def stats(
     no_color: NoColor = False,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     result = session.stage("counting", lambda: compute_stats(conn))
     if output is StatsFormat.JSON:
@@ -59,4 +73,4 @@ def stats(
         table.add_row(name, value)
     for stage, seconds in session.timings.items():
         table.add_row(f"time: {stage}", f"{seconds:.3f} s")
-    session.out.print(table)
+    print_text(session.out, keep_words(table))

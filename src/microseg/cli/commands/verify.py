@@ -15,12 +15,19 @@ import typer
 
 from microseg.cli.common import EXIT_VIOLATION, Session
 from microseg.cli.intent_files import load_intent_files
+from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
+    AssumeMesh,
+    AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
+    IstioRoot,
+    LayerOpt,
+    NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
+    TrustDomain,
     output_option,
 )
 from microseg.engine import WorkloadGraph
@@ -57,6 +64,12 @@ def verify(
     ],
     output: Annotated[VerifyFormat, output_option(VerifyFormat)] = VerifyFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
+    namespace: NamespaceOpt = "default",
+    assume_system_pods: AssumeSystemPods = False,
+    layer: LayerOpt = None,
+    trust_domain: TrustDomain = "cluster.local",
+    istio_root_namespace: IstioRoot = "istio-system",
+    assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -68,8 +81,15 @@ def verify(
     from microseg.render.verify import report_json, report_text
 
     intent_set = load_intent_files(intents, quiet)
-    session = Session(quiet, no_color, host_network.value)
-    conn = session.connectivity(paths)
+    session = Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )
+    conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
     report = session.stage("verifying", lambda: run_verify(conn, intent_set, graph))
     if not quiet:

@@ -45,7 +45,14 @@ def class_key(
     key = (pod.namespace, pod.labels.key(), named, host_network, address)
     if mesh:
         ip = (pod.ips[0] if pod.ips else "") if mesh_ip else ""
-        return (*key, pod.service_account, pod.inject_annotation, pod.host_network, ip)
+        return (
+            *key,
+            pod.service_account,
+            pod.inject_annotation,
+            pod.injected,
+            pod.host_network,
+            ip,
+        )
     return key
 
 

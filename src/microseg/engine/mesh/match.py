@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
+    INJECT,
     AuthorizationPolicy,
     AuthzRule,
     Condition,
@@ -36,6 +37,7 @@ __all__ = [
     "condition_text",
     "effective_mode",
     "http_ports",
+    "inert_mesh_policies",
     "istio_match",
     "mode_source",
     "operation_l7",
@@ -67,8 +69,64 @@ def speaks_http(port: ServicePort) -> bool:
     return port.name.split("-", 1)[0].lower() in HTTP_PREFIXES
 
 
+REVISION = "istio.io/rev"
+
+
 def pod_mesh_mode(cluster: Cluster, pod: Pod) -> MeshMode:
-    return mesh_mode(pod, cluster.namespace(pod.namespace))
+    """model/mesh.py `mesh_mode` (the namespace and pod injection labels), then what
+    manifests of a real mesh show besides:
+
+    - a pod already injected (`Pod.injected`: an `istio-proxy` container, or the
+      injector's `sidecar.istio.io/status` / `inject.istio.io/templates` annotations, as a
+      `kubectl get pods -o yaml` dump has them) runs a sidecar whatever the labels say now;
+    - a revision label `istio.io/rev` on the pod: istio.io "Installing the sidecar" >
+      "Controlling the injection policy" (and "Canary upgrades"): the revision's webhook
+      selects pods with `istio.io/rev=<revision>` in namespaces without
+      `istio-injection`, unless the pod opts out with `sidecar.istio.io/inject: "false"`;
+    - `--assume-mesh` (MeshSettings.assume_mesh): every pod is sidecar-injected.
+
+    Host-network pods are never injected (istio.io, same page)."""
+    namespace = cluster.namespace(pod.namespace)
+    mode = mesh_mode(pod, namespace)
+    if mode is MeshMode.SIDECAR or pod.host_network:
+        return mode
+    if pod.injected or cluster.mesh.assume_mesh:
+        return MeshMode.SIDECAR
+    opted_out = pod.labels.get(INJECT, pod.inject_annotation) == "false"
+    ns_injection = namespace.labels.get("istio-injection") if namespace is not None else None
+    if REVISION in pod.labels and not opted_out and ns_injection is None:
+        return MeshMode.SIDECAR
+    return mode
+
+
+def inert_mesh_policies(cluster: Cluster) -> tuple[int, int]:
+    """(AuthorizationPolicies, PeerAuthentications) that select workloads, none of which is
+    in the mesh: they have no effect, which on manifests most often means the namespaces'
+    injection labels live elsewhere (the CLI warns and suggests --assume-mesh)."""
+    modes = [(pod, pod_mesh_mode(cluster, pod)) for pod in cluster.pods]
+    root = cluster.mesh.root_namespace
+
+    def inert(selected: list[MeshMode]) -> bool:
+        return bool(selected) and all(m is MeshMode.NONE for m in selected)
+
+    authz = sum(
+        inert([m for pod, m in modes if applies_to(cluster, policy, pod)])
+        for policy in cluster.authorization_policies
+        if not policy.target_refs
+    )
+    peer = 0
+    for pa in cluster.peer_authentications:
+        if pa.namespace == root and pa.selector:
+            continue  # ignored by Istio (_level)
+        peer += inert(
+            [
+                m
+                for pod, m in modes
+                if (pa.namespace == root or pod.namespace == pa.namespace)
+                and _selects(pa.selector, pod)
+            ]
+        )
+    return authz, peer
 
 
 def istio_match(pattern: str, value: str) -> bool:
