@@ -16,6 +16,7 @@ import numpy.typing as npt
 from microseg.engine.assembly import Endpoint, Index, used_port_names
 from microseg.engine.explain.mesh import mesh_steps
 from microseg.engine.explain.netpol import explain_direction, external_trace
+from microseg.engine.index.entries import INGRESS_CONTROLLER_NAME, entry_steps
 from microseg.engine.index.packed import Bits, pack
 from microseg.engine.query import Decision, Layer, MeshVerdict, NetworkSplit, Verdict
 from microseg.errors import MicrosegError
@@ -105,8 +106,15 @@ class Connectivity(Index):
 
     # -- endpoints -------------------------------------------------------------------
     def resolve(self, text: str) -> Endpoint:
-        """`ns/name` (a workload, or a pod), `ns/name[Kind]`, an IP address or a CIDR."""
+        """`ns/name` (a workload, or a pod), `ns/name[Kind]`, an IP address, a CIDR, or
+        `{ingress-controller}` (what Ingress and Route objects expose)."""
         spec = text.strip()
+        if spec == INGRESS_CONTROLLER_NAME:
+            if self.classes.controller is None:
+                raise UnknownEndpointError(
+                    f"{spec}: the input has no Ingress or Route objects, so nothing is exposed"
+                )
+            return Endpoint(spec, klass=self.classes.controller)
         if _may_be_address(spec):
             try:
                 net = ipaddress.ip_network(spec, strict=False)
@@ -274,6 +282,19 @@ class Connectivity(Index):
                 "both endpoints are external addresses; name at least one workload"
             )
         allowed, partial = self.allowed(s, d)
+        entries = None
+        if s.name == INGRESS_CONTROLLER_NAME:
+            if d.klass is None:
+                raise UnknownEndpointError(
+                    f"{INGRESS_CONTROLLER_NAME} reaches workloads through Services, "
+                    "not external addresses"
+                )
+            # Only what an Ingress or Route opens, then what the policies let through.
+            entries = entry_steps(self.cluster, self.classes.reps[d.klass])
+            opened = ConnSet.none()
+            for entry in entries:
+                opened = opened | entry.conns
+            allowed = allowed & opened
         egress = (
             explain_direction(self, Direction.EGRESS, s, d)
             if s.klass is not None
@@ -291,7 +312,16 @@ class Connectivity(Index):
         split = self._networks(s, d) if self.layer is not Layer.MESH else None
         if self.layer is Layer.NETWORK or self.mesh is None or d.klass is None:
             return Decision(
-                s.name, d.name, conns, allowed, verdict, egress, ingress, partial, networks=split
+                s.name,
+                d.name,
+                conns,
+                allowed,
+                verdict,
+                egress,
+                ingress,
+                partial,
+                networks=split,
+                entries=entries,
             )
         scope = conns if conns is not None else ConnSet.all()
         steps = mesh_steps(self, s, d, scope)
@@ -308,6 +338,7 @@ class Connectivity(Index):
             steps,
             self._conditions(s, d, allowed),
             networks=split,
+            entries=entries,
         )
 
     def apply(self, change: Change) -> Connectivity:

@@ -14,6 +14,7 @@ from microseg.model.sets import ConnSet
 
 __all__ = [
     "Decision",
+    "EntryStep",
     "Layer",
     "MeshCause",
     "MeshDetail",
@@ -220,6 +221,18 @@ class NetworkSplit:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryStep:
+    """How the ingress controller reaches a pod: an Ingress or Route (`kind`, `ref`) names
+    `service` and the port asked for, whose target port the pod declares (`conns`)."""
+
+    kind: str
+    ref: str
+    service: str
+    conns: ConnSet
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     src: str
     dst: str
@@ -237,3 +250,6 @@ class Decision:
     """Parts of `allowed` the mesh grants only under L7 conditions, with what they need."""
     networks: NetworkSplit | None = None
     """Set when the endpoints are pods on different primary networks (then nothing is allowed)."""
+    entries: tuple[EntryStep, ...] | None = None
+    """From the ingress controller: the Ingress and Route objects that open ports to the
+    destination (None for any other source). Only those ports can be allowed."""

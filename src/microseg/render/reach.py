@@ -170,6 +170,23 @@ def _network_json(split: NetworkSplit) -> dict[str, Any]:
     return {"src": side(split.src), "dst": side(split.dst), "label": "networks differ"}
 
 
+def _entry_lines(d: Decision) -> list[str]:
+    """From the ingress controller: the Ingress and Route objects that open ports to the
+    destination; the policies below then decide those ports only."""
+    if d.entries is None:
+        return []
+    head = f"  {'entry':<7} {d.dst}: "
+    if not d.entries:
+        return [head + "no Ingress or Route exposes it through a Service"]
+    lines = [head + "exposed through " + ", ".join(f"{e.kind} {e.ref}" for e in d.entries)]
+    for e in d.entries:
+        where = f" ({e.origin.location()})" if e.origin is not None and e.origin.file else ""
+        lines.append(
+            f"      opens {format_conns(e.conns)} by {e.kind} {e.ref} -> Service {e.service}{where}"
+        )
+    return lines
+
+
 def decision_text(d: Decision) -> str:
     word = "ALLOWED" if d.verdict is Verdict.ALLOW else "DENIED"
     conns = format_conns(d.requested if d.requested is not None else d.allowed)
@@ -187,6 +204,7 @@ def decision_text(d: Decision) -> str:
             "  (some addresses in the range are allowed more; shown is what every address gets)"
         )
     lines += network_lines(d)
+    lines += _entry_lines(d)
     if d.layer is not Layer.MESH:
         lines += _trace_lines(d.egress, d.requested)
         lines += _trace_lines(d.ingress, d.requested)
@@ -221,6 +239,21 @@ def decision_json(d: Decision) -> str:
     )
     if d.networks is not None:
         doc["networks"] = _network_json(d.networks)
+    if d.entries is not None:
+        doc["entries"] = [
+            {
+                "kind": e.kind,
+                "ref": e.ref,
+                "service": e.service,
+                "conn": format_conns(e.conns),
+                **(
+                    {"origin": {"file": e.origin.file, "line": e.origin.line}}
+                    if e.origin is not None and e.origin.file
+                    else {}
+                ),
+            }
+            for e in d.entries
+        ]
     if d.layer is not Layer.NETWORK or d.mesh:
         doc["layer"] = d.layer.value
         doc["mesh"] = [step_json(s) for s in d.mesh]

@@ -27,48 +27,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 from microseg.engine.connectivity import Connectivity
+from microseg.engine.index.entries import pod_ports, service_target_ports
 from microseg.engine.index.rules import RuleCompiler
 from microseg.model.exposure import Ingress, Route, ServiceBackend
-from microseg.model.objects import Pod, Service
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import ConnSet, IntervalSet, Protocol
 
 __all__ = ["ingress_controller_conns", "pod_ports", "service_target_ports"]
-
-
-def service_target_ports(service: Service, asked: int | str | None, route: bool) -> list[int | str]:
-    """The pod ports (targetPorts) a backend asking for `asked` reaches through `service`."""
-    if asked is None:
-        return [p.target for p in service.ports]
-    for p in service.ports:
-        if isinstance(asked, str):
-            hit = (p.name != "" and p.name == asked) or (route and p.target == asked)
-        else:
-            hit = p.port == asked or p.target == asked
-        if hit:
-            return [p.target]
-    return []
-
-
-def pod_ports(pod: Pod, targets: list[int | str]) -> set[int]:
-    """The TCP ports of `pod` that the targetPorts stand for. A KubeVirt virtual machine
-    declares no container ports (its guest listens where it likes), so a numeric target
-    stands for itself there, as netpol-analyzer's udn_with_vm_and_ingress_controller case
-    expects; a named target still needs a declared name."""
-    declared = {p.port for p in pod.ports}
-    vm = not pod.ports and pod.workload.kind in _VM_KINDS
-    out = set()
-    for t in targets:
-        if isinstance(t, str):
-            number = next((p.port for p in pod.ports if p.name == t), None)
-            if number is not None and pod.named_port(t, Protocol.TCP) == number:
-                out.add(number)
-        elif t in declared or vm:
-            out.add(t)
-    return out
-
-
-_VM_KINDS = frozenset({"VirtualMachine", "VirtualMachineInstance"})
 
 
 def _backends(conn: Connectivity) -> list[tuple[str, ServiceBackend, bool]]:

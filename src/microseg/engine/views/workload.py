@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.connectivity import Connectivity
+from microseg.engine.index.entries import INGRESS_CONTROLLER_NAME
 from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.grouping import pods_by_workload
 from microseg.engine.index.packed import Bits, unique_rows, unpack
@@ -26,8 +27,6 @@ __all__ = [
     "WorkloadGraph",
     "workload_nodes",
 ]
-
-INGRESS_CONTROLLER_NAME = "{ingress-controller}"
 
 
 @dataclass(frozen=True, slots=True)
