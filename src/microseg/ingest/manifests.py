@@ -262,24 +262,27 @@ class ClusterBuilder:
         earlier = self.namespaces.get(name)
         if earlier is not None:
             # An identical re-declaration is what applying the same manifest twice gives
-            # (kubectl and network-config-analyzer accept it); labels that differ leave the
-            # namespace's selection in doubt, as netpol-analyzer holds (its
-            # bad_path_namespace_with_same_name case).
+            # (kubectl and network-config-analyzer accept it). Labels that differ are what
+            # `kubectl apply` of both files would settle by the later one, so the later one
+            # wins here too, with a warning: the namespace's selection (its policies, its
+            # primary network) follows its labels, and the reader should know which.
             same = earlier.labels == namespace.labels
             where = f"first at {earlier.origin.location()}"
             self.diagnostics.append(
                 Diagnostic(
-                    Severity.NOTICE if same else Severity.ERROR,
+                    Severity.NOTICE if same else Severity.WARNING,
                     "MS202",
                     f"namespace {name!r} is declared twice, identically ({where}); "
                     "the second declaration changes nothing"
                     if same
-                    else f"namespace {name!r} is declared twice ({where})",
+                    else f"namespace {name!r} is declared twice with different labels "
+                    f"({where}); this later declaration is used, as kubectl apply would",
                     doc.origin(),
                     "metadata.name",
                 )
             )
-            return
+            if same:
+                return
         self.namespaces[name] = namespace
 
     def _add_ingress(self, doc: Document) -> None:

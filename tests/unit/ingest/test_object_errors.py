@@ -14,7 +14,11 @@ from tests.unit.ingest._support import line_containing, load_errors, only, write
 # --- MS202: a namespace declared twice ------------------------------------------------------
 
 
-def test_namespace_declared_twice_is_ms202(tmp_path: Path) -> None:
+def test_namespace_declared_twice_with_other_labels_warns_and_the_later_wins(
+    tmp_path: Path,
+) -> None:
+    # As `kubectl apply` of both documents would leave it (the issue: a warning naming both
+    # places, never a hard error that stops the analysis).
     path = write(
         tmp_path,
         "ns.yaml",
@@ -31,12 +35,17 @@ def test_namespace_declared_twice_is_ms202(tmp_path: Path) -> None:
           labels: {team: b}
         """,
     )
-    diag = only(load_errors([path]), "MS202")
+    cluster = load([str(path)])
+    diag = only(cluster.diagnostics, "MS202")
+    assert diag.severity is Severity.WARNING
     assert diag.field == "metadata.name"
     assert diag.origin is not None
     assert diag.origin.line == 6  # the second declaration
-    assert "'blue' is declared twice" in diag.message
+    assert "'blue' is declared twice with different labels" in diag.message
     assert f"first at {path}:1" in diag.message
+    [namespace] = cluster.namespaces
+    assert namespace.labels.get("team") == "b"
+    assert namespace.origin.line == 6
 
 
 def test_namespace_declared_identically_in_two_files_is_a_ms202_notice(tmp_path: Path) -> None:
@@ -56,17 +65,23 @@ def test_namespace_declared_identically_in_two_files_is_a_ms202_notice(tmp_path:
     assert namespace.labels.get("team") == "b"
 
 
-def test_namespace_declared_in_two_files_with_other_labels_is_ms202(tmp_path: Path) -> None:
+def test_namespace_declared_in_two_files_with_other_labels_is_a_ms202_warning(
+    tmp_path: Path,
+) -> None:
     first = write(tmp_path, "a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue}\n")
     second = write(
         tmp_path,
         "b.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: blue, labels: {team: b}}\n",
     )
-    diag = only(load_errors([tmp_path]), "MS202")
+    cluster = load([str(tmp_path)])
+    diag = only(cluster.diagnostics, "MS202")
+    assert diag.severity is Severity.WARNING
     assert diag.origin is not None
     assert diag.origin.file == str(second)
     assert f"first at {first}:1" in diag.message
+    [namespace] = cluster.namespaces
+    assert namespace.origin.file == str(second)
 
 
 # --- MS201: invalid fields of Namespaces, Pods and workloads ------------------------------
