@@ -185,7 +185,7 @@ def mesh_clusters(draw: st.DrawFn) -> Cluster:
                     Protocol.TCP,
                     80,
                     draw(st.sampled_from((8080, "http", 80))),
-                    draw(st.sampled_from(("http", "tcp", "grpc-x", ""))),
+                    draw(st.sampled_from(("http", "tcp", "grpc-x", "", "web", "mongo"))),
                     draw(st.sampled_from(("", "", "http", "tcp", "kubernetes.io/h2c"))),
                 ),
             ),

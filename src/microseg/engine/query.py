@@ -28,6 +28,7 @@ __all__ = [
     "Trace",
     "Verdict",
     "ext_authz_condition",
+    "http_condition",
 ]
 
 
@@ -59,6 +60,12 @@ def ext_authz_condition(provider: str, clause: str) -> str:
     (when `clause`, an L7 alternative, holds; "" for every request). Such labels sit in
     `MeshVerdict.unless` beside the DENY rules' clauses."""
     return f"ext-authz {provider} denies {clause}".strip()
+
+
+def http_condition(clause: str) -> str:
+    """The condition on a request to a port whose protocol the sidecar detects at run time:
+    HTTP rules (methods, paths, ...) match only when the traffic turns out to be HTTP."""
+    return f"if HTTP {clause}".strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,9 @@ class MeshCause(StrEnum):
     """A CUSTOM rule: the external authorizer `provider` may deny on `conditions`."""
     NO_ALLOW_MATCH = "no-allow-match"
     """ALLOW policies (`policies`) apply and none of their rules matches."""
+    SNIFFED = "sniffed"
+    """No Service declares the port's protocol: the sidecar detects it, and what is
+    allowed only to HTTP traffic is conditional on the traffic being HTTP."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ def mesh_detail_text(d: MeshDetail) -> str:
         case MeshCause.EXT_AUTHZ:
             texts = [f"ext-authz {d.provider} denies {c}".strip() for c in d.conditions]
             return " or ".join(sorted(texts))
+        case MeshCause.SNIFFED:
+            return "protocol detected at run time: no Service port declares it"
         case MeshCause.NO_ALLOW_MATCH:
             return f"no ALLOW rule matches ({', '.join(d.policies)})"
     raise AssertionError(d.cause)  # pragma: no cover - every cause is worded above

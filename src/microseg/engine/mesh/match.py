@@ -29,12 +29,15 @@ from microseg.model.objects import Pod, Service, ServicePort
 from microseg.model.sets import Protocol
 
 __all__ = [
+    "EXPLICIT_PROTOCOLS",
     "HTTP_PREFIXES",
     "STATIC_KEYS",
     "applies_to",
     "clause_text",
     "condition_holds",
     "condition_text",
+    "declared_ports",
+    "declares_protocol",
     "effective_mode",
     "http_ports",
     "inert_mesh_policies",
@@ -44,6 +47,7 @@ __all__ = [
     "pod_mesh_mode",
     "rule_has_http",
     "services_by_namespace",
+    "sniffs",
     "source_l7",
     "speaks_http",
 ]
@@ -60,13 +64,29 @@ HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")
 _APP_PROTOCOL_ALIASES = {"kubernetes.io/h2c": "http2"}
 
 
+# istio.io "Protocol Selection", manual protocol selection: the protocols a Service port may
+# name; a port naming none of them (or unnamed) has its protocol detected at run time.
+EXPLICIT_PROTOCOLS = frozenset(
+    {"http", "http2", "https", "tcp", "tls", "grpc", "grpc-web", "mongo", "mysql", "redis", "udp"}
+)
+
+
+def _protocol_name(port: ServicePort) -> str:
+    if port.app_protocol:
+        name = port.app_protocol.lower()
+        return _APP_PROTOCOL_ALIASES.get(name, name)
+    return port.name.split("-", 1)[0].lower()
+
+
+def declares_protocol(port: ServicePort) -> bool:
+    """Whether the Service port states its protocol (appProtocol, or a known name prefix)."""
+    return _protocol_name(port) in EXPLICIT_PROTOCOLS
+
+
 def speaks_http(port: ServicePort) -> bool:
     """istio.io "Protocol Selection": `appProtocol` takes precedence over the port name's
     `<protocol>[-<suffix>]` prefix; both are read case-insensitively."""
-    if port.app_protocol:
-        name = port.app_protocol.lower()
-        return _APP_PROTOCOL_ALIASES.get(name, name) in HTTP_PREFIXES
-    return port.name.split("-", 1)[0].lower() in HTTP_PREFIXES
+    return _protocol_name(port) in HTTP_PREFIXES
 
 
 REVISION = "istio.io/rev"
@@ -217,12 +237,12 @@ def services_by_namespace(cluster: Cluster) -> dict[str, list[Service]]:
     return out
 
 
-def http_ports(
-    cluster: Cluster, pod: Pod, index: dict[str, list[Service]] | None = None
-) -> frozenset[int]:
-    """Container ports of `pod` that a selecting Service declares as HTTP (see HTTP_PREFIXES).
-    `index`: services_by_namespace(cluster), when the caller asks for many pods."""
-    out = set()
+def _declared(
+    cluster: Cluster, pod: Pod, index: dict[str, list[Service]] | None
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Container ports of `pod` that a selecting Service declares HTTP, and those it
+    declares another protocol for (a TCP port no Service declares is sniffed)."""
+    http, other = set(), set()
     services = index.get(pod.namespace, []) if index is not None else cluster.services
     for svc in services:
         if svc.namespace != pod.namespace or svc.selector is None:
@@ -230,15 +250,43 @@ def http_ports(
         if not svc.selector or not _selects(svc.selector, pod):
             continue
         for sp in svc.ports:
-            if sp.protocol is not Protocol.TCP or not speaks_http(sp):
+            if sp.protocol is not Protocol.TCP:
                 continue
             if isinstance(sp.target, int):
-                out.add(sp.target)
+                number: int | None = sp.target
             else:
                 number = pod.named_port(sp.target, Protocol.TCP)
-                if number is not None:
-                    out.add(number)
-    return frozenset(out)
+            if number is None:
+                continue
+            if speaks_http(sp):
+                http.add(number)
+            elif declares_protocol(sp):
+                other.add(number)
+    return frozenset(http), frozenset(other - http)
+
+
+def http_ports(
+    cluster: Cluster, pod: Pod, index: dict[str, list[Service]] | None = None
+) -> frozenset[int]:
+    """Container ports of `pod` that a selecting Service declares as HTTP (see HTTP_PREFIXES).
+    `index`: services_by_namespace(cluster), when the caller asks for many pods."""
+    return _declared(cluster, pod, index)[0]
+
+
+def declared_ports(
+    cluster: Cluster, pod: Pod, index: dict[str, list[Service]] | None = None
+) -> frozenset[int]:
+    """Container ports a selecting Service declares a non-HTTP protocol for (`tcp-db`,
+    `appProtocol: mysql`, ...): the sidecar takes those as declared, never sniffing."""
+    return _declared(cluster, pod, index)[1]
+
+
+def sniffs(mode: MeshMode, port: int, http: frozenset[int], declared: frozenset[int]) -> bool:
+    """Whether a sidecar detects the protocol of inbound TCP traffic to `port` at run time:
+    no selecting Service declares one for it (istio.io "Protocol Selection", automatic
+    protocol selection: HTTP/1.1 and HTTP/2 are recognised, anything else is plain TCP).
+    Ambient's ztunnel authorizes at L4 only."""
+    return mode is MeshMode.SIDECAR and port not in http and port not in declared
 
 
 def _field(name: str, values: tuple[str, ...] | None) -> list[str]:

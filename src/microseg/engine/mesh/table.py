@@ -27,6 +27,7 @@ from microseg.engine.mesh.match import (
     clause_text,
     condition_holds,
     condition_text,
+    declared_ports,
     effective_mode,
     http_ports,
     is_http_key,
@@ -34,9 +35,10 @@ from microseg.engine.mesh.match import (
     pod_mesh_mode,
     rule_has_http,
     services_by_namespace,
+    sniffs,
     source_l7,
 )
-from microseg.engine.query import MeshVerdict, ext_authz_condition
+from microseg.engine.query import MeshVerdict, ext_authz_condition, http_condition
 from microseg.model.cluster import Cluster
 from microseg.model.mesh import (
     AuthorizationPolicy,
@@ -72,6 +74,7 @@ def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
     index = services_by_namespace(cluster)
     for pod in cluster.pods:
         ports.update(http_ports(cluster, pod, index))
+        ports.update(declared_ports(cluster, pod, index))
     return [(Protocol.TCP, p, p) for p in sorted(ports)]
 
 
@@ -366,12 +369,47 @@ def _destination(
     mtls = src.in_mesh[:, None] & ~mode_arr[None, :]
     reject = strict[None, :] & ~mtls
     hp = http_ports(cluster, pod, services) if mode is MeshMode.SIDECAR else frozenset()
+    declared = declared_ports(cluster, pod, services)
     http = np.array([p in hp for p in los], dtype=np.bool_)
+    sniff = np.array([sniffs(mode, p, hp, declared) for p in los], dtype=np.bool_)
     candidates = by_namespace.get(pod.namespace, []) + by_namespace.get(root, [])
     policies = sorted(
         (p for p in dict.fromkeys(candidates) if applies_to(cluster, p, pod)),
         key=lambda p: p.ref,
     )
+    ok, ids = _decide(policies, src, mtls, reject, los, http, index)
+    if not sniff.any():
+        return ok, ids
+    # Ports whose protocol the sidecar detects (spec/mesh.py `evaluate` says why): where
+    # TCP traffic is refused but HTTP traffic would pass, the verdict is HTTP's, on the
+    # condition that the traffic is HTTP.
+    ok_web, ids_web = _decide(policies, src, mtls, reject, los, http | sniff, index)
+    take = sniff[None, :] & ~ok & ok_web
+    if take.any():
+        verdicts = {i: v for v, i in index.items()}
+        relabel = {}
+        for k in np.unique(ids_web[take]).tolist():
+            v = verdicts[int(k)]
+            requires = tuple(http_condition(c) for c in (v.requires or ("",)))
+            web = MeshVerdict(True, requires, v.unless)
+            relabel[int(k)] = index.setdefault(web, len(index))
+        mapped = np.vectorize(relabel.__getitem__, otypes=[np.int32])(ids_web[take])
+        ok = ok | take
+        ids = ids.copy()
+        ids[take] = mapped
+    return ok, ids
+
+
+def _decide(
+    policies: list[AuthorizationPolicy],
+    src: _Sources,
+    mtls: Mask,
+    reject: Mask,
+    los: list[int],
+    http: Mask,
+    index: dict[MeshVerdict, int],
+) -> tuple[Mask, npt.NDArray[np.int32]]:
+    """The verdict per (source column, port atom) when the atoms in `http` carry HTTP."""
     shape = mtls.shape
     deny = np.zeros(shape, dtype=np.bool_)
     unless: dict[str, Mask] = defaultdict(lambda: np.zeros(shape, dtype=np.bool_))

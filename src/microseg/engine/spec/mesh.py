@@ -18,6 +18,7 @@ from microseg.engine.mesh.match import (
     clause_text,
     condition_holds,
     condition_text,
+    declared_ports,
     effective_mode,
     http_ports,
     is_http_key,
@@ -26,6 +27,7 @@ from microseg.engine.mesh.match import (
     operation_l7,
     pod_mesh_mode,
     rule_has_http,
+    sniffs,
     source_l7,
 )
 from microseg.engine.query import (
@@ -34,6 +36,7 @@ from microseg.engine.query import (
     MeshVerdict,
     Verdict,
     ext_authz_condition,
+    http_condition,
 )
 from microseg.errors import Origin
 from microseg.model.cluster import Cluster
@@ -183,8 +186,11 @@ def _policies(cluster: Cluster, dst: Pod) -> list[AuthorizationPolicy]:
     return sorted(chosen, key=lambda p: p.ref)
 
 
-def request_for(cluster: Cluster, src: Pod | str, dst: Pod, port: int) -> tuple[Request, bool]:
-    """The request's identity, and whether the destination rejects it as plaintext."""
+def request_for(
+    cluster: Cluster, src: Pod | str, dst: Pod, port: int, http: bool | None = None
+) -> tuple[Request, bool]:
+    """The request's identity, and whether the destination rejects it as plaintext.
+    `http`: whether the request is HTTP (None: as the destination's Services declare)."""
     dst_mode = pod_mesh_mode(cluster, dst)
     mode = effective_mode(cluster, dst, port, dst_mode)
     if isinstance(src, Pod):
@@ -195,7 +201,8 @@ def request_for(cluster: Cluster, src: Pod | str, dst: Pod, port: int) -> tuple[
     # Auto mTLS: a mesh client speaks mTLS to a mesh server unless the server DISABLEs it;
     # ambient servers always receive mTLS (HBONE) from mesh clients.
     mtls = src_in and mode is not MtlsMode.DISABLE
-    http = dst_mode is MeshMode.SIDECAR and port in http_ports(cluster, dst)
+    if http is None:
+        http = dst_mode is MeshMode.SIDECAR and port in http_ports(cluster, dst)
     if mtls and isinstance(src, Pod):
         td = cluster.mesh.trust_domain
         req = Request(
@@ -234,7 +241,27 @@ def evaluate(
     dst_mode = pod_mesh_mode(cluster, dst)
     if dst_mode is MeshMode.NONE:
         return ALLOWED, [MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.OUTSIDE_MESH))]
-    req, rejected = request_for(cluster, src, dst, port)
+    if not sniffs(dst_mode, port, http_ports(cluster, dst), declared_ports(cluster, dst)):
+        return _evaluate(cluster, src, dst, port, dst_mode, None)
+    # The sidecar detects the protocol: plain TCP, or HTTP. What TCP traffic gets, HTTP
+    # traffic gets too (an ALLOW rule without HTTP fields matches both; DENY rules match
+    # TCP with their HTTP fields ignored, so at least as often); what only HTTP traffic
+    # gets is conditional on the traffic being HTTP.
+    tcp = _evaluate(cluster, src, dst, port, dst_mode, False)
+    if tcp[0].allowed:
+        return tcp
+    web, reasons = _evaluate(cluster, src, dst, port, dst_mode, True)
+    if not web.allowed:
+        return tcp
+    requires = tuple(http_condition(c) for c in (web.requires or ("",)))
+    sniffed = MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.SNIFFED))
+    return MeshVerdict(True, requires, web.unless), [*reasons, sniffed]
+
+
+def _evaluate(
+    cluster: Cluster, src: Pod | str, dst: Pod, port: int, dst_mode: MeshMode, http: bool | None
+) -> tuple[MeshVerdict, list[MeshReason]]:
+    req, rejected = request_for(cluster, src, dst, port, http)
     mode = effective_mode(cluster, dst, port, dst_mode)
     reasons: list[MeshReason] = []
     scope = _scope(cluster, dst, port)
