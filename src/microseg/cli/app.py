@@ -68,6 +68,11 @@ app = build_app()
 
 
 def main() -> None:
+    # Whatever reaches a stream (a lone surrogate from a JSON string, say) is written, never
+    # a UnicodeEncodeError: renderers escape what they can, this catches the rest.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         app()
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks

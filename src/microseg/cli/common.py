@@ -21,9 +21,10 @@ from microseg.errors import InputError, Severity
 from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
+from microseg.render.escape import terminal_safe
 from microseg.render.text import text_console
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "fail"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "emit", "fail"]
 
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
@@ -32,8 +33,14 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 def fail(message: str) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(terminal_safe(f"error: {message}\n"))
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def emit(text: str) -> None:
+    """A command's result on stdout. Text quotes the input, so it is made safe for a
+    terminal (JSON and XML renderers escape on their own; this changes nothing there)."""
+    sys.stdout.write(terminal_safe(text))
 
 
 def check_output(output: str, choices: tuple[str, ...]) -> None:

@@ -18,8 +18,9 @@ from microseg.engine import Connectivity, WorkloadGraph
 from microseg.model.sets import ConnSet, Protocol
 from microseg.render.blast import BlastQuery, blast_text
 from microseg.render.conns import format_conns
+from microseg.render.escape import terminal_safe
 from microseg.render.reach import decision_text
-from microseg.render.text import keep_words, print_text
+from microseg.render.text import keep_words, plain, print_text
 from microseg.render.verify import report_text
 
 __all__ = ["run"]
@@ -52,14 +53,14 @@ def run(session: Session, path: Path | None) -> None:
         both += ing and eg
         n = pods_per[w.key]
         pods = "template" if conn.cluster.pods[idx].from_template else str(n)
-        workloads.add_row(str(w.key), pods, _iso(ing), _iso(eg))
+        workloads.add_row(plain(str(w.key)), pods, _iso(ing), _iso(eg))
     print_text(out, keep_words(workloads))
 
     edges = Table(title="Allowed connections between workloads", title_justify="left")
     for col in ("from", "to", "connections"):
         edges.add_column(col)
     for s, d, k in zip(graph.src.tolist(), graph.dst.tolist(), graph.conn_id.tolist(), strict=True):
-        edges.add_row(graph.nodes[s], graph.nodes[d], format_conns(graph.conns[k]))
+        edges.add_row(plain(graph.nodes[s]), plain(graph.nodes[d]), format_conns(graph.conns[k]))
     print_text(out, keep_words(edges))
     n_ext = len({(e.node, e.outbound) for e in graph.external})
     out.print(
@@ -70,7 +71,7 @@ def run(session: Session, path: Path | None) -> None:
     src, dst, conns = GAP
     decision = conn.reach(src, dst, conns)
     sys.stdout.flush()
-    out.print(decision_text(decision), end="", markup=False)
+    out.print(terminal_safe(decision_text(decision)), end="", markup=False)
     out.print(
         "\nWhy: namespace 'frontend' carries the label tenant=shop, and the postgres policy admits "
         "every pod of any namespace with that label. Fix it with a podSelector on the postgres rule.",
@@ -78,11 +79,11 @@ def run(session: Session, path: Path | None) -> None:
     )
     out.rule("[bold]Guardrails[/bold]: the platform team's AdminNetworkPolicy and baseline")
     for src, dst, conns in GUARDRAILS:
-        out.print(decision_text(conn.reach(src, dst, conns)), end="", markup=False)
+        out.print(terminal_safe(decision_text(conn.reach(src, dst, conns))), end="", markup=False)
     _verify(session, folder, conn, graph)
     out.rule(f"[bold]Blast radius[/bold]: what an attacker holding {BLAST_FROM} can reach")
     radius = blast_radius(conn, graph, sources_of(conn, graph, BLAST_FROM), explain=False)
-    out.print(blast_text(radius, BlastQuery(BLAST_FROM)), end="", markup=False)
+    out.print(terminal_safe(blast_text(radius, BlastQuery(BLAST_FROM))), end="", markup=False)
     if conn.cluster.has_mesh:
         demo_mesh.run(session, folder, conn)
 
@@ -95,7 +96,7 @@ def _verify(session: Session, folder: Path, conn: Connectivity, graph: WorkloadG
     intents = load_intent_files([str(path)], session.quiet)
     session.out.rule(f"[bold]Verify[/bold]: the segmentation intents in {path}")
     report = verify(conn, intents, graph)
-    session.out.print(report_text(report), end="", markup=False)
+    session.out.print(terminal_safe(report_text(report)), end="", markup=False)
 
 
 def _iso(isolated: bool) -> str:

@@ -12,6 +12,7 @@ from microseg.cli.common import Session
 from microseg.cli.demo_paths import find_demo
 from microseg.engine import Connectivity, Layer, Verdict
 from microseg.model.sets import ConnSet, Protocol
+from microseg.render.escape import terminal_safe
 from microseg.render.reach import decision_text
 
 __all__ = ["MESH_DENIED", "MESH_L7", "run"]
@@ -35,9 +36,9 @@ def run(session: Session, path: Path | None = None, conn: Connectivity | None = 
     both = conn.with_layer(Layer.BOTH).reach(src, dst, conns)
     word = "allows" if network.verdict is Verdict.ALLOW else "denies"
     out.print(f"NetworkPolicy alone {word} it:", markup=False)
-    out.print(decision_text(network), end="", markup=False)
+    out.print(terminal_safe(decision_text(network)), end="", markup=False)
     out.print("With the mesh (--layer both, the default when Istio resources are present):")
-    out.print(decision_text(both), end="", markup=False)
+    out.print(terminal_safe(decision_text(both)), end="", markup=False)
     out.print(
         "\nWhy: shop runs STRICT mutual TLS (examples/demo/mesh/peer-authentication.yaml) and "
         "monitoring has no sidecar, so its plaintext scrape is rejected. Fix it by injecting "
@@ -48,4 +49,4 @@ def run(session: Session, path: Path | None = None, conn: Connectivity | None = 
         "[bold]Identity[/bold]: the gateway accepts only the webapp's identity, and only some requests"
     )
     src, dst, conns = MESH_L7
-    out.print(decision_text(conn.reach(src, dst, conns)), end="", markup=False)
+    out.print(terminal_safe(decision_text(conn.reach(src, dst, conns))), end="", markup=False)

@@ -126,7 +126,13 @@ class Connectivity(Index):
                 )
         kind = None
         if spec.endswith("]") and "[" in spec:
-            spec, kind = spec[:-1].split("[", 1)
+            # The kind is the last bracket group: names from the input may hold brackets
+            # too (`p[/]`), and a name that is all of `spec` is taken as it is.
+            head, tail = spec[:-1].rsplit("[", 1)
+            whole = spec.split("/", 1)
+            if len(whole) != 2 or tuple(whole) not in self.names.workloads:
+                if tuple(whole) not in self.names.pods:
+                    spec, kind = head, tail
         if "/" not in spec:
             raise UnknownEndpointError(
                 f"{text!r}: expected ns/name, ns/name[Kind], an IP address or a CIDR"

@@ -9,9 +9,11 @@ anything walks the expanded tree.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -366,14 +368,86 @@ def _split(
     yield Document(data, file, index, line, node)
 
 
-def _files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES and not p.name.startswith(".")
+MAX_INPUT_BYTES = 1 << 30
+"""One input file or stdin at most this large (1 GiB; B3's 150,000 pods are 139 MB): a
+path to /dev/zero or a runaway generator is refused, not read until memory runs out."""
+
+
+def _files(path: Path, skipped: list[Diagnostic]) -> list[Path]:
+    """The manifests under a folder, in order. Entries that are not regular files (FIFOs,
+    devices, sockets, dangling links) are skipped with a notice each: reading a FIFO would
+    block forever and a device never ends."""
+    out = []
+    for p in path.rglob("*"):
+        if p.name.startswith(".") or p.suffix.lower() not in MANIFEST_SUFFIXES:
+            continue
+        try:
+            mode = p.stat().st_mode
+        except OSError as exc:  # a dangling link, a loop, no permission
+            skipped.append(_notice(str(p), f"skipped: cannot stat ({exc.strerror or exc})"))
+            continue
+        if stat.S_ISREG(mode):
+            out.append(p)
+        elif not stat.S_ISDIR(mode):
+            skipped.append(_notice(str(p), "skipped: not a regular file (a FIFO or a device?)"))
+    return sorted(out)
+
+
+def _notice(file: str, message: str) -> Diagnostic:
+    return Diagnostic(Severity.NOTICE, "MS001", message, Origin(file=file))
+
+
+def _read_bounded(read: Callable[[int], Any], limit: int) -> Any | None:
+    """All of a stream, in chunks (a single `read(limit)` would allocate `limit` bytes up
+    front); None when it holds more than `limit`."""
+    chunks, total = [], 0
+    while True:
+        chunk = read(1 << 20)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return chunks[0][:0].join(chunks) if chunks else None
+
+
+def _read_stdin() -> str | Diagnostic:
+    stream = sys.stdin
+    if stream is None:
+        return _error("MS001", "stdin is closed; pass files or folders instead of -", "<stdin>")
+    too_large = _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", "<stdin>")
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a text stream without bytes underneath (tests, embedding)
+        text = _read_bounded(stream.read, MAX_INPUT_BYTES)
+        if text is None:
+            return too_large if stream.read(1) else ""
+        return str(text)
+    raw = _read_bounded(binary.read, MAX_INPUT_BYTES)
+    if raw is None:
+        return too_large if binary.read(1) else ""
+    return _decode(raw, "<stdin>")
+
+
+def _decode(raw: bytes, file: str) -> str | Diagnostic:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return _error(
+            "MS001", f"cannot read: not UTF-8 text (byte {exc.start}: {exc.reason})", file, line
         )
-    return [path]
+
+
+def _read_file(f: Path) -> str | Diagnostic:
+    try:
+        with f.open("rb") as fh:
+            if os.fstat(fh.fileno()).st_size > MAX_INPUT_BYTES:
+                return _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", str(f))
+            raw = fh.read()
+    except OSError as exc:
+        return _error("MS001", f"cannot read file: {exc}", str(f))
+    return _decode(raw, str(f))
 
 
 def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
@@ -384,15 +458,28 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
     """
     for raw in paths:
         if raw == "-":
-            text = sys.stdin.read()
+            text = _read_stdin()
+            if isinstance(text, Diagnostic):
+                yield text
+                continue
             yield from _read_text(text, "<stdin>", json_first=text.lstrip().startswith(("{", "[")))
             continue
         path = Path(raw)
-        if not path.exists():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
             yield _error("MS001", "no such file or directory", raw)
             continue
-        files = _files(path)
-        if path.is_dir() and not files:
+        except OSError as exc:
+            yield _error("MS001", f"cannot read: {exc.strerror or exc}", raw)
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            yield _error("MS001", "not a regular file or a folder (a FIFO or a device?)", raw)
+            continue
+        skipped: list[Diagnostic] = []
+        files = _files(path, skipped) if stat.S_ISDIR(mode) else [path]
+        yield from skipped
+        if stat.S_ISDIR(mode) and not files:
             yield Diagnostic(
                 Severity.WARNING,
                 "MS005",
@@ -400,10 +487,9 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
                 Origin(file=raw),
             )
         for f in files:
-            try:
-                text = f.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                yield _error("MS001", f"cannot read file: {exc}", str(f))
+            text = _read_file(f)
+            if isinstance(text, Diagnostic):
+                yield text
                 continue
             yield from _read_text(text, str(f), json_first=f.suffix.lower() == ".json")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from microseg.errors import Diagnostic
+from microseg.render.escape import terminal_safe
 
 __all__ = ["render_diagnostics"]
 
 
 def render_diagnostics(diags: Iterable[Diagnostic]) -> str:
-    return "".join(d.render() + "\n" for d in diags)
+    """Messages quote the input (names, values), so they are made safe for a terminal."""
+    return terminal_safe("".join(d.render() + "\n" for d in diags))

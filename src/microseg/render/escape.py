@@ -20,6 +20,7 @@ __all__ = [
     "escape_rows",
     "md_cell",
     "needs_escape",
+    "terminal_safe",
     "visible",
 ]
 
@@ -42,6 +43,18 @@ def visible(text: str) -> str:
     """`text` with every control or invisible-direction character shown as an escape
     (`\\x1b`, `\\n`, `\\u202e`), so that it prints as what it is."""
     return _UNSAFE.sub(_shown, text) if _UNSAFE.search(text) else text
+
+
+_UNSAFE_IN_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """A whole block of text output (lines, indentation and all) made safe to print: every
+    control or invisible-direction character but newline and tab shown as an escape. For
+    text renderers' finished output and diagnostics; single names go through `visible`."""
+    return _UNSAFE_IN_TEXT.sub(_shown, text) if _UNSAFE_IN_TEXT.search(text) else text
 
 
 def md_cell(text: str) -> str:

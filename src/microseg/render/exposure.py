@@ -72,9 +72,10 @@ from microseg.analyses.exposure import (
 from microseg.model.addresses import AddressClass, class_set, classify_ranges
 from microseg.model.sets import ConnSet, IPSet
 from microseg.render.conns import format_conns
+from microseg.render.escape import terminal_safe, visible
 from microseg.render.shape import envelope
 from microseg.render.steps import step_label
-from microseg.render.text import keep_words
+from microseg.render.text import keep_words, plain
 
 __all__ = [
     "describe_addresses",
@@ -104,10 +105,10 @@ def exposure_renderable(report: ExposureReport) -> RenderableType:
     parts: list[RenderableType] = [_headline(report)]
     if report.entries:
         parts += [Text(""), _entries_table(report)]
-        parts += [Text(""), Text(_entries_note(report))]
+        parts += [Text(""), Text(terminal_safe(_entries_note(report)))]
     if any(w.inbound or w.outbound for w in report.workloads):
         parts += [Text(""), _external_table(report)]
-    parts += [Text(""), Text(exposure_summary(report))]
+    parts += [Text(""), Text(terminal_safe(exposure_summary(report)))]
     return Group(*parts)
 
 
@@ -131,7 +132,7 @@ def _headline(report: ExposureReport) -> Text:
     out = Text("Reachable from public addresses:")
     for w in exposed:
         every = format_conns(w.public_in)
-        line = f"  {w.name}  "
+        line = f"  {visible(w.name)}  "
         some = w.public_in_some
         if w.public_in == some:
             line += f"{every} from every public address"
@@ -153,7 +154,7 @@ def _entries_table(report: ExposureReport) -> Table:
         if e.kind not in SERVICE_ENTRY_TYPES:
             entry += f" (Service {e.service.split('/', 1)[1]})"
         entry += f"\n  -> {e.workload or '(no pods)'}"
-        table.add_row(entry, format_entry_ports(e.ports), entry_status_text(e))
+        table.add_row(plain(entry), format_entry_ports(e.ports), plain(entry_status_text(e)))
     return keep_words(table)
 
 
@@ -214,7 +215,7 @@ def _external_table(report: ExposureReport) -> Table:
         for direction, groups in (("in", w.groups_in), ("out", w.groups_out)):
             for conns, addresses in groups:
                 table.add_row(
-                    w.name if first else "",
+                    plain(w.name) if first else "",
                     direction,
                     format_conns(conns),
                     words.get(addresses)

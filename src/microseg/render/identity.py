@@ -10,7 +10,7 @@ from microseg.analyses.identity import IdentityReport
 from microseg.model.mesh import MeshMode
 from microseg.render.conns import format_conns
 from microseg.render.shape import envelope
-from microseg.render.text import keep_words
+from microseg.render.text import keep_words, plain
 
 __all__ = ["identity_json", "identity_table", "identity_text_findings"]
 
@@ -26,7 +26,8 @@ def identity_table(report: IdentityReport) -> Table:
         if r.callers == ("*",):
             callers = "any"
         mesh = r.mesh.value + (" (L4 authorization only)" if r.mesh is MeshMode.AMBIENT else "")
-        table.add_row(r.workload, r.service_account, r.spiffe_id, mesh, r.mtls, callers)
+        cells = (r.workload, r.service_account, r.spiffe_id, mesh, r.mtls, callers)
+        table.add_row(*(plain(c) for c in cells))
     return keep_words(table)
 
 

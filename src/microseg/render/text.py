@@ -18,7 +18,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["TEXT_WIDTH", "keep_words", "print_text", "text_console", "text_width"]
+from microseg.render.escape import visible
+
+__all__ = ["TEXT_WIDTH", "keep_words", "plain", "print_text", "text_console", "text_width"]
 
 TEXT_WIDTH = 160
 """Columns of text output off a terminal: wide enough for `ns/name[Kind]`, SPIFFE IDs and
@@ -39,6 +41,13 @@ def text_console(no_color: bool, file: IO[str] | None = None) -> Console:
     terminal = stream.isatty() if hasattr(stream, "isatty") else False
     width = None if terminal else text_width()
     return Console(file=file, width=width, no_color=no_color, highlight=False, soft_wrap=True)
+
+
+def plain(text: str) -> Text:
+    """A table cell from the input (a name, a label): shown as the characters it has, never
+    read as rich markup (a pod named `p[/]` would otherwise crash the table, `[bold]x` lose
+    its brackets) and with control characters visible."""
+    return Text(visible(text))
 
 
 def _longest(cell: object, whole_lines: bool) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microseg.cli.args import PortArg
-from microseg.cli.common import Session, fail
+from microseg.cli.common import Session, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -229,4 +229,4 @@ def blast_radius_cmd(
         BlastFormat.JSON: blast_json,
         BlastFormat.DOT: blast_dot,
     }[output]
-    sys.stdout.write(render(result, query))
+    emit(render(result, query))

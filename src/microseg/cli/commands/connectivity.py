@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import Session, fail
+from microseg.cli.common import Session, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -100,4 +100,4 @@ def connectivity(
         if output is ConnectivityFormat.DOT
         else render_connlist(rows, output.value)
     )
-    sys.stdout.write(text)
+    emit(text)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, check_output, fail
+from microseg.cli.common import EXIT_VIOLATION, Session, check_output, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -111,7 +111,7 @@ def diff(
             )
         graphs.append(graph)
     result = session.stage("comparing", lambda: diff_graphs(graphs[0], graphs[1]))
-    sys.stdout.write(render_diff(result, output.value, (ref1_name, ref2_name), (old, new)))
+    emit(render_diff(result, output.value, (ref1_name, ref2_name), (old, new)))
     if not result:
         if not quiet:
             sys.stderr.write("no difference in connectivity\n")

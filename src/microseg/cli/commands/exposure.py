@@ -6,11 +6,10 @@ It is a report, so it exits 0 whatever it finds; 2 on bad input.
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
-from microseg.cli.common import Session
+from microseg.cli.common import Session, emit
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -72,6 +71,6 @@ def exposure(
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
     report = session.stage("exposure", lambda: compute_exposure(conn, graph))
     if output is ExposureFormat.JSON:
-        sys.stdout.write(exposure_json(report))
+        emit(exposure_json(report))
         return
     print_text(session.out, exposure_renderable(report))

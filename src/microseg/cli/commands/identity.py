@@ -3,13 +3,12 @@ then the findings. A report: exit 0 whatever it finds, 2 on bad input."""
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import Session
+from microseg.cli.common import Session, emit
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -75,7 +74,7 @@ def identity(
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))
     if output is IdentityFormat.JSON:
-        sys.stdout.write(identity_json(report))
+        emit(identity_json(report))
         return
     print_text(session.out, identity_table(report))
     session.out.print(identity_text_findings(report), end="", markup=False)

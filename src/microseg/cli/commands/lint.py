@@ -8,13 +8,12 @@ the README.
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.common import EXIT_VIOLATION, Session, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -99,9 +98,9 @@ def lint_cmd(
     kept = tuple(f for f in report.findings if f.code not in skip)
     report = LintReport(kept, report.policies, report.rules)
     if output is LintFormat.JSON:
-        sys.stdout.write(lint_json(report))
+        emit(lint_json(report))
     elif output is LintFormat.SARIF:
-        sys.stdout.write(lint_sarif(report))
+        emit(lint_sarif(report))
     else:
-        sys.stdout.write(lint_text(report))
+        emit(lint_text(report))
     raise typer.Exit(EXIT_VIOLATION if report.findings else 0)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.common import EXIT_VIOLATION, Session, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -91,7 +91,5 @@ def reach(
                 "(the Deployment is not in the input; its name is the ReplicaSet's "
                 "without the pod-template-hash)\n"
             )
-    sys.stdout.write(
-        decision_json(decision) if output is ReachFormat.JSON else decision_text(decision)
-    )
+    emit(decision_json(decision) if output is ReachFormat.JSON else decision_text(decision))
     raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)

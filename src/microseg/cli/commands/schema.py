@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import fail
+from microseg.cli.common import emit, fail
 from microseg.schemas import SCHEMAS, schema_text
 
 __all__ = ["schema"]
@@ -21,4 +20,4 @@ def schema(
     """Print a JSON Schema shipped with microseg (e.g. `intent`, for editors and CI)."""
     if name not in SCHEMAS:
         fail(f"no schema {name!r}; expected one of: {', '.join(SCHEMAS)}")
-    sys.stdout.write(schema_text(name))
+    emit(schema_text(name))

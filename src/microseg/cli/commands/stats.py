@@ -3,14 +3,13 @@ pairs) and where the time went, for sizing and benchmarks."""
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 from rich.table import Table
 
 from microseg.analyses.stats import compute_stats
-from microseg.cli.common import Session
+from microseg.cli.common import Session, emit
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
     AssumeMesh,
@@ -64,7 +63,7 @@ def stats(
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     result = session.stage("counting", lambda: compute_stats(conn))
     if output is StatsFormat.JSON:
-        sys.stdout.write(stats_json(result, session.timings))
+        emit(stats_json(result, session.timings))
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(justify="left")

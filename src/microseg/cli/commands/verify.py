@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session
+from microseg.cli.common import EXIT_VIOLATION, Session, emit
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.mesh_session import mesh_connectivity
 from microseg.cli.options import (
@@ -96,11 +96,11 @@ def verify(
         for note in report.notes:
             sys.stderr.write(f"notice: {note}\n")
     if output is VerifyFormat.JSON:
-        sys.stdout.write(report_json(report))
+        emit(report_json(report))
     elif output is VerifyFormat.SARIF:
-        sys.stdout.write(report_sarif(report, tool_version()))
+        emit(report_sarif(report, tool_version()))
     elif output is VerifyFormat.JUNIT:
-        sys.stdout.write(report_junit(report))
+        emit(report_junit(report))
     else:
-        sys.stdout.write(report_text(report))
+        emit(report_text(report))
     raise typer.Exit(0 if report.ok else EXIT_VIOLATION)

@@ -1,0 +1,147 @@
+"""Manifests are untrusted: names that carry rich markup or terminal escapes, encodings that
+are not UTF-8, paths that are not files. Each run ends with exit 0, 1 or 2, no traceback,
+and nothing in the output that a terminal would act on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HOSTILE = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: "p[/]", namespace: shop, labels: {app: a}}
+spec:
+  containers: [{name: c, image: i, ports: [{containerPort: 80, name: http}]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: "q[bold]X\\e[2J\\e]8;;http://x\\a", namespace: shop, labels: {app: b}}
+spec:
+  containers: [{name: c, image: i}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: "np\\e[31m", namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: a}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: b}}}]}]
+"""
+RAW = ("\x1b", "\x07", "\x9b")
+
+
+def run(
+    args: list[str], stdin: bytes | None = None, closed_stdin: bool = False
+) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", "from microseg.cli.app import main; main()", *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None and not closed_stdin else None,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        close_fds=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        **({"pass_fds": ()} if closed_stdin else {}),
+    )
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hostile") / "c.yaml"
+    path.write_text(HOSTILE, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["connectivity"],
+        ["connectivity", "-o", "md"],
+        ["connectivity", "-o", "csv"],
+        ["connectivity", "-o", "dot"],
+        [
+            "reach",
+            "--from",
+            "shop/q[bold]X\x1b[2J\x1b]8;;http://x\x07[Pod]",
+            "--to",
+            "shop/p[/][Pod]",
+        ],
+        ["stats"],
+        ["exposure"],
+        ["identity"],
+        ["lint"],
+        ["blast-radius", "--from", "shop/p[/][Pod]"],
+    ],
+    ids=lambda a: " ".join(a)[:40],
+)
+def test_hostile_names_reach_no_terminal(hostile: Path, args: list[str]) -> None:
+    code, out, err = run([args[0], str(hostile), *args[1:]])
+    assert code in (0, 1), err
+    assert "Traceback" not in err
+    for raw in RAW:
+        assert raw not in out, (raw, out[:2000])
+        assert raw not in err, (raw, err[:2000])
+    if args[0] not in ("stats", "lint"):  # those two print no workload names
+        assert "p[/]" in out  # shown as the characters it has, not read as markup
+
+
+def test_a_device_as_a_path_is_refused(tmp_path: Path) -> None:
+    code, out, err = run(["connectivity", "/dev/zero"])
+    assert code == 2
+    assert "error[MS001]" in err
+    assert "not a regular file" in err
+    assert out == ""
+
+
+def test_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    code, _, err = run(["connectivity", str(fifo)])
+    assert code == 2
+    assert "not a regular file" in err
+    (tmp_path / "pod.yaml").write_text(HOSTILE, encoding="utf-8")
+    code, out, err = run(["connectivity", str(tmp_path)])  # inside a folder: a notice
+    assert code == 0, err
+    assert f"{fifo}: notice[MS001]: skipped: not a regular file" in err
+    assert out
+
+
+def test_stdin_that_is_not_utf8_is_a_located_error() -> None:
+    code, out, err = run(
+        ["connectivity", "-"], stdin=b"apiVersion: v1\nkind: Pod\nmetadata: {name: \xff}\n"
+    )
+    assert code == 2
+    assert "<stdin>:3: error[MS001]: cannot read: not UTF-8 text" in err
+    assert out == ""
+
+
+def test_closed_stdin_is_an_error_not_a_crash() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -c 'from microseg.cli.app import main; main()' connectivity - <&-",
+        shell=True,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert b"stdin is closed" in proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+def test_a_lone_surrogate_in_json_is_printed_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(
+        '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p\\ud800","namespace":"a"},'
+        '"spec":{"containers":[{"name":"c","image":"i"}]}}',
+        encoding="utf-8",
+    )
+    for fmt in ("txt", "json", "md", "csv"):
+        code, out, err = run(["connectivity", str(path), "-o", fmt])
+        assert code == 0, err
+        assert "p\\ud800" in out
