@@ -129,10 +129,9 @@ class Connectivity(Index):
             # The kind is the last bracket group: names from the input may hold brackets
             # too (`p[/]`), and a name that is all of `spec` is taken as it is.
             head, tail = spec[:-1].rsplit("[", 1)
-            whole = spec.split("/", 1)
-            if len(whole) != 2 or tuple(whole) not in self.names.workloads:
-                if tuple(whole) not in self.names.pods:
-                    spec, kind = head, tail
+            whole = tuple(spec.split("/", 1))
+            if whole not in self.names.workloads and whole not in self.names.pods:
+                spec, kind = head, tail
         if "/" not in spec:
             raise UnknownEndpointError(
                 f"{text!r}: expected ns/name, ns/name[Kind], an IP address or a CIDR"
