@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from microseg.ingest.documents import Document, FieldPath
-from microseg.ingest.validation import FieldError, get_typed
+from microseg.ingest.validation import FieldError, get_typed, ip_address
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import port_name_error
 from microseg.model.objects import (
@@ -63,8 +63,8 @@ def parse_node(doc: Document) -> Node:
     status = doc.data.get("status") or {}
     raw = status.get("addresses") if isinstance(status, dict) else None
     addresses = tuple(
-        str(a["address"])
-        for a in (raw if isinstance(raw, list) else [])
+        ip_address(a["address"], ("status", "addresses", k, "address"), _CODE)
+        for k, a in enumerate(raw if isinstance(raw, list) else [])
         if isinstance(a, dict)
         and a.get("type") in ("InternalIP", "ExternalIP")
         and a.get("address")

@@ -8,7 +8,7 @@ Rules follow k8s.io/api networking/v1 and its apiserver validation.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -42,14 +42,21 @@ class _Raw(BaseModel):
 
 def check_cidr(value: str) -> str:
     """The value if it is a CIDR the API server accepts; else a ValueError that says why."""
+    # Go's net.ParseCIDR, which the API server uses: address "/" decimal prefix length;
+    # Python would also take a netmask (10.0.0.0/255.0.0.0) or a bare address.
+    _, slash, prefix = value.strip().partition("/")
     try:
         ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
         raise ValueError(
             f"invalid CIDR {value!r}: expected an address/prefix such as 10.0.0.0/8"
         ) from None
-    if "/" not in value:
+    if not slash:
         raise ValueError(f"invalid CIDR {value!r}: a prefix length is required (e.g. {value}/32)")
+    if not (prefix.isdigit() and prefix.isascii()):
+        raise ValueError(
+            f"invalid CIDR {value!r}: the prefix length must be a number such as /8, not a netmask"
+        )
     return value
 
 
@@ -140,7 +147,8 @@ class RawPeer(_Raw):
 
 class RawPort(_Raw):
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
-    port: Annotated[int, StrictInt] | StrictStr | None = None
+    # Strict: 80.0 or "80" is not a port number (the API server refuses both).
+    port: StrictInt | StrictStr | None = None
     endPort: StrictInt | None = None
 
     @field_validator("port")

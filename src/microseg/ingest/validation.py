@@ -8,6 +8,7 @@ user sees the same shape of message whichever reader found the problem.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,7 +16,14 @@ from pydantic import ValidationError
 from microseg.errors import Diagnostic, Origin, Severity
 from microseg.ingest.documents import Document, FieldPath
 
-__all__ = ["FieldError", "diagnostics_from", "field_diagnostic", "format_path", "get_typed"]
+__all__ = [
+    "FieldError",
+    "diagnostics_from",
+    "field_diagnostic",
+    "format_path",
+    "get_typed",
+    "ip_address",
+]
 
 _ALIASES = {"from_": "from", "except_": "except"}
 
@@ -43,6 +51,21 @@ class FieldError(Exception):
     def under(self, base: FieldPath) -> FieldError:
         """The same error for a check that ran on a sub-object found at `base`."""
         return FieldError(self.code, (*base, *self.path), self.message)
+
+
+def ip_address(value: object, path: FieldPath, code: str) -> str:
+    """`value` when it is one IP address (pod and host IPs, node addresses): anything else
+    is a located error here rather than a ValueError deep in the engine."""
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise FieldError(
+        code, path, f"expected an IP address (no prefix length), got {_describe(value)}"
+    )
 
 
 def _describe(value: object) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
-from microseg.ingest.validation import FieldError, field_diagnostic, get_typed
+from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address
 from microseg.model.labels import FrozenLabels
 from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
 from microseg.model.selectors import label_key_error, label_value_error
@@ -331,12 +331,15 @@ class WorkloadBuilder:
             status = _get(data, ("status",), dict, {})
         pod_ips = status.get("podIPs")
         ips = [
-            str(x.get("ip"))
-            for x in (pod_ips if isinstance(pod_ips, list) else [])
+            ip_address(x.get("ip"), ("status", "podIPs", k, "ip"), _CODE)
+            for k, x in enumerate(pod_ips if isinstance(pod_ips, list) else [])
             if isinstance(x, dict) and x.get("ip")
         ]
-        if not ips and isinstance(status.get("podIP"), str):
-            ips = [status["podIP"]]
+        if not ips and status.get("podIP"):
+            ips = [ip_address(status["podIP"], ("status", "podIP"), _CODE)]
+        host_ip = status.get("hostIP")
+        if host_ip:
+            ip_address(host_ip, ("status", "hostIP"), _CODE)
         host_network = spec.get("hostNetwork", False) is True
         annotations = get_typed(data, (*spec_path[:-1], "metadata", "annotations"), dict, {}, _CODE)
         inject = annotations.get("sidecar.istio.io/inject")
@@ -349,7 +352,7 @@ class WorkloadBuilder:
             ports=_ports(spec, spec_path, self._port_cache),
             host_network=host_network,
             ips=tuple(ips),
-            host_ip=str(status.get("hostIP") or ""),
+            host_ip=str(host_ip or ""),
             from_template=from_template,
             service_account=str(
                 spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
