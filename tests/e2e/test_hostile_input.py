@@ -145,3 +145,25 @@ def test_a_lone_surrogate_in_json_is_printed_not_a_crash(tmp_path: Path) -> None
         code, out, err = run(["connectivity", str(path), "-o", fmt])
         assert code == 0, err
         assert "p\\ud800" in out
+
+
+@pytest.mark.parametrize(
+    "field",
+    ['"labels": PLACE', '"annotations": {"a": PLACE}'],
+    ids=["labels", "annotations"],
+)
+def test_json_nested_950_deep_is_a_clean_error(tmp_path: Path, field: str) -> None:
+    # JSON is read by the C decoder, which takes ~1,000 levels; what recursed on the value
+    # afterwards (messages, memo keys) once raised RecursionError.
+    deep = "[" * 950 + "]" * 950
+    meta = '{"name": "p", "namespace": "a", ' + field.replace("PLACE", deep) + "}"
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": ' + meta + ', "spec": {"containers": '
+        '[{"name": "c", "image": "i"}]}}',
+        encoding="utf-8",
+    )
+    code, _, err = run(["connectivity", str(path)])
+    assert code in (0, 2), err
+    assert "Traceback" not in err
+    assert len(err) < 2000  # the value is quoted with a bound, not 1,900 brackets

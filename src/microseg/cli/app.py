@@ -78,3 +78,14 @@ def main() -> None:
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(EXIT_BAD_INPUT)
+    except MemoryError:
+        # Never a traceback, even here: say what ran out, and what to do about it.
+        sys.stderr.write(
+            "error: out of memory: the input is too large to analyse on this machine; "
+            "analyse fewer namespaces at a time, or use `microseg stats` (which never "
+            "holds whole tables)\n"
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    except RecursionError:
+        sys.stderr.write("error: the input nests too deeply to analyse; refused\n")
+        sys.exit(EXIT_BAD_INPUT)

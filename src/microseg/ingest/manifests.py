@@ -96,6 +96,17 @@ class ClusterBuilder:
             with_namespace(doc, self.default_namespace)
         try:
             self._add(doc)
+        except RecursionError:
+            # A value nested deeper than Python's recursion allows (a JSON document: YAML
+            # is refused past 100 levels when read) reached a check that recurses.
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "MS003",
+                    f"{doc.data.get('kind')} object nested too deeply to analyse; refused",
+                    doc.origin(),
+                )
+            )
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
             self.diagnostics.append(
                 Diagnostic(

@@ -9,6 +9,7 @@ user sees the same shape of message whichever reader found the problem.
 from __future__ import annotations
 
 import ipaddress
+import reprlib
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,10 +69,21 @@ def ip_address(value: object, path: FieldPath, code: str) -> str:
     )
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 2, 4, 4
+_SHORT.maxstring, _SHORT.maxother = 80, 80
+
+
+def shown(value: object) -> str:
+    """A value from the input as a message quotes it: bounded in depth and length, so a
+    deeply nested or huge value cannot recurse without end or flood the terminal."""
+    return _SHORT.repr(value)
+
+
 def _describe(value: object) -> str:
     if value is None:
         return "nothing (null or empty)"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {shown(value)}"
 
 
 def format_path(path: FieldPath) -> str:
@@ -117,7 +129,9 @@ def get_typed(data: Any, path: FieldPath, kind: type, default: Any, code: str) -
         if cur is None:
             return default
     if not isinstance(cur, kind) or (kind is int and isinstance(cur, bool)):
-        raise FieldError(code, path, f"expected {kind.__name__}, got {type(cur).__name__} {cur!r}")
+        raise FieldError(
+            code, path, f"expected {kind.__name__}, got {type(cur).__name__} {shown(cur)}"
+        )
     return cur
 
 

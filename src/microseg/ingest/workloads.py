@@ -20,7 +20,7 @@ from typing import Any
 
 from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
-from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address
+from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address, shown
 from microseg.model.labels import FrozenLabels
 from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
 from microseg.model.selectors import label_key_error, label_value_error
@@ -91,7 +91,7 @@ def _labels(data: Any, path: FieldPath, cache: dict[Any, FrozenLabels]) -> Froze
     for k, v in raw.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise _bad(
-                (*path, str(k)), f"label values must be strings, got {type(v).__name__} {v!r}"
+                (*path, str(k)), f"label values must be strings, got {type(v).__name__} {shown(v)}"
             )
         err = label_key_error(k) or label_value_error(v)
         if err:
