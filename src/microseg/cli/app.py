@@ -18,6 +18,7 @@ from microseg.cli.commands import (
     demo,
     diff,
     exposure,
+    flows,
     identity,
     lint,
     reach,
@@ -61,6 +62,7 @@ def build_app() -> typer.Typer:
     )
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
+    app.add_typer(flows.app, name="flows")
     return app
 
 
