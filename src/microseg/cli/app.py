@@ -23,6 +23,7 @@ from microseg.cli.commands import (
     lint,
     reach,
     schema,
+    simulate,
     stats,
     verify,
 )
@@ -45,6 +46,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("diff", diff.diff),
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
+    ("simulate", simulate.simulate),
 )
 
 

@@ -24,11 +24,55 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
+
 from microseg.model.cluster import Cluster
 from microseg.model.objects import Service, ServicePort, WorkloadKey
 from microseg.model.sets import Protocol
 
-__all__ = ["EndpointKind", "EndpointResolver", "FlowStats", "Resolved", "ShownFlow"]
+__all__ = [
+    "EndpointKind",
+    "EndpointResolver",
+    "FlowKeys",
+    "FlowStats",
+    "Ints",
+    "ObservedEndpoint",
+    "Resolved",
+    "ShownFlow",
+]
+
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedEndpoint:
+    """An endpoint as the records named it ("" for what they did not say)."""
+
+    ns: str
+    pod: str
+    workload: str
+    ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKeys:
+    """Every flow key of a store as integer arrays: `src`/`dst` index `endpoints`,
+    `protocol` indexes `protocols` (TCP, UDP, SCTP, ICMPv4, ...), `verdict` indexes
+    `verdicts` (as recorded); `count` is the records behind each key."""
+
+    endpoints: tuple[ObservedEndpoint, ...]
+    protocols: tuple[str, ...]
+    verdicts: tuple[str, ...]
+    src: Ints
+    dst: Ints
+    protocol: Ints
+    port: Ints
+    verdict: Ints
+    count: Ints
+
+    def __len__(self) -> int:
+        return len(self.src)
 
 
 class EndpointKind(StrEnum):

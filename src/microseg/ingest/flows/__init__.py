@@ -4,10 +4,8 @@ store of aggregated flow keys. Called only by adapters (the CLI), like the rest 
 from microseg.ingest.flows.detect import UnknownFormatError, detect_format
 from microseg.ingest.flows.formats import CSV_HEADER, FlowFormat
 from microseg.ingest.flows.store import (
-    EndpointRow,
     FlowStore,
     ImportResult,
-    KeyArrays,
     StoreError,
     show,
     stats,
@@ -15,11 +13,9 @@ from microseg.ingest.flows.store import (
 
 __all__ = [
     "CSV_HEADER",
-    "EndpointRow",
     "FlowFormat",
     "FlowStore",
     "ImportResult",
-    "KeyArrays",
     "StoreError",
     "UnknownFormatError",
     "detect_format",

@@ -24,17 +24,14 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 
 from microseg.ingest.flows.detect import detect_format
 from microseg.ingest.flows.formats import COLUMNS, FlowFormat, select_for
-from microseg.model.flows import FlowStats, ShownFlow
+from microseg.model.flows import FlowKeys, FlowStats, Ints, ObservedEndpoint, ShownFlow
 
 __all__ = [
-    "EndpointRow",
     "FlowStore",
     "ImportResult",
-    "KeyArrays",
     "StoreError",
     "show",
     "stats",
@@ -94,33 +91,6 @@ class ImportResult:
     rejected: int = 0
     already: bool = False
     """The same content (sha256) was imported before: nothing changed."""
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointRow:
-    ns: str
-    pod: str
-    workload: str
-    ip: str
-
-
-@dataclass(frozen=True, slots=True)
-class KeyArrays:
-    """Every flow key as integer arrays: `src`/`dst` index `endpoints`; `protocol` the
-    text of `protocols`; `verdict` of `verdicts`."""
-
-    endpoints: tuple[EndpointRow, ...]
-    protocols: tuple[str, ...]
-    verdicts: tuple[str, ...]
-    src: npt.NDArray[np.int64]
-    dst: npt.NDArray[np.int64]
-    protocol: npt.NDArray[np.int64]
-    port: npt.NDArray[np.int64]
-    verdict: npt.NDArray[np.int64]
-    count: npt.NDArray[np.int64]
-
-    def __len__(self) -> int:
-        return len(self.src)
 
 
 def file_hash(path: Path) -> str:
@@ -237,14 +207,14 @@ class FlowStore:
         # The duplicates stay as rows with n = 0 so that `read` still counts every line.
 
     # -- endpoints ------------------------------------------------------------------------
-    def distinct_endpoints(self) -> list[EndpointRow]:
+    def distinct_endpoints(self) -> list[ObservedEndpoint]:
         rows = self.db.execute(
             "SELECT DISTINCT src_ns, src_pod, src_workload, src_ip FROM flows UNION "
             "SELECT DISTINCT dst_ns, dst_pod, dst_workload, dst_ip FROM flows"
         ).fetchall()
-        return [EndpointRow(*map(str, r)) for r in rows]
+        return [ObservedEndpoint(*map(str, r)) for r in rows]
 
-    def put_resolution(self, rows: list[tuple[EndpointRow, str, str]]) -> None:
+    def put_resolution(self, rows: list[tuple[ObservedEndpoint, str, str]]) -> None:
         """Each endpoint's resolution (kind: pod, service, node, external, unresolved; name)."""
         self.db.execute("BEGIN TRANSACTION")
         self.db.execute("DELETE FROM endpoints")
@@ -256,7 +226,7 @@ class FlowStore:
         self.db.execute("COMMIT")
 
     # -- reading --------------------------------------------------------------------------
-    def key_arrays(self) -> KeyArrays:
+    def key_arrays(self) -> FlowKeys:
         """All keys, endpoints factorised in SQL so that Python sees each endpoint once."""
         db = self.db
         db.execute(
@@ -265,7 +235,7 @@ class FlowStore:
             "SELECT dst_ns, dst_pod, dst_workload, dst_ip FROM flows)"
         )
         endpoints = tuple(
-            EndpointRow(*map(str, r))
+            ObservedEndpoint(*map(str, r))
             for r in db.execute("SELECT ns, pod, workload, ip FROM eps ORDER BY id").fetchall()
         )
         protocols = tuple(
@@ -287,10 +257,10 @@ class FlowStore:
             [list(protocols), list(verdicts)],
         ).fetchnumpy()
 
-        def col(name: str) -> npt.NDArray[np.int64]:
+        def col(name: str) -> Ints:
             return np.asarray(got[name], dtype=np.int64)
 
-        return KeyArrays(
+        return FlowKeys(
             endpoints,
             protocols,
             verdicts,
