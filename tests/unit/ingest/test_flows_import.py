@@ -117,3 +117,34 @@ def test_stats_and_show(store: FlowStore) -> None:
     assert [(f.port, f.verdict) for f in dropped] == [(22, "dropped")]
     assert {f.port for f in show(store, src="frontend/webapp")} >= {5432, 22}
     assert show(store, src="203.0.113.7")[0].dst == "frontend/webapp"
+
+
+def test_service_cluster_ips_are_kept(tmp_path: Path) -> None:
+    import microseg
+
+    (tmp_path / "s.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: x}\n"
+        "spec: {selector: {app: a}, clusterIP: 10.96.0.1, clusterIPs: [10.96.0.1, 'fd00::1'],"
+        " ports: [{port: 80}]}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: h, namespace: x}\n"
+        "spec: {clusterIP: None, ports: [{port: 80}]}\n"
+    )
+    services = {s.name: s.cluster_ips for s in microseg.load([str(tmp_path)]).services}
+    assert services == {"a": ("10.96.0.1", "fd00::1"), "h": ()}
+
+
+def test_odd_lines_are_rejects_with_their_numbers(store: FlowStore, tmp_path: Path) -> None:
+    good = (DATA / "hubble.json").read_text().splitlines()[0]
+    path = tmp_path / "odd.json"
+    path.write_bytes(
+        "\n".join([good, "[1,2]", '"str"', "{}", '{"a":"x\x01y"}']).encode()
+        + b"\n\xff\xfe not utf-8\n"
+        + good.encode()
+        + b"\n"
+    )
+    got = store.import_file(path, "odd", FlowFormat.HUBBLE)
+    assert (got.read, got.stored, got.rejected) == (7, 2, 5)
+    reasons = dict(store.query("SELECT line, reason FROM rejects"))
+    assert reasons[2] == reasons[3] == "not a JSON object"
+    assert reasons[5] == "invalid JSON"
+    assert reasons[6].startswith("not UTF-8 text")

@@ -68,7 +68,7 @@ _L4 = '{"source_port": "INTEGER", "destination_port": "INTEGER"}'
 _ICMP = '{"type": "INTEGER", "code": "INTEGER"}'
 _HUBBLE_EP = (
     '{"namespace": "VARCHAR", "pod_name": "VARCHAR", "identity": "BIGINT", '
-    '"labels": ["VARCHAR"], "workloads": [{"name": "VARCHAR", "kind": "VARCHAR"}]}'
+    '"workloads": [{"name": "VARCHAR", "kind": "VARCHAR"}]}'
 )
 _HUBBLE = (
     '{"time": "VARCHAR", "verdict": "VARCHAR", "drop_reason_desc": "VARCHAR", '
@@ -138,14 +138,15 @@ def _hubble(total: str) -> str:
 
     s_ns, s_pod, s_wl = side("source")
     d_ns, d_pod, d_wl = side("destination")
+    wrapped = f'{{"flow": {_HUBBLE}}}'
     return f"""
-    WITH parsed AS (
-      SELECT line, text, j IS NOT NULL AS ok,
-             json_transform(coalesce(json_extract(j, '$.flow'), j), '{_HUBBLE}') AS f
-      FROM (SELECT *, CASE WHEN json_valid(text) THEN text::JSON END AS j FROM lines)
-      WHERE text IS NOT NULL AND trim(text) <> ''
-    ), sides AS (
-      SELECT line, text, ok, f,
+    WITH parsed AS MATERIALIZED (
+      SELECT line, text, ok, coalesce(w.flow, CASE WHEN ok THEN json_transform(text, '{_HUBBLE}') END) AS f
+      FROM (SELECT line, text, w, w.flow IS NOT NULL OR json_valid(text) AS ok
+            FROM (SELECT line, text, try(json_transform(text, '{wrapped}')) AS w
+                  FROM lines WHERE text IS NOT NULL AND trim(text) <> ''))
+    ), sides AS MATERIALIZED (
+      SELECT line, text, ok, f, {_ts("f.time")} AS ts,
              {s_ns} AS a_ns, {s_pod} AS a_pod, {s_wl} AS a_wl, {_nonempty("f.IP.source")} AS a_ip,
              {d_ns} AS b_ns, {d_pod} AS b_pod, {d_wl} AS b_wl,
              {_nonempty("f.IP.destination")} AS b_ip,
@@ -163,7 +164,7 @@ def _hubble(total: str) -> str:
       coalesce(CASE WHEN reply THEN {port.format("source_port")}
                     ELSE {port.format("destination_port")} END, 0),
       lower(coalesce(f.verdict, 'unknown')),
-      {_ts("f.time")}, {_ts("f.time")}, 1::BIGINT, reply,
+      ts, ts, 1::BIGINT, reply,
       concat_ws(' ', nullif(f.drop_reason_desc, ''), f.l7.dns.query, f.l7.http.method,
                 f.l7.http.url, array_to_string(f.destination_names, ',')),
       CASE WHEN NOT ok THEN {_invalid(total)}
@@ -171,7 +172,7 @@ def _hubble(total: str) -> str:
            WHEN f.IP.source IS NULL OR f.IP.destination IS NULL
              THEN 'not a flow with IP source and destination (Hubble Flow.IP)'
            WHEN f.l4 IS NULL THEN 'no layer-4 protocol (Hubble Flow.l4)'
-           WHEN f.time IS NULL OR {_ts("f.time")} IS NULL THEN 'no valid time'
+           WHEN ts IS NULL THEN 'no valid time'
            END
     FROM sides
     """
@@ -194,9 +195,10 @@ def _calico(total: str) -> str:
         "WHEN '58' THEN 'ICMPv6' ELSE 'proto-' || lower(trim(c.proto)) END"
     )
     return f"""
-    WITH parsed AS (
-      SELECT line, text, json_valid(text) AS ok, json_transform(CASE WHEN json_valid(text) THEN text END, '{_CALICO}') AS c
-      FROM lines WHERE text IS NOT NULL AND trim(text) <> ''
+    WITH parsed AS MATERIALIZED (
+      SELECT line, text, c, c IS NOT NULL OR json_valid(text) AS ok
+      FROM (SELECT line, text, try(json_transform(text, '{_CALICO}')) AS c
+            FROM lines WHERE text IS NOT NULL AND trim(text) <> '')
     )
     SELECT line, {s_ns}, {s_pod}, '', {s_ip}, {d_ns}, {d_pod}, '', {d_ip},
       {proto}, coalesce(c.dest_port, 0), lower(coalesce(c.action, 'unknown')),
@@ -235,9 +237,10 @@ def _envoy(total: str) -> str:
         "OR coalesce(e.response_flags, '') LIKE '%UAEX%'"
     )
     return f"""
-    WITH parsed AS (
-      SELECT line, text, json_valid(text) AS ok, json_transform(CASE WHEN json_valid(text) THEN text END, '{_ENVOY}') AS e
-      FROM lines WHERE text IS NOT NULL AND trim(text) <> ''
+    WITH parsed AS MATERIALIZED (
+      SELECT line, text, e, e IS NOT NULL OR json_valid(text) AS ok
+      FROM (SELECT line, text, try(json_transform(text, '{_ENVOY}')) AS e
+            FROM lines WHERE text IS NOT NULL AND trim(text) <> '')
     )
     SELECT line, '', '', '', {_addr("e.downstream_remote_address")},
       {svc_ns}, '', '', {_addr(dst)},
@@ -274,7 +277,7 @@ def _csv(total: str) -> str:
     port = "try_cast(trim(p[4]) AS INTEGER)"
     count = "try_cast(nullif(trim(p[5]), '') AS BIGINT)"
     return f"""
-    WITH parsed AS (
+    WITH parsed AS MATERIALIZED (
       SELECT line, text, string_split(replace(rtrim(text, chr(13)), '"', ''), ',') AS p
       FROM lines
       WHERE text IS NOT NULL AND trim(text) <> '' AND NOT starts_with(ltrim(text), '#')

@@ -93,6 +93,13 @@ class ImportResult:
     """The same content (sha256) was imported before: nothing changed."""
 
 
+_LAST_LINE = (
+    "(SELECT greatest(coalesce(max(line), 0), (SELECT coalesce(max(line), 0) FROM csv_rej)) "
+    "FROM lines)"
+)
+"""The file's last line number, counting lines the reader refused."""
+
+
 def file_hash(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -133,22 +140,37 @@ class FlowStore:
         try:
             db.execute("BEGIN TRANSACTION")
             # One VARCHAR column per line: \x01 never occurs unescaped in JSON or in the CSV
-            # format, and quoting is off, so DuckDB's reader hands each line over whole.
+            # format, and quoting is off, so DuckDB's reader hands each line over whole. A
+            # line that is not UTF-8 lands in the reader's rejects table with its number.
+            db.execute("DROP TABLE IF EXISTS csv_rej; DROP TABLE IF EXISTS csv_rej_scan")
             db.execute(
                 "CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv(?, "
                 "columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
                 "escape = '', auto_detect = false, strict_mode = false, "
-                "max_line_size = 16777216)",
+                "max_line_size = 16777216, store_rejects = true, rejects_table = 'csv_rej', "
+                "rejects_scan = 'csv_rej_scan')",
                 [str(path)],
             )
-            # Rows of a table keep the reader's order (preserve_insertion_order): line numbers.
+            # Rows of a table keep the reader's order (preserve_insertion_order); the lines
+            # the reader refused are put back into the numbering.
             db.execute(
-                "CREATE OR REPLACE TEMP TABLE lines AS "
-                "SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS line, text FROM raw"
+                """CREATE OR REPLACE TEMP TABLE lines AS
+                WITH bad AS (SELECT DISTINCT line FROM csv_rej),
+                good AS (SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS k, text FROM raw),
+                slots AS (
+                  SELECT range + 1 AS line FROM range(
+                    (SELECT count(*) FROM good) + (SELECT count(*) FROM bad))
+                  WHERE range + 1 NOT IN (SELECT line FROM bad)),
+                numbered AS (SELECT line, row_number() OVER (ORDER BY line) AS k FROM slots)
+                SELECT numbered.line, good.text FROM good JOIN numbered USING (k)"""
             )
             cols = ", ".join(COLUMNS)
             db.execute(
-                f"CREATE OR REPLACE TEMP TABLE obs AS SELECT * FROM ({select_for(fmt)}) AS t({cols})"
+                f"CREATE OR REPLACE TEMP TABLE obs AS SELECT * FROM ({select_for(fmt, _LAST_LINE)}) AS t({cols})"
+            )
+            db.execute(
+                "INSERT INTO obs BY NAME SELECT line, min('not UTF-8 text: ' || error_message) "
+                "AS reason FROM csv_rej GROUP BY line"
             )
             if fmt is FlowFormat.CALICO:
                 self._fold_reporters()
@@ -159,7 +181,7 @@ class FlowStore:
             read, rejected = int(counts[0]), int(counts[1])
             db.execute(
                 "INSERT INTO rejects SELECT ?, o.line, o.reason, left(l.text, 300) "
-                "FROM obs o JOIN lines l USING (line) WHERE o.reason IS NOT NULL ORDER BY o.line",
+                "FROM obs o LEFT JOIN lines l USING (line) WHERE o.reason IS NOT NULL ORDER BY o.line",
                 [name],
             )
             key = ", ".join(KEY)
@@ -180,7 +202,10 @@ class FlowStore:
                 "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [name, digest, fmt.value, read, read - rejected, rejected],
             )
-            db.execute("DROP TABLE raw; DROP TABLE lines; DROP TABLE obs")
+            db.execute(
+                "DROP TABLE raw; DROP TABLE lines; DROP TABLE obs; DROP TABLE csv_rej; "
+                "DROP TABLE csv_rej_scan"
+            )
             db.execute("COMMIT")
         except duckdb.Error as exc:
             db.execute("ROLLBACK")
