@@ -59,8 +59,7 @@ CREATE TABLE IF NOT EXISTS flows (
   dst_workload VARCHAR NOT NULL, dst_ip VARCHAR NOT NULL, protocol VARCHAR NOT NULL,
   port INTEGER NOT NULL, verdict VARCHAR NOT NULL,
   count BIGINT NOT NULL, replies BIGINT NOT NULL, first_seen TIMESTAMP, last_seen TIMESTAMP,
-  format VARCHAR NOT NULL, detail VARCHAR,
-  PRIMARY KEY ({", ".join(KEY)})
+  format VARCHAR NOT NULL, detail VARCHAR
 );
 CREATE TABLE IF NOT EXISTS rejects (
   file VARCHAR NOT NULL, line BIGINT NOT NULL, reason VARCHAR NOT NULL, text VARCHAR
@@ -117,7 +116,7 @@ class FlowStore:
             self.db.execute("SET TimeZone = 'UTC'")
             self.db.execute(_SCHEMA)
         except duckdb.Error as exc:
-            raise StoreError(f"{path}: cannot open the flow database: {exc}") from None
+            raise StoreError(f"cannot open the flow database: {_first_line(exc)}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -153,8 +152,12 @@ class FlowStore:
             )
             # Rows of a table keep the reader's order (preserve_insertion_order); the lines
             # the reader refused are put back into the numbering.
+            refused = db.execute("SELECT count(*) FROM csv_rej").fetchone()
             db.execute(
-                """CREATE OR REPLACE TEMP TABLE lines AS
+                "CREATE OR REPLACE TEMP TABLE lines AS "
+                "SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS line, text FROM raw"
+                if refused is None or refused[0] == 0
+                else """CREATE OR REPLACE TEMP TABLE lines AS
                 WITH bad AS (SELECT DISTINCT line FROM csv_rej),
                 good AS (SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS k, text FROM raw),
                 slots AS (
@@ -184,20 +187,7 @@ class FlowStore:
                 "FROM obs o LEFT JOIN lines l USING (line) WHERE o.reason IS NOT NULL ORDER BY o.line",
                 [name],
             )
-            key = ", ".join(KEY)
-            db.execute(
-                f"""INSERT INTO flows
-                SELECT {key}, sum(CASE WHEN reply THEN 0 ELSE n END),
-                       sum(CASE WHEN reply THEN n ELSE 0 END), min(t_first), max(t_last),
-                       ?, any_value(nullif(detail, ''))
-                FROM obs WHERE reason IS NULL GROUP BY {key}
-                ON CONFLICT DO UPDATE SET count = flows.count + excluded.count,
-                  replies = flows.replies + excluded.replies,
-                  first_seen = least(flows.first_seen, excluded.first_seen),
-                  last_seen = greatest(flows.last_seen, excluded.last_seen),
-                  detail = coalesce(flows.detail, excluded.detail)""",
-                [fmt.value],
-            )
+            self._merge(fmt)
             db.execute(
                 "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [name, digest, fmt.value, read, read - rejected, rejected],
@@ -209,8 +199,38 @@ class FlowStore:
             db.execute("COMMIT")
         except duckdb.Error as exc:
             db.execute("ROLLBACK")
-            raise StoreError(f"{name}: cannot read: {_first_line(exc)}") from None
+            raise StoreError(f"cannot read: {_first_line(exc)}") from None
         return ImportResult(name, fmt.value, read, read - rejected, rejected)
+
+    def _merge(self, fmt: FlowFormat) -> None:
+        """This file's keys into `flows`: existing keys get the counts added and the seen
+        interval widened, new keys are appended. A hash join on the key columns, no index:
+        an index over eleven text columns cost more than the parsing at a million keys."""
+        key = ", ".join(KEY)
+        same = " AND ".join(f"f.{k} = a.{k}" for k in KEY)
+        db = self.db
+        db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE agg AS
+            SELECT {key}, sum(CASE WHEN reply THEN 0 ELSE n END) AS count,
+                   sum(CASE WHEN reply THEN n ELSE 0 END) AS replies,
+                   min(t_first) AS first_seen, max(t_last) AS last_seen,
+                   any_value(nullif(detail, '')) AS detail
+            FROM obs WHERE reason IS NULL GROUP BY {key}"""
+        )
+        db.execute(
+            f"""UPDATE flows f SET count = f.count + a.count, replies = f.replies + a.replies,
+              first_seen = least(f.first_seen, a.first_seen),
+              last_seen = greatest(f.last_seen, a.last_seen),
+              detail = coalesce(f.detail, a.detail)
+            FROM agg a WHERE {same}"""
+        )
+        db.execute(
+            f"""INSERT INTO flows BY NAME
+            SELECT a.*, ? AS format FROM agg a WHERE NOT EXISTS (
+              SELECT 1 FROM flows f WHERE {same})""",
+            [fmt.value],
+        )
+        db.execute("DROP TABLE agg")
 
     def _fold_reporters(self) -> None:
         """Calico reports a flow at both ends (reporter src and dst) with the same interval:
