@@ -20,7 +20,7 @@ from microseg.model.sets import ConnSet, IPSet, Protocol
 from tests.property.clusters import clusters, probe_ports
 from tests.property.mesh_clusters import mesh_clusters
 
-FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ADDRESSES = ("10.1.2.3", "10.1.9.9", "192.168.1.7", "8.8.8.8", "2001:db8::1", "10.0.0.1")
 SERVICE_IP = "10.96.0.10"
 PROTOS = ("TCP", "UDP", "SCTP", "ICMPv4")
@@ -132,7 +132,7 @@ def test_replay_equals_reach(cluster: Cluster, data: st.DataObject) -> None:
     _check(Connectivity.build(cluster), _keys(cluster, data))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mesh_clusters(), st.data(), st.sampled_from(list(Layer)))
 def test_replay_equals_reach_with_the_mesh(
     cluster: Cluster, data: st.DataObject, layer: Layer
@@ -141,7 +141,7 @@ def test_replay_equals_reach_with_the_mesh(
     _check(Connectivity.build(cluster).with_layer(layer), _keys(cluster, data))
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(), st.data())
 def test_report_counts_balance(cluster: Cluster, data: st.DataObject) -> None:
     """Every key is replayed or skipped for a reason; denials explained by reach agree."""

@@ -210,7 +210,7 @@ def import_cmd(
             sys.stdout.write(
                 _resolve(store, session, snapshot, host_network is HostNetworkChoice.NODE) + "\n"
             )
-    if not results:
+    if not any(r.read or r.already for r in results):  # nothing could be read
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

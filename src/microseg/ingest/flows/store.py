@@ -52,7 +52,7 @@ KEY = (
 )
 EP = ("ns", "pod", "workload", "ip")
 
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS flows (
   src_ns VARCHAR NOT NULL, src_pod VARCHAR NOT NULL, src_workload VARCHAR NOT NULL,
   src_ip VARCHAR NOT NULL, dst_ns VARCHAR NOT NULL, dst_pod VARCHAR NOT NULL,
