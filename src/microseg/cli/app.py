@@ -18,10 +18,12 @@ from microseg.cli.commands import (
     demo,
     diff,
     exposure,
+    flows,
     identity,
     lint,
     reach,
     schema,
+    simulate,
     stats,
     verify,
 )
@@ -44,6 +46,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("diff", diff.diff),
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
+    ("simulate", simulate.simulate),
 )
 
 
@@ -61,6 +64,7 @@ def build_app() -> typer.Typer:
     )
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
+    app.add_typer(flows.app, name="flows")
     return app
 
 

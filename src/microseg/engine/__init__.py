@@ -62,6 +62,7 @@ from microseg.engine.views.blocks import (
     incoming_block,
     materialise_if_small,
     pair_block,
+    to_external_block,
 )
 from microseg.engine.views.edge_conditions import (
     EdgeConditions,
@@ -126,6 +127,7 @@ __all__ = [
     "pod_mesh_mode",
     "pod_ports",
     "service_target_ports",
+    "to_external_block",
     "unpack",
     "workload_nodes",
 ]

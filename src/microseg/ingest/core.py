@@ -172,4 +172,12 @@ def parse_service(doc: Document) -> Service:
         get_typed(data, ("spec", "type"), str, "", _CODE) or "ClusterIP",
         ports,
         doc.origin(),
+        _cluster_ips(spec),
     )
+
+
+def _cluster_ips(spec: dict[str, Any]) -> tuple[str, ...]:
+    """spec.clusterIPs, else spec.clusterIP; "None" (headless) and "" are no address."""
+    raw = spec.get("clusterIPs")
+    ips = raw if isinstance(raw, list) else [spec.get("clusterIP")]
+    return tuple(ip for ip in ips if isinstance(ip, str) and ip not in ("", "None"))

@@ -104,6 +104,8 @@ class Service:
     type: str = "ClusterIP"
     ports: tuple[ServicePort, ...] = ()
     origin: Origin = field(default=Origin(), compare=False)
+    cluster_ips: tuple[str, ...] = ()
+    """spec.clusterIPs (or clusterIP), without "None": how observed flows name the Service."""
 
 
 @dataclass(frozen=True, slots=True)

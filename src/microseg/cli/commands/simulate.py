@@ -1,0 +1,110 @@
+"""`microseg simulate`: replay the observed flow keys of a flow store against the policies
+(or the policies with a proposal), say what would break and why. A check: exit 0 when
+nothing observed would be denied, 1 when something would break, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from microseg.cli.commands.flows import open_store
+from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.mesh_session import parse_layer
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    LayerOpt,
+    NoColor,
+    Paths,
+    Quiet,
+    output_option,
+)
+from microseg.engine import Connectivity
+from microseg.model import Cluster
+
+__all__ = ["SimulateFormat", "merge_proposal", "simulate"]
+
+
+class SimulateFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+
+
+def merge_proposal(base: Cluster, proposal: Cluster) -> Cluster:
+    """The base cluster with the proposal's NetworkPolicies and guardrail policies added,
+    each replacing the base's policy of the same kind, namespace and name."""
+    mine = {(p.namespace, p.name) for p in proposal.policies}
+    admins = {(a.kind, a.name) for a in proposal.admin_policies}
+    return replace(
+        base,
+        policies=tuple(p for p in base.policies if (p.namespace, p.name) not in mine)
+        + proposal.policies,
+        admin_policies=tuple(a for a in base.admin_policies if (a.kind, a.name) not in admins)
+        + proposal.admin_policies,
+    )
+
+
+def simulate(
+    paths: Paths,
+    flows: Annotated[
+        str,
+        typer.Option(
+            "--flows", help="The flow store written by `microseg flows import`.", show_default=False
+        ),
+    ],
+    proposal: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Proposed policies (file or folder, repeatable): added, or replacing the "
+            "policies of the same kind, namespace and name.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[SimulateFormat, output_option(SimulateFormat)] = SimulateFormat.TEXT,
+    host_network: HostNet = HostNetworkChoice.NODE,
+    layer: LayerOpt = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
+) -> None:
+    """Replay observed flows against the policies (or a proposal). Exit 0 nothing breaks, 1 something would."""
+    from microseg.analyses.simulate import simulate as run
+    from microseg.model.flows import EndpointResolver
+    from microseg.render.simulate import report_json, report_junit, report_text
+
+    if not Path(flows).exists():
+        fail(f"--flows {flows}: no such flow store (create one with `microseg flows import`)")
+    chosen = parse_layer(layer)
+    session = Session(quiet, no_color, host_network.value)
+    with open_store(flows) as store:
+        keys = session.stage("reading flow keys", store.key_arrays)
+    with session.progress():
+        cluster = session.load(paths)
+        current = session.stage(
+            "computing connectivity", lambda: Connectivity.build(cluster, session.options)
+        )
+        after = None
+        if proposal:
+            merged = merge_proposal(cluster, session.load(proposal))
+            after = session.stage(
+                "computing the proposal", lambda: Connectivity.build(merged, session.options)
+            )
+        if chosen is not None:
+            current = current.with_layer(chosen)
+            after = after.with_layer(chosen) if after is not None else None
+        resolver = EndpointResolver(cluster, host_network is HostNetworkChoice.NODE)
+        report = session.stage("replaying flows", lambda: run(current, keys, after, resolver))
+    if output is SimulateFormat.JSON:
+        sys.stdout.write(report_json(report))
+    elif output is SimulateFormat.JUNIT:
+        sys.stdout.write(report_junit(report))
+    else:
+        sys.stdout.write(report_text(report))
+    raise typer.Exit(EXIT_VIOLATION if report.breaks else 0)
