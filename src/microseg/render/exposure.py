@@ -153,8 +153,8 @@ def _entries_table(report: ExposureReport) -> Table:
         entry = f"{e.kind} {e.namespace}/{e.name}"
         if e.kind not in SERVICE_ENTRY_TYPES:
             entry += f" (Service {e.service.split('/', 1)[1]})"
-        entry += f"\n  -> {e.workload or '(no pods)'}"
-        table.add_row(plain(entry), format_entry_ports(e.ports), plain(entry_status_text(e)))
+        cell = plain(entry) + "\n  -> " + plain(e.workload or "(no pods)")
+        table.add_row(cell, format_entry_ports(e.ports), plain(entry_status_text(e)))
     return keep_words(table)
 
 
