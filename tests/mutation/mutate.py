@@ -10,6 +10,7 @@ its src/ first on PYTHONPATH (the venv's editable install points at the real src
     .venv/bin/python tests/mutation/mutate.py                  # every mutant
     .venv/bin/python tests/mutation/mutate.py tier-order-reversed pass-as-allow
     .venv/bin/python tests/mutation/mutate.py --list
+    .venv/bin/python tests/mutation/mutate.py --semantics-only   # first stage only, seconds each
 
 Each mutant runs in two stages: first the meaning-level tests (tests/unit/semantics, seconds),
 then, only if they all pass, the fast subset `pytest -q -x -m "not slow" tests/unit
@@ -312,7 +313,7 @@ def _apply(root: Path, mutant: Mutant) -> dict[Path, str]:
     return saved
 
 
-def _stages(root: Path) -> list[list[str]]:
+def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
     fast = ["-q", "-x", "-p", "no:cacheprovider", "-m", "not slow"]
     semantics = [sys.executable, "-m", "pytest", *fast, "tests/unit/semantics"]
     suite = [sys.executable, "-m", "pytest", *fast]
@@ -321,19 +322,21 @@ def _stages(root: Path) -> list[list[str]]:
     suite += ["tests/unit", "tests/golden", "tests/property"]
     if os.environ.get("MICROSEG_CONFORMANCE"):
         suite.append("tests/conformance")
+    if semantics_only:
+        return [semantics]
     return [semantics, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
 
 
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
-def _run(root: Path, mutant: Mutant) -> tuple[bool, str, float]:
+def _run(root: Path, mutant: Mutant, semantics_only: bool = False) -> tuple[bool, str, float]:
     """(killed, by what, seconds)."""
     env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     start = time.monotonic()
     saved = _apply(root, mutant)
     try:
-        for stage in _stages(root):
+        for stage in _stages(root, semantics_only):
             proc = subprocess.run(stage, cwd=root, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 failed = _FAILED.findall(proc.stdout)
@@ -354,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--control", action="store_true", help="first run the stages on the unmutated copy"
     )
+    parser.add_argument(
+        "--semantics-only",
+        action="store_true",
+        help="run only the first stage (tests/unit/semantics): a quick look while writing tests",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for m in MUTANTS:
@@ -369,12 +377,13 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         _copy_tree(root)
         if args.control:
-            broken, by, seconds = _run(root, Mutant("control", "no change", ()))
+            control = Mutant("control", "no change", ())
+            broken, by, seconds = _run(root, control, args.semantics_only)
             print(f"control  {'FAILED ' + by if broken else 'passes'} {seconds:.1f}s", flush=True)
             if broken:
                 return 2
         for m in chosen:
-            killed, by, seconds = _run(root, m)
+            killed, by, seconds = _run(root, m, args.semantics_only)
             status = "killed" if killed else "SURVIVED"
             print(f"{status:8} {m.name:50} {seconds:6.1f}s {by}", flush=True)
             if not killed:
