@@ -206,22 +206,61 @@ CORPUS, BAD = _corpus_cases()
     CORPUS or [pytest.param("none", marks=pytest.mark.skip(reason="conformance corpus not found"))],
 )
 def test_corpus_folder_lints_without_crashing(corpus: Path, case: str) -> None:
-    code, out, err = _invoke(str(corpus / "netpol-analyzer" / "tests" / case), "-q")
+    """Every folder: no crash, the documented exit codes, and a JSON report that says what
+    it counts (summary consistent with the findings, each finding a known code at a file
+    of the folder and a line), with exit 1 exactly when there are findings."""
+    folder = corpus / "netpol-analyzer" / "tests" / case
+    code, out, err = _invoke(str(folder), "-q", "-o", "json")
     assert "Traceback" not in err
     if case in BAD or any(b.startswith(case + "/") for b in BAD):
         # Invalid for netpol-analyzer; the loader decides what microseg refuses (UDN objects,
         # for one, it does not read), and a refusal is a located error, never a crash.
         assert code in (0, 1, 2), err
-        assert code != 2 or "error" in err, err
+        if code == 2:
+            assert "error" in err, err
+            assert out == "", out
+        else:
+            _check_report(out, code, folder)
         return
     if code == 2:
         # Only an input the loader refuses, with located errors, before lint runs (invalid
         # YAML, malformed pods, label values the API would reject).
         assert re.search(r":\d+: error\[MS\d+\]", err), err
         assert err.endswith("nothing was analysed\n"), err
+        assert out == "", out
         return
     assert code in (0, 1), err
-    if code == 0:
-        assert out.startswith("No findings")
-    else:
-        assert out.split()[1] in ("finding", "findings")
+    _check_report(out, code, folder)
+
+
+def _check_report(out: str, code: int, folder: Path) -> None:
+    from microseg.analyses.lint import CODES
+
+    doc = json.loads(out)
+    assert doc["apiVersion"] == "microseg.dev/v1alpha1"
+    assert doc["kind"] == "LintReport"
+    summary, findings = doc["summary"], doc["findings"]
+    assert isinstance(findings, list)
+    assert code == (1 if findings else 0)
+    assert summary["findings"] == len(findings)
+    assert sum(summary["bySeverity"].values()) == len(findings)
+    for severity, n in summary["bySeverity"].items():
+        assert n == sum(1 for f in findings if f["severity"] == severity)
+    assert isinstance(summary["policies"], int)
+    assert isinstance(summary["rules"], int)
+    assert summary["policies"] >= 0
+    assert summary["rules"] >= 0
+    if findings:
+        assert summary["policies"] > 0
+    for f in findings:
+        assert f["code"] in CODES, f
+        assert f["name"] == CODES[f["code"]][0], f
+        assert f["severity"] == CODES[f["code"]][1].value, f
+        assert isinstance(f["policy"], str), f
+        assert f["policy"], f
+        assert isinstance(f["message"], str), f
+        assert f["message"], f
+        assert Path(f["file"]).is_relative_to(folder), f
+        assert Path(f["file"]).is_file(), f
+        assert isinstance(f["line"], int), f
+        assert f["line"] >= 1, f

@@ -9,7 +9,7 @@ import pytest
 
 from microseg.errors import Severity
 from microseg.ingest import load
-from microseg.model.mesh import AuthzAction, MeshMode, MtlsMode, mesh_mode
+from microseg.model.mesh import AuthzAction, Condition, MeshMode, MtlsMode, mesh_mode
 from tests.unit.ingest._support import line_containing, load_errors, only, write
 
 AP_HEAD = """\
@@ -301,9 +301,18 @@ def test_target_ref_policies_get_a_notice(tmp_path: Path, kind: str) -> None:
     ],
 )
 def test_supported_condition_keys_load(tmp_path: Path, key: str) -> None:
+    """A supported key is read as a condition of its rule, key and value intact, with no
+    error: loading must not drop, rename or reject it (an unsupported key is an MS140)."""
     value = "80" if key == "destination.port" else "a"
     body = f"rules:\n  - when:\n      - {{key: '{key}', values: ['{value}']}}\n"
     path = write(
         tmp_path, "ap.yaml", AP_HEAD.format(version="v1") + "  " + body.replace("\n", "\n  ")
     )
-    load([str(path)])
+    cluster = load([str(path)])
+    assert not [d for d in cluster.diagnostics if d.severity is Severity.ERROR]
+    (policy,) = cluster.authorization_policies
+    assert policy.ref == "shop/ap"
+    (rule,) = policy.rules
+    assert rule.sources is None
+    assert rule.operations is None
+    assert rule.conditions == (Condition(key, (value,), None),)

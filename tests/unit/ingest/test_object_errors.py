@@ -343,16 +343,38 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("case", list(MALFORMED))
+# Malformed fields the loader currently reads past without a word (real bugs in
+# src/microseg/ingest/workloads.py, reported; strict, so fixing them turns these red).
+SILENTLY_ACCEPTED = {
+    "pod-status-podIPs-an-int": (
+        "a non-list status.podIPs is ignored (the pod silently gets no address) instead of "
+        "a diagnostic naming status.podIPs"
+    ),
+    "pod-ownerReferences-a-mapping": (
+        "a mapping metadata.ownerReferences is ignored (the pod silently stands alone, not "
+        "under its owner) instead of a diagnostic naming metadata.ownerReferences"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=SILENTLY_ACCEPTED[c]))
+        if c in SILENTLY_ACCEPTED
+        else c
+        for c in MALFORMED
+    ],
+)
 def test_malformed_object_never_raises_anything_but_input_error(tmp_path: Path, case: str) -> None:
+    """A malformed field is never a crash and never silently accepted: either the load fails
+    with an InputError, or it succeeds with a diagnostic; either way one names the field."""
     text, field_prefix = MALFORMED[case]
     path = write(tmp_path, "obj.yaml", text)
-    diags: tuple[Diagnostic, ...] = ()
+    diags: tuple[Diagnostic, ...]
     try:
-        load([str(path)])
+        diags = load([str(path)]).diagnostics
     except InputError as exc:
         diags = exc.diagnostics
-    # Rejecting it is fine, as long as a diagnostic names the field.
-    assert not diags or any(d.field.startswith(field_prefix) for d in diags), [
-        d.render() for d in diags
-    ]
+        assert diags, "an InputError without diagnostics"
+    assert any(d.field.startswith(field_prefix) for d in diags), [d.render() for d in diags]
