@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads a Python of its own: it uses $(PY), as the README promises.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test test-slow test-fresh lint bench upgrade clean
+.PHONY: install demo test test-slow test-fresh lint bench mutate upgrade clean
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
@@ -44,6 +44,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# One-line wrong changes to the central semantic rules, each run against the suite in a
+# copy of the tree: prints killed/survived per mutant (tests/mutation/mutate.py).
+mutate: $(STAMP)
+	$(BIN)/python tests/mutation/mutate.py
 
 # Newest releases allowed by pyproject.toml into uv.lock, then the whole suite on them.
 upgrade: $(UV)

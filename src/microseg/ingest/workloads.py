@@ -173,7 +173,9 @@ def _check_vm(data: Any, kind: str) -> None:
 
 def _controller_ref(meta: dict[str, Any]) -> tuple[str, str] | None:
     refs = meta.get("ownerReferences")
-    if not isinstance(refs, list) or not refs:
+    if refs is not None and not isinstance(refs, list):
+        raise _bad(("metadata", "ownerReferences"), f"expected a list, got {type(refs).__name__}")
+    if not refs:
         return None
     if len(refs) == 1:  # the usual case, decided as the general one below would
         r = refs[0]
@@ -330,6 +332,8 @@ class WorkloadBuilder:
         if type(status) is not dict:
             status = _get(data, ("status",), dict, {})
         pod_ips = status.get("podIPs")
+        if pod_ips is not None and not isinstance(pod_ips, list):
+            raise _bad(("status", "podIPs"), f"expected a list, got {type(pod_ips).__name__}")
         ips = [
             ip_address(x.get("ip"), ("status", "podIPs", k, "ip"), _CODE)
             for k, x in enumerate(pod_ips if isinstance(pod_ips, list) else [])

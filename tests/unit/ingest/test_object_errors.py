@@ -343,29 +343,7 @@ MALFORMED = {
 }
 
 
-# Malformed fields the loader currently reads past without a word (real bugs in
-# src/microseg/ingest/workloads.py, reported; strict, so fixing them turns these red).
-SILENTLY_ACCEPTED = {
-    "pod-status-podIPs-an-int": (
-        "a non-list status.podIPs is ignored (the pod silently gets no address) instead of "
-        "a diagnostic naming status.podIPs"
-    ),
-    "pod-ownerReferences-a-mapping": (
-        "a mapping metadata.ownerReferences is ignored (the pod silently stands alone, not "
-        "under its owner) instead of a diagnostic naming metadata.ownerReferences"
-    ),
-}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=SILENTLY_ACCEPTED[c]))
-        if c in SILENTLY_ACCEPTED
-        else c
-        for c in MALFORMED
-    ],
-)
+@pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_object_never_raises_anything_but_input_error(tmp_path: Path, case: str) -> None:
     """A malformed field is never a crash and never silently accepted: either the load fails
     with an InputError, or it succeeds with a diagnostic; either way one names the field."""
