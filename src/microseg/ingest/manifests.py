@@ -12,6 +12,7 @@ from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_na
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
 from microseg.ingest.documents import Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
+from microseg.ingest.names import name_warnings
 from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import FieldError, field_diagnostic
 from microseg.ingest.workloads import VM_KINDS, WorkloadBuilder
@@ -125,6 +126,7 @@ class ClusterBuilder:
         group = _DEFAULT_GROUP.get(kind, "") if api is None else str(api).rpartition("/")[0]
         reader = _READERS.get((group, kind)) or _ANY_GROUP.get(kind)
         if reader is not None:
+            self.diagnostics.extend(name_warnings(doc))
             reader(self, doc)
             return
         if group == "microseg.dev":
