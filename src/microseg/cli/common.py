@@ -24,7 +24,14 @@ from microseg.render.diagnostics import render_diagnostics
 from microseg.render.escape import terminal_safe
 from microseg.render.text import text_console
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_VIOLATION", "Session", "check_output", "emit", "fail"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_VIOLATION",
+    "Session",
+    "check_output",
+    "emit",
+    "fail",
+]
 
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2

@@ -7,12 +7,12 @@ import sys
 from dataclasses import replace
 
 from microseg.cli.common import Session, fail
-from microseg.cli.options import LayerChoice
+from microseg.cli.options import HostNetworkChoice, LayerChoice
 from microseg.engine import Connectivity, Layer, inert_mesh_policies
 from microseg.model import Cluster
 from microseg.model.mesh import MeshSettings
 
-__all__ = ["load_mesh", "mesh_connectivity", "parse_layer"]
+__all__ = ["load_mesh", "mesh_connectivity", "parse_layer", "reading_session"]
 
 
 def parse_layer(choice: LayerChoice | str | None) -> Layer | None:
@@ -68,3 +68,23 @@ def mesh_connectivity(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
     return conn if chosen is None else conn.with_layer(chosen)
+
+
+def reading_session(
+    quiet: bool,
+    no_color: bool,
+    host_network: HostNetworkChoice,
+    namespace: str,
+    assume_system_pods: bool,
+    assume_mesh: bool,
+) -> Session:
+    """The session of a command that reads manifests, from the loading options every such
+    command declares (cli/options.py), so that they are read one way."""
+    return Session(
+        quiet,
+        no_color,
+        host_network.value,
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
+        assume_mesh=assume_mesh,
+    )

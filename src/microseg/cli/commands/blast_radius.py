@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microseg.cli.args import PortArg
-from microseg.cli.common import Session, emit, fail
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import emit, fail
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -178,13 +178,8 @@ def blast_radius_cmd(
         else:
             conns = port.conns()
     intent_set = load_intent_files(intents, quiet) if intents else None
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if named is not None:

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import Session, emit, fail
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import emit, fail
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -67,13 +67,8 @@ def connectivity(
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)

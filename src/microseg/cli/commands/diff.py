@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, check_output, emit, fail
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import EXIT_VIOLATION, check_output, emit, fail
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -88,13 +88,8 @@ def diff(
     for name, value in (("--ref1-name", ref1_name), ("--ref2-name", ref2_name)):
         if not value.strip() or any(c in value for c in ",|\n"):
             fail(f"{name} {value!r}: expected a non-empty name without ',', '|' or newlines")
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     graphs: list[WorkloadGraph] = []
     # Both sides show the same address families (analyses/diff.py `comparable`).

@@ -9,8 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from microseg.cli.common import Session, emit
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import emit
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -57,13 +57,8 @@ def exposure(
     from microseg.render.exposure import exposure_json, exposure_renderable
     from microseg.render.text import print_text
 
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     # The same loading and layers as `microseg connectivity`, so both agree on what
     # outside addresses reach (the mesh, when counted, governs inbound traffic).

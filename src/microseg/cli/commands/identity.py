@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import Session, emit
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import emit
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -63,13 +63,8 @@ def identity(
     from microseg.render.identity import identity_json, identity_table, identity_text_findings
     from microseg.render.text import print_text
 
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, emit, fail
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import EXIT_VIOLATION, emit, fail
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -85,13 +85,8 @@ def lint_cmd(
     from microseg.render.lint import lint_json, lint_sarif, lint_text
 
     skip = _ignored(ignore)
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = session.stage("linting", lambda: lint(conn))

@@ -9,8 +9,8 @@ from typing import Annotated
 from rich.table import Table
 
 from microseg.analyses.stats import compute_stats
-from microseg.cli.common import Session, emit
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.common import emit
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -52,13 +52,8 @@ def stats(
     no_color: NoColor = False,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     result = session.stage("counting", lambda: compute_stats(conn))

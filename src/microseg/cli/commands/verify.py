@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, emit
+from microseg.cli.common import EXIT_VIOLATION, emit
 from microseg.cli.intent_files import load_intent_files
-from microseg.cli.mesh_session import mesh_connectivity
+from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
     AssumeSystemPods,
@@ -81,13 +81,8 @@ def verify(
     from microseg.render.verify import report_json, report_text
 
     intent_set = load_intent_files(intents, quiet)
-    session = Session(
-        quiet,
-        no_color,
-        host_network.value,
-        namespace=namespace,
-        assume_system_pods=assume_system_pods,
-        assume_mesh=assume_mesh,
+    session = reading_session(
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
