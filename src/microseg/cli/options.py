@@ -24,10 +24,18 @@ __all__ = [
     "Paths",
     "Port",
     "Quiet",
+    "TextOrJson",
     "TrustDomain",
     "output_option",
     "port_option",
 ]
+
+
+class TextOrJson(StrEnum):
+    """-o for the commands that answer for people (text) or programs (json) only."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 class HostNetworkChoice(StrEnum):

@@ -6,7 +6,6 @@ It is a report, so it exits 0 whatever it finds; 2 on bad input.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from microseg.cli.common import emit
@@ -22,6 +21,7 @@ from microseg.cli.options import (
     NoColor,
     Paths,
     Quiet,
+    TextOrJson,
     TrustDomain,
     output_option,
 )
@@ -30,11 +30,7 @@ from microseg.engine import WorkloadGraph
 __all__ = ["ExposureFormat", "exposure"]
 
 
-class ExposureFormat(StrEnum):
-    """-o for `exposure`."""
-
-    TEXT = "text"
-    JSON = "json"
+ExposureFormat = TextOrJson
 
 
 def exposure(

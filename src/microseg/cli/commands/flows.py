@@ -20,7 +20,14 @@ from typing import Annotated
 import typer
 
 from microseg.cli.common import EXIT_BAD_INPUT, Session, fail
-from microseg.cli.options import HostNet, HostNetworkChoice, NoColor, Quiet, output_option
+from microseg.cli.options import (
+    HostNet,
+    HostNetworkChoice,
+    NoColor,
+    Quiet,
+    TextOrJson,
+    output_option,
+)
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup, choice
 from microseg.ingest.flows import (
     FlowFormat,
@@ -60,9 +67,7 @@ class ShowFormat(StrEnum):
     CSV = "csv"
 
 
-class StatsFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+StatsFormat = TextOrJson
 
 
 Db = Annotated[str, typer.Option("--db", help="The DuckDB flow store (created when missing).")]

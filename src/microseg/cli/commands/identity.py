@@ -3,7 +3,6 @@ then the findings. A report: exit 0 whatever it finds, 2 on bad input."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -21,6 +20,7 @@ from microseg.cli.options import (
     NoColor,
     Paths,
     Quiet,
+    TextOrJson,
     TrustDomain,
     output_option,
 )
@@ -28,11 +28,7 @@ from microseg.cli.options import (
 __all__ = ["IdentityFormat", "identity"]
 
 
-class IdentityFormat(StrEnum):
-    """-o for `identity`."""
-
-    TEXT = "text"
-    JSON = "json"
+IdentityFormat = TextOrJson
 
 
 def identity(

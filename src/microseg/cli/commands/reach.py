@@ -4,7 +4,6 @@ allowed, 1 when denied, 2 on bad input."""
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -23,6 +22,7 @@ from microseg.cli.options import (
     Paths,
     Port,
     Quiet,
+    TextOrJson,
     TrustDomain,
     output_option,
 )
@@ -32,11 +32,7 @@ from microseg.render.reach import decision_json, decision_text
 __all__ = ["ReachFormat", "reach"]
 
 
-class ReachFormat(StrEnum):
-    """-o for `reach`."""
-
-    TEXT = "text"
-    JSON = "json"
+ReachFormat = TextOrJson
 
 
 def reach(

@@ -3,7 +3,6 @@ pairs) and where the time went, for sizing and benchmarks."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from rich.table import Table
@@ -22,6 +21,7 @@ from microseg.cli.options import (
     NoColor,
     Paths,
     Quiet,
+    TextOrJson,
     TrustDomain,
     output_option,
 )
@@ -31,11 +31,7 @@ from microseg.render.text import keep_words, print_text
 __all__ = ["StatsFormat", "stats"]
 
 
-class StatsFormat(StrEnum):
-    """-o for `stats`."""
-
-    TEXT = "text"
-    JSON = "json"
+StatsFormat = TextOrJson
 
 
 def stats(
