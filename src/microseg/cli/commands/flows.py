@@ -15,9 +15,12 @@ import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from microseg.ingest.flows.store import FlowStore, ImportResult
 
 from microseg.cli.common import EXIT_BAD_INPUT, Session, fail
 from microseg.cli.options import (
@@ -29,15 +32,8 @@ from microseg.cli.options import (
     output_option,
 )
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup, choice
-from microseg.ingest.flows import (
-    FlowFormat,
-    FlowStore,
-    ImportResult,
-    StoreError,
-    UnknownFormatError,
-    show,
-    stats,
-)
+from microseg.ingest.flows.detect import UnknownFormatError
+from microseg.ingest.flows.formats import FlowFormat
 from microseg.model.flows import EndpointKind, EndpointResolver
 from microseg.render.flows import (
     balance_line,
@@ -92,7 +88,15 @@ app = typer.Typer(
 )
 
 
+def store_error() -> type[Exception]:
+    from microseg.ingest.flows.store import StoreError
+
+    return StoreError
+
+
 def open_store(db: str) -> FlowStore:
+    from microseg.ingest.flows.store import FlowStore, StoreError
+
     try:
         return FlowStore(db)
     except StoreError as exc:
@@ -191,7 +195,7 @@ def import_cmd(
             path, name = item
             try:
                 result = store.import_file(path, name, chosen)
-            except (StoreError, UnknownFormatError) as exc:
+            except (store_error(), UnknownFormatError) as exc:
                 sys.stderr.write(f"{name}: error[MS500]: {exc}\n")
                 continue
             except OSError as exc:
@@ -228,6 +232,8 @@ def stats_cmd(
     if not Path(db).exists():
         fail(f"--db {db}: no such flow store (create one with `microseg flows import`)")
     with open_store(db) as store:
+        from microseg.ingest.flows.store import stats
+
         s = stats(store)
     sys.stdout.write(stats_json(s) if output is StatsFormat.JSON else stats_text(s))
 
@@ -265,6 +271,8 @@ def show_cmd(
     if limit is not None and limit < 0:
         fail(f"--limit {limit}: expected 0 or more")
     with open_store(db) as store:
+        from microseg.ingest.flows.store import show
+
         flows = show(store, src, dst, tuple(v.lower() for v in verdict or ()), limit)
     if output is ShowFormat.JSON:
         sys.stdout.write(flows_json(flows))
