@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from typer import rich_utils
 from typer._click import Context
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperCommand, TyperGroup, TyperOption
@@ -106,7 +105,11 @@ class MicrosegCommand(TyperCommand):
 def _help_width() -> Iterator[None]:
     """--help off a terminal at the width of every other text output (render/text.py):
     typer's own console would assume 80 columns (or COLUMNS) and split option names and
-    choices. Set for this run only: the setting is typer's module global."""
+    choices. Set for this run only: the setting is typer's module global. Imported here,
+    when help or an error is shown: typer.rich_utils pulls in rich's Markdown and
+    traceback modules, a tenth of a second of every command's start-up otherwise."""
+    from typer import rich_utils
+
     saved = rich_utils.MAX_WIDTH
     if saved is None and not sys.stdout.isatty():
         rich_utils.MAX_WIDTH = text_width()
