@@ -8,6 +8,7 @@ from `typer._click`; they are imported here and nowhere else.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -105,18 +106,31 @@ class MicrosegCommand(TyperCommand):
 def _help_width() -> Iterator[None]:
     """--help off a terminal at the width of every other text output (render/text.py):
     typer's own console would assume 80 columns (or COLUMNS) and split option names and
-    choices. Set for this run only: the setting is typer's module global. Imported here,
-    when help or an error is shown: typer.rich_utils pulls in rich's Markdown and
-    traceback modules, a tenth of a second of every command's start-up otherwise."""
-    from typer import rich_utils
-
-    saved = rich_utils.MAX_WIDTH
-    if saved is None and not sys.stdout.isatty():
-        rich_utils.MAX_WIDTH = text_width()
+    choices. Set for this run only. typer.rich_utils (which pulls in rich's Markdown and
+    traceback modules, a tenth of a second) is imported only when help or an error is
+    shown, so the width goes to it through TERMINAL_WIDTH, which it reads on import, unless
+    it is loaded already."""
+    if sys.stdout.isatty():
+        yield
+        return
+    loaded = sys.modules.get("typer.rich_utils")
+    if loaded is not None:
+        saved = getattr(loaded, "MAX_WIDTH", None)
+        if saved is None:
+            setattr(loaded, "MAX_WIDTH", text_width())  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(loaded, "MAX_WIDTH", saved)  # noqa: B010
+        return
+    before = os.environ.get("TERMINAL_WIDTH")
+    if before is None:
+        os.environ["TERMINAL_WIDTH"] = str(text_width())
     try:
         yield
     finally:
-        rich_utils.MAX_WIDTH = saved
+        if before is None:
+            os.environ.pop("TERMINAL_WIDTH", None)
 
 
 class MicrosegGroup(TyperGroup):
