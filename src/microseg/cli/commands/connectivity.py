@@ -33,6 +33,7 @@ from microseg.engine import (
 )
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
+from microseg.render.escape import terminal_safe
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -85,7 +86,10 @@ def connectivity(
         focus |= {i for i, n in enumerate(graph.nodes) if n == ep.name}
     if graph.split and not quiet:
         sys.stderr.write(
-            f"warning: workloads split into pods because their pods differ in connectivity: {', '.join(graph.split)}\n"
+            terminal_safe(
+                "warning: workloads split into pods because their pods differ in "
+                f"connectivity: {', '.join(graph.split)}\n"
+            )
         )
     rows = connlist_rows(
         graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
@@ -95,4 +99,4 @@ def connectivity(
         if output is ConnectivityFormat.DOT
         else render_connlist(rows, output.value)
     )
-    emit(text)
+    emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
