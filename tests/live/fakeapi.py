@@ -108,6 +108,7 @@ class Faults:
     delay: float = 0.0  # seconds before every answer
     malformed: int = 0  # the next N watches start with a line that is not JSON
     expire_continue: int = 0  # the next N continue tokens are refused with 410
+    event_delay: float = 0.0  # seconds before each watch event is written
 
 
 class FakeApi:
@@ -128,6 +129,8 @@ class FakeApi:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.watches = 0
+        self.generation = 0  # kill_watches() bumps it: open watches drop their connection
+        self.poison: dict[str, int] = {}  # plural -> malformed lines to write into open watches
 
     # -- state ---------------------------------------------------------------------
     def res(self, kind: str, api_version: str | None = None) -> Res:
@@ -189,6 +192,18 @@ class FakeApi:
             stored = copy.deepcopy(stored)
             stored["metadata"]["resourceVersion"] = str(self.rv)
             self.events.append((self.rv, res, "DELETED", stored))
+            self.cond.notify_all()
+
+    def kill_watches(self) -> None:
+        """Drop every open watch connection abruptly (no final chunk)."""
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+
+    def inject_malformed(self, plural: str) -> None:
+        """The next open watch of `plural` writes a line that is not an event."""
+        with self.cond:
+            self.poison[plural] = self.poison.get(plural, 0) + 1
             self.cond.notify_all()
 
     def compact(self) -> None:
@@ -517,6 +532,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _event(self, kind: str, obj: dict[str, Any]) -> None:
         self._chunk(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
 
+    def _drop(self) -> None:
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
     def _pending(
         self, r: Res, namespace: str | None, last: int
     ) -> list[tuple[int, str, dict[str, Any]]]:
@@ -558,6 +578,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else []
             )
             last = api.rv if since == "0" else int(since)
+            generation = api.generation
         try:
             if gone:
                 self._event(
@@ -581,14 +602,23 @@ class _Handler(BaseHTTPRequestHandler):
                             api.cond.wait(wait)
                         pending = self._pending(r, namespace, last)
                     current = api.rv  # with pending, read under one lock: no event between
+                    killed = api.generation != generation
+                    poisoned = api.poison.get(r.plural, 0) > 0
+                    if poisoned:
+                        api.poison[r.plural] -= 1
+                if killed:
+                    self._drop()
+                    return
+                if poisoned:
+                    self._chunk(b'{"type": "MODIFIED", "object": {"kind": \n')
                 if api._server is None:
                     return
                 for rv, kind, obj in pending:
                     if drop is not None and sent >= drop:
-                        self.wfile.flush()
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        self.close_connection = True
+                        self._drop()
                         return
+                    if api.faults.event_delay:
+                        time.sleep(api.faults.event_delay)
                     self._event(kind, obj)
                     sent += 1
                     last = rv

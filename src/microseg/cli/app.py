@@ -21,6 +21,7 @@ from microseg.cli.commands import (
     flows,
     identity,
     lint,
+    monitor,
     reach,
     schema,
     simulate,
@@ -47,6 +48,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("monitor", monitor.monitor),
 )
 
 

@@ -198,7 +198,7 @@ class Session:
             n = len(exc.diagnostics)
             sys.stderr.write(f"{n} error{'s' if n != 1 else ''}; nothing was analysed\n")
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        self._strict(cluster.diagnostics)
+        self.strict_check(cluster.diagnostics)
         if not self.quiet:
             shown = [
                 d
@@ -217,7 +217,7 @@ class Session:
             cluster = replace(cluster, mesh=replace(cluster.mesh, assume_mesh=True))
         return cluster
 
-    def _strict(self, diagnostics: tuple[Diagnostic, ...]) -> None:
+    def strict_check(self, diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
         """`--strict`: every warning is an error (DESIGN.md "Errors"), nothing is analysed."""
         if not self.inputs.strict:
             return

@@ -187,6 +187,13 @@ def _short(exc: BaseException) -> str:
     return text.split("NewConnectionError(")[-1].strip(")'\" ")[:300]
 
 
+def _pooled(configuration: Any) -> Any:
+    """One connection per watched resource (about twenty) plus lists: urllib3's default pool
+    of ten would close and reopen connections all the time."""
+    configuration.connection_pool_maxsize = 48
+    return configuration
+
+
 def connect(config: ClusterConfig) -> Api:
     """A client for the cluster `config` names. Kubeconfig first (as kubectl: the file
     given, else KUBECONFIG, else ~/.kube/config), else the pod's service account
@@ -208,7 +215,7 @@ def connect(config: ClusterConfig) -> Api:
                 kconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
             except ConfigException as exc:
                 raise ConfigError(f"in-cluster configuration: {exc}") from None
-            return Api(client.ApiClient(configuration), "in-cluster")
+            return Api(client.ApiClient(_pooled(configuration)), "in-cluster")
         raise ConfigError(
             "no kubeconfig (none at ~/.kube/config, KUBECONFIG unset) and not running in a "
             "pod; pass --kubeconfig FILE"
@@ -232,4 +239,4 @@ def connect(config: ClusterConfig) -> Api:
         raise ConfigError(f"kubeconfig {path}: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"kubeconfig {path}: {exc}") from None
-    return Api(client.ApiClient(configuration), str(context))
+    return Api(client.ApiClient(_pooled(configuration)), str(context))

@@ -62,6 +62,7 @@ class Listing:
     resource: Resource
     items: list[dict[str, Any]]
     resource_version: str
+    namespace: str | None = None
 
 
 def list_resource(
@@ -93,7 +94,7 @@ def list_resource(
                     on_page(len(items))
                 token = str(meta.get("continue") or "")
                 if not token:
-                    return Listing(resource, items, version)
+                    return Listing(resource, items, version, namespace)
         except ApiError as exc:
             if exc.status == 410 and token:
                 continue  # the continue token expired: start this list again
