@@ -13,6 +13,7 @@ from collections.abc import Callable
 import typer
 
 from microseg.cli.commands import (
+    apply,
     blast_radius,
     connectivity,
     demo,
@@ -49,6 +50,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
     ("monitor", monitor.monitor),
+    ("apply", apply.apply),
 )
 
 
