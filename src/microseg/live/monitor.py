@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -69,6 +70,8 @@ class Monitor:
         self.processed = 0
         self._said: set[Diagnostic] = set()
         self.started_diagnostics: list[Diagnostic] = []
+        # Seconds from each event's arrival to its verdict (the last ones; for the bench).
+        self.latencies: deque[float] = deque(maxlen=100_000)
 
     # -- start -----------------------------------------------------------------------
     def start(self) -> VerificationReport:
@@ -172,6 +175,8 @@ class Monitor:
                 )
         if changed and cause is not None:
             self._verify(cause, started, sum(not isinstance(i, Problem) for i in batch))
+        now = time.perf_counter()
+        self.latencies.extend(now - _arrival(i) for i in batch if not isinstance(i, Problem))
 
     def _apply(self, update: Update) -> Cluster:
         """One update into the index; returns the model after it."""
