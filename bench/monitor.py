@@ -156,13 +156,17 @@ def run(folder: Path, n: int, seed: int) -> dict[str, Any]:
         monitor = Monitor(
             connect(config), config, intents, changes.append, lambda d: None, MonitorOptions()
         )
+        sys.stderr.write(f"server loaded in {loaded - started:.0f} s; listing and building\n")
         monitor.start()
         listed = time.perf_counter()
+        sys.stderr.write(f"listed and built in {listed - loaded:.0f} s\n")
         thread = threading.Thread(target=monitor.run, daemon=True)
         thread.start()
         events = make_events(api, n, random.Random(seed))
         by_kind: dict[str, list[float]] = {}
-        for what, payload in events:
+        for k, (what, payload) in enumerate(events):
+            if k % 100 == 0:
+                sys.stderr.write(f"{k} events replayed, {time.perf_counter() - listed:.0f} s\n")
             done = monitor.processed
             before = len(monitor.latencies)
             if isinstance(payload, tuple):

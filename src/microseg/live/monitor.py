@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from microseg.analyses.verdicts import Cause, VerdictChange, verdict_changes
 from microseg.analyses.verify import VerificationReport, verify
@@ -152,13 +153,16 @@ class Monitor:
             if isinstance(item, Listed):
                 self.metrics.relists.labels(item.resource.kind).inc()
                 before = self.conn
+                items = [i for i in item.items if self._wanted(item.resource, i)]
                 self.state.relist(
-                    self.conn.cluster, item.resource, item.items, item.namespace, self._apply
+                    self.conn.cluster, item.resource, items, item.namespace, self._apply
                 )
                 changed |= self.conn is not before
                 cause = Cause("RELIST", item.resource.kind, item.namespace or "")
                 continue
             event = item.event
+            if not self._wanted(item.resource, event.object):
+                continue
             meta = event.object.get("metadata") or {}
             self.metrics.events.labels(item.resource.kind, event.type).inc()
             update = self.state.event(self.conn.cluster, event.type, item.resource, event.object)
@@ -177,6 +181,13 @@ class Monitor:
             self._verify(cause, started, sum(not isinstance(i, Problem) for i in batch))
         now = time.perf_counter()
         self.latencies.extend(now - _arrival(i) for i in batch if not isinstance(i, Problem))
+
+    def _wanted(self, resource: Resource, obj: dict[str, Any]) -> bool:
+        """With --cluster-namespace, Namespaces are kept to those named, as a list keeps them."""
+        if not self.config.namespaces or resource.kind != "Namespace" or resource.group:
+            return True
+        meta = obj.get("metadata")
+        return isinstance(meta, dict) and meta.get("name") in self.config.namespaces
 
     def _apply(self, update: Update) -> Cluster:
         """One update into the index; returns the model after it."""
