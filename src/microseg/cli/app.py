@@ -25,6 +25,7 @@ from microseg.cli.commands import (
     schema,
     simulate,
     stats,
+    ui,
     verify,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
@@ -47,6 +48,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("ui", ui.ui),
 )
 
 
