@@ -160,12 +160,61 @@ function edgeLabel(e: EdgeOut, small: boolean): string | undefined {
   return e.conn.length > 28 ? e.conn.slice(0, 26) + "…" : e.conn;
 }
 
-function render(g: GraphOut): void {
-  const colours = portColours(g.edges.filter((e) => e.layer === "allowed").map((e) => e.colour));
-  const small = g.edges.length <= 160;
-  const observedMode = ui.summary?.flows != null;
-  const els: cytoscape.ElementDefinition[] = g.nodes.map(nodeData);
+const GROUPS = ["external:public", "external:private", "external:shared", "external:link-local", "external:special"];
+
+// Peers are drawn twice: where traffic comes from (left) and where it goes (right), so the
+// picture reads left to right. Edges from one element to every address group with the same
+// connections become one edge to the whole "outside" box.
+function peerSplit(g: GraphOut): { nodes: NodeOut[]; edges: EdgeOut[] } {
+  const peers = new Map(g.nodes.filter((n) => n.kind === "peer").map((n) => [n.id, n]));
+  const nodes: NodeOut[] = g.nodes.filter((n) => n.kind !== "peer" && n.kind !== "outside");
+  const edges: EdgeOut[] = [];
+  const toAll = new Map<string, EdgeOut[]>();
   for (const e of g.edges) {
+    const out = peers.has(e.target), inn = peers.has(e.source);
+    if (!out && !inn) { edges.push(e); continue; }
+    const other = out ? e.source : e.target;
+    const key = `${out ? "out" : "in"}|${other}|${e.layer}|${e.conn}|${e.violating}`;
+    const peer = out ? e.target : e.source;
+    if (GROUPS.includes(peer.slice(2))) toAll.set(key, [...(toAll.get(key) ?? []), e]);
+    else edges.push({ ...e, source: inn ? `in|${e.source}` : e.source, target: out ? `out|${e.target}` : e.target });
+  }
+  for (const [key, group] of toAll) {
+    const out = key.startsWith("out|");
+    if (group.length === GROUPS.length) {
+      const e = group[0];
+      edges.push({ ...e, id: `${e.layer}:${out ? e.source : "in|any"}->${out ? "out|any" : e.target}`, source: out ? e.source : "in|any", target: out ? "out|any" : e.target, pairs: Math.max(...group.map((x) => x.pairs)) });
+    } else {
+      for (const e of group) edges.push({ ...e, source: out ? e.source : `in|${e.source}`, target: out ? `out|${e.target}` : e.target });
+    }
+  }
+  const used = new Set(edges.flatMap((e) => [e.source, e.target]));
+  for (const side of ["in", "out"]) {
+    const box = `${side}|outside`;
+    const members = [...peers.values()].filter((p) => used.has(`${side}|${p.id}`));
+    const any = used.has(`${side}|any`);
+    if (!members.length && !any) continue;
+    const template = g.nodes.find((n) => n.kind === "outside")!;
+    nodes.push({ ...template, id: box, kind: "outside", label: side === "in" ? "From outside the cluster" : "To outside the cluster", name: "outside", parent: null });
+    if (any) nodes.push({ ...template, id: `${side}|any`, kind: "peer", label: "Any address", name: "any", parent: box });
+    for (const p of members) nodes.push({ ...p, id: `${side}|${p.id}`, parent: box });
+  }
+  return { nodes, edges };
+}
+
+/** The API's name for a drawn element (peers are drawn on both sides). */
+function apiId(id: string): string {
+  const bare = id.replace(/^(in|out)\|/, "");
+  return bare === "any" ? "outside" : bare;
+}
+
+function render(g: GraphOut): void {
+  const split = peerSplit(g);
+  const colours = portColours(split.edges.filter((e) => e.layer === "allowed").map((e) => e.colour));
+  const small = split.edges.length <= 160;
+  const observedMode = ui.summary?.flows != null;
+  const els: cytoscape.ElementDefinition[] = split.nodes.map(nodeData);
+  for (const e of split.edges) {
     const data: Record<string, unknown> = {
       ...e,
       colour:
@@ -332,12 +381,12 @@ async function showEdge(e: EdgeOut): Promise<void> {
   const layer = e.layer === "allowed" && e.violating ? "violating" : e.layer;
   try {
     const d = await busy(
-      get<EdgeDetail>("/api/edge", { source: e.source, target: e.target, layer, diff: ui.diff ? "true" : undefined }),
+      get<EdgeDetail>("/api/edge", { source: apiId(e.source), target: apiId(e.target), layer, diff: ui.diff ? "true" : undefined }),
     );
     const head = h(
       "div",
       {},
-      h("h3", {}, `${e.source.replace(/^\w+:/, "")} → ${e.target.replace(/^\w+:/, "")}`),
+      h("h3", {}, `${title(e.source)} → ${title(e.target)}`),
       h("p", {}, h("span", { class: "chip" }, layer), ` ${e.conn}${e.conn2 ? ` (was ${e.conn2})` : ""}`),
       e.intents.length ? h("p", { class: "bad" }, `Intents: ${e.intents.join(", ")}`) : null,
     );
@@ -351,6 +400,12 @@ async function showEdge(e: EdgeOut): Promise<void> {
   } catch (err) {
     failure(err);
   }
+}
+
+function title(id: string): string {
+  const n = cy.getElementById(id);
+  if (n.nonempty() && n.data("kind") !== "workload") return n.data("label");
+  return apiId(id).replace(/^\w+:/, "");
 }
 
 function firstPort(conn: string): string | undefined {
@@ -476,7 +531,7 @@ function endpointOf(n: cytoscape.NodeSingular): EndpointSpec | null {
   const d = n.data() as NodeOut;
   if (d.kind === "workload") return { type: "workload", workload: d.name };
   if (d.kind === "namespace") return { type: "namespace", namespace: d.name };
-  if (d.name === "external:public") return { type: "group", group: "internet" };
+  if (d.name === "external:public" || d.id === "in|any") return { type: "group", group: "internet" };
   return null;
 }
 
@@ -489,9 +544,10 @@ function endpointText(e: EndpointSpec): string {
 
 function elementOf(e: EndpointSpec): string | null {
   const id =
-    e.type === "workload" ? "w:" + e.workload : e.type === "namespace" ? "ns:" + e.namespace : e.group === "internet" ? "p:external:public" : null;
+    e.type === "workload" ? "w:" + e.workload : e.type === "namespace" ? "ns:" + e.namespace : e.group === "internet" ? "in|p:external:public" : null;
   if (!id) return null;
   if (cy.getElementById(id).nonempty()) return id;
+  if (e.group === "internet" && cy.getElementById("in|any").nonempty()) return "in|any";
   if (e.type === "workload" && e.workload) {
     const byName = cy.nodes().filter((n) => n.data("kind") === "workload" && n.data("name").startsWith(e.workload + "["));
     if (byName.nonempty()) return byName.first().id();

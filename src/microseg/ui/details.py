@@ -35,7 +35,12 @@ MAX_PAIRS = 500
 
 
 def members(space: NodeSpace, element: str) -> np.ndarray:
-    """The nodes a display element stands for: `w:ns/name[Kind]`, `ns:NAME`, `p:NAME`."""
+    """The nodes a display element stands for: `w:ns/name[Kind]`, `ns:NAME`, `p:NAME`,
+    or `outside` (every address group)."""
+    if element == "outside":  # every address group
+        return np.flatnonzero(
+            np.array([n.startswith(EXTERNAL_PREFIX) for n in space.names], dtype=np.bool_)
+        )
     kind, _, name = element.partition(":")
     if kind == "ns":
         if name not in space.namespaces:
