@@ -22,19 +22,25 @@ def client(server: Server) -> httpx.Client:
 
 def test_summary_names_the_inputs_and_counts(demo_server: Server) -> None:
     s = client(demo_server).get("/api/summary").json()
-    assert s["apiVersion"] == "microseg.dev/v1alpha1" and s["kind"] == "UiSummary"
+    assert s["apiVersion"] == "microseg.dev/v1alpha1"
+    assert s["kind"] == "UiSummary"
     assert (s["workloads"], s["namespaces"], s["edges"]) == (11, 5, 29)
-    assert s["intentsViolated"] == 1 and s["intentsHold"] == 17
-    assert s["recommend"] is False and "recommend" in s["recommendNote"]
+    assert s["intentsViolated"] == 1
+    assert s["intentsHold"] == 17
+    assert s["recommend"] is False
+    assert "recommend" in s["recommendNote"]
 
 
 def test_namespace_view_first_and_the_gap_is_a_violation(demo_server: Server) -> None:
     g = client(demo_server).get("/api/graph").json()
     kinds = {n["id"]: n["kind"] for n in g["nodes"]}
-    assert kinds["ns:shop"] == "namespace" and not any(k == "workload" for k in kinds.values())
+    assert kinds["ns:shop"] == "namespace"
+    assert not any(k == "workload" for k in kinds.values())
     edge = next(e for e in g["edges"] if e["source"] == "ns:frontend" and e["target"] == "ns:shop")
-    assert edge["pairs"] == 2 and edge["conn"] == "TCP 5432,8080"
-    assert edge["violating"] and edge["intents"] == ["shop/deny[0]"]
+    assert edge["pairs"] == 2
+    assert edge["conn"] == "TCP 5432,8080"
+    assert edge["violating"]
+    assert edge["intents"] == ["shop/deny[0]"]
     shop = next(n for n in g["nodes"] if n["id"] == "ns:shop")
     assert (shop["workloads"], shop["ingressIsolated"], shop["egressIsolated"]) == (
         6,
@@ -51,15 +57,18 @@ def test_namespace_view_first_and_the_gap_is_a_violation(demo_server: Server) ->
 def test_drill_down_shows_workloads_with_isolation(demo_server: Server) -> None:
     g = client(demo_server).get("/api/graph", params={"expand": ["shop", "frontend"]}).json()
     pg = next(n for n in g["nodes"] if n["id"] == "w:shop/postgres[StatefulSet]")
-    assert pg["parent"] == "ns:shop" and pg["ingressIsolated"] == "all"
-    assert pg["egressIsolated"] == "none" and pg["labels"]["app"] == "postgres"
+    assert pg["parent"] == "ns:shop"
+    assert pg["ingressIsolated"] == "all"
+    assert pg["egressIsolated"] == "none"
+    assert pg["labels"]["app"] == "postgres"
     gap = next(
         e
         for e in g["edges"]
         if e["source"] == "w:frontend/webapp[Deployment]"
         and e["target"] == "w:shop/postgres[StatefulSet]"
     )
-    assert gap["violating"] and gap["colour"] == "TCP 5432"
+    assert gap["violating"]
+    assert gap["colour"] == "TCP 5432"
 
 
 def test_edge_explanation_has_both_layers_with_file_and_line(demo_server: Server) -> None:
@@ -68,9 +77,12 @@ def test_edge_explanation_has_both_layers_with_file_and_line(demo_server: Server
         .get("/api/explain", params={"src": "frontend/webapp", "dst": "shop/postgres"})
         .json()
     )
-    assert e["verdict"] == "Allow" and e["allowed"] == "TCP 5432" and e["layer"] == "both"
+    assert e["verdict"] == "Allow"
+    assert e["allowed"] == "TCP 5432"
+    assert e["layer"] == "both"
     egress = e["egress"]["steps"][0]
-    assert egress["policy"] == "frontend/webapp-egress" and egress["rule"] == 2
+    assert egress["policy"] == "frontend/webapp-egress"
+    assert egress["rule"] == 2
     assert egress["origin"]["file"].endswith("examples/demo/policies/frontend.yaml")
     assert egress["origin"]["line"] == 72
     ingress = e["ingress"]["steps"][0]
@@ -104,10 +116,8 @@ def test_workload_details_policies_identity(demo_server: Server) -> None:
         .get("/api/workload", params={"name": "shop/postgres[StatefulSet]"})
         .json()
     )
-    assert (
-        w["serviceAccount"] == "postgres"
-        and w["spiffeId"] == "spiffe://cluster.local/ns/shop/sa/postgres"
-    )
+    assert w["serviceAccount"] == "postgres"
+    assert w["spiffeId"] == "spiffe://cluster.local/ns/shop/sa/postgres"
     assert w["mtls"] == "STRICT"
     names = [(p["kind"], p["name"], p["origin"]["line"]) for p in w["policies"]]
     assert ("NetworkPolicy", "shop/postgres-allow-shop-tenant", 100) in names
@@ -117,8 +127,10 @@ def test_workload_details_policies_identity(demo_server: Server) -> None:
 def test_blast_radius_with_hop_counts(demo_server: Server) -> None:
     b = client(demo_server).get("/api/blast", params={"from": "frontend/webapp"}).json()
     hops = {h["workload"]: h["hops"] for h in b["reachable"]}
-    assert hops["shop/postgres[StatefulSet]"] == 1 and hops["shop/cart[Deployment]"] == 2
-    assert b["namespaces"]["frontend"] == 0 and b["namespaces"]["shop"] == 1
+    assert hops["shop/postgres[StatefulSet]"] == 1
+    assert hops["shop/cart[Deployment]"] == 2
+    assert b["namespaces"]["frontend"] == 0
+    assert b["namespaces"]["shop"] == 1
 
 
 def test_filters_by_label_and_port(demo_server: Server) -> None:
@@ -129,13 +141,15 @@ def test_filters_by_label_and_port(demo_server: Server) -> None:
     g = c.get("/api/graph", params={"all": "true", "label": "app in (redis)"}).json()
     assert all("w:shop/redis[Deployment]" in (e["source"], e["target"]) for e in g["edges"])
     bad = c.get("/api/graph", params={"label": "app in (x"})
-    assert bad.status_code == 400 and "unbalanced" in bad.json()["message"]
+    assert bad.status_code == 400
+    assert "unbalanced" in bad.json()["message"]
 
 
 def test_unknown_names_and_bad_ports_are_clear_errors(demo_server: Server) -> None:
     c = client(demo_server)
     r = c.get("/api/explain", params={"src": "shop/nope", "dst": "shop/postgres"})
-    assert r.status_code == 404 and "no workload or pod" in r.json()["message"]
+    assert r.status_code == 404
+    assert "no workload or pod" in r.json()["message"]
     r = c.get(
         "/api/explain", params={"src": "shop/cart", "dst": "shop/postgres", "port": "TCP/99999"}
     )
@@ -144,7 +158,8 @@ def test_unknown_names_and_bad_ports_are_clear_errors(demo_server: Server) -> No
 
 def test_diff_needs_a_second_input(demo_server: Server) -> None:
     r = client(demo_server).get("/api/graph", params={"diff": "true"})
-    assert r.status_code == 404 and "--diff" in r.json()["message"]
+    assert r.status_code == 404
+    assert "--diff" in r.json()["message"]
 
 
 def test_diff_view_shows_the_removed_gap(fixed_server: Server) -> None:
@@ -174,7 +189,8 @@ def test_observed_and_attempted_flows(fixed_server: Server) -> None:
         for e in g["edges"]
         if e["layer"] == "allowed" and e["target"] == "w:shop/api-gateway[Deployment]"
     )
-    assert seen["weight"] == 120 and seen["verdicts"] == ["forwarded"]
+    assert seen["weight"] == 120
+    assert seen["verdicts"] == ["forwarded"]
     e = c.get(
         "/api/explain",
         params={"src": "frontend/webapp", "dst": "shop/postgres", "port": "TCP/5432"},
@@ -208,7 +224,8 @@ def test_intents_checked_and_saved_as_yaml_verify_reads(demo_server: Server) -> 
     assert "web: {workload: frontend/webapp}" in checked["yaml"]  # the file's own text kept
     assert "from: web" in checked["yaml"]  # an existing group reused
     saved = c.post("/api/intents/save", json=drafts).json()
-    assert saved["saved"] and saved["violated"] == 2
+    assert saved["saved"]
+    assert saved["violated"] == 2
     text = demo_server.intents.read_text()
     assert text.startswith((REPO / "examples/demo/intents.yaml").read_text())
     run = subprocess.run(
@@ -226,7 +243,8 @@ def test_intents_checked_and_saved_as_yaml_verify_reads(demo_server: Server) -> 
         cwd=REPO,
     )
     assert run.returncode == 1, run.stderr
-    assert '"id": "drawn-in-ui/deny[0]"' in run.stdout and '"violated": 2' in run.stdout
+    assert '"id": "drawn-in-ui/deny[0]"' in run.stdout
+    assert '"violated": 2' in run.stdout
     again = c.get("/api/intents").json()
     assert sorted(d["kind"] for d in again["drafts"]) == ["allow", "deny"]
     # saving nothing drawn gives the file back as it was
@@ -248,7 +266,8 @@ def test_bad_drafts_are_refused_with_located_reasons(demo_server: Server) -> Non
             ]
         },
     )
-    assert r.status_code == 422 and "unknown group 'nope'" in r.json()["message"]
+    assert r.status_code == 422
+    assert "unknown group 'nope'" in r.json()["message"]
     r = c.post(
         "/api/intents/check",
         json={
@@ -261,7 +280,8 @@ def test_bad_drafts_are_refused_with_located_reasons(demo_server: Server) -> Non
             ]
         },
     )
-    assert r.status_code == 422 and any("MS400" in d for d in r.json()["diagnostics"])
+    assert r.status_code == 422
+    assert any("MS400" in d for d in r.json()["diagnostics"])
 
 
 def test_guards_refuse_foreign_hosts_and_origins(demo_server: Server) -> None:
