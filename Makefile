@@ -50,8 +50,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) $(UI_OUT)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ui.py
 
 # One-line wrong changes to the central semantic rules, each run against the suite in a
 # copy of the tree: prints killed/survived per mutant (tests/mutation/mutate.py).

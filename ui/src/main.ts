@@ -2,7 +2,6 @@
 // are coloured by what they allow (protocol/port), what was observed, what was tried and
 // denied, and what violates an intent; a click on an edge asks the engine why.
 import cytoscape from "cytoscape";
-import elk from "cytoscape-elk";
 import fcose from "cytoscape-fcose";
 import svg from "cytoscape-svg";
 import {
@@ -35,8 +34,15 @@ import {
 } from "./look";
 import { explanationView, findingRow, intentsSummary, pairsView, workloadView } from "./panel";
 
-cytoscape.use(elk);
 cytoscape.use(fcose);
+
+// ELK (about 1.4 MB) is loaded only when a view is small enough for the layered layout:
+// large views never pay for it.
+let elkReady: Promise<void> | null = null;
+function loadElk(): Promise<void> {
+  elkReady ??= import("cytoscape-elk").then((m) => cytoscape.use(m.default));
+  return elkReady;
+}
 cytoscape.use(svg);
 
 interface DrawState {
@@ -56,6 +62,7 @@ const ui = {
   draw: null as DrawState | null,
   blast: null as { source: string; data: Blast } | null,
   busy: 0,
+  timings: {} as Record<string, number>,
 };
 
 const cy = cytoscape({
@@ -65,6 +72,9 @@ const cy = cytoscape({
   minZoom: 0.05,
   maxZoom: 3,
   boxSelectionEnabled: false,
+  // Large views stay responsive while panning and zooming.
+  hideEdgesOnViewport: true,
+  textureOnViewport: true,
 });
 // For tests and people who script the page: the cytoscape instance and a ready flag.
 (window as unknown as { microseg: object }).microseg = {
@@ -117,14 +127,17 @@ function filters(): Record<string, string | string[] | undefined> {
   };
 }
 
-async function loadGraph(): Promise<void> {
+async function loadGraph(pending?: Promise<GraphOut>): Promise<void> {
   try {
-    const g = await busy(get<GraphOut>("/api/graph", filters()));
+    const t0 = performance.now();
+    const g = await busy(pending ?? get<GraphOut>("/api/graph", filters()));
+    ui.timings.graphFetch = performance.now() - t0;
     if (g.truncated) {
       status(g.message, true);
       return;
     }
     ui.graph = g;
+    if (g.nodes.length <= 90 && g.edges.length <= 600) await busy(loadElk());
     render(g);
   } catch (err) {
     failure(err);
@@ -214,6 +227,7 @@ function render(g: GraphOut): void {
   const small = split.edges.length <= 160;
   const observedMode = ui.summary?.flows != null;
   const els: cytoscape.ElementDefinition[] = split.nodes.map(nodeData);
+  const big = split.nodes.length > 90 || split.edges.length > 600;
   for (const e of split.edges) {
     const data: Record<string, unknown> = {
       ...e,
@@ -222,23 +236,25 @@ function render(g: GraphOut): void {
       label: edgeLabel(e, small),
       unobserved: observedMode && e.layer === "allowed" && e.weight === 0,
     };
-    if (data.label === undefined) delete data.label;
-    els.push({ group: "edges", data });
+    if (data.label === undefined || big) delete data.label;
+    els.push({ group: "edges", data, classes: big ? "haystack" : "" });
   }
+  const t1 = performance.now();
   cy.batch(() => {
     cy.elements().remove();
     cy.add(els);
   });
+  ui.timings.add = performance.now() - t1;
   addDraftEdges();
   applyLayerToggles();
   legend(colours, g);
-  const big = cy.nodes().length > 160 || g.edges.length > 700;
+  document.body.classList.toggle("big", big);
   const layout = big
-    ? cy.layout({ name: "fcose", quality: "default", animate: false, randomize: true, nodeSeparation: 90, idealEdgeLength: 140, packComponents: true } as cytoscape.LayoutOptions)
+    ? cy.layout({ name: "preset", positions: gridPositions(), fit: false } as cytoscape.LayoutOptions)
     : cy.layout({
         name: "elk",
         nodeDimensionsIncludeLabels: true,
-        fit: true,
+        fit: false,
         padding: 30,
         elk: {
           algorithm: "layered",
@@ -250,15 +266,60 @@ function render(g: GraphOut): void {
           "elk.padding": "[top=34,left=16,bottom=16,right=16]",
         },
       } as cytoscape.LayoutOptions);
+  const t2 = performance.now();
   layout.one("layoutstop", () => {
-    cy.fit(undefined, 30);
+    ui.timings.layout = performance.now() - t2;
+    cy.fit(cy.nodes(), 30); // nodes only: edge bounds cost much more and add nothing here
     if (ui.blast) overlayBlast();
+    // First paint of the graph, in ms since navigation started (bench/ui.py reads it).
+    if (!document.body.dataset.firstPaintMs) document.body.dataset.firstPaintMs = performance.now().toFixed(0);
     document.body.dataset.rendered = String(Date.now());
   });
   layout.run();
   const s = ui.summary;
   if (s) status(`${g.nodes.filter((n) => n.kind !== "outside").length} elements, ${g.edges.length} edges shown · ${s.workloads} workloads in ${s.namespaces} namespaces`);
 }
+
+/** Large views: a layout computed in one pass, no force simulation. Namespaces (with the
+ * workloads of expanded ones in rows inside) on a grid in name order, so that namespaces
+ * of one team sit together; traffic from outside in a column on the left, to outside on
+ * the right. Edges are then drawn straight and faint; selecting a node brings its own
+ * edges forward. */
+function gridPositions(): Record<string, cytoscape.Position> {
+  const pos: Record<string, cytoscape.Position> = {};
+  const tops = cy.nodes().filter((n) => !n.isChild() && n.data("kind") === "namespace");
+  const boxes = tops.map((n: cytoscape.NodeSingular) => {
+    const kids = n.children();
+    const cols = Math.max(1, Math.ceil(Math.sqrt(kids.length)));
+    const w = kids.length ? cols * 150 : 170;
+    const hgt = kids.length ? Math.ceil(kids.length / cols) * 62 + 30 : 84;
+    return { n, kids, cols, w, hgt };
+  });
+  const perRow = Math.max(1, Math.ceil(Math.sqrt(boxes.length * 1.6)));
+  let x = 0, y = 0, rowH = 0, col = 0, width = 0;
+  for (const b of boxes) {
+    if (col === perRow) { col = 0; x = 0; y += rowH + 40; rowH = 0; }
+    if (b.kids.length) {
+      b.kids.forEach((k: cytoscape.NodeSingular, i: number) => { pos[k.id()] = { x: x + (i % b.cols) * 150 + 75, y: y + Math.floor(i / b.cols) * 62 + 50 }; });
+    } else pos[b.n.id()] = { x: x + b.w / 2, y: y + b.hgt / 2 };
+    x += b.w + 40; width = Math.max(width, x); rowH = Math.max(rowH, b.hgt); col++;
+  }
+  const height = y + rowH;
+  for (const [side, px] of [["in", -260], ["out", width + 220]] as const) {
+    const peers = cy.nodes().filter((n) => n.data("kind") === "peer" && n.id().startsWith(side + "|"));
+    peers.forEach((n, i) => { pos[n.id()] = { x: px, y: height / 2 + (i - (peers.length - 1) / 2) * 90 }; });
+  }
+  return pos;
+}
+
+cy.on("select", "node", (ev) => {
+  if (!document.body.classList.contains("big")) return;
+  const n = ev.target as cytoscape.NodeSingular;
+  const own = n.isParent() ? n.children().connectedEdges() : n.connectedEdges();
+  cy.edges().removeClass("focus");
+  own.addClass("focus");
+});
+cy.on("unselect", "node", () => cy.edges().removeClass("focus"));
 
 function applyLayerToggles(): void {
   const on = (id: string) => ($(id) as HTMLInputElement).checked;
@@ -781,6 +842,9 @@ function wire(): void {
 async function main(): Promise<void> {
   wire();
   try {
+    // The three answers the first paint needs, asked at once.
+    const graph = get<GraphOut>("/api/graph", filters());
+    const intents = get<Intents>("/api/intents");
     const s = await busy(get<Summary>("/api/summary"));
     ui.summary = s;
     $("inputs").textContent = s.inputs.join(", ") + (s.diffInputs ? `  ⇄  ${s.diffInputs.join(", ")}` : "");
@@ -795,10 +859,10 @@ async function main(): Promise<void> {
     ($("diff-toggle") as HTMLInputElement).disabled = !s.diffInputs;
     $("diff-label").title = s.diffInputs ? `compare with ${s.diffInputs.join(", ")}` : "start with --diff PATH";
     for (const id of ["t-observed", "t-attempted"]) ($(id) as HTMLInputElement).disabled = !s.flows;
-    ui.intents = await busy(get<Intents>("/api/intents"));
+    ui.intents = await busy(intents);
     ui.drafts = ui.intents.drafts;
     showOverview();
-    await loadGraph();
+    await loadGraph(graph);
   } catch (err) {
     failure(err);
   }

@@ -4,6 +4,7 @@ peers) and edges per layer, aggregated by analyses/graphview to what is shown.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -73,13 +74,20 @@ def colour_key(conns: ConnSet) -> str:
     return f"{proto.value} {ports.intervals[0][0]}"
 
 
-def port_ranges(conns: ConnSet, limit: int = 40) -> list[PortRange]:
+def port_ranges(conns: ConnSet, limit: int = 8) -> list[PortRange]:
     out = []
     for proto, ports in conns.ports:
         for lo, hi in ports:
             if proto in (Protocol.TCP, Protocol.UDP, Protocol.SCTP):
                 out.append(PortRange(protocol=proto.value, start=lo, end=hi))
     return out[:limit]
+
+
+@lru_cache(maxsize=8192)
+def conn_view(conns: ConnSet) -> tuple[str, str, tuple[PortRange, ...]]:
+    """Text, colour key and first port ranges of a set, once per distinct set (a view
+    repeats a few sets thousands of times)."""
+    return format_conns(conns), colour_key(conns), tuple(port_ranges(conns))
 
 
 def _iso(values: Bool) -> str:
@@ -157,7 +165,7 @@ def build_graph(
     def out(agg: AggEdges, i: int, layer: str, **extra: object) -> EdgeOut:
         s, d = int(agg.src[i]), int(agg.dst[i])
         shown.update((s, d))
-        conns = agg.conns[i]
+        text, colour, ports = conn_view(agg.conns[i])
         return EdgeOut.model_validate(
             {
                 "id": f"{layer}:{node_id(space, s)}->{node_id(space, d)}",
@@ -165,9 +173,9 @@ def build_graph(
                 "target": node_id(space, d),
                 "layer": layer,
                 "pairs": int(agg.pairs[i]),
-                "conn": format_conns(conns),
-                "ports": port_ranges(conns),
-                "colour": colour_key(conns),
+                "conn": text,
+                "ports": list(ports),
+                "colour": colour,
                 **extra,
             }
         )

@@ -110,7 +110,7 @@ class EdgeOut(_Model):
     pairs: int
     conn: str
     conn2: str | None = None
-    ports: list[PortRange] = []
+    ports: list[PortRange] = Field([], description="The first ranges of `conn` (at most 8).")
     colour: str = Field(description="The key edges are coloured by: a port, DNS, All, ...")
     weight: int = 0
     intents: list[str] = []
