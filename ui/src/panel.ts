@@ -131,7 +131,7 @@ export function workloadView(w: Workload): HTMLElement {
       h("tr", {}, h("th", {}, "egress"), h("td", {}, yesNo(w.egressIsolated, "isolated", "open: no NetworkPolicy selects it for egress"))),
       h("tr", {}, h("th", {}, "guardrails"), h("td", {}, w.guarded ? "an admin or baseline policy applies" : "none")),
       h("tr", {}, h("th", {}, "edges"), h("td", {}, `${w.inbound} in, ${w.outbound} out`)),
-      h("tr", {}, h("th", {}, "internet"), h("td", {}, [w.reachableFromPublic ? "reachable from it" : "not reachable from it", " · ", w.reachesPublic ? "reaches it" : "does not reach it"].join(""))),
+      h("tr", {}, h("th", {}, "internet"), h("td", {}, [w.reachableFromPublic ? "public addresses reach it" : "no public address reaches it", " · ", w.reachesPublic ? "it reaches public addresses" : "it reaches no public address"].join(""))),
     ),
     h("h4", {}, "Identity"),
     h(
