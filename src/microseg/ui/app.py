@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -53,7 +54,11 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "A parameter that does not parse."},
     404: {"model": ErrorOut, "description": "A workload, namespace or endpoint not in the input."},
-    422: {"model": ErrorOut, "description": "Intents that cannot be written or read back."},
+    422: {
+        "model": ErrorOut,
+        "description": "A request the API does not take, or intents that cannot be written "
+        "or read back (located diagnostics).",
+    },
 }
 
 
@@ -131,6 +136,16 @@ def create_app(state: UiState, token: str | None = None, loopback: bool = True) 
     @app.exception_handler(BadRequest)
     async def _bad(_: Request, exc: BadRequest) -> JSONResponse:
         return JSONResponse(ErrorOut(message=str(exc)).model_dump(), status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # One error shape for every refusal (ErrorOut), FastAPI's own validation included.
+        lines = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()
+        ]
+        body = ErrorOut(message="the request does not match the API", diagnostics=lines)
+        return JSONResponse(body.model_dump(), status_code=422)
 
     @app.exception_handler(DraftError)
     async def _draft(_: Request, exc: DraftError) -> JSONResponse:

@@ -329,3 +329,11 @@ def test_token_required_off_loopback(token_server: str) -> None:
         assert c.get("/api/summary", params={"token": "s3cret"}).status_code == 200
         assert c.get("/api/summary", headers={"X-Microseg-Token": "s3cret"}).status_code == 200
         assert c.get("/").status_code == 200  # the page itself, which then sends the token
+
+
+def test_malformed_bodies_get_the_one_error_shape(demo_server: Server) -> None:
+    r = client(demo_server).post("/api/intents/check", json={"intents": [{"kind": "maybe"}]})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["kind"] == "Error"
+    assert any("kind" in d for d in body["diagnostics"])
