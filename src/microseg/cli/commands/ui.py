@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import fail
+from microseg.cli.common import FILES, Inputs, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -24,11 +24,13 @@ from microseg.cli.options import (
     Paths,
     Quiet,
     TrustDomain,
+    reads_inputs,
 )
 
 __all__ = ["ui"]
 
 
+@reads_inputs
 def ui(
     paths: Paths,
     diff: Annotated[
@@ -36,7 +38,7 @@ def ui(
         typer.Option(
             "--diff",
             help="A second input (file or folder, repeatable): the page shows what changes "
-            "from PATH to it.",
+            "from PATH to it; with --cluster, from the cluster to the cluster with it applied.",
             show_default=False,
         ),
     ] = None,
@@ -79,6 +81,7 @@ def ui(
     assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Serve the segmentation graph as a web page (and a JSON API) until stopped."""
     from microseg.cli.commands.flows import open_store
@@ -102,12 +105,16 @@ def ui(
     if flows is not None and not Path(flows).exists():
         fail(f"--flows {flows}: no such flow store (create one with `microseg flows import`)")
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    shown = list(paths or []) or ["the live cluster"]
     other = None
     if diff:
-        other = (diff, mesh_connectivity(session, diff, layer, trust_domain, istio_root_namespace))
+        after = mesh_connectivity(
+            session, diff, layer, trust_domain, istio_root_namespace, overlay=inputs.cluster
+        )
+        other = (diff, after)
     observed = None
     if flows is not None:
         with open_store(flows) as store:
@@ -116,7 +123,7 @@ def ui(
         observed = (flows, keys, resolver)
     state = session.stage(
         "building the graph",
-        lambda: UiState.build(paths, conn, book, diff=other, flows=observed),
+        lambda: UiState.build(shown, conn, book, diff=other, flows=observed),
     )
     if not quiet:
         for note in state.notes:
@@ -128,8 +135,8 @@ def ui(
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     real_port = sock.getsockname()[1]
-    shown = f"[{host.strip('[]')}]" if ":" in host else host
-    url = f"http://{shown}:{real_port}/" + (f"?token={token}" if token else "")
+    where = f"[{host.strip('[]')}]" if ":" in host else host
+    url = f"http://{where}:{real_port}/" + (f"?token={token}" if token else "")
     app = create_app(state, token=token, loopback=loopback)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT itself
         serve(app, sock, url, open_browser)
