@@ -28,6 +28,7 @@ from microseg.cli.commands import (
     schema,
     simulate,
     stats,
+    ui,
     verify,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
@@ -52,6 +53,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("simulate", simulate.simulate),
     ("monitor", monitor.monitor),
     ("apply", apply.apply),
+    ("ui", ui.ui),
 )
 
 
