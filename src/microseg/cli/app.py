@@ -14,6 +14,7 @@ import typer
 
 from microseg.cli.commands import (
     blast_radius,
+    check,
     connectivity,
     demo,
     diff,
@@ -47,6 +48,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("check", check.check),
 )
 
 
