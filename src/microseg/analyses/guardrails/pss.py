@@ -377,7 +377,7 @@ def _run_as_non_root_1_25(pod: PodView) -> Iterator[Hit]:
                 _c_field(pod, c, "securityContext", "runAsNonRoot"),
                 f"{_who(c)} sets runAsNonRoot=false",
             )
-        elif value is None and pod_value is not True:
+        elif value is None and pod_value is None:  # pod false: reported at the pod
             yield (
                 _c_field(pod, c, "securityContext", "runAsNonRoot"),
                 f"pod or {_who(c)} must set securityContext.runAsNonRoot=true",
@@ -414,7 +414,6 @@ def _seccomp_restricted(pod: PodView) -> Iterator[Hit]:
             pod.spec_field("securityContext", "seccompProfile", "type"),
             f"pod sets seccomp profile type {pod_type!r} (allowed: RuntimeDefault, Localhost)",
         )
-    pod_ok = _seccomp_ok(pod_type)
     for c in pod.containers:
         t = _sc(c).seccomp_type
         if t is not None and not _seccomp_ok(t):
@@ -422,7 +421,7 @@ def _seccomp_restricted(pod: PodView) -> Iterator[Hit]:
                 _c_field(pod, c, "securityContext", "seccompProfile", "type"),
                 f"{_who(c)} sets seccomp profile type {t!r} (allowed: RuntimeDefault, Localhost)",
             )
-        elif t is None and not pod_ok:
+        elif t is None and pod_type is None:  # a bad pod type: reported at the pod
             yield (
                 _c_field(pod, c, "securityContext", "seccompProfile"),
                 f"pod or {_who(c)} must set securityContext.seccompProfile.type to RuntimeDefault or Localhost",
