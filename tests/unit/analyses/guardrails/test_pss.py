@@ -503,12 +503,16 @@ def test_every_control_has_a_case() -> None:
 
 def test_restricted_overrides_baseline_rows() -> None:
     ids = {c.id for c, _ in active_controls(R, (1, 36))}
-    assert "hostPathVolumes" not in ids and "restrictedVolumes" in ids
-    assert "capabilities_baseline" not in ids and "seccompProfile_baseline" not in ids
-    assert "procMount" not in ids and "procMount_restricted" in ids
+    assert "hostPathVolumes" not in ids
+    assert "restrictedVolumes" in ids
+    assert "capabilities_baseline" not in ids
+    assert "seccompProfile_baseline" not in ids
+    assert "procMount" not in ids
+    assert "procMount_restricted" in ids
     # Before v1.35 the unconditional baseline procMount check serves both levels.
     older = {c.id for c, _ in active_controls(R, (1, 34))}
-    assert "procMount" in older and "procMount_restricted" not in older
+    assert "procMount" in older
+    assert "procMount_restricted" not in older
 
 
 def test_default_pod_meets_baseline_not_restricted() -> None:
