@@ -27,6 +27,7 @@ from microseg.cli.commands import (
     simulate,
     stats,
     verify,
+    webhook,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
@@ -67,6 +68,7 @@ def build_app() -> typer.Typer:
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
     app.add_typer(flows.app, name="flows")
+    app.add_typer(webhook.app, name="webhook")
     return app
 
 
