@@ -20,6 +20,7 @@ from microseg.cli.commands import (
     diff,
     exposure,
     flows,
+    guardrails,
     identity,
     lint,
     reach,
@@ -69,6 +70,7 @@ def build_app() -> typer.Typer:
         app.command(name=name, cls=MicrosegCommand)(command)
     app.add_typer(flows.app, name="flows")
     app.add_typer(webhook.app, name="webhook")
+    app.add_typer(guardrails.app, name="guardrails")
     return app
 
 

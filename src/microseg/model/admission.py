@@ -58,10 +58,10 @@ class ReviewRequest:
     """Where the object was read from (a manifest's file and document), for `check`."""
 
 
-def object_labels(obj: AdmittedObject | None) -> FrozenLabels:
-    """The labels exemptions match: a workload's own and its pods' (either may match)."""
+def object_labels(obj: AdmittedObject | None) -> tuple[FrozenLabels, ...]:
+    """The label sets exemptions match: a workload's own and its pods' (either may match)."""
     if isinstance(obj, WorkloadObject):
-        return FrozenLabels({**obj.pod.labels, **obj.labels})
+        return (obj.labels, obj.pod.labels)
     if isinstance(obj, Namespace | OtherObject):
-        return obj.labels
-    return FrozenLabels()
+        return (obj.labels,)
+    return ()

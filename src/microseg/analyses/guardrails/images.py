@@ -57,7 +57,7 @@ def _is_glob(pattern: str) -> bool:
     return "*" in pattern or "?" in pattern
 
 
-def _escape(text: str) -> str:
+def escape_regex(text: str) -> str:
     """Every character but letters and digits escaped: the same pattern means the same in
     Python's `re` and in RE2, which CEL's `matches` uses."""
     return "".join(ch if ch.isascii() and ch.isalnum() else "\\" + ch for ch in text)
@@ -69,11 +69,11 @@ def registry_regex(pattern: str) -> str:
     a path boundary (`registry.example.com` matches `registry.example.com/app`, not
     `registry.example.com.evil.io/app`). The checks and the exported CEL both use it."""
     if _is_glob(pattern):
-        body = "".join({"*": ".*", "?": "."}.get(ch) or _escape(ch) for ch in pattern)
+        body = "".join({"*": ".*", "?": "."}.get(ch) or escape_regex(ch) for ch in pattern)
         return f"^{body}$"
     if pattern.endswith("/"):
-        return f"^{_escape(pattern)}"
-    return f"^{_escape(pattern)}([/:@].*)?$"
+        return f"^{escape_regex(pattern)}"
+    return f"^{escape_regex(pattern)}([/:@].*)?$"
 
 
 def qualified(written: str) -> str:

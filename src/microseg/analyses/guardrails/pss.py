@@ -302,6 +302,25 @@ _SYSCTLS_1_32 = _SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
 _SYSCTLS_1_37 = _SYSCTLS_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"}
 
 
+def sysctls_allowed(version: Version) -> frozenset[str]:
+    """The safe sysctls at `version` (the Sysctls control)."""
+    chosen = _SYSCTLS_1_25
+    for since, allowed in (
+        (V27, _SYSCTLS_1_27),
+        (V29, _SYSCTLS_1_29),
+        (V32, _SYSCTLS_1_32),
+        (V37, _SYSCTLS_1_37),
+    ):
+        if version >= since:
+            chosen = allowed
+    return chosen
+
+
+def selinux_types(version: Version) -> frozenset[str]:
+    """The SELinux types allowed at `version` ("" is undefined)."""
+    return _SELINUX_1_31 if version >= V31 else _SELINUX_1_25
+
+
 def _sysctls(allowed: frozenset[str]) -> Check:
     def check(pod: PodView) -> Iterator[Hit]:
         for i, name in enumerate(_pod_sc(pod).sysctls):

@@ -84,13 +84,16 @@ class ReviewResult:
         return tuple(f for f in self.findings if f.mode is mode)
 
 
-def _matches(scope: Scope, namespace: str, labels: FrozenLabels) -> bool:
+def _matches(scope: Scope, namespace: str, labels: tuple[FrozenLabels, ...]) -> bool:
     if namespace and any(fnmatchcase(namespace, pattern) for pattern in scope.namespaces):
         return True
-    return scope.labels is not None and bool(labels) and scope.labels.matches(labels)
+    sel = scope.labels
+    return sel is not None and any(sel.matches(each) for each in labels)
 
 
-def exempt(rule: Rule, guardrails: GuardrailSet, namespace: str, labels: FrozenLabels) -> bool:
+def exempt(
+    rule: Rule, guardrails: GuardrailSet, namespace: str, labels: tuple[FrozenLabels, ...]
+) -> bool:
     """Whether the file's or the rule's exemptions cover an object."""
     return _matches(guardrails.exempt, namespace, labels) or _matches(
         rule.exempt, namespace, labels
