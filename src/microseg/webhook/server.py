@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 
@@ -30,11 +31,12 @@ class ServerOptions:
 
 def check_tls(cert: str, key: str) -> None:
     """Load the pair as the server will, so that a bad file is a clear error at start-up."""
+    for path in (cert, key):
+        if not os.path.isfile(path):
+            raise TLSError(f"{path}: no such file")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         ctx.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise TLSError(f"{exc.filename}: no such file") from None
     except (ssl.SSLError, OSError) as exc:
         raise TLSError(
             f"{cert} / {key}: not a certificate and matching private key ({exc})"
