@@ -164,13 +164,18 @@ def _container(c: Any, group: str, index: int, spec_path: FieldPath) -> Containe
     path = (*spec_path, group, index)
     if not isinstance(c, dict):
         raise _bad(path, c, dict)
-    ports = []
+    ports, declared = [], []
     for pi, p in enumerate(_get(c, "ports", list, path) or []):
         if not isinstance(p, dict):
             raise _bad((*path, "ports", pi), p, dict)
         host = _get(p, "hostPort", int, (*path, "ports", pi))
         if host:
             ports.append((pi, int(host)))
+        number = p.get("containerPort")
+        if isinstance(number, int) and not isinstance(number, bool):
+            proto = p.get("protocol") or "TCP"
+            name = p.get("name") or ""
+            declared.append((str(proto), number, str(name)))
     requests, limits = _resources(c, path)
     return ContainerSpec(
         name=str(_get(c, "name", str, path) or ""),
@@ -181,6 +186,7 @@ def _container(c: Any, group: str, index: int, spec_path: FieldPath) -> Containe
             _get(c, "securityContext", dict, path), (*path, "securityContext"), False
         ),
         host_ports=tuple(ports),
+        ports=tuple(declared),
         requests=requests,
         limits=limits,
         probe_hosts=_probe_hosts(c, path),

@@ -107,6 +107,8 @@ class ContainerSpec:
     security: SecurityContext | None = None
     host_ports: tuple[tuple[int, int], ...] = ()
     """(index in `ports`, hostPort) of each port with a non-zero hostPort."""
+    ports: tuple[tuple[str, int, str], ...] = ()
+    """(protocol, containerPort, name) of each declared port."""
     requests: tuple[str, ...] = ()
     limits: tuple[str, ...] = ()
     probe_hosts: tuple[ProbeHost, ...] = ()

@@ -28,7 +28,9 @@ from microseg.ingest.workloads import WorkloadBuilder
 from microseg.model.admission import Operation, ReviewRequest
 from microseg.model.changes import Change, ChangeError, DeletePod, PutPod
 from microseg.model.guardrails import GuardrailSet
+from microseg.model.objects import ContainerPort, WorkloadKey
 from microseg.model.podspec import WorkloadObject
+from microseg.model.sets import Protocol
 from microseg.render.admission import admission_response, error_response
 
 __all__ = ["Answer", "WebhookState"]
@@ -137,6 +139,31 @@ class WebhookState:
         self.applied += 1
 
 
+def _unchanged(obj: WorkloadObject, conn: Connectivity) -> bool:
+    """Whether the snapshot already holds this workload's pods as the object gives them (a
+    re-applied manifest): then nothing is rebuilt. Compares what the engine keys pods on:
+    labels, serving ports (containers and sidecar init containers), account, host network."""
+    kind = "Pod" if obj.kind == "Pod" else obj.kind
+    at = conn.names.first_pod.get(WorkloadKey(obj.namespace, obj.name, kind))
+    if at is None:
+        return False
+    have = conn.cluster.pods[at]
+    pod = obj.pod
+    ports = tuple(
+        ContainerPort(Protocol(proto), number, name)
+        for c in pod.containers
+        if c.group == "containers" or (c.group == "initContainers" and c.restart_policy == "Always")
+        for proto, number, name in c.ports
+        if proto in ("TCP", "UDP", "SCTP")
+    )
+    return (
+        have.labels == pod.labels
+        and have.ports == ports
+        and have.service_account == pod.service_account
+        and have.host_network == (pod.host_network is True)
+    )
+
+
 def _diag(d: Diagnostic) -> str:
     return f"{d.field}: {d.message}" if d.field else d.message
 
@@ -158,6 +185,8 @@ def _pod_changes(request: ReviewRequest, conn: Connectivity, body: bytes) -> lis
         ]
     if request.operation is not Operation.CREATE or not isinstance(obj, WorkloadObject):
         return []
+    if _unchanged(obj, conn):
+        return []
     raw = json.loads(body)["request"]["object"]
     meta = raw.setdefault("metadata", {})
     meta.setdefault("namespace", obj.namespace)
@@ -165,4 +194,12 @@ def _pod_changes(request: ReviewRequest, conn: Connectivity, body: bytes) -> lis
     builder = WorkloadBuilder()
     builder.add(Document(raw, "<admission>", 0, None))
     _, pods = builder.build()
-    return [PutPod(p) for p in pods] if not builder.diagnostics else []
+    if builder.diagnostics:
+        return []
+    changes: list[Change] = []
+    for p in pods:
+        at = conn.names.first_pod.get(p.workload)
+        if at is not None and conn.cluster.pods[at] == p:
+            continue  # already in the snapshot as it is: nothing to apply
+        changes.append(PutPod(p))
+    return changes

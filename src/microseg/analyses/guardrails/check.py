@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from microseg.analyses.guardrails.findings import Finding
 from microseg.analyses.guardrails.review import ReviewContext, ReviewResult, review
-from microseg.analyses.guardrails.segmentation import intent_state_findings
+from microseg.analyses.guardrails.segmentation import IntentMemo, intent_state_findings
 from microseg.engine import Connectivity
 from microseg.model.admission import ReviewRequest
 from microseg.model.guardrails import GuardrailSet, IntentsRule, Mode
@@ -53,7 +53,7 @@ class CheckReport:
 def check_manifests(
     requests: Iterable[ReviewRequest], guardrails: GuardrailSet, conn: Connectivity | None
 ) -> CheckReport:
-    context = ReviewContext(guardrails, conn, intents_per_change=False)
+    context = ReviewContext(guardrails, conn, IntentMemo(), intents_per_change=False)
     reviews = tuple(ObjectReview(r, review(r, context)) for r in requests)
     notes: list[str] = []
     for r in reviews:

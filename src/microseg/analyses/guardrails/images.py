@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "ImageRef",
@@ -63,6 +64,7 @@ def escape_regex(text: str) -> str:
     return "".join(ch if ch.isascii() and ch.isalnum() else "\\" + ch for ch in text)
 
 
+@lru_cache(maxsize=1024)
 def registry_regex(pattern: str) -> str:
     """One registry entry as a regular expression over an image name: a glob (`*` any run
     of characters, `?` one) matches the whole name; any other entry is a prefix that ends at
@@ -99,6 +101,10 @@ def has_tag(written: str) -> bool:
 def registry_allowed(ref: ImageRef, patterns: tuple[str, ...]) -> bool:
     if not patterns:
         return True
-    return any(
-        re.search(registry_regex(p), cand) for p in patterns for cand in image_candidates(ref)
-    )
+    cands = image_candidates(ref)
+    return any(_compiled(p).search(cand) for p in patterns for cand in cands)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(registry_regex(pattern))

@@ -5,7 +5,7 @@ NetworkPolicies)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from microseg.analyses.guardrails.findings import Finding, finding
 from microseg.analyses.guardrails.images import has_tag, parse_image, registry_allowed
@@ -76,13 +76,11 @@ def _images(rule: Rule, check: ImageRule, obj: WorkloadObject) -> Iterator[Findi
             )
 
 
-def segmentation_keys(obj: WorkloadObject, policies: tuple[NetworkPolicy, ...]) -> list[str]:
-    """Label keys the NetworkPolicies of the object's namespace select their pods by (the
-    keys a podSelector requires to be present or to have a value)."""
+def segmentation_keys(policies: Iterable[NetworkPolicy]) -> list[str]:
+    """Label keys NetworkPolicies select their pods by (the keys a podSelector requires to
+    be present or to have a value), in first-use order."""
     keys: list[str] = []
     for p in policies:
-        if p.namespace != obj.namespace:
-            continue
         for r in p.pod_selector.requirements:
             if r.operator in (Operator.IN, Operator.EXISTS) and r.key not in keys:
                 keys.append(r.key)
@@ -90,15 +88,15 @@ def segmentation_keys(obj: WorkloadObject, policies: tuple[NetworkPolicy, ...]) 
 
 
 def _labels(
-    rule: Rule, check: LabelsRule, obj: WorkloadObject, policies: tuple[NetworkPolicy, ...] | None
+    rule: Rule, check: LabelsRule, obj: WorkloadObject, keys: tuple[str, ...] | None
 ) -> Iterator[Finding]:
     pod = obj.pod
     at = pod.meta_field("labels")
     for key in check.required:
         if key not in pod.labels:
             yield finding(rule, "required", f"pods have no label {key!r} (required)", at)
-    if check.segmentation_keys and policies is not None:
-        for key in segmentation_keys(obj, policies):
+    if check.segmentation_keys and keys is not None:
+        for key in keys:
             if key not in pod.labels and key not in check.required:
                 yield finding(
                     rule,
@@ -155,17 +153,16 @@ def _token(rule: Rule, check: ServiceAccountTokenRule, obj: WorkloadObject) -> I
     )
 
 
-def pod_findings(
-    rule: Rule, obj: WorkloadObject, policies: tuple[NetworkPolicy, ...] | None
-) -> list[Finding]:
-    """What `rule` finds on `obj` (empty for a rule that is not about pods)."""
+def pod_findings(rule: Rule, obj: WorkloadObject, keys: tuple[str, ...] | None) -> list[Finding]:
+    """What `rule` finds on `obj` (empty for a rule that is not about pods); `keys`: the
+    label keys the policies of its namespace select on (None: no snapshot)."""
     check = rule.check
     if isinstance(check, PodSecurityRule):
         return list(_pod_security(rule, check, obj))
     if isinstance(check, ImageRule):
         return list(_images(rule, check, obj))
     if isinstance(check, LabelsRule):
-        return list(_labels(rule, check, obj, policies))
+        return list(_labels(rule, check, obj, keys))
     if isinstance(check, ResourcesRule):
         return list(_resources(rule, check, obj))
     if isinstance(check, ReadOnlyRootRule):

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from microseg.model.guardrails import PSS_LATEST, PSS_NEWEST, PSS_OLDEST, parse_pss_version
 from microseg.model.podspec import ContainerSpec, FieldPath, PodView, SecurityContext
@@ -90,12 +91,15 @@ class Control:
         return chosen
 
 
+_UNSET = SecurityContext()
+
+
 def _sc(c: ContainerSpec) -> SecurityContext:
-    return c.security or SecurityContext()
+    return c.security or _UNSET
 
 
 def _pod_sc(pod: PodView) -> SecurityContext:
-    return pod.security or SecurityContext()
+    return pod.security or _UNSET
 
 
 def _c_field(pod: PodView, c: ContainerSpec, *rel: str | int) -> FieldPath:
@@ -546,12 +550,14 @@ CONTROLS: tuple[Control, ...] = (
 )
 
 
-def active_controls(level: Level, version: Version) -> list[tuple[Control, Check]]:
-    """The controls `level` enforces at `version`, overridden baseline rows left out."""
+@lru_cache(maxsize=64)
+def active_controls(level: Level, version: Version) -> tuple[tuple[Control, Check], ...]:
+    """The controls `level` enforces at `version`, overridden baseline rows left out
+    (memoised: a webhook asks the same few levels and versions for every review)."""
     wanted = (B,) if level is B else (B, R)
     chosen = [(c, fn) for c in CONTROLS if c.level in wanted and (fn := c.at(version)) is not None]
     overridden = {o for c, _ in chosen for o in c.overrides}
-    return [(c, fn) for c, fn in chosen if c.id not in overridden]
+    return tuple((c, fn) for c, fn in chosen if c.id not in overridden)
 
 
 def evaluate_pod_security(

@@ -19,13 +19,16 @@ Which rules read what:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import translate
+from functools import lru_cache
 
 from microseg.analyses.guardrails.findings import Finding
 from microseg.analyses.guardrails.pods import POD_RULES, pod_findings
 from microseg.analyses.guardrails.segmentation import (
     IntentMemo,
+    NamespaceFacts,
     intent_findings,
     isolation_findings,
 )
@@ -84,9 +87,17 @@ class ReviewResult:
         return tuple(f for f in self.findings if f.mode is mode)
 
 
+@lru_cache(maxsize=256)
+def _namespace_pattern(globs: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The namespace globs of a scope as one expression (fnmatch's translation)."""
+    return re.compile("|".join(f"(?:{translate(g)})" for g in globs)) if globs else None
+
+
 def _matches(scope: Scope, namespace: str, labels: tuple[FrozenLabels, ...]) -> bool:
-    if namespace and any(fnmatchcase(namespace, pattern) for pattern in scope.namespaces):
-        return True
+    if namespace and scope.namespaces:
+        pattern = _namespace_pattern(scope.namespaces)
+        if pattern is not None and pattern.match(namespace):
+            return True
     sel = scope.labels
     return sel is not None and any(sel.matches(each) for each in labels)
 
@@ -129,32 +140,37 @@ def policy_change(request: ReviewRequest) -> Change | None:
 
 
 def _workload_rules(
-    rule: Rule, request: ReviewRequest, context: ReviewContext, notes: list[str]
+    rule: Rule,
+    obj: WorkloadObject,
+    facts: NamespaceFacts | None,
+    notes: list[str],
 ) -> list[Finding]:
-    obj = request.object
-    assert isinstance(obj, WorkloadObject)
-    old = request.old_object
-    if (
-        request.operation is Operation.UPDATE
-        and isinstance(old, WorkloadObject)
-        and old.pod == obj.pod
-    ):
-        return []
     check = rule.check
-    cluster = context.conn.cluster if context.conn is not None else None
     if isinstance(check, POD_RULES):
-        if isinstance(check, LabelsRule) and check.segmentation_keys and cluster is None:
+        if isinstance(check, LabelsRule) and check.segmentation_keys and facts is None:
             notes.append(
                 f"rule {rule.name}: no cluster snapshot, so the label keys the policies select "
                 "on are not known; only the required labels were checked"
             )
-        return pod_findings(rule, obj, cluster.policies if cluster is not None else None)
+        return pod_findings(rule, obj, facts.keys if facts is not None else None)
     if isinstance(check, IngressIsolationRule):
-        if cluster is None:
+        if facts is None:
             notes.append(f"rule {rule.name}: no cluster snapshot: ingress isolation not evaluated")
             return []
-        return isolation_findings(rule, obj, cluster)
+        return isolation_findings(rule, obj, facts.ingress)
     return []
+
+
+def _pod_changed(request: ReviewRequest) -> bool:
+    """CREATE, or an UPDATE that changes the pod template (others are not judged again)."""
+    if request.operation is Operation.CREATE:
+        return True
+    old = request.old_object
+    return request.operation is Operation.UPDATE and not (
+        isinstance(old, WorkloadObject)
+        and isinstance(request.object, WorkloadObject)
+        and old.pod == request.object.pod
+    )
 
 
 def review(request: ReviewRequest, context: ReviewContext) -> ReviewResult:
@@ -171,14 +187,22 @@ def review(request: ReviewRequest, context: ReviewContext) -> ReviewResult:
             f"subresource {request.subresource}: not reviewed (the guardrails judge objects)"
         )
     elif request.operation is not Operation.CONNECT:
-        for rule in context.guardrails.rules:
-            if exempt(rule, context.guardrails, namespace, labels):
+        guardrails = context.guardrails
+        if _matches(guardrails.exempt, namespace, labels):
+            return ReviewResult(request.uid, True, (), (), change)
+        obj = request.object
+        pod_review = isinstance(obj, WorkloadObject) and _pod_changed(request)
+        facts = None
+        if pod_review and context.conn is not None:
+            assert isinstance(obj, WorkloadObject)
+            memo = context.memo if context.memo is not None else IntentMemo()
+            facts = memo.namespace(context.conn.cluster, obj.namespace)
+        for rule in guardrails.rules:
+            if _matches(rule.exempt, namespace, labels):
                 continue
-            if isinstance(request.object, WorkloadObject) and request.operation in (
-                Operation.CREATE,
-                Operation.UPDATE,
-            ):
-                findings += _workload_rules(rule, request, context, notes)
+            if isinstance(obj, WorkloadObject):
+                if pod_review:
+                    findings += _workload_rules(rule, obj, facts, notes)
             elif isinstance(rule.check, IntentsRule) and context.intents_per_change:
                 if not isinstance(change, PutPolicy | DeletePolicy):
                     continue

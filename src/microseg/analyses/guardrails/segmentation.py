@@ -23,11 +23,13 @@ costs one incremental update and one verification.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from microseg.analyses.guardrails.findings import Finding, finding
+from microseg.analyses.guardrails.pods import segmentation_keys
 from microseg.analyses.verify import Finding as IntentFinding
 from microseg.analyses.verify import VerificationReport, verify
 from microseg.engine import Connectivity, WorkloadGraph, workload_nodes
@@ -35,7 +37,7 @@ from microseg.model.changes import Change
 from microseg.model.cluster import Cluster
 from microseg.model.guardrails import IntentsRule, Rule
 from microseg.model.intent import FlowIntent, FlowKind, IntentPort, IntentSet, MaxBlastRadius
-from microseg.model.netpol import Direction
+from microseg.model.netpol import Direction, NetworkPolicy
 from microseg.model.podspec import WorkloadObject
 from microseg.model.sets import Protocol
 
@@ -48,18 +50,33 @@ __all__ = [
 ]
 
 
-def isolating_policies(cluster: Cluster, namespace: str, labels: dict[str, str]) -> list[str]:
+def isolating_policies(
+    policies: tuple[NetworkPolicy, ...], namespace: str, labels: Mapping[str, str]
+) -> list[str]:
     """The NetworkPolicies that isolate pods with `labels` in `namespace` for ingress."""
     return [
         p.ref
-        for p in cluster.policies
+        for p in policies
         if p.namespace == namespace
         and p.affects(Direction.INGRESS)
         and p.pod_selector.matches(labels)
     ]
 
 
-def isolation_findings(rule: Rule, obj: WorkloadObject, cluster: Cluster) -> list[Finding]:
+@dataclass(frozen=True, slots=True)
+class NamespaceFacts:
+    """What pod reviews read of a namespace in the snapshot: its NetworkPolicies with
+    Ingress in their types (those selecting every pod first, since they decide at once),
+    and the label keys its policies select pods by (pods.segmentation_keys)."""
+
+    ingress: tuple[NetworkPolicy, ...]
+    keys: tuple[str, ...]
+
+
+def isolation_findings(
+    rule: Rule, obj: WorkloadObject, ingress: tuple[NetworkPolicy, ...]
+) -> list[Finding]:
+    """`ingress`: the Ingress-typed NetworkPolicies of the object's namespace."""
     who = f"{obj.namespace}/{obj.name}[{obj.kind}]"
     if obj.pod.host_network is True:
         return [
@@ -71,7 +88,8 @@ def isolation_findings(rule: Rule, obj: WorkloadObject, cluster: Cluster) -> lis
                 obj.pod.spec_field("hostNetwork"),
             )
         ]
-    if isolating_policies(cluster, obj.namespace, dict(obj.pod.labels)):
+    labels = obj.pod.labels
+    if any(p.pod_selector.matches(labels) for p in ingress):
         return []
     shown = ", ".join(f"{k}={v}" for k, v in obj.pod.labels.items()) or "no labels"
     return [
@@ -126,6 +144,17 @@ def _augmented(intents: IntentSet) -> IntentSet:
     return replace(intents, flows=(*intents.flows, *extra))
 
 
+def _facts(policies: list[NetworkPolicy]) -> NamespaceFacts:
+    ingress = sorted(
+        (p for p in policies if p.affects(Direction.INGRESS)),
+        key=lambda p: not p.pod_selector.is_empty(),
+    )
+    return NamespaceFacts(tuple(ingress), tuple(segmentation_keys(policies)))
+
+
+_NO_FACTS = NamespaceFacts((), ())
+
+
 def _skeleton(conn: Connectivity, edges: bool) -> WorkloadGraph:
     """The workload graph verify needs: its nodes only (cheap, and the same after a policy
     change) unless an expectation walks the edges (maxBlastRadius)."""
@@ -153,11 +182,23 @@ def _verify(conn: Connectivity, intents: IntentSet) -> VerificationReport:
 
 @dataclass(slots=True)
 class IntentMemo:
-    """The intents' verdicts on one snapshot, so that reviews on it verify once. A cache
-    only: `intent_findings` gives the same answer without it."""
+    """What reviews on one snapshot share: the intents' verdicts (so they are verified once)
+    and the NetworkPolicies by namespace (so a pod review reads only its namespace's). A
+    cache only: the answers are the same without it."""
 
     conn: Connectivity | None = None
     reports: dict[str, VerificationReport] = field(default_factory=dict)
+    cluster: Cluster | None = None
+    by_namespace: dict[str, NamespaceFacts] = field(default_factory=dict)
+
+    def namespace(self, cluster: Cluster, namespace: str) -> NamespaceFacts:
+        if self.cluster is not cluster:
+            grouped: dict[str, list[NetworkPolicy]] = {}
+            for p in cluster.policies:
+                grouped.setdefault(p.namespace, []).append(p)
+            self.cluster = cluster
+            self.by_namespace = {ns: _facts(ps) for ns, ps in grouped.items()}
+        return self.by_namespace.get(namespace) or _NO_FACTS
 
     def report(self, conn: Connectivity, rule: IntentsRule, key: str) -> VerificationReport:
         if self.conn is not conn:
