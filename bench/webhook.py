@@ -392,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 figures["deployment"] = load
                 latencies, verdicts = [], {"denied": 0, "allowed": 0}
+                cpu0 = cpu_seconds(server.pid)
                 for i in range(args.np_reviews):
                     opening = i % 2 == 0
                     data = json.dumps(review(policy(i, opening), f"np-{i}", dry_run=True)).encode()
@@ -404,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(
                             f"NetworkPolicy review {i}: expected allowed={not opening}"
                         )
+                np_cpu = cpu_seconds(server.pid) - cpu0
                 figures["networkpolicy"] = {
+                    "server_cpu_ms_per_review": round(np_cpu / max(len(latencies), 1) * 1000, 1),
                     "reviews": len(latencies),
                     "verdicts": verdicts,
                     "median_ms": round(statistics.median(latencies), 1),
