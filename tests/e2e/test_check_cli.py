@@ -87,6 +87,7 @@ def test_json_shape() -> None:
         "message": first["message"],
         "field": "spec.template.spec.containers[0].securityContext.privileged",
         "file": str(EXAMPLE / "k8s" / "deployment.yaml"),
+        "document": 0,
         "line": 14,
     }
     state = doc["state"][0]

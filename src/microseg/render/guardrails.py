@@ -3,10 +3,10 @@ JUnit, and the lines the admission webhook puts in its responses.
 
 JSON shape (apiVersion microseg.dev/v1alpha1, kind GuardrailsCheck):
   summary: {objects, denied, enforced, warnings, audits}
-  objects[]: {file, line, kind, namespace, name, allowed, findings[]}
+  objects[]: {file, document, line, kind, namespace, name, allowed, findings[]}
   state[]: findings about the whole state (segmentation intents)
-  findings[]: {rule, kind, mode, control, message, field, file, line, flows[], related[],
-               details[]}
+  findings[]: {rule, kind, mode, control, message, field, file, document, line, flows[],
+               related[], details[]}
   notes[]
 Locations: `lines` maps (object uid, field path) to the line of the field in its file, as
 the adapter found it; a finding without one points at its object's line.
@@ -148,6 +148,7 @@ def _finding_json(r: ReviewRequest | None, f: Finding, lines: Lines) -> dict[str
         "message": f.message,
         "field": field_text(f.path),
         "file": o.file if o else None,
+        "document": o.document if o else None,
         "line": o.line if o else None,
     }
     if f.rows:
@@ -182,6 +183,7 @@ def check_json(report: CheckReport, lines: Lines) -> str:
         objects=[
             {
                 "file": r.request.origin.file,
+                "document": r.request.origin.document,
                 "line": r.request.origin.line,
                 "kind": r.request.kind,
                 "namespace": r.request.namespace,
