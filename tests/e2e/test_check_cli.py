@@ -171,6 +171,18 @@ def test_bad_manifest_field_exit_2(tmp_path: Path) -> None:
     )
 
 
+def test_bad_policy_said_once(tmp_path: Path) -> None:
+    bad = tmp_path / "np.yaml"
+    bad.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
+        "spec:\n  podSelector: {}\n  ingress: [{ports: [{port: 70000}]}]\n"
+    )
+    code, _, err = run("check", str(bad), "--guardrails", GUARDRAILS)
+    assert code == 2
+    assert err.count("error[MS102]") == 1
+    assert err.endswith("1 error; nothing was checked\n")
+
+
 def test_missing_paths_exit_2() -> None:
     code, _, err = run("check", "/nonexistent", "--guardrails", GUARDRAILS)
     assert code == 2

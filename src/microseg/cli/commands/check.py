@@ -33,7 +33,9 @@ class CheckFormat(StrEnum):
     JUNIT = "junit"
 
 
-def _bad_input(diags: list[Diagnostic]) -> None:
+def _bad_input(found: list[Diagnostic]) -> None:
+    # A policy is read by the snapshot's reader and by the review's: one error, said once.
+    diags = list({d.render(): d for d in found}.values())
     sys.stderr.write(render_diagnostics(diags))
     n = len(diags)
     sys.stderr.write(f"{n} error{'s' if n != 1 else ''}; nothing was checked\n")
