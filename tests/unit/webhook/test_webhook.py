@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from ._server import Running, example_state, running, tls_context
 
@@ -288,3 +290,64 @@ def test_tls_only(hook: Running) -> None:
         httpx.get(f"http://127.0.0.1:{hook.port}/healthz", timeout=5)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{hook.url}/healthz", timeout=5)  # a CA it does not know: refused
+
+
+def _as_review(obj: dict[str, Any], uid: str) -> dict[str, Any]:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": obj["kind"]},
+            "namespace": obj["metadata"]["namespace"],
+            "name": obj["metadata"]["name"],
+            "operation": "CREATE",
+            "object": obj,
+            "dryRun": True,
+        },
+    }
+
+
+def test_the_webhook_and_check_agree_on_the_same_manifests(client: httpx.Client) -> None:
+    """The issue's 'done when': what `check` fails in CI, the webhook denies, for the same
+    reasons (the same rules and controls), over HTTPS."""
+    from typer.testing import CliRunner
+
+    from microseg.cli.app import app
+
+    from ._server import EXAMPLE
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            str(EXAMPLE / "cluster"),
+            str(EXAMPLE / "k8s"),
+            "--guardrails",
+            str(EXAMPLE / "guardrails.yaml"),
+            "-o",
+            "json",
+        ],
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    enforced = {
+        (f["rule"], f["control"])
+        for o in report["objects"]
+        if o["name"] == "reports"
+        for f in o["findings"]
+        if f["mode"] == "enforce"
+    }
+    deployment = yaml.safe_load((EXAMPLE / "k8s" / "deployment.yaml").read_text())
+    response = post(client, _as_review(deployment, "same-deployment"))
+    assert response["allowed"] is False
+    denied = set(re.findall(r"\[([a-z0-9-]+)/([A-Za-z_]+)\]", response["status"]["message"]))
+    assert denied == enforced
+    policy = yaml.safe_load((EXAMPLE / "k8s" / "open-database.yaml").read_text())
+    response = post(client, _as_review(policy, "same-policy"))
+    assert response["allowed"] is False
+    assert (
+        "[segmentation-intents/denyBroken] shop-guardrails/deny[0]" in response["status"]["message"]
+    )
+    assert report["state"][0]["control"] == "denyViolated"
