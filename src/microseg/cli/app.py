@@ -16,11 +16,13 @@ import typer
 from microseg.cli.commands import (
     apply,
     blast_radius,
+    check,
     connectivity,
     demo,
     diff,
     exposure,
     flows,
+    guardrails,
     identity,
     lint,
     monitor,
@@ -30,6 +32,7 @@ from microseg.cli.commands import (
     stats,
     ui,
     verify,
+    webhook,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
@@ -53,6 +56,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("simulate", simulate.simulate),
     ("monitor", monitor.monitor),
     ("apply", apply.apply),
+    ("check", check.check),
     ("ui", ui.ui),
 )
 
@@ -74,6 +78,8 @@ def build_app() -> typer.Typer:
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
     app.add_typer(flows.app, name="flows")
+    app.add_typer(webhook.app, name="webhook")
+    app.add_typer(guardrails.app, name="guardrails")
     return app
 
 
