@@ -22,6 +22,7 @@ from microseg.cli.commands import (
     identity,
     lint,
     reach,
+    recommend,
     schema,
     simulate,
     stats,
@@ -47,6 +48,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("recommend", recommend.recommend),
 )
 
 
