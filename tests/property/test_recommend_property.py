@@ -171,13 +171,13 @@ def check(cluster: Cluster, data: st.DataObject) -> None:
                 return True
             if isinstance(dst, str) and pt == port and near(dst, d):
                 return True
-        if port == 53 and proto in (Protocol.UDP, Protocol.TCP) and isinstance(src, int):
-            if any(src in members(t) for t in talkers):
-                for r in resolvers:
-                    if isinstance(dst, int) and r < w and dst in members(r):
-                        return True
-                    if isinstance(dst, str) and near(dst, r):
-                        return True
+        dns = port == 53 and proto in (Protocol.UDP, Protocol.TCP) and isinstance(src, int)
+        if dns and any(src in members(t) for t in talkers):
+            for r in resolvers:
+                if isinstance(dst, int) and r < w and dst in members(r):
+                    return True
+                if isinstance(dst, str) and near(dst, r):
+                    return True
         return False
 
     def each_port(mask: np.ndarray) -> list[tuple[Protocol, int]]:
