@@ -156,7 +156,8 @@ def _admin_policy(p: AdminPolicy) -> dict[str, Any]:
                     peers.append(q)
             r: dict[str, Any] = {"name": rule.name, "action": rule.action.value, word: peers}
             if rule.ports is not None:
-                r["ports"] = [_admin_port(x) for x in rule.ports]
+                ports = [_admin_port(x) for x in rule.ports]
+                r["ports"] = [q for k, q in enumerate(ports) if q not in ports[:k]]
             rules.append(r)
         if rules:
             spec[direction.value.lower()] = rules

@@ -16,7 +16,7 @@ kubernetes.io/docs/reference/labels-annotations-taints/ name these labels.)
 Preferred, in order: `app.kubernetes.io/name`, `app`, `k8s-app`, alone when that tells the
 workload apart from every other workload of its namespace; else such a label plus further
 stable labels, added greedily (the one that excludes most neighbours first); else the
-controller's own `spec.selector`. When nothing tells the workload apart (two workloads with
+controller's own `spec.selector` (less any unstable key). When nothing tells the workload apart (two workloads with
 the same stable labels), that is a finding: the selector chosen also selects the
 neighbours, so policies cannot be tighter than the labels, and the proof counts the excess.
 
@@ -63,7 +63,8 @@ UNSTABLE = frozenset(
 @dataclass(frozen=True, slots=True)
 class Choice:
     """The selector of one workload: `source` says where it came from (a preferred label's
-    key, `labels`, `controller`, or `unstable` when only unstable labels were left);
+    key, `labels`, `controller` (its spec.selector less unstable keys), or `none` when the
+    workload has no stable label at all);
     `neighbours` are the other workloads of its namespace it also selects."""
 
     selector: LabelSelector
@@ -155,12 +156,15 @@ def _choose(
         sel = LabelSelector.from_labels(chosen)
         if not _neighbours(cluster, sel, others):
             return Choice(sel, "labels")
-    usable_controller = controller is not None and all(controller.matches(lab) for lab in own)
-    if usable_controller and controller is not None:
-        return Choice(controller, "controller", _neighbours(cluster, controller, others))
+    if controller is not None:
+        stable_part = LabelSelector(
+            tuple(r for r in controller.requirements if r.key not in UNSTABLE)
+        )
+        if not stable_part.is_empty() and all(stable_part.matches(lab) for lab in own):
+            return Choice(stable_part, "controller", _neighbours(cluster, stable_part, others))
     if chosen:
         sel = LabelSelector.from_labels(chosen)
         return Choice(sel, "labels", _neighbours(cluster, sel, others))
-    # No stable label at all: the workload's own labels, unstable ones included, say so.
-    sel = LabelSelector.from_labels(common)
-    return Choice(sel, "unstable", _neighbours(cluster, sel, others))
+    # No stable label at all: never an unstable one, so every pod of the namespace is
+    # selected; a finding says so and the proof counts what that opens.
+    return Choice(LabelSelector(), "none", _neighbours(cluster, LabelSelector(), others))

@@ -29,6 +29,7 @@ from microseg.engine import (
     Connectivity,
     Decision,
     Endpoint,
+    MeshCause,
     Tier,
     Verdict,
     from_external_block,
@@ -142,13 +143,20 @@ def _endpoint(conn: Connectivity, rows: FlowRows, pod: int, ip: int) -> Endpoint
     return Endpoint(address, addresses=IPSet.from_cidr(str(ipaddress.ip_network(address))))
 
 
-def classify(decision: Decision, protocol: Protocol, port: int, covered: set[str]) -> str:
-    """Why a flow is denied, from the engine's explanation (see the module docstring)."""
+def classify(
+    decision: Decision, protocol: Protocol, port: int, covered: set[str], mesh_set: bool = False
+) -> str:
+    """Why a flow is denied, from the engine's explanation (see the module docstring).
+    `mesh_set`: the set is AuthorizationPolicies (its failures are the mesh's no-match)."""
     if decision.networks is not None:
         return "network"
     for step in decision.mesh:
-        if step.effect is Verdict.DENY and step.conns.contains(protocol, port):
-            return "mesh"
+        if step.effect is not Verdict.DENY or not step.conns.contains(protocol, port):
+            continue
+        if mesh_set and step.mesh is not None and step.mesh.cause is MeshCause.NO_ALLOW_MATCH:
+            namespace = decision.dst.split("/", 1)[0]
+            return "policy" if namespace in covered else "outside"
+        return "mesh"
     for trace in (decision.egress, decision.ingress):
         if trace.external or trace.allowed.contains(protocol, port):
             continue
@@ -158,12 +166,12 @@ def classify(decision: Decision, protocol: Protocol, port: int, covered: set[str
             if step.tier in (Tier.ADMIN, Tier.BASELINE):
                 return "guardrail"
         namespace = trace.endpoint.split("/", 1)[0]
-        return "policy" if namespace in covered else "outside"
-    return "mesh" if decision.layer.value != "network" else "policy"
+        return "policy" if namespace in covered and not mesh_set else "outside"
+    return "mesh"
 
 
 def _check(
-    conn: Connectivity, learnt: Learnt, covered_ns: set[str]
+    conn: Connectivity, learnt: Learnt, covered_ns: set[str], mesh_set: bool
 ) -> tuple[int, int, int, int, tuple[DeniedFlow, ...]]:
     """(keys checked, their records, keys denied, failures, the denied keys explained)."""
     rows = learnt.rows
@@ -190,7 +198,7 @@ def _check(
         src = _endpoint(conn, sub, int(sub.src_pod[r]), int(sub.src_ip[r]))
         dst = _endpoint(conn, sub, int(sub.dst_pod[r]), int(sub.dst_ip[r]))
         decision = conn.reach(src, dst, ConnSet.single(proto, port))
-        cause = classify(decision, proto, port, covered_ns)
+        cause = classify(decision, proto, port, covered_ns, mesh_set)
         failures += cause == "policy"
         if len(out) < MAX_DENIED:
             count = int(learnt.key_count[k])
@@ -273,12 +281,13 @@ def prove(
     learnt: Learnt,
     covered: set[int],
     host_network_as_node: bool = True,
+    mesh_set: bool = False,
 ) -> Proof:
     """`covered`: indices of `cluster.workloads` the set writes policies for."""
     cluster = conn.cluster
     covered_ns = {cluster.workloads[i].key.namespace for i in covered}
     covered_ns |= {w.key.namespace for w in cluster.workloads if w.key.namespace in covered_ns}
-    checked, records, denied_total, failures, denied = _check(conn, learnt, covered_ns)
+    checked, records, denied_total, failures, denied = _check(conn, learnt, covered_ns, mesh_set)
     lay = _layout(conn, host_network_as_node)
     n = len(lay.workloads)
     pos = {int(w): k for k, w in enumerate(lay.workloads.tolist())}

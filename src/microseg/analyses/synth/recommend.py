@@ -204,11 +204,11 @@ def recommend(
             cluster, learnt, choices, covered, covered_ns, ctx, options
         )
         findings += [Finding(*n) for n in notes]
-        layer = Layer.MESH
+        layer = Layer.BOTH
     replace_ns = set(covered_ns) if options.replace_existing else set()
     merged = merge(cluster, tuple(generated), replace_ns)
     conn = Connectivity.build(merged, engine).with_layer(layer)
-    proof = prove(conn, learnt, covered, as_node)
+    proof = prove(conn, learnt, covered, as_node, options.format is PolicyFormat.ISTIO)
     steps: tuple[RolloutStep, ...] = ()
     if options.rollout:
         steps = rollout_steps(

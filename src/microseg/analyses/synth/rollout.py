@@ -132,7 +132,7 @@ def rollout_steps(
     else:
         full = final
     lk_full = lookup(full, rows)
-    if layer is Layer.MESH:
+    if layer is not Layer.NETWORK:  # AuthorizationPolicies: the destination's side only
         e_now = e_full = np.ones(len(rows.key), np.bool_)
         i_now, i_full = lk_now.allowed, lk_full.allowed
         net = np.ones(len(rows.key), np.bool_)
