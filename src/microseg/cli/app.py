@@ -19,6 +19,7 @@ from microseg.cli.commands import (
     diff,
     exposure,
     flows,
+    generate,
     identity,
     lint,
     reach,
@@ -49,6 +50,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
     ("recommend", recommend.recommend),
+    ("generate", generate.generate),
 )
 
 

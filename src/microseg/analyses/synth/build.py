@@ -232,8 +232,10 @@ def _model_peer(p: PeerRef, target_ns: str, ctx: BuildContext) -> tuple[Peer, st
         ), "every pod of every namespace"
     if p.kind is PeerKind.SELECTOR:
         pods = p.pod_selector or LabelSelector()
+        if p.namespace_selector is None and (p.namespace or target_ns) == target_ns:
+            return PodPeer(pods, namespace=target_ns), p.label
         if p.namespace_selector is None:
-            return PodPeer(pods, namespace=p.namespace or target_ns), p.label
+            return PodPeer(pods, namespace_selector=namespace_selector(p.namespace)), p.label
         return PodPeer(pods, namespace_selector=p.namespace_selector), p.label
     addresses = IPSet.from_cidr(p.cidr)
     for e in p.excepts:
