@@ -36,8 +36,8 @@ def generation_text(
     else:
         head = f"FAILED {len(g.generated):,} objects written to {visible(out_dir)}: the proof does not hold"
     out = [head, f"verify: {summary_line(g.report)}"]
-    for f in g.report.violations:
-        out += ["  " + line for line in violation_lines(f)]
+    for v in g.report.violations:
+        out += ["  " + line for line in violation_lines(v)]
     if g.excess.total:
         out.append(
             f"excess: {g.excess.total:,} flows in or out of the scope that no allow intent covers "

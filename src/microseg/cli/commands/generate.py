@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, Session, emit
 from microseg.cli.commands.recommend import bad_option
+from microseg.cli.common import EXIT_VIOLATION, Session, emit
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.options import (
     AssumeSystemPods,
