@@ -31,12 +31,20 @@ from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, Peer, P
 from microseg.model.selectors import LabelSelector, Operator, Requirement
 from microseg.model.sets import IPSet, Protocol
 
-__all__ = ["generate"]
+__all__ = ["generate", "mentions_v6"]
 
 ALL = "*"
 Note = tuple[str, str, str, str]
 _MAX_PEERS = 100
-_EVERYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def mentions_v6(cluster: Cluster) -> bool:
+    """Whether the input's policies name IPv6 blocks (then the guardrails deny `::/0` too;
+    the engine and `verify` consider IPv6 only for such inputs)."""
+    rules = [r for p in cluster.policies for r in (*p.ingress, *p.egress)]
+    peers = [x for r in rules for x in r.peers or ()]
+    peers += [x for a in cluster.admin_policies for r in (*a.ingress, *a.egress) for x in r.peers]
+    return any(isinstance(x, IPBlockPeer) and bool(x.addresses.v6) for x in peers)
 
 
 def _cidrs(peer: IPBlockPeer) -> list[str]:
@@ -102,8 +110,11 @@ def generate(
     covered: list[str],
     base: int,
     ctx: BuildContext,
+    v6: bool = False,
 ) -> tuple[list[Generated], list[Note]]:
+    """`v6`: also deny `::/0` (when the flows, intents or policies involve IPv6)."""
     notes: list[Note] = []
+    everywhere = ("0.0.0.0/0", "::/0") if v6 or mentions_v6(cluster) else ("0.0.0.0/0",)
     passes: dict[tuple[str, Direction], dict[str, frozenset[PortItem] | None]] = defaultdict(dict)
     for g in generated:
         p = g.policy
@@ -133,7 +144,8 @@ def generate(
     out: list[Generated] = []
     for ns, priority in zip(covered, free, strict=False):
         rules = {
-            d: _rules(passes.get((ns, d), {}), d) for d in (Direction.INGRESS, Direction.EGRESS)
+            d: _rules(passes.get((ns, d), {}), d, everywhere)
+            for d in (Direction.INGRESS, Direction.EGRESS)
         }
         policy = AdminPolicy(
             "AdminNetworkPolicy",
@@ -177,7 +189,7 @@ def generate(
             )
         )
         every = (PodPeer(LabelSelector(), namespace_selector=LabelSelector()),)
-        nets = tuple(IPBlockPeer(c, (), IPSet.from_cidr(c)) for c in _EVERYWHERE)
+        nets = tuple(IPBlockPeer(c, (), IPSet.from_cidr(c)) for c in everywhere)
         banp = AdminPolicy(
             "BaselineAdminNetworkPolicy",
             "default",
@@ -208,7 +220,7 @@ def generate(
 
 
 def _rules(
-    table: dict[str, frozenset[PortItem] | None], direction: Direction
+    table: dict[str, frozenset[PortItem] | None], direction: Direction, everywhere: tuple[str, ...]
 ) -> tuple[AdminRule, ...]:
     by_ports: dict[frozenset[PortItem] | None, list[str]] = defaultdict(list)
     for key, ports in table.items():
@@ -248,6 +260,6 @@ def _rules(
     k = len(rules)
     rules.append(AdminRule("deny-other-namespaces", Action.DENY, direction, every, None, k))
     if direction is Direction.EGRESS:
-        nets = tuple(IPBlockPeer(c, (), IPSet.from_cidr(c)) for c in _EVERYWHERE)
+        nets = tuple(IPBlockPeer(c, (), IPSet.from_cidr(c)) for c in everywhere)
         rules.append(AdminRule("deny-other-networks", Action.DENY, direction, nets, None, k + 1))
     return tuple(rules)

@@ -221,7 +221,7 @@ def generate(
             generated.append(workload_policy(i, needs, ctx))
     findings: list[Finding] = []
     if fmt is PolicyFormat.ADMINNETWORKPOLICY:
-        extra, notes = guardrails.generate(cluster, generated, covered_ns, anp_priority, ctx)
+        extra, notes = guardrails.generate(cluster, generated, covered_ns, anp_priority, ctx, v6)
         generated += extra
         findings += [Finding(*n) for n in notes]
     for i in sorted(covered, key=lambda i: cluster.workloads[i].key):

@@ -195,7 +195,12 @@ def recommend(
     layer = Layer.NETWORK
     if options.format is PolicyFormat.ADMINNETWORKPOLICY:
         extra, notes = guardrails.generate(
-            cluster, generated, covered_ns, options.anp_priority, ctx
+            cluster,
+            generated,
+            covered_ns,
+            options.anp_priority,
+            ctx,
+            any(":" in a for a in learnt.addresses),
         )
         generated += extra
         findings += [Finding(*n) for n in notes]
