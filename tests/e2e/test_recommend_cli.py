@@ -134,7 +134,8 @@ def test_rollout_steps_apply_one_at_a_time_without_breaking(
     assert [s["breaks"] for s in steps] == [0] * len(steps)
     files = [s["file"] for s in steps]
     assert files == sorted(p.name for p in out.glob("*.yaml"))
-    assert files[0].startswith("1-") and files[-1].endswith("shop.yaml")  # shop is the most used
+    assert files[0].startswith("1-")
+    assert files[-1].endswith("shop.yaml")
     applied: list[str] = []
     for name in files:
         applied += ["--with", str(out / name)]
@@ -199,17 +200,20 @@ def test_bad_stores_and_outputs_exit_2(demo_dir: Path, tmp_path: Path, db: str) 
         "--out",
         str(tmp_path / "p"),
     )
-    assert code == 2 and "error[MS520]: --flows" in err
+    assert code == 2
+    assert "error[MS520]: --flows" in err
     junk = tmp_path / "junk.duckdb"
     junk.write_text("not a database\n")
     code, _, err = run(
         "recommend", str(demo_dir), "--flows", str(junk), "--out", str(tmp_path / "p")
     )
-    assert code == 2 and "error[MS502]" in err
+    assert code == 2
+    assert "error[MS502]" in err
     target = tmp_path / "file"
     target.write_text("x")
     code, _, err = run("recommend", str(demo_dir), "--flows", db, "--out", str(target))
-    assert code == 2 and "error[MS521]: --out" in err
+    assert code == 2
+    assert "error[MS521]: --out" in err
 
 
 def test_bad_manifests_and_intents_are_located(tmp_path: Path, db: str, demo_dir: Path) -> None:
@@ -219,7 +223,8 @@ def test_bad_manifests_and_intents_are_located(tmp_path: Path, db: str, demo_dir
         "spec:\n  podSelector: {}\n  ingress:\n    - ports: [{port: 70000}]\n"
     )
     code, out, err = run("recommend", str(bad), "--flows", db, "--out", str(tmp_path / "p"))
-    assert code == 2 and out == ""
+    assert code == 2
+    assert out == ""
     assert f"{bad}:7: error[MS102]:" in err
     intents = tmp_path / "i.yaml"
     intents.write_text(
@@ -229,7 +234,8 @@ def test_bad_manifests_and_intents_are_located(tmp_path: Path, db: str, demo_dir
     code, out, err = run(
         "generate", str(demo_dir), "--intents", str(intents), "--out", str(tmp_path / "g")
     )
-    assert code == 2 and out == ""
+    assert code == 2
+    assert out == ""
     assert f"{intents}:6: error[MS401]" in err
 
 
@@ -254,7 +260,8 @@ def test_generate_from_intents_is_proven(demo_dir: Path, tmp_path: Path) -> None
     code, stdout, _ = run(
         "verify", *workloads, str(out), "--intents", str(demo_dir / "intents.yaml")
     )
-    assert code == 0 and stdout.startswith("PASS all 18 intents hold")
+    assert code == 0
+    assert stdout.startswith("PASS all 18 intents hold")
     code, stdout, _ = run(
         "generate",
         *workloads,
@@ -269,5 +276,6 @@ def test_generate_from_intents_is_proven(demo_dir: Path, tmp_path: Path) -> None
     )
     assert code == 0, stdout
     doc = json.loads(stdout)
-    assert doc["holds"] and doc["excess"]["total"] == 0
+    assert doc["holds"]
+    assert doc["excess"]["total"] == 0
     assert "cluster-guardrails.yaml" in [f["path"] for f in doc["files"]]
