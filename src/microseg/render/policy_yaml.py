@@ -73,7 +73,25 @@ def _np_port(p: PortSpec) -> dict[str, Any]:
     return out
 
 
+class _Keyed(dict[str, Any]):
+    """A manifest part built from a hashable model value: equal parts emit equal lines, so
+    the emitter renders each (value, indent) once (thousands of rules repeat a peer)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: object, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.key = key
+
+
+_LINES: dict[tuple[object, int], list[str]] = {}
+
+
 def _np_peer(peer: PodPeer | IPBlockPeer | NodePeer) -> dict[str, Any]:
+    return _Keyed(peer, _np_peer_dict(peer))
+
+
+def _np_peer_dict(peer: PodPeer | IPBlockPeer | NodePeer) -> dict[str, Any]:
     if isinstance(peer, IPBlockPeer):
         block: dict[str, Any] = {"cidr": peer.cidr}
         if peer.excepts:
@@ -217,7 +235,22 @@ def manifest(g: Generated) -> dict[str, Any]:
 # -- the emitter ------------------------------------------------------------------------
 
 
+_SCALARS: dict[object, str] = {}
+
+
 def _scalar(v: Any) -> str:
+    """Memoised: policies repeat the same keys, labels and ports thousands of times."""
+    if type(v) is str:
+        got = _SCALARS.get(v)
+        if got is None:
+            got = _SCALARS[v] = _format_scalar(v)
+            if len(_SCALARS) > 1 << 16:
+                _SCALARS.clear()
+        return got
+    return _format_scalar(v)
+
+
+def _format_scalar(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -269,8 +302,15 @@ def _emit(
         for note in notes.get(child, ()):
             out.append(f"{pad}# {note}")
         if isinstance(item, dict) and item:
-            lines: list[str] = []
-            _emit(item, indent + 2, child, notes, lines)
+            cached = (item.key, indent) if isinstance(item, _Keyed) else None
+            lines = _LINES.get(cached) if cached is not None else None
+            if lines is None:
+                lines = []
+                _emit(item, indent + 2, child, notes, lines)
+                if cached is not None:
+                    if len(_LINES) > 1 << 15:
+                        _LINES.clear()
+                    _LINES[cached] = lines
             first = lines[0].lstrip()
             out.append(f"{pad}- {first}")
             out.extend(lines[1:])
@@ -285,6 +325,8 @@ def _emit(
 
 def _one_line(text: str) -> str:
     """A comment stays one line, whatever the input's names hold."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 

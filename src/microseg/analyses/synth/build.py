@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from microseg.analyses.synth.labels import Choice
 from microseg.analyses.synth.types import (
@@ -62,6 +63,7 @@ DEFAULT_DENY = "microseg-default-deny"
 _BOTH = frozenset({Direction.INGRESS, Direction.EGRESS})
 
 
+@lru_cache(maxsize=4096)
 def namespace_selector(ns: str) -> LabelSelector:
     return LabelSelector.from_labels({NAMESPACE_NAME_LABEL: ns})
 
@@ -132,6 +134,8 @@ class BuildContext:
     header: str = ""
     names: dict[int, str] = field(default_factory=dict)
     """Policy name per workload index (policy_name)."""
+    memo: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    """Peers, peer keys and port lists built once: thousands of policies repeat them."""
 
     def workload_name(self, i: int) -> str:
         return str(self.cluster.workloads[i].key)
@@ -210,6 +214,14 @@ def _compact(peers: list[PeerRef], ctx: BuildContext) -> list[PeerRef]:
 
 
 def _model_peer(p: PeerRef, target_ns: str, ctx: BuildContext) -> tuple[Peer, str]:
+    key = ("peer", p, target_ns)
+    got = ctx.memo.get(key)
+    if got is None:
+        got = ctx.memo[key] = _make_peer(p, target_ns, ctx)
+    return got  # type: ignore[return-value]
+
+
+def _make_peer(p: PeerRef, target_ns: str, ctx: BuildContext) -> tuple[Peer, str]:
     """The NetworkPolicy peer and the comment beside it."""
     if p.kind is PeerKind.WORKLOAD:
         w = ctx.cluster.workloads[p.workload].key
@@ -243,9 +255,17 @@ def _model_peer(p: PeerRef, target_ns: str, ctx: BuildContext) -> tuple[Peer, st
     return IPBlockPeer(p.cidr, p.excepts, addresses), p.label
 
 
-def _port_specs(ports: Ports) -> tuple[PortSpec, ...] | None:
+def _port_specs(
+    ports: Ports, memo: dict[object, object] | None = None
+) -> tuple[PortSpec, ...] | None:
     if ports is None:
         return None
+    if memo is not None:
+        key = ("specs", ports)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = _port_specs(ports)
+        return got  # type: ignore[return-value]
     return tuple(
         PortSpec(Protocol(i.protocol), i.start, i.end)
         if not i.name
@@ -275,9 +295,24 @@ def rules_for(
     rules: list[Rule] = []
     comments: list[tuple[tuple[str, int, int], str]] = []
     d = direction.value.lower()
-    for ports in sorted(by_ports, key=_ports_key):
+
+    def ports_key(ports: Ports) -> tuple[object, ...]:
+        key = ("pkey", ports)
+        got = ctx.memo.get(key)
+        if got is None:
+            got = ctx.memo[key] = _ports_key(ports)
+        return got  # type: ignore[return-value]
+
+    def peer_key(p: PeerRef) -> tuple[object, ...]:
+        key = ("key", p)
+        got = ctx.memo.get(key)
+        if got is None:
+            got = ctx.memo[key] = _peer_key(p, ctx)
+        return got  # type: ignore[return-value]
+
+    for ports in sorted(by_ports, key=ports_key):
         group = _compact(by_ports[ports], ctx)
-        group.sort(key=lambda p: _peer_key(p, ctx))
+        group.sort(key=peer_key)
         k = len(rules)
         model_peers: list[Peer] = []
         for j, p in enumerate(group):
@@ -288,7 +323,7 @@ def rules_for(
                 note = f"{note} [{', '.join(tags)}]" if note else f"[{', '.join(tags)}]"
             if note:
                 comments.append(((d, k, j), note))
-        rules.append(Rule(tuple(model_peers), _port_specs(ports), k))
+        rules.append(Rule(tuple(model_peers), _port_specs(ports, ctx.memo), k))
     return tuple(rules), comments
 
 

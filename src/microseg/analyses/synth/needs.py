@@ -70,15 +70,33 @@ def build_needs(
     )
     addr_why: dict[tuple[int, Direction, str], set[str]] = defaultdict(set)
 
+    items: dict[tuple[int, str, int], PortItem] = {}
+
     def item(dst: int, proto: str, port: int) -> PortItem:
-        name = named.get(dst, {}).get((proto, port), "") if dst < w else ""
-        return PortItem(proto, name=name) if name else PortItem(proto, port, port)
+        key = (dst, proto, port)
+        got = items.get(key)
+        if got is None:
+            name = named.get(dst, {}).get((proto, port), "") if dst < w else ""
+            got = items[key] = PortItem(proto, name=name) if name else PortItem(proto, port, port)
+        return got
+
+    # Accumulated by integers first: hashing PeerRefs per edge costs more than the rest.
+    acc: dict[tuple[int, Direction, int], tuple[set[PortItem], set[str]]] = {}
+
+    def put(t: int, direction: Direction, peer: int, it: PortItem, why: str) -> None:
+        key = (t, direction, peer)
+        got = acc.get(key)
+        if got is None:
+            acc[key] = ({it}, {why})
+        else:
+            got[0].add(it)
+            got[1].add(why)
 
     def add(src: int, dst: int, it: PortItem, why: str) -> None:
         if src < w and src in target_of:
             t = target_of[src]
             if dst < w:
-                needs.add(t, Direction.EGRESS, peer_of[dst], frozenset([it]), why)
+                put(t, Direction.EGRESS, dst, it, why)
             else:
                 ip = learnt.addresses[dst - w]
                 addr[(t, Direction.EGRESS)][ip].add(it)
@@ -86,7 +104,7 @@ def build_needs(
         if dst < w and dst in target_of:
             t = target_of[dst]
             if src < w:
-                needs.add(t, Direction.INGRESS, peer_of[src], frozenset([it]), why)
+                put(t, Direction.INGRESS, src, it, why)
             else:
                 ip = learnt.addresses[src - w]
                 addr[(t, Direction.INGRESS)][ip].add(it)
@@ -101,8 +119,6 @@ def build_needs(
         learnt.port.tolist(),
         strict=True,
     ):
-        if s < w and (s not in peer_of and d < w and d not in peer_of):
-            continue
         if (s < w and s not in peer_of) or (d < w and d not in peer_of):
             continue
         add(s, d, item(d, protos[pr], pt), Why.OBSERVED)
@@ -115,6 +131,10 @@ def build_needs(
         for s in sorted(talkers):
             for proto in _DNS:
                 add(s, r, item(r, proto, 53), Why.DNS)
+    for (t, direction, peer), (its, whys) in sorted(
+        acc.items(), key=lambda kv: (kv[0][0], kv[0][1].value, kv[0][2])
+    ):
+        needs.put(t, direction, peer_of[peer], frozenset(its), whys)
     _addresses(needs, learnt, addr, addr_why, names_seen, options)
     return needs, found
 

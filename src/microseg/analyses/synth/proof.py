@@ -328,6 +328,7 @@ def prove(
     names = [str(cluster.workloads[int(w)].key) for w in lay.workloads.tolist()]
     scores = []
     excess = allowed - observed
+    memo: dict[object, ConnSet] = {}
     for k in np.flatnonzero(mine).tolist():
         out_ex = np.flatnonzero(excess[k] > 0)
         in_ex = np.flatnonzero(excess[:, k] > 0)
@@ -341,7 +342,7 @@ def prove(
                     Excess(
                         names[j],
                         direction,
-                        _excess_conns(conn, bits, a, b, obs_ports),
+                        _excess_conns(conn, bits, a, b, obs_ports, memo),
                         int(excess[a, b]),
                     )
                 )
@@ -378,14 +379,26 @@ def _excess_conns(
     a: int,
     b: int,
     obs: dict[tuple[int, int], list[tuple[int, int]]],
+    memo: dict[object, ConnSet],
 ) -> ConnSet:
+    """Allowed minus observed for one cell; cells repeat both, so results are memoised."""
     if bits is None:
         return ConnSet()
-    allowed = conn.ports.to_connset(unpack(bits[a, b], len(conn.ports)))
+    raw = bits[a, b].tobytes()
+    observed = tuple(sorted(obs.get((a, b), ())))
+    got = memo.get((raw, observed))
+    if got is not None:
+        return got
+    allowed = memo.get(raw)
+    if allowed is None:
+        allowed = memo[raw] = conn.ports.to_connset(unpack(bits[a, b], len(conn.ports)))
     seen: dict[Protocol, list[tuple[int, int]]] = defaultdict(list)
-    for pr, pt in obs.get((a, b), ()):
+    for pr, pt in observed:
         seen[PROTO_LIST[pr]].append((pt, pt))
-    return allowed - ConnSet.of({p: IntervalSet.of(v) for p, v in seen.items()})
+    got = memo[(raw, observed)] = allowed - ConnSet.of(
+        {p: IntervalSet.of(v) for p, v in seen.items()}
+    )
+    return got
 
 
 def _external(

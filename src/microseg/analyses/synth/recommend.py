@@ -31,7 +31,13 @@ from microseg.analyses.synth.observe import LearnStats, learn
 from microseg.analyses.synth.proof import Proof, prove
 from microseg.analyses.synth.rollout import RolloutStep, rollout_steps
 from microseg.analyses.synth.types import Generated, Needs, PeerKind, PeerRef, PolicyFormat
-from microseg.engine import Connectivity, EngineOptions, HostNetwork, Layer
+from microseg.engine import (
+    Connectivity,
+    EngineOptions,
+    HostNetwork,
+    Layer,
+    materialise_if_small,
+)
 from microseg.model.admin import AdminPolicy
 from microseg.model.cluster import Cluster
 from microseg.model.flow_window import FlowWindow
@@ -213,6 +219,7 @@ def recommend(
     replace_ns = set(covered_ns) if options.replace_existing else set()
     merged = merge(cluster, tuple(generated), replace_ns)
     conn = Connectivity.build(merged, engine).with_layer(layer)
+    materialise_if_small(conn)  # the replay and the counts read whole tables when they fit
     proof = prove(conn, learnt, covered, as_node, options.format is PolicyFormat.ISTIO)
     steps: tuple[RolloutStep, ...] = ()
     if options.rollout:

@@ -114,6 +114,18 @@ class Needs:
             table[peer] = ports
         self.why.setdefault((target, direction, peer), set()).add(why)
 
+    def put(
+        self, target: int, direction: Direction, peer: PeerRef, ports: Ports, whys: set[str]
+    ) -> None:
+        """`add` for a peer met the first time, with every reason at once."""
+        table = self.ports.setdefault((target, direction), {})
+        if peer in table:
+            for why in whys:
+                self.add(target, direction, peer, ports, why)
+            return
+        table[peer] = ports
+        self.why[(target, direction, peer)] = set(whys)
+
 
 @dataclass(frozen=True, slots=True)
 class Generated:
