@@ -76,7 +76,9 @@ def make(cluster_dir: Path, db: Path, keys: int, seed: int) -> dict[str, object]
         verdict = "dropped" if rng.random() < 0.05 else "forwarded"
         count = rng.randint(1, 400)
         start = 1_700_000_000 + rng.randint(0, 3000)
-        lines.add(f"{src},{dst},{proto},{port},{count},{start},{start + rng.randint(1, 600)},{verdict}")
+        lines.add(
+            f"{src},{dst},{proto},{port},{count},{start},{start + rng.randint(1, 600)},{verdict}"
+        )
 
     # Endpoints by pod IP, as Hubble and Calico see them (the CSV's `ns/name` names a
     # workload or a pod; addresses resolve through status.podIPs like any record's).
