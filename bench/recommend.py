@@ -116,7 +116,7 @@ def make(cluster_dir: Path, db: Path, keys: int, seed: int) -> dict[str, object]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "flows.csv"
-        csv.write_text(CSV_HEADER + "\n" + "\n".join(sorted(lines)) + "\n")
+        csv.write_text(CSV_HEADER + "\n" + "\n".join(sorted(lines.values())) + "\n")
         with FlowStore(str(db)) as store:
             got = store.import_file(csv, "flows.csv", FlowFormat.CSV)
             stored = store.query("SELECT count(*) FROM flows")[0][0]

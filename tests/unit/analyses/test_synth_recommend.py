@@ -259,7 +259,10 @@ def test_aggregation_and_the_public_block_are_exact() -> None:
 
 def test_probes_are_a_note_or_a_node_rule(cluster: microseg.model.Cluster) -> None:
     rec = recommend(cluster, window(FLOWS), RecommendOptions())
-    assert any(f.code == "MS525" and f.subject == "a/api[Deployment]" for f in rec.findings)
+    assert any(
+        f.code == "MS525" and "a/api[Deployment] (TCP 9090, grpc)" in f.message
+        for f in rec.findings
+    )
     rec = recommend(cluster, window(FLOWS), RecommendOptions(allow_probes=True))
     api = _policy(rec, "microseg-api")
     node = [r for r in api["ingress"] if any("ipBlock" in p for p in r["from"])]  # type: ignore[index]

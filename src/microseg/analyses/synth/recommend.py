@@ -291,6 +291,7 @@ def _findings(
         )
         for w in unseen
     ]
+    probed: list[str] = []
     for i in sorted(covered, key=lambda i: cluster.workloads[i].key):
         c = choices[i]
         w = str(cluster.workloads[i].key)
@@ -313,16 +314,19 @@ def _findings(
                 )
             )
         probes = cluster.workloads[i].probes
-        if probes and i in covered:
-            ports = ", ".join(sorted({f"TCP/{p.port}" for p in probes}))
-            if options.allow_probes:
-                continue
-            out.append(
-                Finding(
-                    "MS525",
-                    "notice",
-                    w,
-                    f"declares {', '.join(sorted({p.kind for p in probes}))} probes on {ports}: the kubelet on its node must reach it (--allow-probes writes an ipBlock rule for the node addresses)",
-                )
+        if probes and not options.allow_probes:
+            probed.append(f"{w} (TCP {', '.join(sorted({str(p.port) for p in probes}))})")
+    if probed:
+        shown = ", ".join(probed[:10]) + (
+            f" and {len(probed) - 10} more" if len(probed) > 10 else ""
+        )
+        out.append(
+            Finding(
+                "MS525",
+                "notice",
+                f"{len(probed)} workloads",
+                f"declare network probes, which the kubelet on their node must reach: {shown}; "
+                "--allow-probes writes an ipBlock rule for the node addresses",
             )
+        )
     return out
