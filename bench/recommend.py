@@ -70,14 +70,18 @@ def make(cluster_dir: Path, db: Path, keys: int, seed: int) -> dict[str, object]
     def tier(w: microseg.model.WorkloadKey) -> str:
         return pods[w][0].labels.get("tier", "")
 
-    lines: set[str] = set()
+    lines: dict[tuple[str, str, str, int], str] = {}
 
     def add(src: str, dst: str, proto: str, port: int) -> None:
+        """One line per key, so the store holds as many keys as lines."""
+        if (src, dst, proto, port) in lines:
+            return
         verdict = "dropped" if rng.random() < 0.05 else "forwarded"
         count = rng.randint(1, 400)
         start = 1_700_000_000 + rng.randint(0, 3000)
-        lines.add(
-            f"{src},{dst},{proto},{port},{count},{start},{start + rng.randint(1, 600)},{verdict}"
+        end = start + rng.randint(1, 600)
+        lines[(src, dst, proto, port)] = (
+            f"{src},{dst},{proto},{port},{count},{start},{end},{verdict}"
         )
 
     # Endpoints by pod IP, as Hubble and Calico see them (the CSV's `ns/name` names a
