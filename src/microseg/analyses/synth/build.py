@@ -185,31 +185,38 @@ def _peer_key(p: PeerRef, ctx: BuildContext) -> tuple[object, ...]:
 
 def _compact(peers: list[PeerRef], ctx: BuildContext) -> list[PeerRef]:
     """Whole namespaces, then every pod, where the peers already cover them exactly."""
+    workloads = ctx.cluster.workloads
     by_ns: dict[str, set[int]] = defaultdict(set)
+    named_ns: set[str] = set()
+    every = False
     for p in peers:
         if p.kind is PeerKind.WORKLOAD:
-            by_ns[ctx.cluster.workloads[p.workload].key.namespace].add(p.workload)
-    full = {
-        ns for ns, got in by_ns.items() if ns in ctx.ns_workloads and ctx.ns_workloads[ns] <= got
-    }
-    full |= {p.namespace for p in peers if p.kind is PeerKind.NAMESPACE}
-    whole = {ns for ns in full if len(ctx.ns_workloads.get(ns, ())) > 1}
-    whole |= {p.namespace for p in peers if p.kind is PeerKind.NAMESPACE}
-    populated = {ns for ns, ws in ctx.ns_workloads.items() if ws}
-    if any(p.kind is PeerKind.EVERY_POD for p in peers) or (
-        len(populated) > 1 and populated <= full
-    ):
-        rest = [p for p in peers if p.kind in (PeerKind.CIDR, PeerKind.EVERY_POD)]
-        return [PeerRef(PeerKind.EVERY_POD), *[p for p in rest if p.kind is PeerKind.CIDR]]
+            by_ns[workloads[p.workload].key.namespace].add(p.workload)
+        elif p.kind is PeerKind.NAMESPACE:
+            named_ns.add(p.namespace)
+        elif p.kind is PeerKind.EVERY_POD:
+            every = True
+    if not by_ns and not named_ns and not every:
+        return peers  # addresses and selectors only: nothing to fold
+    sizes = ctx.ns_workloads
+    full = {ns for ns, got in by_ns.items() if ns in sizes and len(got) >= len(sizes[ns])}
+    full |= named_ns
+    populated = ctx.memo.get("populated")
+    if populated is None:
+        populated = ctx.memo["populated"] = frozenset(ns for ns, ws in sizes.items() if ws)
+    assert isinstance(populated, frozenset)
+    if every or (len(populated) > 1 and populated <= full):
+        return [PeerRef(PeerKind.EVERY_POD), *[p for p in peers if p.kind is PeerKind.CIDR]]
+    whole = {ns for ns in full if len(sizes.get(ns, ())) > 1} | named_ns
+    if not whole:
+        return peers
     out = [
         p
         for p in peers
-        if not (
-            p.kind is PeerKind.WORKLOAD and ctx.cluster.workloads[p.workload].key.namespace in whole
-        )
-        and p.kind is not PeerKind.NAMESPACE
+        if p.kind is not PeerKind.NAMESPACE
+        and not (p.kind is PeerKind.WORKLOAD and workloads[p.workload].key.namespace in whole)
     ]
-    out += [PeerRef(PeerKind.NAMESPACE, namespace=ns) for ns in whole]
+    out += [PeerRef(PeerKind.NAMESPACE, namespace=ns) for ns in sorted(whole)]
     return out
 
 

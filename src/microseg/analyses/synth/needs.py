@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from microseg.analyses.simulate import PROTO_LIST
 from microseg.analyses.synth.cidrs import address_classes, aggregate, is_public, public_block
 from microseg.analyses.synth.observe import Learnt
@@ -70,71 +72,91 @@ def build_needs(
     )
     addr_why: dict[tuple[int, Direction, str], set[str]] = defaultdict(set)
 
-    items: dict[tuple[int, str, int], PortItem] = {}
-
-    def item(dst: int, proto: str, port: int) -> PortItem:
-        key = (dst, proto, port)
-        got = items.get(key)
-        if got is None:
-            name = named.get(dst, {}).get((proto, port), "") if dst < w else ""
-            got = items[key] = PortItem(proto, name=name) if name else PortItem(proto, port, port)
-        return got
-
-    # Accumulated by integers first: hashing PeerRefs per edge costs more than the rest.
-    acc: dict[tuple[int, Direction, int], tuple[set[PortItem], set[str]]] = {}
-
-    def put(t: int, direction: Direction, peer: int, it: PortItem, why: str) -> None:
-        key = (t, direction, peer)
-        got = acc.get(key)
-        if got is None:
-            acc[key] = ({it}, {why})
-        else:
-            got[0].add(it)
-            got[1].add(why)
-
-    def add(src: int, dst: int, it: PortItem, why: str) -> None:
-        if src < w and src in target_of:
-            t = target_of[src]
-            if dst < w:
-                put(t, Direction.EGRESS, dst, it, why)
-            else:
-                ip = learnt.addresses[dst - w]
-                addr[(t, Direction.EGRESS)][ip].add(it)
-                addr_why[(t, Direction.EGRESS, ip)].add(why)
-        if dst < w and dst in target_of:
-            t = target_of[dst]
-            if src < w:
-                put(t, Direction.INGRESS, src, it, why)
-            else:
-                ip = learnt.addresses[src - w]
-                addr[(t, Direction.INGRESS)][ip].add(it)
-                addr_why[(t, Direction.INGRESS, ip)].add(why)
-
     protos = [p.value for p in PROTO_LIST]
-    talkers: set[int] = set()
-    for s, d, pr, pt in zip(
-        learnt.src.tolist(),
-        learnt.dst.tolist(),
-        learnt.proto.tolist(),
-        learnt.port.tolist(),
-        strict=True,
-    ):
-        if (s < w and s not in peer_of) or (d < w and d not in peer_of):
-            continue
-        add(s, d, item(d, protos[pr], pt), Why.OBSERVED)
-        if s < w:
-            talkers.add(s)
+    known = np.zeros(max(w, 1), np.bool_)
+    known[list(peer_of)] = True
+    src, dst, proto, port = learnt.src, learnt.dst, learnt.proto, learnt.port
+    ok = ((src >= w) | known[np.minimum(src, max(w - 1, 0))]) & (
+        (dst >= w) | known[np.minimum(dst, max(w - 1, 0))]
+    )
+    src, dst, proto, port = src[ok], dst[ok], proto[ok], port[ok]
+    why = np.zeros(len(src), np.int64)
+    talkers = np.unique(src[src < w])
     found = resolvers(learnt) if dns else []
+    extra = []
     for r in found:
-        if r < w and r not in peer_of:
+        if r < w and not known[r]:
             continue
-        for s in sorted(talkers):
-            for proto in _DNS:
-                add(s, r, item(r, proto, 53), Why.DNS)
-    for (t, direction, peer), (its, whys) in sorted(
-        acc.items(), key=lambda kv: (kv[0][0], kv[0][1].value, kv[0][2])
+        for name in _DNS:
+            pr = protos.index(name)
+            n = len(talkers)
+            extra.append(
+                (talkers, np.full(n, r), np.full(n, pr), np.full(n, 53), np.ones(n, np.int64))
+            )
+    if extra:
+        src = np.concatenate([src, *[e[0] for e in extra]])
+        dst = np.concatenate([dst, *[e[1] for e in extra]])
+        proto = np.concatenate([proto, *[e[2] for e in extra]])
+        port = np.concatenate([port, *[e[3] for e in extra]])
+        why = np.concatenate([why, *[e[4] for e in extra]])
+    whys = (Why.OBSERVED.value, Why.DNS.value)
+    # Port items once per (destination, protocol, port): a name where the destination
+    # workload declares one for every pod.
+    code = (dst * len(protos) + proto) * 65536 + port
+    uniq, item_of = np.unique(code, return_inverse=True)
+    item_of = item_of.reshape(-1)
+    items: list[PortItem] = []
+    for c in uniq.tolist():
+        d, rest = divmod(c, len(protos) * 65536)
+        pr, pt = divmod(rest, 65536)
+        name = named.get(d, {}).get((protos[pr], pt), "") if d < w else ""
+        items.append(PortItem(protos[pr], name=name) if name else PortItem(protos[pr], pt, pt))
+    tgt = np.full(max(w, 1), np.iinfo(np.int64).min, np.int64)
+    for i, t in target_of.items():
+        tgt[i] = t
+    covered = tgt != np.iinfo(np.int64).min
+    src_cov = (src < w) & covered[np.minimum(src, max(w - 1, 0))]
+    dst_cov = (dst < w) & covered[np.minimum(dst, max(w - 1, 0))]
+    # Workload peers, grouped with numpy: (target, direction, peer) -> items and reasons.
+    parts = []
+    for mine, peer, d_code, sel in (
+        (src, dst, 0, src_cov & (dst < w)),
+        (dst, src, 1, dst_cov & (src < w)),
     ):
-        needs.put(t, direction, peer_of[peer], frozenset(its), whys)
+        idx = np.flatnonzero(sel)
+        parts.append((tgt[mine[idx]], np.full(len(idx), d_code), peer[idx], item_of[idx], why[idx]))
+    t_all = np.concatenate([p[0] for p in parts])
+    d_all = np.concatenate([p[1] for p in parts])
+    p_all = np.concatenate([p[2] for p in parts])
+    i_all = np.concatenate([p[3] for p in parts])
+    y_all = np.concatenate([p[4] for p in parts])
+    order = np.lexsort((p_all, d_all, t_all))
+    t_all, d_all, p_all, i_all, y_all = (a[order] for a in (t_all, d_all, p_all, i_all, y_all))
+    if len(order):
+        change = np.flatnonzero(
+            (np.diff(t_all) != 0) | (np.diff(d_all) != 0) | (np.diff(p_all) != 0)
+        )
+        starts = np.concatenate([[0], change + 1, [len(order)]])
+        directions = (Direction.EGRESS, Direction.INGRESS)
+        it_list, y_list = i_all.tolist(), y_all.tolist()
+        for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+            needs.put(
+                int(t_all[a]),
+                directions[int(d_all[a])],
+                peer_of[int(p_all[a])],
+                frozenset(items[k] for k in it_list[a:b]),
+                {whys[k] for k in y_list[a:b]},
+            )
+    # Addresses: aggregated per target, direction and port set (few, Python is fine).
+    for mine, other, direction, sel in (
+        (src, dst, Direction.EGRESS, src_cov & (dst >= w)),
+        (dst, src, Direction.INGRESS, dst_cov & (src >= w)),
+    ):
+        for k in np.flatnonzero(sel).tolist():
+            t = int(tgt[mine[k]])
+            ip = learnt.addresses[int(other[k]) - w]
+            addr[(t, direction)][ip].add(items[int(item_of[k])])
+            addr_why[(t, direction, ip)].add(whys[int(why[k])])
     _addresses(needs, learnt, addr, addr_why, names_seen, options)
     return needs, found
 
