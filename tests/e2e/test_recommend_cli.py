@@ -177,6 +177,10 @@ def test_stale_files_of_an_earlier_run_are_removed(db: str, demo_dir: Path, tmp_
         (["--node-cidr", "10.0.0/99"], "error[MS520]: --node-cidr: '10.0.0/99': expected a CIDR"),
         (["--allow-probes"], "error[MS520]: --allow-probes: no node addresses"),
         (["--format", "calico"], "invalid value for '--format'"),
+        (
+            ["--since", "2030-01-01T00:00:00Z"],
+            "nothing to learn from (--since 2030-01-01T00:00:00Z leaves none",
+        ),
     ],
 )
 def test_bad_options_exit_2(

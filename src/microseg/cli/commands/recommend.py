@@ -243,6 +243,12 @@ def recommend(
     )
     with open_store(flows) as store:
         window = session.stage("reading flow keys", lambda: read_window(store, when, within))
+    if not len(window.keys):
+        why = f"--since {since} leaves none of its keys" if since else "it holds no flow keys"
+        bad_option(
+            "--flows",
+            f"{flows}: nothing to learn from ({why}); every workload would only be denied",
+        )
     options = RecommendOptions(
         format=PolicyFormat(policy_format.value),
         granularity=granularity.value,
@@ -279,6 +285,3 @@ def recommend(
     else:
         emit(report_text(result, out, files))
     raise typer.Exit(0 if result.proof.holds else EXIT_VIOLATION)
-
-
-_ = EXIT_BAD_INPUT
