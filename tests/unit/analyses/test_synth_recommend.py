@@ -349,3 +349,82 @@ def test_namespace_granularity(cluster: microseg.model.Cluster) -> None:
     )
     assert ("a", "microseg-namespace") in names
     assert ("a", "microseg-web") not in names
+
+
+MESH = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: m, labels: {istio-injection: enabled}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: one, namespace: m}
+spec:
+  selector: {matchLabels: {app: one}}
+  template:
+    metadata: {labels: {app: one}}
+    spec: {serviceAccountName: shared, containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: two, namespace: m}
+spec:
+  selector: {matchLabels: {app: two}}
+  template:
+    metadata: {labels: {app: two}}
+    spec: {serviceAccountName: shared, containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: m}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {serviceAccountName: api, containers: [{name: c, ports: [{containerPort: 8080}]}]}
+"""
+
+
+def test_istio_principals_and_shared_service_accounts(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MESH)
+    cluster = microseg.load([str(tmp_path)])
+    flows = [
+        ("m/one", "m/api", "TCP", 8080, 5, "forwarded"),
+        ("m/two", "m/api", "TCP", 8080, 5, "forwarded"),
+        ("m/one", "169.254.20.10", "UDP", 53, 5, "forwarded"),
+    ]
+    rec = recommend(cluster, window(flows), RecommendOptions(format=PolicyFormat.ISTIO))
+    assert rec.proof.holds
+    api = _policy(rec, "microseg-api")
+    assert api["selector"] == {"matchLabels": {"app": "api"}}
+    assert api["rules"] == [
+        {
+            "from": [{"source": {"principals": ["cluster.local/ns/m/sa/shared"]}}],
+            "to": [{"operation": {"ports": ["8080"]}}],
+        }
+    ]
+    shared = [f for f in rec.findings if f.code == "MS524"]
+    assert shared and "m/one[Deployment], m/two[Deployment]" in shared[0].message
+    # two may call api because one may: the proof counts it as observed (both were seen)
+    assert _policy(rec, "microseg-allow-nothing") == {}
+
+
+def test_node_local_dns_cache_is_the_resolver_when_the_flows_show_it(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MESH)
+    cluster = microseg.load([str(tmp_path)])
+    flows = [
+        ("m/one", "m/api", "TCP", 8080, 5, "forwarded"),
+        ("m/one", "169.254.20.10", "UDP", 53, 5, "forwarded"),
+    ]
+    rec = recommend(cluster, window(flows), RecommendOptions())
+    assert rec.resolvers == ("169.254.20.10",)
+    one = _policy(rec, "microseg-one")
+    dns = [r for r in one["egress"] if r["to"] == [{"ipBlock": {"cidr": "169.254.20.10/32"}}]]  # type: ignore[index]
+    assert dns == [
+        {
+            "to": [{"ipBlock": {"cidr": "169.254.20.10/32"}}],
+            "ports": [{"protocol": "TCP", "port": 53}, {"protocol": "UDP", "port": 53}],
+        }
+    ]
+    gen = next(g for g in rec.generated if g.name == "microseg-one")
+    assert any("link-local" in note for _, note in gen.comments)
