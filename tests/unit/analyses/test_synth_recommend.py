@@ -404,7 +404,8 @@ def test_istio_principals_and_shared_service_accounts(tmp_path: Path) -> None:
         }
     ]
     shared = [f for f in rec.findings if f.code == "MS524"]
-    assert shared and "m/one[Deployment], m/two[Deployment]" in shared[0].message
+    assert shared
+    assert "m/one[Deployment], m/two[Deployment]" in shared[0].message
     # two may call api because one may: the proof counts it as observed (both were seen)
     assert _policy(rec, "microseg-allow-nothing") == {}
 
