@@ -40,6 +40,7 @@ from microseg.analyses.synth.build import (
 )
 from microseg.analyses.synth.cidrs import public_block
 from microseg.analyses.synth.labels import Choice, choose_selectors
+from microseg.analyses.synth.mesh_intents import generate_mesh
 from microseg.analyses.synth.recommend import Finding, merge
 from microseg.analyses.synth.types import (
     Generated,
@@ -212,7 +213,7 @@ def generate(
     )
     generated: list[Generated] = []
     targets = {t for t, _ in needs.ports}
-    for ns in covered_ns:
+    for ns in covered_ns if fmt is not PolicyFormat.ISTIO else ():
         generated.append(default_deny(ns, ctx))
         for i in sorted(
             (i for i in targets if cluster.workloads[i].key.namespace == ns),
@@ -220,6 +221,10 @@ def generate(
         ):
             generated.append(workload_policy(i, needs, ctx))
     findings: list[Finding] = []
+    if fmt is PolicyFormat.ISTIO:
+        made, mesh_notes = generate_mesh(cluster, intents, of_group, choices, covered_ns, ctx, v6)
+        generated += made
+        findings += [Finding(*n) for n in mesh_notes]
     if fmt is PolicyFormat.ADMINNETWORKPOLICY:
         extra, notes = guardrails.generate(cluster, generated, covered_ns, anp_priority, ctx, v6)
         generated += extra

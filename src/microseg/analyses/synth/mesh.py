@@ -41,14 +41,15 @@ from microseg.model.mesh import (
 )
 from microseg.model.sets import Protocol
 
-__all__ = ["ALLOW_NOTHING", "generate"]
+__all__ = ["ALLOW_NOTHING", "Note", "generate", "in_mesh"]
 
 ALLOW_NOTHING = "microseg-allow-nothing"
 Note = tuple[str, str, str, str]
 _PLAIN = "plaintext"
 
 
-def _in_mesh(cluster: Cluster, host_network_as_node: bool = True) -> dict[int, bool]:
+def in_mesh(cluster: Cluster, host_network_as_node: bool = True) -> dict[int, bool]:
+    """Per workload index: whether its first selectable pod runs in the mesh."""
     index = {w.key: i for i, w in enumerate(cluster.workloads)}
     out: dict[int, bool] = {}
     for pod in cluster.pods:
@@ -69,7 +70,7 @@ def generate(
     options: object,
 ) -> tuple[list[Generated], list[Note]]:
     notes: list[Note] = []
-    mesh = _in_mesh(cluster)
+    mesh = in_mesh(cluster)
     w = learnt.n_workloads
     td = cluster.mesh.trust_domain
     tcp = PROTO_LIST.index(Protocol.TCP)

@@ -34,6 +34,7 @@ __all__ = ["GenerateFormat", "generate"]
 class GenerateFormat(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
+    ISTIO = "istio"
 
 
 def generate(
