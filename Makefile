@@ -44,6 +44,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/monitor.py
 
 # One-line wrong changes to the central semantic rules, each run against the suite in a
 # copy of the tree: prints killed/survived per mutant (tests/mutation/mutate.py).

@@ -7,12 +7,14 @@ module and one line here, and importing a command module registers nothing by it
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 import typer
 
 from microseg.cli.commands import (
+    apply,
     blast_radius,
     connectivity,
     demo,
@@ -22,6 +24,7 @@ from microseg.cli.commands import (
     generate,
     identity,
     lint,
+    monitor,
     reach,
     recommend,
     schema,
@@ -51,6 +54,8 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("simulate", simulate.simulate),
     ("recommend", recommend.recommend),
     ("generate", generate.generate),
+    ("monitor", monitor.monitor),
+    ("apply", apply.apply),
 )
 
 
@@ -63,7 +68,9 @@ def build_app() -> typer.Typer:
         rich_markup_mode="markdown",
         help="Zero-trust micro-segmentation for Kubernetes: exact, explained connectivity.",
         no_args_is_help=True,
-        add_completion=False,
+        # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+        # (typer's, which runs the shell's completion through this same program).
+        add_completion=True,
         pretty_exceptions_enable=False,
     )
     for name, command in COMMANDS:
@@ -81,8 +88,10 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    # Run as a kubectl plugin (`kubectl microseg`), usage and completion say so.
+    plugin = os.path.basename(sys.argv[0]) == "kubectl-microseg"
     try:
-        app()
+        app(prog_name="kubectl microseg" if plugin else None)
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(EXIT_BAD_INPUT)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from microseg.cli.commands.recommend import bad_option
-from microseg.cli.common import EXIT_VIOLATION, Session, emit
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, Session, emit
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.options import (
     AssumeSystemPods,
@@ -25,6 +25,7 @@ from microseg.cli.options import (
     Quiet,
     TextOrJson,
     output_option,
+    reads_inputs,
 )
 from microseg.cli.policy_files import write_files
 
@@ -37,6 +38,7 @@ class GenerateFormat(StrEnum):
     ISTIO = "istio"
 
 
+@reads_inputs
 def generate(
     paths: Paths,
     intents: Annotated[
@@ -73,6 +75,7 @@ def generate(
     host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Policies from segmentation intents, proven by verify. Exit 0 proven, 1 not, 2 bad input."""
     from microseg.analyses.synth import PolicyFormat
@@ -88,6 +91,7 @@ def generate(
         host_network.value,
         namespace=namespace,
         assume_system_pods=assume_system_pods,
+        inputs=inputs,
     )
     chosen = load_intent_files(intents, quiet)
     with session.progress():

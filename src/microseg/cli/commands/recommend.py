@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from microseg.cli.commands.flows import open_store
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, emit
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, Session, emit
 from microseg.cli.mesh_session import load_mesh
 from microseg.cli.options import (
     AssumeMesh,
@@ -30,6 +30,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.cli.policy_files import write_files
 
@@ -87,6 +88,7 @@ def check_cidrs(option: str, values: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+@reads_inputs
 def recommend(
     paths: Paths,
     flows: Annotated[
@@ -211,6 +213,7 @@ def recommend(
     host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Least-privilege policies from observed flows, proven by the engine. Exit 0 proven, 1 not, 2 bad input."""
     from microseg.analyses.synth import PolicyFormat, RecommendOptions
@@ -240,6 +243,7 @@ def recommend(
         namespace=namespace,
         assume_system_pods=assume_system_pods,
         assume_mesh=assume_mesh,
+        inputs=inputs,
     )
     with open_store(flows) as store:
         window = session.stage("reading flow keys", lambda: read_window(store, when, within))
