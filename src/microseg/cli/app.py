@@ -16,19 +16,25 @@ import typer
 from microseg.cli.commands import (
     apply,
     blast_radius,
+    check,
     connectivity,
     demo,
     diff,
     exposure,
     flows,
+    generate,
+    guardrails,
     identity,
     lint,
     monitor,
     reach,
+    recommend,
     schema,
     simulate,
     stats,
+    ui,
     verify,
+    webhook,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
@@ -50,8 +56,12 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("recommend", recommend.recommend),
+    ("generate", generate.generate),
     ("monitor", monitor.monitor),
     ("apply", apply.apply),
+    ("check", check.check),
+    ("ui", ui.ui),
 )
 
 
@@ -72,6 +82,8 @@ def build_app() -> typer.Typer:
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
     app.add_typer(flows.app, name="flows")
+    app.add_typer(webhook.app, name="webhook")
+    app.add_typer(guardrails.app, name="guardrails")
     return app
 
 

@@ -57,6 +57,8 @@ def test_every_reading_command_has_the_cluster_options() -> None:
         "simulate",
         "monitor",
         "apply",
+        "recommend",
+        "generate",
     ):
         out = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "200"})
         for flag in ("--cluster", "--context", "--kubeconfig", "--cluster-namespace", "--strict"):
