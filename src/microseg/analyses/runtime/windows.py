@@ -113,16 +113,20 @@ class Window:
         hit = np.flatnonzero(count >= self.threshold)
         fired = Fired(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
         if len(hit):
-            # The first point (by time, then position) of each key that fires; a held
-            # point is attributed to the newest event of its key in this batch.
-            by = hit[np.lexsort((hit, q_time[hit], q_key[hit]))]
+            # The first point (by time) of each key that fires, the last in position among
+            # events of that same time (they are counted together); a held point is
+            # attributed to the latest event of its key in this batch before it.
+            held_point = hit >= len(key)
+            by = hit[np.lexsort((-hit, held_point, q_time[hit], q_key[hit]))]
             keys, first = np.unique(q_key[by], return_index=True)
             pick = by[first]
             local = pick.copy()
             for i, j in enumerate(pick.tolist()):
                 if j >= len(key):
-                    mine = np.flatnonzero(key == keys[i])
-                    local[i] = mine[np.argmax(time_ms[mine])]
+                    # The latest new event at or before the held point completed it.
+                    mine = np.flatnonzero((key == keys[i]) & (time_ms <= q_time[j]))
+                    newest = time_ms[mine] == time_ms[mine].max()
+                    local[i] = mine[newest][-1]
             fired = Fired(keys, rows[local], count[pick].astype(np.int64))
         # Keep the latest occurrence of each (key, value) that can still count.
         newest = int(t.max()) if self.newest is None else max(self.newest, int(t.max()))

@@ -10,12 +10,12 @@ from microseg.analyses.runtime.windows import Window
 
 
 def brute(keys: list[int], values: list[int], times: list[int], span: int) -> list[int]:
+    """Distinct values of the key within [t - span, t] at each event; events of one
+    millisecond are simultaneous (counted together)."""
     out = []
-    for i, (k, t) in enumerate(zip(keys, times, strict=True)):
+    for k, t in zip(keys, times, strict=True):
         seen = {
-            values[j]
-            for j in range(len(keys))
-            if j <= i and keys[j] == k and t - span <= times[j] <= t
+            values[j] for j in range(len(keys)) if keys[j] == k and t - span <= times[j] <= t
         }
         out.append(len(seen))
     return out
@@ -37,10 +37,15 @@ def test_first_firing_matches_brute_force(
     rows = sorted(rows, key=lambda r: r[2])  # in order: evaluation at every event is exact
     keys, values, times = (list(x) for x in zip(*rows, strict=True))
     counts = brute(keys, values, times, 1000)
-    expected: dict[int, int] = {}
-    for i, (k, c) in enumerate(zip(keys, counts, strict=True)):
-        if c >= threshold and k not in expected:
-            expected[k] = i
+    # The first time a key reaches the threshold; of simultaneous events, the last one.
+    first: dict[int, int] = {}
+    for k, c, t in zip(keys, counts, times, strict=True):
+        if c >= threshold and k not in first:
+            first[k] = t
+    expected = {
+        k: max(i for i in range(len(keys)) if keys[i] == k and times[i] == t)
+        for k, t in first.items()
+    }
     w = Window(1.0, threshold, 3600.0)
     got: dict[int, int] = {}
     start = 0
