@@ -9,19 +9,32 @@ from hypothesis import strategies as st
 from microseg.analyses.runtime.windows import Window
 
 
-def brute(keys: list[int], values: list[int], times: list[int], span: int) -> list[int]:
-    """Distinct values of the key within [t - span, t] at each event; events of one
-    millisecond are simultaneous (counted together)."""
-    out = []
-    for k, t in zip(keys, times, strict=True):
-        seen = {
-            values[j] for j in range(len(keys)) if keys[j] == k and t - span <= times[j] <= t
-        }
-        out.append(len(seen))
-    return out
+def brute_firings(
+    rows: list[tuple[int, int, int]], parts: list[list[int]], threshold: int, span: int
+) -> dict[int, int]:
+    """Batch by batch: each new event's count is the distinct values of its key within
+    [t - span, t] among every event received so far (its batch included: events of one
+    batch are read together). A key fires once, at its earliest such event; of events of
+    that same time, the last one."""
+    fired: dict[int, int] = {}
+    received: list[int] = []
+    for part in parts:
+        received += part
+        candidates: dict[int, list[int]] = {}
+        for i in part:
+            k, _, t = rows[i]
+            if k in fired:
+                continue
+            seen = {rows[j][1] for j in received if rows[j][0] == k and t - span <= rows[j][2] <= t}
+            if len(seen) >= threshold:
+                candidates.setdefault(k, []).append(i)
+        for k, idx in candidates.items():
+            first = min(rows[i][2] for i in idx)
+            fired[k] = max(i for i in idx if rows[i][2] == first)
+    return fired
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, 2), st.integers(0, 6), st.integers(0, 5000)),
@@ -34,33 +47,29 @@ def brute(keys: list[int], values: list[int], times: list[int], span: int) -> li
 def test_first_firing_matches_brute_force(
     rows: list[tuple[int, int, int]], threshold: int, cut: int
 ) -> None:
-    rows = sorted(rows, key=lambda r: r[2])  # in order: evaluation at every event is exact
-    keys, values, times = (list(x) for x in zip(*rows, strict=True))
-    counts = brute(keys, values, times, 1000)
-    # The first time a key reaches the threshold; of simultaneous events, the last one.
-    first: dict[int, int] = {}
-    for k, c, t in zip(keys, counts, times, strict=True):
-        if c >= threshold and k not in first:
-            first[k] = t
-    expected = {
-        k: max(i for i in range(len(keys)) if keys[i] == k and times[i] == t)
-        for k, t in first.items()
-    }
+    rows = sorted(rows, key=lambda r: r[2])
+    parts = [p.tolist() for p in np.array_split(np.arange(len(rows)), cut) if len(p)]
+    expected = brute_firings(rows, parts, threshold, 1000)
+    keys, values, times = (np.array(x, dtype=np.int64) for x in zip(*rows, strict=True))
     w = Window(1.0, threshold, 3600.0)
     got: dict[int, int] = {}
-    start = 0
-    for part in np.array_split(np.arange(len(rows)), cut):
-        if not len(part):
-            continue
-        fired = w.feed(
-            np.array(keys)[part], np.array(values)[part], np.array(times, dtype=np.int64)[part]
-        )
+    for part in parts:
+        fired = w.feed(keys[part], values[part], times[part])
         for k, r in zip(fired.keys.tolist(), fired.rows.tolist(), strict=True):
-            got.setdefault(k, start + r)
-        w.forget(fired.keys)
-        start += len(part)
-    # A key fires once, at its first crossing (forgotten afterwards, as the detectors do).
+            got.setdefault(k, part[r])
+        w.forget(fired.keys)  # as the detectors do: an alerted key goes to its alert
     assert got == expected
+
+
+def test_a_late_event_completes_a_window_it_belongs_to() -> None:
+    w = Window(60, 3, 300)
+    assert not len(
+        w.feed(np.array([1, 1, 1]), np.array([1, 2, 3]), np.array([0, 10_000, 70_000])).keys
+    )
+    # value 1 again at 65 s: at 70 s the window [10 s, 70 s] now holds 1, 2 and 3.
+    fired = w.feed(np.array([1]), np.array([1]), np.array([65_000]))
+    assert fired.keys.tolist() == [1]
+    assert fired.counts.tolist() == [3]
 
 
 def test_late_events_refused_and_counted() -> None:
