@@ -3,6 +3,7 @@ JSON; the action log and `quarantine list` in text and JSON."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -24,7 +25,8 @@ def _object(kind: str, plan: Plan, policy: Any) -> dict[str, Any]:
         "",
         annotations=(("microseg.dev/pod", f"{plan.namespace}/{plan.pod}"),),
     )
-    out = manifest(g)
+    # Plain dicts: the manifest's parts are memoising dict subclasses.
+    out: dict[str, Any] = json.loads(json.dumps(manifest(g)))
     out["metadata"]["labels"] = {MANAGED_BY[0]: MANAGED_BY[1], QUARANTINE_LABEL: plan.id}
     return out
 
