@@ -216,6 +216,9 @@ class Tailer:
             if f.skipping:
                 f.skipping = False  # the end of an over-long line
                 continue
+            if len(part) > MAX_LINE:
+                lines.append(Line(f.path, f.line, part[:4096], cut=True))
+                continue
             lines.append(Line(f.path, f.line, part.rstrip(b"\r")))
         if len(f.pending) > MAX_LINE:
             f.line += 1

@@ -14,7 +14,7 @@ Defaults and where they come from:
 - `audit.forbidden` (10): requests of one user the API server refused (403) within the window.
 - `dedupe` (300 s): an alert's duplicates (same detector, rule and subject) merge into it
   while they keep coming within this time of its last event.
-- `rate.alerts` (60) and `rate.subject` (5): new alerts per minute at most, overall and per
+- `rate.alerts` (60) and `rate.subject` (20): new alerts per minute at most, overall and per
   subject (a pod, an address, a user); more are counted as rate-limited, never printed.
 - `evidence` (5): source records kept per alert.
 - `lateness` (300 s): a window detector ignores events older than the newest one it has
@@ -64,7 +64,7 @@ class Thresholds:
     audit_forbidden: int = 10
     dedupe: float = 300.0
     rate_alerts: int = 60
-    rate_subject: int = 5
+    rate_subject: int = 20
     evidence: int = 5
     lateness: float = 300.0
 
