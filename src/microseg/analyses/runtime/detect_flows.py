@@ -107,9 +107,21 @@ class FlowDetector:
             "denied-burst": Window(w, thresholds.denied_count, late),
         }
         self._ids: dict[str, int] = {}
+        self._pairs: dict[int, int] = {}
         self._names: list[str] = []
         self._eps: dict[int, Endpoint] = {}
         self.newest = float("-inf")
+
+    def _pair_ids(self, src: Ints, port: Ints) -> Ints:
+        """A stable small id per (source, port): the sweep window's key."""
+        uniq, inverse = np.unique(src * 65536 + port, return_inverse=True)
+        ids = np.fromiter(
+            (self._pairs.setdefault(int(c), len(self._pairs)) for c in uniq.tolist()),
+            np.int64,
+            len(uniq),
+        )
+        out: Ints = ids[inverse.reshape(-1)]
+        return out
 
     def _id(self, name: str) -> int:
         got = self._ids.get(name)
@@ -140,7 +152,7 @@ class FlowDetector:
         plans: list[tuple[str, Bools, Ints, Ints]] = [
             ("port-scan", np.ones(n, np.bool_), src, batch.port),
             ("sensitive-scan", np.isin(batch.port, _SENSITIVE), src, batch.port),
-            ("sweep", np.ones(n, np.bool_), src * (1 << 17) + batch.port, dst_key[batch.dst]),
+            ("sweep", np.ones(n, np.bool_), self._pair_ids(src, batch.port), dst_key[batch.dst]),
             ("denied-burst", batch.denied.copy(), src, np.zeros(n, np.int64)),
         ]
         for name, use, key, value in plans:

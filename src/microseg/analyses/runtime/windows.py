@@ -30,8 +30,8 @@ __all__ = ["Fired", "Window"]
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-_SHIFT = np.int64(1 << 42)  # milliseconds: 139 years of key time
-_MAX = np.int64((1 << 42) - 1)
+_SHIFT = np.int64(1 << 36)  # milliseconds: two years of key time (keys below 2**27)
+_MAX = np.int64((1 << 36) - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,8 @@ class Window:
             self.key, self.value, self.time = self.key[keep], self.value[keep], self.time[keep]
 
     def feed(self, key: Ints, value: Ints, time_ms: Ints) -> Fired:
-        """Add one batch (keys must be >= 0 and < 2**21); late events are left out."""
+        """Add one batch (keys must be >= 0 and < 2**27, and the batch and what is held
+        span less than two years); late events are left out."""
         ok = ~self.late(time_ms)
         rows = np.flatnonzero(ok)
         key, value, time_ms = key[ok], value[ok], time_ms[ok]
