@@ -199,3 +199,19 @@ def test_bad_threshold_and_no_source(tmp_path: Path) -> None:
     got = run("watch", str(DEMO))
     assert got.returncode == 2
     assert "no events to watch" in got.stderr
+
+
+def test_a_flow_store_is_followed_by_its_keys(tmp_path: Path) -> None:
+    h = tmp_path / "hubble.json"
+    h.write_text("\n".join(hubble(i * 0.2, port=1000 + i) for i in range(60)) + "\n")
+    db = tmp_path / "flows.duckdb"
+    imported = run("flows", "import", str(h), "--db", str(db))
+    assert imported.returncode == 0, imported.stderr
+    state = tmp_path / "state"
+    got = run("watch", str(DEMO), "--flows", str(db), "--state", str(state), "--duration", "4", "-o", "json")
+    out = docs(got.stdout)
+    assert {"port-scan", "denied-burst"} <= {d["rule"] for d in out if d["kind"] == "Alert"}
+    assert out[-1]["events"] == {"flows": 60}
+    # Followed from where it stopped: nothing new, nothing read again.
+    again = run("watch", str(DEMO), "--flows", str(db), "--state", str(state), "--duration", "3", "-o", "json")
+    assert docs(again.stdout)[-1]["events"] == {}

@@ -73,12 +73,17 @@ class Severity(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One input line: `line` is 1-based in `file` (`-` for stdin)."""
+    """One input line: `line` is 1-based in `file` (`-` for stdin). Kept as read (bytes)
+    and decoded only when shown: most records are never shown."""
 
     source: EventSource
     file: str
     line: int
-    text: str
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        return self.raw.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)

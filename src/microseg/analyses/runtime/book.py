@@ -66,6 +66,8 @@ class Hit:
     pod: str = ""
     subject: str = ""
     details: tuple[tuple[str, object], ...] = ()
+    last_time: float = 0.0
+    """The newest event of the hit, when it stands for several (0: `time`)."""
 
 
 def alert_id(key: tuple[str, ...], first: Record | None) -> str:
@@ -109,7 +111,7 @@ class AlertBook:
             self.open[hit.key] = replace(
                 alert,
                 count=alert.count + hit.events,
-                last_time=max(alert.last_time, hit.time),
+                last_time=max(alert.last_time, hit.time, hit.last_time),
                 evidence=alert.evidence + hit.records[: max(room, 0)],
             )
             return "merged", None
@@ -133,7 +135,7 @@ class AlertBook:
             hit.subject,
             hit.records[: self.t.evidence],
             hit.events,
-            hit.time,
+            max(hit.time, hit.last_time),
             dict(hit.details),
         )
         self.open[hit.key] = new

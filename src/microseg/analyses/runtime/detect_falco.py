@@ -23,24 +23,37 @@ class FalcoDetector:
         self.newest = float("-inf")
 
     def feed(self, events: Sequence[FalcoEvent]) -> list[Alert]:
+        """Events of one batch are grouped by what they would merge on (rule and pod): one
+        hit per group, standing for all of its events."""
         tally = self.book.tally
         tally.events["falco"] += len(events)
-        out: list[Alert] = []
+        groups: dict[tuple[str, str], list[FalcoEvent]] = {}
+        newest = self.newest
         for e in events:
-            if e.time < self.newest:
+            if e.time < newest:
                 tally.out_of_order["falco"] += 1
             else:
-                self.newest = e.time
-            m = meaning(e.rule, e.tags, e.process)
-            if not m.known:
-                self.unknown_rules.add(e.rule)
-            severity = max(m.severity, priority_severity(e.priority))
-            if severity < self.min_severity:
-                tally.ignore("falco", BELOW)
-                continue
+                newest = e.time
             where = (
                 f"{e.namespace}/{e.pod}" if e.pod else f"{e.hostname}/{e.container_id or 'host'}"
             )
+            group = groups.get((e.rule, where))
+            if group is None:
+                groups[(e.rule, where)] = [e]
+            else:
+                group.append(e)
+        self.newest = newest
+        out: list[Alert] = []
+        limit = self.book.t.evidence
+        for (rule, where), group in groups.items():
+            e = group[0]
+            m = meaning(rule, e.tags, e.process)
+            if not m.known:
+                self.unknown_rules.add(rule)
+            severity = max(m.severity, priority_severity(e.priority))
+            if severity < self.min_severity:
+                tally.ignore("falco", BELOW, len(group))
+                continue
             details: list[tuple[str, object]] = [("category", m.category), ("priority", e.priority)]
             for name, value in (
                 ("command", e.cmdline),
@@ -52,19 +65,21 @@ class FalcoDetector:
                     details.append((name, value))
             alert = self.book.account(
                 Hit(
-                    ("falco", e.rule, where),
+                    ("falco", rule, where),
                     "falco",
-                    e.rule,
-                    e.rule,
+                    rule,
+                    rule,
                     severity,
                     technique(m.technique),
                     e.time,
-                    (e.record,),
+                    tuple(x.record for x in group[:limit]),
                     "falco",
-                    namespace=e.namespace,
-                    pod=e.pod,
-                    subject="" if e.pod else where,
-                    details=tuple(details),
+                    len(group),
+                    e.namespace,
+                    e.pod,
+                    "" if e.pod else where,
+                    tuple(details),
+                    max(x.time for x in group),
                 )
             )
             if alert is not None:

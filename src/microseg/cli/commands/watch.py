@@ -97,7 +97,12 @@ def _sources(option: str) -> Any:
     return typer.Option(
         option,
         help=f"{option[2:].capitalize()} events: a file that grows, a folder of them, or - for "
-        "stdin (repeatable).",
+        "stdin (repeatable)."
+        + (
+            " Also a flow store (flows import --db), followed by its keys' last_seen."
+            if option == "--flows"
+            else ""
+        ),
         show_default=False,
     )
 
@@ -247,8 +252,8 @@ def watch(
     if sum(spec == "-" for _, spec in sources) > 1:
         fail("only one source can be stdin (-)")
     for kind, spec in sources:
-        if spec != "-" and spec.endswith((".duckdb", ".db")):
-            fail(f"--{kind} {spec}: a flow store is not a stream; give the flow files or -")
+        if kind != "flows" and spec != "-" and spec.endswith((".duckdb", ".db")):
+            fail(f"--{kind} {spec}: a flow store holds flows; give it to --flows")
     if respond is not Respond.OFF and not inputs.cluster and not dry_run:
         sys.stderr.write(
             f"error[MS810]: --respond {respond.value} acts on the cluster: add --cluster, or "

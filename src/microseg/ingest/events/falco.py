@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
@@ -24,6 +23,35 @@ from microseg.ingest.events.lines import Line, Parsed, decode_error, epoch, reco
 from microseg.model.events import EventSource, FalcoEvent, Reject
 
 __all__ = ["parse_falco"]
+
+
+_FIELDS = {
+    "ns": "k8s.ns.name",
+    "pod": "k8s.pod.name",
+    "container": "container.id",
+    "cmdline": "proc.cmdline",
+    "process": "proc.name",
+    "user": "user.name",
+    "ka_user": "ka.user.name",
+    "ka_resource": "ka.target.resource",
+    "ka_namespace": "ka.target.namespace",
+    "ka_name": "ka.target.name",
+}
+
+
+class _Fields(msgspec.Struct, rename=_FIELDS):
+    """Only the output fields read; the others are skipped by the decoder, never built."""
+
+    ns: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    cmdline: str | None = None
+    process: str | None = None
+    user: str | None = None
+    ka_user: str | None = None
+    ka_resource: str | None = None
+    ka_namespace: str | None = None
+    ka_name: str | None = None
 
 
 class _Falco(msgspec.Struct):
@@ -34,17 +62,17 @@ class _Falco(msgspec.Struct):
     hostname: str = ""
     output: str = ""
     tags: list[str] = msgspec.field(default_factory=list)
-    output_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    output_fields: _Fields = msgspec.field(default_factory=_Fields)
 
 
 _DECODER = msgspec.json.Decoder(_Falco)
 
 
-def _text(fields: dict[str, Any], *names: str) -> str:
-    for name in names:
-        value = fields.get(name)
+def _text(*values: str | None) -> str:
+    """The first value Falco filled (`<NA>` is its word for a field without a value)."""
+    for value in values:
         if value is not None and value != "<NA>":
-            return str(value)
+            return value
     return ""
 
 
@@ -65,11 +93,11 @@ def parse_falco(lines: Iterable[Line]) -> Parsed[FalcoEvent]:
             out.rejects.append(Reject(rec, reason))
             continue
         f = raw.output_fields
-        namespace = _text(f, "k8s.ns.name")
-        pod = _text(f, "k8s.pod.name")
-        if not pod and _text(f, "ka.target.resource") == "pods":
-            namespace = namespace or _text(f, "ka.target.namespace")
-            pod = _text(f, "ka.target.name")
+        namespace = _text(f.ns)
+        pod = _text(f.pod)
+        if not pod and f.ka_resource == "pods":
+            namespace = namespace or _text(f.ka_namespace)
+            pod = _text(f.ka_name)
         out.events.append(
             FalcoEvent(
                 epoch(raw.time),
@@ -80,10 +108,10 @@ def parse_falco(lines: Iterable[Line]) -> Parsed[FalcoEvent]:
                 tuple(raw.tags),
                 namespace,
                 pod,
-                _text(f, "container.id"),
-                _text(f, "proc.cmdline"),
-                _text(f, "proc.name"),
-                _text(f, "user.name", "ka.user.name"),
+                _text(f.container),
+                _text(f.cmdline),
+                _text(f.process),
+                _text(f.user, f.ka_user),
                 raw.output,
                 rec,
             )

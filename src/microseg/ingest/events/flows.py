@@ -58,7 +58,7 @@ class FlowParser:
         if not keep:
             return _empty(), [], blank
         cut = next((i + 1 for i, ln in enumerate(keep) if ln.cut), 0)
-        blob = "\n".join(r.text.replace("\n", " ") for r in records)
+        blob = b"\n".join(ln.data for ln in keep).decode("utf-8", "replace")
         db = self.db
         db.execute(
             "CREATE OR REPLACE TEMP TABLE lines AS SELECT unnest(range(1, len(l) + 1)) AS line, "

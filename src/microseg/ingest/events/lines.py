@@ -34,7 +34,7 @@ class Parsed(Generic[T]):
 
 
 def record(source: EventSource, line: Line) -> Record:
-    return Record(source, line.file, line.number, line.data.decode("utf-8", "replace"))
+    return Record(source, line.file, line.number, line.data)
 
 
 def decode_error(exc: Exception, line: Line) -> str:
