@@ -208,10 +208,32 @@ def test_a_flow_store_is_followed_by_its_keys(tmp_path: Path) -> None:
     imported = run("flows", "import", str(h), "--db", str(db))
     assert imported.returncode == 0, imported.stderr
     state = tmp_path / "state"
-    got = run("watch", str(DEMO), "--flows", str(db), "--state", str(state), "--duration", "4", "-o", "json")
+    got = run(
+        "watch",
+        str(DEMO),
+        "--flows",
+        str(db),
+        "--state",
+        str(state),
+        "--duration",
+        "4",
+        "-o",
+        "json",
+    )
     out = docs(got.stdout)
     assert {"port-scan", "denied-burst"} <= {d["rule"] for d in out if d["kind"] == "Alert"}
     assert out[-1]["events"] == {"flows": 60}
     # Followed from where it stopped: nothing new, nothing read again.
-    again = run("watch", str(DEMO), "--flows", str(db), "--state", str(state), "--duration", "3", "-o", "json")
+    again = run(
+        "watch",
+        str(DEMO),
+        "--flows",
+        str(db),
+        "--state",
+        str(state),
+        "--duration",
+        "3",
+        "-o",
+        "json",
+    )
     assert docs(again.stdout)[-1]["events"] == {}
