@@ -20,25 +20,26 @@ def test_mixed_folder_balances_and_resolves(tmp_path: Path, demo_dir: Path) -> N
         app, ["flows", "import", str(DATA), "--db", db, "--cluster-snapshot", str(demo_dir), "-q"]
     )
     assert got.exit_code == 0, got.output
-    assert "total: read 22 = stored 15 + rejected 7" in got.stdout
+    assert "total: read 36 = stored 26 + rejected 10" in got.stdout
     assert "hubble.json: hubble," in got.stdout
     assert "envoy.log: envoy," in got.stdout
-    assert "1 unresolved" in got.stdout
+    assert "2 unresolved" in got.stdout  # Calico's pub and pvt
     again = runner.invoke(app, ["flows", "import", str(DATA), "--db", db])
     assert again.exit_code == 0
-    assert again.stdout.count("already imported") == 4
+    assert again.stdout.count("already imported") == 6
     stats = json.loads(runner.invoke(app, ["flows", "stats", "--db", db, "-o", "json"]).stdout)
     assert stats["kind"] == "FlowStats"
-    assert stats["files"] == 4
-    assert stats["rejected"] == 7
-    assert stats["endpoints"]["unresolved"] == 1
+    assert stats["files"] == 6
+    assert stats["rejected"] == 10
+    assert stats["endpoints"]["unresolved"] == 2
     shown = json.loads(
         runner.invoke(
             app, ["flows", "show", "--db", db, "--verdict", "dropped", "-o", "json"]
         ).stdout
     )
-    assert [(i["src"], i["dst"], i["port"]) for i in shown["items"]] == [
-        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 22)
+    assert sorted((i["src"], i["dst"], i["port"]) for i in shown["items"]) == [
+        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 22),
+        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 5432),
     ]
 
 

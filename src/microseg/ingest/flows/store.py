@@ -17,7 +17,6 @@ rejected) and its hash recorded, or nothing changed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,10 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from microseg.ingest.flows.aggregate import KEY, aggregate
 from microseg.ingest.flows.detect import detect_format
-from microseg.ingest.flows.formats import COLUMNS, FlowFormat, select_for
+from microseg.ingest.flows.formats import FlowFormat
+from microseg.ingest.flows.reader import read_file, scan, snippets
 from microseg.model.flows import FlowKeys, FlowStats, Ints, ObservedEndpoint, ShownFlow
 
 __all__ = [
@@ -37,19 +38,6 @@ __all__ = [
     "stats",
 ]
 
-KEY = (
-    "src_ns",
-    "src_pod",
-    "src_workload",
-    "src_ip",
-    "dst_ns",
-    "dst_pod",
-    "dst_workload",
-    "dst_ip",
-    "protocol",
-    "port",
-    "verdict",
-)
 EP = ("ns", "pod", "workload", "ip")
 
 _SCHEMA = """
@@ -92,19 +80,8 @@ class ImportResult:
     """The same content (sha256) was imported before: nothing changed."""
 
 
-_LAST_LINE = (
-    "(SELECT greatest(coalesce(max(line), 0), (SELECT coalesce(max(line), 0) FROM csv_rej)) "
-    "FROM lines)"
-)
-"""The file's last line number, counting lines the reader refused."""
-
-
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return scan(path).sha256
 
 
 class FlowStore:
@@ -128,95 +105,80 @@ class FlowStore:
         self.close()
 
     # -- import ---------------------------------------------------------------------------
+    def imported(self, digest: str) -> str | None:
+        """The format a file of this content (sha256) was imported as, if it was."""
+        seen = self.db.execute("SELECT format FROM imports WHERE sha256 = ?", [digest]).fetchone()
+        return None if seen is None else str(seen[0])
+
     def import_file(self, path: Path, name: str, fmt: FlowFormat | None = None) -> ImportResult:
         """Read one file into the store. `name` is how the file is recorded and reported."""
-        digest = file_hash(path)
-        seen = self.db.execute("SELECT format FROM imports WHERE sha256 = ?", [digest]).fetchone()
+        facts = scan(path)
+        seen = self.imported(facts.sha256)
         if seen is not None:
-            return ImportResult(name, str(seen[0]), already=True)
+            return ImportResult(name, seen, already=True)
         fmt = fmt or detect_format(path)
         db = self.db
         try:
-            db.execute("BEGIN TRANSACTION")
-            # One VARCHAR column per line: \x01 never occurs unescaped in JSON or in the CSV
-            # format, and quoting is off, so DuckDB's reader hands each line over whole. A
-            # line that is not UTF-8 lands in the reader's rejects table with its number.
-            db.execute("DROP TABLE IF EXISTS csv_rej; DROP TABLE IF EXISTS csv_rej_scan")
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv(?, "
-                "columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
-                "escape = '', auto_detect = false, strict_mode = false, "
-                "max_line_size = 16777216, store_rejects = true, rejects_table = 'csv_rej', "
-                "rejects_scan = 'csv_rej_scan')",
-                [str(path)],
-            )
-            # Rows of a table keep the reader's order (preserve_insertion_order); the lines
-            # the reader refused are put back into the numbering.
-            refused = db.execute("SELECT count(*) FROM csv_rej").fetchone()
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE lines AS "
-                "SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS line, text FROM raw"
-                if refused is None or refused[0] == 0
-                else """CREATE OR REPLACE TEMP TABLE lines AS
-                WITH bad AS (SELECT DISTINCT line FROM csv_rej),
-                good AS (SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS k, text FROM raw),
-                slots AS (
-                  SELECT range + 1 AS line FROM range(
-                    (SELECT count(*) FROM good) + (SELECT count(*) FROM bad))
-                  WHERE range + 1 NOT IN (SELECT line FROM bad)),
-                numbered AS (SELECT line, row_number() OVER (ORDER BY line) AS k FROM slots)
-                SELECT numbered.line, good.text FROM good JOIN numbered USING (k)"""
-            )
-            cols = ", ".join(COLUMNS)
-            db.execute(
-                f"CREATE OR REPLACE TEMP TABLE obs AS SELECT * FROM ({select_for(fmt, _LAST_LINE)}) AS t({cols})"
-            )
-            db.execute(
-                "INSERT INTO obs BY NAME SELECT line, min('not UTF-8 text: ' || error_message) "
-                "AS reason FROM csv_rej GROUP BY line"
-            )
-            if fmt is FlowFormat.CALICO:
-                self._fold_reporters()
+            read_file(db, path, fmt, facts.lines)
             counts = db.execute(
                 "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM obs"
             ).fetchone()
             assert counts is not None
             read, rejected = int(counts[0]), int(counts[1])
+            bad = db.execute(
+                "SELECT line, reason FROM obs WHERE reason IS NOT NULL ORDER BY line"
+            ).fetchall()
+            lines = [int(line) for line, _ in bad]
             db.execute(
-                "INSERT INTO rejects SELECT ?, o.line, o.reason, left(l.text, 300) "
-                "FROM obs o LEFT JOIN lines l USING (line) WHERE o.reason IS NOT NULL ORDER BY o.line",
-                [name],
+                "CREATE OR REPLACE TEMP TABLE rej AS SELECT unnest(?::BIGINT[]) AS line, "
+                "unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS text",
+                [lines, [str(reason) for _, reason in bad], snippets(path, lines)],
+            )
+            db.execute(f"CREATE OR REPLACE TEMP TABLE agg AS {aggregate('obs')}")
+            db.execute("DROP TABLE obs")
+            self._commit(name, facts.sha256, fmt, read, rejected)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot read: {_first_line(exc)}") from None
+        return ImportResult(name, fmt.value, read, read - rejected, rejected)
+
+    def add_aggregated(
+        self, name: str, digest: str, fmt: FlowFormat, read: int, rejected: int
+    ) -> None:
+        """Store a file aggregated elsewhere (Spark): the caller has put its keys in the temp
+        table `agg` (aggregate.aggregate's columns) and its rejects in `rej` (line, reason,
+        text)."""
+        try:
+            self._commit(name, digest, fmt, read, rejected)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot write: {_first_line(exc)}") from None
+
+    def _commit(self, name: str, digest: str, fmt: FlowFormat, read: int, rejected: int) -> None:
+        """One transaction: the rejects, the keys merged, the file's hash and counts."""
+        db = self.db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            db.execute(
+                "INSERT INTO rejects SELECT ?, line, reason, text FROM rej ORDER BY line", [name]
             )
             self._merge(fmt)
             db.execute(
                 "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [name, digest, fmt.value, read, read - rejected, rejected],
             )
-            db.execute(
-                "DROP TABLE raw; DROP TABLE lines; DROP TABLE obs; DROP TABLE csv_rej; "
-                "DROP TABLE csv_rej_scan"
-            )
             db.execute("COMMIT")
-        except duckdb.Error as exc:
+        except duckdb.Error:
             db.execute("ROLLBACK")
-            raise StoreError(f"cannot read: {_first_line(exc)}") from None
-        return ImportResult(name, fmt.value, read, read - rejected, rejected)
+            raise
+        finally:
+            db.execute("DROP TABLE IF EXISTS agg; DROP TABLE IF EXISTS rej")
 
     def _merge(self, fmt: FlowFormat) -> None:
-        """This file's keys into `flows`: existing keys get the counts added and the seen
-        interval widened, new keys are appended. A hash join on the key columns, no index:
-        an index over eleven text columns cost more than the parsing at a million keys."""
-        key = ", ".join(KEY)
+        """This file's keys (temp table `agg`) into `flows`: existing keys get the counts
+        added and the seen interval widened, new keys are appended. A hash join on the key
+        columns, no index: an index over eleven text columns cost more than the parsing
+        at a million keys."""
         same = " AND ".join(f"f.{k} = a.{k}" for k in KEY)
         db = self.db
-        db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE agg AS
-            SELECT {key}, sum(CASE WHEN reply THEN 0 ELSE n END) AS count,
-                   sum(CASE WHEN reply THEN n ELSE 0 END) AS replies,
-                   min(t_first) AS first_seen, max(t_last) AS last_seen,
-                   any_value(nullif(detail, '')) AS detail
-            FROM obs WHERE reason IS NULL GROUP BY {key}"""
-        )
         db.execute(
             f"""UPDATE flows f SET count = f.count + a.count, replies = f.replies + a.replies,
               first_seen = least(f.first_seen, a.first_seen),
@@ -230,26 +192,6 @@ class FlowStore:
               SELECT 1 FROM flows f WHERE {same})""",
             [fmt.value],
         )
-        db.execute("DROP TABLE agg")
-
-    def _fold_reporters(self) -> None:
-        """Calico reports a flow at both ends (reporter src and dst) with the same interval:
-        the pair is one observation, denied when either end denied it, whose num_flows is
-        the larger of the two (Calico Enterprise flow logs, `reporter`, `action`)."""
-        group = ", ".join(
-            c for c in COLUMNS if c not in ("line", "verdict", "n", "detail", "reason")
-        )
-        w = f"PARTITION BY {group}, reason IS NULL"
-        self.db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE obs AS
-            SELECT * REPLACE (
-              CASE WHEN reason IS NULL AND bool_or(verdict = 'deny') OVER ({w})
-                   THEN 'deny' ELSE verdict END AS verdict,
-              CASE WHEN reason IS NULL AND row_number() OVER ({w} ORDER BY line) > 1 THEN 0
-                   WHEN reason IS NULL THEN max(n) OVER ({w}) ELSE n END AS n)
-            FROM obs"""
-        )
-        # The duplicates stay as rows with n = 0 so that `read` still counts every line.
 
     # -- endpoints ------------------------------------------------------------------------
     def distinct_endpoints(self) -> list[ObservedEndpoint]:
