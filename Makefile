@@ -26,8 +26,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/microseg demo
 
+# --dist loadgroup keeps the Spark tests (xdist_group "spark") on one worker: one JVM.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow and not fresh_clone"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not fresh_clone"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -5,10 +5,13 @@ cluster, `flows import` throughput, and `simulate` on the keys it stores.
     .venv/bin/python bench/flows.py gen /tmp/b2 /tmp/b2-flows.json --lines 1000000
     .venv/bin/python bench/flows.py time /tmp/b2 /tmp/b2-flows.json
 
-`gen` writes `hubble observe -o json` lines (the `{"flow": ...}` wrapper, flow.proto's
-field names) between random pods of the cluster: 85% pod to pod on one of the destination's
-container ports or a common one, 10% to external addresses, 5% replies, one in ten DROPPED,
-with a fresh ephemeral source port each. `time` imports the file into a new store (records
+`gen` writes `hubble observe -o jsonpb` lines (GetFlowsResponse: the `{"flow": ...}`
+wrapper, flow.proto's field names) between random pods of the cluster: 85% pod to pod on one
+of the destination's container ports or a common one, 10% to external addresses, 5%
+replies, one in ten DROPPED at the source, with a fresh ephemeral source port each; four in
+five pod-to-pod packets the source forwarded are also reported by the destination
+(INGRESS, one in twenty of those DROPPED there), as Hubble does between two Cilium
+endpoints, so the import folds about a third of the lines into their pair. `time` imports the file into a new store (records
 per second of the whole import: parse, reject checks, aggregation, commit) and then runs
 the simulate analysis on every stored key (reading the keys, resolving endpoints, the
 vectorised lookup, explanations and hit counts), printing JSON.
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import microseg
 from microseg.analyses.simulate import expand, key_allowed, lookup, simulate
@@ -50,8 +54,22 @@ def generate(cluster_dir: str, out: str, lines: int, seed: int) -> None:
     cluster = microseg.load([cluster_dir])
     pods = [p for p in cluster.pods if p.ips and not p.host_network]
     start = time.time() - lines * 0.001
+    written = 0
+
+    def emit(f: Any, flow: dict[str, object], stamp: float, node: str) -> None:
+        nonlocal written
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp))
+        when = f"{text}.{int(stamp * 1e6) % 1_000_000:06d}000Z"
+        flow["time"] = when
+        record = {"flow": flow, "node_name": node, "time": when}
+        f.write(json.dumps(record, separators=(",", ":")))
+        f.write("\n")
+        written += 1
+
     with open(out, "w") as f:
-        for i in range(lines):
+        i = 0
+        while written < lines:
+            i += 1
             src = rng.choice(pods)
             roll = rng.random()
             dst = None if roll < 0.10 else rng.choice(pods)
@@ -68,10 +86,9 @@ def generate(cluster_dir: str, out: str, lines: int, seed: int) -> None:
                     "destination_port": sport if reply else port,
                 }
             }
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i * 0.001))
-            flow = {
-                "time": f"{stamp}.{i % 1000:03d}000000Z",
-                "verdict": "DROPPED" if rng.random() < 0.1 else "FORWARDED",
+            dropped = rng.random() < 0.1
+            flow: dict[str, object] = {
+                "verdict": "DROPPED" if dropped else "FORWARDED",
                 "IP": {"source": a_ip, "destination": b_ip, "ipVersion": "IPv4"},
                 "l4": l4,
                 "source": _ep(a, a_ip),
@@ -80,8 +97,14 @@ def generate(cluster_dir: str, out: str, lines: int, seed: int) -> None:
                 "traffic_direction": "EGRESS",
                 "is_reply": reply,
             }
-            f.write(json.dumps({"flow": flow, "node_name": "node-1"}, separators=(",", ":")))
-            f.write("\n")
+            stamp = start + i * 0.001
+            emit(f, flow, stamp, "node-1")
+            # Between two Cilium endpoints the destination reports the packet too (INGRESS),
+            # unless the source already dropped it; four in five such reports are exported.
+            if dst is not None and not dropped and rng.random() < 0.8 and written < lines:
+                ingress = dict(flow, traffic_direction="INGRESS")
+                ingress["verdict"] = "DROPPED" if rng.random() < 0.05 else "FORWARDED"
+                emit(f, ingress, stamp + 0.0002, "node-2")
 
 
 def measure(cluster_dir: str, flows: str) -> dict[str, object]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from microseg.cli.app import app
@@ -94,3 +95,54 @@ def test_missing_db_for_stats(tmp_path: Path) -> None:
     got = runner.invoke(app, ["flows", "stats", "--db", str(tmp_path / "none.duckdb")])
     assert got.exit_code == 2
     assert "no such flow store" in got.stderr
+
+
+def test_engine_options_are_checked(tmp_path: Path) -> None:
+    hubble = str(DATA / "hubble.json")
+    cases = [
+        (["--out", str(tmp_path / "o")], "--out writes Parquet from Spark"),
+        (["--db", "x", "--spark-master", "local[1]"], "--spark-master needs --engine spark"),
+        ([], "give --db"),
+        (["--engine", "spark", "--db", "x", "--out", str(tmp_path)], "give --db"),
+        (["--engine", "spark", "--out", str(tmp_path)], "already exists"),
+    ]
+    for args, message in cases:
+        got = runner.invoke(app, ["flows", "import", hubble, *args])
+        assert got.exit_code == 2, args
+        assert message in got.stderr, (args, got.stderr)
+
+
+def test_spark_without_java_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    got = runner.invoke(
+        app,
+        [
+            "flows",
+            "import",
+            str(DATA / "hubble.json"),
+            "--engine",
+            "spark",
+            "--spark-master",
+            "local[3]",
+            "--db",
+            str(tmp_path / "f.duckdb"),
+        ],
+    )
+    assert got.exit_code == 2
+    assert "error[MS503]: --engine spark needs a Java 17+ runtime" in got.stderr
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_spark_engine_from_the_command_line(spark: object, tmp_path: Path) -> None:
+    db = str(tmp_path / "f.duckdb")
+    args = ["flows", "import", str(DATA / "hubble.json"), "--engine", "spark"]
+    got = runner.invoke(app, [*args, "--spark-master", "local[2]", "--db", db])
+    assert got.exit_code == 0, got.output
+    assert "hubble, read 9 = stored 6 + rejected 3" in got.stdout
+    assert "hubble.json:8: warning[MS501]: invalid JSON" in got.stderr
+    again = runner.invoke(app, [*args, "--spark-master", "local[2]", "--db", db])
+    assert "already imported" in again.stdout

@@ -4,7 +4,8 @@ Three steps, each a SELECT over the previous relation:
 
 1. `finish`: drop the lines that are no records (blank, comments, the CSV header) and
    name a last line that is not JSON and does not end in `}` a truncated record.
-2. `fold`: one connection reported at both of its ends counts once:
+2. `fold`: one connection reported at both of its ends counts once (the stored rows
+   become observations; `read`, `stored` and `rejected` count the rows before):
    - Calico reports a flow at the source and at the destination (`reporter` src and dst,
      the same key and interval); Calico Enterprise "Flow log data types", `reporter`.
    - Hubble reports a packet between two Cilium endpoints at both: `traffic_direction`
@@ -13,13 +14,14 @@ Three steps, each a SELECT over the previous relation:
      records share the 5-tuple (addresses, protocol, ports: the initiator's port is
      ephemeral, so it tells connections apart) and `is_reply`.
    Within a pair group (Calico: the key and the interval; Hubble: the 5-tuple and
-   is_reply) the k-th record of one end, by time then line, pairs with the k-th of the
-   other. A pair is one observation: the first end's row keeps it with the pair's verdict
+   is_reply) the k-th record of one end, by time, file and line, pairs with the k-th of
+   the other. Pairs are looked for across all the files of one import (the Hubble
+   exporter and Calico write one file per node, and the two ends of a connection are
+   usually on two nodes), never against what earlier imports stored. A pair is one observation: the first end's row keeps it with the pair's verdict
    (Calico: deny when either end denied; Hubble: dropped, error or audit when either end
    says so, in that order, else the destination's verdict, since it saw where the packet
    went), the larger count, the union of the intervals and both ends' details (each end
-   names the policies it applied); the other end's row is kept as
-   a duplicate (`dup`) so that `read` still counts every line, and never makes a key.
+   names the policies it applied), named as the first end named it.
 3. `aggregate`: GROUP BY the key (source endpoint, destination endpoint, protocol,
    destination port, verdict): request records count, replies count apart, first/last
    seen, and the smallest non-empty detail (deterministic, so both engines agree).
@@ -50,7 +52,7 @@ OBS = (*(c for c in NORMAL if c not in ("skip", "cut")), "dup")
 
 def finish(norm: str, last_line: str) -> str:
     """`norm` has every NORMAL column with `line` filled in; `last_line` is an expression
-    for the file's last line number (a literal, or a column joined per file)."""
+    for the file's last line number (a literal, or a column of `norm`)."""
     cols = [
         f"CASE WHEN reason = '{INVALID}' AND cut AND line = {last_line} "
         f"THEN '{TRUNCATED}' ELSE reason END AS reason"
@@ -63,21 +65,21 @@ def finish(norm: str, last_line: str) -> str:
 
 
 # Per format: the pair group, the column telling the two ends apart, its two values (the
-# first one keeps the observation), and the pair's verdict.
+# first one's row names the observation), and the pair's verdict from the group's rows.
 _PAIRS = {
     FlowFormat.CALICO: (
         (*KEY[:-1], "t_first", "t_last", "reply"),
         "reporter",
         ("src", "dst"),
-        "CASE WHEN bool_or(verdict = 'deny') OVER {g} THEN 'deny' ELSE {second} END",
+        "CASE WHEN bool_or(verdict = 'deny') THEN 'deny' ELSE {second} END",
     ),
     FlowFormat.HUBBLE: (
         ("src_ip", "sport", "dst_ip", "port", "protocol", "reply"),
         "direction",
         ("EGRESS", "INGRESS"),
-        "CASE WHEN bool_or(verdict = 'dropped') OVER {g} THEN 'dropped' "
-        "WHEN bool_or(verdict = 'error') OVER {g} THEN 'error' "
-        "WHEN bool_or(verdict = 'audit') OVER {g} THEN 'audit' ELSE {second} END",
+        "CASE WHEN bool_or(verdict = 'dropped') THEN 'dropped' "
+        "WHEN bool_or(verdict = 'error') THEN 'error' "
+        "WHEN bool_or(verdict = 'audit') THEN 'audit' ELSE {second} END",
     ),
 }
 
@@ -89,41 +91,45 @@ def folds(fmt: FlowFormat) -> tuple[str, str] | None:
 
 
 def fold(obs: str, fmt: FlowFormat) -> str:
+    """The observations of `obs`'s stored rows: one per row, or per pair of rows. One
+    window (the rank within the pair group and end) and one GROUP BY (group, rank); a row
+    that cannot pair is a group of its own (its file and line)."""
     pair = _PAIRS.get(fmt)
     if pair is None:
-        return f"SELECT * FROM {obs}"
+        return f"SELECT * FROM {obs} AS ob WHERE reason IS NULL"
     group, side, (one, two), verdict = pair
     part = ", ".join(group)
-    g = f"(PARTITION BY {part}, k)"
-    second = f"max(CASE WHEN {side} = '{two}' THEN verdict END) OVER {g}"
-    paired = f"k IS NOT NULL AND count(*) OVER {g} = 2"
+    pairs = f"{side} IN ('{one}', '{two}')"
+    first = f"CASE WHEN {side} = '{one}' THEN 1 ELSE 0 END"
+    lo, hi = "min(nullif(detail, ''))", "max(nullif(detail, ''))"
     cols = []
     for c in OBS:
-        if c == "verdict":
-            cols.append("CASE WHEN paired THEN pair_verdict ELSE verdict END AS verdict")
-        elif c in ("t_first", "t_last", "n"):
-            agg = {"t_first": "min", "t_last": "max", "n": "max"}[c]
-            cols.append(f"CASE WHEN paired THEN {agg}({c}) OVER {g} ELSE {c} END AS {c}")
-        elif c == "detail":
-            lo, hi = (f"{m}(nullif(detail, '')) OVER {g}" for m in ("min", "max"))
-            cols.append(
-                f"CASE WHEN paired THEN concat_ws(' ', {lo}, nullif({hi}, {lo})) ELSE detail END AS detail"
-            )
-        elif c == "dup":
-            cols.append(f"paired AND {side} = '{two}' AS dup")
-        else:
+        if c in group:
             cols.append(c)
+        elif c == "verdict":
+            second = f"max(CASE WHEN {side} = '{two}' THEN verdict END)"
+            pair_verdict = verdict.format(second=second)
+            cols.append(
+                f"CASE WHEN count(*) = 2 THEN {pair_verdict} ELSE min(verdict) END AS verdict"
+            )
+        elif c in ("t_first", "t_last", "n", "line"):
+            agg = {"t_first": "min", "t_last": "max", "n": "max", "line": "min"}[c]
+            cols.append(f"{agg}({c}) AS {c}")
+        elif c == "detail":
+            cols.append(f"concat_ws(' ', {lo}, nullif({hi}, {lo})) AS detail")
+        elif c == "dup":
+            cols.append("false AS dup")
+        else:
+            cols.append(f"max_by({c}, {first}) AS {c}")
+    alone = f"CASE WHEN {pairs} THEN NULL ELSE {{0}} END"
     return f"""
-    WITH ranked AS (
-      SELECT *, CASE WHEN reason IS NULL AND {side} IN ('{one}', '{two}')
-                     THEN row_number() OVER (PARTITION BY {part}, reason IS NULL, {side} ORDER BY t_first, line)
-                END AS k
-      FROM {obs}
-    ), marked AS (
-      SELECT *, {paired} AS paired, {verdict.format(g=g, second=second)} AS pair_verdict
-      FROM ranked
-    )
-    SELECT {", ".join(cols)} FROM marked
+    SELECT {", ".join(cols)}
+    FROM (
+      SELECT *, CASE WHEN {pairs} THEN row_number() OVER (
+                  PARTITION BY {part}, {pairs}, {side} ORDER BY t_first, file, line) END AS k
+      FROM {obs} AS ob WHERE reason IS NULL
+    ) AS ranked
+    GROUP BY {part}, k, {alone.format("file")}, {alone.format("line")}
     """
 
 
@@ -135,5 +141,5 @@ def aggregate(obs: str, extra: tuple[str, ...] = ()) -> str:
            sum(CASE WHEN reply THEN n ELSE 0 END) AS replies,
            min(t_first) AS first_seen, max(t_last) AS last_seen,
            min(nullif(detail, '')) AS detail
-    FROM {obs} WHERE reason IS NULL AND NOT dup GROUP BY {key}
+    FROM {obs} AS o WHERE reason IS NULL AND NOT dup GROUP BY {key}
     """

@@ -2,12 +2,13 @@
 of one file's parsed records into the normalised observation relation (one row per input
 line) that the store aggregates (aggregate.py). Dialect differences are in dialect.py.
 
-`src` for the JSON formats: `line` (NULL when the engine numbers rows afterwards),
+`src` for the JSON formats: `file` (its name), `line` (NULL when the engine numbers rows
+afterwards),
 `text` (the line, NULL when the reader did not keep it), `skip` (a blank line: no
 record), `ok` (the line is JSON), `obj` (a JSON object), `r` (the record typed by
-schema.py's fields; NULL when not `ok`). For CSV: `line` and `text`.
+schema.py's fields; NULL when not `ok`). For CSV: `file`, `line` and `text`.
 
-The normalised columns (NORMAL): `line`; source and destination endpoints as observed
+The normalised columns (NORMAL): `file`, `line`; source and destination endpoints as observed
 (`*_ns`, `*_pod`, `*_workload` as `name[Kind]` or `name`, `*_ip`); `protocol` (TCP, UDP,
 SCTP, ICMPv4, ICMPv6 or `proto-N`); `port` (the destination port; the ICMP type; 0 when
 none); `verdict` as the source recorded it (lower case); `t_first`/`t_last` (UTC); `n`
@@ -83,7 +84,7 @@ COLUMNS = (
     "detail",
     "reason",
 )
-NORMAL = (*COLUMNS, "sport", "direction", "reporter", "skip", "cut")
+NORMAL = ("file", *COLUMNS, "sport", "direction", "reporter", "skip", "cut")
 
 CSV_HEADER = "src,dst,protocol,port,count,first_seen,last_seen,verdict"
 INVALID = "invalid JSON"
@@ -124,13 +125,14 @@ _FLOW_FIELDS = (
 )
 
 
-def _hubble(d: Dialect) -> str:
+def _hubble(d: Dialect, src: str, shape: str) -> str:
     port = "coalesce(l4.TCP.{0}, l4.UDP.{0}, l4.SCTP.{0}, l4.ICMPv4.type, l4.ICMPv6.type)"
 
     def side(e: str) -> tuple[str, str, str]:
         w = d.at(f"{e}.workloads", 1)
         workload = f"coalesce({w}.name || '[' || {w}.kind || ']', {w}.name, '')"
-        return _nonempty(f"{e}.namespace"), _nonempty(f"{e}.pod_name"), workload
+        # Hubble leaves a field out rather than writing Calico's '-': no trimming needed.
+        return f"coalesce({e}.namespace, '')", f"coalesce({e}.pod_name, '')", workload
 
     def policy(field: str, label: str) -> str:
         p = d.at(field, 1)
@@ -138,22 +140,27 @@ def _hubble(d: Dialect) -> str:
 
     s_ns, s_pod, s_wl = side("source")
     d_ns, d_pod, d_wl = side("destination")
-    fields = ", ".join(f"coalesce(r.flow.{f}, r.{f}) AS {f}" for f in _FLOW_FIELDS)
+    field = {
+        "both": "coalesce(r.flow.{0}, r.{0}) AS {0}",
+        "wrapped": "r.flow.{0} AS {0}",
+        "bare": "r.{0} AS {0}",
+    }[shape]
+    fields = ", ".join(field.format(f) for f in _FLOW_FIELDS)
     swap = "CASE WHEN reply THEN {b} ELSE {a} END"
     lost = "try_cast(lost_events.num_events_lost AS BIGINT)"
     return f"""
     WITH x AS (
-      SELECT line, text, skip, ok, obj, {fields},
+      SELECT file, line, text, skip, ok, obj, {fields},
              r.node_status AS node_status, r.lost_events AS lost_events
-      FROM src
+      FROM {src}
     ), y AS (
       SELECT *, {d.ts("time")} AS ts, coalesce(is_reply, false) AS reply,
-             {s_ns} AS a_ns, {s_pod} AS a_pod, {s_wl} AS a_wl, {_nonempty("IP.source")} AS a_ip,
+             {s_ns} AS a_ns, {s_pod} AS a_pod, {s_wl} AS a_wl, coalesce(IP.source, '') AS a_ip,
              {d_ns} AS b_ns, {d_pod} AS b_pod, {d_wl} AS b_wl,
-             {_nonempty("IP.destination")} AS b_ip
+             coalesce(IP.destination, '') AS b_ip
       FROM x
     )
-    SELECT line,
+    SELECT file, line,
       {swap.format(a="a_ns", b="b_ns")}, {swap.format(a="a_pod", b="b_pod")},
       {swap.format(a="a_wl", b="b_wl")}, {swap.format(a="a_ip", b="b_ip")},
       {swap.format(a="b_ns", b="a_ns")}, {swap.format(a="b_pod", b="a_pod")},
@@ -188,7 +195,7 @@ def _hubble(d: Dialect) -> str:
     """
 
 
-def _calico(d: Dialect) -> str:
+def _calico(d: Dialect, src: str) -> str:
     def side(p: str) -> tuple[str, str, str]:
         name = _nonempty(f"{p}_name")
         raw = f"CASE WHEN {name} <> '' THEN {name} ELSE {_nonempty(f'{p}_name_aggr')} END"
@@ -215,11 +222,11 @@ def _calico(d: Dialect) -> str:
     )
     return f"""
     WITH parsed AS (
-      SELECT line, text, skip, ok, obj, r AS c, {d.ts("r.start_time")} AS t0,
+      SELECT file, line, text, skip, ok, obj, r AS c, {d.ts("r.start_time")} AS t0,
              {d.ts("r.end_time")} AS t1
-      FROM src
+      FROM {src}
     )
-    SELECT line, {s_ns}, {s_pod}, '', {s_ip}, {d_ns}, {d_pod}, '', {d_ip},
+    SELECT file, line, {s_ns}, {s_pod}, '', {s_ip}, {d_ns}, {d_pod}, '', {d_ip},
       {proto}, coalesce(c.dest_port, 0), lower(coalesce(c.action, 'unknown')),
       t0, coalesce(t1, t0), greatest(coalesce(c.num_flows, 1), 1),
       false,
@@ -243,7 +250,7 @@ _PORT = r":(\d+)$"
 _ADDRESS = r"^[0-9a-fA-F:.]+(/\d+)?$"
 
 
-def _envoy(d: Dialect) -> str:
+def _envoy(d: Dialect, src: str) -> str:
     def addr(expr: str) -> str:
         """The host of Envoy's `ip:port` / `[v6]:port` text."""
         host = d.extract(expr, _HOST, 1)
@@ -265,9 +272,9 @@ def _envoy(d: Dialect) -> str:
     )
     return f"""
     WITH parsed AS (
-      SELECT line, text, skip, ok, obj, r AS e, {d.ts("r.start_time")} AS t0 FROM src
+      SELECT file, line, text, skip, ok, obj, r AS e, {d.ts("r.start_time")} AS t0 FROM {src}
     )
-    SELECT line, {peer_ns}, '', '', {addr("e.downstream_remote_address")},
+    SELECT file, line, {peer_ns}, '', '', {addr("e.downstream_remote_address")},
       {svc_ns}, '', '', {addr(dst)},
       'TCP', coalesce({port_of(dst)}, try_cast(split_part(e.upstream_cluster, '|', 2) AS INTEGER), 0),
       CASE WHEN {denied} THEN 'denied' ELSE 'allowed' END,
@@ -295,7 +302,7 @@ def _endpoint(d: Dialect, expr: str) -> tuple[str, str, str]:
     return ns, name, ip
 
 
-def _csv(d: Dialect) -> str:
+def _csv(d: Dialect, src: str) -> str:
     def p(i: int) -> str:
         return f"trim({d.at('p', i)})"
 
@@ -310,16 +317,16 @@ def _csv(d: Dialect) -> str:
     fields = d.split("replace(replace(text, chr(13), ''), '\"', '')", ",")
     return f"""
     WITH raw AS (
-      SELECT line, text,
+      SELECT file, line, text,
         text IS NULL OR trim(text) = '' OR ltrim(text) LIKE '#%'
           OR lower(replace(text, ' ', '')) LIKE 'src,dst,%' AS skip
-      FROM src
+      FROM {src}
     ), parsed AS (
-      SELECT line, text, skip,
+      SELECT file, line, text, skip,
         CASE WHEN skip THEN NULL ELSE {fields} END AS p
       FROM raw
     )
-    SELECT line, {s_ns}, '', {s_name}, {s_ip}, {d_ns}, '', {d_name}, {d_ip},
+    SELECT file, line, {s_ns}, '', {s_name}, {s_ip}, {d_ns}, '', {d_name}, {d_ip},
       CASE WHEN {proto} IN ('ICMP', 'ICMPV4') THEN 'ICMPv4' WHEN {proto} = 'ICMPV6' THEN 'ICMPv6'
            ELSE {proto} END,
       coalesce({port}, 0), lower(coalesce(nullif({p(8)}, ''), 'observed')),
@@ -344,14 +351,20 @@ def _csv(d: Dialect) -> str:
     """
 
 
-def select_for(fmt: FlowFormat, dialect: Dialect = DUCKDB) -> str:
-    """The SELECT producing the normalised relation (NORMAL, in order) from `src`."""
+def select_for(
+    fmt: FlowFormat, dialect: Dialect = DUCKDB, src: str = "src", shape: str = "both"
+) -> str:
+    """The SELECT producing the normalised relation (NORMAL, in order) from `src`.
+
+    `shape` (Hubble): `both` reads each record as a GetFlowsResponse or a bare Flow;
+    `wrapped` and `bare` read only one of the two (schema.hubble_fields), for a reader
+    that knows the file's shape and checks it (reader.py)."""
     match fmt:
         case FlowFormat.HUBBLE:
-            return _hubble(dialect)
+            return _hubble(dialect, src, shape)
         case FlowFormat.CALICO:
-            return _calico(dialect)
+            return _calico(dialect, src)
         case FlowFormat.ENVOY:
-            return _envoy(dialect)
+            return _envoy(dialect, src)
         case FlowFormat.CSV:
-            return _csv(dialect)
+            return _csv(dialect, src)

@@ -22,6 +22,7 @@ __all__ = [
     "Field",
     "duckdb_json",
     "duckdb_type",
+    "hubble_fields",
     "spark_ddl",
 ]
 
@@ -62,16 +63,25 @@ _FLOW: dict[str, Field] = {
     "ingress_denied_by": _POLICY,
     "egress_denied_by": _POLICY,
 }
-HUBBLE: dict[str, Field] = {
-    # A bare Flow (the legacy `hubble observe -o json`) ...
-    **_FLOW,
-    # ... or observer.proto's GetFlowsResponse (`-o jsonpb`, the hubble-exporter's file):
-    # one of flow, node_status, lost_events (LostEvent: source, num_events_lost, a
-    # uint64 that protojson writes as a string).
-    "flow": dict(_FLOW),
+# observer.proto's GetFlowsResponse (`-o jsonpb`, the hubble-exporter's file) is one of
+# flow, node_status, lost_events (LostEvent: source, num_events_lost, a uint64 that
+# protojson writes as a string); the legacy `hubble observe -o json` writes bare Flows.
+_EVENTS: dict[str, Field] = {
     "node_status": {"state_change": "string"},
     "lost_events": {"source": "string", "num_events_lost": "string"},
 }
+HUBBLE: dict[str, Field] = {**_FLOW, "flow": dict(_FLOW), **_EVENTS}
+
+
+def hubble_fields(shape: str) -> dict[str, Field]:
+    """Hubble's fields for records of one shape: `wrapped` (GetFlowsResponse), `bare`
+    (Flow) or `both`."""
+    if shape == "wrapped":
+        return {"flow": dict(_FLOW), **_EVENTS}
+    if shape == "bare":
+        return {**_FLOW, **_EVENTS}
+    return HUBBLE
+
 
 # Calico Enterprise/Cloud flow logs ("Flow log data types") and Calico Open Source's
 # Whisker flows (whisker-backend's FlowResponse: protocol, policies.enforced, and the

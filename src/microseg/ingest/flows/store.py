@@ -17,22 +17,26 @@ rejected) and its hash recorded, or nothing changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from microseg.ingest.flows.aggregate import KEY, aggregate
-from microseg.ingest.flows.detect import detect_format
+from microseg.ingest.flows.aggregate import KEY
+from microseg.ingest.flows.detect import UnknownFormatError, detect_format
 from microseg.ingest.flows.formats import FlowFormat
-from microseg.ingest.flows.reader import read_file, scan, snippets
-from microseg.model.flows import FlowKeys, FlowStats, Ints, ObservedEndpoint, ShownFlow
+from microseg.ingest.flows.query import show, stats
+from microseg.ingest.flows.reader import Reader, scan, snippets
+from microseg.model.flows import FlowKeys, Ints, ObservedEndpoint
 
 __all__ = [
     "FlowStore",
+    "ImportFailure",
     "ImportResult",
+    "Pending",
     "StoreError",
     "show",
     "stats",
@@ -80,6 +84,28 @@ class ImportResult:
     """The same content (sha256) was imported before: nothing changed."""
 
 
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    """A file that could not be imported (the others of the run still are)."""
+
+    file: str
+    code: str
+    """MS001: it cannot be read; MS500: its format is unknown or its records unreadable."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A file read into the run's observations, not yet committed."""
+
+    path: Path
+    name: str
+    sha256: str
+    format: FlowFormat
+    read: int = 0
+    rejected: int = 0
+
+
 def file_hash(path: Path) -> str:
     return scan(path).sha256
 
@@ -112,73 +138,138 @@ class FlowStore:
 
     def import_file(self, path: Path, name: str, fmt: FlowFormat | None = None) -> ImportResult:
         """Read one file into the store. `name` is how the file is recorded and reported."""
-        facts = scan(path)
-        seen = self.imported(facts.sha256)
-        if seen is not None:
-            return ImportResult(name, seen, already=True)
-        fmt = fmt or detect_format(path)
+        (got,) = self.import_files([(path, name)], fmt)
+        if isinstance(got, ImportFailure):
+            if got.code == "MS500" and got.message.startswith("cannot tell"):
+                raise UnknownFormatError(got.message)
+            raise StoreError(got.message)
+        return got
+
+    def import_files(
+        self, files: Sequence[tuple[Path, str]], fmt: FlowFormat | None = None
+    ) -> list[ImportResult | ImportFailure]:
+        """Read files into the store as one run: each file's records are parsed by DuckDB
+        (reader.py), the two ends' reports of a connection are folded across the run's
+        files (aggregate.fold), and everything is committed in one transaction. A file
+        already imported (same sha256, before or earlier in this run) changes nothing."""
+        results: list[ImportResult | ImportFailure] = []
+        pending: list[Pending] = []
+        digests: dict[str, str] = {}
+        reader = Reader(self.db)
+        try:
+            for path, name in files:
+                try:
+                    facts = scan(path)
+                    seen = self.imported(facts.sha256) or digests.get(facts.sha256)
+                    if seen is not None:
+                        results.append(ImportResult(name, seen, already=True))
+                        continue
+                    chosen = fmt or detect_format(path)
+                except OSError as exc:
+                    results.append(ImportFailure(name, "MS001", exc.strerror or str(exc)))
+                    continue
+                except UnknownFormatError as exc:
+                    results.append(ImportFailure(name, "MS500", str(exc)))
+                    continue
+                try:
+                    reader.read(path, name, chosen, facts.lines)
+                except duckdb.Error as exc:
+                    message = f"cannot read: {_first_line(exc)}"
+                    results.append(ImportFailure(name, "MS500", message))
+                    continue
+                digests[facts.sha256] = chosen.value
+                pending.append(Pending(path, name, facts.sha256, chosen))
+                results.append(ImportResult(name, chosen.value))
+            committed = {p.name: p for p in self._commit_duckdb(reader, pending)}
+        finally:
+            reader.close()
+        return [
+            _counted(r, committed[r.file]) if isinstance(r, ImportResult) and not r.already else r
+            for r in results
+        ]
+
+    def _commit_duckdb(self, reader: Reader, pending: list[Pending]) -> list[Pending]:
+        if not pending:
+            return []
         db = self.db
         try:
-            read_file(db, path, fmt, facts.lines)
-            counts = db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM obs"
-            ).fetchone()
-            assert counts is not None
-            read, rejected = int(counts[0]), int(counts[1])
-            bad = db.execute(
-                "SELECT line, reason FROM obs WHERE reason IS NOT NULL ORDER BY line"
-            ).fetchall()
-            lines = [int(line) for line, _ in bad]
+            tables = {fmt: reader.obs(fmt) for fmt in sorted({p.format for p in pending})}
+            counted = []
             db.execute(
-                "CREATE OR REPLACE TEMP TABLE rej AS SELECT unnest(?::BIGINT[]) AS line, "
-                "unnest(?::VARCHAR[]) AS reason, unnest(?::VARCHAR[]) AS text",
-                [lines, [str(reason) for _, reason in bad], snippets(path, lines)],
+                "CREATE OR REPLACE TEMP TABLE rej_all "
+                "(file VARCHAR, line BIGINT, reason VARCHAR, text VARCHAR)"
             )
-            db.execute(f"CREATE OR REPLACE TEMP TABLE agg AS {aggregate('obs')}")
-            db.execute("DROP TABLE obs")
-            self._commit(name, facts.sha256, fmt, read, rejected)
+            for p in pending:
+                table = tables[p.format]
+                counts = db.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM {table} "
+                    "WHERE file = ?",
+                    [p.name],
+                ).fetchone()
+                assert counts is not None
+                bad = db.execute(
+                    f"SELECT line, reason FROM {table} WHERE file = ? AND reason IS NOT NULL "
+                    "ORDER BY line",
+                    [p.name],
+                ).fetchall()
+                lines = [int(line) for line, _ in bad]
+                db.execute(
+                    "INSERT INTO rej_all SELECT ?, unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[])",
+                    [p.name, lines, [str(r) for _, r in bad], snippets(p.path, lines)],
+                )
+                counted.append(replace(p, read=int(counts[0]), rejected=int(counts[1])))
+            union = " UNION ALL ".join(reader.keys(fmt) for fmt in tables)
+            db.execute(f"CREATE OR REPLACE TEMP TABLE agg_all AS {union}")
+            self.commit_run(counted)
         except duckdb.Error as exc:
             raise StoreError(f"cannot read: {_first_line(exc)}") from None
-        return ImportResult(name, fmt.value, read, read - rejected, rejected)
+        return counted
 
-    def add_aggregated(
-        self, name: str, digest: str, fmt: FlowFormat, read: int, rejected: int
-    ) -> None:
-        """Store a file aggregated elsewhere (Spark): the caller has put its keys in the temp
-        table `agg` (aggregate.aggregate's columns) and its rejects in `rej` (line, reason,
-        text)."""
-        try:
-            self._commit(name, digest, fmt, read, rejected)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot write: {_first_line(exc)}") from None
-
-    def _commit(self, name: str, digest: str, fmt: FlowFormat, read: int, rejected: int) -> None:
-        """One transaction: the rejects, the keys merged, the file's hash and counts."""
+    def commit_run(self, files: Sequence[Pending]) -> None:
+        """One transaction for a run: each file's rejects (temp table `rej_all`: file, line,
+        reason, text), its keys merged (temp table `agg_all`: file and
+        aggregate.aggregate's columns), its hash and counts. Spark's engine fills the two
+        tables the same way."""
         db = self.db
         db.execute("BEGIN TRANSACTION")
         try:
-            db.execute(
-                "INSERT INTO rejects SELECT ?, line, reason, text FROM rej ORDER BY line", [name]
-            )
-            self._merge(fmt)
-            db.execute(
-                "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [name, digest, fmt.value, read, read - rejected, rejected],
-            )
+            for p in files:
+                db.execute(
+                    "INSERT INTO rejects SELECT file, line, reason, text FROM rej_all "
+                    "WHERE file = ? ORDER BY line",
+                    [p.name],
+                )
+                name = "'" + p.name.replace("'", "''") + "'"
+                db.execute(
+                    "CREATE OR REPLACE TEMP VIEW agg AS SELECT * EXCLUDE (file) FROM agg_all "
+                    f"WHERE file = {name}"
+                )
+                self._merge(p.format)
+                db.execute(
+                    "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [p.name, p.sha256, p.format.value, p.read, p.read - p.rejected, p.rejected],
+                )
             db.execute("COMMIT")
         except duckdb.Error:
             db.execute("ROLLBACK")
             raise
         finally:
-            db.execute("DROP TABLE IF EXISTS agg; DROP TABLE IF EXISTS rej")
+            db.execute(
+                "DROP VIEW IF EXISTS agg; DROP TABLE IF EXISTS agg_all; DROP TABLE IF EXISTS rej_all"
+            )
 
     def _merge(self, fmt: FlowFormat) -> None:
-        """This file's keys (temp table `agg`) into `flows`: existing keys get the counts
+        """One file's keys (temp table `agg`) into `flows`: existing keys get the counts
         added and the seen interval widened, new keys are appended. A hash join on the key
         columns, no index: an index over eleven text columns cost more than the parsing
         at a million keys."""
         same = " AND ".join(f"f.{k} = a.{k}" for k in KEY)
         db = self.db
+        empty = db.execute("SELECT NOT EXISTS (SELECT 1 FROM flows)").fetchone()
+        if empty is not None and empty[0]:
+            db.execute("INSERT INTO flows BY NAME SELECT a.*, ? AS format FROM agg a", [fmt.value])
+            return
         db.execute(
             f"""UPDATE flows f SET count = f.count + a.count, replies = f.replies + a.replies,
               first_seen = least(f.first_seen, a.first_seen),
@@ -268,92 +359,9 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _display(side: str) -> str:
-    """How an endpoint prints: its resolution when a snapshot was given, else `ns/pod`,
-    `ns/workload` or the address, as observed."""
-    return (
-        f"coalesce(e_{side}.name, CASE WHEN f.{side}_ns <> '' THEN f.{side}_ns || '/' || "
-        f"coalesce(nullif(f.{side}_pod, ''), nullif(f.{side}_workload, ''), '?') "
-        f"WHEN f.{side}_ip <> '' THEN f.{side}_ip ELSE '?' END)"
-    )
+def _table(fmt: FlowFormat) -> str:
+    return f"obs_{fmt.value}"
 
 
-def _matches(side: str) -> str:
-    """`--from`/`--to`: a glob over the shown name, the observed ns/pod, ns/workload (with or
-    without its kind) and the address."""
-    cands = (
-        _display(side),
-        f"f.{side}_ip",
-        f"f.{side}_ns || '/' || f.{side}_pod",
-        f"f.{side}_ns || '/' || f.{side}_workload",
-        f"f.{side}_ns || '/' || split_part(f.{side}_workload, '[', 1)",
-        f"split_part({_display(side)}, '[', 1)",
-    )
-    return "(" + " OR ".join(f"{c} GLOB ?" for c in cands) + ")"
-
-
-_JOIN = (
-    "FROM flows f LEFT JOIN endpoints e_src ON e_src.ns = f.src_ns AND e_src.pod = f.src_pod "
-    "AND e_src.workload = f.src_workload AND e_src.ip = f.src_ip "
-    "LEFT JOIN endpoints e_dst ON e_dst.ns = f.dst_ns AND e_dst.pod = f.dst_pod "
-    "AND e_dst.workload = f.dst_workload AND e_dst.ip = f.dst_ip"
-)
-
-
-def show(
-    store: FlowStore,
-    src: str | None = None,
-    dst: str | None = None,
-    verdicts: tuple[str, ...] = (),
-    limit: int | None = None,
-) -> list[ShownFlow]:
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for side, pattern in (("src", src), ("dst", dst)):
-        if pattern:
-            where.append(_matches(side))
-            params += [pattern] * 6
-    if verdicts:
-        where.append("f.verdict IN (SELECT unnest(?))")
-        params.append(list(verdicts))
-    sql = (
-        f"SELECT {_display('src')}, {_display('dst')}, f.protocol, f.port, f.verdict, f.count, "
-        "f.replies, coalesce(strftime(f.first_seen, '%Y-%m-%dT%H:%M:%SZ'), ''), "
-        "coalesce(strftime(f.last_seen, '%Y-%m-%dT%H:%M:%SZ'), ''), f.format, "
-        f"coalesce(f.detail, '') {_JOIN} WHERE {' AND '.join(where)} "
-        "ORDER BY f.count DESC, 1, 2, 3, 4, 5"
-        + (f" LIMIT {int(limit)}" if limit is not None else "")
-    )
-    return [ShownFlow(*r) for r in store.query(sql, params)]
-
-
-def stats(store: FlowStore) -> FlowStats:
-    q = store.query
-
-    def groups(col: str) -> tuple[tuple[str, int, int], ...]:
-        rows = q(f"SELECT {col}, count(*), sum(count) FROM flows GROUP BY 1 ORDER BY 3 DESC, 1")
-        return tuple((str(a), int(b), int(c)) for a, b, c in rows)
-
-    total = q(
-        "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(replies), 0), "
-        "coalesce(strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ'), ''), "
-        "coalesce(strftime(max(last_seen), '%Y-%m-%dT%H:%M:%SZ'), '') FROM flows"
-    )[0]
-    files = q("SELECT count(*) FROM imports")[0][0]
-    rejected = q("SELECT count(*) FROM rejects")[0][0]
-    reasons = q("SELECT reason, count(*) FROM rejects GROUP BY 1 ORDER BY 2 DESC, 1")
-    eps = q("SELECT kind, count(*) FROM endpoints GROUP BY 1 ORDER BY 1")
-    return FlowStats(
-        int(files),
-        int(total[0]),
-        int(total[1]),
-        int(total[2]),
-        int(rejected),
-        str(total[3]),
-        str(total[4]),
-        groups("verdict"),
-        groups("format"),
-        groups("protocol"),
-        tuple((str(a), int(b)) for a, b in reasons),
-        tuple((str(a), int(b)) for a, b in eps),
-    )
+def _counted(result: ImportResult, p: Pending) -> ImportResult:
+    return replace(result, read=p.read, stored=p.read - p.rejected, rejected=p.rejected)
