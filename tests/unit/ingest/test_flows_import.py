@@ -215,3 +215,33 @@ def test_fast_and_precise_paths_agree(tmp_path: Path) -> None:
             keys.append(s.query("SELECT * EXCLUDE (format) FROM flows ORDER BY ALL"))
     assert keys[0] == keys[1]
     assert len(keys[0]) == 2
+
+
+def test_pairs_fold_across_the_files_of_one_import(tmp_path: Path) -> None:
+    """The Hubble exporter writes one file per node: the source node's EGRESS report and
+    the destination node's INGRESS report of one connection are in two files, imported
+    together they are one observation, counted for the first end's file."""
+    lines = (DATA / "hubble-exporter.json").read_text().splitlines()
+    a, b = tmp_path / "node-a.json", tmp_path / "node-b.json"
+    a.write_text(lines[0] + "\n")
+    b.write_text(lines[1] + "\n")
+    with FlowStore(":memory:") as s:
+        got = s.import_files([(a, "node-a.json"), (b, "node-b.json")])
+        assert [(r.read, r.stored) for r in got] == [(1, 1), (1, 1)]  # type: ignore[union-attr]
+        assert s.query("SELECT count, verdict FROM flows") == [(1, "forwarded")]
+    with FlowStore(":memory:") as s:  # apart, each import counts its own report
+        s.import_file(a, "node-a.json")
+        s.import_file(b, "node-b.json")
+        assert s.query("SELECT count FROM flows") == [(2,)]
+
+
+def test_a_late_record_of_the_other_shape_is_read(store: FlowStore, tmp_path: Path) -> None:
+    """The fast reader reads the shape of the first records (here GetFlowsResponse); a bare
+    Flow far below them is still read as a flow, not rejected."""
+    wrapped = (DATA / "hubble-exporter.json").read_text().splitlines()[6]
+    bare = json.dumps(json.loads(wrapped)["flow"])
+    path = tmp_path / "late.json"
+    path.write_text("\n".join([wrapped] * 120 + [bare]) + "\n")
+    got = store.import_file(path, "late")
+    assert (got.read, got.stored, got.rejected) == (121, 121, 0)
+    assert store.query("SELECT count FROM flows") == [(121,)]

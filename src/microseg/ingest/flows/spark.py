@@ -289,7 +289,7 @@ def _run(
             f"SELECT {obs_cols} FROM ({finish(f'ms_norm{n}', 'last_line')}) UNION ALL "
             f"SELECT {nulls} FROM ms_lines{n} WHERE NOT utf8"
         ).createOrReplaceTempView(f"ms_obs{n}")
-        parts.append(f"SELECT {obs_cols}, '{fmt.value}' AS format FROM ({fold(f'ms_obs{n}', fmt)})")
+        parts.append(f"SELECT {obs_cols}, '{fmt.value}' AS format FROM ms_obs{n}")
         spark.sql(f"SELECT file, line, text FROM ms_lines{n}").createOrReplaceTempView(
             f"ms_text{n}"
         )
