@@ -1,15 +1,17 @@
-"""DuckDB reads one file of flow records into the temp table `obs` (aggregate.OBS), every
-line accounted for: a stored observation, a reject with its reason, or no record at all
-(a blank line, a comment, the CSV header).
+"""DuckDB reads the files of one import (Reader), each file's lines accounted for: a
+stored observation, a reject with its reason, or no record at all (a blank line, a
+comment, the CSV header); `Reader.obs` is a view of one format's observations
+(aggregate.OBS), `Reader.keys` their keys.
 
 Two paths, the same SQL after the reader (formats.py, aggregate.py):
 
 - **fast**, for JSON lines: `read_ndjson` with the format's fields as explicit columns
-  (schema.py), which parses each line once and materialises only the normalised
-  columns. It refuses a whole file for one bad line (malformed, cut short, not an object,
-  a field of the wrong type) and skips blank lines without saying where they were, so it
-  is used only when it succeeds and returns exactly one record per physical line (the
-  scan counted them): then record k is line k.
+  (schema.py; for Hubble only the shape the first records have, and again with both
+  shapes if a record of the other one turns up), which parses each line once and
+  materialises only the normalised columns. It refuses a whole file for one bad line
+  (malformed, cut short, not an object, a field of the wrong type) and skips blank
+  lines without saying where they were, so it is used only when it succeeds and returns
+  exactly one record per physical line (the scan counted them): then record k is line k.
 - **precise**, for everything else (CSV, and any JSON file the fast path refused):
   `read_csv` hands over each line whole, one VARCHAR per line in file order (a line that
   is not UTF-8 lands in the reader's rejects table with its number and is put back into

@@ -11,12 +11,14 @@ Tables:
 - `endpoints`: each observed endpoint resolved against a cluster snapshot (written by the
   caller, which owns the cluster model; this module only stores the answer).
 
-A file is imported in one transaction: either all its records are accounted for (stored or
-rejected) and its hash recorded, or nothing changed.
+One import (the files of one `flows import`) is one transaction: either all their records
+are accounted for (stored or rejected) and their hashes recorded, or nothing changed. The
+import's memory is bounded (MEMORY_LIMIT): DuckDB spills to disk rather than grow.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,6 +71,9 @@ CREATE TABLE IF NOT EXISTS endpoints (
 """
 
 
+MEMORY_LIMIT = "1GB"
+
+
 class StoreError(Exception):
     """The database or a file could not be read or written (a message for the user)."""
 
@@ -117,6 +122,11 @@ class FlowStore:
         try:
             self.db = duckdb.connect(path)
             self.db.execute("SET TimeZone = 'UTC'")
+            # DuckDB would take up to 80% of the machine's memory; an import of millions of
+            # records keeps within MEMORY_LIMIT by spilling its sorts and hash tables to
+            # disk (MICROSEG_DUCKDB_MEMORY, e.g. 8GB, trades memory for speed).
+            limit = os.environ.get("MICROSEG_DUCKDB_MEMORY", MEMORY_LIMIT)
+            self.db.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
             self.db.execute(_SCHEMA)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the flow database: {_first_line(exc)}") from None
