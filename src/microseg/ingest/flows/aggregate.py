@@ -24,7 +24,7 @@ Three steps, each a SELECT over the previous relation:
    names the policies it applied), named as the first end named it.
 3. `aggregate`: GROUP BY the key (source endpoint, destination endpoint, protocol,
    destination port, verdict): request records count, replies count apart, first/last
-   seen, and the smallest non-empty detail (deterministic, so both engines agree).
+   seen, and the longest detail (deterministic, so both engines agree).
 """
 
 from __future__ import annotations
@@ -133,6 +133,14 @@ def fold(obs: str, fmt: FlowFormat) -> str:
     """
 
 
+# The longest non-empty detail (ties: the greatest), the same on both engines: the record
+# that said the most (recommend reads DNS names out of it).
+_LONGEST = (
+    "substr(max(CASE WHEN detail <> '' THEN lpad(CAST(length(detail) AS STRING), 8, '0') "
+    "|| detail END), 9)"
+)
+
+
 def aggregate(obs: str, extra: tuple[str, ...] = ()) -> str:
     """The flow keys of `obs` (grouped also by `extra`, e.g. the file)."""
     key = ", ".join((*extra, *KEY))
@@ -140,6 +148,6 @@ def aggregate(obs: str, extra: tuple[str, ...] = ()) -> str:
     SELECT {key}, sum(CASE WHEN reply THEN 0 ELSE n END) AS count,
            sum(CASE WHEN reply THEN n ELSE 0 END) AS replies,
            min(t_first) AS first_seen, max(t_last) AS last_seen,
-           min(nullif(detail, '')) AS detail
+           {_LONGEST} AS detail
     FROM {obs} AS o WHERE reason IS NULL AND NOT dup GROUP BY {key}
     """
