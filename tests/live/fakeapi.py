@@ -570,6 +570,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, q = self._prelude()
         api = self.api
+        if path == "/openapi/v2":
+            # Older kubectl (Debian's 1.20) fetches the OpenAPI v2 document as protobuf
+            # before any apply: an empty message is a valid, empty document.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         doc = api.discovery(path)
         if doc is not None:
             self._send(200, doc)

@@ -2,7 +2,6 @@
 // are coloured by what they allow (protocol/port), what was observed, what was tried and
 // denied, and what violates an intent; a click on an edge asks the engine why.
 import cytoscape from "cytoscape";
-import fcose from "cytoscape-fcose";
 import svg from "cytoscape-svg";
 import {
   ApiError,
@@ -34,7 +33,6 @@ import {
 } from "./look";
 import { explanationView, findingRow, intentsSummary, pairsView, workloadView } from "./panel";
 
-cytoscape.use(fcose);
 
 // ELK (about 1.4 MB) is loaded only when a view is small enough for the layered layout:
 // large views never pay for it.
