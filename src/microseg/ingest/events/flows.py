@@ -8,8 +8,10 @@ than the parsing); endpoints and protocols come back factorised, as integer colu
 A record is *denied* when its source recorded a drop or a denial (Hubble `DROPPED`, Calico
 `deny`, Envoy's RBAC denial, a CSV verdict `denied`/`dropped`/`deny`). Replies are turned
 to their request's direction by the formats and are not connection attempts: they are
-kept out with that reason, as is Calico's second report of one flow (its other end,
-`reporter`), which would otherwise count twice.
+kept out with that reason, as is the second report of a connection both of its ends
+reported (Calico's `reporter` src and dst, Hubble's EGRESS and INGRESS), which would
+otherwise count twice: the importer's fold pairs them within the batch and keeps one row
+with the pair's verdict (a denial at either end is a denial).
 """
 
 from __future__ import annotations
@@ -22,13 +24,21 @@ import numpy as np
 
 from microseg.ingest.events.lines import Line, record
 from microseg.ingest.flows import FlowFormat, detect_format
-from microseg.ingest.flows.formats import COLUMNS, select_for
+from microseg.ingest.flows.aggregate import finish, fold
+from microseg.ingest.flows.formats import NORMAL, select_for
+from microseg.ingest.flows.schema import CALICO, ENVOY, HUBBLE, Field, duckdb_json
 from microseg.model.events import EventSource, FlowBatch, Reject
 from microseg.model.flows import ObservedEndpoint
 
 __all__ = ["DENIED", "FlowParser", "sniff_format"]
 
 DENIED = ("dropped", "denied", "deny", "drop")
+_FIELDS: dict[FlowFormat, dict[str, Field]] = {
+    FlowFormat.HUBBLE: HUBBLE,
+    FlowFormat.CALICO: CALICO,
+    FlowFormat.ENVOY: ENVOY,
+}
+_OTHER_END = {FlowFormat.CALICO: "Calico reporter", FlowFormat.HUBBLE: "Hubble traffic_direction"}
 
 
 def sniff_format(lines: Sequence[bytes], scratch: Path) -> FlowFormat:
@@ -45,6 +55,22 @@ class FlowParser:
         self.format = fmt
         self.db = duckdb.connect()
         self.db.execute("SET TimeZone = 'UTC'")
+        # The importer's precise path over the batch's lines (ingest/flows/reader.py): each
+        # line typed by the format's fields, a bad line a reject rather than an error.
+        if fmt is FlowFormat.CSV:
+            self._src = (
+                "CREATE OR REPLACE TEMP VIEW src AS SELECT '' AS file, line, text FROM lines"
+            )
+        else:
+            structure = duckdb_json(_FIELDS[fmt]).replace("'", "''")
+            self._src = f"""CREATE OR REPLACE TEMP VIEW src AS
+                SELECT '' AS file, line, text, coalesce(trim(text), '') = '' AS skip, ok,
+                       ok AND ltrim(text) LIKE '{{%' AS obj, r
+                FROM (SELECT line, text, r, CASE WHEN r IS NULL
+                                                 THEN coalesce(json_valid(text), false)
+                                                 ELSE true END AS ok
+                      FROM (SELECT line, text, try(json_transform(text, '{structure}')) AS r
+                            FROM lines))"""
 
     def close(self) -> None:
         self.db.close()
@@ -65,19 +91,22 @@ class FlowParser:
             "unnest(l) AS text FROM (SELECT string_split(?, chr(10)) AS l)",
             [blob],
         )
-        cols = ", ".join(COLUMNS)
+        db.execute(self._src)
         db.execute(
-            f"CREATE OR REPLACE TEMP TABLE obs AS SELECT * FROM ({select_for(self.format, str(cut))}) AS t({cols})"
+            "CREATE OR REPLACE TEMP TABLE norm AS "
+            f"SELECT * FROM ({select_for(self.format)}) AS t({', '.join(NORMAL)})"
         )
-        if self.format is FlowFormat.CALICO:
-            group = ", ".join(
-                c for c in COLUMNS if c not in ("line", "verdict", "n", "detail", "reason")
-            )
-            db.execute(
-                f"""UPDATE obs SET reason = 'the same flow reported by its other end (Calico reporter)'
-                WHERE line IN (SELECT line FROM (SELECT line, row_number() OVER
-                  (PARTITION BY {group} ORDER BY line) AS k FROM obs WHERE reason IS NULL) WHERE k > 1)"""
-            )
+        # The importer's own steps: `finish` names a cut last line, `fold` keeps one row
+        # per connection its two ends reported (Calico src/dst, Hubble EGRESS/INGRESS)
+        # with the pair's verdict; the other end's row is set aside with that reason.
+        db.execute(f"CREATE OR REPLACE TEMP TABLE fin AS {finish('norm', str(cut))}")
+        db.execute(f"CREATE OR REPLACE TEMP TABLE kept AS {fold('fin', self.format)}")
+        db.execute(
+            f"""CREATE OR REPLACE TEMP TABLE obs AS
+            SELECT * FROM fin WHERE reason IS NOT NULL UNION ALL SELECT * FROM kept UNION ALL
+            SELECT * REPLACE ('the same flow reported by its other end ({_OTHER_END.get(self.format, "")})' AS reason)
+            FROM fin WHERE reason IS NULL AND line NOT IN (SELECT line FROM kept)"""
+        )
         db.execute(
             "UPDATE obs SET reason = 'a reply (its request is the connection attempt)' "
             "WHERE reason IS NULL AND reply"
