@@ -106,10 +106,7 @@ class FlowParser:
             os.close(fd)
             self._scratch = Path(name)
         scratch = self._scratch
-        with scratch.open("wb") as f:
-            for ln in keep:
-                f.write(ln.data)
-                f.write(b"\n")
+        scratch.write_bytes(b"\n".join([ln.data for ln in keep]) + b"\n")
         shapes = [hubble_shape(scratch), "both"] if self.format is FlowFormat.HUBBLE else ["both"]
         path = "'" + str(scratch).replace("'", "''") + "'"
         for shape in dict.fromkeys(shapes):

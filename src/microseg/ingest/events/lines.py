@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from microseg.model.events import EventSource, Record, Reject
 
@@ -14,10 +14,10 @@ __all__ = ["Line", "Parsed", "decode_error", "epoch", "record"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One complete line of a source: its bytes without the newline, its 1-based number,
-    and `cut` when the source ended (or disappeared) before the line did."""
+    and `cut` when the source ended (or disappeared) before the line did. A named tuple,
+    built once per line read (see model/events.py)."""
 
     file: str
     number: int
