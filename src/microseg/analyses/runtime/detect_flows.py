@@ -185,6 +185,14 @@ class FlowDetector:
                 status[first] = max(int(status[first]), 2 if verdict == "limited" else 1)
                 if alert is not None:
                     out.append(alert)
+                if verdict != "limited":
+                    # What this key sent from the firing on merges into the alert, as it
+                    # would had it come in the next batch: counts do not depend on batching.
+                    same = rows[(key[rows] == key[first]) & (times[rows] >= times[first])]
+                    later = same[same != first]
+                    if len(later):
+                        self._account(self._hit(name, batch, int(later[0]), eps, len(later), 0))
+                        status[later] = np.maximum(status[later], 1)
             window.forget(fired.keys)
         out.extend(self._intents(batch, eps, status))
         alerted = int((status == 1).sum())

@@ -201,3 +201,38 @@ def test_flow_windows_slide() -> None:
 def test_records_keep_the_source_line() -> None:
     e = parse_falco(lines([falco(0)])).events[0]
     assert json.loads(e.record.text)["rule"] == "Terminal shell in container"
+
+
+def test_flow_alert_counts_do_not_depend_on_batching() -> None:
+    # A scan of 60 ports, some dropped: read whole, or 7 lines at a time, the same alerts
+    # with the same counts and the same accounting.
+    stream = [
+        hubble(i * 0.1, port=1000 + i, verdict=("DROPPED", "FORWARDED")[i % 3 == 0])
+        for i in range(60)
+    ]
+
+    def run(size: int) -> tuple[dict[str, int], dict[str, int], int]:
+        b = book(scan_ports=20, denied_count=15)
+        d = flow_detector(b)
+        parser = FlowParser(FlowFormat.HUBBLE)
+        for k in range(0, len(stream), size):
+            part = [
+                Line("s.json", k + i + 1, t.encode()) for i, t in enumerate(stream[k : k + size])
+            ]
+            batch, _, _ = parser.parse(part, 0.0)
+            d.feed(batch)
+        parser.close()
+        assert b.tally.balanced()
+        counts = {key[1]: a.count for key, a in b.open.items()}
+        ignored = sum(v for (src, _), v in b.tally.ignored.items() if src == "flows")
+        return counts, dict(b.tally.alerted), ignored
+
+    whole = run(len(stream))
+    assert whole == run(7)
+    counts, alerted, ignored = whole
+    # Port scan: fires at the 20th port and takes every flow of the scan from then on.
+    assert counts["port-scan"] == 41
+    # Denied burst: 40 dropped; fires at the 15th and takes the 25 after it.
+    assert counts["denied-burst"] == 26
+    assert alerted["flows"] == 41
+    assert ignored == 19
