@@ -47,7 +47,7 @@ from tests.unit.analyses.runtime.streams import audit, falco, hubble  # noqa: E4
 import microseg  # noqa: E402
 from library import peak_rss_mb, percentile  # noqa: E402
 from microseg.engine import Connectivity  # noqa: E402
-from microseg.live.watch import Snapshot, WatchLoop, WatchOptions  # noqa: E402
+from microseg.live.watch import Snapshot, WatchLoop, WatchOptions, settle_memory  # noqa: E402
 
 TARGET_EVENTS_PER_S = 100_000.0
 TARGET_P99_MS = 2000.0
@@ -150,6 +150,7 @@ def detect(conn: Connectivity, sources: list[tuple[str, str]], state: Path) -> d
     options = WatchOptions(state=state, resume=False, poll=0.0)
     emitted = []
     loop = WatchLoop(sources, Snapshot(conn), options, emitted.append, lambda d: None)
+    settle_memory()  # as `microseg watch` does
     cpu0, wall0 = time.process_time(), time.perf_counter()
     while loop.step():
         pass

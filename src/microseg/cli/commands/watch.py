@@ -237,7 +237,7 @@ def watch(
     from microseg.cli.intent_files import load_intent_files
     from microseg.errors import Diagnostic, InputError
     from microseg.ingest.flows import FlowFormat
-    from microseg.live.watch import WatchLoop, WatchOptions
+    from microseg.live.watch import WatchLoop, WatchOptions, settle_memory
     from microseg.model.events import Severity as AlertSeverity
     from microseg.render.diagnostics import render_diagnostics
     from microseg.render.watch import alert_json, alert_text, summary_json, summary_text
@@ -301,6 +301,7 @@ def watch(
     render = alert_json if output is WatchFormat.JSON else alert_text
     try:
         loop = WatchLoop(sources, snapshot, options, lambda r: _write(render(r)), on_diagnostic)
+        settle_memory()
     except OSError as exc:
         sys.stderr.write(f"error[MS800]: --state {options.state}: {exc.strerror or exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
