@@ -210,6 +210,13 @@ class Tailer:
         data = f.pending + chunk
         parts = data.split(b"\n")
         f.pending = parts.pop()
+        if parts and not f.skipping and max(map(len, parts)) <= MAX_LINE:
+            # The common case, without a Python step per line for the bookkeeping.
+            base, path = f.line + 1, f.path
+            f.offset += len(data) - len(f.pending)
+            f.line += len(parts)
+            lines.extend(Line(path, n, part.rstrip(b"\r")) for n, part in enumerate(parts, base))
+            parts = []
         for part in parts:
             f.offset += len(part) + 1
             f.line += 1
