@@ -107,8 +107,8 @@ MUTANTS: tuple[Mutant, ...] = (
             Edit(EXPLAIN, "        return True  # no `from`/`to`", "        return False  # no"),
             Edit(
                 SPEC,
-                "peers_ok = rule.peers is None or any(",
-                "peers_ok = rule.peers is not None and any(",
+                "peers_ok = not peers or any(",
+                "peers_ok = bool(peers) and any(",
             ),
         ),
     ),
@@ -176,8 +176,8 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
             Edit(
                 SPEC,
-                "return ns_ok and peer.pod_selector.matches(other.labels)",
-                "return ns_ok or peer.pod_selector.matches(other.labels)",
+                'return ns_ok and selector_matches(peer.get("podSelector"), pod.labels)',
+                'return ns_ok or selector_matches(peer.get("podSelector"), pod.labels)',
             ),
         ),
     ),
@@ -244,8 +244,8 @@ MUTANTS: tuple[Mutant, ...] = (
                 _CODE_OF,
                 "CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: NO_MATCH, Action.PASS: PASS}",
             ),
-            Edit(SPEC, "    if admin is Action.DENY:", "    if admin is Action.DENY and False:"),
-            Edit(SPEC, "return baseline is not Action.DENY", "return True"),
+            Edit(SPEC, 'if admin in ("Allow", "Deny"):', 'if admin == "Allow":'),
+            Edit(SPEC, 'return baseline != "Deny"', "return True"),
         ),
     ),
     Mutant(
