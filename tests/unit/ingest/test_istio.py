@@ -153,7 +153,7 @@ def test_peer_authentication_is_read(tmp_path: Path) -> None:
             "<namespace>/<name> or <name>",
         ),
         (
-            'rules:\n  - from:\n      - source: {serviceAccounts: [a], namespaces: [x]}\n',
+            "rules:\n  - from:\n      - source: {serviceAccounts: [a], namespaces: [x]}\n",
             "spec.rules[0].from[0].source",
             "cannot be set with principals or namespaces",
         ),
