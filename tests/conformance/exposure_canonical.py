@@ -165,7 +165,9 @@ def _txt(text: str) -> list[Row]:
 
 
 def _json(text: str) -> list[Row]:
-    doc: dict[str, Any] = json.loads(text)
+    doc: Any = json.loads(text)
+    if isinstance(doc, list):  # a plain connlist file is a list of rows
+        doc = {"connlist_results": doc}
     rows: list[Row] = []
     conns = (
         doc.get("connlist_results")

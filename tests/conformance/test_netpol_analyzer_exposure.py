@@ -14,13 +14,12 @@ of focus workloads; a focus connection keeps the rows whose connection holds it,
 as it, and drops potential peers the entire-cluster connection already covers.
 
 Host-network pods are ordinary pods here, as in netpol-analyzer (`--host-network pod`).
-The `_explain_exposure_` files are read by test_netpol_analyzer_explain.py.
+The `_explain_exposure_` files are read by test_netpol_analyzer_explain.py; the file-name
+options by options.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from typer.testing import CliRunner
 from microseg.cli.app import app
 from tests.conformance.canonical import _external, _merge
 from tests.conformance.exposure_canonical import Row, canonical, parse, parse_ports
+from tests.conformance.options import Case, cases, focused
 from tests.conftest import conformance_root
 
 FORMATS = ("txt", "json", "csv", "md")
@@ -48,141 +48,14 @@ STOOD_IN_FOR = {
     "exposure_test_with_different_rules_2_with_matching_pod",
     "exposure_test_with_different_rules_6_with_matching_pods",
 }
-_CONN = re.compile(r"^(tcp|udp|sctp)-(\d+)$")
-
-
-@dataclass(frozen=True)
-class Case:
-    expected: Path
-    folder: str
-    fmt: str
-    focus: tuple[str, ...] = ()
-    direction: str | None = None
-    conn: str | None = None
-
-    @property
-    def id(self) -> str:
-        return self.expected.name
-
-
-def _options(rest: str) -> tuple[tuple[str, ...], str | None, str | None]:
-    tokens = [t for t in rest.split("_") if t]
-    conn = direction = None
-    if tokens and _CONN.match(tokens[-1]):
-        m = _CONN.match(tokens.pop())
-        assert m is not None
-        conn = f"{m[1].upper()} {m[2]}"
-    if tokens and tokens[-1] in ("egress", "ingress"):
-        direction = tokens.pop()
-    if tokens[:2] == ["focus", "workload"]:
-        tokens = tokens[2:]
-    assert "focus" not in tokens, rest
-    return tuple(tokens), direction, conn
-
-
-def cases(root: Path | None) -> list[Case]:
-    if root is None:
-        return []
-    base = root / "netpol-analyzer"
-    folders = sorted((p.name for p in (base / "tests").iterdir() if p.is_dir()), key=len)
-    out = []
-    for path in sorted((base / "expected" / "connlist").glob("*_exposure_output.*")):
-        stem, _, fmt = path.name.rpartition("_exposure_output.")
-        if "_explain" in stem or fmt not in FORMATS:
-            continue
-        folder = max((f for f in folders if stem == f or stem.startswith(f + "_")), key=len)
-        focus, direction, conn = _options(stem[len(folder) :])
-        out.append(Case(path, folder, fmt, focus, direction, conn))
-    return out
-
-
-CASES = cases(conformance_root())
+CASES = cases(conformance_root(), "exposure_output")
 
 
 def run(folder: Path, fmt: str, *extra: str) -> str:
-    result = CliRunner().invoke(
-        app,
-        [
-            "connectivity",
-            str(folder),
-            "--exposure",
-            "-o",
-            fmt,
-            "-q",
-            "--host-network",
-            "pod",
-            *extra,
-        ],
-    )
+    args = ["connectivity", str(folder), "--exposure", "-o", fmt, "-q", "--host-network", "pod"]
+    result = CliRunner().invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     return result.stdout
-
-
-def _resolve(tokens: tuple[str, ...], nodes: set[str]) -> set[str]:
-    """netpol-analyzer's focus names (`name` or `ns/name`, joined by `_` in file names) as
-    the workload nodes they name."""
-
-    def named(text: str) -> set[str]:
-        return {
-            n
-            for n in nodes
-            if n.split("[", 1)[0] == text or n.split("[", 1)[0].split("/", 1)[-1] == text
-        }
-
-    out: set[str] = set()
-    i = 0
-    while i < len(tokens):
-        pair = named(f"{tokens[i]}/{tokens[i + 1]}") if i + 1 < len(tokens) else set()
-        if pair:
-            out |= pair
-            i += 2
-            continue
-        single = named(tokens[i])
-        assert single, f"focus workload {tokens[i]!r} not among {sorted(nodes)}"
-        out |= single
-        i += 1
-    return out
-
-
-def _contains(conn: str | None, focus: str) -> bool:
-    numbers, _ = parse_ports(conn or "")
-    wanted, _ = parse_ports(focus)
-    return wanted <= numbers
-
-
-def focused(rows: list[Row], case: Case) -> list[Row]:
-    """microseg's whole output narrowed as netpol-analyzer's options narrow its own."""
-    nodes = {x for s, a, b, _ in rows if s == "connlist" for x in (a, b)}
-    nodes |= {a for s, a, _, _ in rows if s != "connlist"}
-    focus = _resolve(case.focus, nodes) if case.focus else None
-    out: list[Row] = []
-    wide = {
-        (a, s): c for s, a, b, c in rows if s in ("egress", "ingress") and b == "entire-cluster"
-    }
-    for s, a, b, c in rows:
-        if s == "connlist":
-            if focus is not None:
-                hit = {"egress": a in focus, "ingress": b in focus}.get(
-                    case.direction or "", a in focus or b in focus
-                )
-                if not hit:
-                    continue
-        elif (
-            focus is not None
-            and (a not in focus or (case.direction and s not in (case.direction, "unprotected")))
-        ) or (s == "unprotected" and case.direction and b.lower() != case.direction):
-            continue
-        if case.conn is not None:
-            if s == "unprotected" or not _contains(c, case.conn):
-                continue
-            potential = (
-                s in ("egress", "ingress") and "[External]" not in b and b != "entire-cluster"
-            )
-            if potential and _contains(wide.get((a, s)), case.conn):
-                continue
-            c = case.conn
-        out.append((s, a, b, c))
-    return out
 
 
 def _members(rows: list[Row]) -> set[str]:
@@ -247,7 +120,7 @@ def test_every_exposure_case_is_read(corpus: Path) -> None:
 def test_focus_workload_option_narrows_the_exposure(corpus: Path) -> None:
     """microseg's own --focus-workload gives what the test's narrowing gives."""
     base = corpus / "netpol-analyzer"
-    case = Case(Path("x"), "acs-security-demos", "txt", ("frontend", "webapp"))
+    case = Case(Path("x"), "acs-security-demos", "txt", focus=("frontend", "webapp"))
     whole = focused(parse(run(base / "tests" / case.folder, "txt"), "txt"), case)
     narrowed = parse(
         run(base / "tests" / case.folder, "txt", "--focus-workload", "frontend/webapp"), "txt"
