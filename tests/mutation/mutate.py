@@ -12,10 +12,11 @@ its src/ first on PYTHONPATH (the venv's editable install points at the real src
     .venv/bin/python tests/mutation/mutate.py --list
     .venv/bin/python tests/mutation/mutate.py --semantics-only   # first stage only, seconds each
 
-Each mutant runs in two stages: first the meaning-level tests (tests/unit/semantics, seconds),
-then, only if they all pass, the fast subset `pytest -q -x -m "not slow" tests/unit
-tests/golden tests/property` (with `-n 2` when pytest-xdist is installed) and tests/conformance
-when MICROSEG_CONFORMANCE is set. The last line reads `N mutants, K killed, S survived`.
+Each mutant runs in three stages, each only if the one before passed: the meaning-level
+tests (tests/unit/semantics, seconds); the reference property tests and the unit tests of the
+engine, Istio ingest and the exposure analysis (a minute); then the fast subset `pytest -q -x
+-m "not slow" tests/unit tests/golden tests/property` (with `-n 2` when pytest-xdist is
+installed) and tests/conformance when MICROSEG_CONFORMANCE is set. The last line reads `N mutants, K killed, S survived`.
 Exit 0 when every mutant is killed, 1 otherwise.
 """
 
@@ -65,6 +66,16 @@ COMBINE = "src/microseg/engine/combine.py"
 MATCH = "src/microseg/engine/mesh/match.py"
 CLUSTER = "src/microseg/model/cluster.py"
 OBJECTS = "src/microseg/model/objects.py"
+TABLE = "src/microseg/engine/mesh/table.py"
+ISTIO = "src/microseg/ingest/istio.py"
+WORKLOADS = "src/microseg/ingest/workloads.py"
+MANIFESTS = "src/microseg/ingest/manifests.py"
+SPEC_WORLD = "src/microseg/engine/spec/world.py"
+SPEC_MESH = "src/microseg/engine/spec/mesh.py"
+SPEC_IDENTITY = "src/microseg/engine/spec/mesh_identity.py"
+POTENTIAL = "src/microseg/analyses/potential/__init__.py"
+POTENTIAL_PEERS = "src/microseg/analyses/potential/peers.py"
+POTENTIAL_TIERS = "src/microseg/analyses/potential/tiers.py"
 
 _SCHEMA_PEERS = Edit(
     NETPOLS,
@@ -270,6 +281,275 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
         ),
     ),
+    # --- the mesh's engine rules (the table and the explanations share engine/mesh/match.py:
+    # only the independent reference, engine/spec/mesh.py, can tell these apart) -----------
+    Mutant(
+        "mesh-root-namespace-policies-local",
+        "an AuthorizationPolicy in the root namespace applies to its own namespace only",
+        (
+            Edit(
+                MATCH,
+                "if policy.namespace != cluster.mesh.root_namespace and policy.namespace != pod.namespace:",
+                "if policy.namespace != pod.namespace:",
+            ),
+        ),
+    ),
+    Mutant(
+        "istio-prefix-match-exact",
+        "an Istio value `abc*` matches only `abc*` itself",
+        (
+            Edit(
+                MATCH,
+                "        return value.startswith(pattern[:-1])",
+                "        return value == pattern",
+            ),
+        ),
+    ),
+    Mutant(
+        "when-not-values-ignored",
+        "a `when` condition's notValues exclude nothing",
+        (
+            Edit(
+                MATCH,
+                "    return not (c.not_values is not None and hit(c.not_values))",
+                "    return True",
+            ),
+        ),
+    ),
+    Mutant(
+        "grpc-not-http",
+        "Service ports named grpc* or grpc-web* are not HTTP to the sidecar",
+        (
+            Edit(
+                MATCH,
+                'HTTP_PREFIXES = ("http", "http2", "grpc", "grpc-web")',
+                'HTTP_PREFIXES = ("http", "http2")',
+            ),
+        ),
+    ),
+    Mutant(
+        "strict-accepts-plaintext",
+        "STRICT mTLS accepts plaintext (the fast table only)",
+        (
+            Edit(
+                TABLE,
+                "reject = strict[None, :] & ~mtls",
+                "reject = strict[None, :] & ~mtls & False",
+            ),
+        ),
+    ),
+    Mutant(
+        "custom-authz-ignored",
+        "a CUSTOM policy's external authorizer never denies (the fast table only)",
+        (
+            Edit(
+                TABLE,
+                "unless[ext_authz_condition(policy.provider, text)] |= cells",
+                "pass",
+            ),
+        ),
+    ),
+    Mutant(
+        "bare-service-account-other-namespace",
+        "`serviceAccounts: [sa]` names `sa/sa`, not the policy's namespace (ingest)",
+        (
+            Edit(
+                ISTIO,
+                'return _t([v if "/" in v else f"{namespace}/{v}" for v in values or []])',
+                'return _t([v if "/" in v else f"{v}/{v}" for v in values or []])',
+            ),
+        ),
+    ),
+    # --- ingest rules only the front-door property tests read differentially ----------------
+    Mutant(
+        "container-port-protocol-default-udp",
+        "a container port without protocol is UDP (ingest)",
+        (Edit(WORKLOADS, 'proto = p.get("protocol", "TCP")', 'proto = p.get("protocol", "UDP")'),),
+    ),
+    Mutant(
+        "undeclared-namespace-without-name-label",
+        "a referenced but undeclared namespace carries no kubernetes.io/metadata.name label",
+        (
+            Edit(
+                MANIFESTS,
+                "name, FrozenLabels({NAMESPACE_NAME_LABEL: name}), declared=False",
+                "name, FrozenLabels({}), declared=False",
+            ),
+        ),
+    ),
+    # --- the reference evaluators alone: the engine must tell them they are wrong ------------
+    Mutant(
+        "spec-policytypes-egress-never",
+        "reference: policyTypes absent means Ingress only, even with egress rules",
+        (
+            Edit(
+                SPEC,
+                'return {INGRESS, EGRESS} if spec.get("egress") else {INGRESS}',
+                "return {INGRESS}",
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-empty-peers-match-nothing",
+        "reference: `from: []` matches no peer",
+        (Edit(SPEC, "peers_ok = not peers or any(", "peers_ok = bool(peers) and any("),),
+    ),
+    Mutant(
+        "spec-except-ignored",
+        "reference: ipBlock.except subtracts nothing",
+        (
+            Edit(
+                SPEC,
+                'return self._in_block(other, block["cidr"], list(block.get("except") or []))',
+                'return self._in_block(other, block["cidr"], [])',
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-endport-ignored",
+        "reference: endPort ignored",
+        (
+            Edit(
+                SPEC, 'elif number <= port <= (p.get("endPort") or number):', "elif number == port:"
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-named-port-any-protocol",
+        "reference: a named port resolves whatever the container port's protocol",
+        (
+            Edit(
+                SPEC,
+                "p.name == name and p.protocol == protocol and p.number == port",
+                "p.name == name and p.number == port",
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-tier-order-reversed",
+        "reference: admin policies by descending priority",
+        (
+            Edit(
+                SPEC,
+                "self.admin = sorted(admin, key=lambda p: (p.priority, p.name))",
+                "self.admin = sorted(admin, key=lambda p: (p.priority, p.name), reverse=True)",
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-pass-as-allow",
+        "reference: an admin Pass allows",
+        (
+            Edit(SPEC, 'return admin == "Allow"', 'return admin != "Deny"'),
+            Edit(SPEC, 'if admin in ("Allow", "Deny"):', "if admin is not None:"),
+        ),
+    ),
+    Mutant(
+        "spec-undeclared-namespace-unlabelled",
+        "reference: an undeclared namespace has no labels",
+        (
+            Edit(
+                SPEC_WORLD,
+                "return self.namespaces.get(name, {NAME_LABEL: name})",
+                "return self.namespaces.get(name, {})",
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-template-pods-missing",
+        "reference: a controller given without pods is no endpoint",
+        (Edit(SPEC_WORLD, "out.append(_endpoint(namespace, name, kind, template, {}))", "pass"),),
+    ),
+    Mutant(
+        "spec-pa-precedence-reversed",
+        "reference: PeerAuthentication mesh-wide beats namespace beats workload",
+        (
+            Edit(
+                SPEC_IDENTITY,
+                "for level in (workload, namespace, mesh):",
+                "for level in (mesh, namespace, workload):",
+            ),
+        ),
+    ),
+    Mutant(
+        "spec-pa-port-level-ignored",
+        "reference: portLevelMtls ignored",
+        (Edit(SPEC_IDENTITY, 'by_port.get(port, "UNSET"),', '"UNSET",'),),
+    ),
+    Mutant(
+        "spec-app-protocol-ignored",
+        "reference: a Service port's appProtocol ignored (the name decides)",
+        (Edit(SPEC_IDENTITY, 'app = port.get("appProtocol")', "app = None"),),
+    ),
+    Mutant(
+        "spec-revision-label-ignored",
+        "reference: a pod's istio.io/rev label injects nothing",
+        (Edit(SPEC_IDENTITY, "revision = REVISION in pod.labels and", "revision = False and"),),
+    ),
+    Mutant(
+        "spec-static-when-ignored",
+        "reference: `when` keys known statically (ports, namespaces, principals, IPs) never fail",
+        (Edit(SPEC_MESH, "if not self._condition_holds(cond, req):", "if False:"),),
+    ),
+    Mutant(
+        "spec-bare-service-account",
+        "reference: `serviceAccounts: [sa]` compared as written",
+        (
+            Edit(
+                SPEC_MESH,
+                'return [v if "/" in v else f"{policy_ns}/{v}" for v in values]',
+                "return list(values)",
+            ),
+        ),
+    ),
+    # --- connectivity --exposure (analyses/potential) -------------------------------------------
+    Mutant(
+        "exposure-subset-selectors-match",
+        "a rule matches a potential peer whose selector merely includes the rule's",
+        (
+            Edit(
+                POTENTIAL_PEERS,
+                "return potential is not None and _key(rule) == _key(potential)",
+                "return potential is not None and _key(rule) <= _key(potential)",
+            ),
+        ),
+    ),
+    Mutant(
+        "exposure-any-empty-namespace-is-cluster",
+        "`namespaceSelector: {}` with a podSelector counts as the whole cluster",
+        (Edit(POTENTIAL_PEERS, "        and peer.pod_selector.is_empty()\n    )", "    )"),),
+    ),
+    Mutant(
+        "exposure-real-pods-stand-in-for-nothing",
+        "potential peers a real pod matches are listed anyway",
+        (
+            Edit(
+                POTENTIAL_PEERS,
+                "return any(_real_match(cluster, p, pod) for pod in cluster.pods)",
+                "return False",
+            ),
+        ),
+    ),
+    Mutant(
+        "exposure-everyone-protected",
+        "workloads no policy selects are not reported as unprotected",
+        (Edit(POTENTIAL, "        if not protected:", "        if False:"),),
+    ),
+    Mutant(
+        "exposure-pass-as-allow",
+        "an admin Pass towards a potential peer allows",
+        (Edit(POTENTIAL_TIERS, "passed = passed | ports", "allowed = allowed | ports"),),
+    ),
+    Mutant(
+        "exposure-unresolved-names-dropped",
+        "named ports towards workloads that do not exist are dropped",
+        (Edit(POTENTIAL_TIERS, "named.add((None if admin else s.protocol, s.name))", "pass"),),
+    ),
+    Mutant(
+        "exposure-peers-equal-to-cluster-listed",
+        "potential peers the entire-cluster connection covers are listed too",
+        (Edit(POTENTIAL, "if (wide and ports != wide) or (not wide and ports):", "if ports:"),),
+    ),
     Mutant(
         "pa-port-level-ignored",
         "PeerAuthentication portLevelMtls ignored",
@@ -316,6 +596,19 @@ def _apply(root: Path, mutant: Mutant) -> dict[Path, str]:
 def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
     fast = ["-q", "-x", "-p", "no:cacheprovider", "-m", "not slow"]
     semantics = [sys.executable, "-m", "pytest", *fast, "tests/unit/semantics"]
+    # The references and the analyses' unit tests: a minute, and most mutants die here.
+    oracles = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *fast,
+        "tests/property/test_engine_vs_reference.py",
+        "tests/property/test_mesh_reference.py",
+        "tests/property/test_tiers.py",
+        "tests/unit/analyses/test_potential.py",
+        "tests/unit/engine",
+        "tests/unit/ingest/test_istio.py",
+    ]
     suite = [sys.executable, "-m", "pytest", *fast]
     if _has_xdist():
         suite += ["-n", "2"]
@@ -324,7 +617,7 @@ def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
         suite.append("tests/conformance")
     if semantics_only:
         return [semantics]
-    return [semantics, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
+    return [semantics, oracles, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
 
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
