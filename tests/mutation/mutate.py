@@ -625,7 +625,12 @@ _FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 def _run(root: Path, mutant: Mutant, semantics_only: bool = False) -> tuple[bool, str, float]:
     """(killed, by what, seconds)."""
-    env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root / "src"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MICROSEG_MUTATION": "1",  # no shrinking (tests/conftest.py)
+    }
     start = time.monotonic()
     saved = _apply(root, mutant)
     try:

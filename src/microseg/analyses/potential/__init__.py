@@ -29,7 +29,7 @@ from microseg.analyses.potential.peers import Potential, potential_peers
 from microseg.analyses.potential.ports import Named, PortSet
 from microseg.analyses.potential.tiers import CLUSTER, Real, TierEvaluator
 from microseg.engine import Connectivity, workload_nodes
-from microseg.model.netpol import Direction
+from microseg.model.netpol import Direction, Peer
 
 __all__ = [
     "ExposureEntry",
@@ -66,26 +66,48 @@ def potential_exposure(conn: Connectivity, focus: set[str] | None = None) -> Pot
     ev = TierEvaluator(cluster)
     peers = potential_peers(cluster)
     names, _owners, classes, _split, _pods = workload_nodes(conn)
+    # Potential peers that some admin policy takes as its subject: their own side of a
+    # connection is not simply open, so they are asked whatever the workload's rules say.
+    guarded = {
+        d: {i for i, p in enumerate(peers) if any(ev.selecting(p, d)[::2])} for d in Direction
+    }
     entries: list[ExposureEntry] = []
     unprotected: list[tuple[str, Direction]] = []
-    per_class: dict[
-        int, tuple[list[tuple[Direction, Potential | None, PortSet]], list[Direction]]
-    ] = {}
+    per_class: dict[int, _Found] = {}
     for name, klass in zip(names, classes, strict=True):
         if focus is not None and name not in focus:
             continue
         if klass not in per_class:
             real = Real(conn.classes.reps[klass], bool(conn.classes.host_network[klass]))
-            per_class[klass] = _exposure(ev, real, peers)
+            per_class[klass] = _exposure(ev, real, peers, guarded)
         found, open_ = per_class[klass]
         entries += [ExposureEntry(name, d, p, ports) for d, p, ports in found]
         unprotected += [(name, d) for d in open_]
     return PotentialExposure(tuple(entries), tuple(unprotected), tuple(peers))
 
 
+_Found = tuple[list[tuple[Direction, Potential | None, PortSet]], list[Direction]]
+
+
+def _named(ev: TierEvaluator, real: Real, direction: Direction, peers: list[Potential]) -> set[int]:
+    """The potential peers some rule of a policy selecting `real` names specifically: for
+    every other one, the rules match exactly as they match the whole cluster."""
+    admin, nps, baseline = ev.selecting(real, direction)
+    rule_peers: list[tuple[Peer, str | None]] = [
+        (p, None) for ap in admin + baseline for r in ap.rules(direction) for p in r.peers
+    ]
+    rule_peers += [
+        (p, np_.namespace) for np_ in nps or () for r in np_.rules(direction) for p in r.peers or ()
+    ]
+    out: set[int] = set()
+    for peer, ns in rule_peers:
+        out |= ev.names(peer, ns, peers)
+    return out
+
+
 def _exposure(
-    ev: TierEvaluator, real: Real, peers: list[Potential]
-) -> tuple[list[tuple[Direction, Potential | None, PortSet]], list[Direction]]:
+    ev: TierEvaluator, real: Real, peers: list[Potential], guarded: dict[Direction, set[int]]
+) -> _Found:
     found: list[tuple[Direction, Potential | None, PortSet]] = []
     open_: list[Direction] = []
     for direction in (Direction.EGRESS, Direction.INGRESS):
@@ -97,7 +119,10 @@ def _exposure(
         if wide:
             found.append((direction, None, wide))
         other = Direction.INGRESS if direction is Direction.EGRESS else Direction.EGRESS
-        for peer in peers:
+        # Any other peer gets exactly the whole cluster's connection: not listed.
+        asked = _named(ev, real, direction, peers) | guarded[other]
+        for i in sorted(asked):
+            peer = peers[i]
             ports = ev.direction(real, peer, direction)[0] & ev.direction(peer, real, other)[0]
             # Listed when it differs from the whole cluster's: more (a peer the rules name),
             # or less (one an earlier admin Deny carves out, even down to nothing).

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from microseg.model import AdminPolicy, Cluster, NetworkPolicy, Pod
+from microseg.model import AdminPolicy, Cluster, NetworkPolicy
 from microseg.model.netpol import Direction, Peer, PodPeer, Rule
 from microseg.model.objects import NAMESPACE_NAME_LABEL
 from microseg.model.selectors import LabelSelector, Operator, Requirement
@@ -136,20 +136,18 @@ def potential_peers(cluster: Cluster) -> list[Potential]:
             potential = _from_peer(peer, namespace)
             if potential is not None:
                 found.setdefault(potential.key, potential)
-    return [p for p in found.values() if not _stood_in_for(cluster, p)]
+    # Distinct (namespace labels, pod labels) of the real pods: replicas repeat them.
+    reals = {
+        (pod.namespace, pod.labels): (namespace_labels(cluster, pod.namespace), pod.labels)
+        for pod in cluster.pods
+    }
+    return [p for p in found.values() if not _stood_in_for(p, list(reals.values()))]
 
 
-def _stood_in_for(cluster: Cluster, p: Potential) -> bool:
+def _stood_in_for(p: Potential, reals: list[tuple[Mapping[str, str], Mapping[str, str]]]) -> bool:
     if p.pods is None or not _plain(p.namespaces) or not _plain(p.pods):
         return False
-    return any(_real_match(cluster, p, pod) for pod in cluster.pods)
-
-
-def _real_match(cluster: Cluster, p: Potential, pod: Pod) -> bool:
-    assert p.pods is not None
-    return p.pods.matches(pod.labels) and p.namespaces.matches(
-        namespace_labels(cluster, pod.namespace)
-    )
+    return any(p.pods.matches(labels) and p.namespaces.matches(ns) for ns, labels in reals)
 
 
 def np_rules(policy: NetworkPolicy, direction: Direction) -> tuple[Rule, ...]:

@@ -31,13 +31,22 @@ class PortSet:
     def __bool__(self) -> bool:
         return bool(self.numbers) or bool(self.named)
 
+    # The tier walk combines mostly empty sets: those cost nothing.
     def __or__(self, other: PortSet) -> PortSet:
+        if not other:
+            return self
+        if not self:
+            return other
         return PortSet(self.numbers | other.numbers, self.named | other.named)
 
     def __and__(self, other: PortSet) -> PortSet:
+        if not self or not other:
+            return PortSet()
         return PortSet(self.numbers & other.numbers, self.named & other.named)
 
     def __sub__(self, other: PortSet) -> PortSet:
+        if not self or not other:
+            return self
         return PortSet(self.numbers - other.numbers, self.named - other.named)
 
     def is_every_number(self) -> bool:

@@ -12,7 +12,7 @@ potential peers of a cluster are few, and none of them is a pod the engine's tab
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from microseg.analyses.potential.peers import (
@@ -25,7 +25,16 @@ from microseg.analyses.potential.peers import (
     rule_is_cluster_wide,
 )
 from microseg.analyses.potential.ports import Named, PortSet
-from microseg.model import Action, AdminPolicy, AdminTier, Cluster, ConnSet, IntervalSet, Pod
+from microseg.model import (
+    Action,
+    AdminPolicy,
+    AdminTier,
+    Cluster,
+    ConnSet,
+    IntervalSet,
+    NetworkPolicy,
+    Pod,
+)
 from microseg.model.netpol import Direction, Peer, PodPeer, PortSpec
 from microseg.model.sets import Protocol
 
@@ -65,18 +74,81 @@ def named_universe(cluster: Cluster) -> frozenset[Named]:
     return frozenset(out)
 
 
+_Selecting = tuple[list[AdminPolicy], list[NetworkPolicy] | None, list[AdminPolicy]]
+
+
 class TierEvaluator:
+    """Evaluations share what depends on one side only: which policies select a subject in a
+    direction (cached per subject), and which potential peers a rule peer names."""
+
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.universe = named_universe(cluster)
         self.every = PortSet.every(self.universe)
         self.admin = cluster.tier(AdminTier.ADMIN)
         self.baseline = cluster.tier(AdminTier.BASELINE)
+        self._selecting: dict[tuple[Real | Potential, Direction], _Selecting] = {}
+        self._named: dict[tuple[int, str | None], frozenset[int]] = {}
+        self._namespaces: dict[str, Mapping[str, str]] = {}
+        self._port_sets: dict[tuple[int, bool, object], PortSet] = {}
+
+    def selecting(self, subject: Real | Potential, direction: Direction) -> _Selecting:
+        """(admin policies, NetworkPolicies or None, baseline policies) that select
+        `subject` in `direction`, in evaluation order."""
+        key = (subject, direction)
+        hit = self._selecting.get(key)
+        if hit is None:
+            admin = [
+                p
+                for p in self.admin
+                if admin_affects(p, direction) and self._admin_subject(p, subject)
+            ]
+            baseline = [
+                p
+                for p in self.baseline
+                if admin_affects(p, direction) and self._admin_subject(p, subject)
+            ]
+            nps = None
+            if isinstance(subject, Real) and not subject.host:
+                pod = subject.pod
+                nps = [
+                    p
+                    for p in self.cluster.policies
+                    if p.namespace == pod.namespace
+                    and p.affects(direction)
+                    and p.pod_selector.matches(pod.labels)
+                ] or None
+            hit = self._selecting[key] = (admin, nps, baseline)
+        return hit
+
+    def names(
+        self, peer: Peer, policy_namespace: str | None, potentials: list[Potential]
+    ) -> frozenset[int]:
+        """The potential peers (indices) the rule peer matches otherwise than the whole
+        cluster: only for those can a connection differ from the cluster's. Cached per peer
+        object (ingest shares equal peers)."""
+        key = (id(peer), policy_namespace)
+        hit = self._named.get(key)
+        if hit is None:
+            if self.peer_matches(peer, policy_namespace, CLUSTER):
+                hit = frozenset()
+            else:
+                hit = frozenset(
+                    i
+                    for i, p in enumerate(potentials)
+                    if self.peer_matches(peer, policy_namespace, p)
+                )
+            self._named[key] = hit
+        return hit
 
     # --- who matches ---------------------------------------------------------------
 
-    def _labels(self, real: Real) -> tuple[dict[str, str], dict[str, str]]:
-        return dict(real.pod.labels), dict(namespace_labels(self.cluster, real.pod.namespace))
+    def _labels(self, real: Real) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        ns = real.pod.namespace
+        labels = self._namespaces.get(ns)
+        if labels is None:
+            labels = self._namespaces[ns] = namespace_labels(self.cluster, ns)
+        return real.pod.labels, labels
 
     def peer_matches(self, peer: Peer, policy_namespace: str | None, other: Party) -> bool:
         """Whether a rule peer (ipBlock and node peers never match a workload here; the
@@ -122,6 +194,14 @@ class TierEvaluator:
         with its protocol, an admin name whatever the protocol), stay named otherwise."""
         if specs is None:
             return self.every
+        # The answer depends on the destination only through a real pod's named ports.
+        key = (id(specs), admin, destination.pod.ports if isinstance(destination, Real) else None)
+        hit = self._port_sets.get(key)
+        if hit is None:
+            hit = self._port_sets[key] = self._resolve(specs, destination, admin)
+        return hit
+
+    def _resolve(self, specs: tuple[PortSpec, ...], destination: Party, admin: bool) -> PortSet:
         numbers: dict[Protocol, IntervalSet] = {}
         named: set[Named] = set()
         for s in specs:
@@ -143,20 +223,16 @@ class TierEvaluator:
 
     def _first_match(
         self,
-        policies: Iterable[AdminPolicy],
+        policies: list[AdminPolicy],
         subject: Party,
         other: Party,
         direction: Direction,
-    ) -> tuple[PortSet, PortSet, bool]:
-        """(allowed, denied) by first match over the tier; and whether any policy of the
-        tier selects the subject in this direction."""
+    ) -> tuple[PortSet, PortSet]:
+        """(allowed, denied) by first match over the policies of one tier that select the
+        subject in this direction."""
         destination = subject if direction is Direction.INGRESS else other
         allowed = denied = passed = PortSet()
-        selected = False
         for policy in policies:
-            if not admin_affects(policy, direction) or not self._admin_subject(policy, subject):
-                continue
-            selected = True
             for rule in policy.rules(direction):
                 if not any(self.peer_matches(p, None, other) for p in rule.peers):
                     continue
@@ -167,21 +243,15 @@ class TierEvaluator:
                     denied = denied | ports
                 else:  # Pass: no later admin rule sees these ports; the tiers below decide
                     passed = passed | ports
-        return allowed, denied, selected
+        return allowed, denied
 
-    def netpol(self, subject: Real, other: Party, direction: Direction) -> PortSet | None:
-        """What the NetworkPolicies selecting `subject` allow towards `other`; None when none
-        selects it in this direction."""
-        if subject.host:
-            return None
+    def netpol(
+        self, policies: list[NetworkPolicy], subject: Real, other: Party, direction: Direction
+    ) -> PortSet:
+        """What the NetworkPolicies selecting `subject` allow towards `other`."""
         destination: Party = subject if direction is Direction.INGRESS else other
-        out: PortSet | None = None
-        for policy in self.cluster.policies:
-            if policy.namespace != subject.pod.namespace or not policy.affects(direction):
-                continue
-            if not policy.pod_selector.matches(subject.pod.labels):
-                continue
-            out = out or PortSet()
+        out = PortSet()
+        for policy in policies:
             for rule in np_rules(policy, direction):
                 if isinstance(other, _Cluster):
                     hit = rule_is_cluster_wide(rule.peers)
@@ -193,16 +263,20 @@ class TierEvaluator:
                     out = out | self._ports(rule.ports, destination, admin=False)
         return out
 
-    def direction(self, subject: Party, other: Party, direction: Direction) -> tuple[PortSet, bool]:
+    def direction(
+        self, subject: Real | Potential, other: Party, direction: Direction
+    ) -> tuple[PortSet, bool]:
         """(allowed, protected): what `subject` lets through with `other` in `direction`,
         and whether any policy of any tier selects it there."""
-        admin_allowed, admin_denied, by_admin = self._first_match(
-            self.admin, subject, other, direction
-        )
+        admin, nps, baseline = self.selecting(subject, direction)
+        if not admin and nps is None and not baseline:
+            return self.every, False
+        admin_allowed, admin_denied = self._first_match(admin, subject, other, direction)
         decided = admin_allowed | admin_denied
-        np_allowed = self.netpol(subject, other, direction) if isinstance(subject, Real) else None
-        if np_allowed is not None:
+        if nps is not None:
+            assert isinstance(subject, Real)
+            np_allowed = self.netpol(nps, subject, other, direction)
             return admin_allowed | (np_allowed - decided), True
-        _, banp_denied, by_baseline = self._first_match(self.baseline, subject, other, direction)
+        _, banp_denied = self._first_match(baseline, subject, other, direction)
         rest = self.every - decided - banp_denied
-        return admin_allowed | rest, by_admin or by_baseline
+        return admin_allowed | rest, bool(admin or baseline)
