@@ -11,6 +11,7 @@ its src/ first on PYTHONPATH (the venv's editable install points at the real src
     .venv/bin/python tests/mutation/mutate.py tier-order-reversed pass-as-allow
     .venv/bin/python tests/mutation/mutate.py --list
     .venv/bin/python tests/mutation/mutate.py --semantics-only   # first stage only, seconds each
+    .venv/bin/python tests/mutation/mutate.py --skip-semantics   # do the other stages see it too?
 
 Each mutant runs in three stages, each only if the one before passed: the meaning-level
 tests (tests/unit/semantics, seconds); the reference property tests and the unit tests of the
@@ -593,7 +594,9 @@ def _apply(root: Path, mutant: Mutant) -> dict[Path, str]:
     return saved
 
 
-def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
+def _stages(
+    root: Path, semantics_only: bool = False, skip_semantics: bool = False
+) -> list[list[str]]:
     fast = ["-q", "-x", "-p", "no:cacheprovider", "-m", "not slow"]
     semantics = [sys.executable, "-m", "pytest", *fast, "tests/unit/semantics"]
     # The references and the analyses' unit tests: a minute, and most mutants die here.
@@ -617,13 +620,17 @@ def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
         suite.append("tests/conformance")
     if semantics_only:
         return [semantics]
+    if skip_semantics:
+        return [oracles, suite]
     return [semantics, oracles, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
 
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
-def _run(root: Path, mutant: Mutant, semantics_only: bool = False) -> tuple[bool, str, float]:
+def _run(
+    root: Path, mutant: Mutant, semantics_only: bool = False, skip_semantics: bool = False
+) -> tuple[bool, str, float]:
     """(killed, by what, seconds)."""
     env = {
         **os.environ,
@@ -634,7 +641,7 @@ def _run(root: Path, mutant: Mutant, semantics_only: bool = False) -> tuple[bool
     start = time.monotonic()
     saved = _apply(root, mutant)
     try:
-        for stage in _stages(root, semantics_only):
+        for stage in _stages(root, semantics_only, skip_semantics):
             proc = subprocess.run(stage, cwd=root, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 failed = _FAILED.findall(proc.stdout)
@@ -660,6 +667,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the first stage (tests/unit/semantics): a quick look while writing tests",
     )
+    parser.add_argument(
+        "--skip-semantics",
+        action="store_true",
+        help="start at the reference property tests: which mutants would they kill alone?",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for m in MUTANTS:
@@ -681,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             if broken:
                 return 2
         for m in chosen:
-            killed, by, seconds = _run(root, m, args.semantics_only)
+            killed, by, seconds = _run(root, m, args.semantics_only, args.skip_semantics)
             status = "killed" if killed else "SURVIVED"
             print(f"{status:8} {m.name:50} {seconds:6.1f}s {by}", flush=True)
             if not killed:
