@@ -495,7 +495,7 @@ MUTANTS: tuple[Mutant, ...] = (
         (
             Edit(
                 POTENTIAL_PEERS,
-                "return any(_real_match(cluster, p, pod) for pod in cluster.pods)",
+                "return any(p.pods.matches(labels) and p.namespaces.matches(ns) for ns, labels in reals)",
                 "return False",
             ),
         ),
