@@ -73,15 +73,11 @@ ACCOUNT_FIELDS = {"serviceAccounts": ACCOUNT_REFS, "notServiceAccounts": ACCOUNT
 
 @st.composite
 def source(draw: st.DrawFn) -> Doc:
-    """serviceAccounts may not be combined with principals or namespaces (the CRD's rule)."""
-    if draw(st.integers(0, 3)) == 0:
-        out = draw(_fields(ACCOUNT_FIELDS))
-    else:
-        out = draw(st.fixed_dictionaries({}, optional={k: _some(v) for k, v in IDENTITY.items()}))
-    out.update(
-        draw(st.fixed_dictionaries({}, optional={k: _some(v) for k, v in ADDRESS_FIELDS.items()}))
-    )
-    return out or {"principals": ["*"]}
+    """One or two fields, so that sources match often enough to matter; serviceAccounts may
+    not be combined with principals or namespaces (the CRD's rule)."""
+    pool = {**(ACCOUNT_FIELDS if draw(st.integers(0, 3)) == 0 else IDENTITY), **ADDRESS_FIELDS}
+    names = draw(st.lists(st.sampled_from(sorted(pool)), min_size=1, max_size=2, unique=True))
+    return {name: draw(_some(pool[name])) for name in names}
 
 
 OPERATION = {
@@ -94,7 +90,9 @@ OPERATION = {
     "hosts": ("shop.example.com", "*.local"),
     "notHosts": ("evil.example.com",),
 }
-operation = _fields(OPERATION)
+operation = st.lists(
+    st.sampled_from(sorted(OPERATION)), min_size=1, max_size=2, unique=True
+).flatmap(lambda names: st.fixed_dictionaries({n: _some(OPERATION[n]) for n in names}))
 
 
 @st.composite

@@ -85,19 +85,23 @@ def check(docs: list[dict[str, object]], assume_mesh: bool = False) -> None:
     c = len(classes)
     for j, dst in enumerate(cluster.pods):
         d = int(classes.pod_class[j])
-        sources: list[tuple[int, object]] = [
-            (int(classes.pod_class[i]), mine[(src.namespace, src.name)])
+        # (column, the reference's source, the model's source)
+        sources: list[tuple[int, object, object]] = [
+            (int(classes.pod_class[i]), mine[(src.namespace, src.name)], src)
             for i, src in enumerate(cluster.pods)
         ]
         for probe in PROBES:
             atom = ips.atom_of_address(IPSet.from_address(probe))
             assert atom is not None
-            sources.append((c + atom, probe))
-        for col, src in sources:
+            sources.append((c + atom, probe, probe))
+        for col, src, model_src in sources:
             for proto, port in PROBE_PORTS:
                 want = reference.evaluate(src, mine[(dst.namespace, dst.name)], proto.value, port)  # type: ignore[arg-type]
                 got = table.verdict(d, col, ports.atom_of(proto, port))
                 assert meaning(got) == want, (src, dst.name, proto, port, got, want, text)
+                # The explanations users read reach the table's verdict exactly.
+                explained, _ = evaluate(cluster, model_src, dst, proto, port)  # type: ignore[arg-type]
+                assert explained == got, (model_src, dst.name, proto, port, explained, got)
 
 
 @FAST
