@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from microseg.engine.incremental.atoms import split_bits as _split_bits
 from microseg.engine.index.packed import pack, unpack
 
-
 # split_bits works within one 64-bit word: the caller rebuilds instead when the pieces
 # outgrow it (refine, "port atoms outgrow one word"), so the pieces here fit one word.
 PIECES = st.lists(st.integers(1, 3), min_size=1, max_size=30).filter(lambda p: sum(p) <= 64)
