@@ -106,7 +106,11 @@ def selector(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Doc]:
 
 
 POD_SELECTORS = selector(LABELS)
-NS_SELECTORS = selector(NS_LABELS)
+# Namespace selectors may also name namespaces by the label the API server sets on each,
+# `kubernetes.io/metadata.name`, which undeclared namespaces carry too.
+NS_SELECTORS = selector(
+    {**NS_LABELS, "kubernetes.io/metadata.name": (*NAMESPACES, UNDECLARED, "default")}
+)
 
 
 def label_map(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[dict[str, str]]:
