@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import Phase, settings
+
+# tests/mutation/mutate.py runs the suite once per mutant: a failure found is enough, so the
+# property tests do not spend minutes shrinking it.
+settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+if os.environ.get("MICROSEG_MUTATION"):
+    settings.load_profile("mutation")
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "demo"
