@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from microseg.analyses.potential import potential_exposure
 from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -35,6 +36,7 @@ from microseg.engine import (
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 from microseg.render.escape import terminal_safe
+from microseg.render.potential import render_with_exposure
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -59,6 +61,14 @@ def connectivity(
         str | None,
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
+    exposure: Annotated[
+        bool,
+        typer.Option(
+            "--exposure",
+            help="Also what the policies open to the entire cluster and to workloads that "
+            "match their selectors but do not exist yet (txt, json, csv, md).",
+        ),
+    ] = False,
     host_network: HostNet = HostNetworkChoice.NODE,
     namespace: NamespaceOpt = "default",
     assume_system_pods: AssumeSystemPods = False,
@@ -97,9 +107,13 @@ def connectivity(
     rows = connlist_rows(
         graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
     )
-    text = (
-        render_dot(rows)
-        if output is ConnectivityFormat.DOT
-        else render_connlist(rows, output.value)
-    )
+    if exposure:
+        if output is ConnectivityFormat.DOT:
+            fail("--exposure has no dot form: use -o txt, json, csv or md")
+        names = None if focus is None else {graph.nodes[i] for i in focus}
+        text = render_with_exposure(rows, potential_exposure(conn, names), output.value)
+    elif output is ConnectivityFormat.DOT:
+        text = render_dot(rows)
+    else:
+        text = render_connlist(rows, output.value)
     emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
