@@ -251,7 +251,7 @@ def _runs(
         runs = memo.get(addresses)
         if runs is None:  # real clusters repeat a few ranges (0.0.0.0/0 ...) on most workloads
             runs = memo[addresses] = classify_runs(addresses)
-        out += [AddressRun(run, cls, graph.conns[k]) for run, cls in runs]
+        out += [AddressRun(run, cls, graph.conn_set(k)) for run, cls in runs]
     # Edges are disjoint, so sorting by first address gives address order.
     out.sort(key=lambda r: _addr_key(r.addresses))
     return tuple(out)
@@ -296,7 +296,7 @@ class _PublicCover:
         if pair is None:
             every, some = ConnSet.all(), ConnSet.none()
             for k in key:
-                every, some = every & self.graph.conns[k], some | self.graph.conns[k]
+                every, some = every & self.graph.conn_set(k), some | self.graph.conn_set(k)
             pair = self._sets[key] = (every if key else ConnSet.none(), some)
         return (pair[0] if covered == self.public_size else ConnSet.none()), pair[1]
 
@@ -317,7 +317,7 @@ def _groups(
             v4 = [iv for p in parts for iv in p.v4.intervals]
             v6 = [iv for p in parts for iv in p.v6.intervals]
             merged = IPSet(IntervalSet.of(v4), IntervalSet.of(v6))
-        out.append((graph.conns[k], merged))
+        out.append((graph.conn_set(k), merged))
     return tuple(out)
 
 

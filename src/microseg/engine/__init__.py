@@ -66,6 +66,7 @@ from microseg.engine.views.blocks import (
 )
 from microseg.engine.views.edge_conditions import (
     EdgeConditions,
+    PairConditions,
     edge_conditions,
     external_conditions,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "NetworkIsolation",
     "NetworkSide",
     "NetworkSplit",
+    "PairConditions",
     "PolicyKind",
     "PortAtoms",
     "RuleCompiler",

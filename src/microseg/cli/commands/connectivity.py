@@ -4,12 +4,13 @@ as a table (txt, csv, md), JSON or a Graphviz graph."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import emit, fail
+from microseg.cli.common import fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -31,8 +32,8 @@ from microseg.engine import (
     edge_conditions,
     external_conditions,
 )
-from microseg.render.connlist import connlist_rows, render_connlist
-from microseg.render.dot import render_dot
+from microseg.render.connlist import Row, connlist_chunks, write_connlist
+from microseg.render.dot import write_dot
 from microseg.render.escape import terminal_safe
 
 __all__ = ["ConnectivityFormat", "connectivity"]
@@ -72,7 +73,7 @@ def connectivity(
         quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
-    graph = WorkloadGraph.build(conn)
+    graph = WorkloadGraph.build(conn)  # nodes and external edges; pairs come by blocks
     focus = None
     if focus_workload is not None:
         try:
@@ -91,12 +92,14 @@ def connectivity(
                 f"connectivity: {', '.join(graph.split)}\n"
             )
         )
-    rows = connlist_rows(
-        graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
-    )
-    text = (
-        render_dot(rows)
-        if output is ConnectivityFormat.DOT
-        else render_connlist(rows, output.value)
-    )
-    emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
+    conditions = edge_conditions(conn, graph)
+    outside = external_conditions(conn, graph)
+
+    def chunks() -> Iterator[list[Row]]:
+        return connlist_chunks(graph, focus, conditions, outside)
+
+    # Written as computed: every format escapes names per cell (render/escape.py).
+    if output is ConnectivityFormat.DOT:
+        write_dot(chunks, sys.stdout.write)
+    else:
+        write_connlist(chunks(), output.value, sys.stdout.write)
