@@ -14,6 +14,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import yaml
 
 from microseg.errors import Diagnostic, Origin, Severity
+from microseg.ingest.yaml_events import Unusual, event_documents
 
 __all__ = ["Document", "FieldPath", "read_paths"]
 
@@ -201,7 +203,11 @@ def _might_nest_deeply(text: str) -> bool:
     return _DEEP_INDENT.search(text) is not None
 
 
-def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+Parsed = tuple[Any, int | None, yaml.Node | None, list[int] | None, list[yaml.Node | None] | None]
+"""A document's value, line and node tree, and for a list its items' lines and trees."""
+
+
+def _yaml_documents(text: str, file: str) -> Iterator[Parsed]:
     # libyaml's composer recurses in C, so a deeply nested document would crash the process
     # rather than raise: measure the depth from events first when the text could nest deeply.
     try:
@@ -209,25 +215,27 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
             raise _ReadError(_too_deep(file, None))
     except yaml.YAMLError:
         pass  # reported with its line by the real parse below
-    loader = _Loader(text)
-    has_aliases = "*" in text and "&" in text
+    with _yaml_errors(file):
+        loader = _Loader(text)
+        try:
+            docs = event_documents(loader)  # the fast path (ingest/yaml_events.py)
+        except Unusual:
+            docs = None
+        finally:
+            loader.dispose()
+    if docs is not None:
+        for d in docs:
+            yield d.data, d.line, d.node, d.item_lines, d.item_nodes
+        return
+    for data, line, node in _composed_documents(text, file):
+        yield data, line, node, None, None
+
+
+@contextmanager
+def _yaml_errors(file: str) -> Iterator[None]:
+    """Parser errors as located MS002 (MS003 for nesting) diagnostics."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            if has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-                raise _ReadError(
-                    _error(
-                        "MS003",
-                        f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through "
-                        "YAML aliases (an alias bomb?); refused",
-                        file,
-                        node.start_mark.line + 1,
-                    )
-                )
-            data = _construct(loader, node, fast=not has_aliases)
-            yield data, node.start_mark.line + 1, node
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -239,8 +247,33 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
         raise _ReadError(_error("MS002", f"invalid YAML: {exc}", file)) from exc
     except RecursionError as exc:
         raise _ReadError(_too_deep(file, None)) from exc
-    finally:
-        loader.dispose()
+
+
+def _composed_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+    """Through PyYAML's composer: for what the event path leaves to it (anchors, merge keys,
+    non-string keys, tagged collections)."""
+    loader = _Loader(text)
+    has_aliases = "*" in text and "&" in text
+    with _yaml_errors(file):
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    continue
+                if has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                    raise _ReadError(
+                        _error(
+                            "MS003",
+                            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes "
+                            "through YAML aliases (an alias bomb?); refused",
+                            file,
+                            node.start_mark.line + 1,
+                        )
+                    )
+                data = _construct(loader, node, fast=not has_aliases)
+                yield data, node.start_mark.line + 1, node
+        finally:
+            loader.dispose()
 
 
 def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
@@ -291,14 +324,14 @@ def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
         loader.deep_construct = False
 
 
-def _json_documents(text: str, file: str) -> Iterator[tuple[Any, int | None, None]]:
+def _json_documents(text: str, file: str) -> Iterator[Parsed]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _ReadError(_error("MS002", f"invalid JSON: {exc.msg}", file, exc.lineno)) from exc
     except RecursionError as exc:
         raise _ReadError(_error("MS003", "JSON nesting too deep; refused", file)) from exc
-    yield data, 1, None
+    yield data, 1, None, None, None
 
 
 _LIST_KIND = re.compile(r"^[A-Za-z]*List$")
@@ -311,9 +344,18 @@ def _not_an_object(message: str, file: str, index: int, line: int | None) -> Dia
 
 
 def _split(
-    data: Any, file: str, index: int, line: int | None, node: yaml.Node | None
+    data: Any,
+    file: str,
+    index: int,
+    line: int | None,
+    node: yaml.Node | None,
+    item_lines: list[int] | None = None,
+    item_nodes: list[yaml.Node | None] | None = None,
 ) -> Iterator[Document | Diagnostic]:
-    """One raw document to its objects, flattening `List` kinds (v1/List, PodList, ...)."""
+    """One raw document to its objects, flattening `List` kinds (v1/List, PodList, ...).
+    `item_lines` and `item_nodes`: each item's line and node tree, when the reader gives
+    them apart (ingest/yaml_events.py); an item without a tree finds its exact lines
+    through the file's LazyTree and its path `items[i]`."""
     if data is None:
         return
     if not isinstance(data, dict):
@@ -329,8 +371,13 @@ def _split(
     if isinstance(kind, str) and _LIST_KIND.match(kind) and isinstance(items, list):
         items_node = _child(node, "items") if node is not None else None
         for i, item in enumerate(items):
-            item_node = _child(items_node, i) if items_node is not None else None
-            item_line = item_node.start_mark.line + 1 if item_node is not None else line
+            own: yaml.Node | None = None
+            if item_lines is not None and item_nodes is not None:
+                item_line: int | None = item_lines[i]
+                own = item_nodes[i]
+            else:
+                item_node = _child(items_node, i) if items_node is not None else None
+                item_line = item_node.start_mark.line + 1 if item_node is not None else line
             if isinstance(item, dict):
                 if "kind" not in item and kind != "List":
                     # A typed list (PodList) leaves the kind off its items, and the
@@ -348,7 +395,10 @@ def _split(
                         item_line,
                     )
                     continue
-                yield Document(item, file, index, item_line, node, ("items", i))
+                if own is not None:
+                    yield Document(item, file, index, item_line, own)
+                else:
+                    yield Document(item, file, index, item_line, node, ("items", i))
             else:
                 yield _not_an_object(
                     f"items[{i}] of document {index} is not a Kubernetes object; skipped",
@@ -517,7 +567,7 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
     """`json_first`: try the fast JSON decoder (.json files, or stdin that looks like JSON);
     stdin falls back to YAML, of which JSON is nearly a subset."""
     try:
-        docs: list[tuple[Any, int | None, yaml.Node | None]] = list(
+        docs: list[Parsed] = list(
             _json_documents(text, file) if json_first else _yaml_documents(text, file)
         )
     except _ReadError as err:
@@ -530,9 +580,9 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
         else:
             yield _unrendered(text, file) or err.diagnostic
             return
-    tree = LazyTree(text) if docs and docs[0][2] is None else None
-    for index, (data, line, node) in enumerate(docs):
-        for item in _split(data, file, index, line, node):
-            if isinstance(item, Document):
+    tree = LazyTree(text)  # composes only if a diagnostic needs a line no node gives
+    for index, (data, line, node, item_lines, item_nodes) in enumerate(docs):
+        for item in _split(data, file, index, line, node, item_lines, item_nodes):
+            if isinstance(item, Document) and item.node is None:
                 item.tree = tree
             yield item
