@@ -352,7 +352,7 @@ class _Linter:
         names = []
         for tr in tier.rules[: me.uid]:
             rows = np.flatnonzero(tier.targets[tr.policy] & tier.targets[pi])
-            cols = np.flatnonzero(ctx.peers(tr.rule) & ctx.peers(me.rule))
+            cols = np.intersect1d(ctx.peers(tr.rule), ctx.peers(me.rule), assume_unique=True)
             if not len(rows) or not len(cols):
                 continue
             theirs = port_block(self.rc, tr.rule.ports, d, rows, cols)
