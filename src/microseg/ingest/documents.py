@@ -52,6 +52,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     regular expressions on it; manifests repeat the same few thousand keys and values, and
     without path resolvers (this class has none) the tag depends on the text alone."""
 
+    tags = _resolved  # the memo, read directly by ingest/yaml_events.py for plain scalars
+
     def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:  # collections pass a bare bool
             tag = _resolved.get(value)

@@ -126,16 +126,30 @@ def _document(loader: Any, scalar: _ScalarBuilder) -> Parsed:
     item_lines: list[int] | None = None
     item_nodes: list[yaml.Node | None] | None = None
     line = 0
+    memo: dict[str, str] = getattr(loader, "tags", {})
+    scalar_event, str_tag = yaml.ScalarEvent, _STR
     while True:
         event = get()
         cls = type(event)
-        if cls is yaml.AliasEvent or getattr(event, "anchor", None) is not None:
-            raise Unusual
         unit = item_unit if item_unit is not None else root_unit
         unit.events.append(event)
         opened: _Frame | None = None
-        if cls is yaml.ScalarEvent:
-            value: Any = scalar.build(event)
+        if cls is scalar_event:
+            if event.anchor is not None:
+                raise Unusual
+            tag = event.tag
+            if tag is None:  # inlined: nine scalars in ten are plain or quoted strings
+                tag = (
+                    memo.get(event.value) or scalar.resolve(event)
+                    if event.implicit[0]
+                    else str_tag
+                )
+            elif tag == "!":
+                tag = scalar.resolve(event)
+            value: Any = event.value if tag == str_tag else scalar.build(event, tag)
+            scalar.tag = tag
+        elif cls is yaml.AliasEvent or getattr(event, "anchor", None) is not None:
+            raise Unusual
         elif cls is yaml.MappingStartEvent:
             if event.tag not in (None, "!", _MAP):
                 raise Unusual
@@ -165,7 +179,7 @@ def _document(loader: Any, scalar: _ScalarBuilder) -> Parsed:
         parent = stack[-1]
         if type(parent.value) is dict:
             if not parent.has_key:
-                if cls is not yaml.ScalarEvent or scalar.tag != _STR:
+                if cls is not scalar_event or scalar.tag != _STR:
                     raise Unusual  # merge keys, non-string keys: PyYAML's rules
                 parent.key, parent.has_key = value, True
                 continue
@@ -207,11 +221,12 @@ class _ScalarBuilder:
         self.loader = loader
         self.tag = ""
 
-    def build(self, event: Any) -> Any:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-        self.tag = tag
+    def resolve(self, event: Any) -> str:
+        tag: str = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return tag
+
+    def build(self, event: Any, tag: str) -> Any:
+        """A scalar whose tag is `tag` (resolved already)."""
         v = event.value
         if tag == _STR:
             return v

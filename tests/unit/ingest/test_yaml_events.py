@@ -67,6 +67,8 @@ spec:
 ---
 just a scalar
 ---
+{x: ! 12, y: !!str 5, z: !!int "7", w: !!float 1, v: 0o17, u: 017, t: 0x1F, s: "a\tb"}
+---
 apiVersion: v1
 kind: List
 items:
@@ -91,12 +93,12 @@ def test_values_lines_and_trees_equal_the_composer() -> None:
 
 def test_bulk_kinds_keep_no_tree_and_policies_do() -> None:
     docs = _events(POLICY)
-    listed = docs[3]
+    listed = docs[4]
     assert listed.item_nodes is not None
     assert listed.item_nodes[0] is None  # a Pod: its diagnostics compose the file again
     assert listed.item_nodes[1] is None  # not an object
     assert listed.item_nodes[2] is not None  # a NetworkPolicy: rule lines explain verdicts
-    assert docs[4].item_nodes == [None]  # a PodList's items are Pods
+    assert docs[5].item_nodes == [None]  # a PodList's items are Pods
     assert docs[0].node is not None
     assert "Pod" in BULK_KINDS
     assert "NetworkPolicy" not in BULK_KINDS
