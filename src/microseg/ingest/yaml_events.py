@@ -140,9 +140,7 @@ def _document(loader: Any, scalar: _ScalarBuilder) -> Parsed:
             tag = event.tag
             if tag is None:  # inlined: nine scalars in ten are plain or quoted strings
                 tag = (
-                    memo.get(event.value) or scalar.resolve(event)
-                    if event.implicit[0]
-                    else str_tag
+                    memo.get(event.value) or scalar.resolve(event) if event.implicit[0] else str_tag
                 )
             elif tag == "!":
                 tag = scalar.resolve(event)

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 
 import numpy as np
@@ -33,7 +33,14 @@ from microseg.render.conns import format_conditional, format_conns, format_ip_ra
 from microseg.render.escape import csv_cell, escape_rows, md_cell, needs_escape, visible
 from microseg.render.shape import envelope
 
-__all__ = ["Row", "connlist_chunks", "connlist_rows", "render_connlist", "write_connlist"]
+__all__ = [
+    "CELLS",
+    "Row",
+    "connlist_chunks",
+    "connlist_rows",
+    "render_connlist",
+    "write_connlist",
+]
 
 FORMATS = ("txt", "json", "csv", "md", "dot")
 Row = tuple[str, str, str]
@@ -56,13 +63,39 @@ def connlist_chunks(
     focus: set[int] | None = None,
     conditions: PairConditions | None = None,
     external_conditions: EdgeConditions | None = None,
+    cell: Callable[[str], str] | None = None,
 ) -> Iterator[list[Row]]:
     """Sorted (src, dst, conn) rows in consecutive chunks; `focus` keeps rows touching
     those nodes. The ingress controller's rows have the source `{ingress-controller}`.
     `conditions` (engine edge_conditions) marks the parts the mesh allows only for some L7
-    requests."""
+    requests. `cell` (render/escape.py): every cell escaped for a format, after sorting."""
     with paused_gc():
-        yield from _Stream(graph, focus, conditions, external_conditions or {}).chunks()
+        chunks = _Stream(graph, focus, conditions, external_conditions or {}).chunks()
+        yield from chunks if cell is None else _escaped(chunks, graph.nodes, cell)
+
+
+def _escaped(
+    chunks: Iterator[list[Row]], names: Sequence[str], cell: Callable[[str], str]
+) -> Iterator[list[Row]]:
+    """Chunks with every cell through `cell`. Source and destination cells are node names
+    or addresses and `{ingress-controller}`, which microseg writes itself: the names are
+    checked once, and then only the connection cells (L7 conditions quote the input) of
+    each chunk, each distinct one once; the common case escapes nothing."""
+    names_clean = not needs_escape(names, cell)
+    seen: dict[str, bool] = {}
+    for rows in chunks:
+        dirty = not names_clean
+        if not dirty:
+            if len(seen) > 100_000:
+                seen.clear()
+            for text in {c for _, _, c in rows}:
+                bad = seen.get(text)
+                if bad is None:
+                    bad = seen[text] = cell(text) != text
+                if bad:
+                    dirty = True
+                    break
+        yield escape_rows(rows, cell) if dirty else rows
 
 
 class _Stream:
@@ -216,21 +249,39 @@ def render_connlist(rows: list[Row], fmt: str) -> str:
     return "".join(parts)
 
 
-def write_connlist(chunks: Iterable[list[Row]], fmt: str, write: Callable[[str], object]) -> None:
+CELLS: dict[str, Callable[[str], str] | None] = {
+    "txt": visible,
+    "csv": csv_cell,
+    "md": md_cell,
+    "json": None,  # the encoder escapes what JSON needs
+}
+"""How each format escapes a cell: what `connlist_chunks(cell=...)` is given when its rows
+go to `write_connlist(..., escaped=True)`."""
+
+
+def write_connlist(
+    chunks: Iterable[list[Row]],
+    fmt: str,
+    write: Callable[[str], object],
+    escaped: bool = False,
+) -> None:
     """Chunks of sorted rows written in one format as they come; names from the input are
-    escaped for it (render/escape.py), checked once per chunk over its distinct cells so
-    that ordinary input keeps the fast path."""
+    escaped for it (render/escape.py), checked per chunk over its distinct cells so that
+    ordinary input keeps the fast path. `escaped`: the chunks come escaped already
+    (`connlist_chunks(cell=CELLS[fmt])`), which costs less."""
     if fmt == "txt":
+        unsafe = _Unsafe(visible)
         for rows in chunks:
-            if needs_escape(chain.from_iterable(rows), visible):
+            if not escaped and unsafe(rows):
                 rows = escape_rows(rows, visible)
             write("".join([f"{s} => {d} : {c}\n" for s, d, c in rows]))
     elif fmt == "json":
         _write_json(chunks, write)
     elif fmt == "csv":
         write("src,dst,conn\n")
+        unsafe = _Unsafe(csv_cell)
         for rows in chunks:
-            if needs_escape(chain.from_iterable(rows), csv_cell):
+            if not escaped and unsafe(rows):
                 rows = escape_rows(rows, csv_cell)
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -239,9 +290,33 @@ def write_connlist(chunks: Iterable[list[Row]], fmt: str, write: Callable[[str],
         # A `|` inside a cell (L7 alternatives such as GET|POST) would end the cell.
         write("| src | dst | conn |\n|-----|-----|------|\n")
         for rows in chunks:
-            write("".join([f"| {s} | {d} | {c} |\n" for s, d, c in escape_rows(rows, md_cell)]))
+            if not escaped:
+                rows = escape_rows(rows, md_cell)
+            write("".join([f"| {s} | {d} | {c} |\n" for s, d, c in rows]))
     else:
         raise ValueError(f"unknown format {fmt!r}")
+
+
+class _Unsafe:
+    """Whether a chunk holds a cell that `cell` changes. Chunks repeat the same names (every
+    destination, for each batch of sources), so cells found safe are remembered and only new
+    ones are checked (up to a bound, then the memory starts again)."""
+
+    LIMIT = 1_000_000
+
+    def __init__(self, cell: Callable[[str], str]) -> None:
+        self.cell = cell
+        self.safe: set[str] = set()
+
+    def __call__(self, rows: list[Row]) -> bool:
+        fresh = set(chain.from_iterable(rows))
+        fresh -= self.safe
+        if needs_escape(fresh, self.cell):
+            return True
+        if len(self.safe) + len(fresh) > self.LIMIT:
+            self.safe.clear()
+        self.safe |= fresh
+        return False
 
 
 _dumps = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str

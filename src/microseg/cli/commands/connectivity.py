@@ -4,7 +4,7 @@ as a table (txt, csv, md), JSON or a Graphviz graph."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Annotated
 
@@ -32,7 +32,7 @@ from microseg.engine import (
     edge_conditions,
     external_conditions,
 )
-from microseg.render.connlist import Row, connlist_chunks, write_connlist
+from microseg.render.connlist import CELLS, Row, connlist_chunks, write_connlist
 from microseg.render.dot import write_dot
 from microseg.render.escape import terminal_safe
 
@@ -95,11 +95,12 @@ def connectivity(
     conditions = edge_conditions(conn, graph)
     outside = external_conditions(conn, graph)
 
-    def chunks() -> Iterator[list[Row]]:
-        return connlist_chunks(graph, focus, conditions, outside)
+    def chunks(cell: Callable[[str], str] | None = None) -> Iterator[list[Row]]:
+        return connlist_chunks(graph, focus, conditions, outside, cell)
 
-    # Written as computed: every format escapes names per cell (render/escape.py).
+    # Written as computed; names escaped per format, cell by cell (render/escape.py).
     if output is ConnectivityFormat.DOT:
         write_dot(chunks, sys.stdout.write)
     else:
-        write_connlist(chunks(), output.value, sys.stdout.write)
+        rows = chunks(CELLS[output.value])
+        write_connlist(rows, output.value, sys.stdout.write, escaped=True)

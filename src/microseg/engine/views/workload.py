@@ -7,7 +7,7 @@ way that changes their connectivity, the workload is split and each pod is its o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,7 @@ class WorkloadGraph:
         "_conn",
         "_edges",
         "_ids",
+        "_last_dst",
         "_mask_ids",
         "_table",
         "external",
@@ -101,6 +102,7 @@ class WorkloadGraph:
         for k, c in enumerate(self._table):
             self._ids.setdefault(c, k)
         self._mask_ids: dict[bytes, int] = {}
+        self._last_dst: tuple[Index, Index, Index] | None = None
         self._edges: tuple[npt.NDArray[np.int64], ...] | None = None
         if conn is None:
             empty = np.zeros(0, dtype=np.int64)
@@ -208,13 +210,22 @@ class WorkloadGraph:
         if self._conn is None:
             return self._explicit_block(src, dst)
         conn = self._conn
-        bits = _node_block(conn, self.node_class, src, dst)
+        bits = _node_block(conn, self.node_class, src, dst, self._classes_of)
         has = bits[:, :, 0] != 0 if bits.shape[2] == 1 else (bits != 0).any(axis=2)
         same = src[:, None] == dst[None, :]
         if same.any():
             has &= ~same
         i, j = np.nonzero(has)
         return i.astype(np.int64), j.astype(np.int64), self._ids_of(bits[i, j])
+
+    def _classes_of(self, dst: Index) -> tuple[Index, Index]:
+        """`np.unique(node_class[dst], return_inverse=True)`, remembered for the last `dst`."""
+        last = self._last_dst
+        if last is not None and last[0] is dst:
+            return last[1], last[2]
+        d_set, d_at = np.unique(self.node_class[dst], return_inverse=True)
+        self._last_dst = (dst, d_set, d_at.reshape(-1))
+        return d_set, d_at.reshape(-1)
 
     def _ids_of(self, masks: Bits) -> npt.NDArray[np.int64]:
         """Connection ids of packed masks `[n, words]`, registering new sets."""
@@ -258,12 +269,21 @@ class WorkloadGraph:
 
 
 def _node_block(
-    conn: Connectivity, node_class: npt.NDArray[np.int64], src: Index, dst: Index
+    conn: Connectivity,
+    node_class: npt.NDArray[np.int64],
+    src: Index,
+    dst: Index,
+    classes_of: Callable[[Index], tuple[Index, Index]] | None = None,
 ) -> Bits:
     """Packed pair bits `[src node, dst node, word]` through the classes they stand for:
-    one engine block over the distinct classes, expanded to the nodes."""
+    one engine block over the distinct classes, expanded to the nodes. `classes_of` gives
+    `(distinct classes, position of each node)` for `dst` (a stream asks about the same
+    destinations for every batch of sources)."""
     s_set, s_at = np.unique(node_class[src], return_inverse=True)
-    d_set, d_at = np.unique(node_class[dst], return_inverse=True)
+    if classes_of is not None:
+        d_set, d_at = classes_of(dst)
+    else:
+        d_set, d_at = np.unique(node_class[dst], return_inverse=True)
     bits = pair_block(conn, s_set.astype(np.intp), d_set.astype(np.intp))
     s_at, d_at = s_at.reshape(-1), d_at.reshape(-1)
     if _identity(s_at) and _identity(d_at):
