@@ -1,14 +1,17 @@
-"""Parsing command-line values: `TCP/8080`, `UDP/53`, `TCP/8000-8080`, `TCP/http`, `8080`."""
+"""Parsing command-line values: `TCP/8080`, `UDP/53`, `TCP/8000-8080`, `TCP/http`, `8080`;
+sizes such as `200M`, `1Gi` or `1048576`."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from microseg.cli.usage import OptionValueError
 from microseg.model.intent import parse_intent_port
 from microseg.model.sets import ConnSet, Protocol
 
-__all__ = ["PortArg", "parse_port", "port_value"]
+__all__ = ["PortArg", "parse_port", "parse_size", "port_value", "size_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,37 @@ def port_value(text: str | PortArg) -> PortArg:
         return parse_port(text)
     except ValueError as exc:
         raise OptionValueError(str(exc)) from None
+
+
+# Kubernetes quantity suffixes (https://kubernetes.io/docs/reference/kubernetes-api/
+# common-definitions/quantity/): decimal k, M, G, T and binary Ki, Mi, Gi, Ti; an optional
+# trailing B (200MB, 1GiB) and an upper-case K are taken as the same.
+_SIZE = re.compile(r"(\d+)\s*([kKMGT]i?)?B?")
+
+
+def parse_size(flag: str, text: str) -> int:
+    """Bytes from `200M`, `1Gi`, `512Ki`, `1048576`; a ValueError that names `flag`."""
+    m = _SIZE.fullmatch(text.strip())
+    if m is None or int(m.group(1)) == 0:
+        raise ValueError(
+            f"{flag} {text!r}: expected a positive size in bytes, optionally with a unit: "
+            "k, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024), e.g. 200M or 1Gi"
+        )
+    unit = (m.group(2) or "").replace("K", "k")
+    power = "kMGT".index(unit[0]) + 1 if unit else 0
+    factor: int = 1024**power if unit.endswith("i") else 1000**power
+    return int(m.group(1)) * factor
+
+
+def size_value(flag: str) -> Callable[[str | int], int]:
+    """The `parser=` of a size option: parse_size's message as a usage error (exit 2)."""
+
+    def parse(text: str | int) -> int:
+        if isinstance(text, int):  # the default
+            return text
+        try:
+            return parse_size(flag, text)
+        except ValueError as exc:
+            raise OptionValueError(str(exc)) from None
+
+    return parse

@@ -18,7 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from microseg.engine import Connectivity, EngineOptions, HostNetwork
 from microseg.errors import InputError, Severity
-from microseg.ingest import load
+from microseg.ingest import MAX_INPUT_BYTES, load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
 from microseg.render.escape import terminal_safe
@@ -70,8 +70,10 @@ class Session:
         namespace: str = "default",
         assume_system_pods: bool = False,
         assume_mesh: bool = False,
+        max_input_bytes: int = MAX_INPUT_BYTES,
     ) -> None:
         self.quiet = quiet
+        self.max_input_bytes = max_input_bytes
         if not _DNS_LABEL.fullmatch(namespace):
             fail(f"--namespace {namespace!r}: expected a namespace name (a DNS label, e.g. shop)")
         self.namespace = namespace
@@ -131,7 +133,10 @@ class Session:
             cluster = self.stage(
                 "loading manifests",
                 lambda: load(
-                    paths, namespace=self.namespace, assume_system_pods=self.assume_system_pods
+                    paths,
+                    namespace=self.namespace,
+                    assume_system_pods=self.assume_system_pods,
+                    max_input_bytes=self.max_input_bytes,
                 ),
             )
         except InputError as exc:

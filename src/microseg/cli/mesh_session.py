@@ -9,6 +9,7 @@ from dataclasses import replace
 from microseg.cli.common import Session, fail
 from microseg.cli.options import HostNetworkChoice, LayerChoice
 from microseg.engine import Connectivity, Layer, inert_mesh_policies
+from microseg.ingest import MAX_INPUT_BYTES
 from microseg.model import Cluster
 from microseg.model.mesh import MeshSettings
 
@@ -77,6 +78,7 @@ def reading_session(
     namespace: str,
     assume_system_pods: bool,
     assume_mesh: bool,
+    max_input_bytes: int = MAX_INPUT_BYTES,
 ) -> Session:
     """The session of a command that reads manifests, from the loading options every such
     command declares (cli/options.py), so that they are read one way."""
@@ -87,4 +89,5 @@ def reading_session(
         namespace=namespace,
         assume_system_pods=assume_system_pods,
         assume_mesh=assume_mesh,
+        max_input_bytes=max_input_bytes,
     )

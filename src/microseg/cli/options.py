@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from microseg.cli.args import PortArg, port_value
+from microseg.cli.args import PortArg, port_value, size_value
 from microseg.cli.usage import choice
+from microseg.ingest import MAX_INPUT_BYTES
 
 __all__ = [
+    "MAX_INPUT",
     "OUTPUT_ALIASES",
     "AssumeMesh",
     "AssumeSystemPods",
@@ -19,6 +21,7 @@ __all__ = [
     "IstioRoot",
     "LayerChoice",
     "LayerOpt",
+    "MaxInputSize",
     "NamespaceOpt",
     "NoColor",
     "Paths",
@@ -133,5 +136,17 @@ AssumeMesh = Annotated[
     typer.Option(
         "--assume-mesh",
         help="Treat every pod (host-network ones aside) as Istio sidecar-injected.",
+    ),
+]
+MAX_INPUT = MAX_INPUT_BYTES  # the default of --max-input-size (ingest/documents.py)
+MaxInputSize = Annotated[
+    int,
+    typer.Option(
+        "--max-input-size",
+        parser=size_value("--max-input-size"),
+        metavar="SIZE",
+        show_default="1Gi",
+        help="Refuse an input file (or stdin) larger than this: bytes, or with a unit "
+        "k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024), e.g. 200M.",
     ),
 ]

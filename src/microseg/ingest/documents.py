@@ -24,7 +24,7 @@ import yaml
 from microseg.errors import Diagnostic, Origin, Severity
 from microseg.ingest.yaml_events import Unusual, event_documents
 
-__all__ = ["Document", "FieldPath", "read_paths"]
+__all__ = ["MAX_INPUT_BYTES", "Document", "FieldPath", "read_paths"]
 
 FieldPath = tuple[str | int, ...]
 
@@ -421,8 +421,17 @@ def _split(
 
 
 MAX_INPUT_BYTES = 1 << 30
-"""One input file or stdin at most this large (1 GiB; B3's 150,000 pods are 139 MB): a
-path to /dev/zero or a runaway generator is refused, not read until memory runs out."""
+"""The default cap on one input file or stdin (1 GiB; B3's 150,000 pods are 139 MB): a
+path to /dev/zero or a runaway generator is refused, not read until memory runs out.
+`read_paths(max_bytes=...)` (the CLI's --max-input-size) sets another."""
+
+
+def _too_large(file: str, limit: int) -> Diagnostic:
+    return _error(
+        "MS001",
+        f"larger than the input size limit ({limit:,} bytes; --max-input-size sets it); refused",
+        file,
+    )
 
 
 def _files(path: Path, skipped: list[Diagnostic]) -> list[Path]:
@@ -449,39 +458,41 @@ def _notice(file: str, message: str) -> Diagnostic:
     return Diagnostic(Severity.NOTICE, "MS001", message, Origin(file=file))
 
 
-def _read_bounded(read: Callable[[int], Any], limit: int) -> Any | None:
+def _read_bounded(read: Callable[[int], Any], limit: int) -> tuple[Any, bool]:
     """All of a stream, in chunks (a single `read(limit)` would allocate `limit` bytes up
-    front); None when it holds more than `limit`."""
-    chunks, total = [], 0
-    while True:
+    front), and whether it held more than `limit` (then reading stops there). Bytes grow
+    one buffer in place, so a file costs about its size once, not twice."""
+    first = read(1 << 20)
+    if isinstance(first, str):  # a text stream (tests, embedding)
+        parts, total = [first], len(first)
+        while parts[-1]:
+            parts.append(read(1 << 20))
+            total += len(parts[-1])
+            if total > limit:
+                return "", True
+        return "".join(parts), total > limit
+    buf = bytearray(first or b"")
+    while len(buf) <= limit:
         chunk = read(1 << 20)
         if not chunk:
-            break
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-    return chunks[0][:0].join(chunks) if chunks else None
+            return buf, False
+        buf += chunk
+    return b"", True
 
 
-def _read_stdin() -> str | Diagnostic:
+def _read_stdin(limit: int) -> str | Diagnostic:
     stream = sys.stdin
     if stream is None:
         return _error("MS001", "stdin is closed; pass files or folders instead of -", "<stdin>")
-    too_large = _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", "<stdin>")
     binary = getattr(stream, "buffer", None)
     if binary is None:  # a text stream without bytes underneath (tests, embedding)
-        text = _read_bounded(stream.read, MAX_INPUT_BYTES)
-        if text is None:
-            return too_large if stream.read(1) else ""
-        return str(text)
-    raw = _read_bounded(binary.read, MAX_INPUT_BYTES)
-    if raw is None:
-        return too_large if binary.read(1) else ""
-    return _decode(raw, "<stdin>")
+        text, over = _read_bounded(stream.read, limit)
+        return _too_large("<stdin>", limit) if over else str(text)
+    raw, over = _read_bounded(binary.read, limit)
+    return _too_large("<stdin>", limit) if over else _decode(raw, "<stdin>")
 
 
-def _decode(raw: bytes, file: str) -> str | Diagnostic:
+def _decode(raw: bytes | bytearray, file: str) -> str | Diagnostic:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -491,26 +502,31 @@ def _decode(raw: bytes, file: str) -> str | Diagnostic:
         )
 
 
-def _read_file(f: Path) -> str | Diagnostic:
+def _read_file(f: Path, limit: int) -> str | Diagnostic:
     try:
         with f.open("rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_INPUT_BYTES:
-                return _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", str(f))
-            raw = fh.read()
+            if os.fstat(fh.fileno()).st_size > limit:
+                return _too_large(str(f), limit)
+            raw, over = _read_bounded(fh.read, limit)  # a file that grows as it is read, too
+            if over:
+                return _too_large(str(f), limit)
     except OSError as exc:
         return _error("MS001", f"cannot read file: {exc}", str(f))
     return _decode(raw, str(f))
 
 
-def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
+def read_paths(
+    paths: list[str], max_bytes: int = MAX_INPUT_BYTES
+) -> Iterator[Document | Diagnostic]:
     """Every object in `paths` (files, folders read recursively, or `-` for stdin), in order.
 
     Problems come out as `Diagnostic` values between the documents; a file that cannot be
-    read or parsed yields one error and no documents.
+    read or parsed yields one error and no documents. `max_bytes`: the largest file (or
+    stdin) read; a larger one is an MS001 error.
     """
     for raw in paths:
         if raw == "-":
-            text = _read_stdin()
+            text = _read_stdin(max_bytes)
             if isinstance(text, Diagnostic):
                 yield text
                 continue
@@ -539,7 +555,7 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
                 Origin(file=raw),
             )
         for f in files:
-            text = _read_file(f)
+            text = _read_file(f, max_bytes)
             if isinstance(text, Diagnostic):
                 yield text
                 continue

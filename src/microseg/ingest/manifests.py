@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_namespace
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
-from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
 from microseg.ingest.names import name_warnings
 from microseg.ingest.netpols import PolicyMemo, parse_network_policy
@@ -454,12 +454,17 @@ _DEFAULT_GROUP: dict[str, str] = {kind: group for group, kind in _READERS}
 
 
 def load(
-    paths: list[str] | str, *, namespace: str = "default", assume_system_pods: bool = False
+    paths: list[str] | str,
+    *,
+    namespace: str = "default",
+    assume_system_pods: bool = False,
+    max_input_bytes: int = MAX_INPUT_BYTES,
 ) -> Cluster:
     """Read manifests (files, folders, or `-`) into a Cluster; raises InputError on bad input.
 
     `namespace`: for objects without metadata.namespace (`kubectl apply -n`);
-    `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py)."""
+    `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py);
+    `max_input_bytes`: the largest file (or stdin) read (ingest/documents.py)."""
     if isinstance(paths, str):
         paths = [paths]
     builder = ClusterBuilder(default_namespace=namespace)
@@ -468,7 +473,7 @@ def load(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for item in read_paths(list(paths)):
+        for item in read_paths(list(paths), max_input_bytes):
             if isinstance(item, Diagnostic):
                 builder.diagnostics.append(item)
             else:

@@ -13,12 +13,14 @@ import typer
 from microseg.cli.common import fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -65,12 +67,13 @@ def connectivity(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)  # nodes and external edges; pairs come by blocks

@@ -16,12 +16,14 @@ import typer
 from microseg.cli.common import EXIT_VIOLATION, check_output, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Quiet,
@@ -73,6 +75,7 @@ def diff(
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
     assume_mesh: AssumeMesh = False,
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -89,7 +92,7 @@ def diff(
         if not value.strip() or any(c in value for c in ",|\n"):
             fail(f"{name} {value!r}: expected a non-empty name without ',', '|' or newlines")
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     graphs: list[WorkloadGraph] = []
     # Both sides show the same address families (analyses/diff.py `comparable`).

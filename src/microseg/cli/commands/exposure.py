@@ -11,12 +11,14 @@ from typing import Annotated
 from microseg.cli.common import emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -43,6 +45,7 @@ def exposure(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -54,7 +57,7 @@ def exposure(
     from microseg.render.text import print_text
 
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     # The same loading and layers as `microseg connectivity`, so both agree on what
     # outside addresses reach (the mesh, when counted, governs inbound traffic).

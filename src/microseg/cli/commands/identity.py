@@ -10,12 +10,14 @@ import typer
 from microseg.cli.common import emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -48,6 +50,7 @@ def identity(
     assume_system_pods: AssumeSystemPods = False,
     layer: LayerOpt = None,
     assume_mesh: AssumeMesh = False,
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -60,7 +63,7 @@ def identity(
     from microseg.render.text import print_text
 
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))

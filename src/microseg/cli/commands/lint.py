@@ -16,12 +16,14 @@ import typer
 from microseg.cli.common import EXIT_VIOLATION, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -73,6 +75,7 @@ def lint_cmd(
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
     assume_mesh: AssumeMesh = False,
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -86,7 +89,7 @@ def lint_cmd(
 
     skip = _ignored(ignore)
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = session.stage("linting", lambda: lint(conn))

@@ -17,9 +17,11 @@ from microseg.cli.commands.flows import open_store
 from microseg.cli.common import EXIT_VIOLATION, Session, fail
 from microseg.cli.mesh_session import parse_layer
 from microseg.cli.options import (
+    MAX_INPUT,
     HostNet,
     HostNetworkChoice,
     LayerOpt,
+    MaxInputSize,
     NoColor,
     Paths,
     Quiet,
@@ -71,6 +73,7 @@ def simulate(
     output: Annotated[SimulateFormat, output_option(SimulateFormat)] = SimulateFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
     layer: LayerOpt = None,
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -82,7 +85,7 @@ def simulate(
     if not Path(flows).exists():
         fail(f"--flows {flows}: no such flow store (create one with `microseg flows import`)")
     chosen = parse_layer(layer)
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(quiet, no_color, host_network.value, max_input_bytes=max_input_size)
     with open_store(flows) as store:
         keys = session.stage("reading flow keys", store.key_arrays)
     with session.progress():

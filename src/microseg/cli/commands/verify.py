@@ -17,12 +17,14 @@ from microseg.cli.common import EXIT_VIOLATION, emit
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
+    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
+    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -70,6 +72,7 @@ def verify(
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
     assume_mesh: AssumeMesh = False,
+    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -82,7 +85,7 @@ def verify(
 
     intent_set = load_intent_files(intents, quiet)
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
