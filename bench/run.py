@@ -12,6 +12,9 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
+    .venv/bin/python bench/run.py --only hostile-scale
+                                               bench/hostile.py's cases (in the default set
+                                               too): inputs sized to attack, before and after
 
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
@@ -55,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import compare
+import hostile
 import nca
 from generate import GENERATOR_VERSION, MARKER, generate
 
@@ -1045,6 +1049,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # hostile-scale is bench/hostile.py's set of cases (its own inputs and result file): run
+    # with the default set, or alone with --only hostile-scale.
+    asked = [n for n in args.only or () if n.lower() != "hostile-scale"]
+    with_hostile = (args.only is None and not args.quick) or len(asked) != len(args.only or ())
+    if args.only is not None and not asked:
+        return hostile.main([])
+    args.only = asked or None
+    code = _main(args)
+    return (hostile.main([]) if with_hostile else 0) or code
+
+
+def _main(args: argparse.Namespace) -> int:
     machine = machine_facts()
     method = machine["rss_method"]
     warm = run_scenario(WARMUP, args.seed, args.regenerate, None, method)
