@@ -167,3 +167,32 @@ def test_json_nested_950_deep_is_a_clean_error(tmp_path: Path, field: str) -> No
     assert code in (0, 2), err
     assert "Traceback" not in err
     assert len(err) < 2000  # the value is quoted with a bound, not 1,900 brackets
+
+
+def test_out_of_memory_names_what_was_asked_and_the_size(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MemoryError is one error line (exit 2) with numpy's request and the input's size."""
+    import sys
+
+    from microseg.cli import app as app_module
+    from microseg.engine import Connectivity
+
+    def no_memory(*_args: object, **_kwargs: object) -> Connectivity:
+        raise MemoryError(
+            "Unable to allocate 2.15 GiB for an array with shape (12001, 12001, 2) "
+            "and data type uint64"
+        )
+
+    monkeypatch.setattr(Connectivity, "build", staticmethod(no_memory))
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    monkeypatch.setattr(sys, "argv", ["microseg", "stats", str(demo), "-q"])
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (Unable to allocate 2.15 GiB")
+    assert " pods, " in err
+    assert "policies" in err
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1

@@ -27,16 +27,54 @@ from microseg.render.text import text_console
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_VIOLATION",
+    "FOOTPRINT",
     "Session",
     "check_output",
     "emit",
     "fail",
+    "footprint_text",
 ]
 
 EXIT_VIOLATION = 1
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+FOOTPRINT: dict[str, int] = {}
+"""What the running command has read and built so far (pods, policies, classes, atoms...),
+so that running out of memory can say at what size it happened (cli/app.py)."""
+
+
+def record_cluster(cluster: Cluster) -> None:
+    FOOTPRINT.update(
+        pods=len(cluster.pods),
+        workloads=len(cluster.workloads),
+        namespaces=len(cluster.namespaces),
+        policies=len(cluster.policies) + len(cluster.admin_policies),
+        rules=sum(len(p.ingress) + len(p.egress) for p in cluster.policies)
+        + sum(len(p.ingress) + len(p.egress) for p in cluster.admin_policies),
+    )
+
+
+def record_connectivity(conn: Connectivity) -> None:
+    FOOTPRINT.update(
+        classes=conn.n_classes, port_atoms=len(conn.ports), ip_atoms=len(conn.ips)
+    )
+
+
+def footprint_text() -> str:
+    """`12,001 pods, 0 policies, 12,001 classes, 3 port atoms, ...`, or "" before loading."""
+    names = {
+        "pods": "pods",
+        "workloads": "workloads",
+        "policies": "policies",
+        "rules": "rules",
+        "classes": "classes",
+        "port_atoms": "port atoms",
+        "ip_atoms": "IP atoms",
+    }
+    return ", ".join(f"{FOOTPRINT[k]:,} {v}" for k, v in names.items() if k in FOOTPRINT)
 
 
 def fail(message: str) -> NoReturn:
@@ -155,11 +193,14 @@ class Session:
                 )
         if self.assume_mesh:
             cluster = replace(cluster, mesh=replace(cluster.mesh, assume_mesh=True))
+        record_cluster(cluster)
         return cluster
 
     def connectivity(self, paths: list[str]) -> Connectivity:
         with self.progress():
             cluster = self.load(paths)
-            return self.stage(
+            conn = self.stage(
                 "computing connectivity", lambda: Connectivity.build(cluster, self.options)
             )
+        record_connectivity(conn)
+        return conn
