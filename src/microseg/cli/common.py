@@ -58,9 +58,7 @@ def record_cluster(cluster: Cluster) -> None:
 
 
 def record_connectivity(conn: Connectivity) -> None:
-    FOOTPRINT.update(
-        classes=conn.n_classes, port_atoms=len(conn.ports), ip_atoms=len(conn.ips)
-    )
+    FOOTPRINT.update(classes=conn.n_classes, port_atoms=len(conn.ports), ip_atoms=len(conn.ips))
 
 
 def footprint_text() -> str:
