@@ -280,6 +280,21 @@ def m_name(draw: Draw, s: State) -> str:
     return f"{choice} {name}#{i} {text!r}"
 
 
+def m_strings(draw: Draw, s: State) -> str:
+    """A string value anywhere (an L7 path, a method, a principal, a port name, an
+    annotation) becomes hostile text; still a string, so it passes type checks and reaches
+    the renderers more often than a retyped value does."""
+    name, i = _pick_doc(draw, s)
+    doc = s.files[name][i]
+    strings = [p for p in _paths(doc) if isinstance(_get(doc, p), str)]
+    if not strings:
+        return "strings: nothing"
+    path = draw(st.sampled_from(strings))
+    text = draw(hostile_text())
+    _set(doc, path, draw(st.sampled_from([text, _get(doc, path) + text, text + _get(doc, path)])))
+    return f"string {name}#{i} {path!r}={text!r}"
+
+
 ADDRESS_KEYS = {"cidr", "podIP", "hostIP", "ip", "address", "clusterIP", "except", "networks"}
 
 
@@ -418,6 +433,9 @@ def m_huge(draw: Draw, s: State) -> str:
 
 
 MUTATIONS = (
+    m_strings,
+    m_strings,
+    m_strings,
     m_retype,
     m_delete,
     m_name,
