@@ -19,6 +19,7 @@ import json
 import resource
 import shutil
 import sys
+import traceback
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -27,10 +28,11 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from tests.fuzz.mutations import Case, cases
+from tests.fuzz.cases import Case, cases
 from tests.fuzz.oracle import Outcome, run_case, run_subprocess
 
 DEFECTS = ("crash", "hang", "memory")
+HARNESS_ERROR = 3
 
 
 def describe(case: Case) -> dict[str, Any]:
@@ -117,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         results.write(json.dumps(record, default=str) + "\n")
         results.flush()
 
-    explore()
+    try:
+        explore()
+    except Exception:  # the generator's own failure, not a case's: exit 3, never blamed
+        (work / "harness-error.txt").write_text(traceback.format_exc(), "utf-8")
+        (work / "current.json").unlink(missing_ok=True)
+        return HARNESS_ERROR
     (work / "current.json").unlink(missing_ok=True)
     results.close()
     return 0

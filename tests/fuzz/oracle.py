@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.fuzz.mutations import Case
+from tests.fuzz.cases import Case
 
 __all__ = ["Outcome", "judge", "materialise", "run_case", "run_subprocess"]
 
@@ -199,6 +199,8 @@ def run_subprocess(
     def limits() -> None:
         limit = memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if case.stdin_closed:
+            os.close(0)  # `<&-`: no stdin at all, as the in-process run has it
 
     start = time.perf_counter()
     try:

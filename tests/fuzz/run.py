@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 1000
 DEFECTS = ("crash", "hang", "memory")
+HARNESS_ERROR = 3  # tests/fuzz/driver.py's exit code when the generator itself failed
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Worker:
     total: int
     done: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    harness: list[tuple[int, str]] = field(default_factory=list)
+    """Generator failures (seed, traceback): harness bugs, reported apart from defects."""
     extra: list[dict[str, Any]] = field(default_factory=list)
     """Cases recorded by the worker itself: the ones that took their driver down."""
 
@@ -106,7 +109,11 @@ def _run_worker(w: Worker, args: argparse.Namespace) -> None:
         log.close()
         made = _lines(results) - before
         w.done += made
-        if proc.returncode != 0 or hung:
+        if proc.returncode == HARNESS_ERROR and not hung:
+            # The generator failed between cases (tests/fuzz/driver.py); no case is blamed.
+            w.harness.append((seed, (w.work / "harness-error.txt").read_text("utf-8")[-2000:]))
+            w.done += 1  # a batch that keeps failing must still end
+        elif proc.returncode != 0 or hung:
             # The case in progress took the driver down.
             try:
                 info = json.loads(current.read_text("utf-8"))
@@ -171,6 +178,9 @@ def _report(workers: list[Worker], args: argparse.Namespace, started: float) -> 
         "hangs": kinds.get("hang", 0),
         "memory_kills": kinds.get("memory", 0),
         "subprocess_samples": len(sampled),
+        "harness_errors": [
+            {"seed": seed, "traceback": tb} for w in workers for seed, tb in w.harness
+        ],
         "slowest": [
             {k: r.get(k) for k in ("seconds", "command", "args", "notes", "kind")} for r in slowest
         ],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz.mutations import Case, cases
+from tests.fuzz.cases import Case, cases
 from tests.fuzz.oracle import Outcome, run_case, run_subprocess
 
 SHORT = settings(

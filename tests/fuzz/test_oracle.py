@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fuzz.mutations import Case
+from tests.fuzz.cases import Case
 from tests.fuzz.oracle import DOT, judge
 
 
