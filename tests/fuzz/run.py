@@ -142,7 +142,11 @@ def _run_worker(w: Worker, args: argparse.Namespace) -> None:
         current.unlink(missing_ok=True)
 
 
-def _report(workers: list[Worker], args: argparse.Namespace, started: float) -> dict[str, Any]:
+def _report(
+    workers: list[Worker], args: argparse.Namespace, started: float, finished: bool = False
+) -> dict[str, Any]:
+    """The counts so far; `finished` is false in the reports written while the run goes on
+    and in one that was interrupted, so that a partial report is never read as a whole run."""
     records: list[dict[str, Any]] = []
     for w in workers:
         path = w.work / "results.jsonl"
@@ -171,6 +175,7 @@ def _report(workers: list[Worker], args: argparse.Namespace, started: float) -> 
         "kind": "FuzzReport",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cases_asked": args.cases,
+        "finished": finished,
         "runs": len(records),
         "clean_runs": kinds.get("ok", 0),
         "clean_rejections": kinds.get("rejected", 0),
@@ -237,12 +242,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{report['hangs']} hangs, {report['memory_kills']} memory",
                 flush=True,
             )
+        finished = True
     except KeyboardInterrupt:
+        finished = False
         print("interrupted: the report covers the cases run so far", flush=True)
         for w in workers:
             if w.proc is not None and w.proc.poll() is None:
                 os.killpg(w.proc.pid, signal.SIGKILL)
-    report = _report(workers, args, started)
+    report = _report(workers, args, started, finished)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     print(

@@ -36,9 +36,13 @@ def write_dot(chunks: Callable[[], Iterable[list[Row]]], write: Callable[[str], 
                     by_ns[peer.split("/", 1)[0]].add(peer)
                 else:
                     external.add(peer)
+    # newrank: one global ranking across the namespace clusters. Dot's default ranking is
+    # recursive on clusters and, on dense graphs with many edges between clusters, Graphviz
+    # 2.43 (Debian's) stops with "trouble in init_rank" and writes nothing (found by the fuzz
+    # suite on the peer corpus); https://graphviz.org/docs/attrs/newrank/
     out = [
         "digraph microseg {",
-        '  rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#e8f0fe", fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=10];',
+        '  rankdir=LR; newrank=true; node [shape=box, style="rounded,filled", fillcolor="#e8f0fe", fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=10];',
     ]
     for i, ns in enumerate(sorted(by_ns)):
         out.append(f"  subgraph cluster_{i} {{")
