@@ -14,17 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microseg.cli.args import PortArg
-from microseg.cli.common import emit, fail
+from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
-    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
-    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -32,6 +30,7 @@ from microseg.cli.options import (
     TrustDomain,
     output_option,
     port_option,
+    reads_inputs,
 )
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
 from microseg.model.sets import ConnSet
@@ -103,6 +102,7 @@ def _check_named(conn: Connectivity, text: str, named: NamedPort) -> None:
     )
 
 
+@reads_inputs
 def blast_radius_cmd(
     paths: Paths,
     src: Annotated[
@@ -160,9 +160,9 @@ def blast_radius_cmd(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
-    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Workloads reachable from compromised ones, each with its hop count, one shortest
     attack path and the policies that permit each hop."""
@@ -182,7 +182,7 @@ def blast_radius_cmd(
             conns = port.conns()
     intent_set = load_intent_files(intents, quiet) if intents else None
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if named is not None:

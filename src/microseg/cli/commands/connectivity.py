@@ -10,23 +10,23 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import fail
+from microseg.analyses.potential import potential_exposure
+from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
-    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
-    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
     Quiet,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import (
     UnknownEndpointError,
@@ -34,9 +34,10 @@ from microseg.engine import (
     edge_conditions,
     external_conditions,
 )
-from microseg.render.connlist import CELLS, Row, connlist_chunks, write_connlist
+from microseg.render.connlist import CELLS, Row, connlist_chunks, connlist_rows, write_connlist
 from microseg.render.dot import write_dot
 from microseg.render.escape import terminal_safe
+from microseg.render.potential import render_with_exposure
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -51,6 +52,7 @@ class ConnectivityFormat(StrEnum):
     DOT = "dot"
 
 
+@reads_inputs
 def connectivity(
     paths: Paths,
     output: Annotated[
@@ -60,6 +62,14 @@ def connectivity(
         str | None,
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
+    exposure: Annotated[
+        bool,
+        typer.Option(
+            "--exposure",
+            help="Also what the policies open to the entire cluster and to workloads that "
+            "match their selectors but do not exist yet (txt, json, csv, md).",
+        ),
+    ] = False,
     host_network: HostNet = HostNetworkChoice.NODE,
     namespace: NamespaceOpt = "default",
     assume_system_pods: AssumeSystemPods = False,
@@ -67,13 +77,13 @@ def connectivity(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
-    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)  # nodes and external edges; pairs come by blocks
@@ -97,6 +107,16 @@ def connectivity(
         )
     conditions = edge_conditions(conn, graph)
     outside = external_conditions(conn, graph)
+    if exposure:
+        # The exposure section repeats rows per workload, so the list is held whole here;
+        # without --exposure it streams.
+        if output is ConnectivityFormat.DOT:
+            fail("--exposure has no dot form: use -o txt, json, csv or md")
+        names = None if focus is None else {graph.nodes[i] for i in focus}
+        rows = connlist_rows(graph, focus, conditions, outside)
+        text = render_with_exposure(rows, potential_exposure(conn, names), output.value)
+        emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
+        return
 
     def chunks(cell: Callable[[str], str] | None = None) -> Iterator[list[Row]]:
         return connlist_chunks(graph, focus, conditions, outside, cell)
@@ -105,5 +125,4 @@ def connectivity(
     if output is ConnectivityFormat.DOT:
         write_dot(chunks, sys.stdout.write)
     else:
-        rows = chunks(CELLS[output.value])
-        write_connlist(rows, output.value, sys.stdout.write, escaped=True)
+        write_connlist(chunks(CELLS[output.value]), output.value, sys.stdout.write, escaped=True)

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from microseg.cli.common import emit
+from microseg.cli.common import FILES, Inputs, emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
-    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
-    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -26,6 +24,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import WorkloadGraph
 
@@ -35,6 +34,7 @@ __all__ = ["ExposureFormat", "exposure"]
 ExposureFormat = TextOrJson
 
 
+@reads_inputs
 def exposure(
     paths: Paths,
     output: Annotated[ExposureFormat, output_option(ExposureFormat)] = ExposureFormat.TEXT,
@@ -45,9 +45,9 @@ def exposure(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
-    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Workloads reachable from or reaching addresses outside the cluster, by address
     class (public, private, ...), and entry points with whether policies allow them."""
@@ -57,7 +57,7 @@ def exposure(
     from microseg.render.text import print_text
 
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     # The same loading and layers as `microseg connectivity`, so both agree on what
     # outside addresses reach (the mesh, when counted, governs inbound traffic).

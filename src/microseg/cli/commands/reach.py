@@ -8,17 +8,15 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, emit, fail
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
-    MAX_INPUT,
     AssumeMesh,
     AssumeSystemPods,
     HostNet,
     HostNetworkChoice,
     IstioRoot,
     LayerOpt,
-    MaxInputSize,
     NamespaceOpt,
     NoColor,
     Paths,
@@ -27,6 +25,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import UnknownEndpointError, Verdict
 from microseg.render.reach import decision_json, decision_text
@@ -37,6 +36,7 @@ __all__ = ["ReachFormat", "reach"]
 ReachFormat = TextOrJson
 
 
+@reads_inputs
 def reach(
     paths: Paths,
     src: Annotated[
@@ -57,13 +57,13 @@ def reach(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
-    max_input_size: MaxInputSize = MAX_INPUT,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh, max_input_size
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     try:
