@@ -15,6 +15,7 @@ from microseg.cli.args import parse_size
 from microseg.ingest import MAX_INPUT_BYTES
 
 runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
 COMMANDS = [
@@ -25,6 +26,8 @@ COMMANDS = [
     ["identity"],
     ["lint"],
     ["blast-radius", "--from", "a/b"],
+    ["verify", "--intents", str(EXAMPLES / "demo" / "intents.yaml")],
+    ["check", "--guardrails", str(EXAMPLES / "guardrails" / "guardrails.yaml")],
 ]
 
 
