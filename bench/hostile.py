@@ -13,7 +13,7 @@ commit eef217f's src/ the same way, under `--memory-mb`, into the JSON's `before
 JSON says what changed:
 
 - open clusters (no policies): 12,000 Deployments (`stats`, `exposure`, `lint`,
-  `connectivity --focus-workload`), and 86,442 bare pods, each its own workload node, in
+  `connectivity --focus-workload`, `diff` with itself), and 86,442 bare pods, each its own workload node, in
   1,000 label classes (`stats`, `blast-radius`, `connectivity --focus-workload`); all 4
   million rows of 2,000 open workloads streamed;
 - 20,000 pod files with a policy per namespace, listed whole;
@@ -84,6 +84,13 @@ CASES = (
         ("connectivity", "{in}", "-q", "--focus-workload", "payments-prod-0/api-1"),
         "one workload's rows among 144 million allowed pairs",
         "issue 23: numpy asked for 2.15 GiB of node pairs",
+    ),
+    Case(
+        "open-12k-diff",
+        "open-12k",
+        ("diff", "{in}", "{in}", "-q"),
+        "the open cluster compared with itself: 144 million equal pairs on each side",
+        "",
     ),
     Case(
         "open-2k-list",
