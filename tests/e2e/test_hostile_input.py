@@ -112,6 +112,25 @@ def test_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
     assert out
 
 
+def test_links_to_folders_are_named_not_followed(tmp_path: Path) -> None:
+    """As `kubectl apply -R` (filepath.Walk follows no link): a link loop cannot recurse,
+    and neither it nor a link to a real folder is skipped in silence."""
+    (tmp_path / "pod.yaml").write_text(HOSTILE, encoding="utf-8")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n", encoding="utf-8"
+    )
+    (tmp_path / "loop").symlink_to(tmp_path)
+    (tmp_path / "elsewhere").symlink_to(tmp_path / "real")
+    code, out, err = run(["stats", str(tmp_path)])
+    assert code == 0, err
+    for link in ("loop", "elsewhere"):
+        line = f"{tmp_path / link}: notice[MS001]: skipped: a link to a folder is not followed"
+        assert err.count(line) == 1, err
+    assert "real/ns.yaml" not in err  # read once, through the folder itself
+    assert out
+
+
 def test_stdin_that_is_not_utf8_is_a_located_error() -> None:
     code, out, err = run(
         ["connectivity", "-"], stdin=b"apiVersion: v1\nkind: Pod\nmetadata: {name: \xff}\n"

@@ -437,20 +437,35 @@ def _too_large(file: str, limit: int) -> Diagnostic:
 def _files(path: Path, skipped: list[Diagnostic]) -> list[Path]:
     """The manifests under a folder, in order. Entries that are not regular files (FIFOs,
     devices, sockets, dangling links) are skipped with a notice each: reading a FIFO would
-    block forever and a device never ends."""
+    block forever and a device never ends. Links to folders are not followed, as `kubectl
+    apply -R` does not (Go's filepath.Walk "does not follow symbolic links",
+    https://pkg.go.dev/path/filepath#Walk), so that a loop cannot recurse; each gets a notice
+    rather than silence, and so does a folder that cannot be listed."""
     out = []
-    for p in path.rglob("*"):
-        if p.name.startswith(".") or p.suffix.lower() not in MANIFEST_SUFFIXES:
-            continue
-        try:
-            mode = p.stat().st_mode
-        except OSError as exc:  # a dangling link, a loop, no permission
-            skipped.append(_notice(str(p), f"skipped: cannot stat ({exc.strerror or exc})"))
-            continue
-        if stat.S_ISREG(mode):
-            out.append(p)
-        elif not stat.S_ISDIR(mode):
-            skipped.append(_notice(str(p), "skipped: not a regular file (a FIFO or a device?)"))
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or str(path)
+        skipped.append(_notice(str(where), f"skipped: cannot list ({exc.strerror or exc})"))
+
+    for top, dirs, names in os.walk(path, onerror=unreadable):
+        for d in dirs:
+            if os.path.islink(os.path.join(top, d)):
+                link = Path(top) / d
+                skipped.append(_notice(str(link), "skipped: a link to a folder is not followed"))
+        for name in names:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in MANIFEST_SUFFIXES:
+                continue
+            p = Path(top) / name
+            try:
+                mode = p.stat().st_mode
+            except OSError as exc:  # a dangling link, a loop, no permission
+                skipped.append(_notice(str(p), f"skipped: cannot stat ({exc.strerror or exc})"))
+                continue
+            if stat.S_ISREG(mode):
+                out.append(p)
+            elif not stat.S_ISDIR(mode):
+                msg = "skipped: not a regular file (a FIFO or a device?)"
+                skipped.append(_notice(str(p), msg))
     return sorted(out)
 
 
