@@ -9,7 +9,8 @@ from microseg.engine import Connectivity, Verdict
 from microseg.engine.connectivity import Endpoint
 from microseg.engine.options import EngineOptions, HostNetwork
 from microseg.engine.spec.netpol import allowed as reference_allowed
-from microseg.model import Cluster, ConnSet, IPSet, Protocol
+from microseg.model import Cluster, ConnSet, IPSet
+from microseg.model.sets import BASE_PROTOCOLS
 from tests.property.clusters import PROBE_ADDRESSES, clusters, probe_ports
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -30,7 +31,7 @@ def _check(cluster: Cluster, options: EngineOptions) -> None:
             if src.klass is None and dst.klass is None:
                 continue
             fast, _ = conn.allowed(src, dst)
-            for proto in Protocol:
+            for proto in BASE_PROTOCOLS:
                 for port in ports:
                     want = reference_allowed(cluster, src_ref, dst_ref, proto, port, options)  # type: ignore[arg-type]
                     got = fast.contains(proto, port)

@@ -23,6 +23,7 @@ from microseg.model import (
     PortSpec,
     Protocol,
 )
+from microseg.model.sets import BASE_PROTOCOLS
 from tests.property.clusters import clusters, subject
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,7 +46,7 @@ def _spec_conns(ports: tuple[PortSpec, ...]) -> ConnSet:
 PORTS = st.lists(
     st.builds(
         lambda proto, a, b: PortSpec(proto, min(a, b), max(a, b)),
-        st.sampled_from(list(Protocol)),
+        st.sampled_from(list(BASE_PROTOCOLS)),
         st.sampled_from((53, 80, 443, 8080)),
         st.integers(1, 65535),
     ),
