@@ -12,9 +12,10 @@ Selectors are assembled as Calico's own conversion assembles them before Felix s
   for a namespaced policy its own namespace, scopes the selector and the service-account
   match as soon as any selector-like field is given, notSelector included; the
   notSelector itself is not scoped; nets, notNets and services are further conditions.
-Selectors match endpoints and network sets (a set's addresses); `nets` match addresses
-outside the pods and the addresses of hosts (host endpoints, host-network pods), as an
-ipBlock does (README, Calico).
+Selectors match endpoints and network sets (a set's addresses). `nets` and `notNets` match
+addresses outside the pods and the declared addresses of hosts (host endpoints,
+host-network pods): a pod's address is not known statically, so a side with either field
+matches no pod, as network-config-analyzer reads it (README, Calico).
 
 Each direction is a sequence of first-match tiers (engine/index/firstmatch.py), top first:
 failsafe pinholes and untracked and pre-DNAT policies on host endpoints (ending without a
@@ -226,6 +227,16 @@ class CalicoCompiler:
                 out[k] = address.issubset(nets)
         return out
 
+    def outside(self, nets: IPSet) -> Mask:
+        """Columns known to be outside `nets`: address atoms outside it, and hosts whose
+        every address is; a pod's address is not known (nor is an undeclared host's), so
+        neither `nets` nor `notNets` matches it."""
+        out = np.zeros(self.n_peers, dtype=np.bool_)
+        out[self.n_classes :] = ~self.ips.mask(nets)
+        for k, address in self._hosts:
+            out[k] = address is not None and not (address & nets)
+        return out
+
     def _service_pods(self, namespace: str, name: str) -> Mask:
         svc = self._services.get((namespace, name))
         out = np.zeros(self.n_peers, dtype=np.bool_)
@@ -254,7 +265,7 @@ class CalicoCompiler:
         if er.nets is not None:
             out &= self.nets(er.nets)
         if er.not_nets is not None:
-            out &= ~self.nets(er.not_nets)
+            out &= self.outside(er.not_nets)
         if er.not_selector is not None:
             out &= ~self.selected(er.not_selector)
         if er.services is not None:

@@ -263,13 +263,23 @@ class _Matcher:
             return _ip_in(who, nets)
         return _host_like(who, self.w.options) and _within(_addresses(who), nets)
 
+    def outside(self, nets: IPSet, who: Endpoint) -> bool:
+        """Known to be outside: an address, or a host whose declared addresses all are; a
+        pod's address (and an undeclared host's) is unknown, so it is not."""
+        if isinstance(who, str):
+            return not _ip_in(who, nets)
+        addresses = _addresses(who)
+        return _host_like(who, self.w.options) and bool(addresses) and not any(
+            _ip_in(a, nets) for a in addresses
+        )
+
     def entity(self, er: EntityRule, who: Endpoint, namespace: str) -> bool:
         sel = _entity_selector(er, namespace)
         if sel is not None and not self.selects(sel, who):
             return False
         if er.nets is not None and not self.in_nets(er.nets, who):
             return False
-        if er.not_nets is not None and self.in_nets(er.not_nets, who):
+        if er.not_nets is not None and not self.outside(er.not_nets, who):
             return False
         if er.not_selector is not None and self.selects(er.not_selector, who):
             return False
