@@ -269,8 +269,10 @@ class _Matcher:
         if isinstance(who, str):
             return not _ip_in(who, nets)
         addresses = _addresses(who)
-        return _host_like(who, self.w.options) and bool(addresses) and not any(
-            _ip_in(a, nets) for a in addresses
+        return (
+            _host_like(who, self.w.options)
+            and bool(addresses)
+            and not any(_ip_in(a, nets) for a in addresses)
         )
 
     def entity(self, er: EntityRule, who: Endpoint, namespace: str) -> bool:
