@@ -259,6 +259,20 @@ def decision_text(d: Decision) -> str:
     return "\n".join(lines) + "\n"
 
 
+def staged_text(now: Decision, staged: Decision) -> str:
+    """What Calico's staged policies would change for this pair: the verdict with them
+    enforced, and the steps of the directions that change (`reach` prints it after the
+    enforced answer when the input has staged policies)."""
+    if staged.allowed == now.allowed:
+        return "  staged policies change nothing here\n"
+    conns = format_conns(staged.allowed) if staged.allowed else "no connections"
+    lines = [f"  STAGED  with the staged policies enforced: {conns}"]
+    for before, after in ((now.egress, staged.egress), (now.ingress, staged.ingress)):
+        if before.allowed != after.allowed:
+            lines += ["  " + line for line in _trace_lines(after, staged.requested)]
+    return "\n".join(lines) + "\n"
+
+
 def _trace_json(t: Trace) -> dict[str, Any]:
     return {
         "endpoint": t.endpoint,
@@ -271,7 +285,9 @@ def _trace_json(t: Trace) -> dict[str, Any]:
     }
 
 
-def decision_json(d: Decision) -> str:
+def decision_json(d: Decision, staged: Decision | None = None) -> str:
+    """The decision; `staged`, the same query with Calico's staged policies enforced
+    (`staged`: its verdict, connections and traces)."""
     doc = envelope(
         "ReachDecision",
         src=d.src,
@@ -312,4 +328,12 @@ def decision_json(d: Decision) -> str:
             }
             for c, v in d.conditions
         ]
+    if staged is not None:
+        doc["staged"] = {
+            "verdict": staged.verdict.value,
+            "allowed": format_conns(staged.allowed),
+            "changes": staged.allowed != d.allowed,
+            "egress": _trace_json(staged.egress),
+            "ingress": _trace_json(staged.ingress),
+        }
     return json.dumps(doc, indent=2) + "\n"

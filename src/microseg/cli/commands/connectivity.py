@@ -26,11 +26,13 @@ from microseg.cli.options import (
     output_option,
 )
 from microseg.engine import (
+    Connectivity,
     UnknownEndpointError,
     WorkloadGraph,
     edge_conditions,
     external_conditions,
 )
+from microseg.model.staged import enforce_staged
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 from microseg.render.escape import terminal_safe
@@ -64,6 +66,14 @@ def connectivity(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
+    staged: Annotated[
+        bool,
+        typer.Option(
+            "--staged",
+            help="Compare with Calico's staged policies enforced: the connections they "
+            "would add, remove or change, beside what is enforced now (txt, json, csv, md).",
+        ),
+    ] = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
@@ -72,6 +82,9 @@ def connectivity(
         quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
+    if staged:
+        _staged(conn, output, quiet)
+        return
     graph = WorkloadGraph.build(conn)
     focus = None
     if focus_workload is not None:
@@ -100,3 +113,36 @@ def connectivity(
         else render_connlist(rows, output.value)
     )
     emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
+
+
+def _staged(conn: Connectivity, output: ConnectivityFormat, quiet: bool) -> None:
+    """What Calico's staged policies would change: the connectivity with them enforced
+    (model/staged.py) compared with the connectivity enforced now, as `diff` compares two
+    inputs (changed, added, removed), columns `enforced` and `staged`."""
+    from microseg.analyses.diff import comparable, diff_graphs
+    from microseg.render.diff import render_diff
+
+    if output is ConnectivityFormat.DOT:
+        fail("--staged lists changes: use -o txt, json, csv or md")
+    cluster = conn.cluster
+    if not cluster.calico.staged:
+        if not quiet:
+            sys.stderr.write("notice: the input has no staged policies: nothing would change\n")
+        emit(render_diff(diff_graphs(*_graphs(conn, conn)), output.value, _REFS, _REFS))
+        return
+    after = Connectivity.build(enforce_staged(cluster), conn.options).with_layer(conn.layer)
+    result = diff_graphs(*_graphs(*comparable(conn, after)))
+    emit(render_diff(result, output.value, _REFS, _REFS))
+    if not quiet:
+        n = len(cluster.calico.staged)
+        sys.stderr.write(
+            f"{n} staged polic{'y' if n == 1 else 'ies'}: {len(result.rows)} "
+            f"connection row{'' if len(result.rows) == 1 else 's'} would change\n"
+        )
+
+
+_REFS = ("enforced", "staged")
+
+
+def _graphs(a: Connectivity, b: Connectivity) -> tuple[WorkloadGraph, WorkloadGraph]:
+    return WorkloadGraph.build(a), WorkloadGraph.build(b)
