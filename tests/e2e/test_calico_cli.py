@@ -85,3 +85,18 @@ def test_bad_calico_selector_is_a_located_error(tmp_path: Path) -> None:
         f"{bad}:5: error[MS161]: spec.selector: invalid selector 'app == web': at character 8"
         in (result.stderr)
     )
+
+
+def test_lint_finds_redundant_and_shadowed_calico_rules() -> None:
+    result = runner.invoke(app, ["lint", EXAMPLE, "-o", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    found = {(f["code"], f["policy"], f.get("field") or "") for f in doc["findings"]}
+    assert found == {
+        # the platform scrape rule: security denies payments first, the profiles allow the rest
+        ("ML002", "GNP platform.allow-scrape", ""),
+        # SSH from the admin range: the failsafe pinhole allows TCP 22 from anywhere first
+        ("ML005", "GNP platform.hosts", "spec.ingress[0]"),
+        # Pass for everything else: where it is reached, skipping the tier does the same
+        ("ML002", "GNP security.pass-others", ""),
+    }

@@ -64,6 +64,11 @@ from microseg.engine.views.blocks import (
     pair_block,
     to_external_block,
 )
+from microseg.engine.views.calico_lint import (
+    CalicoPolicyFact,
+    CalicoRuleFact,
+    calico_lint_facts,
+)
 from microseg.engine.views.edge_conditions import (
     EdgeConditions,
     edge_conditions,
@@ -79,6 +84,8 @@ __all__ = [
     "INGRESS_CONTROLLER_NAME",
     "NO_MATCH",
     "Bits",
+    "CalicoPolicyFact",
+    "CalicoRuleFact",
     "Code",
     "Connectivity",
     "Decision",
@@ -106,6 +113,7 @@ __all__ = [
     "Verdict",
     "WorkloadGraph",
     "applies_to",
+    "calico_lint_facts",
     "chunks",
     "edge_conditions",
     "effective_mode",

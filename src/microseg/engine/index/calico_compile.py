@@ -79,6 +79,9 @@ __all__ = [
 
 Mask = npt.NDArray[np.bool_]
 Index = npt.NDArray[np.intp]
+Policy = CalicoPolicy | NetworkPolicy | AdminPolicy
+Swap = tuple[Policy, Policy | None]
+Stop = tuple[Policy, int]
 
 _CODES = {CalicoAction.ALLOW: ALLOW, CalicoAction.DENY: DENY, CalicoAction.PASS: PASS}
 GENERATED_KNS = "generated"
@@ -359,7 +362,7 @@ class CalicoCompiler:
                     (
                         targets,
                         self.rc.peer_index(nrule.peers),
-                        self._k8s_ports(nrule.ports),
+                        self.k8s_ports(nrule.ports),
                         ALLOW,
                         nrule.peers,
                     )
@@ -378,33 +381,57 @@ class CalicoCompiler:
                 (
                     subject_rows,
                     self.rc.peer_index(arule.peers),
-                    self._k8s_ports(arule.ports),
+                    self.k8s_ports(arule.ports),
                     CODE_OF[arule.action],
                     arule.peers,
                 )
             )
         return mask, entries
 
-    def _k8s_ports(self, ports: tuple[PortSpec, ...] | None) -> PortMatch:
+    def k8s_ports(self, ports: tuple[PortSpec, ...] | None) -> PortMatch:
         named = tuple(s for s in ports or () if s.name)
         zero = np.zeros(self.rc.n_words, dtype=np.uint64)
         return PortMatch(self.rc.numeric_words(ports), zero, named)
 
-    def _tier(self, plan: TierPlan, chain: Chain, direction: Direction) -> FirstMatchTier | None:
+    def _tier(
+        self,
+        plan: TierPlan,
+        chain: Chain,
+        direction: Direction,
+        swap: Swap | None = None,
+        stop: Stop | None = None,
+    ) -> FirstMatchTier | None:
+        """One tier. `swap` (policy, replacement or None) compiles the tier with a policy
+        changed or removed; `stop` (policy, rule index) keeps only what comes before that
+        rule, Pass counted as deciding and no end action: what the rule never sees."""
         members = plan.chain(chain)
         if not members:
             return None
         applies = np.zeros(self.n_classes, dtype=np.bool_)
         entries: list[tuple[Index, Index, PortMatch, Code, object]] = []
         for m in members:
+            if swap is not None and m.policy is swap[0]:
+                if swap[1] is None:
+                    continue
+                m = Member(m.kind, swap[1], m.order, m.sort_name)
             rows, found = self._member_entries(m, direction)
             if rows is None:
                 continue
             applies |= rows
+            if stop is not None and m.policy is stop[0]:
+                before = stop[1]
+                if isinstance(m.policy, CalicoPolicy):  # Log, HTTP and dead rules make no entry
+                    kept = m.policy.rules(direction)[: stop[1]]
+                    before = sum(1 for r in kept if self.rule_applies(r))
+                entries += found[:before]
+                break
             entries += found
         if not applies.any():
             return None
-        if chain is Chain.NORMAL:
+        if stop is not None:
+            end = PASS
+            entries = [(*e[:3], DENY if e[3] is PASS else e[3], e[4]) for e in entries]
+        elif chain is Chain.NORMAL:
             end = DENY if plan.tier.default_action is CalicoAction.DENY else PASS
         else:
             end = PASS  # untracked and pre-DNAT chains end without a drop
@@ -487,8 +514,16 @@ class CalicoCompiler:
         """Every first-match tier of the direction, top first."""
         key = ("tiers", direction)
         hit = self._memo.get(key)
-        if hit is not None:
-            return hit  # type: ignore[return-value]
+        if hit is None:
+            hit = self._memo[key] = self.stack(direction)
+        return hit  # type: ignore[return-value]
+
+    def stack(
+        self, direction: Direction, swap: Swap | None = None, stop: Stop | None = None
+    ) -> tuple[FirstMatchTier, ...]:
+        """The tiers top first, with `swap` applied (see `_tier`); with `stop`, only what
+        lies above the rule `stop` names: the tiers before its own, then its tier cut
+        before it (analyses of shadowed rules, engine/views/calico_lint.py)."""
         out: list[FirstMatchTier] = []
         failsafe = self._failsafe(direction)
         if failsafe is not None:
@@ -496,13 +531,14 @@ class CalicoCompiler:
         chains = [Chain.UNTRACKED] + ([Chain.PRE_DNAT] if direction is Direction.INGRESS else [])
         for chain in [*chains, Chain.NORMAL]:
             for plan in self.plans:
-                tier = self._tier(plan, chain, direction)
+                here = stop is not None and any(m.policy is stop[0] for m in plan.chain(chain))
+                tier = self._tier(plan, chain, direction, swap, stop if here else None)
                 if tier is not None:
                     out.append(tier)
+                if here:
+                    return tuple(out)
         out += self._profiles(direction)
-        result = tuple(out)
-        self._memo[key] = result
-        return result
+        return tuple(out)
 
     def protected(self, direction: Direction) -> Mask:
         """Rows where what no rule allows is dropped: a normal tier with defaultAction
