@@ -190,7 +190,16 @@ class Connectivity(Index):
     def port_conns(
         self, dst: Endpoint, protocol: Protocol, start: int, end: int, name: str = ""
     ) -> ConnSet:
-        """A port argument as a connection set; a named port resolves on the destination."""
+        """A port argument as a connection set; a named port resolves on the destination.
+        A protocol outside the analysis's universe is refused rather than answered DENIED:
+        NetworkPolicy names only SCTP, TCP and UDP, and what it does to the others is left
+        to the implementation (https://kubernetes.io/docs/concepts/services-networking/
+        network-policies/, "Behavior of ... ICMP" is unspecified); Calico rules name them."""
+        if protocol not in self.ports.protocols:
+            raise UnknownEndpointError(
+                f"{protocol.value}: NetworkPolicy names only SCTP, TCP and UDP; other "
+                "protocols are analysed when the input has Calico objects"
+            )
         if not name:
             return ConnSet.single(protocol, start, end)
         if dst.klass is None:

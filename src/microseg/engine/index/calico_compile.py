@@ -306,12 +306,16 @@ class CalicoCompiler:
         return hit  # type: ignore[return-value]
 
     def port_match(self, ports: RulePorts) -> PortMatch:
-        return PortMatch(
-            pack(self.ports.mask_of(ports.include)),
-            pack(self.ports.mask_of(ports.exclude)),
-            ports.named,
-            ports.not_named,
-        )
+        key = ("port_match", ports)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = PortMatch(
+                pack(self.ports.mask_of(ports.include)),
+                pack(self.ports.mask_of(ports.exclude)),
+                ports.named,
+                ports.not_named,
+            )
+        return hit  # type: ignore[return-value]
 
     def rule_cells(self, rule: CalicoRule, namespace: str, subjects: Mask) -> tuple[Mask, Mask]:
         """The rows (classes whose policy applies and whose own side the rule matches) and

@@ -133,6 +133,7 @@ class CalicoLabelIndex:
                     col = self._columns[key] = np.full(self.size, -1, dtype=np.int32)
                 col[i] = vid
         self._memo: dict[Selector, Mask] = {}
+        self._nodes: dict[Selector, Mask] = {}
         valid = np.ones(self.size, dtype=np.bool_)
         valid[: self.n_classes] = self.endpoint_ok
         self._valid = valid
@@ -152,6 +153,14 @@ class CalicoLabelIndex:
         return np.array(chosen, dtype=np.int32)
 
     def _eval(self, node: Selector) -> Mask:
+        """Every node once: policies repeat the same few terms (`tier == 'api'`)."""
+        hit = self._nodes.get(node)
+        if hit is None:
+            hit = self._nodes[node] = self._compute(node)
+            hit.setflags(write=False)
+        return hit
+
+    def _compute(self, node: Selector) -> Mask:
         match node:
             case All() | Global():
                 return np.ones(self.size, dtype=np.bool_)
@@ -167,7 +176,8 @@ class CalicoLabelIndex:
                     eq = np.asarray(col == vid, dtype=np.bool_)
                     return eq if op == Op.EQ else ~eq
                 if op in (Op.IN, Op.NOT_IN):
-                    ids = self._ids(key, lambda v: v in values)
+                    known = self._values[key]
+                    ids = np.array([known[v] for v in values if v in known], dtype=np.int32)
                     hit = np.isin(col, ids)
                     return hit if op == Op.IN else ~hit
                 tests = {

@@ -16,6 +16,7 @@ the tables, engine/explain/calico.py evaluates it as connection sets, with one m
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from microseg.model.calico import CalicoPort, CalicoRule, IcmpMatch, ProtocolMatch, ServiceMatch
@@ -77,16 +78,27 @@ def _icmp(protocol: Protocol, match: IcmpMatch) -> ConnSet:
 
 def protocol_filter(rule: CalicoRule) -> ConnSet:
     """The connections the rule's protocol, notProtocol, icmp and notICMP allow."""
+    return _filter(rule.protocol, rule.not_protocol, rule.icmp, rule.not_icmp)
+
+
+# Policies repeat a few protocol and port shapes thousands of times: each is built once.
+@functools.lru_cache(maxsize=4096)
+def _filter(
+    protocol: ProtocolMatch | None,
+    not_protocol: ProtocolMatch | None,
+    icmp: IcmpMatch | None,
+    not_icmp: IcmpMatch | None,
+) -> ConnSet:
     out = ConnSet.everything()
-    if rule.protocol is not None:
-        out = _proto(rule.protocol)
-        if rule.protocol.protocol in (Protocol.ICMP, Protocol.ICMPV6):
-            if rule.icmp is not None:
-                out = _icmp(rule.protocol.protocol, rule.icmp)
-            if rule.not_icmp is not None:
-                out = out - _icmp(rule.protocol.protocol, rule.not_icmp)
-    if rule.not_protocol is not None:
-        out = out - _proto(rule.not_protocol)
+    if protocol is not None:
+        out = _proto(protocol)
+        if protocol.protocol in (Protocol.ICMP, Protocol.ICMPV6):
+            if icmp is not None:
+                out = _icmp(protocol.protocol, icmp)
+            if not_icmp is not None:
+                out = out - _icmp(protocol.protocol, not_icmp)
+    if not_protocol is not None:
+        out = out - _proto(not_protocol)
     return out
 
 
@@ -118,20 +130,35 @@ def _service_ports(service: Service | None, allowed: ConnSet) -> RulePorts:
 
 def rule_ports(rule: CalicoRule, services: dict[tuple[str, str], Service]) -> RulePorts:
     """The rule's matched connections, as RulePorts (see the module docstring)."""
-    allowed = protocol_filter(rule)
     dst = rule.destination
     if dst.services is not None:
+        allowed = protocol_filter(rule)
         return _service_ports(services.get((dst.services.namespace, dst.services.name)), allowed)
-    proto = rule.protocol.protocol if rule.protocol is not None else None
-    if proto is None or (dst.ports is None and not dst.not_ports):
+    return _port_form(
+        rule.protocol, rule.not_protocol, rule.icmp, rule.not_icmp, dst.ports, dst.not_ports
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _port_form(
+    protocol: ProtocolMatch | None,
+    not_protocol: ProtocolMatch | None,
+    icmp: IcmpMatch | None,
+    not_icmp: IcmpMatch | None,
+    ports: tuple[CalicoPort, ...] | None,
+    not_ports: tuple[CalicoPort, ...],
+) -> RulePorts:
+    allowed = _filter(protocol, not_protocol, icmp, not_icmp)
+    proto = protocol.protocol if protocol is not None else None
+    if proto is None or (ports is None and not not_ports):
         return RulePorts(allowed)
     include = allowed
     named: tuple[PortSpec, ...] = ()
-    if dst.ports is not None:
-        include = _numbers(dst.ports, proto) & allowed
-        named = _names(dst.ports, proto)
-    exclude = _numbers(dst.not_ports, proto)
-    return RulePorts(include, exclude, named, _names(dst.not_ports, proto))
+    if ports is not None:
+        include = _numbers(ports, proto) & allowed
+        named = _names(ports, proto)
+    exclude = _numbers(not_ports, proto)
+    return RulePorts(include, exclude, named, _names(not_ports, proto))
 
 
 def source_ports_match(rule: CalicoRule) -> bool:

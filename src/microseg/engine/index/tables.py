@@ -36,7 +36,6 @@ from microseg.engine.combine import (
     DENY,
     Code,
     PackedTier,
-    over_packed,
     stack_packed,
 )
 from microseg.engine.index.firstmatch import FirstMatchTier
@@ -375,18 +374,19 @@ class DirectionTable:
 
     def _calico_block(self, r_sel: Selection, c_sel: Selection, transposed: bool) -> Bits:
         """A block under Calico's tiers: everything, then each tier over it from the
-        bottom up (engine/combine.py over_packed), one tier's arrays alive at a time."""
+        bottom up (as engine/combine.py over_packed lays a tier, by kinds of rows and columns:
+        firstmatch.TierKinds.over), one tier's arrays alive at a time."""
         assert self.calico is not None
         rc = self.rc
         everything = full_word(self.n_atoms)
         table = np.empty((r_sel.count, c_sel.count, rc.n_words), dtype=np.uint64)
         table[...] = everything
         for tier in reversed(self.calico):
-            packed = tier.packed(
+            kinds = tier.decide(
                 rc, rc.n_classes, self.direction, r_sel, c_sel, rc.n_words, everything
             )
-            if packed is not None:
-                over_packed(table, packed)
+            if kinds is not None:
+                kinds.over(table)
         return np.ascontiguousarray(table.transpose(1, 0, 2)) if transposed else table
 
     def _tier(
