@@ -37,7 +37,9 @@ def _check(cluster: Cluster, options: EngineOptions) -> None:
             explained = decision.egress.allowed & decision.ingress.allowed
             assert explained == fast, (src.name, dst.name, explained, fast)
             for proto, port in PROBES:
-                want = calico_allowed(cluster, src_ref, dst_ref, proto, port, options)  # type: ignore[arg-type]
+                want = calico_allowed(
+                    cluster, src_ref, dst_ref, proto, port, options.host_network.value
+                )  # type: ignore[arg-type]
                 got = fast.contains(proto, port)
                 assert got == want, (
                     f"{src.name} -> {dst.name} {proto.value}/{port}: engine {got}, reference {want}"

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import emit, fail
+from microseg.analyses.potential import potential_exposure
+from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -24,6 +25,7 @@ from microseg.cli.options import (
     Quiet,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import (
     Connectivity,
@@ -36,6 +38,7 @@ from microseg.model.staged import enforce_staged
 from microseg.render.connlist import connlist_rows, render_connlist
 from microseg.render.dot import render_dot
 from microseg.render.escape import terminal_safe
+from microseg.render.potential import render_with_exposure
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -50,6 +53,7 @@ class ConnectivityFormat(StrEnum):
     DOT = "dot"
 
 
+@reads_inputs
 def connectivity(
     paths: Paths,
     output: Annotated[
@@ -59,6 +63,14 @@ def connectivity(
         str | None,
         typer.Option("--focus-workload", help="Only connections of this workload (ns/name)."),
     ] = None,
+    exposure: Annotated[
+        bool,
+        typer.Option(
+            "--exposure",
+            help="Also what the policies open to the entire cluster and to workloads that "
+            "match their selectors but do not exist yet (txt, json, csv, md).",
+        ),
+    ] = False,
     host_network: HostNet = HostNetworkChoice.NODE,
     namespace: NamespaceOpt = "default",
     assume_system_pods: AssumeSystemPods = False,
@@ -76,10 +88,11 @@ def connectivity(
     ] = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if staged:
@@ -107,11 +120,15 @@ def connectivity(
     rows = connlist_rows(
         graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
     )
-    text = (
-        render_dot(rows)
-        if output is ConnectivityFormat.DOT
-        else render_connlist(rows, output.value)
-    )
+    if exposure:
+        if output is ConnectivityFormat.DOT:
+            fail("--exposure has no dot form: use -o txt, json, csv or md")
+        names = None if focus is None else {graph.nodes[i] for i in focus}
+        text = render_with_exposure(rows, potential_exposure(conn, names), output.value)
+    elif output is ConnectivityFormat.DOT:
+        text = render_dot(rows)
+    else:
+        text = render_connlist(rows, output.value)
     emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
 
 

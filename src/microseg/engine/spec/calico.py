@@ -23,14 +23,15 @@ A connection needs the source's egress and the destination's ingress; addresses 
 the cluster have no policies. An HTTP rule is an L7 condition and never matches here.
 
 Endpoints are Pods (host endpoints are Pods of workload kind HostEndpoint) or address
-strings. Host-network pods are no Calico endpoint (options.host_network `node`).
+strings. Host-network pods are no Calico endpoint when `host_network` is `node` (the
+engine's default; `pod` takes them as pods), a plain string so that this module shares
+nothing with the engine it checks.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.admin import Action, AdminPolicy, AdminTier
 from microseg.model.calico import (
     BUILTIN_TIERS,
@@ -69,13 +70,13 @@ def _hep(pod: Pod) -> bool:
     return pod.workload.kind == "HostEndpoint"
 
 
-def _host_like(pod: Pod, options: EngineOptions) -> bool:
+def _host_like(pod: Pod, host_network: str) -> bool:
     """Seen as a host's address by Kubernetes policies and by nets."""
-    return _hep(pod) or (pod.host_network and options.host_network is HostNetwork.NODE)
+    return _hep(pod) or (pod.host_network and host_network == "node")
 
 
-def _calico_endpoint(pod: Pod, options: EngineOptions) -> bool:
-    return _hep(pod) or not (pod.host_network and options.host_network is HostNetwork.NODE)
+def _calico_endpoint(pod: Pod, host_network: str) -> bool:
+    return _hep(pod) or not (pod.host_network and host_network == "node")
 
 
 def _addresses(pod: Pod) -> list[str]:
@@ -107,9 +108,9 @@ def _profiles_of(pod: Pod) -> tuple[str, ...]:
 class _World:
     """The cluster's lookups: namespaces, accounts, profiles, services, network sets."""
 
-    def __init__(self, cluster: Cluster, options: EngineOptions) -> None:
+    def __init__(self, cluster: Cluster, host_network: str) -> None:
         self.cluster = cluster
-        self.options = options
+        self.host_network = host_network
         self.namespaces = {ns.name: ns.labels for ns in cluster.namespaces}
         self.accounts = {(a.namespace, a.name): a.labels for a in cluster.service_accounts}
         self.profiles: dict[str, Profile] = {p.name: p for p in cluster.calico.profiles}
@@ -156,7 +157,7 @@ class _World:
         return (
             svc is not None
             and svc.selector is not None
-            and not _host_like(pod, self.options)
+            and not _host_like(pod, self.host_network)
             and pod.namespace == namespace
             and all(pod.labels.get(k) == v for k, v in svc.selector.items())
         )
@@ -254,14 +255,14 @@ class _Matcher:
                 _ip_in(who, s.nets) and sel.matches(self.w.set_labels(s))
                 for s in self.w.cluster.calico.network_sets
             )
-        if not _calico_endpoint(who, self.w.options):
+        if not _calico_endpoint(who, self.w.host_network):
             return False
         return sel.matches(self.w.labels(who))
 
     def in_nets(self, nets: IPSet, who: Endpoint) -> bool:
         if isinstance(who, str):
             return _ip_in(who, nets)
-        return _host_like(who, self.w.options) and _within(_addresses(who), nets)
+        return _host_like(who, self.w.host_network) and _within(_addresses(who), nets)
 
     def outside(self, nets: IPSet, who: Endpoint) -> bool:
         """Known to be outside: an address, or a host whose declared addresses all are; a
@@ -270,7 +271,7 @@ class _Matcher:
             return not _ip_in(who, nets)
         addresses = _addresses(who)
         return (
-            _host_like(who, self.w.options)
+            _host_like(who, self.w.host_network)
             and bool(addresses)
             and not any(_ip_in(a, nets) for a in addresses)
         )
@@ -377,7 +378,7 @@ def _port_hit(p: CalicoPort, dst: Endpoint, proto: Protocol, port: int) -> bool:
 
 # -- Kubernetes and admin policies in Calico's tiers ---------------------------------------
 def _k8s_peer(world: _World, peer: Peer, other: Endpoint, policy_ns: str) -> bool:
-    opts = world.options
+    opts = world.host_network
     if isinstance(peer, IPBlockPeer):
         if isinstance(other, str):
             return _ip_in(other, peer.addresses)
@@ -420,7 +421,7 @@ def _k8s_port(ports: tuple[K8sPort, ...] | None, dst: Endpoint, proto: Protocol,
 
 def _k8s_selects(world: _World, policy: NetworkPolicy, pod: Pod) -> bool:
     return (
-        not _host_like(pod, world.options)
+        not _host_like(pod, world.host_network)
         and pod.namespace == policy.namespace
         and policy.pod_selector.matches(pod.labels)
     )
@@ -428,7 +429,7 @@ def _k8s_selects(world: _World, policy: NetworkPolicy, pod: Pod) -> bool:
 
 def _admin_selects(world: _World, policy: AdminPolicy, pod: Pod) -> bool:
     return (
-        not _host_like(pod, world.options)
+        not _host_like(pod, world.host_network)
         and policy.subject.namespace_selector.matches(world.namespaces.get(pod.namespace, {}))
         and policy.subject.pod_selector.matches(pod.labels)
     )
@@ -489,17 +490,17 @@ def direction_verdict(
     peer: Endpoint,
     proto: Protocol,
     port: int,
-    options: EngineOptions = DEFAULT_OPTIONS,
+    host_network: str = "node",
 ) -> bool:
     """Whether `endpoint`'s policies allow the connection in `direction` (the endpoint is
     the destination for ingress, the source for egress)."""
-    return _direction(_World(cluster, options), direction, endpoint, peer, proto, port)
+    return _direction(_World(cluster, host_network), direction, endpoint, peer, proto, port)
 
 
 def _direction(
     world: _World, direction: Direction, endpoint: Pod, peer: Endpoint, proto: Protocol, port: int
 ) -> bool:
-    cluster, options = world.cluster, world.options
+    cluster, options = world.cluster, world.host_network
     m = _Matcher(world)
     if not _calico_endpoint(endpoint, options):
         return True
@@ -625,12 +626,12 @@ def calico_allowed(
     dst: Endpoint,
     proto: Protocol,
     port: int,
-    options: EngineOptions = DEFAULT_OPTIONS,
+    host_network: str = "node",
 ) -> bool:
     """Whether the connection is allowed: the source's egress and the destination's ingress
     (an address has no policies). `port` is the ICMP `type * 256 + code` for ICMP and the
     protocol number for Protocol.IP (model/sets.py)."""
-    world = _World(cluster, options)
+    world = _World(cluster, host_network)
     ok = True
     if isinstance(src, Pod):
         ok = _direction(world, Direction.EGRESS, src, dst, proto, port)
