@@ -100,3 +100,86 @@ def test_lint_finds_redundant_and_shadowed_calico_rules() -> None:
         # Pass for everything else: where it is reached, skipping the tier does the same
         ("ML002", "GNP security.pass-others", ""),
     }
+
+
+INTENTS = """\
+apiVersion: microseg.dev/v1alpha1
+kind: SegmentationIntent
+metadata: {name: calico}
+spec:
+  groups:
+    web: {workload: frontend/webapp}
+    checkout: {workload: payments/checkout}
+    cards: {workload: payments/cards-db}
+    processor: {cidr: [198.51.100.0/28]}
+  allow:
+    - {from: web, to: checkout, ports: [TCP/9000]}
+    - {from: cards, to: processor, ports: [TCP/443]}
+  deny:
+    - {from: web, to: cards}
+    - {from: cards, to: internet}
+    - {from: web, to: checkout}
+"""
+
+
+def test_verify_names_the_calico_rules_responsible(tmp_path: Path) -> None:
+    intents = tmp_path / "intents.yaml"
+    intents.write_text(INTENTS)
+    result = runner.invoke(app, ["verify", EXAMPLE, "--intents", str(intents)])
+    assert result.exit_code == 1, result.output
+    out = result.stdout
+    assert out.startswith("FAIL 1 of 5 intents violated")
+    assert "VIOLATED calico/deny[2]: web must not reach checkout on any port" in out
+    assert "allows TCP 9000 by [CalicoNP payments/checkout-ingress#0 Allow] in tier default" in out
+    # a projectcalico.org NetworkPolicy is not labelled as a Kubernetes one
+    assert "responsible: GNP webapp-egress (" in out
+    assert "; CalicoNP payments/checkout-ingress (" in out
+
+
+def test_diff_of_calico_inputs_counts_every_protocol(tmp_path: Path) -> None:
+    changed = tmp_path / "calico"
+    changed.mkdir()
+    for f in Path(EXAMPLE).glob("*.yaml"):
+        text = f.read_text()
+        if f.name == "security.yaml":  # the last Pass of tier security lets only TCP on
+            text = text.replace(
+                "ingress: [{action: Pass}]",
+                "ingress: [{action: Pass, protocol: TCP}, {action: Deny}]",
+            )
+        (changed / f.name).write_text(text)
+    result = runner.invoke(app, ["diff", EXAMPLE, str(changed)])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert (
+        "diff-type: changed, source: 0.0.0.0-255.255.255.255[External], destination: "
+        "node1-eth0[HostEndpoint], ref1: TCP 22,ICMP type 8, ref2: TCP 22"
+    ) in lines
+    assert (
+        "diff-type: removed, source: frontend/webapp[Deployment], destination: "
+        "monitoring/prometheus[Deployment], ref1: UDP 53, ref2: No Connections"
+    ) in lines
+    same = runner.invoke(app, ["diff", EXAMPLE, EXAMPLE])
+    assert same.exit_code == 0, same.output
+
+
+def test_exposure_intersects_within_every_protocol() -> None:
+    """`from every public address` is what all of them may use: with Calico input ICMP
+    counts, so an address open to everything is `All Connections`, not TCP, UDP and SCTP."""
+    result = runner.invoke(app, ["exposure", EXAMPLE])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "node1-eth0[HostEndpoint]  TCP 22,ICMP type 8 from every public address" in out
+    assert "frontend/webapp[Deployment]  All Connections from every public address" in out
+
+
+def test_blast_radius_explains_hops_with_calico_tiers() -> None:
+    result = runner.invoke(app, ["blast-radius", EXAMPLE, "--from", "frontend/webapp"])
+    assert result.exit_code in (0, 1), result.output
+    out = result.stdout
+    assert "payments/cards-db[StatefulSet]" in out
+    assert (
+        "egress  frontend/webapp[Deployment]: policies GNP security/pass-others, "
+        "GNP default/webapp-egress"
+    ) in out
+    assert "TCP 9000 [CalicoNP payments/checkout-ingress#0 Allow]" in out
+    assert "isolated by NP GNP" not in out
