@@ -47,7 +47,12 @@ def test_reach_end_of_tier_and_profiles() -> None:
     assert "no rule of tier platform matched (defaultAction Pass)" in out
     assert "by [Profile kns.frontend Allow]" in out
     # the staged default-deny of frontend would close it
-    assert "STAGED  with the staged policies enforced: TCP 1-65535" in out
+    assert (
+        "STAGED  DENIED UDP 53 with the staged policies enforced "
+        "(allowed between them: TCP 1-65535)"
+    ) in out
+    whole = runner.invoke(app, args).stdout
+    assert "STAGED  with the staged policies enforced: TCP 1-65535" in whole
 
 
 def test_reach_json_has_calico_steps_and_staged() -> None:

@@ -266,7 +266,14 @@ def staged_text(now: Decision, staged: Decision) -> str:
     if staged.allowed == now.allowed:
         return "  staged policies change nothing here\n"
     conns = format_conns(staged.allowed) if staged.allowed else "no connections"
-    lines = [f"  STAGED  with the staged policies enforced: {conns}"]
+    head = f"  STAGED  with the staged policies enforced: {conns}"
+    if staged.requested is not None:  # the verdict on the port asked about, then the rest
+        verdict = "ALLOWED" if staged.verdict is Verdict.ALLOW else "DENIED"
+        head = (
+            f"  STAGED  {verdict} {format_conns(staged.requested)} with the staged policies "
+            f"enforced (allowed between them: {conns})"
+        )
+    lines = [head]
     for before, after in ((now.egress, staged.egress), (now.ingress, staged.ingress)):
         if before.allowed != after.allowed:
             lines += ["  " + line for line in _trace_lines(after, staged.requested)]
