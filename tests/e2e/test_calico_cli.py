@@ -188,3 +188,11 @@ def test_blast_radius_explains_hops_with_calico_tiers() -> None:
     ) in out
     assert "TCP 9000 [CalicoNP payments/checkout-ingress#0 Allow]" in out
     assert "isolated by NP GNP" not in out
+
+
+def test_connectivity_exposure_is_refused_on_calico_input() -> None:
+    """The potential-workload analysis reads NetworkPolicies only: over Calico's tiers it
+    would call open what a GlobalNetworkPolicy denies, so it says so instead."""
+    result = runner.invoke(app, ["connectivity", EXAMPLE, "--exposure"])
+    assert result.exit_code == 2
+    assert "not computed for input with Calico objects" in result.stderr

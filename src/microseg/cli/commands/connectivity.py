@@ -123,6 +123,13 @@ def connectivity(
     if exposure:
         if output is ConnectivityFormat.DOT:
             fail("--exposure has no dot form: use -o txt, json, csv or md")
+        if conn.cluster.has_calico:
+            # analyses/potential.py reads NetworkPolicy's selectors only: over Calico's
+            # tiers it would report as open what a GlobalNetworkPolicy denies.
+            fail(
+                "--exposure reads NetworkPolicies only and is not computed for input with "
+                "Calico objects; use `microseg exposure` or `connectivity` on it"
+            )
         names = None if focus is None else {graph.nodes[i] for i in focus}
         text = render_with_exposure(rows, potential_exposure(conn, names), output.value)
     elif output is ConnectivityFormat.DOT:
