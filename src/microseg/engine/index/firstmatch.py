@@ -215,6 +215,12 @@ class FirstMatchTier:
         # rules of one policy) work on those rows taken out once, on whole rows where they
         # match every column.
         n_kinds = shape[1]
+        # A group that matches every column on every port decides its rows whole: later
+        # groups cannot change them, so such rows are left out of them from then on.
+        catch = [
+            len(cols_u[c]) == n_kinds and _covers(g.ports, everything) for _, g, _, c in placed
+        ]
+        done = np.zeros(shape[0], dtype=np.bool_)
         i = 0
         while i < len(placed):
             r = placed[i][2]
@@ -222,7 +228,14 @@ class FirstMatchTier:
             while j < len(placed) and placed[j][2] == r:
                 j += 1
             r_u = rows_u[r]
+            if done.any():
+                r_u = r_u[~done[r_u]]
+                if not len(r_u):
+                    i = j
+                    continue
             whole = len(r_u) == shape[0]
+            if any(catch[i:j]):
+                j = i + catch[i:j].index(True) + 1  # what follows it here does nothing
             if j == i + 1 and not whole:  # one rule alone: just its cells
                 code, g, _, c = placed[i]
                 c_u = cols_u[c]
@@ -233,6 +246,7 @@ class FirstMatchTier:
                 decided[cells] = before | new
                 if code in verdict:
                     verdict[code][cells] |= new
+                done[r_u] |= catch[i]
                 i = j
                 continue
             sub_d = decided if whole else decided[r_u]
@@ -261,6 +275,7 @@ class FirstMatchTier:
                 decided[r_u] = sub_d
                 for code, sub in subs.items():
                     verdict[code][r_u] = sub
+            done[r_u] |= catch[j - 1]
             i = j
         if self.end is DENY:  # in place: `decided` is not needed after this
             np.bitwise_not(decided, out=decided)
@@ -335,6 +350,13 @@ class TierKinds:
                 sub &= k
                 sub |= a
                 table[members] = sub
+
+
+def _covers(ports: PortMatch, everything: Bits) -> bool:
+    """Whether the rule matches every port atom whatever the endpoints (no named ports)."""
+    if ports.named or ports.not_named:
+        return False
+    return not bool(np.any(everything & ~(ports.include & ~ports.exclude)))
 
 
 def _kinds(members: npt.NDArray[np.bool_], extra: Bits | None) -> tuple[Index, Index]:
