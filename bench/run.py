@@ -7,9 +7,10 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
 
     .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
                                                B2-calico, blast-B2, B5, webhook, recommend,
-                                               B3, B4, nca-200, nca-500, nca-calico-200
-                                               (`make bench`; about 7 minutes once the
-                                               clusters are generated, 9 the first time)
+                                               watch, B3, B4, nca-200, nca-500,
+                                               nca-calico-200 (`make bench`; about 7 minutes
+                                               once the clusters are generated, 9 the first
+                                               time)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
@@ -297,7 +298,26 @@ RECOMMEND_B2 = Scenario(
     cluster_of="B2",
     flows=1_000_000,
 )
-SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2)
+WATCH = Scenario(
+    "watch",
+    20,
+    2,
+    10,
+    True,
+    ("--events", "300000", "--samples", "50"),
+    1,
+    timeout_s=900.0,
+    note="bench/watch.py: 300,000 seeded mixed events (Hubble flows, audit, Falco) through the "
+    "watch loop on the demo cluster (target: 100,000 events per CPU-second), then 50 Falco "
+    "shells isolated through the fake API server by `microseg watch --cluster --respond "
+    "isolate` (target: p99 <= 2 s from the line written to the label applied)",
+    library=True,
+    cluster_of="warmup",
+    metric="p99_ms",
+    target_metric=2000.0,
+    script="watch.py",
+)
+SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2, WATCH)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -315,6 +335,7 @@ DEFAULT = (
     "B5",
     "webhook",
     "recommend",
+    "watch",
     "B3",
     "B4",
     "nca-200",

@@ -27,6 +27,7 @@ from microseg.cli.commands import (
     identity,
     lint,
     monitor,
+    quarantine,
     reach,
     recommend,
     schema,
@@ -34,6 +35,7 @@ from microseg.cli.commands import (
     stats,
     ui,
     verify,
+    watch,
     webhook,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
@@ -62,6 +64,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("apply", apply.apply),
     ("check", check.check),
     ("ui", ui.ui),
+    ("watch", watch.watch),
 )
 
 
@@ -84,6 +87,7 @@ def build_app() -> typer.Typer:
     app.add_typer(flows.app, name="flows")
     app.add_typer(webhook.app, name="webhook")
     app.add_typer(guardrails.app, name="guardrails")
+    app.add_typer(quarantine.app, name="quarantine")
     return app
 
 
