@@ -52,7 +52,8 @@ def _label_error(k: object, v: object) -> str | None:
 def parse_service_account(doc: Document) -> ServiceAccount:
     meta = _named_meta(doc)
     namespace = meta.get("namespace") or "default"
-    return ServiceAccount(str(namespace), meta["name"], doc.origin())
+    automount = get_typed(doc.data, ("automountServiceAccountToken",), bool, None, _CODE)
+    return ServiceAccount(str(namespace), meta["name"], doc.origin(), automount)
 
 
 def parse_node(doc: Document) -> Node:

@@ -143,3 +143,5 @@ class ServiceAccount:
     namespace: str
     name: str
     origin: Origin = field(default=Origin(), compare=False)
+    automount_token: bool | None = None
+    """`automountServiceAccountToken` (None: unset; a pod's own setting overrides it)."""

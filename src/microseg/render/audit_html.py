@@ -1,0 +1,97 @@
+"""The audit report as one self-contained HTML page (jinja2, autoescaped; CSS and SVG
+inline, no script, nothing fetched when it is viewed), from which the PDF is printed.
+
+Layout for an auditor: a summary page (score, trend, severities, each framework's pass /
+fail / not-assessable count, the inputs that were missing), the segmentation as pictures,
+RBAC's most powerful subjects, one table per framework whose failed controls link to their
+findings, and the findings with their evidence (file:line) and fix (patch or generated
+YAML).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from microseg.analyses.audit import CODES, INPUTS, AuditReport, Evidence, Finding, Status
+from microseg.render.audit import evidence_text, patch_text, remediation_yaml
+from microseg.render.audit_svg import coverage_svg, namespace_graph_svg, power_svg
+
+__all__ = ["audit_html"]
+
+_CATEGORIES = (
+    ("network", "Network"),
+    ("identity", "Identity and mesh"),
+    ("pod-security", "Pod security"),
+    ("rbac", "RBAC"),
+)
+
+
+def _anchor(f: Finding) -> str:
+    return "f-" + re.sub(r"[^A-Za-z0-9_-]+", "-", f.id).strip("-")
+
+
+def _score_css(value: float | None) -> str:
+    if value is None:
+        return "na"
+    return "ok" if value >= 90 else ("meh" if value >= 70 else "bad")
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def audit_html(report: AuditReport, generated: str, title: str, version: str) -> str:
+    env = Environment(
+        loader=PackageLoader("microseg.render", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    graph, caption = namespace_graph_svg(report)
+    by_severity = Counter(f.level.value for f in report.findings)
+    groups = [
+        (label, [f for f in report.findings if f.info.category.value == key])
+        for key, label in _CATEGORIES
+    ]
+    score = report.overall.score
+    rbac_codes = sorted({(c, CODES[c].title) for p in report.power[:10] for c, _ in p.capabilities})
+
+    def evidence(e: Evidence) -> str:
+        return evidence_text(e.text, e.conns)
+
+    return env.get_template("audit/report.html.j2").render(
+        title=title,
+        generated=generated,
+        version=version,
+        counts=report.counts,
+        pss=report.pss,
+        frameworks=report.frameworks,
+        overall=report.overall,
+        score_text=_fmt(score),
+        score_class="good" if (score or 0) >= 90 else ("fair" if (score or 0) >= 70 else "poor"),
+        trend=report.trend,
+        deltas=dict(report.trend.namespace_deltas) if report.trend else {},
+        new_ids=set(report.trend.new) if report.trend else set(),
+        severities=("critical", "high", "medium", "low"),
+        by_severity=by_severity,
+        namespaces=report.namespaces,
+        missing_inputs=[(k, v) for k, v in INPUTS.items() if k not in report.available],
+        graph_svg=graph,
+        graph_caption=caption,
+        coverage_svg=coverage_svg(report),
+        power_svg=power_svg(report),
+        rbac_codes=rbac_codes,
+        by_category=[(label, items) for label, items in groups if items],
+        PASS=Status.PASS,
+        FAIL=Status.FAIL,
+        NA=Status.NOT_ASSESSABLE,
+        anchor=_anchor,
+        evidence=evidence,
+        patch=patch_text,
+        remediation=remediation_yaml,
+        score_css=_score_css,
+        fmt_score=_fmt,
+    )
