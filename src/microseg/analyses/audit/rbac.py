@@ -140,11 +140,14 @@ class Permissions:
     grants: tuple[Grant, ...]
 
     def matching(self, req: Request, namespace: str | None = None) -> tuple[Grant, ...]:
-        """The grants that allow `req` (in `namespace`, or anywhere when None)."""
+        """The grants that allow `req` (in `namespace`, or anywhere when None). Non-resource
+        URLs are granted only by ClusterRoleBindings (the RBAC docs: a RoleBinding's rules
+        apply to the resources of its namespace)."""
         return tuple(
             g
             for g in self.grants
             if rule_matches(g.rule, req)
+            and (not req.path or g.cluster_wide)
             and (namespace is None or g.cluster_wide or g.namespace == namespace)
         )
 

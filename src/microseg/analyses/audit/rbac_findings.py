@@ -349,24 +349,54 @@ def _missing(index: RbacIndex, checks: list[Check]) -> list[Finding]:
     return out
 
 
-def _used_rules(
-    perms: Permissions, events: list[AuditEvent]
-) -> tuple[list[Grant], dict[tuple[str, str, str], set[str]]]:
-    """The grants no allowed event of the subject exercised, and what it did use:
+def _combos(rule: PolicyRule) -> list[Request] | None:
+    """The requests a rule grants, one per verb, group and resource (None: a wildcard, which
+    grants more than any list of requests)."""
+    if rule.non_resource_urls:
+        if "*" in rule.verbs or any(u.endswith("*") for u in rule.non_resource_urls):
+            return None
+        return [Request(v, path=u) for v in rule.verbs for u in rule.non_resource_urls]
+    if "*" in rule.verbs or "*" in rule.api_groups or any("*" in r for r in rule.resources):
+        return None
+    out = []
+    for v in rule.verbs:
+        for g in rule.api_groups:
+            for r in rule.resources:
+                name, _, sub = r.partition("/")
+                out.append(Request(v, g, name, sub))
+    return out
+
+
+def _unused(
+    grants: list[Grant], events: list[AuditEvent]
+) -> tuple[list[tuple[Grant, str]], dict[tuple[str, str, str], set[str]]]:
+    """What the direct grants allow that no allowed event of the subject used (each as the
+    grant and a request, or the grant and "'*'" for a wildcard rule), and what it did use:
     (group, resource[/sub], namespace) -> verbs."""
     used: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    exercised: set[int] = set()
+    seen: set[tuple[str, str, str, str, str, str]] = set()
     for e in events:
         if not e.allowed:
             continue
-        req = Request(e.verb, e.api_group, e.resource, e.subresource, e.name or None, e.path)
         res = f"{e.resource}/{e.subresource}" if e.subresource else e.resource
         used[(e.api_group, res or e.path, e.namespace)].add(e.verb)
-        for k, g in enumerate(perms.grants):
-            if (g.cluster_wide or g.namespace == e.namespace) and rule_matches(g.rule, req):
-                exercised.add(k)
-    unused = [g for k, g in enumerate(perms.grants) if k not in exercised and not g.via]
-    return unused, used
+        seen.add((e.verb, e.api_group, e.resource, e.subresource, e.path, e.namespace))
+    out: list[tuple[Grant, str]] = []
+    for g in grants:
+        combos = _combos(g.rule)
+        if combos is None:
+            out.append((g, "'*' (wider than any request)"))
+            continue
+        for req in combos:
+            hit = any(
+                (verb, group, res, sub, path)
+                == (req.verb, req.group, req.resource, req.subresource, req.path)
+                and (g.cluster_wide or ns == g.namespace)
+                for verb, group, res, sub, path, ns in seen
+            )
+            if not hit:
+                out.append((g, str(req)))
+    return out, used
 
 
 def _least_role(
@@ -433,15 +463,18 @@ def _service_accounts(
         role: dict[str, object] | None = None
         evidence = _evidence(direct)
         if events is not None:
-            unused, used = _used_rules(
-                Permissions(subject, tuple(direct)), by_user[subject.username]
-            )
+            unused, used = _unused(direct, by_user[subject.username])
             if unused:
+                requests = sorted({r for _, r in unused})
                 why = (
-                    f"{len(unused)} of its {len(direct)} granted rules were never used in the audit "
-                    f"log ({sum(len(v) for v in used.values())} distinct requests made)"
+                    f"{len(requests)} permission(s) it holds were never used in the audit log "
+                    f"({sum(len(v) for v in used.values())} distinct requests made)"
                 )
-                evidence = _evidence(unused)
+                evidence = tuple(
+                    Evidence(f"unused: {r}", None) for r in requests[:_MAX_EVIDENCE]
+                ) + _evidence(
+                    sorted({id(g): g for g, _ in unused}.values(), key=lambda g: g.describe())
+                )
                 role = _least_role(subject, used)
         elif not runs:
             if subject.namespace in workload_ns:
