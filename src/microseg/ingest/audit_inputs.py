@@ -78,7 +78,12 @@ def load_audit_inputs(
         chosen.append((str(w.key), obj))
 
     def locate(obj: WorkloadObject, path: FieldPath) -> int | None:
+        """The field's line in YAML; in JSON (read by the fast decoder, which keeps no
+        positions) the object's own line: composing a large JSON file's node tree for
+        thousands of findings would cost more than the whole audit."""
         doc = where.get(id(obj))
-        return doc.line_of(path, exact=True) if doc is not None else None
+        if doc is None:
+            return None
+        return doc.line_of(path) if doc.node is not None else doc.line
 
     return AuditInputs(cluster, tuple(chosen), locate)

@@ -78,7 +78,8 @@ def patch_text(p: Patch) -> str:
 def remediation_yaml(f: Finding) -> str:
     """The generated objects of a finding's remediation as one YAML stream ("" if none)."""
     docs = [dump(g) for g in f.remediation.policies]
-    docs += [yaml.safe_dump(o, sort_keys=False) for o in f.remediation.objects]
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    docs += [yaml.dump(o, Dumper=dumper, sort_keys=False) for o in f.remediation.objects]
     return "---\n".join(docs)
 
 

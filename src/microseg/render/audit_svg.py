@@ -35,12 +35,13 @@ def _t(text: str) -> str:
     return escape(text, {'"': "&quot;"})
 
 
-def _ring(isolated: int, total: int) -> str:
+def _ring(ingress: int, egress: int, total: int) -> str:
+    """Green: every workload isolated both ways; red: none isolated either way; else amber."""
     if total == 0:
         return GREY
-    if isolated >= total:
+    if ingress >= total and egress >= total:
         return GREEN
-    return AMBER if isolated else RED
+    return AMBER if ingress or egress else RED
 
 
 def namespace_graph_svg(report: AuditReport) -> tuple[str, str]:
@@ -145,8 +146,7 @@ def namespace_graph_svg(report: AuditReport) -> tuple[str, str]:
     for i in keep:
         x, y = pos[i]
         total = g.workloads[i]
-        both = min(g.isolated_in[i], g.isolated_out[i])
-        colour = _ring(both, total)
+        colour = _ring(g.isolated_in[i], g.isolated_out[i], total)
         name = g.namespaces[i]
         label = name if len(name) <= 18 else name[:17] + "…"
         out.append(
@@ -159,7 +159,7 @@ def namespace_graph_svg(report: AuditReport) -> tuple[str, str]:
         )
     legend = [
         (GREEN, "ring: every workload isolated both ways"),
-        (AMBER, "ring: some isolated"),
+        (AMBER, "ring: some isolated, or one way only"),
         (RED, "ring: none isolated / path a finding condemns"),
         (ORANGE, "reached from the internet"),
         (BLUE, "reaches the internet (dashed)"),
@@ -225,7 +225,7 @@ def power_svg(report: AuditReport, top: int = 10) -> str:
     if not rows:
         return ""
     most = max(p.score for p in rows) or 1
-    left, bar_w, row_h = 320, 300, 34
+    left, bar_w, row_h = 320, 280, 34
     h = 20 + row_h * len(rows)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 {h}" width="100%" role="img" '
@@ -234,7 +234,8 @@ def power_svg(report: AuditReport, top: int = 10) -> str:
     for k, p in enumerate(rows):
         y = 10 + row_h * k
         width = bar_w * p.score / most
-        caps = ", ".join(sorted({c.removeprefix("AUD-RBAC-") for c, _ in p.capabilities}))
+        held = sorted({c.removeprefix("AUD-RBAC-") for c, _ in p.capabilities})
+        caps = ", ".join(held[:5]) + (f" +{len(held) - 5}" if len(held) > 5 else "")
         wide = any(s == "cluster" for _, s in p.capabilities)
         out.append(
             f'<text x="{left - 8}" y="{y + 16}" font-size="13" text-anchor="end">{_t(p.subject[:44])}</text>'

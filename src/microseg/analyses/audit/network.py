@@ -139,6 +139,7 @@ def _unselected(conn: Connectivity, graph: WorkloadGraph, checks: list[Check]) -
     out = []
     cls = graph.node_class
     ing, eg = conn.ingress.isolated[cls], conn.egress.isolated[cls]
+    origins = {str(w.key): w.origin for w in conn.cluster.workloads}
     seen: set[str] = set()
     for i, w in enumerate(graph.node_workload):
         if w in seen:
@@ -157,7 +158,7 @@ def _unselected(conn: Connectivity, graph: WorkloadGraph, checks: list[Check]) -
                 w,
                 ns,
                 "no NetworkPolicy selects it: it accepts every caller and reaches every destination",
-                (Evidence("isolated for neither ingress nor egress"),),
+                (Evidence("isolated for neither ingress nor egress", origins.get(w)),),
                 Remediation(
                     "Write its allow policies (`microseg recommend --flows` learns them from "
                     f"traffic), then a default deny for namespace {ns}"
@@ -308,28 +309,38 @@ def _namespace_paths(
     if tenants:
         for n in tenant:
             checks.append(Check("AUD-NET-008", f"Namespace {n}", n))
-        for a in tenant:
-            for b in tenant:
-                if tenant[a] == tenant[b] or not counts[index[a], index[b]]:
-                    continue
-                ia, ib = index[a], index[b]
-                bad.add((ia, ib))
-                pick = np.flatnonzero((ns_of[graph.src] == ia) & (ns_of[graph.dst] == ib))[0]
-                s, d = int(graph.src[pick]), int(graph.dst[pick])
-                findings.append(
-                    Finding(
-                        "AUD-NET-008",
-                        f"{a} -> {b}",
-                        b,
-                        f"{counts[ia, ib]} workload pair(s) connect tenant {tenant[a]} ({a}) to "
-                        f"tenant {tenant[b]} ({b})",
-                        _explain(conn, graph, s, d),
-                        Remediation(
-                            f"Deny traffic between tenants with an AdminNetworkPolicy (or a "
-                            f"default deny in {b}) and remove the rules that admit {a}"
-                        ),
-                    )
+        # One finding per ordered pair of tenants, naming the namespace pairs; the first
+        # edge of each namespace pair (one numpy pass) is the example explained.
+        pair_code = ns_of[graph.src] * k + ns_of[graph.dst]
+        codes_, first = np.unique(pair_code, return_index=True)
+        first_edge = dict(zip(codes_.tolist(), first.tolist(), strict=True))
+        by_tenants: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for a in sorted(tenant):
+            for b in sorted(tenant):
+                if tenant[a] != tenant[b] and counts[index[a], index[b]]:
+                    by_tenants.setdefault((tenant[a], tenant[b]), []).append((a, b))
+                    bad.add((index[a], index[b]))
+        for (ta, tb), pairs in sorted(by_tenants.items()):
+            a, b = pairs[0]
+            edge = first_edge[index[a] * k + index[b]]
+            s, d = int(graph.src[edge]), int(graph.dst[edge])
+            n_pairs = sum(int(counts[index[x], index[y]]) for x, y in pairs)
+            shown = ", ".join(f"{x} -> {y}" for x, y in pairs[:6])
+            more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
+            findings.append(
+                Finding(
+                    "AUD-NET-008",
+                    f"tenant {ta} -> tenant {tb}",
+                    b if len(pairs) == 1 else "",
+                    f"{n_pairs} workload pair(s) connect tenant {ta} to tenant {tb}, across "
+                    f"{len(pairs)} namespace pair(s): {shown}{more}",
+                    _explain(conn, graph, s, d),
+                    Remediation(
+                        f"Deny traffic between tenants {ta} and {tb} with an AdminNetworkPolicy "
+                        "(or default denies in their namespaces) and remove the rules that admit it"
+                    ),
                 )
+            )
     ing, eg = conn.ingress.isolated[graph.node_class], conn.egress.isolated[graph.node_class]
     edges = tuple(
         (int(a), int(b), int(counts[a, b])) for a, b in zip(*np.nonzero(counts), strict=True)

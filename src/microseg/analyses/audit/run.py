@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from microseg.analyses.audit.findings import Check, Finding
+from microseg.analyses.audit.findings import Check, Finding, Severity
 from microseg.analyses.audit.frameworks import FrameworkResult, assess, load_framework
 from microseg.analyses.audit.identity import audit_identity
 from microseg.analyses.audit.network import NamespaceGraph, audit_network
@@ -118,7 +118,8 @@ def run_audit(
     if net.tenants:
         available.add("tenants")
     frozen = frozenset(available)
-    findings.sort(key=lambda f: (-f.level.rank, f.code, f.subject))
+    rank = {s: s.rank for s in Severity}
+    findings.sort(key=lambda f: (-rank[f.level], f.code, f.subject))
     all_findings = tuple(findings)
     all_checks = tuple(checks)
     results = tuple(
