@@ -29,7 +29,8 @@ def test_audit_reads_rbac_from_the_api_and_agrees_with_the_dump(
     files = run("audit", str(dump), "-o", "json", "-q")
     assert live.returncode == files.returncode == 0, live.stderr + files.stderr
     doc = json.loads(live.stdout)
-    assert doc["counts"]["roles"] == 6 and doc["counts"]["bindings"] == 4
+    assert doc["counts"]["roles"] == 6
+    assert doc["counts"]["bindings"] == 4
     assert "rbac" in doc["inputs"]
     assert _findings(live.stdout) == _findings(files.stdout)
     # other commands do not list RBAC objects: a forbidden RBAC kind warns only in audit
