@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from microseg.analyses.audit.findings import Check, Evidence, Finding, Remediation
 from microseg.analyses.identity import identity_report
-from microseg.engine import Connectivity
+from microseg.engine import Connectivity, mode_source
 from microseg.model.mesh import MeshMode
 
 __all__ = ["IdentityAudit", "audit_identity"]
@@ -51,8 +51,6 @@ def audit_identity(conn: Connectivity) -> IdentityAudit:
     pas = {pa.ref: pa for pa in cluster.peer_authentications}
     if mesh:
         pods = {str(p.workload): p for p in cluster.pods}
-        from microseg.engine import mode_source
-
         for row in report.rows:
             ns = row.workload.split("/", 1)[0]
             checks.append(Check("AUD-IDN-001", row.workload, ns))

@@ -34,7 +34,6 @@ from microseg.analyses.exposure import EntryStatus, ExposureReport
 from microseg.analyses.synth.types import Generated
 from microseg.analyses.verify import VerificationReport
 from microseg.engine import Connectivity, Endpoint, Verdict, WorkloadGraph
-from microseg.model.intent import IntentSet
 from microseg.model.netpol import Direction, NetworkPolicy
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import ConnSet, IPSet
@@ -436,11 +435,9 @@ def audit_network(
     graph: WorkloadGraph,
     exposure: ExposureReport,
     verification: VerificationReport | None,
-    intents: IntentSet | None,
     tenant_label: str,
     max_hops: int,
 ) -> NetworkAudit:
-    del intents  # the verification carries what the report needs
     checks: list[Check] = []
     node_ns = [w.split("/", 1)[0] for w in graph.node_workload]
     findings = _default_deny(conn, graph, node_ns, checks)

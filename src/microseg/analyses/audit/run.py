@@ -76,9 +76,7 @@ def run_audit(
     lap("exposure")
     verification = verify(conn, intents, graph) if intents is not None else None
     lap("verify")
-    net = audit_network(
-        conn, graph, exposure, verification, intents, options.tenant_label, options.max_hops
-    )
+    net = audit_network(conn, graph, exposure, verification, options.tenant_label, options.max_hops)
     lap("network")
     ident = audit_identity(conn)
     lap("identity")

@@ -15,8 +15,10 @@ from tests.unit.analyses.audit._support import write
 SA, USER, GROUP = SubjectKind.SERVICE_ACCOUNT, SubjectKind.USER, SubjectKind.GROUP
 
 
-def role(kind: str, name: str, rules: str, ns: str = "", extra: str = "") -> str:
+def role(kind: str, name: str, rules: str, ns: str = "", extra: str = "", labels: str = "") -> str:
     meta = f"  namespace: {ns}\n" if ns else ""
+    if labels:
+        meta += f"  labels: {labels}\n"
     return f"""
 apiVersion: rbac.authorization.k8s.io/v1
 kind: {kind}
@@ -62,17 +64,21 @@ def test_aggregation_unions_matching_cluster_roles_to_a_fixpoint(tmp_path: Path)
             "ClusterRole",
             "pods",
             "  - {apiGroups: [''], resources: [pods], verbs: [get]}",
-            extra="  labels: {x: '1'}\n".replace("  labels", "metadata_labels"),
-        ).replace("metadata:\n  name: pods\nmetadata_labels", "metadata:\n  name: pods\n  labels"),
+            labels="{x: '1'}",
+        ),
         role(
             "ClusterRole",
             "middle",
             "  []",
             extra="aggregationRule:\n  clusterRoleSelectors: [{matchLabels: {y: '1'}}]\n",
-        ).replace("  name: middle\n", "  name: middle\n  labels: {x: '1'}\n"),
+            labels="{x: '1'}",
+        ),
         role(
-            "ClusterRole", "secrets", "  - {apiGroups: [''], resources: [secrets], verbs: [list]}"
-        ).replace("  name: secrets\n", "  name: secrets\n  labels: {y: '1'}\n"),
+            "ClusterRole",
+            "secrets",
+            "  - {apiGroups: [''], resources: [secrets], verbs: [list]}",
+            labels="{y: '1'}",
+        ),
         role("ClusterRole", "other", "  - {apiGroups: [''], resources: [nodes], verbs: [get]}"),
         binding(
             "ClusterRoleBinding",
