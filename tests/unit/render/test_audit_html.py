@@ -1,0 +1,45 @@
+"""The HTML report quotes the input as text: a subject name full of markup stays text, in
+the page and in its SVG pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from microseg.render.audit_html import audit_html
+from tests.unit.analyses.audit._support import audit_folder, write
+
+HOSTILE = "<img src=x onerror=alert(1)>&\"'"
+
+
+def test_names_are_escaped_everywhere(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rbac.yaml",
+        f"""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {{name: all}}
+        rules: [{{apiGroups: ['*'], resources: ['*'], verbs: ['*']}}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {{name: b}}
+        roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}}
+        subjects: [{{kind: User, name: '{HOSTILE.replace("'", "''")}', apiGroup: rbac.authorization.k8s.io}}]
+        """,
+    )
+    write(
+        tmp_path,
+        "app.yaml",
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p, namespace: a}
+        spec: {containers: [{name: c, image: nginx}]}
+        """,
+    )
+    report = audit_folder(tmp_path, frameworks=("cis-1.12",))
+    assert any(HOSTILE in f.subject for f in report.findings)
+    html = audit_html(report, "now", HOSTILE, "0")
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
