@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from microseg.cli.app import app
 
-from .conftest import Golden
+from .conftest import GOLDEN_ROOT, Golden
 
 runner = CliRunner()
 
@@ -127,3 +127,15 @@ def test_recommend_json_shape(demo: str, flow_db: str, tmp_path: Path) -> None:
         "payments.yaml",
         "shop.yaml",
     ]
+
+
+def test_synth_goldens_do_not_depend_on_the_checkout_location(demo_dir: Path) -> None:
+    repo = str(demo_dir.parents[1])
+    folders = {c[0] for c in RECOMMEND} | {"demo_generate"}
+    files = [p for f in folders for p in (GOLDEN_ROOT / f).rglob("*") if p.is_file()]
+    assert len(files) >= 30
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert repo not in text, path
+        assert "/tmp" not in text, path
+        assert text.strip(), path

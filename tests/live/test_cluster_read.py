@@ -238,3 +238,31 @@ def test_kubectl_reads_the_same_server(fake_api: FakeApi, kubeconfig: Path, tmp_
     assert [(f["id"], f["status"]) for f in a["findings"]] == [
         (f["id"], f["status"]) for f in b["findings"]
     ]
+
+
+def test_check_reviews_the_running_clusters_objects_as_their_manifests(
+    fake_api: FakeApi, kubeconfig: Path, tmp_path: Path
+) -> None:
+    guardrails = str(REPO / "examples" / "guardrails" / "guardrails.yaml")
+    dump = tmp_path / "dump"
+    fake_api.dump(dump)
+    live = run(
+        "check",
+        "--cluster",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--guardrails",
+        guardrails,
+        "-o",
+        "json",
+        "-q",
+    )
+    files = run("check", str(dump), "--guardrails", guardrails, "-o", "json", "-q")
+    assert live.returncode == files.returncode, live.stderr + files.stderr
+    a, b = _normalised(live.stdout, dump), _normalised(files.stdout, dump)
+    # The same objects, in the order each source lists them (by kind, or by file).
+    for doc in (a, b):
+        for key, value in doc.items():
+            if isinstance(value, list):
+                doc[key] = sorted(value, key=lambda x: json.dumps(x, sort_keys=True))
+    assert a == b

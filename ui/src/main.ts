@@ -2,7 +2,6 @@
 // are coloured by what they allow (protocol/port), what was observed, what was tried and
 // denied, and what violates an intent; a click on an edge asks the engine why.
 import cytoscape from "cytoscape";
-import fcose from "cytoscape-fcose";
 import svg from "cytoscape-svg";
 import {
   ApiError,
@@ -34,7 +33,6 @@ import {
 } from "./look";
 import { explanationView, findingRow, intentsSummary, pairsView, workloadView } from "./panel";
 
-cytoscape.use(fcose);
 
 // ELK (about 1.4 MB) is loaded only when a view is small enough for the layered layout:
 // large views never pay for it.
@@ -428,7 +426,9 @@ async function showWorkload(name: string): Promise<void> {
         "div",
         { class: "buttons" },
         h("button", { id: "blast-toggle", class: blastOn ? "on" : "", onclick: () => void toggleBlast(name) }, blastOn ? "Hide blast radius" : "Show blast radius"),
-        h("button", { id: "recommend", disabled: "", title: ui.summary?.recommendNote ?? "" }, "Recommend policy (not available)"),
+        ui.summary?.recommend
+          ? h("button", { id: "recommend", onclick: () => void showRecommendation(name) }, "Recommend policy")
+          : h("button", { id: "recommend", disabled: "", title: ui.summary?.recommendNote ?? "" }, "Recommend policy (needs --flows)"),
       ),
       h("h4", {}, "Why can (not) it reach…"),
       h("div", { class: "row" }, target, port, h("button", { id: "explain-go", onclick: () => void explain(name, target.value, port.value) }, "Explain")),
@@ -484,6 +484,50 @@ async function explain(src: string, dst: string, port?: string, append = false):
     else if (append) $("panel-body").append(view);
     else $("panel-body").append(view);
     view.scrollIntoView({ block: "nearest" });
+  } catch (err) {
+    failure(err);
+  }
+}
+
+interface Recommendation {
+  workload: string;
+  yaml: string;
+  policies: string[];
+  newlyDenied: { src: string; dst: string; protocol: string; port: number; count: number; recorded: string[] }[];
+  newlyDeniedTotal: number;
+  newlyAllowedTotal: number;
+  observedPeers: number;
+  allowedPeers: number;
+  notes: string[];
+}
+
+async function showRecommendation(name: string): Promise<void> {
+  try {
+    const r = await busy(get<Recommendation>("/api/recommend", { workload: name }));
+    document.getElementById("recommendation")?.remove();
+    const breaks = r.newlyDeniedTotal;
+    $("panel-body").append(
+      h(
+        "div",
+        { id: "recommendation" },
+        h("h4", {}, "Recommended policy (from the observed flows)"),
+        r.yaml
+          ? h(
+              "div",
+              { class: `verdict ${breaks ? "no" : "ok"}`, "data-breaks": String(breaks) },
+              breaks
+                ? `It would deny ${breaks} observed flow${breaks === 1 ? "" : "s"} (simulate):`
+                : "Simulated on the recorded flows: it breaks nothing.",
+              breaks ? h("ul", {}, r.newlyDenied.map((f) => h("li", {}, `${f.src} → ${f.dst} ${f.protocol} ${f.port} (${f.count})`))) : null,
+              h("div", { class: "muted" }, `${r.observedPeers} observed peer edges, ${r.allowedPeers} allowed by it; ${r.newlyAllowedTotal} observed flows newly allowed`),
+            )
+          : null,
+        ...r.notes.map((n) => h("p", { class: "muted" }, n)),
+        r.yaml ? h("pre", { id: "recommend-yaml" }, r.yaml) : null,
+        r.yaml ? h("button", { onclick: () => download(`${name.replace(/[^a-z0-9.-]+/gi, "-")}.yaml`, new Blob([r.yaml], { type: "application/yaml" })) }, "Download YAML") : null,
+      ),
+    );
+    document.getElementById("recommendation")?.scrollIntoView({ block: "nearest" });
   } catch (err) {
     failure(err);
   }

@@ -1,8 +1,4 @@
 // The layout and export extensions ship no type declarations; each is a cytoscape plugin.
-declare module "cytoscape-fcose" {
-  const ext: cytoscape.Ext;
-  export default ext;
-}
 declare module "cytoscape-elk" {
   const ext: cytoscape.Ext;
   export default ext;

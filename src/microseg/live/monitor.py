@@ -100,6 +100,10 @@ class Monitor:
                 self._spawn(resource, namespace, versions.get((resource, namespace)))
         return self.report if self.report is not None else VerificationReport(())
 
+    def state_resources(self) -> list[Resource]:
+        """The resources watched (one per kind)."""
+        return list(dict.fromkeys(w.resource for w in self.watchers))
+
     def _scopes(self, resource: Resource) -> list[str | None]:
         if self.config.namespaces and resource.namespaced:
             return [str(ns) for ns in self.config.namespaces]

@@ -40,10 +40,12 @@ from microseg.ui.models import (
     IntentDrafts,
     IntentsOut,
     Origin,
+    RecommendOut,
     SearchOut,
     Summary,
     WorkloadOut,
 )
+from microseg.ui.recommend import RecommendSource, recommend_for
 from microseg.ui.selector import parse_selector
 from microseg.ui.state import UiState
 
@@ -84,7 +86,12 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def create_app(state: UiState, token: str | None = None, loopback: bool = True) -> FastAPI:
+def create_app(
+    state: UiState,
+    token: str | None = None,
+    loopback: bool = True,
+    recommend: RecommendSource | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="microseg ui",
         version="v1alpha1",
@@ -186,9 +193,10 @@ def create_app(state: UiState, token: str | None = None, loopback: bool = True) 
             intentsHold=total - bad,
             intentsViolated=bad,
             observedKeys=state.flows.keys if state.flows is not None else None,
-            recommend=False,
-            recommendNote="`microseg recommend` is not part of this build yet; the page will "
-            "offer a recommended policy per workload once it is",
+            recommend=recommend is not None,
+            recommendNote=""
+            if recommend is not None
+            else "start microseg ui with --flows DB to learn a policy from observed traffic",
         )
 
     @app.get("/api/graph", response_model=GraphOut, responses=_ERRORS)
@@ -253,6 +261,15 @@ def create_app(state: UiState, token: str | None = None, loopback: bool = True) 
     @app.get("/api/workload", response_model=WorkloadOut, responses=_ERRORS)
     def workload(name: Annotated[str, Query(description="ns/name[Kind]")]) -> WorkloadOut:
         return details.workload(state, name)
+
+    @app.get("/api/recommend", response_model=RecommendOut, responses=_ERRORS)
+    def recommended(
+        workload: Annotated[str, Query(description="ns/name or ns/name[Kind]")],
+    ) -> RecommendOut:
+        if recommend is None:
+            raise UnknownEndpointError("no flows: start microseg ui with --flows DB")
+        with state.lock:
+            return recommend_for(state, recommend, workload)
 
     @app.get("/api/blast", response_model=BlastOut, responses=_ERRORS)
     def blast(

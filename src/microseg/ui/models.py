@@ -27,6 +27,7 @@ __all__ = [
     "Origin",
     "PolicyOut",
     "PortRange",
+    "RecommendOut",
     "SearchOut",
     "StepOut",
     "Summary",
@@ -230,6 +231,20 @@ class WorkloadOut(_Model):
     outbound: int = 0
     reachesPublic: bool = False
     reachableFromPublic: bool = False
+
+
+class RecommendOut(_Model):
+    apiVersion: str = API_VERSION
+    kind: Literal["WorkloadRecommendation"] = "WorkloadRecommendation"
+    workload: str
+    yaml: str = Field(description="The policy as `microseg recommend` writes it.")
+    policies: list[str] = []
+    newlyDenied: list[FlowOut] = Field([], description="Observed flows it would deny (simulate).")
+    newlyDeniedTotal: int = 0
+    newlyAllowedTotal: int = 0
+    observedPeers: int = 0
+    allowedPeers: int = 0
+    notes: list[str] = []
 
 
 class BlastHitOut(_Model):

@@ -191,3 +191,14 @@ def test_export_png_and_svg(browser: Browser, demo_server: Server, tmp_path: Pat
         assert target.stat().st_size > 1000
     assert (tmp_path / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     not_blank(tmp_path / "graph.png")
+
+
+def test_recommended_policy_offered_with_flows(browser: Browser, fixed_server: Server) -> None:
+    page = open_page(browser, fixed_server)
+    expand(page, "shop")
+    click_element(page, "w:shop/api-gateway[Deployment]")
+    page.wait_for_selector("#recommend:not([disabled])")
+    page.click("#recommend")
+    page.wait_for_selector("#recommend-yaml")
+    assert "kind: NetworkPolicy" in page.inner_text("#recommend-yaml")
+    assert page.get_attribute("#recommendation .verdict", "data-breaks") == "0"

@@ -8,14 +8,15 @@ on stderr for text), 1 when one does, 2 on bad input (manifests or guardrail fil
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, Session, emit
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, Session, emit
 from microseg.cli.guardrail_files import load_guardrail_files
-from microseg.cli.options import NamespaceOpt, NoColor, Paths, Quiet, output_option
+from microseg.cli.options import NamespaceOpt, NoColor, Paths, Quiet, output_option, reads_inputs
 from microseg.errors import Diagnostic, InputError, Severity
 from microseg.render.diagnostics import render_diagnostics
 
@@ -42,6 +43,7 @@ def _bad_input(found: list[Diagnostic]) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@reads_inputs
 def check(
     paths: Paths,
     guardrails: Annotated[
@@ -57,6 +59,7 @@ def check(
     namespace: NamespaceOpt = "default",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Check manifests against guardrails, as the admission webhook would. Exit 0 admitted, 1 denied."""
     from microseg.analyses.guardrails import check_manifests
@@ -68,14 +71,23 @@ def check(
     from microseg.render.guardrails import check_json, check_junit, check_sarif, check_text
 
     rules = load_guardrail_files(guardrails, quiet)
-    session = Session(quiet, no_color, namespace=namespace)
-    if not paths:
+    session = Session(quiet, no_color, namespace=namespace, inputs=inputs)
+    if inputs.cluster and paths:
+        _bad_input([Diagnostic(Severity.ERROR, "MS001", "give PATHs or --cluster, not both")])
+    if not paths and not inputs.cluster:
         _bad_input([Diagnostic(Severity.ERROR, "MS001", "no input: give files or folders, or -")])
+    if inputs.cluster:  # the running cluster's objects, reviewed as their manifests would be
+        try:
+            source: Iterable[Document | Diagnostic] = session.cluster_read().items()
+        except InputError as exc:
+            _bad_input(list(exc.diagnostics))
+    else:
+        source = read_paths(paths or [])
     builder = ClusterBuilder(default_namespace=session.namespace)
     errors: list[Diagnostic] = []
     requests: list[ReviewRequest] = []
     docs: dict[str, Document] = {}
-    for item in read_paths(paths):
+    for item in source:
         if isinstance(item, Diagnostic):
             (errors if item.severity is Severity.ERROR else builder.diagnostics).append(item)
             continue
@@ -95,6 +107,7 @@ def check(
         errors.extend(exc.diagnostics)
     if errors:
         _bad_input(errors)
+    session.strict_check(cluster.diagnostics)
     if not quiet:
         sys.stderr.write(
             render_diagnostics(d for d in cluster.diagnostics if d.severity is not Severity.NOTICE)

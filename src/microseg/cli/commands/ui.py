@@ -116,11 +116,16 @@ def ui(
         )
         other = (diff, after)
     observed = None
+    source = None
     if flows is not None:
+        from microseg.ingest.flows.window import read_window
+        from microseg.ui.recommend import RecommendSource
+
         with open_store(flows) as store:
-            keys = session.stage("reading flow keys", store.key_arrays)
+            window = session.stage("reading flow keys", lambda: read_window(store))
         resolver = EndpointResolver(conn.cluster, host_network is HostNetworkChoice.NODE)
-        observed = (flows, keys, resolver)
+        observed = (flows, window.keys, resolver)
+        source = RecommendSource(window, resolver)
     state = session.stage(
         "building the graph",
         lambda: UiState.build(shown, conn, book, diff=other, flows=observed),
@@ -137,7 +142,7 @@ def ui(
     real_port = sock.getsockname()[1]
     where = f"[{host.strip('[]')}]" if ":" in host else host
     url = f"http://{where}:{real_port}/" + (f"?token={token}" if token else "")
-    app = create_app(state, token=token, loopback=loopback)
+    app = create_app(state, token=token, loopback=loopback, recommend=source)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn handles SIGINT itself
         serve(app, sock, url, open_browser)
     raise typer.Exit(0)
