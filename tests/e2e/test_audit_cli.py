@@ -123,6 +123,11 @@ def test_bad_input_exits_2(demo: str, tmp_path: Path) -> None:
     assert runner.invoke(app, ["audit", demo, "--framework", "hipaa"]).exit_code == 2
     assert runner.invoke(app, ["audit", demo, "--cis-version", "1.5"]).exit_code == 2
     assert runner.invoke(app, ["audit", demo, "-o", "pdf"]).exit_code == 2  # needs --out
+    for out in (tmp_path / "missing" / "r.html", tmp_path):
+        result = runner.invoke(app, ["audit", demo, "-o", "html", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "--out" in result.output
+        assert "Traceback" not in result.output
     log = tmp_path / "audit.log"
     log.write_text("garbage\n", encoding="utf-8")
     result = runner.invoke(app, ["audit", demo, "--audit-log", str(log)])

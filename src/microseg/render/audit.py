@@ -63,16 +63,38 @@ def json_pointer(path: tuple[str | int, ...]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def merge_body(p: Patch) -> dict[str, Any]:
+    """The strategic merge patch of a keyed patch: list items by their merge key, `null`
+    to delete a field (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/update-api-object-kubectl-patch/)."""
+    keys = {i: (field, value) for i, field, value in p.keys}
+    body: Any = p.value
+    for i in range(len(p.path) - 1, -1, -1):
+        step = p.path[i]
+        if isinstance(step, int):
+            field, value = keys[i]
+            body = [{field: value, **(body if isinstance(body, dict) else {})}]
+        else:
+            body = {step: body}
+    assert isinstance(body, dict)
+    return body
+
+
 def patch_text(p: Patch) -> str:
-    """The patch as a `kubectl patch` command with an RFC 6902 JSON patch."""
-    op = (
+    """The patch as a `kubectl patch` command: a strategic merge patch when every list
+    item on its path is keyed, else an RFC 6902 JSON patch (its `test` operations first)."""
+    ns = f" -n {p.namespace}" if p.namespace else ""
+    target = f"kubectl patch {p.kind.lower()} {p.name}{ns}"
+    if p.strategic:
+        return f"{target} --type=strategic -p '{json.dumps(merge_body(p), separators=(',', ':'))}'"
+    ops: list[dict[str, Any]] = [
+        {"op": "test", "path": json_pointer(path), "value": value} for path, value in p.test
+    ]
+    ops.append(
         {"op": "remove", "path": json_pointer(p.path)}
         if p.value is None
         else {"op": "add", "path": json_pointer(p.path), "value": p.value}
     )
-    ns = f" -n {p.namespace}" if p.namespace else ""
-    body = json.dumps([op])
-    return f"kubectl patch {p.kind.lower()} {p.name}{ns} --type=json -p '{body}'"
+    return f"{target} --type=json -p '{json.dumps(ops)}'"
 
 
 def remediation_yaml(f: Finding) -> str:

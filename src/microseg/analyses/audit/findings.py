@@ -154,7 +154,15 @@ class Evidence:
 @dataclass(frozen=True, slots=True)
 class Patch:
     """Set `path` of the object at `origin` (kind/namespace/name in it) to `value`; `None`
-    as the value removes the field. Rendered as the YAML to merge (`kubectl patch`)."""
+    as the value removes the field.
+
+    `keys` names the list items the path goes through by their merge key (position in
+    `path` of the index, key field, key value: a container by its `name`, a port by its
+    `containerPort`): with every index keyed, the patch is rendered as a strategic merge
+    patch, which creates the maps on the way (a JSON patch `add` fails when its parent,
+    say `securityContext`, is missing). Otherwise it is an RFC 6902 JSON patch whose
+    `test` operations (path, expected value) make it refuse an object that changed since
+    the audit (a subject that moved in a binding's list)."""
 
     kind: str
     namespace: str
@@ -162,6 +170,15 @@ class Patch:
     path: FieldPath
     value: object
     origin: Origin | None = None
+    keys: tuple[tuple[int, str, object], ...] = ()
+    test: tuple[tuple[FieldPath, object], ...] = ()
+
+    @property
+    def strategic(self) -> bool:
+        keyed = {k[0] for k in self.keys}
+        return not self.test and all(
+            i in keyed for i, p in enumerate(self.path) if isinstance(p, int)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,11 @@ import numpy as np
 from microseg.analyses.audit.findings import Check, Evidence, Finding, Remediation, Severity
 from microseg.analyses.blast import blast_radius, exposed_sources
 from microseg.analyses.exposure import EntryStatus, ExposureReport
+from microseg.analyses.synth.labels import Choice, choose_selectors
 from microseg.analyses.synth.types import Generated
 from microseg.analyses.verify import VerificationReport
 from microseg.engine import Connectivity, Endpoint, Verdict, WorkloadGraph
-from microseg.model.netpol import Direction, NetworkPolicy
+from microseg.model.netpol import Direction, NetworkPolicy, PodPeer, Rule
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import ConnSet, IPSet
 
@@ -167,7 +168,87 @@ def _unselected(conn: Connectivity, graph: WorkloadGraph, checks: list[Check]) -
     return out
 
 
-def _exposure(report: ExposureReport, checks: list[Check], names: list[str]) -> list[Finding]:
+_PUBLIC_PROBE = "8.8.8.8"
+"""A public address (Google Public DNS) to ask the engine why the internet is reachable:
+when every public address is, any one has the same explanation."""
+
+
+class _EgressFix:
+    """For AUD-NET-006: the policy rules that open egress to the internet (with file and
+    line), or, for a workload no policy isolates for egress, a generated NetworkPolicy
+    that isolates it and allows every pod of the cluster: NetworkPolicies are additive
+    (NetworkPolicy reference, "isolation"), so a new policy can only close egress that
+    nothing else opens."""
+
+    def __init__(self, conn: Connectivity, graph: WorkloadGraph) -> None:
+        self.conn = conn
+        self.graph = graph
+        self.node = {n: i for i, n in enumerate(graph.nodes)}
+        self._selectors: dict[int, Choice] | None = None
+        self._workloads = {str(w.key): i for i, w in enumerate(conn.cluster.workloads)}
+
+    def explain(self, name: str) -> tuple[tuple[Evidence, ...], Generated | None]:
+        i = self.node.get(name)
+        if i is None:
+            return (), None
+        cls = int(self.graph.node_class[i])
+        if not self.conn.egress.isolated[cls]:
+            return (
+                Evidence("no NetworkPolicy selects it for egress: every destination is allowed"),
+            ), self._isolate(self.graph.node_workload[i])
+        probe = Endpoint(_PUBLIC_PROBE, addresses=IPSet.from_address(_PUBLIC_PROBE))
+        decision = self.conn.reach(Endpoint(name, klass=cls), probe)
+        out = []
+        for step in decision.egress.steps:
+            if step.effect is Verdict.ALLOW and step.origin is not None:
+                kind = f"{step.policy_kind.value} " if step.policy_kind is not None else ""
+                rule = f" rule {step.rule}" if step.rule is not None else ""
+                out.append(
+                    Evidence(
+                        f"egress to the internet allowed by {kind}{step.policy}{rule}", step.origin
+                    )
+                )
+        return tuple(out[:5]), None
+
+    def _isolate(self, workload: str) -> Generated | None:
+        w = self._workloads.get(workload)
+        if w is None:
+            return None
+        if self._selectors is None:
+            self._selectors = choose_selectors(self.conn.cluster)
+        choice = self._selectors.get(w)
+        if choice is None or not choice.exclusive:
+            return None
+        key = self.conn.cluster.workloads[w].key
+        name = f"{key.name}-egress-in-cluster"[:253]
+        every_pod = PodPeer(LabelSelector(), namespace_selector=LabelSelector())
+        policy = NetworkPolicy(
+            key.namespace,
+            name,
+            choice.selector,
+            frozenset({Direction.EGRESS}),
+            egress=(Rule((every_pod,), None, 0),),
+        )
+        note = (
+            ("egress", 0, -1),
+            "every pod of every namespace (DNS included); nothing outside the pod network",
+        )
+        return Generated(
+            "NetworkPolicy",
+            key.namespace,
+            name,
+            policy,
+            key.namespace,
+            workload,
+            (),
+            (note,),
+            _HEADER,
+        )
+
+
+def _exposure(
+    report: ExposureReport, checks: list[Check], names: list[str], egress: _EgressFix
+) -> list[Finding]:
     out = []
     rows = {w.name: w for w in report.workloads}
     for name in names:
@@ -214,6 +295,7 @@ def _exposure(report: ExposureReport, checks: list[Check], names: list[str]) -> 
                 )
             )
         if w.public_out:
+            why, fix = egress.explain(name)
             out.append(
                 Finding(
                     "AUD-NET-006",
@@ -226,10 +308,19 @@ def _exposure(report: ExposureReport, checks: list[Check], names: list[str]) -> 
                             None,
                             w.public_out,
                         ),
+                        *why,
                     ),
                     Remediation(
                         "Allow egress only to the addresses (ipBlock) or through the egress "
                         "gateway it needs; deny the rest with a default-deny egress policy"
+                        + (
+                            ". The policy below isolates it for egress and keeps every pod of "
+                            "the cluster (DNS included) reachable: add ipBlock rules for the "
+                            "external services and the API server it calls"
+                            if fix is not None
+                            else ": narrow the rules shown in the evidence"
+                        ),
+                        policies=(fix,) if fix is not None else (),
                     ),
                     Severity.HIGH if w.public_out == ConnSet.all() else None,
                 )
@@ -442,7 +533,7 @@ def audit_network(
     node_ns = [w.split("/", 1)[0] for w in graph.node_workload]
     findings = _default_deny(conn, graph, node_ns, checks)
     findings += _unselected(conn, graph, checks)
-    findings += _exposure(exposure, checks, list(graph.nodes))
+    findings += _exposure(exposure, checks, list(graph.nodes), _EgressFix(conn, graph))
     paths, ns_graph, tenants = _namespace_paths(
         conn, graph, node_ns, tenant_label or "tenant", checks
     )

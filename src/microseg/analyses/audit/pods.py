@@ -132,10 +132,42 @@ def token_mounted(obj: WorkloadObject, sa_automount: bool | None) -> bool:
     return pod is True or (pod is None and sa_automount is not False)
 
 
+_CONTAINER_GROUPS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+
+
+def merge_keys(obj: WorkloadObject, path: FieldPath) -> tuple[tuple[int, str, object], ...]:
+    """The merge key of each container on `path` (`name`, the Kubernetes API's
+    patchMergeKey for containers). An index it cannot key (a port: its merge key is not
+    unique without the protocol) is left out, and the patch is then a JSON patch, which
+    is safe for what it does there (remove a field that is set)."""
+    keys: list[tuple[int, str, object]] = []
+    for i, step in enumerate(path):
+        if not isinstance(step, int) or i == 0:
+            continue
+        parent = path[i - 1]
+        if parent in _CONTAINER_GROUPS:
+            container = next(
+                (c for c in obj.pod.containers if c.group == parent and c.index == step), None
+            )
+            if container is not None and container.name:
+                keys.append((i, "name", container.name))
+    return tuple(keys)
+
+
 def _patch(obj: WorkloadObject, path: FieldPath, origin: Origin) -> tuple[Patch, ...]:
     if not path or not isinstance(path[-1], str) or path[-1] not in _SAFE:
         return ()
-    return (Patch(obj.kind, obj.namespace, obj.name, path, _SAFE[path[-1]], origin),)
+    return (
+        Patch(
+            obj.kind,
+            obj.namespace,
+            obj.name,
+            path,
+            _SAFE[path[-1]],
+            origin,
+            keys=merge_keys(obj, path),
+        ),
+    )
 
 
 def _pss(

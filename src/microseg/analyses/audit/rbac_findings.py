@@ -14,7 +14,7 @@ that hold everyone (`system:authenticated`, `system:unauthenticated`,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from microseg.analyses.audit.findings import (
@@ -22,6 +22,7 @@ from microseg.analyses.audit.findings import (
     Check,
     Evidence,
     Finding,
+    Patch,
     Remediation,
     Severity,
 )
@@ -34,7 +35,7 @@ from microseg.analyses.audit.rbac import (
     rule_matches,
 )
 from microseg.model.cluster import Cluster
-from microseg.model.rbac import AuditEvent, PolicyRule, RbacSubject, SubjectKind
+from microseg.model.rbac import AuditEvent, Binding, PolicyRule, RbacSubject, SubjectKind
 
 __all__ = ["CAPABILITIES", "Capability", "PowerRow", "RbacAudit", "audit_rbac"]
 
@@ -162,6 +163,47 @@ def _evidence(grants: list[Grant]) -> tuple[Evidence, ...]:
     return tuple(shown)
 
 
+def revoke(subjects: Collection[RbacSubject], bindings: Iterable[Binding]) -> tuple[Patch, ...]:
+    """Remove `subjects` from each binding that names it: an RFC 6902 JSON patch per entry,
+    highest index first so that running them in order removes the right ones, each
+    guarded by `test` operations on the entry's kind and name (the patch refuses a binding
+    whose subjects changed since the audit). A binding's subjects have no merge key, so a
+    strategic merge patch would have to restate the whole list."""
+    out: list[Patch] = []
+    seen: set[tuple[str, str, str]] = set()
+    for b in bindings:
+        if (b.kind, b.namespace, b.name) in seen:
+            continue
+        seen.add((b.kind, b.namespace, b.name))
+        for i in sorted((i for i, s in enumerate(b.subjects) if s in subjects), reverse=True):
+            subject = b.subjects[i]
+            out.append(
+                Patch(
+                    b.kind,
+                    b.namespace,
+                    b.name,
+                    ("subjects", i),
+                    None,
+                    b.origin,
+                    test=(
+                        (("subjects", i, "kind"), subject.kind.value),
+                        (("subjects", i, "name"), subject.name),
+                    ),
+                )
+            )
+    return tuple(out)
+
+
+def _via_groups(grants: Iterable[Grant]) -> str:
+    groups = sorted({g.via for g in grants if g.via})
+    return f" (also granted to its group(s) {', '.join(groups)})" if groups else ""
+
+
+def _direct(grants: Iterable[Grant]) -> list[Binding]:
+    """The bindings that name the subject itself (not one of its groups)."""
+    return [g.binding for g in grants if not g.via]
+
+
 def _rule_text(r: PolicyRule) -> str:
     if r.non_resource_urls:
         return f"verbs [{', '.join(r.verbs)}] on nonResourceURLs [{', '.join(r.non_resource_urls)}]"
@@ -205,6 +247,8 @@ def _capability_findings(
                 Remediation(
                     "Bind a role that lists the verbs and resources this subject needs; remove the "
                     + ", ".join(sorted({f"{g.binding.kind} {g.binding.ref}" for g in admin}))
+                    + _via_groups(admin),
+                    patches=revoke({subject}, _direct(admin)),
                 ),
                 None if wide else Severity.HIGH,
             )
@@ -240,7 +284,9 @@ def _capability_findings(
                 _evidence(wide or hits),
                 Remediation(
                     f"Remove these rules from the roles bound to {name}, or bind it to a narrower "
-                    f"role instead ({', '.join(bindings)})"
+                    f"role instead ({', '.join(bindings)}); the patches take it out of the "
+                    "bindings that grant them" + _via_groups(hits),
+                    patches=revoke({subject}, _direct(hits)),
                 ),
                 severity,
             )
@@ -321,7 +367,8 @@ def _everyone(index: RbacIndex, checks: list[Check]) -> list[Finding]:
                 ),
                 (Evidence(f"subjects of {name}", b.origin),),
                 Remediation(
-                    f"Bind named users, groups or service accounts instead of {', '.join(who)}"
+                    f"Bind named users, groups or service accounts instead of {', '.join(who)}",
+                    patches=revoke({s for s in b.subjects if str(s) in who}, (b,)),
                 ),
             )
         )
@@ -417,6 +464,21 @@ def _least_role(
     }
 
 
+def _binding_for(subject: RbacSubject, role: dict[str, object]) -> dict[str, object]:
+    """The RoleBinding that gives the least-privilege Role to the account."""
+    meta = role["metadata"]
+    assert isinstance(meta, dict)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": dict(meta),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": meta["name"]},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": subject.name, "namespace": subject.namespace}
+        ],
+    }
+
+
 def _service_accounts(
     cluster: Cluster,
     index: RbacIndex,
@@ -490,11 +552,12 @@ def _service_accounts(
                     f"{name} holds permissions beyond what its workloads use: {why}",
                     evidence,
                     Remediation(
-                        "Bind the Role below (the requests the account made) in place of the "
-                        "current bindings"
+                        "Apply the Role and RoleBinding below (the requests the account made), "
+                        "then take the account out of its current bindings (the patches)"
                         if role
                         else "Remove the bindings this account does not need",
-                        objects=(role,) if role else (),
+                        objects=(role, _binding_for(subject, role)) if role else (),
+                        patches=revoke({subject}, (g.binding for g in direct)),
                     ),
                 )
             )

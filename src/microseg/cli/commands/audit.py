@@ -161,6 +161,25 @@ def _load(session: Session, paths: list[str] | None, assume_system_pods: bool) -
     return loaded
 
 
+def _check_out(out: str) -> None:
+    """Refuse an --out the report cannot be written to before the audit runs, not after."""
+    target = Path(out)
+    if target.is_dir():
+        fail(f"--out {out}: is a folder; give a file name")
+    parent = target.parent
+    if not parent.is_dir():
+        fail(f"--out {out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        fail(f"--out {out}: not writable")
+
+
+def _write(out: str, body: str) -> None:
+    try:
+        Path(out).write_text(body, encoding="utf-8")
+    except OSError as exc:
+        fail(f"--out {out}: cannot write: {exc.strerror or exc}")
+
+
 def _chromium() -> str | None:
     found = os.environ.get("MICROSEG_CHROMIUM") or shutil.which("chromium")
     for candidate in (found, "/usr/bin/chromium", shutil.which("chromium-browser")):
@@ -308,6 +327,8 @@ def audit(
         fail(f"--max-hops {max_hops}: expected 0 or more")
     if output is AuditFormat.PDF and not out:
         fail("-o pdf writes a file: give --out FILE")
+    if out:
+        _check_out(out)
     intent_set = load_intent_files(intents, quiet) if intents else None
     rules = load_guardrail_files(guardrails, quiet) if guardrails else None
     events = None
@@ -354,10 +375,13 @@ def audit(
 
         text = audit_text(report, verbose)
         if out:
+            from io import StringIO
+
             from rich.console import Console
 
-            with open(out, "w", encoding="utf-8") as fh:
-                print_text(Console(file=fh, width=160, no_color=True), text)
+            buffer = StringIO()
+            print_text(Console(file=buffer, width=160, no_color=True), text)
+            _write(out, buffer.getvalue())
         else:
             print_text(session.out, text)
     else:
@@ -377,7 +401,7 @@ def audit(
             assert out is not None
             session.stage("printing the PDF", lambda: print_pdf(body, out))
         elif out:
-            Path(out).write_text(body, encoding="utf-8")
+            _write(out, body)
         else:
             emit(body, escaped=True)
     if not quiet and out:

@@ -9,17 +9,23 @@ Every case changes one thing and expects its code; the base expects no finding a
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import pytest
 import yaml
 
-from microseg.analyses.audit import CODES, AuditReport
+from microseg.analyses.audit import CODES, AuditReport, Patch
+from microseg.engine import Connectivity
+from microseg.ingest.documents import read_paths
 from microseg.ingest.intents import load_intents
+from microseg.ingest.manifests import load_documents
 from microseg.model.guardrails import GuardrailSet, ImageRule, Rule
 from microseg.model.rbac import AuditEvent
+from microseg.render.audit import patch_text
 from tests.unit.analyses.audit._support import audit_folder, codes
 
 Obj = dict[str, Any]
@@ -546,8 +552,19 @@ def test_audit_log_shows_unused_permissions_and_writes_the_least_role(tmp_path: 
     report = run(tmp_path / "used", objs, events=used)
     (f,) = [f for f in report.findings if f.code == "AUD-RBAC-013"]
     assert "never used" in f.message
-    (role,) = f.remediation.objects
+    role, binding = f.remediation.objects
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]
+    assert binding["kind"] == "RoleBinding"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "web-used",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "web", "namespace": "a"}]
+    # and the patch takes the account out of the binding that over-grants it
+    (revoke,) = f.remediation.patches
+    bound = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
+    assert _apply(revoke, bound)["subjects"] == []
     everything = (
         *used,
         AuditEvent(user, groups, "list", "a", "", "pods"),
@@ -594,3 +611,119 @@ def test_namespaced_grant_is_less_severe_than_cluster_wide(tmp_path: Path) -> No
     (g,) = [f for f in wide.findings if f.code == "AUD-RBAC-003"]
     assert g.level.value == "high"
     assert "cluster-wide" in g.message
+
+
+def _body(p: Patch) -> tuple[str, Any]:
+    """The patch type and body of the `kubectl patch` command the report prints."""
+    command = patch_text(p)
+    kind = command.split("--type=")[1].split()[0]
+    return kind, json.loads(command.split(" -p '", 1)[1].removesuffix("'"))
+
+
+def _apply(p: Patch, obj: Obj) -> Obj:
+    kind, body = _body(p)
+    assert kind == "json", patch_text(p)
+    result: Obj = jsonpatch.apply_patch(obj, body)
+    return result
+
+
+def test_rbac_fix_takes_the_subject_out_of_its_bindings(tmp_path: Path) -> None:
+    bob = {"kind": "User", "name": "bob", "apiGroup": "rbac.authorization.k8s.io"}
+    role, bind = grant(["secrets"], ["get"], ALICE)
+    bind["subjects"] = [ALICE, bob, dict(ALICE)]
+    report = run(tmp_path, [*base(), role, bind])
+    (f,) = [f for f in report.findings if f.code == "AUD-RBAC-003" and f.subject == "User alice"]
+    patches = f.remediation.patches
+    assert [p.path for p in patches] == [("subjects", 2), ("subjects", 0)]
+    obj = copy.deepcopy(bind)
+    for p in patches:  # in the order printed
+        obj = _apply(p, obj)
+    assert obj["subjects"] == [bob]
+    # a binding whose subjects moved since the audit is refused, not mangled
+    moved = copy.deepcopy(bind)
+    moved["subjects"] = [bob, ALICE]
+    with pytest.raises(jsonpatch.JsonPatchTestFailed):
+        _apply(patches[1], moved)
+
+
+def test_grant_to_everyone_fix_removes_only_the_broad_subjects(tmp_path: Path) -> None:
+    everyone = {
+        "kind": "Group",
+        "name": "system:authenticated",
+        "apiGroup": "rbac.authorization.k8s.io",
+    }
+    anonymous = {
+        "kind": "User",
+        "name": "system:anonymous",
+        "apiGroup": "rbac.authorization.k8s.io",
+    }
+    role, bind = grant(["pods"], ["get"], everyone)
+    bind["subjects"] = [everyone, ALICE, anonymous]
+    report = run(tmp_path, [*base(), role, bind])
+    (f,) = [f for f in report.findings if f.code == "AUD-RBAC-012"]
+    obj = copy.deepcopy(bind)
+    for p in f.remediation.patches:
+        obj = _apply(p, obj)
+    assert obj["subjects"] == [ALICE]
+
+
+def test_pod_fix_is_a_strategic_merge_by_container_name(tmp_path: Path) -> None:
+    # no securityContext on the container: a JSON patch `add` would fail on the missing
+    # parent; the strategic merge patch creates it and finds the container by its name
+    objs = base()
+    del container(objs)["securityContext"]
+    report = run(tmp_path, objs)
+    (f,) = [f for f in report.findings if f.code == "AUD-POD-005"]
+    (p,) = f.remediation.patches
+    assert _body(p) == (
+        "strategic",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "web", "securityContext": {"allowPrivilegeEscalation": False}}
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    assert patch_text(p).startswith("kubectl patch deployment web -n a ")
+    (ns,) = [
+        f for f in run(tmp_path / "ns", _no_psa_label(base())).findings if f.code == "AUD-POD-018"
+    ]
+    assert _body(ns.remediation.patches[0]) == (
+        "strategic",
+        {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+    )
+
+
+def test_internet_egress_evidence_names_the_rule(tmp_path: Path) -> None:
+    report = run(tmp_path, _public_egress(base()))
+    (f,) = [f for f in report.findings if f.code == "AUD-NET-006"]
+    (rule,) = [e for e in f.evidence if e.origin is not None]
+    assert "a/web-out" in rule.text
+    assert rule.origin is not None
+    assert rule.origin.line is not None
+    assert rule.origin.file.endswith("in.yaml")
+    # another policy opens it: a new one cannot close it, so none is generated
+    assert f.remediation.policies == ()
+
+
+def test_internet_egress_fix_closes_it_and_keeps_the_cluster(tmp_path: Path) -> None:
+    from microseg.render.audit import remediation_yaml
+
+    objs = [*_drop_egress(base()), *open_namespace("b", "x")]
+    report = run(tmp_path / "before", objs)
+    (f,) = [f for f in report.findings if f.code == "AUD-NET-006" and f.subject.startswith("a/")]
+    (g,) = f.remediation.policies
+    assert (g.kind, g.namespace) == ("NetworkPolicy", "a")
+    fixed = [*objs, *yaml.safe_load_all(remediation_yaml(f))]
+    after = run(tmp_path / "after", fixed)
+    assert "a/web[Deployment]" not in {x.subject for x in after.findings if x.code == "AUD-NET-006"}
+    # the rest of the cluster stays reachable: a/web still reaches b/x
+    assert any(x.code == "AUD-NET-002" and x.subject == "Namespace b" for x in after.findings)
+    conn = Connectivity.build(load_documents(read_paths([str(tmp_path / "after")])))
+    assert conn.reach("a/web", "b/x").allowed.is_all()
+    assert not conn.reach("a/web", "8.8.8.8").allowed
