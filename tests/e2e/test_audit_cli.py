@@ -66,6 +66,17 @@ def test_json_shape(demo_json: dict[str, object]) -> None:
     )
     assert isinstance(doc["score"]["overall"], float)  # type: ignore[index]
     assert doc["rbac"]["powerful"][0]["subject"] == "Group oncall"  # type: ignore[index]
+    # effective permissions, per subject, for the access review
+    subjects = {s["subject"]: s for s in doc["rbac"]["subjects"]}  # type: ignore[index]
+    oncall = subjects["Group oncall"]["grants"]
+    assert [(g["scope"], g["role"], g["verbs"], g["resources"]) for g in oncall] == [
+        ("cluster", "ClusterRole cluster-admin", ["*"], ["*"]),
+        ("cluster", "ClusterRole cluster-admin", ["*"], []),
+    ]
+    assert oncall[1]["nonResourceURLs"] == ["*"]
+    assert oncall[0]["binding"] == "ClusterRoleBinding oncall-admin"
+    assert oncall[0]["file"].endswith("rbac.yaml")
+    assert oncall[0]["line"] == 78
 
 
 def test_fail_on_and_framework_choice(demo: str) -> None:

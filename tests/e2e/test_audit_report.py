@@ -99,6 +99,11 @@ def test_report_in_the_browser(browser: Browser, report_html: Path, tmp_path: Pa
     assert page.locator('svg.nsgraph path[stroke="#c62828"]').count() >= 1
     assert page.locator("svg.coverage rect").count() >= 10
     assert page.locator("svg.power rect").count() >= 2
+    # the access review's table: one row per rule a subject holds
+    assert "Effective permissions per subject" in page.locator("h3").all_inner_texts()
+    rows = page.locator("table.grants tbody tr")
+    assert rows.count() >= 4
+    assert any(t.startswith("Group oncall") for t in rows.all_inner_texts())
     # every failed control points at findings that exist in the page
     links = page.locator("tr.st-fail td.links a")
     assert links.count() > 5

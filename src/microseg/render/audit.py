@@ -9,7 +9,10 @@ JSON shape (apiVersion microseg.dev/v1alpha1, kind AuditReport):
                evidence[]: {text, file, line, conns}, remediation: {summary, yaml, patches[]}}
   frameworks[]: {id, name, version, summary: {pass, fail, notAssessable},
                  controls[]: {id, title, status, reason, findings[ids], kubescape[]}}
-  rbac: {powerful[]: {subject, score, capabilities[]: {code, scope}}}
+  rbac: {powerful[]: {subject, score, capabilities[]: {code, scope}},
+         subjects[]: {subject, kind, name, namespace, grants[]: {scope, namespace, binding,
+                      role, via, verbs, apiGroups, resources, resourceNames, nonResourceURLs,
+                      file, line (the binding's)}}}
   graph: the namespace graph of the report's picture; trend (with --baseline):
   {previous, overallDelta, namespaces[]: {namespace, delta}, new[], resolved[]}
 """
@@ -17,6 +20,7 @@ JSON shape (apiVersion microseg.dev/v1alpha1, kind AuditReport):
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import yaml
@@ -37,6 +41,7 @@ __all__ = [
     "audit_sarif",
     "audit_text",
     "evidence_text",
+    "grant_rows",
     "json_pointer",
     "patch_text",
     "remediation_yaml",
@@ -81,11 +86,14 @@ def merge_body(p: Patch) -> dict[str, Any]:
 
 def patch_text(p: Patch) -> str:
     """The patch as a `kubectl patch` command: a strategic merge patch when every list
-    item on its path is keyed, else an RFC 6902 JSON patch (its `test` operations first)."""
-    ns = f" -n {p.namespace}" if p.namespace else ""
-    target = f"kubectl patch {p.kind.lower()} {p.name}{ns}"
+    item on its path is keyed, else an RFC 6902 JSON patch (its `test` operations first).
+    Every word from the input is shell-quoted: a user name may hold any character, and
+    the command is meant to be pasted into a shell."""
+    ns = f" -n {shlex.quote(p.namespace)}" if p.namespace else ""
+    target = f"kubectl patch {p.kind.lower()} {shlex.quote(p.name)}{ns}"
     if p.strategic:
-        return f"{target} --type=strategic -p '{json.dumps(merge_body(p), separators=(',', ':'))}'"
+        body = json.dumps(merge_body(p), separators=(",", ":"))
+        return f"{target} --type=strategic -p {shlex.quote(body)}"
     ops: list[dict[str, Any]] = [
         {"op": "test", "path": json_pointer(path), "value": value} for path, value in p.test
     ]
@@ -94,7 +102,7 @@ def patch_text(p: Patch) -> str:
         if p.value is None
         else {"op": "add", "path": json_pointer(p.path), "value": p.value}
     )
-    return f"{target} --type=json -p '{json.dumps(ops)}'"
+    return f"{target} --type=json -p {shlex.quote(json.dumps(ops))}"
 
 
 def remediation_yaml(f: Finding) -> str:
@@ -138,6 +146,41 @@ def _finding_json(f: Finding) -> dict[str, Any]:
             "yaml": remediation_yaml(f),
             "patches": [patch_text(p) for p in f.remediation.patches],
         },
+    }
+
+
+def grant_rows(perms: Any) -> list[dict[str, Any]]:
+    """A subject's effective grants, one row per rule: where it applies, which binding and
+    role grant it (and through which group), and the rule itself."""
+    rows = []
+    for g in perms.grants:
+        r = g.rule
+        rows.append(
+            {
+                "scope": "cluster" if g.cluster_wide else "namespace",
+                "namespace": g.namespace,
+                "binding": f"{g.binding.kind} {g.binding.ref}",
+                "role": f"{g.role.kind} {g.role.ref}",
+                "via": g.via,
+                "verbs": list(r.verbs),
+                "apiGroups": list(r.api_groups),
+                "resources": list(r.resources),
+                "resourceNames": list(r.resource_names),
+                "nonResourceURLs": list(r.non_resource_urls),
+                **_origin_json(g.binding.origin),
+            }
+        )
+    return rows
+
+
+def _permissions_json(perms: Any) -> dict[str, Any]:
+    s = perms.subject
+    return {
+        "subject": str(s),
+        "kind": s.kind.value,
+        "name": s.name,
+        "namespace": s.namespace,
+        "grants": grant_rows(perms),
     }
 
 
@@ -198,7 +241,8 @@ def audit_data(report: AuditReport, generated: str) -> dict[str, Any]:
                     "capabilities": [{"code": c, "scope": s} for c, s in p.capabilities],
                 }
                 for p in report.power
-            ]
+            ],
+            "subjects": [_permissions_json(p) for p in report.permissions],
         },
         graph={
             "namespaces": [

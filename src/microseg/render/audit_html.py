@@ -16,10 +16,13 @@ from collections import Counter
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from microseg.analyses.audit import CODES, INPUTS, AuditReport, Evidence, Finding, Status
-from microseg.render.audit import evidence_text, patch_text, remediation_yaml
+from microseg.render.audit import evidence_text, grant_rows, patch_text, remediation_yaml
 from microseg.render.audit_svg import coverage_svg, namespace_graph_svg, power_svg
 
 __all__ = ["audit_html"]
+
+_MAX_GRANT_ROWS = 400
+"""Past this, the access review reads the JSON report: a page of thousands of rows helps no one."""
 
 _CATEGORIES = (
     ("network", "Network"),
@@ -59,6 +62,8 @@ def audit_html(report: AuditReport, generated: str, title: str, version: str) ->
     score = report.overall.score
     rbac_codes = sorted({(c, CODES[c].title) for p in report.power[:10] for c, _ in p.capabilities})
 
+    grants = [(str(p.subject), g) for p in report.permissions for g in grant_rows(p)]
+
     def evidence(e: Evidence) -> str:
         return evidence_text(e.text, e.conns)
 
@@ -84,6 +89,8 @@ def audit_html(report: AuditReport, generated: str, title: str, version: str) ->
         coverage_svg=coverage_svg(report),
         power_svg=power_svg(report),
         rbac_codes=rbac_codes,
+        grants=grants[:_MAX_GRANT_ROWS],
+        grants_left=max(0, len(grants) - _MAX_GRANT_ROWS),
         by_category=[(label, items) for label, items in groups if items],
         top=report.findings[:10],
         findings_total=len(report.findings),

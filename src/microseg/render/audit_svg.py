@@ -225,7 +225,7 @@ def power_svg(report: AuditReport, top: int = 10) -> str:
     if not rows:
         return ""
     most = max(p.score for p in rows) or 1
-    left, bar_w, row_h = 320, 280, 34
+    left, bar_w, row_h = 320, 220, 34
     h = 20 + row_h * len(rows)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 {h}" width="100%" role="img" '
@@ -235,7 +235,7 @@ def power_svg(report: AuditReport, top: int = 10) -> str:
         y = 10 + row_h * k
         width = bar_w * p.score / most
         held = sorted({c.removeprefix("AUD-RBAC-") for c, _ in p.capabilities})
-        caps = ", ".join(held[:5]) + (f" +{len(held) - 5}" if len(held) > 5 else "")
+        caps = ", ".join(held[:4]) + (f" +{len(held) - 4}" if len(held) > 4 else "")
         wide = any(s == "cluster" for _, s in p.capabilities)
         out.append(
             f'<text x="{left - 8}" y="{y + 16}" font-size="13" text-anchor="end">{_t(p.subject[:44])}</text>'

@@ -43,3 +43,37 @@ def test_names_are_escaped_everywhere(tmp_path: Path) -> None:
     html = audit_html(report, "now", HOSTILE, "0")
     assert "<img" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_patch_commands_quote_hostile_names_for_the_shell(tmp_path: Path) -> None:
+    """A user named with quotes and `$(...)` stays one word of the pasted command."""
+    import json
+    import shlex
+
+    from microseg.render.audit import patch_text
+
+    name = "eve'; rm -rf / #$(id)"
+    write(
+        tmp_path,
+        "rbac.yaml",
+        f"""
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {{name: s}}
+        rules: [{{apiGroups: [''], resources: [secrets], verbs: [get]}}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {{name: b}}
+        roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: s}}
+        subjects: [{{kind: User, name: '{name.replace("'", "''")}', apiGroup: rbac.authorization.k8s.io}}]
+        """,
+    )
+    report = audit_folder(tmp_path)
+    (f,) = [f for f in report.findings if f.code == "AUD-RBAC-003"]
+    (p,) = f.remediation.patches
+    words = shlex.split(patch_text(p))
+    assert words[:5] == ["kubectl", "patch", "clusterrolebinding", "b", "--type=json"]
+    ops = json.loads(words[6])
+    assert {"op": "test", "path": "/subjects/0/name", "value": name} in ops
+    assert len(words) == 7

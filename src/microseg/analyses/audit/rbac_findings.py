@@ -124,6 +124,9 @@ class RbacAudit:
     subjects: int
     used: bool
     """Whether audit events were given (permissions actually used were compared)."""
+    permissions: tuple[Permissions, ...] = ()
+    """Each subject's effective grants (its own bindings and its groups'), for the review
+    of who may do what (Kubernetes' bootstrap bindings, named system:, left out)."""
 
 
 def _platform(subject: RbacSubject) -> bool:
@@ -574,8 +577,12 @@ def audit_rbac(
     findings: list[Finding] = []
     power: list[PowerRow] = []
     subjects = [s for s in index.subjects(cluster) if not _platform(s)]
+    effective: list[Permissions] = []
     for subject in subjects:
         perms = index.permissions(subject)
+        owned = _owned(perms.grants)
+        if owned:
+            effective.append(Permissions(subject, tuple(owned)))
         found, held = _capability_findings(perms, checks)
         findings += found
         if held:
@@ -590,5 +597,10 @@ def audit_rbac(
     findings += _service_accounts(cluster, index, events, mounts, checks)
     power.sort(key=lambda p: (-p.score, p.subject))
     return RbacAudit(
-        tuple(findings), tuple(checks), tuple(power), len(subjects), events is not None
+        tuple(findings),
+        tuple(checks),
+        tuple(power),
+        len(subjects),
+        events is not None,
+        tuple(effective),
     )

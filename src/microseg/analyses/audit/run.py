@@ -11,7 +11,7 @@ from microseg.analyses.audit.frameworks import FrameworkResult, assess, load_fra
 from microseg.analyses.audit.identity import audit_identity
 from microseg.analyses.audit.network import NamespaceGraph, audit_network
 from microseg.analyses.audit.pods import AuditedWorkload, Locate, audit_pods
-from microseg.analyses.audit.rbac import RbacIndex
+from microseg.analyses.audit.rbac import Permissions, RbacIndex
 from microseg.analyses.audit.rbac_findings import PowerRow, audit_rbac
 from microseg.analyses.audit.score import Baseline, Score, Trend, scores, trend
 from microseg.analyses.exposure import compute_exposure
@@ -47,6 +47,8 @@ class AuditReport:
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     pss_violations: dict[str, int] = field(default_factory=dict)
+    permissions: tuple[Permissions, ...] = ()
+    """Every subject's effective RBAC grants (RbacAudit.permissions)."""
 
 
 def run_audit(
@@ -96,11 +98,13 @@ def run_audit(
     findings = list(net.findings + ident.findings + pods.findings)
     checks = list(net.checks + ident.checks + pods.checks)
     power: tuple[PowerRow, ...] = ()
+    permissions: tuple[Permissions, ...] = ()
     if cluster.rbac:
         rbac = audit_rbac(cluster, events, pods.mounts)
         findings += rbac.findings
         checks += rbac.checks
         power = rbac.power
+        permissions = rbac.permissions
     lap("rbac")
     available = {"workloads"} if cluster.workloads else set()
     if cluster.rbac:
@@ -147,4 +151,5 @@ def run_audit(
         counts,
         timings,
         pods.violations,
+        permissions,
     )

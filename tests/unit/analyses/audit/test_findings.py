@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -615,9 +616,10 @@ def test_namespaced_grant_is_less_severe_than_cluster_wide(tmp_path: Path) -> No
 
 def _body(p: Patch) -> tuple[str, Any]:
     """The patch type and body of the `kubectl patch` command the report prints."""
-    command = patch_text(p)
-    kind = command.split("--type=")[1].split()[0]
-    return kind, json.loads(command.split(" -p '", 1)[1].removesuffix("'"))
+    words = shlex.split(patch_text(p))
+    assert words[:2] == ["kubectl", "patch"]
+    kind = words[words.index("-p") - 1].removeprefix("--type=")
+    return kind, json.loads(words[words.index("-p") + 1])
 
 
 def _apply(p: Patch, obj: Obj) -> Obj:
