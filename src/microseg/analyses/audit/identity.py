@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from microseg.analyses.audit.findings import Check, Evidence, Finding, Remediation
+from microseg.analyses.audit.findings import Check, Evidence, Finding, Patch, Remediation
 from microseg.analyses.identity import identity_report
 from microseg.engine import Connectivity, mode_source
 from microseg.model.mesh import MeshMode
+from microseg.model.objects import Namespace
 
 __all__ = ["IdentityAudit", "audit_identity"]
 
@@ -37,6 +38,24 @@ def _strict_patch_policy(ns: str) -> dict[str, object]:
     }
 
 
+def _enrol(ns: str, namespace: Namespace | None) -> tuple[Patch, ...]:
+    """The namespace label that has Istio inject its sidecar into new pods
+    (https://istio.io/latest/docs/setup/additional-setup/sidecar-injection/); none for a
+    namespace a revision label (istio.io/rev) already names, where the revision decides."""
+    if namespace is not None and "istio.io/rev" in namespace.labels:
+        return ()
+    return (
+        Patch(
+            "Namespace",
+            "",
+            ns,
+            ("metadata", "labels", "istio-injection"),
+            "enabled",
+            namespace.origin if namespace is not None else None,
+        ),
+    )
+
+
 def audit_identity(conn: Connectivity) -> IdentityAudit:
     cluster = conn.cluster
     report = identity_report(conn)
@@ -49,6 +68,7 @@ def audit_identity(conn: Connectivity) -> IdentityAudit:
     checks: list[Check] = []
     origins = {str(w.key): w.origin for w in cluster.workloads}
     pas = {pa.ref: pa for pa in cluster.peer_authentications}
+    namespaces = {n.name: n for n in cluster.namespaces}
     if mesh:
         pods = {str(p.workload): p for p in cluster.pods}
         for row in report.rows:
@@ -68,7 +88,9 @@ def audit_identity(conn: Connectivity) -> IdentityAudit:
                             ),
                         ),
                         Remediation(
-                            f"Label namespace {ns} istio-injection=enabled (or istio.io/dataplane-mode=ambient) and restart the workload"
+                            f"Label namespace {ns} istio-injection=enabled (or "
+                            "istio.io/dataplane-mode=ambient) and restart the workload",
+                            patches=_enrol(ns, namespaces.get(ns)),
                         ),
                     )
                 )

@@ -729,3 +729,11 @@ def test_internet_egress_fix_closes_it_and_keeps_the_cluster(tmp_path: Path) -> 
     conn = Connectivity.build(load_documents(read_paths([str(tmp_path / "after")])))
     assert conn.reach("a/web", "b/x").allowed.is_all()
     assert not conn.reach("a/web", "8.8.8.8").allowed
+
+
+def test_outside_the_mesh_fix_labels_the_namespace(tmp_path: Path) -> None:
+    report = run(tmp_path, _outside_mesh(base()))
+    (f,) = [f for f in report.findings if f.code == "AUD-IDN-001"]
+    (p,) = f.remediation.patches
+    assert _body(p) == ("strategic", {"metadata": {"labels": {"istio-injection": "enabled"}}})
+    assert patch_text(p).startswith("kubectl patch namespace b ")
