@@ -382,6 +382,13 @@ def _namespace_paths(
         n_others = len(set(ns_of[others].tolist()))
         if n_others < 2 or not reach[others, j].all():
             continue
+        # an example path into it, explained (the rules that admit it)
+        into = np.flatnonzero((ns_of[graph.dst] == j) & others[graph.src])
+        example = (
+            _explain(conn, graph, int(graph.src[into[0]]), int(graph.dst[into[0]]))
+            if len(into)
+            else ()
+        )
         findings.append(
             Finding(
                 "AUD-NET-007",
@@ -389,7 +396,7 @@ def _namespace_paths(
                 n,
                 f"every workload of the {n_others} other namespaces reaches some workload of "
                 f"{n}: the namespace is no boundary",
-                (),
+                example,
                 Remediation(
                     f"Admit into {n} only the namespaces that call it (namespaceSelector on "
                     "kubernetes.io/metadata.name)"

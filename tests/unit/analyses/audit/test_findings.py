@@ -737,3 +737,12 @@ def test_outside_the_mesh_fix_labels_the_namespace(tmp_path: Path) -> None:
     (p,) = f.remediation.patches
     assert _body(p) == ("strategic", {"metadata": {"labels": {"istio-injection": "enabled"}}})
     assert patch_text(p).startswith("kubectl patch namespace b ")
+
+
+def test_open_namespace_evidence_explains_a_path_in(tmp_path: Path) -> None:
+    report = run(tmp_path, _open_to_all_namespaces(base()))
+    (f,) = [f for f in report.findings if f.code == "AUD-NET-007"]
+    texts = [e.text for e in f.evidence]
+    assert "-> a/web" in texts[0]
+    assert any("a/web-in" in t for t in texts), texts
+    assert any(e.origin is not None and e.origin.file.endswith("in.yaml") for e in f.evidence)
