@@ -11,7 +11,8 @@ or, when the owner is not in the input, with its first Pod.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from microseg.errors import Diagnostic
 from microseg.ingest.documents import Document
@@ -32,6 +33,10 @@ class AuditInputs:
     workloads: tuple[tuple[str, WorkloadObject], ...]
     """(`ns/name[Kind]`, its object) for every workload of the cluster that has one."""
     locate: Callable[[WorkloadObject, FieldPath], int | None]
+    secret_env: dict[str, tuple[tuple[FieldPath, str, str], ...]] = field(default_factory=dict)
+    """Per workload name: each environment variable a Secret fills (its field path, the
+    container's name, the Secret's name), from `env[].valueFrom.secretKeyRef` and
+    `envFrom[].secretRef` (CIS Kubernetes Benchmark 5.4.1)."""
 
 
 def load_audit_inputs(
@@ -63,6 +68,7 @@ def load_audit_inputs(
             first_pod.setdefault((p.workload.namespace, p.workload.name, p.workload.kind), p.name)
     chosen: list[tuple[str, WorkloadObject]] = []
     where: dict[int, Document] = {}
+    secret_env: dict[str, tuple[tuple[FieldPath, str, str], ...]] = {}
     for w in cluster.workloads:
         key = (w.key.namespace, w.key.name, w.key.kind)
         doc = docs.get(key)
@@ -76,6 +82,9 @@ def load_audit_inputs(
             continue
         where[id(obj)] = doc
         chosen.append((str(w.key), obj))
+        found = _secret_env(doc.data, obj.pod.spec_path)
+        if found:
+            secret_env[str(w.key)] = found
 
     def locate(obj: WorkloadObject, path: FieldPath) -> int | None:
         """The field's line in YAML; in JSON (read by the fast decoder, which keeps no
@@ -86,4 +95,40 @@ def load_audit_inputs(
             return None
         return doc.line_of(path) if doc.node is not None else doc.line
 
-    return AuditInputs(cluster, tuple(chosen), locate)
+    return AuditInputs(cluster, tuple(chosen), locate, secret_env)
+
+
+def _secret_env(data: Any, spec_path: FieldPath) -> tuple[tuple[FieldPath, str, str], ...]:
+    spec: Any = data
+    for step in spec_path:
+        spec = spec.get(step) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return ()
+    out: list[tuple[FieldPath, str, str]] = []
+    for group in ("initContainers", "containers"):
+        containers = spec.get(group)
+        for ci, c in enumerate(containers if isinstance(containers, list) else ()):
+            if not isinstance(c, dict):
+                continue
+            name = str(c.get("name", ""))
+            here = (*spec_path, group, ci)
+            env = c.get("env")
+            for ei, e in enumerate(env if isinstance(env, list) else ()):
+                source = e.get("valueFrom") if isinstance(e, dict) else None
+                ref = source.get("secretKeyRef") if isinstance(source, dict) else None
+                if isinstance(ref, dict):
+                    out.append(
+                        (
+                            (*here, "env", ei, "valueFrom", "secretKeyRef"),
+                            name,
+                            str(ref.get("name", "")),
+                        )
+                    )
+            env_from = c.get("envFrom")
+            for ei, e in enumerate(env_from if isinstance(env_from, list) else ()):
+                ref = e.get("secretRef") if isinstance(e, dict) else None
+                if isinstance(ref, dict):
+                    out.append(
+                        ((*here, "envFrom", ei, "secretRef"), name, str(ref.get("name", "")))
+                    )
+    return tuple(out)

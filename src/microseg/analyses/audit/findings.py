@@ -118,6 +118,7 @@ CODES: dict[str, CodeInfo] = {
     "AUD-POD-017": CodeInfo("Service account token mounted without need", P, MED),
     "AUD-POD-018": CodeInfo("Namespace without Pod Security Admission enforcement", P, MED),
     "AUD-POD-019": CodeInfo("Workload in the default namespace", P, LOW),
+    "AUD-POD-020": CodeInfo("Secret exposed as an environment variable", P, LOW),
     # RBAC (analyses/audit/rbac_findings.py)
     "AUD-RBAC-001": CodeInfo("cluster-admin or equivalent", R, CRIT),
     "AUD-RBAC-002": CodeInfo("Wildcard in a Role or ClusterRole", R, MED),

@@ -96,6 +96,8 @@ class AuditedWorkload:
 
     name: str
     obj: WorkloadObject
+    secret_env: tuple[tuple[FieldPath, str, str], ...] = ()
+    """(field path, container, Secret) of each environment variable a Secret fills."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +331,29 @@ def _namespaces(
     return out
 
 
+def _secret_env(w: AuditedWorkload, locate: Locate) -> Finding:
+    """CIS Kubernetes Benchmark 5.4.1: a Secret in an environment variable ends up in
+    logs, crash dumps and `kubectl describe` far more easily than a file does."""
+    secrets = sorted({s for _, _, s in w.secret_env})
+    return Finding(
+        "AUD-POD-020",
+        w.name,
+        w.obj.namespace,
+        f"{len(w.secret_env)} environment variable(s) filled from Secret(s) " + ", ".join(secrets),
+        tuple(
+            Evidence(
+                f"container '{c}': {_dotted(path)} (Secret {s})",
+                _at(w.obj, (*path, "name"), locate),
+            )
+            for path, c, s in w.secret_env[:8]
+        ),
+        Remediation(
+            "Mount the Secret as a volume (readOnly) and have the application read the file; "
+            "remove the env/envFrom entries shown"
+        ),
+    )
+
+
 def audit_pods(
     cluster: Cluster,
     workloads: list[AuditedWorkload],
@@ -362,6 +387,9 @@ def audit_pods(
         found += _rule_findings(w, rules, locate, need, sa_auto)
         checks += [Check(code, w.name, ns) for code in codes]
         checks.append(Check("AUD-POD-019", w.name, ns))
+        checks.append(Check("AUD-POD-020", w.name, ns))
+        if w.secret_env:
+            found.append(_secret_env(w, locate))
         if ns == "default":
             found.append(
                 Finding(

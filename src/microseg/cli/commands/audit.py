@@ -359,7 +359,7 @@ def audit(
             "auditing",
             lambda: run_audit(
                 conn,
-                [AuditedWorkload(n, o) for n, o in loaded.workloads],
+                [AuditedWorkload(n, o, loaded.secret_env.get(n, ())) for n, o in loaded.workloads],
                 loaded.locate,
                 guardrails=rules,
                 intents=intent_set,

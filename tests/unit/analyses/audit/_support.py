@@ -35,7 +35,7 @@ def audit_folder(
     conn = Connectivity.build(loaded.cluster)
     return run_audit(
         conn,
-        [AuditedWorkload(n, o) for n, o in loaded.workloads],
+        [AuditedWorkload(n, o, loaded.secret_env.get(n, ())) for n, o in loaded.workloads],
         loaded.locate,
         guardrails=guardrails,
         intents=intents,

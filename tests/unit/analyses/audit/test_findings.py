@@ -375,6 +375,12 @@ CASES: dict[str, tuple[Change, Change | None]] = {
     "AUD-POD-017": (_set("p.automountServiceAccountToken", True), None),
     "AUD-POD-018": (_no_psa_label, None),
     "AUD-POD-019": (_default_namespace, None),
+    "AUD-POD-020": (
+        _set("c.env", [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]),
+        _set(
+            "c.env", [{"name": "PW", "valueFrom": {"configMapKeyRef": {"name": "db", "key": "pw"}}}]
+        ),
+    ),
     "AUD-RBAC-001": (
         _rbac(*grant(["*"], ["*"], ALICE, "*")),
         _rbac(*grant(["pods"], ["*"], ALICE)),
@@ -746,3 +752,26 @@ def test_open_namespace_evidence_explains_a_path_in(tmp_path: Path) -> None:
     assert "-> a/web" in texts[0]
     assert any("a/web-in" in t for t in texts), texts
     assert any(e.origin is not None and e.origin.file.endswith("in.yaml") for e in f.evidence)
+
+
+def test_secret_env_evidence_points_at_each_entry(tmp_path: Path) -> None:
+    objs = base()
+    container(objs)["envFrom"] = [{"configMapRef": {"name": "cfg"}}, {"secretRef": {"name": "api"}}]
+    objs[2]["spec"]["template"]["spec"]["initContainers"] = [
+        {
+            "name": "init",
+            "image": "registry.example.com/init:1",
+            "env": [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "t"}}}],
+        }
+    ]
+    report = run(tmp_path, objs)
+    (f,) = [f for f in report.findings if f.code == "AUD-POD-020"]
+    assert "api, tok" in f.message
+    texts = [e.text for e in f.evidence]
+    assert any("'init'" in t and "secretKeyRef" in t and "Secret tok" in t for t in texts), texts
+    assert any("'web'" in t and "envFrom[1].secretRef" in t for t in texts), texts
+    lines = (tmp_path / "in.yaml").read_text().splitlines()
+    for e in f.evidence:
+        assert e.origin is not None
+        assert e.origin.line is not None
+        assert lines[e.origin.line - 1].strip() in ("name: api", "name: tok")
