@@ -1,5 +1,5 @@
 """RBAC objects (`rbac.authorization.k8s.io/v1` Role, ClusterRole, RoleBinding,
-ClusterRoleBinding) to model objects, with located errors (MS900-MS903).
+ClusterRoleBinding) to model objects, with located errors (MS900-MS901; MS902, duplicates, in ingest/manifests.py).
 
 Checked as the API server validates them (pkg/apis/rbac/validation, as the API reference
 describes the fields): a rule needs `verbs`; a resource rule needs `apiGroups` and

@@ -11,7 +11,7 @@ JSON shape (apiVersion microseg.dev/v1alpha1, kind AuditReport):
                  controls[]: {id, title, status, reason, findings[ids], kubescape[]}}
   rbac: {powerful[]: {subject, score, capabilities[]: {code, scope}},
          subjects[]: {subject, kind, name, namespace, grants[]: {scope, namespace, binding,
-                      role, via, verbs, apiGroups, resources, resourceNames, nonResourceURLs,
+                      role, aggregatedFrom, via, verbs, apiGroups, resources, resourceNames, nonResourceURLs,
                       file, line (the binding's)}}}
   graph: the namespace graph of the report's picture; trend (with --baseline):
   {previous, overallDelta, namespaces[]: {namespace, delta}, new[], resolved[]}
@@ -161,6 +161,7 @@ def grant_rows(perms: Any) -> list[dict[str, Any]]:
                 "namespace": g.namespace,
                 "binding": f"{g.binding.kind} {g.binding.ref}",
                 "role": f"{g.role.kind} {g.role.ref}",
+                "aggregatedFrom": g.source.name if g.source is not None else "",
                 "via": g.via,
                 "verbs": list(r.verbs),
                 "apiGroups": list(r.api_groups),

@@ -120,6 +120,12 @@ class Grant:
     binding: Binding
     namespace: str
     via: str = ""
+    source: Role | None = None
+    """The ClusterRole the rule is written in, when `role` aggregates it from another."""
+
+    @property
+    def written_in(self) -> Role:
+        return self.source or self.role
 
     @property
     def cluster_wide(self) -> bool:
@@ -128,9 +134,14 @@ class Grant:
     def describe(self) -> str:
         where = "cluster-wide" if self.cluster_wide else f"in namespace {self.namespace}"
         via = f" (as member of group {self.via})" if self.via else ""
+        rule = (
+            f"rule {self.rule.index} of ClusterRole {self.source.name}, aggregated,"
+            if self.source is not None
+            else f"rule {self.rule.index}"
+        )
         return (
             f"{self.binding.kind} {self.binding.ref} -> {self.role.kind} {self.role.ref} "
-            f"rule {self.rule.index} {where}{via}"
+            f"{rule} {where}{via}"
         )
 
 
@@ -164,6 +175,9 @@ class RbacIndex:
         self.cluster_roles = {r.name: r for r in rbac.roles if r.cluster}
         self.roles = {(r.namespace, r.name): r for r in rbac.roles if not r.cluster}
         self.rules = self._aggregate()
+        self.written_in = {id(r): role for role in self.cluster_roles.values() for r in role.rules}
+        """Each ClusterRole rule object to the ClusterRole that declares it (aggregation
+        copies the objects, so identity finds a rule's own role)."""
         self.by_subject: dict[RbacSubject, list[Binding]] = defaultdict(list)
         for b in rbac.bindings:
             for s in dict.fromkeys(b.subjects):
@@ -219,7 +233,9 @@ class RbacIndex:
             if role is None:
                 continue
             ns = "" if b.cluster else b.namespace
-            out += [Grant(rule, role, b, ns, via) for rule in self.rules_of(role)]
+            for rule in self.rules_of(role):
+                source = self.written_in.get(id(rule)) if role.aggregation is not None else None
+                out.append(Grant(rule, role, b, ns, via, source if source is not role else None))
         return out
 
     def groups_of(self, subject: RbacSubject) -> tuple[str, ...]:

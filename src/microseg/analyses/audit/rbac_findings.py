@@ -155,7 +155,7 @@ def _evidence(grants: list[Grant]) -> tuple[Evidence, ...]:
     shown = [
         Evidence(
             f"{g.describe()}: {_rule_text(g.rule)}",
-            g.role.origin.with_rule(g.rule.index, g.rule.line),
+            g.written_in.origin.with_rule(g.rule.index, g.rule.line),
         )
         for g in grants[:_MAX_EVIDENCE]
     ]

@@ -96,6 +96,14 @@ def test_aggregation_unions_matching_cluster_roles_to_a_fixpoint(tmp_path: Path)
     alice = RbacSubject(USER, "alice")
     assert can(ix, alice, Request("list", "", "secrets"))
     assert not can(ix, alice, Request("get", "", "nodes"))
+    # the grant names the ClusterRole the rule is written in, and its line
+    (g,) = ix.permissions(alice).matching(Request("list", "", "secrets"))
+    assert g.role.name == "top"
+    assert g.written_in.name == "secrets"
+    assert "of ClusterRole secrets, aggregated" in g.describe()
+    text = (tmp_path / "rbac.yaml").read_text().splitlines()
+    assert g.rule.line is not None
+    assert "secrets" in text[g.rule.line - 1]
 
 
 def test_empty_selector_aggregates_every_other_cluster_role(tmp_path: Path) -> None:
