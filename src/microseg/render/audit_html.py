@@ -42,6 +42,17 @@ def _score_css(value: float | None) -> str:
     return "ok" if value >= 90 else ("meh" if value >= 70 else "bad")
 
 
+def _score_class(score: float | None, by_severity: Counter[str]) -> str:
+    """The score card's colour: its band, but never green beside a critical finding (a
+    share of passed checks can be high while one subject is cluster-admin)."""
+    band = "good" if (score or 0) >= 90 else ("fair" if (score or 0) >= 70 else "poor")
+    if by_severity.get("critical"):
+        return "poor"
+    if by_severity.get("high") and band == "good":
+        return "fair"
+    return band
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
@@ -76,7 +87,7 @@ def audit_html(report: AuditReport, generated: str, title: str, version: str) ->
         frameworks=report.frameworks,
         overall=report.overall,
         score_text=_fmt(score),
-        score_class="good" if (score or 0) >= 90 else ("fair" if (score or 0) >= 70 else "poor"),
+        score_class=_score_class(score, by_severity),
         trend=report.trend,
         deltas=dict(report.trend.namespace_deltas) if report.trend else {},
         new_ids=set(report.trend.new) if report.trend else set(),

@@ -77,3 +77,15 @@ def test_patch_commands_quote_hostile_names_for_the_shell(tmp_path: Path) -> Non
     ops = json.loads(words[6])
     assert {"op": "test", "path": "/subjects/0/name", "value": name} in ops
     assert len(words) == 7
+
+
+def test_score_card_is_never_green_beside_a_critical_finding() -> None:
+    from collections import Counter
+
+    from microseg.render.audit_html import _score_class
+
+    assert _score_class(95.0, Counter()) == "good"
+    assert _score_class(95.0, Counter({"high": 1})) == "fair"
+    assert _score_class(95.0, Counter({"critical": 1})) == "poor"
+    assert _score_class(60.0, Counter({"low": 3})) == "poor"
+    assert _score_class(None, Counter()) == "poor"
