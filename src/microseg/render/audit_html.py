@@ -32,6 +32,20 @@ _CATEGORIES = (
 )
 
 
+_PER_CODE = 25
+"""Findings of one code shown in full; the rest of that code are one table row each (with
+their anchor, so every control's link still lands): a cluster of thousands of workloads
+has thousands of findings of a code, and a report of 16,000 full entries is not read."""
+
+
+def _by_code(items: list[Finding]) -> list[tuple[str, list[Finding], list[Finding]]]:
+    """(code, shown in full, the rest) in the order the findings come (most severe first)."""
+    codes: dict[str, list[Finding]] = {}
+    for f in items:
+        codes.setdefault(f.code, []).append(f)
+    return [(c, fs[:_PER_CODE], fs[_PER_CODE:]) for c, fs in codes.items()]
+
+
 def _anchor(f: Finding) -> str:
     return "f-" + re.sub(r"[^A-Za-z0-9_-]+", "-", f.id).strip("-")
 
@@ -102,7 +116,8 @@ def audit_html(report: AuditReport, generated: str, title: str, version: str) ->
         rbac_codes=rbac_codes,
         grants=grants[:_MAX_GRANT_ROWS],
         grants_left=max(0, len(grants) - _MAX_GRANT_ROWS),
-        by_category=[(label, items) for label, items in groups if items],
+        by_category=[(label, len(items), _by_code(items)) for label, items in groups if items],
+        per_code=_PER_CODE,
         top=report.findings[:10],
         findings_total=len(report.findings),
         where=lambda f: next((e.location for e in f.evidence if e.origin is not None), ""),

@@ -89,3 +89,29 @@ def test_score_card_is_never_green_beside_a_critical_finding() -> None:
     assert _score_class(95.0, Counter({"critical": 1})) == "poor"
     assert _score_class(60.0, Counter({"low": 3})) == "poor"
     assert _score_class(None, Counter()) == "poor"
+
+
+def test_many_findings_of_a_code_become_rows_that_links_still_reach(tmp_path: Path) -> None:
+    import re
+
+    pods = "\n---\n".join(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: p{i}, namespace: a}}
+spec: {{containers: [{{name: c, image: "nginx:latest"}}]}}
+"""
+        for i in range(30)
+    )
+    write(tmp_path, "pods.yaml", pods)
+    report = audit_folder(tmp_path, frameworks=("cis-1.12", "pci-dss-4"))
+    assert sum(f.code == "AUD-POD-014" for f in report.findings) == 30
+    html = audit_html(report, "now", "t", "0")
+    full = re.findall(r'<article class="finding[^"]*" id="f-AUD-POD-014-', html)
+    rows = re.findall(r'<tr id="f-AUD-POD-014-', html)
+    assert (len(full), len(rows)) == (25, 5)
+    assert "5 more <code>AUD-POD-014</code>" in html
+    ids = set(re.findall(r' id="([^"]+)"', html))
+    links = re.findall(r'<a href="#(f-[^"]+)"', html)
+    assert links
+    assert set(links) <= ids
