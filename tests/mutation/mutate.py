@@ -11,11 +11,13 @@ its src/ first on PYTHONPATH (the venv's editable install points at the real src
     .venv/bin/python tests/mutation/mutate.py tier-order-reversed pass-as-allow
     .venv/bin/python tests/mutation/mutate.py --list
     .venv/bin/python tests/mutation/mutate.py --semantics-only   # first stage only, seconds each
+    .venv/bin/python tests/mutation/mutate.py --skip-semantics   # do the other stages see it too?
 
-Each mutant runs in two stages: first the meaning-level tests (tests/unit/semantics, seconds),
-then, only if they all pass, the fast subset `pytest -q -x -m "not slow" tests/unit
-tests/golden tests/property` (with `-n 2` when pytest-xdist is installed) and tests/conformance
-when MICROSEG_CONFORMANCE is set. The last line reads `N mutants, K killed, S survived`.
+Each mutant runs in three stages, each only if the one before passed: the meaning-level
+tests (tests/unit/semantics, seconds); the reference property tests and the unit tests of the
+engine, Istio ingest and the exposure analysis (a minute); then the fast subset `pytest -q -x
+-m "not slow" tests/unit tests/golden tests/property` (with `-n 2` when pytest-xdist is
+installed) and tests/conformance when MICROSEG_CONFORMANCE is set. The last line reads `N mutants, K killed, S survived`.
 Exit 0 when every mutant is killed, 1 otherwise.
 """
 
@@ -30,258 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+if __package__ in (None, ""):  # run as a script: make `tests` importable
+    sys.path.insert(0, str(REPO))
+
+from tests.mutation.mutants import MUTANTS, Mutant  # noqa: E402
+
 COPIED = ("src", "tests", "examples")
 COPIED_FILES = ("pyproject.toml", "README.md")
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace `original`, which must occur exactly once in `file` (relative to the repo)."""
-
-    file: str
-    original: str
-    replacement: str
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """One wrong rule: usually one edit; several when the same wrong reading is written into
-    every code path that states the rule (so that engine-vs-reference tests agree)."""
-
-    name: str
-    why: str
-    edits: tuple[Edit, ...]
-
-
-NETPOLS = "src/microseg/ingest/netpols.py"
-RULES = "src/microseg/engine/index/rules.py"
-SPEC = "src/microseg/engine/spec/netpol.py"
-EXPLAIN = "src/microseg/engine/explain/netpol.py"
-COMBINE = "src/microseg/engine/combine.py"
-MATCH = "src/microseg/engine/mesh/match.py"
-CLUSTER = "src/microseg/model/cluster.py"
-OBJECTS = "src/microseg/model/objects.py"
-
-_SCHEMA_PEERS = Edit(
-    NETPOLS,
-    "peers=tuple(_peer(p, namespace) for p in peers) if peers else None,",
-    "peers=tuple(_peer(p, namespace) for p in peers) if peers is not None else None,",
-)
-_FAST_PEERS = Edit(NETPOLS, "peers=peers or None,", "peers=peers,")
-_SCHEMA_TYPES = (
-    "types = frozenset([Direction.INGRESS] + ([Direction.EGRESS] if spec.egress else []))"
-)
-_FAST_TYPES = "types = frozenset([Direction.INGRESS] + ([Direction.EGRESS] if egress else []))"
-_CODE_OF = "CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: PASS}"
-
-MUTANTS: tuple[Mutant, ...] = (
-    Mutant(
-        "empty-peers-match-nothing-ingest",
-        "`from: []` / `to: []` read as no peer at all (both ingest paths)",
-        (_SCHEMA_PEERS, _FAST_PEERS),
-    ),
-    Mutant(
-        "empty-peers-match-nothing-fast-path",
-        "`from: []` read as no peer, in the memoized ingest path only",
-        (_FAST_PEERS,),
-    ),
-    Mutant(
-        "empty-peers-match-nothing-schema-path",
-        "`from: []` read as no peer, in the pydantic ingest path only",
-        (_SCHEMA_PEERS,),
-    ),
-    Mutant(
-        "absent-peers-match-nothing-engine-and-reference",
-        "a rule without peers (None) matches nothing, in the engine, explanations and reference",
-        (
-            Edit(RULES, "cached = np.arange(self.n_peers)", "cached = np.arange(0)"),
-            Edit(
-                RULES,
-                "            return self.all_peers()",
-                "            return np.zeros(self.n_peers, dtype=np.bool_)",
-            ),
-            Edit(EXPLAIN, "        return True  # no `from`/`to`", "        return False  # no"),
-            Edit(
-                SPEC,
-                "peers_ok = rule.peers is None or any(",
-                "peers_ok = rule.peers is not None and any(",
-            ),
-        ),
-    ),
-    Mutant(
-        "policytypes-egress-never-defaulted",
-        "policyTypes absent: Ingress only, even with egress rules (both ingest paths)",
-        (
-            Edit(NETPOLS, _SCHEMA_TYPES, "types = frozenset([Direction.INGRESS])"),
-            Edit(NETPOLS, _FAST_TYPES, "types = frozenset([Direction.INGRESS])"),
-        ),
-    ),
-    Mutant(
-        "policytypes-ingress-only-with-rules",
-        "policyTypes absent: Ingress only when the policy has ingress rules (both ingest paths)",
-        (
-            Edit(
-                NETPOLS,
-                _SCHEMA_TYPES,
-                "types = frozenset(([Direction.INGRESS] if spec.ingress else [])"
-                " + ([Direction.EGRESS] if spec.egress else []))",
-            ),
-            Edit(
-                NETPOLS,
-                _FAST_TYPES,
-                "types = frozenset(([Direction.INGRESS] if ingress else [])"
-                " + ([Direction.EGRESS] if egress else []))",
-            ),
-        ),
-    ),
-    Mutant(
-        "policy-namespace-default-wrong",
-        "a NetworkPolicy without metadata.namespace lands outside `default` (both paths)",
-        (
-            Edit(
-                NETPOLS,
-                'namespace = raw.metadata.namespace or "default"',
-                'namespace = raw.metadata.namespace or "kube-system"',
-            ),
-            Edit(
-                NETPOLS,
-                '    namespace = namespace or "default"',
-                '    namespace = namespace or "x"',
-            ),
-        ),
-    ),
-    Mutant(
-        "pod-selector-peer-every-namespace",
-        "a podSelector-only peer matches pods of every namespace, not the policy's own",
-        (
-            Edit(
-                NETPOLS,
-                "return PodPeer(pods, namespace=namespace)",
-                "return PodPeer(pods, namespace_selector=LabelSelector())",
-            ),
-        ),
-    ),
-    Mutant(
-        "ns-and-pod-selector-union",
-        "namespaceSelector + podSelector in one peer read as a union (engine and reference)",
-        (
-            Edit(
-                RULES,
-                "return ns_ok & self.pod_labels.match(peer.pod_selector) & ~self.classes.host_network",
-                "return (ns_ok | self.pod_labels.match(peer.pod_selector)) & ~self.classes.host_network",
-            ),
-            Edit(
-                SPEC,
-                "return ns_ok and peer.pod_selector.matches(other.labels)",
-                "return ns_ok or peer.pod_selector.matches(other.labels)",
-            ),
-        ),
-    ),
-    Mutant(
-        "ipblock-except-ignored",
-        "ipBlock.except subtracts nothing",
-        (Edit(NETPOLS, "addresses = addresses - IPSet.from_cidr(e)", "addresses = addresses"),),
-    ),
-    Mutant(
-        "endport-ignored",
-        "a port with endPort allows only its first port",
-        (
-            Edit(
-                NETPOLS,
-                "return PortSpec(protocol, raw.port, raw.endPort if raw.endPort is not None else raw.port)",
-                "return PortSpec(protocol, raw.port, raw.port)",
-            ),
-        ),
-    ),
-    Mutant(
-        "named-port-any-protocol",
-        "a named port resolves to a container port of that name whatever its protocol",
-        (Edit(OBJECTS, "if p.name == name and p.protocol is protocol:", "if p.name == name:"),),
-    ),
-    Mutant(
-        "tier-order-reversed",
-        "admin policies evaluated by descending priority",
-        (
-            Edit(
-                CLUSTER,
-                "return tuple(sorted(chosen, key=lambda p: (p.priority, p.name)))",
-                "return tuple(sorted(chosen, key=lambda p: (p.priority, p.name), reverse=True))",
-            ),
-        ),
-    ),
-    Mutant(
-        "pass-as-allow",
-        "an admin or baseline Pass allows, instead of handing the port down",
-        (
-            Edit(
-                COMBINE,
-                _CODE_OF,
-                "CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: DENY, Action.PASS: ALLOW}",
-            ),
-        ),
-    ),
-    Mutant(
-        "anp-deny-as-no-match",
-        "an admin Deny decides nothing (engine's tier codes)",
-        (
-            Edit(
-                COMBINE,
-                _CODE_OF,
-                "CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: NO_MATCH, Action.PASS: PASS}",
-            ),
-        ),
-    ),
-    Mutant(
-        "anp-deny-as-no-match-reference-too",
-        "an admin Deny decides nothing, in the engine's codes and the reference",
-        (
-            Edit(
-                COMBINE,
-                _CODE_OF,
-                "CODE_OF = {Action.ALLOW: ALLOW, Action.DENY: NO_MATCH, Action.PASS: PASS}",
-            ),
-            Edit(SPEC, "    if admin is Action.DENY:", "    if admin is Action.DENY and False:"),
-            Edit(SPEC, "return baseline is not Action.DENY", "return True"),
-        ),
-    ),
-    Mutant(
-        "banp-over-isolating-np",
-        "the baseline tier is consulted for pods a NetworkPolicy isolates",
-        (
-            Edit(
-                COMBINE,
-                "open_ = ~isolated[tier.rows]",
-                "open_ = np.ones(len(tier.rows), dtype=np.bool_)",
-            ),
-        ),
-    ),
-    Mutant(
-        "pa-precedence-reversed",
-        "PeerAuthentication: mesh-wide beats namespace beats workload",
-        (
-            Edit(
-                MATCH,
-                "for level in (workload, namespace, mesh) if level]",
-                "for level in (mesh, namespace, workload) if level]",
-            ),
-        ),
-    ),
-    Mutant(
-        "pa-port-level-ignored",
-        "PeerAuthentication portLevelMtls ignored",
-        (
-            Edit(
-                MATCH,
-                "port_mode = dict(pa.port_modes).get(port, MtlsMode.UNSET)",
-                "port_mode = MtlsMode.UNSET",
-            ),
-        ),
-    ),
-)
 
 
 def _has_xdist() -> bool:
@@ -313,9 +73,24 @@ def _apply(root: Path, mutant: Mutant) -> dict[Path, str]:
     return saved
 
 
-def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
+def _stages(
+    root: Path, semantics_only: bool = False, skip_semantics: bool = False
+) -> list[list[str]]:
     fast = ["-q", "-x", "-p", "no:cacheprovider", "-m", "not slow"]
     semantics = [sys.executable, "-m", "pytest", *fast, "tests/unit/semantics"]
+    # The references and the analyses' unit tests: a minute, and most mutants die here.
+    oracles = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *fast,
+        "tests/property/test_engine_vs_reference.py",
+        "tests/property/test_mesh_reference.py",
+        "tests/property/test_tiers.py",
+        "tests/unit/analyses/test_potential.py",
+        "tests/unit/engine",
+        "tests/unit/ingest/test_istio.py",
+    ]
     suite = [sys.executable, "-m", "pytest", *fast]
     if _has_xdist():
         suite += ["-n", "2"]
@@ -324,19 +99,28 @@ def _stages(root: Path, semantics_only: bool = False) -> list[list[str]]:
         suite.append("tests/conformance")
     if semantics_only:
         return [semantics]
-    return [semantics, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
+    if skip_semantics:
+        return [oracles, suite]
+    return [semantics, oracles, suite] if (root / "tests/unit/semantics").is_dir() else [suite]
 
 
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
-def _run(root: Path, mutant: Mutant, semantics_only: bool = False) -> tuple[bool, str, float]:
+def _run(
+    root: Path, mutant: Mutant, semantics_only: bool = False, skip_semantics: bool = False
+) -> tuple[bool, str, float]:
     """(killed, by what, seconds)."""
-    env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root / "src"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MICROSEG_MUTATION": "1",  # no shrinking (tests/conftest.py)
+    }
     start = time.monotonic()
     saved = _apply(root, mutant)
     try:
-        for stage in _stages(root, semantics_only):
+        for stage in _stages(root, semantics_only, skip_semantics):
             proc = subprocess.run(stage, cwd=root, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 failed = _FAILED.findall(proc.stdout)
@@ -362,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the first stage (tests/unit/semantics): a quick look while writing tests",
     )
+    parser.add_argument(
+        "--skip-semantics",
+        action="store_true",
+        help="start at the reference property tests: which mutants would they kill alone?",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for m in MUTANTS:
@@ -383,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             if broken:
                 return 2
         for m in chosen:
-            killed, by, seconds = _run(root, m, args.semantics_only)
+            killed, by, seconds = _run(root, m, args.semantics_only, args.skip_semantics)
             status = "killed" if killed else "SURVIVED"
             print(f"{status:8} {m.name:50} {seconds:6.1f}s {by}", flush=True)
             if not killed:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.mutation.mutate import MUTANTS, REPO, Edit, Mutant
+from tests.mutation.mutants import MUTANTS, Edit, Mutant
+from tests.mutation.mutate import REPO
 
 
 def _edits() -> list[tuple[str, Edit]]:

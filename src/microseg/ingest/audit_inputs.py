@@ -87,13 +87,16 @@ def load_audit_inputs(
             secret_env[str(w.key)] = found
 
     def locate(obj: WorkloadObject, path: FieldPath) -> int | None:
-        """The field's line in YAML; in JSON (read by the fast decoder, which keeps no
-        positions) the object's own line: composing a large JSON file's node tree for
-        thousands of findings would cost more than the whole audit."""
+        """The field's line in YAML (the reader keeps node trees only for policy kinds,
+        so a workload's file is composed again, once, on the first finding in it); in
+        JSON (read by the fast decoder, which keeps no positions) the object's own line:
+        composing a large JSON file's node tree would cost more than the whole audit."""
         doc = where.get(id(obj))
         if doc is None:
             return None
-        return doc.line_of(path) if doc.node is not None else doc.line
+        if doc.node is None and doc.tree is not None and doc.tree.is_json:
+            return doc.line
+        return doc.line_of(path, exact=True)
 
     return AuditInputs(cluster, tuple(chosen), locate, secret_env)
 

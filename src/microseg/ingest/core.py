@@ -52,8 +52,15 @@ def _label_error(k: object, v: object) -> str | None:
 def parse_service_account(doc: Document) -> ServiceAccount:
     meta = _named_meta(doc)
     namespace = meta.get("namespace") or "default"
+    labels = meta.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise _bad(("metadata", "labels"), "expected a mapping of labels")
     automount = get_typed(doc.data, ("automountServiceAccountToken",), bool, None, _CODE)
-    return ServiceAccount(str(namespace), meta["name"], doc.origin(), automount)
+    return ServiceAccount(
+        str(namespace), meta["name"], doc.origin(), FrozenLabels(labels), automount
+    )
 
 
 def parse_node(doc: Document) -> Node:

@@ -44,7 +44,12 @@ def _t(values: list[str] | list[str | int] | None) -> tuple[str, ...] | None:
     return tuple(str(v) for v in values) if values else None
 
 
-def _source(raw: RawSource) -> Source:
+def _accounts(values: list[str] | None, namespace: str) -> tuple[str, ...] | None:
+    """`<sa>` alone names an account of the policy's namespace (istio.io reference)."""
+    return _t([v if "/" in v else f"{namespace}/{v}" for v in values or []])
+
+
+def _source(raw: RawSource, namespace: str) -> Source:
     return Source(
         _t(raw.principals),
         _t(raw.notPrincipals),
@@ -56,8 +61,8 @@ def _source(raw: RawSource) -> Source:
         _t(raw.notRemoteIpBlocks),
         _t(raw.requestPrincipals),
         _t(raw.notRequestPrincipals),
-        _t(raw.serviceAccounts),
-        _t(raw.notServiceAccounts),
+        _accounts(raw.serviceAccounts, namespace),
+        _accounts(raw.notServiceAccounts, namespace),
     )
 
 
@@ -140,7 +145,7 @@ def _authorization_policy(
         rules.append(
             AuthzRule(
                 i,
-                None if r.from_ is None else tuple(_source(f.source) for f in r.from_),
+                None if r.from_ is None else tuple(_source(f.source, namespace) for f in r.from_),
                 None if r.to is None else tuple(_operation(t.operation) for t in r.to),
                 tuple(_condition(c) for c in r.when or []),
                 origin.with_rule(i, doc.line_of(("spec", "rules", i))),

@@ -103,9 +103,19 @@ class RawSource(_Closed):
             for value in getattr(self, name) or ():
                 # Istio accepts a bare address as a /32 (or /128) block.
                 check_cidr(value if "/" in value else value + ("/128" if ":" in value else "/32"))
-        for value in (self.serviceAccounts or []) + (self.notServiceAccounts or []):
-            if value.count("/") != 1:
-                raise ValueError(f"service account {value!r}: expected ns/name")
+        # istio.io AuthorizationPolicy reference (Source.serviceAccounts): `<ns>/<sa>`, or
+        # `<sa>` alone for the policy's namespace; no wildcard; never with principals or
+        # namespaces (the CRD's validation rule).
+        accounts = (self.serviceAccounts or []) + (self.notServiceAccounts or [])
+        for value in accounts:
+            if value.count("/") > 1 or "*" in value or not value.strip("/"):
+                raise ValueError(
+                    f"service account {value!r}: expected <namespace>/<name> or <name>, no wildcard"
+                )
+        if accounts and (
+            self.principals or self.notPrincipals or self.namespaces or self.notNamespaces
+        ):
+            raise ValueError("serviceAccounts cannot be set with principals or namespaces")
         return self
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from microseg.engine import Connectivity
+from microseg.engine.explain.mesh_reasons import evaluate
 from microseg.engine.query import Layer, MeshVerdict, Verdict
-from microseg.engine.spec.mesh import evaluate
 from microseg.ingest import load
 from microseg.model import Cluster, ConnSet, Protocol
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from microseg.engine import Connectivity, Verdict
-from microseg.engine.spec.mesh import evaluate
+from microseg.engine.explain.mesh_reasons import evaluate
 from microseg.ingest import load
 from microseg.model import Cluster, ConnSet, Protocol
 from microseg.render.reach import decision_text

@@ -142,6 +142,21 @@ def test_peer_authentication_is_read(tmp_path: Path) -> None:
             "spec",
             "only one of",
         ),
+        (
+            'rules:\n  - from:\n      - source: {serviceAccounts: ["ns/*"]}\n',
+            "spec.rules[0].from[0].source",
+            "no wildcard",
+        ),
+        (
+            'rules:\n  - from:\n      - source: {serviceAccounts: ["a/b/c"]}\n',
+            "spec.rules[0].from[0].source",
+            "<namespace>/<name> or <name>",
+        ),
+        (
+            "rules:\n  - from:\n      - source: {serviceAccounts: [a], namespaces: [x]}\n",
+            "spec.rules[0].from[0].source",
+            "cannot be set with principals or namespaces",
+        ),
     ],
 )
 def test_bad_authorization_policy_is_a_located_ms140(
@@ -316,3 +331,17 @@ def test_supported_condition_keys_load(tmp_path: Path, key: str) -> None:
     assert rule.sources is None
     assert rule.operations is None
     assert rule.conditions == (Condition(key, (value,), None),)
+
+
+def test_a_bare_service_account_is_in_the_policys_namespace(tmp_path: Path) -> None:
+    """istio.io AuthorizationPolicy reference, Source.serviceAccounts: `<serviceaccount>`
+    alone names an account of the policy's own namespace."""
+    body = """
+        rules:
+          - from:
+              - source: {serviceAccounts: [web, other/api], notServiceAccounts: [batch]}
+        """
+    cluster = load([str(write(tmp_path, "ap.yaml", _ap(body)))])
+    (source,) = cluster.authorization_policies[0].rules[0].sources or ()
+    assert source.service_accounts == ("shop/web", "other/api")
+    assert source.not_service_accounts == ("shop/batch",)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from microseg.engine.explain.mesh_reasons import MeshReason, evaluate
 from microseg.engine.query import MeshCause, MeshDetail, PolicyKind, Step, Tier, Verdict
-from microseg.engine.spec.mesh import MeshReason, evaluate
 from microseg.model.objects import Pod
 from microseg.model.sets import ConnSet, IntervalSet, Protocol
 

@@ -380,7 +380,7 @@ def _destination(
     ok, ids = _decide(policies, src, mtls, reject, los, http, index)
     if not sniff.any():
         return ok, ids
-    # Ports whose protocol the sidecar detects (spec/mesh.py `evaluate` says why): where
+    # Ports whose protocol the sidecar detects (explain/mesh_reasons.py `evaluate` says why): where
     # TCP traffic is refused but HTTP traffic would pass, the verdict is HTTP's, on the
     # condition that the traffic is HTTP.
     ok_web, ids_web = _decide(policies, src, mtls, reject, los, http | sniff, index)
