@@ -6,7 +6,7 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
-                                               B2-calico, blast-B2, B5, webhook, recommend,
+                                               B2-calico, blast-B2, audit, B5, webhook, recommend,
                                                watch, B3, B4, nca-200, nca-500,
                                                nca-calico-200 (`make bench`; about 7 minutes
                                                once the clusters are generated, 9 the first
@@ -302,6 +302,19 @@ RECOMMEND_B2 = Scenario(
     cluster_of="B2",
     flows=1_000_000,
 )
+AUDIT_B2 = Scenario(
+    "audit",
+    2000,
+    5,
+    5000,
+    True,
+    ("audit", "{dir}", "--framework", "all", "-o", "json", "-q"),
+    1,
+    target_s=10.0,
+    target_mb=2048,
+    note="microseg audit on B2's cluster: every finding, every framework (CIS 1.12), JSON",
+    cluster_of="B2",
+)
 WATCH = Scenario(
     "watch",
     20,
@@ -321,7 +334,7 @@ WATCH = Scenario(
     target_metric=2000.0,
     script="watch.py",
 )
-SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2, WATCH)
+SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2, AUDIT_B2, WATCH)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -336,6 +349,7 @@ DEFAULT = (
     "B2",
     "B2-calico",
     "blast-B2",
+    "audit",
     "B5",
     "webhook",
     "recommend",

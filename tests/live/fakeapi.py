@@ -51,7 +51,7 @@ class Res:
 
     @property
     def builtin(self) -> bool:
-        return self.group in ("", "apps", "batch", "networking.k8s.io")
+        return self.group in ("", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io")
 
 
 BUILTIN = (
@@ -86,6 +86,12 @@ ADMIN = (
 ISTIO = (
     Res("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", True),
     Res("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", True),
+)
+RBAC = (
+    Res("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    Res("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    Res("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    Res("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
 )
 
 

@@ -15,6 +15,7 @@ import typer
 
 from microseg.cli.commands import (
     apply,
+    audit,
     blast_radius,
     check,
     connectivity,
@@ -64,6 +65,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("monitor", monitor.monitor),
     ("apply", apply.apply),
     ("check", check.check),
+    ("audit", audit.audit),
     ("ui", ui.ui),
     ("watch", watch.watch),
 )

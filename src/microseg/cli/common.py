@@ -173,6 +173,7 @@ class Session:
         self._timer: threading.Timer | None = None
         self._stage = ""
         self.timings: dict[str, float] = {}
+        self.rbac = False  # `--cluster` also lists RBAC objects (microseg audit)
 
     @contextmanager
     def progress(self) -> Iterator[None]:
@@ -278,8 +279,10 @@ class Session:
         both sides); an MS700/MS703 error exits 2."""
         if self._read is None:
             from microseg.ingest.cluster import read_cluster
+            from microseg.ingest.cluster.kinds import KINDS, RBAC_KINDS
 
-            read = read_cluster(self.inputs.config(), self._on_progress)
+            kinds = KINDS + RBAC_KINDS if self.rbac else KINDS
+            read = read_cluster(self.inputs.config(), self._on_progress, kinds=kinds)
             fatal = [d for d in read.diagnostics if d.severity is Severity.ERROR]
             if fatal:
                 raise InputError(fatal)

@@ -57,7 +57,10 @@ def parse_service_account(doc: Document) -> ServiceAccount:
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
     ):
         raise _bad(("metadata", "labels"), "expected a mapping of labels")
-    return ServiceAccount(str(namespace), meta["name"], doc.origin(), FrozenLabels(labels))
+    automount = get_typed(doc.data, ("automountServiceAccountToken",), bool, None, _CODE)
+    return ServiceAccount(
+        str(namespace), meta["name"], doc.origin(), FrozenLabels(labels), automount
+    )
 
 
 def parse_node(doc: Document) -> Node:

@@ -81,6 +81,9 @@ MAX_DEPTH = 100
 _DEEP_INDENT = re.compile(rf"^[ \t-]{{{MAX_DEPTH}}}", re.MULTILINE)
 
 
+_JSON_START = re.compile(r"\s*[\[{]")
+
+
 class LazyTree:
     """A file's YAML node tree, composed only when a diagnostic needs a line number: JSON is
     parsed by the fast decoder, which keeps no positions."""
@@ -90,6 +93,11 @@ class LazyTree:
     def __init__(self, text: str) -> None:
         self._text = text
         self._nodes: list[yaml.Node] | None = None
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the file is JSON (its first character opens an object or an array)."""
+        return _JSON_START.match(self._text) is not None
 
     def node(self, index: int) -> yaml.Node | None:
         if self._nodes is None:

@@ -34,6 +34,7 @@ from microseg.model.objects import (
     ServiceAccount,
     Workload,
 )
+from microseg.model.rbac import Binding, Rbac, Role
 
 if TYPE_CHECKING:
     from microseg.ingest.calico import CalicoBuilder
@@ -44,6 +45,8 @@ __all__ = ["ClusterBuilder", "load", "load_documents"]
 _ISTIO_KINDS = ("PeerAuthentication", "AuthorizationPolicy")
 # ingest/networks.py NETWORK_KINDS (OVN-Kubernetes user-defined networks), likewise.
 _NETWORK_KINDS = ("UserDefinedNetwork", "ClusterUserDefinedNetwork")
+# ingest/rbac.py RBAC_KINDS (read for `microseg audit`), likewise.
+_RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 
 
 def _clash(policy: AdminPolicy, other: AdminPolicy) -> tuple[str, bool]:
@@ -85,6 +88,7 @@ class ClusterBuilder:
     )
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     networks: list[UserDefinedNetwork] = field(default_factory=list)
+    rbac: dict[tuple[str, str, str], Role | Binding] = field(default_factory=dict)
     netpol_memo: PolicyMemo = field(default_factory=PolicyMemo)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -184,6 +188,30 @@ class ClusterBuilder:
             self.accounts.append(parse_service_account(doc))
         except FieldError as err:
             self._located(doc, err)
+
+    def _add_rbac(self, doc: Document) -> None:
+        from microseg.ingest.rbac import parse_binding, parse_role  # only for RBAC input
+
+        kind = str(doc.data["kind"])
+        try:
+            obj: Role | Binding = (
+                parse_role(doc) if kind in ("Role", "ClusterRole") else parse_binding(doc)
+            )
+        except FieldError as err:
+            self._located(doc, err)
+            return
+        key = (kind, obj.namespace, obj.name)
+        if key in self.rbac:
+            first = self.rbac[key].origin.location()
+            message = f"two {kind} objects named {obj.ref} (first at {first})"
+            self._located(doc, FieldError("MS902", ("metadata", "name"), message))
+            return
+        self.rbac[key] = obj
+
+    def _rbac(self) -> Rbac:
+        roles = tuple(o for o in self.rbac.values() if isinstance(o, Role))
+        bindings = tuple(o for o in self.rbac.values() if isinstance(o, Binding))
+        return Rbac(roles, bindings)
 
     def _add_network(self, doc: Document) -> None:
         from microseg.ingest.networks import parse_network  # loads only for OVN input
@@ -450,6 +478,7 @@ class ClusterBuilder:
                 o for o in self.mesh.values() if isinstance(o, AuthorizationPolicy)
             ),
             networks=networks,
+            rbac=self._rbac(),
             calico=calico,
             diagnostics=tuple(diagnostics),
         )
@@ -485,6 +514,7 @@ _READERS: dict[tuple[str, str], Reader] = {
     ("route.openshift.io", "Route"): ClusterBuilder._add_route,
     **{("security.istio.io", kind): ClusterBuilder._add_istio for kind in _ISTIO_KINDS},
     **{("k8s.ovn.org", kind): ClusterBuilder._add_network for kind in _NETWORK_KINDS},
+    **{("rbac.authorization.k8s.io", kind): ClusterBuilder._add_rbac for kind in _RBAC_KINDS},
 }
 
 # Kinds read whatever their group, as before groups were checked: no other API reuses

@@ -12,6 +12,7 @@ from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentic
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks
 from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
+from microseg.model.rbac import Rbac
 
 __all__ = ["Cluster"]
 
@@ -33,6 +34,8 @@ class Cluster:
     mesh: MeshSettings = field(default_factory=MeshSettings)
     networks: Networks = field(default_factory=Networks)
     """OVN-Kubernetes user-defined networks and each namespace's primary network."""
+    rbac: Rbac = field(default_factory=Rbac)
+    """Roles, ClusterRoles and their bindings (read by `microseg audit`)."""
     calico: CalicoConfig = field(default_factory=CalicoConfig)
     """Calico tiers, policies, network sets, host endpoints and profiles (model/calico.py)."""
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)

@@ -150,3 +150,5 @@ class ServiceAccount:
     origin: Origin = field(default=Origin(), compare=False)
     labels: FrozenLabels = field(default_factory=FrozenLabels)
     """What Calico's serviceAccountSelector and serviceAccounts.selector match."""
+    automount_token: bool | None = None
+    """`automountServiceAccountToken` (None: unset; a pod's own setting overrides it)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from microseg.ingest.cluster.api import Api, ApiError
 
-__all__ = ["KINDS", "Resource", "WantedKind", "discover", "resource_for"]
+__all__ = ["KINDS", "RBAC_KINDS", "Resource", "WantedKind", "discover", "resource_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,13 @@ KINDS: tuple[WantedKind, ...] = (
     *_crd("route.openshift.io", ("v1",), "Route"),
     *_crd("security.istio.io", ("v1", "v1beta1"), "PeerAuthentication", "AuthorizationPolicy"),
     *_crd("k8s.ovn.org", ("v1",), "UserDefinedNetwork", "ClusterUserDefinedNetwork"),
+)
+
+# Read by `microseg audit` only: other commands do not need them, and credentials that may
+# not list RBAC objects should not warn on every command.
+RBAC_KINDS: tuple[WantedKind, ...] = tuple(
+    WantedKind("rbac.authorization.k8s.io", kind, ("v1",))
+    for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 )
 
 
