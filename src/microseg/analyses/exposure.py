@@ -294,10 +294,13 @@ class _PublicCover:
         key = frozenset(ids)
         pair = self._sets.get(key)
         if pair is None:
-            every, some = ConnSet.all(), ConnSet.none()
-            for k in key:
-                every, some = every & self.graph.conn_set(k), some | self.graph.conn_set(k)
-            pair = self._sets[key] = (every if key else ConnSet.none(), some)
+            # The intersection starts from a member, not from NetworkPolicy's universe:
+            # with Calico input the sets also hold ICMP and the other protocols.
+            sets = [self.graph.conn_set(k) for k in key]
+            every, some = (sets[0] if sets else ConnSet.none()), ConnSet.none()
+            for c in sets:
+                every, some = every & c, some | c
+            pair = self._sets[key] = (every, some)
         return (pair[0] if covered == self.public_size else ConnSet.none()), pair[1]
 
 

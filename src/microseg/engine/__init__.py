@@ -64,6 +64,11 @@ from microseg.engine.views.blocks import (
     pair_block,
     to_external_block,
 )
+from microseg.engine.views.calico_lint import (
+    CalicoPolicyFact,
+    CalicoRuleFact,
+    calico_lint_facts,
+)
 from microseg.engine.views.edge_conditions import (
     EdgeConditions,
     PairConditions,
@@ -80,6 +85,8 @@ __all__ = [
     "INGRESS_CONTROLLER_NAME",
     "NO_MATCH",
     "Bits",
+    "CalicoPolicyFact",
+    "CalicoRuleFact",
     "Code",
     "Connectivity",
     "Decision",
@@ -108,6 +115,7 @@ __all__ = [
     "Verdict",
     "WorkloadGraph",
     "applies_to",
+    "calico_lint_facts",
     "chunks",
     "edge_conditions",
     "effective_mode",
