@@ -18,7 +18,9 @@ import yaml
 from hypothesis import strategies as st
 
 from tests.fuzz.mutations import MUTATIONS, Draw, State, hostile_text
-from tests.fuzz.seeds import Seed, seeds
+from tests.fuzz.seeds import ROOT, Seed, seeds
+
+GUARDRAILS = ROOT / "examples" / "guardrails" / "guardrails.yaml"
 
 __all__ = ["Case", "cases", "encode"]
 
@@ -218,6 +220,7 @@ def _command(draw: Draw, seed: Seed) -> tuple[list[str], str]:
                 "reach",
                 "diff",
                 "verify",
+                "check",
             ]
         )
     )
@@ -227,6 +230,8 @@ def _command(draw: Draw, seed: Seed) -> tuple[list[str], str]:
         args = ["connectivity", "{in}", "-o", fmt]
         if draw(st.integers(0, 4)) == 0:
             args += ["--focus-workload", _workload(draw, seed)]
+        if fmt != "dot" and draw(st.integers(0, 3)) == 0:
+            args += ["--exposure"]
     elif command in ("stats", "exposure", "identity"):
         fmt = draw(st.sampled_from(["text", "json"]))
         args = [command, "{in}", "-o", fmt]
@@ -247,6 +252,11 @@ def _command(draw: Draw, seed: Seed) -> tuple[list[str], str]:
     elif command == "diff":
         fmt = draw(st.sampled_from(["txt", "json", "csv", "md"]))
         args = ["diff", "{old}", "{in}", "-o", fmt]
+    elif command == "check":
+        # Guardrails over the mutated objects: Pod Security fields, images, labels and
+        # names reach SARIF and JUnit (the guardrails file itself is the project's example).
+        fmt = draw(st.sampled_from(["text", "json", "sarif", "junit"]))
+        args = ["check", "{in}", "--guardrails", str(GUARDRAILS), "-o", fmt]
     else:
         fmt = draw(st.sampled_from(["text", "json", "sarif", "junit"]))
         args = ["verify", "{in}", "--intents", "{intents}", "-o", fmt]
