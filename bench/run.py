@@ -5,12 +5,14 @@ interpreter start-up, imports, parsing and rendering, not just the engine. A mis
 a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
-    .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
+    .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers, B2,
                                                blast-B2, B5, webhook, recommend, B3, B4,
                                                nca-200, nca-500
                                                (`make bench`; about 6 minutes once the
                                                clusters are generated, 8 the first time)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
+    .venv/bin/python bench/run.py --only startup  `microseg --help` and `reach` on the demo:
+                                               import, wall and CPU ms (bench/startup.py)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
     .venv/bin/python bench/run.py --only flows observed traffic on B2's cluster (bench/flows.py:
@@ -224,6 +226,22 @@ B5 = Scenario(
     metric="median_ms",
     target_metric=100.0,
 )
+B5_100K = Scenario(
+    "B5-100k",
+    20000,
+    5,
+    33000,
+    True,
+    ("apply", "{dir}", "--changes", "100", "--budget", "300"),
+    1,
+    timeout_s=1200.0,
+    note="library: B5's change mix (bench/library.py apply) on a 100,000-pod cluster with "
+    "B3's policy density (20,000 workloads x 5 replicas, 33,000 NetworkPolicies); target: "
+    "median per change (apply plus stats) <= 100 ms",
+    library=True,
+    metric="median_ms",
+    target_metric=100.0,
+)
 WEBHOOK = Scenario(
     "webhook",
     2000,
@@ -259,7 +277,25 @@ RECOMMEND_B2 = Scenario(
     cluster_of="B2",
     flows=1_000_000,
 )
-SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2)
+STARTUP = Scenario(
+    "startup",
+    20,
+    2,
+    10,
+    True,
+    ("--runs", "7"),
+    1,
+    timeout_s=600.0,
+    note="bench/startup.py: `microseg --help` and `microseg reach` on the demo, 7 processes "
+    "each under -X importtime (median total import ms; target <= 150 ms each) and 7 without "
+    "(median wall and CPU ms), with `import numpy` timed alongside as a yardstick of the load",
+    library=True,
+    cluster_of="warmup",
+    metric="reach_import_ms",
+    target_metric=150.0,
+    script="startup.py",
+)
+SCENARIOS = (*SCENARIOS, B4, B5, B5_100K, WEBHOOK, RECOMMEND_B2, STARTUP)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -267,6 +303,7 @@ WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 NCA_WARMUP = Scenario("nca-warmup", 20, 1, 10, False, CONNECTIVITY, 1, timeout_s=120.0)
 QUICK = ("small-200", "small-500", "B1", "B1-tiers", "nca-200")
 DEFAULT = (
+    "startup",
     "small-200",
     "small-500",
     "B1",
@@ -274,6 +311,7 @@ DEFAULT = (
     "B2",
     "blast-B2",
     "B5",
+    "B5-100k",
     "webhook",
     "recommend",
     "B3",

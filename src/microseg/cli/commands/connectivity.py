@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from microseg.analyses.potential import potential_exposure
 from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -27,16 +26,6 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import (
-    UnknownEndpointError,
-    WorkloadGraph,
-    edge_conditions,
-    external_conditions,
-)
-from microseg.render.connlist import connlist_rows, render_connlist
-from microseg.render.dot import render_dot
-from microseg.render.escape import terminal_safe
-from microseg.render.potential import render_with_exposure
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -81,6 +70,19 @@ def connectivity(
     inputs: Inputs = FILES,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
+    # Imported when the command runs, so that the CLI starts without the engine (numpy).
+    from microseg.analyses.potential import potential_exposure
+    from microseg.engine import (
+        UnknownEndpointError,
+        WorkloadGraph,
+        edge_conditions,
+        external_conditions,
+    )
+    from microseg.render.connlist import connlist_rows, render_connlist
+    from microseg.render.dot import render_dot
+    from microseg.render.escape import terminal_safe
+    from microseg.render.potential import render_with_exposure
+
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )

@@ -27,8 +27,6 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import UnknownEndpointError, Verdict
-from microseg.render.reach import decision_json, decision_text
 
 __all__ = ["ReachFormat", "reach"]
 
@@ -62,6 +60,10 @@ def reach(
     inputs: Inputs = FILES,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
+    # Imported when the command runs: every command's modules at start-up slow them all.
+    from microseg.engine import UnknownEndpointError, Verdict
+    from microseg.render.reach import decision_json, decision_text
+
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
