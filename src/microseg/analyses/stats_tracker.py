@@ -1,0 +1,354 @@
+"""`Stats` kept current across changes: re-answering the counts after `conn.apply(change)`
+in time proportional to what the change touched, not to the square of the classes.
+
+`compute_stats` walks every (destination, source) class pair: at 100,000 pods that is
+400 million cells, seconds of work, for a change that moved a few rows. The pair counts are
+sums over cells, weighted by how many nodes each class carries (analyses/stats.py), so
+after a change they are the old sums with the changed cells' old contributions taken out
+and their new ones put in. Which cells a change can touch is known from the change:
+- a NetworkPolicy rewrites the ingress rows of the classes it selected or now selects
+  (rows of the `[destination, source]` matrix) and their egress rows (its columns);
+- a guardrail policy (ANP, BANP, CNP) those of its old and new subjects, both ways;
+- a pod that changes labels without creating or emptying a class changes no cell, only
+  how many nodes its old and new class carry;
+- any class whose node count changes (a workload split or merged) has its row and column
+  retaken, with the old weights out and the new ones in.
+Everything else (a class created or emptied, new port or address atoms, namespaces, the
+mesh, user-defined networks, the ingress controller) is counted from scratch, as is a change
+whose cells are more than a quarter of the matrix. Counts per node (isolation, open to
+external addresses) are kept per class and re-read for the touched classes.
+
+The old index stays valid (indexes are immutable), so the old contributions are read from
+it. tests/unit/analyses/test_stats_tracker.py holds every step equal to `compute_stats`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from microseg.analyses.stats import (
+    Stats,
+    _any,
+    _protocol_words,
+    compute_stats,
+)
+from microseg.engine import (
+    Connectivity,
+    chunks,
+    from_external_block,
+    full_word,
+    incoming_block,
+    workload_nodes,
+)
+from microseg.model.admin import AdminPolicy
+from microseg.model.changes import (
+    Change,
+    DeletePod,
+    DeletePolicy,
+    PutPod,
+    PutPolicy,
+    RelabelPod,
+    pod_index,
+)
+from microseg.model.netpol import Direction, NetworkPolicy
+from microseg.model.sets import Protocol
+
+__all__ = ["StatsTracker"]
+
+Index = npt.NDArray[np.intp]
+_EMPTY: Index = np.zeros(0, dtype=np.intp)
+# Past this share of the matrix's cells, counting from scratch costs no more.
+_FULL_SHARE = 0.25
+
+
+class StatsTracker:
+    """The index and its `Stats`, moved forward one change at a time:
+
+    tracker = StatsTracker(conn)
+    stats = tracker.apply(change)   # == compute_stats(tracker.conn)
+    """
+
+    def __init__(self, conn: Connectivity) -> None:
+        self.conn = conn
+        self.full_recounts = 0
+        self.last_apply_seconds = 0.0  # of the last `apply`, the index's share (benchmarks)
+        self._flat: tuple[list[list[int]], npt.NDArray[np.int64], Index] | None = None
+        self._template_pods: tuple[object, int] | None = None
+        self._recount()
+
+    # -- from scratch ----------------------------------------------------------------------
+    def _recount(self) -> None:
+        self.full_recounts += 1
+        conn = self.conn
+        self.stats = compute_stats(conn)
+        _, _, classes, _, node_pods = workload_nodes(conn)
+        self._node_class = np.array(classes, dtype=np.int64)
+        self._node_pods = node_pods
+        self._weights = self._weights_of(conn, self._node_class)
+        self._reached = np.zeros(conn.n_classes, dtype=np.bool_)
+        self._reach_rows(conn, np.arange(conn.n_classes, dtype=np.intp))
+        self._pairs = np.array(
+            [
+                self.stats.allowed_pairs,
+                *(n for _, n in self.stats.pairs_per_protocol),
+                self.stats.pairs_all_ports,
+            ],
+            dtype=np.int64,
+        )
+
+    @staticmethod
+    def _weights_of(conn: Connectivity, node_class: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.bincount(node_class, minlength=conn.n_classes).astype(np.int64)
+
+    # -- one change ------------------------------------------------------------------------
+    def apply(self, change: Change) -> Stats:
+        old = self.conn
+        start = time.perf_counter()
+        new = old.apply(change)
+        self.last_apply_seconds = time.perf_counter() - start
+        self.conn = new
+        cells = self._touched(old, new, change)
+        if cells is None:
+            self._recount()
+            return self.stats
+        rows, cols = cells
+        _, _, classes, _, node_pods = workload_nodes(new)
+        node_class = np.array(classes, dtype=np.int64)
+        weights = self._weights_of(new, node_class)
+        reweighed = np.flatnonzero(weights != self._weights).astype(np.intp)
+        rows = np.union1d(rows, reweighed).astype(np.intp)
+        cols = np.union1d(cols, reweighed).astype(np.intp)
+        n = new.n_classes
+        if len(rows) * n + len(cols) * n > _FULL_SHARE * n * n:
+            self._recount()
+            return self.stats
+        protocols = _protocol_words(new)
+        full = full_word(len(new.ports))
+        others = np.setdiff1d(np.arange(n, dtype=np.intp), rows).astype(np.intp)
+        every = np.arange(n, dtype=np.intp)
+        pairs = self._pairs.copy()
+        pairs -= self._cells(old, self._weights, rows, every, protocols, full)
+        pairs -= self._cells(old, self._weights, others, cols, protocols, full)
+        pairs += self._cells(new, weights, rows, every, protocols, full)
+        pairs += self._cells(new, weights, others, cols, protocols, full)
+        self._pairs = pairs
+        self._node_class, self._node_pods, self._weights = node_class, node_pods, weights
+        self._reach_rows(new, rows)
+        self.stats = self._stats(new, pairs)
+        return self.stats
+
+    def _touched(
+        self, old: Connectivity, new: Connectivity, change: Change
+    ) -> tuple[Index, Index] | None:
+        """The rows and columns of `[destination, source]` the change may have rewritten,
+        or None to count from scratch."""
+        if not _same_shape(old, new):
+            return None
+        if isinstance(change, PutPolicy | DeletePolicy):
+            return self._policy_cells(old, new, change)
+        if isinstance(change, PutPod | RelabelPod | DeletePod):
+            if isinstance(change, PutPod):
+                ns, name = change.pod.namespace, change.pod.name
+            else:
+                ns, name = change.namespace, change.name
+            at_old, at_new = pod_index(old.cluster, ns, name), pod_index(new.cluster, ns, name)
+            if at_old is None or at_new is None or len(old.cluster.pods) != len(new.cluster.pods):
+                return None  # a pod added or deleted: classes and nodes are counted anew
+            moved = np.unique(
+                [old.classes.pod_class[at_old], new.classes.pod_class[at_new]]
+            ).astype(np.intp)
+            return moved, moved
+        return None
+
+    def _policy_cells(
+        self, old: Connectivity, new: Connectivity, change: PutPolicy | DeletePolicy
+    ) -> tuple[Index, Index] | None:
+        if isinstance(change, PutPolicy):
+            if not isinstance(change.policy, NetworkPolicy):
+                return _admin_cells(old, new)
+            ns, name = change.policy.namespace, change.policy.name
+        else:
+            if change.kind != "NetworkPolicy":
+                return _admin_cells(old, new)
+            ns, name = change.namespace, change.name
+        rows: list[Index] = []
+        cols: list[Index] = []
+        for conn in (old, new):
+            policy = next(
+                (p for p in conn.cluster.policies if (p.namespace, p.name) == (ns, name)), None
+            )
+            if policy is None:
+                continue
+            targets = conn.rules.policy_target_index(policy).astype(np.intp)
+            if policy.affects(Direction.INGRESS):
+                rows.append(targets)
+            if policy.affects(Direction.EGRESS):
+                cols.append(targets)
+        return _union(rows), _union(cols)
+
+    # -- counting --------------------------------------------------------------------------
+    @staticmethod
+    def _cells(
+        conn: Connectivity,
+        weights: npt.NDArray[np.int64],
+        rows: Index,
+        cols: Index,
+        protocols: list[tuple[Protocol, npt.NDArray[np.uint64]]],
+        full: npt.NDArray[np.uint64],
+    ) -> npt.NDArray[np.int64]:
+        """Node pairs in the cells `rows x cols` of `[destination, source]`: all, per
+        protocol, on all ports."""
+        out = np.zeros(len(protocols) + 2, dtype=np.int64)
+        if not len(rows) or not len(cols):
+            return out
+        col_w = weights[cols]
+        col_at = np.full(conn.n_classes, -1, dtype=np.intp)
+        col_at[cols] = np.arange(len(cols))
+        for part in chunks(rows, len(cols), len(full)):
+            block = _block(conn, part, cols)
+            hits = [
+                _any(block),
+                *(_any(block & words) for _, words in protocols),
+                (block == full).all(axis=2),
+            ]
+            out += _weighted(hits, weights[part], col_w, col_at[part])
+        return out
+
+    def _reach_rows(self, conn: Connectivity, rows: Index) -> None:
+        """Whether some external address reaches each of `rows` (analyses/stats.py's
+        `_open_to_external`, per class)."""
+        if len(self._reached) != conn.n_classes:
+            self._reached = np.zeros(conn.n_classes, dtype=np.bool_)
+        width = len(conn.ips) if conn.ips.show_v6 else len(conn.ips.v4)
+        for part in chunks(rows, len(conn.ips), len(full_word(len(conn.ports)))):
+            block = from_external_block(conn, part)[:, :width]
+            self._reached[part] = _any(block).any(axis=1)
+
+    def _isolated(self, conn: Connectivity) -> tuple[npt.NDArray[np.bool_], ...]:
+        """Per node, whether all its pods are isolated, ingress and egress (`_all_pods`),
+        with the flattened node-to-pods arrays kept while the nodes keep their pod lists
+        (a policy change keeps every list object)."""
+        node_pods = self._node_pods
+        cached = self._flat
+        if (
+            cached is None
+            or len(cached[0]) != len(node_pods)
+            or any(a is not b for a, b in zip(cached[0], node_pods, strict=True))
+        ):
+            if not node_pods:
+                empty = np.zeros(0, dtype=np.bool_)
+                return empty, empty
+            sizes = np.fromiter((len(p) for p in node_pods), dtype=np.int64, count=len(node_pods))
+            pods = np.fromiter(
+                (i for p in node_pods for i in p), dtype=np.int64, count=int(sizes.sum())
+            )
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+            cached = self._flat = (list(node_pods), pods, starts)
+        _, pods, starts = cached
+        pod_class = conn.classes.pod_class[pods]
+        return tuple(
+            np.asarray(np.minimum.reduceat(table.isolated[pod_class], starts), dtype=np.bool_)
+            for table in (conn.ingress, conn.egress)
+        )
+
+    def _templates(self, conn: Connectivity) -> int:
+        pods = conn.cluster.pods
+        if self._template_pods is None or self._template_pods[0] is not pods:
+            self._template_pods = (pods, sum(p.from_template for p in pods))
+        return self._template_pods[1]
+
+    def _stats(self, conn: Connectivity, pairs: npt.NDArray[np.int64]) -> Stats:
+        ing, eg = self._isolated(conn)
+        node_class = self._node_class
+        template = self._templates(conn)
+        return Stats(
+            workloads=len(conn.cluster.workloads),
+            pods=len(conn.cluster.pods) - template,
+            namespaces=len(conn.cluster.namespaces),
+            network_policies=len(conn.cluster.policies),
+            guardrail_policies=len(conn.cluster.admin_policies),
+            classes=conn.n_classes,
+            port_atoms=len(conn.ports),
+            ip_atoms=len(conn.ips),
+            isolated_ingress=int(ing.sum()),
+            isolated_egress=int(eg.sum()),
+            isolated_both=int((ing & eg).sum()),
+            allowed_pairs=int(pairs[0]),
+            pairs_per_protocol=tuple((p, int(pairs[1 + k])) for k, p in enumerate(Protocol)),
+            pairs_all_ports=int(pairs[-1]),
+            workloads_open_to_external=int(self._reached[node_class].sum())
+            if len(node_class)
+            else 0,
+            template_pods=template,
+        )
+
+
+def _weighted(
+    hits: list[npt.NDArray[np.bool_]],
+    row_w: npt.NDArray[np.int64],
+    col_w: npt.NDArray[np.int64],
+    diag: Index,
+) -> npt.NDArray[np.int64]:
+    """Node pairs in each hit mask: a cell (a, b) stands for w_a * w_b node pairs, and a
+    cell of a class with itself for w_a * (w_a - 1) (analyses/stats.py `_Weights`).
+    `diag[i]`: the column of row i's own class, or -1."""
+    on_diag = np.flatnonzero(diag >= 0)
+    out = np.zeros(len(hits), dtype=np.int64)
+    for k, hit in enumerate(hits):
+        total = int(row_w @ (hit.astype(np.int64) @ col_w))
+        if len(on_diag):
+            own = hit[on_diag, diag[on_diag]]
+            total -= int(row_w[on_diag][own].sum())
+        out[k] = total
+    return out
+
+
+def _block(conn: Connectivity, rows: Index, cols: Index) -> npt.NDArray[np.uint64]:
+    """`incoming_block` for any rows: on materialised tables gathered cell by cell, where
+    `incoming_block` would slice the whole span between scattered rows."""
+    if conn.egress.materialised and conn.ingress.materialised:
+        ing = conn.ingress.bits[np.ix_(rows, cols)]
+        return np.asarray(ing & conn.egress.bits[np.ix_(cols, rows)].transpose(1, 0, 2))
+    return incoming_block(conn, rows, cols)
+
+
+def _same_shape(old: Connectivity, new: Connectivity) -> bool:
+    """Whether the two indexes number classes and atoms alike, and nothing but the
+    NetworkPolicy and guardrail tables decides a cell (no mesh, networks or controller)."""
+    if old.mesh is not None or new.mesh is not None:
+        return False
+    if old.isolation is not None or new.isolation is not None:
+        return False
+    if old.classes.controller is not None or new.classes.controller is not None:
+        return False
+    if old.n_classes != new.n_classes or (
+        old.classes is not new.classes
+        and (old.classes.keys is None or old.classes.keys != new.classes.keys)
+    ):
+        return False
+    if old.ports.atoms != new.ports.atoms:
+        return False
+    return (old.ips.v4, old.ips.v6, old.ips.show_v6) == (new.ips.v4, new.ips.v6, new.ips.show_v6)
+
+
+def _admin_cells(old: Connectivity, new: Connectivity) -> tuple[Index, Index] | None:
+    """A guardrail change: the old and new subjects of every guardrail policy that is not in
+    both clusters, as rows and columns."""
+    before, after = old.cluster.admin_policies, new.cluster.admin_policies
+    changed: list[AdminPolicy] = [p for p in before if p not in after]
+    changed += [p for p in after if p not in before]
+    parts: list[Index] = []
+    for p in changed:
+        for conn in (old, new):
+            parts.append(np.flatnonzero(conn.rules.subject_targets(p.subject)).astype(np.intp))
+    cells = _union(parts)
+    return cells, cells
+
+
+def _union(parts: list[Index]) -> Index:
+    if not parts:
+        return _EMPTY
+    return np.unique(np.concatenate(parts)).astype(np.intp)
