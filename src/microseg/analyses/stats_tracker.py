@@ -9,17 +9,20 @@ and their new ones put in. Which cells a change can touch is known from the chan
 - a NetworkPolicy rewrites the ingress rows of the classes it selected or now selects
   (rows of the `[destination, source]` matrix) and their egress rows (its columns);
 - a guardrail policy (ANP, BANP, CNP) those of its old and new subjects, both ways;
-- a pod that changes labels without creating or emptying a class changes no cell, only
-  how many nodes its old and new class carry;
+- a pod added, deleted or relabelled changes no cell of the classes that stay; the class
+  it left or joined, and any class created or emptied, are retaken whole (classes are
+  matched between the two indexes by their keys, since the engine renumbers them);
 - any class whose node count changes (a workload split or merged) has its row and column
   retaken, with the old weights out and the new ones in.
-Everything else (a class created or emptied, new port or address atoms, namespaces, the
-mesh, user-defined networks, the ingress controller) is counted from scratch, as is a change
-whose cells are more than a quarter of the matrix. Counts per node (isolation, open to
-external addresses) are kept per class and re-read for the touched classes.
+A change that refines the port or address atoms (a new port number) is counted the same
+way, each index read with its own atoms, and so is an update the engine made by a
+rebuild. Everything else (namespace changes, the mesh, user-defined networks, the ingress
+controller) is counted from scratch, as is a change whose cells are more than a quarter of the matrix. Counts per node
+(isolation, open to external addresses) are kept per class and re-read for the touched
+classes.
 
 The old index stays valid (indexes are immutable), so the old contributions are read from
-it. tests/unit/analyses/test_stats_tracker.py holds every step equal to `compute_stats`.
+it. tests/property/test_stats_tracker.py holds every step equal to `compute_stats`.
 """
 
 from __future__ import annotations
@@ -110,43 +113,59 @@ class StatsTracker:
         new = old.apply(change)
         self.last_apply_seconds = time.perf_counter() - start
         self.conn = new
-        cells = self._touched(old, new, change)
-        if cells is None:
+        touched = self._touched(old, new, change) if _comparable(old, new) else None
+        m = _class_map(old, new) if touched is not None else None
+        if touched is None or m is None or not old.n_classes or not new.n_classes:
             self._recount()
             return self.stats
-        rows, cols = cells
         _, _, classes, _, node_pods = workload_nodes(new)
         node_class = np.array(classes, dtype=np.int64)
         weights = self._weights_of(new, node_class)
-        reweighed = np.flatnonzero(weights != self._weights).astype(np.intp)
-        rows = np.union1d(rows, reweighed).astype(np.intp)
-        cols = np.union1d(cols, reweighed).astype(np.intp)
-        n = new.n_classes
-        if len(rows) * n + len(cols) * n > _FULL_SHARE * n * n:
+        n_old, n_new = old.n_classes, new.n_classes
+        live = m >= 0
+        inverse = np.full(n_new, -1, dtype=np.intp)
+        inverse[m[live]] = np.flatnonzero(live)
+        # Classes on one side only (emptied, created) and classes whose node count changed
+        # are retaken whole, on both sides.
+        always_old = np.flatnonzero(~live | (self._weights != np.where(live, weights[m], -1)))
+        always_new = np.flatnonzero(inverse < 0)
+
+        def close(in_old: Index, in_new: Index) -> tuple[Index, Index]:
+            back = inverse[in_new]
+            o = _union([in_old, back[back >= 0], always_old])
+            there = m[o]
+            return o, _union([in_new, there[there >= 0], always_new])
+
+        rows_old, rows_new = close(touched[0], touched[1])
+        cols_old, cols_new = close(touched[2], touched[3])
+        if (len(rows_new) + len(cols_new)) * n_new > _FULL_SHARE * n_new * n_new:
             self._recount()
             return self.stats
-        protocols = _protocol_words(new)
-        full = full_word(len(new.ports))
-        others = np.setdiff1d(np.arange(n, dtype=np.intp), rows).astype(np.intp)
-        every = np.arange(n, dtype=np.intp)
+        # Each index read in its own numbering and with its own port atoms: the cells
+        # outside the retaken rows and columns correspond one to one and allow the same.
         pairs = self._pairs.copy()
-        pairs -= self._cells(old, self._weights, rows, every, protocols, full)
-        pairs -= self._cells(old, self._weights, others, cols, protocols, full)
-        pairs += self._cells(new, weights, rows, every, protocols, full)
-        pairs += self._cells(new, weights, others, cols, protocols, full)
+        for conn, w, rows, cols, n, sign in (
+            (old, self._weights, rows_old, cols_old, n_old, -1),
+            (new, weights, rows_new, cols_new, n_new, 1),
+        ):
+            every = np.arange(n, dtype=np.intp)
+            others = np.setdiff1d(every, rows).astype(np.intp)
+            pairs += sign * (self._cells(conn, w, rows, every) + self._cells(conn, w, others, cols))
         self._pairs = pairs
+        reached = np.zeros(n_new, dtype=np.bool_)
+        reached[m[live]] = self._reached[live]
+        self._reached = reached
         self._node_class, self._node_pods, self._weights = node_class, node_pods, weights
-        self._reach_rows(new, rows)
+        self._reach_rows(new, rows_new)
         self.stats = self._stats(new, pairs)
         return self.stats
 
     def _touched(
         self, old: Connectivity, new: Connectivity, change: Change
-    ) -> tuple[Index, Index] | None:
+    ) -> tuple[Index, Index, Index, Index] | None:
         """The rows and columns of `[destination, source]` the change may have rewritten,
-        or None to count from scratch."""
-        if not _same_shape(old, new):
-            return None
+        each in the old index's numbering and in the new one's (rows old, rows new, columns
+        old, columns new), or None to count from scratch."""
         if isinstance(change, PutPolicy | DeletePolicy):
             return self._policy_cells(old, new, change)
         if isinstance(change, PutPod | RelabelPod | DeletePod):
@@ -155,17 +174,14 @@ class StatsTracker:
             else:
                 ns, name = change.namespace, change.name
             at_old, at_new = pod_index(old.cluster, ns, name), pod_index(new.cluster, ns, name)
-            if at_old is None or at_new is None or len(old.cluster.pods) != len(new.cluster.pods):
-                return None  # a pod added or deleted: classes and nodes are counted anew
-            moved = np.unique(
-                [old.classes.pod_class[at_old], new.classes.pod_class[at_new]]
-            ).astype(np.intp)
-            return moved, moved
+            moved_old = _EMPTY if at_old is None else _one(old.classes.pod_class[at_old])
+            moved_new = _EMPTY if at_new is None else _one(new.classes.pod_class[at_new])
+            return moved_old, moved_new, moved_old, moved_new
         return None
 
     def _policy_cells(
         self, old: Connectivity, new: Connectivity, change: PutPolicy | DeletePolicy
-    ) -> tuple[Index, Index] | None:
+    ) -> tuple[Index, Index, Index, Index] | None:
         if isinstance(change, PutPolicy):
             if not isinstance(change.policy, NetworkPolicy):
                 return _admin_cells(old, new)
@@ -174,20 +190,18 @@ class StatsTracker:
             if change.kind != "NetworkPolicy":
                 return _admin_cells(old, new)
             ns, name = change.namespace, change.name
-        rows: list[Index] = []
-        cols: list[Index] = []
+        out: list[Index] = []
         for conn in (old, new):
             policy = next(
                 (p for p in conn.cluster.policies if (p.namespace, p.name) == (ns, name)), None
             )
             if policy is None:
+                out += [_EMPTY, _EMPTY]
                 continue
             targets = conn.rules.policy_target_index(policy).astype(np.intp)
-            if policy.affects(Direction.INGRESS):
-                rows.append(targets)
-            if policy.affects(Direction.EGRESS):
-                cols.append(targets)
-        return _union(rows), _union(cols)
+            out.append(targets if policy.affects(Direction.INGRESS) else _EMPTY)
+            out.append(targets if policy.affects(Direction.EGRESS) else _EMPTY)
+        return out[0], out[2], out[1], out[3]
 
     # -- counting --------------------------------------------------------------------------
     @staticmethod
@@ -196,14 +210,14 @@ class StatsTracker:
         weights: npt.NDArray[np.int64],
         rows: Index,
         cols: Index,
-        protocols: list[tuple[Protocol, npt.NDArray[np.uint64]]],
-        full: npt.NDArray[np.uint64],
     ) -> npt.NDArray[np.int64]:
         """Node pairs in the cells `rows x cols` of `[destination, source]`: all, per
         protocol, on all ports."""
-        out = np.zeros(len(protocols) + 2, dtype=np.int64)
+        out = np.zeros(len(Protocol) + 2, dtype=np.int64)
         if not len(rows) or not len(cols):
             return out
+        protocols = _protocol_words(conn)
+        full = full_word(len(conn.ports))
         col_w = weights[cols]
         col_at = np.full(conn.n_classes, -1, dtype=np.intp)
         col_at[cols] = np.arange(len(cols))
@@ -315,37 +329,55 @@ def _block(conn: Connectivity, rows: Index, cols: Index) -> npt.NDArray[np.uint6
     return incoming_block(conn, rows, cols)
 
 
-def _same_shape(old: Connectivity, new: Connectivity) -> bool:
-    """Whether the two indexes number classes and atoms alike, and nothing but the
-    NetworkPolicy and guardrail tables decides a cell (no mesh, networks or controller)."""
-    if old.mesh is not None or new.mesh is not None:
-        return False
-    if old.isolation is not None or new.isolation is not None:
-        return False
-    if old.classes.controller is not None or new.classes.controller is not None:
-        return False
-    if old.n_classes != new.n_classes or (
-        old.classes is not new.classes
-        and (old.classes.keys is None or old.classes.keys != new.classes.keys)
-    ):
-        return False
-    if old.ports.atoms != new.ports.atoms:
-        return False
-    return (old.ips.v4, old.ips.v6, old.ips.show_v6) == (new.ips.v4, new.ips.v6, new.ips.show_v6)
+def _comparable(old: Connectivity, new: Connectivity) -> bool:
+    """Whether nothing but the NetworkPolicy and guardrail tables decides a cell in either
+    index (no mesh, user-defined networks or ingress controller), and both show the same
+    address families. Port and address atoms may differ: a change refines them (a new port
+    number, a new CIDR), which leaves what every untouched cell allows as it was."""
+    for conn in (old, new):
+        if conn.mesh is not None or conn.isolation is not None:
+            return False
+        if conn.classes.controller is not None:
+            return False
+    return old.ips.show_v6 == new.ips.show_v6
 
 
-def _admin_cells(old: Connectivity, new: Connectivity) -> tuple[Index, Index] | None:
+def _class_map(old: Connectivity, new: Connectivity) -> Index | None:
+    """`m[c]`: the new index's number for the old index's class c, -1 when the change
+    emptied it; None when the two cannot be matched (no class keys: a rebuild)."""
+    if old.classes is new.classes:
+        return np.arange(old.n_classes, dtype=np.intp)
+    before, after = old.classes.keys, new.classes.keys
+    if before is None or after is None or len(before) != old.n_classes:
+        return None
+    if len(after) != new.n_classes:
+        return None
+    m = np.full(old.n_classes, -1, dtype=np.intp)
+    for key, c in before.items():
+        m[c] = after.get(key, -1)
+    image = m[m >= 0]
+    if len(np.unique(image)) != len(image):
+        return None
+    return m
+
+
+def _admin_cells(old: Connectivity, new: Connectivity) -> tuple[Index, Index, Index, Index]:
     """A guardrail change: the old and new subjects of every guardrail policy that is not in
     both clusters, as rows and columns."""
     before, after = old.cluster.admin_policies, new.cluster.admin_policies
     changed: list[AdminPolicy] = [p for p in before if p not in after]
     changed += [p for p in after if p not in before]
-    parts: list[Index] = []
-    for p in changed:
-        for conn in (old, new):
-            parts.append(np.flatnonzero(conn.rules.subject_targets(p.subject)).astype(np.intp))
-    cells = _union(parts)
-    return cells, cells
+    cells = []
+    for conn in (old, new):
+        parts = [
+            np.flatnonzero(conn.rules.subject_targets(p.subject)).astype(np.intp) for p in changed
+        ]
+        cells.append(_union(parts))
+    return cells[0], cells[1], cells[0], cells[1]
+
+
+def _one(c: object) -> Index:
+    return np.array([c], dtype=np.intp)
 
 
 def _union(parts: list[Index]) -> Index:
