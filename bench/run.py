@@ -6,8 +6,8 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers, B2,
-                                               blast-B2, B5, webhook, recommend, B3, B4,
-                                               nca-200, nca-500
+                                               blast-B2, B5, B5-100k, webhook, recommend, B3,
+                                               B4, nca-200, nca-500, nca-1000
                                                (`make bench`; about 6 minutes once the
                                                clusters are generated, 8 the first time)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
@@ -29,14 +29,15 @@ hold each of its targets).
 `recommend` times `microseg recommend` on B2's cluster from a flow store of about
 1,000,000 keys that bench/recommend.py makes once (reused while unchanged; not timed).
 
-B4 and B5 are library figures (bench/library.py, run as its own process like the CLI, so
+B4, B5 and B5-100k are library figures (bench/library.py, run as its own process like the CLI, so
 its wall time and peak RSS are the whole process's): B4 times 10,000 `reach` queries on B3's
-index, B5 applies changes to B2's index and re-answers `stats` after each. Their targets are
+index, B5 applies changes to B2's index and re-answers `stats` after each (StatsTracker),
+B5-100k the same on a cluster of 100,000 pods. Their targets are
 on a figure the script prints (median milliseconds per query or per change), not on the
 process's seconds; they reuse B3's and B2's generated clusters.
 
-nca-200 and nca-500 compare microseg with network-config-analyzer 2.1.0 (NCA) on the
-small-200 and small-500 clusters: NCA is installed into bench/out/nca-venv (never into the
+nca-200, nca-500 and nca-1000 compare microseg with network-config-analyzer 2.1.0 (NCA) on
+clusters of 200, 500 and 1,000 workloads: NCA is installed into bench/out/nca-venv (never into the
 project), the two tools run alternately on the same cluster, and the table gives both
 medians, the median of the per-round ratios NCA/microseg, and whether the two connectivity
 lists agree in meaning (bench/compare.py; the first differences go to the result JSON). If
@@ -191,6 +192,20 @@ SCENARIOS = (
         versus="nca",
         note="small-500's cluster, against network-config-analyzer " + nca.NCA_VERSION,
     ),
+    Scenario(
+        "nca-1000",
+        1000,
+        1,
+        500,
+        False,
+        CONNECTIVITY,
+        1,
+        versus="nca",
+        timeout_s=1800.0,
+        note="B1's cluster shape (1,000 workloads, 500 NPs), against network-config-analyzer "
+        + nca.NCA_VERSION
+        + " (issue 22: >= 500x)",
+    ),
 )
 B4 = Scenario(
     "B4",
@@ -318,6 +333,7 @@ DEFAULT = (
     "B4",
     "nca-200",
     "nca-500",
+    "nca-1000",
 )
 
 
