@@ -345,6 +345,9 @@ class Run:
     peak_mb: float | None  # None: killed before its wrapper could report
     exit_code: int | None
     timed_out: bool
+    # user + system CPU seconds of the process: on this shared machine a loaded minute
+    # stretches wall time far more than CPU time, so both are kept
+    cpu_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -361,6 +364,7 @@ class Result:
     status: str = "ok"  # ok | timeout | failed
     met: bool | None = None  # None: no target
     seconds: float | None = None
+    cpu_seconds: float | None = None  # median user + system seconds
     peak_mb: float | None = None
     runs: list[Run] = field(default_factory=list)
     output_lines: int | None = None
@@ -391,6 +395,7 @@ class ToolRuns:
     seconds: float | None = None  # median
     peak_mb: float | None = None
     runs: list[Run] = field(default_factory=list)
+    cpu_seconds: float | None = None  # median
     output_lines: int | None = None
     stderr_tail: list[str] = field(default_factory=list)
 
@@ -414,6 +419,8 @@ class Comparison:
     install: str = ""
     ratio: float | None = None  # median over the rounds of versus seconds / microseg seconds
     round_ratios: list[float] = field(default_factory=list)
+    cpu_ratio: float | None = None  # the same over CPU seconds (user + system)
+    round_cpu_ratios: list[float] = field(default_factory=list)
     agree: bool | None = None  # None: not compared (a side failed, or its output did not parse)
     agreement: dict[str, Any] = field(default_factory=dict)
     versus_runs: ToolRuns | None = None
@@ -550,7 +557,8 @@ def microseg_bin() -> str:
 
 
 # The fallback when GNU time is missing: a bare interpreter (-S -I: no site, ~10 MB) that
-# spawns the command, reaps it with wait4 and writes "<maxrss KiB> <seconds>" to argv[1].
+# spawns the command, reaps it with wait4 and writes "<maxrss KiB> <seconds> <user> <sys>"
+# to argv[1].
 LAUNCHER = """
 import os, sys, time
 start = time.perf_counter()
@@ -558,7 +566,7 @@ pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - start
 with open(sys.argv[1], "w") as f:
-    f.write(f"{usage.ru_maxrss} {seconds:.4f}\\n")
+    f.write(f"{usage.ru_maxrss} {seconds:.4f} {usage.ru_utime:.3f} {usage.ru_stime:.3f}\\n")
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -585,19 +593,22 @@ def wrap(cmd: list[str], report: Path, method: str) -> list[str]:
     memory's high-water mark across exec), and this process has just generated the
     cluster; nor getrusage(RUSAGE_CHILDREN), a maximum over every child so far."""
     if method == "gnu-time":
-        return [GNU_TIME, "-f", "%M", "-o", str(report), *cmd]
+        return [GNU_TIME, "-f", "%M - %U %S", "-o", str(report), *cmd]
     return [sys.executable, "-S", "-I", "-c", LAUNCHER, str(report), *cmd]
 
 
-def read_report(report: Path) -> tuple[float | None, float | None]:
-    """(peak MB, seconds or None) from the wrapper's last line; (None, None) if it was
+def read_report(report: Path) -> tuple[float | None, float | None, float | None]:
+    """(peak MB, wall seconds or None, CPU seconds or None) from the wrapper's last line:
+    `RSS WALL USER SYS`, WALL `-` from GNU time (timed here instead); all None if it was
     killed before writing. GNU time puts "Command exited with ..." on a line before."""
     try:
         fields = report.read_text().split("\n")[-2].split()
     except (OSError, IndexError):
-        return None, None
+        return None, None, None
     peak_mb = int(fields[0]) / 1024  # ru_maxrss and %M are KiB on Linux
-    return peak_mb, float(fields[1]) if len(fields) > 1 else None
+    wall = float(fields[1]) if len(fields) > 1 and fields[1] != "-" else None
+    cpu = float(fields[2]) + float(fields[3]) if len(fields) > 3 else None
+    return peak_mb, wall, cpu
 
 
 def child_env() -> dict[str, str]:
@@ -645,13 +656,14 @@ def measure(
         finally:
             timer.cancel()
         outer = time.perf_counter() - start
-    peak_mb, inner = read_report(report)
+    peak_mb, inner, cpu = read_report(report)
     timed_out = fired.is_set()
     return Run(
         round(inner if inner is not None else outer, 3),
         round(peak_mb, 1) if peak_mb is not None else None,
         None if timed_out else code,
         timed_out,
+        round(cpu, 3) if cpu is not None else None,
     )
 
 
@@ -664,6 +676,8 @@ def judge(r: Result) -> None:
         r.status = "failed"
     if done:
         r.seconds = round(statistics.median(run.seconds for run in done), 3)
+        cpu = [run.cpu_seconds for run in done if run.cpu_seconds is not None]
+        r.cpu_seconds = round(statistics.median(cpu), 3) if cpu else None
     peaks = [run.peak_mb for run in r.runs if run.peak_mb is not None]
     r.peak_mb = max(peaks) if peaks else None
     if r.target_s is None and r.target_mb is None:
@@ -793,6 +807,8 @@ def judge_tool(t: ToolRuns) -> None:
         t.status = "failed"
     if done:
         t.seconds = round(statistics.median(run.seconds for run in done), 3)
+        cpu = [run.cpu_seconds for run in done if run.cpu_seconds is not None]
+        t.cpu_seconds = round(statistics.median(cpu), 3) if cpu else None
     peaks = [run.peak_mb for run in t.runs if run.peak_mb is not None]
     t.peak_mb = max(peaks) if peaks else None
 
@@ -907,6 +923,8 @@ def run_comparison(
         if b.timed_out or b.exit_code != 0:
             break
         c.round_ratios.append(round(a.seconds / b.seconds, 3))
+        if a.cpu_seconds and b.cpu_seconds:
+            c.round_cpu_ratios.append(round(a.cpu_seconds / b.cpu_seconds, 3))
     judge_tool(theirs)
     judge_tool(ours)
     if not ours.runs:
@@ -919,6 +937,8 @@ def run_comparison(
         c.status, c.reason = f"versus-{theirs.status}", f"NCA {theirs.status}"
     if c.round_ratios:
         c.ratio = round(statistics.median(c.round_ratios), 3)
+    if c.round_cpu_ratios:
+        c.cpu_ratio = round(statistics.median(c.round_cpu_ratios), 3)
     if c.status == "ok":
         check_agreement(c, cluster, out_dir)
     verdict = {True: "agree", False: "DISAGREE", None: "not compared"}[c.agree]
@@ -1006,7 +1026,10 @@ def seconds_text(t: ToolRuns | None) -> str:
         return "-"
     if t.status == "timeout":
         return f">{t.runs[-1].seconds:.1f}"
-    return f"{t.seconds:.2f}" if t.seconds is not None else "-"
+    if t.seconds is None:
+        return "-"
+    cpu = f" ({t.cpu_seconds:.2f} CPU)" if t.cpu_seconds is not None else ""
+    return f"{t.seconds:.2f}{cpu}"
 
 
 def agree_text(c: Comparison) -> str:
@@ -1022,7 +1045,7 @@ def agree_text(c: Comparison) -> str:
 
 def comparison_table(comparisons: list[Comparison]) -> str:
     """scenario, rounds, each side's median seconds, the median ratio, agreement."""
-    head = ("scenario", "rounds", "NCA s", "microseg s", "NCA/microseg", "agree?")
+    head = ("scenario", "rounds", "NCA s", "microseg s", "NCA/microseg", "CPU ratio", "agree?")
     rows = [head]
     for c in comparisons:
         rows.append(
@@ -1032,13 +1055,14 @@ def comparison_table(comparisons: list[Comparison]) -> str:
                 seconds_text(c.versus_runs),
                 seconds_text(c.microseg_runs),
                 f"{c.ratio:.1f}x" if c.ratio is not None else "-",
+                f"{c.cpu_ratio:.1f}x" if c.cpu_ratio is not None else "-",
                 agree_text(c),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = [
         "  ".join(
-            cell.ljust(w) if i in (0, 5) else cell.rjust(w)
+            cell.ljust(w) if i in (0, 6) else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in rows
