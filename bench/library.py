@@ -31,6 +31,7 @@ import argparse
 import dataclasses
 import gc
 import json
+import os
 import random
 import resource
 import statistics
@@ -307,6 +308,7 @@ def bench_apply(path: Path, n: int, seed: int, budget_s: float, recount: bool) -
     apply_s: list[float] = []
     stats_s: list[float] = []
     by_kind: dict[str, list[float]] = {}
+    cpu_s: list[float] = []
     spent = 0.0
     recounts = tracker.full_recounts
     for _ in range(n):
@@ -314,6 +316,7 @@ def bench_apply(path: Path, n: int, seed: int, budget_s: float, recount: bool) -
             break
         kind, change = maker.make(tracker.conn.cluster)
         gc.collect()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         if recount:
             tracker.conn = tracker.conn.apply(change)
@@ -323,6 +326,7 @@ def bench_apply(path: Path, n: int, seed: int, budget_s: float, recount: bool) -
             tracker.apply(change)
             t1 = t0 + tracker.last_apply_seconds
         took = time.perf_counter() - t0
+        cpu_s.append(time.process_time() - c0)
         spent += took
         seconds.append(took)
         apply_s.append(t1 - t0)
@@ -341,6 +345,10 @@ def bench_apply(path: Path, n: int, seed: int, budget_s: float, recount: bool) -
             "per_kind": {k: {"changes": len(v), **summary_ms(v)} for k, v in by_kind.items()},
             "apply_only": summary_ms(apply_s),
             "stats_only": summary_ms(stats_s),
+            # CPU seconds of this process per change: on a loaded machine wall time also
+            # counts the minutes other processes held both cores
+            "cpu": summary_ms(cpu_s),
+            "load_average": list(os.getloadavg()),
             "recounted_changes": 0 if recount else tracker.full_recounts - recounts,
         }
     )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from microseg.analyses import stats_tracker
 from microseg.analyses.stats import compute_stats
 from microseg.analyses.stats_tracker import StatsTracker
-from microseg.engine import Connectivity
+from microseg.engine import Connectivity, workload_nodes
 from microseg.engine.views import blocks
 from microseg.model import Cluster
 from microseg.model.changes import ChangeError
@@ -39,6 +39,8 @@ def _steps(cluster: Cluster, data: st.DataObject) -> int:
             continue
         retaken += tracker.full_recounts == before
         assert got == compute_stats(tracker.conn)
+        # The node grouping with remembered answers is the one asked afresh.
+        assert tracker._node_class.tolist() == workload_nodes(tracker.conn)[2]
     return retaken
 
 

@@ -44,6 +44,7 @@ from microseg.engine import (
     from_external_block,
     full_word,
     incoming_block,
+    to_external_block,
     workload_nodes,
 )
 from microseg.model.admin import AdminPolicy
@@ -87,7 +88,10 @@ class StatsTracker:
         self.full_recounts += 1
         conn = self.conn
         self.stats = compute_stats(conn)
-        _, _, classes, _, node_pods = workload_nodes(conn)
+        self._same = _SameMemo()
+        # Remembered answers only where cells are the tables' alone (no mesh, networks).
+        same = self._same if _comparable(conn, conn) else None
+        _, _, classes, _, node_pods = workload_nodes(conn, same)
         self._node_class = np.array(classes, dtype=np.int64)
         self._node_pods = node_pods
         self._weights = self._weights_of(conn, self._node_class)
@@ -118,17 +122,22 @@ class StatsTracker:
         if touched is None or m is None or not old.n_classes or not new.n_classes:
             self._recount()
             return self.stats
-        _, _, classes, _, node_pods = workload_nodes(new)
-        node_class = np.array(classes, dtype=np.int64)
-        weights = self._weights_of(new, node_class)
         n_old, n_new = old.n_classes, new.n_classes
         live = m >= 0
         inverse = np.full(n_new, -1, dtype=np.intp)
         inverse[m[live]] = np.flatnonzero(live)
+        created = np.flatnonzero(inverse < 0)
+        # The cells that changed, in the new numbering: what the node grouping re-reads.
+        changed_rows = _union([touched[1], _mapped(m, touched[0]), created])
+        changed_cols = _union([touched[3], _mapped(m, touched[2]), created])
+        self._same.carry(new, m, changed_rows, changed_cols)
+        _, _, classes, _, node_pods = workload_nodes(new, self._same)
+        node_class = np.array(classes, dtype=np.int64)
+        weights = self._weights_of(new, node_class)
         # Classes on one side only (emptied, created) and classes whose node count changed
         # are retaken whole, on both sides.
         always_old = np.flatnonzero(~live | (self._weights != np.where(live, weights[m], -1)))
-        always_new = np.flatnonzero(inverse < 0)
+        always_new = created
 
         def close(in_old: Index, in_new: Index) -> tuple[Index, Index]:
             back = inverse[in_new]
@@ -374,6 +383,81 @@ def _admin_cells(old: Connectivity, new: Connectivity) -> tuple[Index, Index, In
         ]
         cells.append(_union(parts))
     return cells[0], cells[1], cells[0], cells[1]
+
+
+class _SameMemo:
+    """`same_behaviour` with its answers kept across changes, for the workloads whose pods
+    fall in several classes (`workload_nodes` asks about each of them every time, and at
+    100,000 pods each question reads whole rows of the matrices). An answer stays true
+    while the classes also agree on the cells the change rewrote (read from the new
+    index), and false while the cell that told them apart (kept as a witness) was not
+    rewritten; an answer about a class the change created, emptied or rewrote is asked
+    again."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[int, ...], tuple[bool, tuple[str, int] | None]] = {}
+
+    def __call__(self, conn: Connectivity, classes: list[int]) -> bool:
+        key = tuple(classes)
+        hit = self.known.get(key)
+        if hit is None:
+            hit = self.known[key] = _behaviour(conn, np.array(key, dtype=np.intp))
+        return hit[0]
+
+    def carry(self, new: Connectivity, m: Index, rows: Index, cols: Index) -> None:
+        rewritten = set(rows.tolist()) | set(cols.tolist())
+        row_set, col_set = set(rows.tolist()), set(cols.tolist())
+        out: dict[tuple[int, ...], tuple[bool, tuple[str, int] | None]] = {}
+        for key, (same, witness) in self.known.items():
+            mapped = sorted(int(m[c]) for c in key)
+            if mapped[0] < 0 or rewritten.intersection(mapped):
+                continue
+            now = tuple(mapped)
+            if not same:
+                if witness is None or witness[0] == "ext":
+                    out[now] = (False, witness)  # external cells of untouched classes stay
+                    continue
+                at = int(m[witness[1]])
+                if at >= 0 and at not in (row_set if witness[0] == "row" else col_set):
+                    out[now] = (False, (witness[0], at))
+                continue
+            differ = _differs_on(new, np.array(now, dtype=np.intp), rows, cols)
+            out[now] = (differ is None, differ)
+        self.known = out
+
+
+def _behaviour(conn: Connectivity, cls: Index) -> tuple[bool, tuple[str, int] | None]:
+    """`same_behaviour` with where the classes differ: ("row", d) when they differ on the
+    cells of destination d, ("col", s) on those of source s, ("ext", -1) outside."""
+    every = np.arange(conn.n_classes, dtype=np.intp)
+    differ = _differs_on(conn, cls, every, every)
+    if differ is not None:
+        return False, differ
+    for table in (to_external_block(conn, cls), from_external_block(conn, cls)):
+        if not bool((table == table[0]).all()):
+            return False, ("ext", -1)
+    return True, None
+
+
+def _differs_on(conn: Connectivity, cls: Index, rows: Index, cols: Index) -> tuple[str, int] | None:
+    """Where the classes `cls` differ on the cells of destinations `rows` (as sources) or
+    of sources `cols` (as destinations), or None."""
+    if len(rows):
+        block = incoming_block(conn, rows, cls)  # [rows, cls, words]
+        bad = np.flatnonzero((block != block[:, :1]).any(axis=(1, 2)))
+        if len(bad):
+            return "row", int(rows[bad[0]])
+    if len(cols):
+        block = incoming_block(conn, cls, cols)  # [cls, cols, words]
+        bad = np.flatnonzero((block != block[:1]).any(axis=(0, 2)))
+        if len(bad):
+            return "col", int(cols[bad[0]])
+    return None
+
+
+def _mapped(m: Index, classes: Index) -> Index:
+    there = m[classes]
+    return there[there >= 0].astype(np.intp)
 
 
 def _one(c: object) -> Index:

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from microseg.engine.views.workload import (
         INGRESS_CONTROLLER_NAME,
         WorkloadGraph,
+        same_behaviour,
         workload_nodes,
     )
 
@@ -136,6 +137,7 @@ __all__ = [
     "paused_gc",
     "pod_mesh_mode",
     "pod_ports",
+    "same_behaviour",
     "service_target_ports",
     "to_external_block",
     "unpack",
@@ -201,6 +203,7 @@ _HOME = {
     "service_target_ports": "microseg.engine.views.ingress",
     "to_external_block": "microseg.engine.views.blocks",
     "unpack": "microseg.engine.index.packed",
+    "same_behaviour": "microseg.engine.views.workload",
     "workload_nodes": "microseg.engine.views.workload",
 }
 
