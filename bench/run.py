@@ -6,8 +6,8 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers, B2,
-                                               blast-B2, B5, B5-100k, webhook, recommend, B3,
-                                               B4, nca-200, nca-500, nca-1000
+                                               blast-B2, B5, B5-100k, webhook, recommend,
+                                               watch, B3, B4, nca-200, nca-500, nca-1000
                                                (`make bench`; about 6 minutes once the
                                                clusters are generated, 8 the first time)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
@@ -310,7 +310,26 @@ STARTUP = Scenario(
     target_metric=150.0,
     script="startup.py",
 )
-SCENARIOS = (*SCENARIOS, B4, B5, B5_100K, WEBHOOK, RECOMMEND_B2, STARTUP)
+WATCH = Scenario(
+    "watch",
+    20,
+    2,
+    10,
+    True,
+    ("--events", "300000", "--samples", "50"),
+    1,
+    timeout_s=900.0,
+    note="bench/watch.py: 300,000 seeded mixed events (Hubble flows, audit, Falco) through the "
+    "watch loop on the demo cluster (target: 100,000 events per CPU-second), then 50 Falco "
+    "shells isolated through the fake API server by `microseg watch --cluster --respond "
+    "isolate` (target: p99 <= 2 s from the line written to the label applied)",
+    library=True,
+    cluster_of="warmup",
+    metric="p99_ms",
+    target_metric=2000.0,
+    script="watch.py",
+)
+SCENARIOS = (*SCENARIOS, B4, B5, B5_100K, WEBHOOK, RECOMMEND_B2, WATCH, STARTUP)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -329,6 +348,7 @@ DEFAULT = (
     "B5-100k",
     "webhook",
     "recommend",
+    "watch",
     "B3",
     "B4",
     "nca-200",

@@ -51,9 +51,10 @@ _COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("apply", "apply", "apply"),
     ("check", "check", "check"),
     ("ui", "ui", "ui"),
+    ("watch", "watch", "watch"),
 )
 # Command groups, each a typer app of its module (`app`), after the commands.
-_GROUPS = ("flows", "webhook", "guardrails")
+_GROUPS = ("flows", "webhook", "guardrails", "quarantine")
 _NAMES = frozenset([name for name, _, _ in _COMMANDS] + list(_GROUPS))
 
 
