@@ -5,16 +5,21 @@ interpreter start-up, imports, parsing and rendering, not just the engine. A mis
 a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
-    .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers, B2,
-                                               blast-B2, B5, B5-100k, webhook, recommend,
-                                               watch, B3, B4, nca-200, nca-500, nca-1000
-                                               (`make bench`; about 6 minutes once the
-                                               clusters are generated, 8 the first time)
+    .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers,
+                                               B2, B2-calico, blast-B2, B5, B5-100k, webhook,
+                                               recommend, watch, B3, B4, nca-200, nca-500,
+                                               nca-1000, nca-calico-200 (`make bench`; about
+                                               7 minutes once the clusters are generated, 9
+                                               the first time, plus B5-100k's ~10 and
+                                               nca-1000's ~5 on a quiet machine)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --only startup  `microseg --help` and `reach` on the demo:
                                                import, wall and CPU ms (bench/startup.py)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
+    .venv/bin/python bench/run.py --only hostile-scale
+                                               bench/hostile.py's cases (in the default set
+                                               too): inputs sized to attack, before and after
     .venv/bin/python bench/run.py --only flows observed traffic on B2's cluster (bench/flows.py:
                                                2,000,000 Hubble lines, DuckDB and Spark
                                                import, simulate; in the default set too)
@@ -22,6 +27,10 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
 runs B1 too), so the ratio prices the guardrail tiers on whatever machine this is.
+B2-calico is likewise B2's cluster plus five Calico tiers, 2,000 Calico policies
+(GlobalNetworkPolicies and projectcalico.org NetworkPolicies with Allow, Deny, Pass and Log
+rules, notSelector, nets and notNets, ICMP, notProtocol), GlobalNetworkSets and NetworkSets
+(bench/generate.py make_calico): at most 2x B2's time.
 
 webhook is bench/webhook.py on B2's cluster (the admission webhook under wrk; its figures
 hold each of its targets).
@@ -42,7 +51,10 @@ project), the two tools run alternately on the same cluster, and the table gives
 medians, the median of the per-round ratios NCA/microseg, and whether the two connectivity
 lists agree in meaning (bench/compare.py; the first differences go to the result JSON). If
 NCA cannot be installed, the comparison is recorded as skipped with the reason; NCA failing
-or disagreeing never fails the bench.
+or disagreeing never fails the bench. nca-calico-200 is the same comparison on small-200's
+workloads and NetworkPolicies plus 100 Calico policies in the subset NCA reads (no tiers:
+every policy in the default tier, with its own order), every protocol compared (ICMP by
+type and code, UDPLite, other protocols by number).
 
 Clusters go to bench/out/<scenario>/cluster (gitignored) and are reused while their
 parameters and the generator's source are unchanged; results go to bench/results/.
@@ -68,6 +80,7 @@ from pathlib import Path
 from typing import Any
 
 import compare
+import hostile
 import nca
 import recommend as flow_keys
 from generate import GENERATOR_VERSION, MARKER, generate
@@ -107,6 +120,8 @@ class Scenario:
     target_metric: float | None = None
     script: str = "library.py"  # the script a library scenario runs (bench/<script>)
     flows: int = 0  # flow keys of a store made for the cluster (bench/recommend.py): {db}
+    calico: int = 0  # Calico policies (bench/generate.py make_calico), with tiers and sets
+    calico_nca: bool = False  # ... in the subset NCA 2.1.0 reads
 
     @property
     def pods(self) -> int:
@@ -131,6 +146,21 @@ SCENARIOS = (
         note="B1 plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy",
     ),
     Scenario("B2", 2000, 5, 5000, True, CONNECTIVITY, 1, target_s=5.0, target_mb=1536),
+    Scenario(
+        "B2-calico",
+        2000,
+        5,
+        5000,
+        True,
+        CONNECTIVITY,
+        1,
+        calico=2000,
+        baseline="B2",
+        target_ratio=2.0,
+        target_mb=1536,
+        note="B2 plus 2,000 Calico policies over 5 tiers, GlobalNetworkSets and NetworkSets; "
+        "target: at most 2x B2's time in the same run",
+    ),
     Scenario(
         "blast-B2",
         2000,
@@ -205,6 +235,20 @@ SCENARIOS = (
         note="B1's cluster shape (1,000 workloads, 500 NPs), against network-config-analyzer "
         + nca.NCA_VERSION
         + " (issue 22: >= 500x)",
+    ),
+    Scenario(
+        "nca-calico-200",
+        200,
+        1,
+        100,
+        False,
+        CONNECTIVITY,
+        3,
+        versus="nca",
+        calico=100,
+        calico_nca=True,
+        note="small-200's cluster plus 100 Calico policies (NCA's subset: default tier), "
+        "against network-config-analyzer " + nca.NCA_VERSION + ", every protocol compared",
     ),
 )
 B4 = Scenario(
@@ -343,6 +387,7 @@ DEFAULT = (
     "B1",
     "B1-tiers",
     "B2",
+    "B2-calico",
     "blast-B2",
     "B5",
     "B5-100k",
@@ -354,6 +399,7 @@ DEFAULT = (
     "nca-200",
     "nca-500",
     "nca-1000",
+    "nca-calico-200",
 )
 
 
@@ -395,6 +441,7 @@ class Result:
     date: str = ""
     load_before: list[float] = field(default_factory=list)
     guardrails: int = 0
+    calico: int = 0
     baseline: str | None = None
     target_ratio: float | None = None
     baseline_seconds: float | None = None
@@ -544,6 +591,8 @@ def reusable(path: Path, s: Scenario, seed: int) -> dict[str, Any] | None:
         "seed": seed,
         "pods_list": s.pods_list,
         "guardrails": s.guardrails,
+        **({"calico": s.calico} if s.calico else {}),
+        **({"calico_nca": True} if s.calico and s.calico_nca else {}),
     }
     ok = summary.get("complete") and summary.get("generator") == GENERATOR_VERSION
     return summary if ok and summary.get("params") == wanted else None
@@ -557,7 +606,15 @@ def ensure_cluster(s: Scenario, seed: int, regenerate: bool) -> tuple[dict[str, 
         return summary, None
     start = time.perf_counter()
     summary = generate(
-        path, s.workloads, s.replicas, s.policies, seed, s.pods_list, guardrails=s.guardrails
+        path,
+        s.workloads,
+        s.replicas,
+        s.policies,
+        seed,
+        s.pods_list,
+        guardrails=s.guardrails,
+        calico=s.calico,
+        calico_nca=s.calico_nca,
     )
     return summary, time.perf_counter() - start
 
@@ -741,6 +798,7 @@ def run_scenario(
     (OUT / s.name).mkdir(parents=True, exist_ok=True)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
     tiers = f", {s.guardrails:,} ANPs + BANP" if s.guardrails else ""
+    tiers += f", {s.calico:,} Calico policies" if s.calico else ""
     print(
         f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{tiers}",
         flush=True,
@@ -768,6 +826,7 @@ def run_scenario(
         load_before=load_average(),
         generate_seconds=None if gen_s is None else round(gen_s, 2),
         guardrails=s.guardrails,
+        calico=s.calico,
         baseline=s.baseline,
         target_ratio=s.target_ratio,
         metric=s.metric,
@@ -872,12 +931,14 @@ def warm_up_nca(nca_bin: Path, seed: int, regenerate: bool, method: str) -> None
     )
 
 
-def check_agreement(c: Comparison, cluster: Path, out_dir: Path) -> None:
-    """Canonicalise both last outputs and compare them by meaning (bench/compare.py)."""
+def check_agreement(c: Comparison, cluster: Path, out_dir: Path, wide: bool = False) -> None:
+    """Canonicalise both last outputs and compare them by meaning (bench/compare.py);
+    `wide`: every protocol (Calico), not just TCP, UDP and SCTP."""
     try:
         known = compare.known_workloads(cluster)
-        ms = compare.canonical_microseg((out_dir / "microseg-stdout.txt").read_text(), known)
-        other = compare.canonical_nca((out_dir / "nca-stdout.txt").read_text(), known)
+        ms_text = (out_dir / "microseg-stdout.txt").read_text()
+        ms = compare.canonical_microseg(ms_text, known, wide=wide)
+        other = compare.canonical_nca((out_dir / "nca-stdout.txt").read_text(), known, wide=wide)
     except (OSError, ValueError, KeyError) as e:
         c.agreement = {"error": f"could not compare the outputs: {e}"}
         return
@@ -905,7 +966,11 @@ def run_comparison(
     at the first run of either that fails or times out."""
     summary, gen_s = ensure_cluster(s, seed, regenerate)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
-    print(f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs", flush=True)
+    extra = f", {s.calico:,} Calico policies" if s.calico else ""
+    print(
+        f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{extra}",
+        flush=True,
+    )
     c = Comparison(
         s.name,
         "nca",
@@ -960,7 +1025,7 @@ def run_comparison(
     if c.round_cpu_ratios:
         c.cpu_ratio = round(statistics.median(c.round_cpu_ratios), 3)
     if c.status == "ok":
-        check_agreement(c, cluster, out_dir)
+        check_agreement(c, cluster, out_dir, wide=s.calico > 0)
     verdict = {True: "agree", False: "DISAGREE", None: "not compared"}[c.agree]
     print(f"[{s.name}] outputs {verdict}", flush=True)
     return c
@@ -1028,7 +1093,9 @@ def table(results: list[Result]) -> str:
                 r.scenario,
                 f"{r.workloads:,}",
                 f"{r.pods:,}",
-                f"{r.policies:,}" + (f"+{r.guardrails + 1}" if r.guardrails else ""),
+                f"{r.policies:,}"
+                + (f"+{r.guardrails + 1}" if r.guardrails else "")
+                + (f"+{r.calico:,}c" if r.calico else ""),
                 seconds or (f"{r.seconds:.2f}" if r.seconds is not None else "-"),
                 mb_text(r.peak_mb),
                 target_text(r),
@@ -1225,6 +1292,18 @@ def run_flows(seed: int, regenerate: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # hostile-scale is bench/hostile.py's set of cases (its own inputs and result file): run
+    # with the default set, or alone with --only hostile-scale.
+    asked = [n for n in args.only or () if n.lower() != "hostile-scale"]
+    with_hostile = (args.only is None and not args.quick) or len(asked) != len(args.only or ())
+    if args.only is not None and not asked:
+        return hostile.main([])
+    args.only = asked or None
+    code = _main(args)
+    return (hostile.main([]) if with_hostile else 0) or code
+
+
+def _main(args: argparse.Namespace) -> int:
     flows = (not args.only and not args.quick) or any(n.lower() == "flows" for n in args.only or [])
     if args.only:
         args.only = [n for n in args.only if n.lower() != "flows"]

@@ -17,7 +17,8 @@ and their new ones put in. Which cells a change can touch is known from the chan
 A change that refines the port or address atoms (a new port number) is counted the same
 way, each index read with its own atoms, and so is an update the engine made by a
 rebuild. Everything else (namespace changes, the mesh, user-defined networks, the ingress
-controller) is counted from scratch, as is a change whose cells are more than a quarter of the matrix. Counts per node
+controller, Calico's tiers, a change in the protocols policies name) is counted from
+scratch, as is a change whose cells are more than a quarter of the matrix. Counts per node
 (isolation, open to external addresses) are kept per class and re-read for the touched
 classes.
 
@@ -58,7 +59,6 @@ from microseg.model.changes import (
     pod_index,
 )
 from microseg.model.netpol import Direction, NetworkPolicy
-from microseg.model.sets import Protocol
 
 __all__ = ["StatsTracker"]
 
@@ -222,7 +222,7 @@ class StatsTracker:
     ) -> npt.NDArray[np.int64]:
         """Node pairs in the cells `rows x cols` of `[destination, source]`: all, per
         protocol, on all ports."""
-        out = np.zeros(len(Protocol) + 2, dtype=np.int64)
+        out = np.zeros(len(conn.ports.protocols) + 2, dtype=np.int64)
         if not len(rows) or not len(cols):
             return out
         protocols = _protocol_words(conn)
@@ -300,7 +300,9 @@ class StatsTracker:
             isolated_egress=int(eg.sum()),
             isolated_both=int((ing & eg).sum()),
             allowed_pairs=int(pairs[0]),
-            pairs_per_protocol=tuple((p, int(pairs[1 + k])) for k, p in enumerate(Protocol)),
+            pairs_per_protocol=tuple(
+                (p, int(pairs[1 + k])) for k, p in enumerate(conn.ports.protocols)
+            ),
             pairs_all_ports=int(pairs[-1]),
             workloads_open_to_external=int(self._reached[node_class].sum())
             if len(node_class)
@@ -348,7 +350,11 @@ def _comparable(old: Connectivity, new: Connectivity) -> bool:
             return False
         if conn.classes.controller is not None:
             return False
-    return old.ips.show_v6 == new.ips.show_v6
+        if conn.calico is not None or conn.cluster.has_calico:
+            return False  # Calico's ordered tiers decide cells a policy's targets do not bound
+    # The protocols counted (those some policy names, engine PortAtoms) decide what an
+    # allow-everything cell counts for: when they change, every cell's counts may.
+    return old.ips.show_v6 == new.ips.show_v6 and old.ports.protocols == new.ports.protocols
 
 
 def _class_map(old: Connectivity, new: Connectivity) -> Index | None:

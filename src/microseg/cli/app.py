@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT
+from microseg.cli.common import EXIT_BAD_INPUT, footprint_text
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
 from microseg.errors import MicrosegError
+from microseg.render.escape import terminal_safe
 
 __all__ = ["COMMANDS", "app", "build_app", "main"]
 
@@ -123,6 +124,22 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def out_of_memory(exc: MemoryError) -> str:
+    """The one line for a MemoryError: what was asked (numpy says how much, for which
+    shape), at what size of input, and what to do."""
+    asked = str(exc).strip()
+    size = footprint_text()
+    parts = ["error: out of memory"]
+    if asked:
+        parts.append(f" ({asked[:200]})")
+    if size:
+        parts.append(f" with {size}")
+    return terminal_safe(
+        "".join(parts) + ": the input is too large to analyse on this machine; analyse fewer "
+        "namespaces at a time, or use `microseg stats` (which never holds whole tables)\n"
+    )
+
+
 def main() -> None:
     # Whatever reaches a stream (a lone surrogate from a JSON string, say) is written, never
     # a UnicodeEncodeError: renderers escape what they can, this catches the rest.
@@ -138,13 +155,9 @@ def main() -> None:
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(EXIT_BAD_INPUT)
-    except MemoryError:
-        # Never a traceback, even here: say what ran out, and what to do about it.
-        sys.stderr.write(
-            "error: out of memory: the input is too large to analyse on this machine; "
-            "analyse fewer namespaces at a time, or use `microseg stats` (which never "
-            "holds whole tables)\n"
-        )
+    except MemoryError as exc:
+        # Never a traceback, even here: say at what size it ran out, and what to do.
+        sys.stderr.write(out_of_memory(exc))
         sys.exit(EXIT_BAD_INPUT)
     except RecursionError:
         sys.stderr.write("error: the input nests too deeply to analyse; refused\n")

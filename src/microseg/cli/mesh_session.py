@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from microseg.cli.common import Inputs, Session, fail
+from microseg.cli.common import Inputs, Session, fail, record_connectivity
 from microseg.cli.options import HostNetworkChoice, LayerChoice
 
 if TYPE_CHECKING:  # the engine (numpy) is imported by the command that runs, not by --help
@@ -81,6 +81,7 @@ def mesh_connectivity(
         conn = session.stage(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
+    record_connectivity(conn)
     return conn if chosen is None else conn.with_layer(chosen)
 
 

@@ -70,8 +70,14 @@ if TYPE_CHECKING:
         pair_block,
         to_external_block,
     )
+    from microseg.engine.views.calico_lint import (
+        CalicoPolicyFact,
+        CalicoRuleFact,
+        calico_lint_facts,
+    )
     from microseg.engine.views.edge_conditions import (
         EdgeConditions,
+        PairConditions,
         edge_conditions,
         external_conditions,
     )
@@ -90,6 +96,8 @@ __all__ = [
     "INGRESS_CONTROLLER_NAME",
     "NO_MATCH",
     "Bits",
+    "CalicoPolicyFact",
+    "CalicoRuleFact",
     "Code",
     "Connectivity",
     "Decision",
@@ -106,6 +114,7 @@ __all__ = [
     "NetworkIsolation",
     "NetworkSide",
     "NetworkSplit",
+    "PairConditions",
     "PolicyKind",
     "PortAtoms",
     "RuleCompiler",
@@ -117,6 +126,7 @@ __all__ = [
     "Verdict",
     "WorkloadGraph",
     "applies_to",
+    "calico_lint_facts",
     "chunks",
     "edge_conditions",
     "effective_mode",
@@ -150,6 +160,8 @@ _HOME = {
     "ALLOW": "microseg.engine.combine",
     "Bits": "microseg.engine.index.packed",
     "CODE_OF": "microseg.engine.combine",
+    "CalicoPolicyFact": "microseg.engine.views.calico_lint",
+    "CalicoRuleFact": "microseg.engine.views.calico_lint",
     "Code": "microseg.engine.combine",
     "Connectivity": "microseg.engine.connectivity",
     "DENY": "microseg.engine.combine",
@@ -169,6 +181,7 @@ _HOME = {
     "NetworkIsolation": "microseg.engine.index.networks",
     "NetworkSide": "microseg.engine.query",
     "NetworkSplit": "microseg.engine.query",
+    "PairConditions": "microseg.engine.views.edge_conditions",
     "PolicyKind": "microseg.engine.query",
     "PortAtoms": "microseg.engine.index.atoms",
     "RuleCompiler": "microseg.engine.index.rules",
@@ -180,6 +193,7 @@ _HOME = {
     "Verdict": "microseg.engine.query",
     "WorkloadGraph": "microseg.engine.views.workload",
     "applies_to": "microseg.engine.mesh.match",
+    "calico_lint_facts": "microseg.engine.views.calico_lint",
     "chunks": "microseg.engine.views.blocks",
     "edge_conditions": "microseg.engine.views.edge_conditions",
     "effective_mode": "microseg.engine.mesh.match",
@@ -200,10 +214,10 @@ _HOME = {
     "paused_gc": "microseg.engine.index.gcpause",
     "pod_mesh_mode": "microseg.engine.mesh.match",
     "pod_ports": "microseg.engine.views.ingress",
+    "same_behaviour": "microseg.engine.views.workload",
     "service_target_ports": "microseg.engine.views.ingress",
     "to_external_block": "microseg.engine.views.blocks",
     "unpack": "microseg.engine.index.packed",
-    "same_behaviour": "microseg.engine.views.workload",
     "workload_nodes": "microseg.engine.views.workload",
 }
 

@@ -6,14 +6,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from microseg.ingest.limits import MAX_INPUT_BYTES
     from microseg.ingest.manifests import ClusterBuilder, load
 
-__all__ = ["ClusterBuilder", "load"]
+__all__ = ["MAX_INPUT_BYTES", "ClusterBuilder", "load"]
 
 # Each name's module, imported on first use (PEP 562): importing one submodule (the
 # engine options the CLI reads, say) no longer loads every other one, and numpy with them.
 _HOME = {
     "ClusterBuilder": "microseg.ingest.manifests",
+    "MAX_INPUT_BYTES": "microseg.ingest.limits",
     "load": "microseg.ingest.manifests",
 }
 

@@ -52,7 +52,12 @@ def _label_error(k: object, v: object) -> str | None:
 def parse_service_account(doc: Document) -> ServiceAccount:
     meta = _named_meta(doc)
     namespace = meta.get("namespace") or "default"
-    return ServiceAccount(str(namespace), meta["name"], doc.origin())
+    labels = meta.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise _bad(("metadata", "labels"), "expected a mapping of labels")
+    return ServiceAccount(str(namespace), meta["name"], doc.origin(), FrozenLabels(labels))
 
 
 def parse_node(doc: Document) -> Node:

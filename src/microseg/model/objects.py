@@ -41,6 +41,8 @@ class WorkloadKey:
     kind: str
 
     def __str__(self) -> str:
+        if not self.namespace:  # cluster-scoped: a Calico HostEndpoint
+            return f"{self.name}[{self.kind}]"
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
 
@@ -97,6 +99,9 @@ class Pod:
     injected: bool = False
     """The pod already has an Istio sidecar: an `istio-proxy` container or the injector's
     annotations (engine/mesh/match.py, pod_mesh_mode)."""
+    profiles: tuple[str, ...] = ()
+    """Calico profiles a WorkloadEndpoint (or a HostEndpoint) names; empty for a pod: Calico
+    gives every Kubernetes pod kns.<namespace> and ksa.<namespace>.<serviceaccount>."""
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""
@@ -143,3 +148,5 @@ class ServiceAccount:
     namespace: str
     name: str
     origin: Origin = field(default=Origin(), compare=False)
+    labels: FrozenLabels = field(default_factory=FrozenLabels)
+    """What Calico's serviceAccountSelector and serviceAccounts.selector match."""

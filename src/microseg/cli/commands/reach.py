@@ -4,7 +4,7 @@ allowed, 1 when denied, 2 on bad input."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,10 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
+
+if TYPE_CHECKING:
+    from microseg.engine import Connectivity, Decision
+    from microseg.model import ConnSet
 
 __all__ = ["ReachFormat", "reach"]
 
@@ -62,7 +66,7 @@ def reach(
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.engine import UnknownEndpointError, Verdict
-    from microseg.render.reach import decision_json, decision_text
+    from microseg.render.reach import decision_json, decision_text, staged_text
 
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
@@ -87,5 +91,21 @@ def reach(
                 "(the Deployment is not in the input; its name is the ReplicaSet's "
                 "without the pod-template-hash)\n"
             )
-    emit(decision_json(decision) if output is ReachFormat.JSON else decision_text(decision))
+    staged = _staged(conn, decision, conns)
+    if output is ReachFormat.JSON:
+        emit(decision_json(decision, staged))
+    else:
+        emit(decision_text(decision) + (staged_text(decision, staged) if staged else ""))
     raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)
+
+
+def _staged(conn: Connectivity, decision: Decision, conns: ConnSet | None) -> Decision | None:
+    """The same query with Calico's staged policies enforced (model/staged.py), when the
+    input has staged policies; the exit code stays the enforced verdict's."""
+    if not conn.cluster.calico.staged:
+        return None
+    from microseg.engine import Connectivity
+    from microseg.model.staged import enforce_staged
+
+    after = Connectivity.build(enforce_staged(conn.cluster), conn.options).with_layer(conn.layer)
+    return after.reach(after.resolve(decision.src), after.resolve(decision.dst), conns)
