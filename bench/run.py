@@ -15,6 +15,8 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --only startup  `microseg --help` and `reach` on the demo:
                                                import, wall and CPU ms (bench/startup.py)
+    .venv/bin/python bench/run.py --only parsers  YAML and JSON parsers on B5-100k's files
+                                               (bench/parsers.py; not in the default set)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
     .venv/bin/python bench/run.py --only hostile-scale
@@ -336,6 +338,23 @@ RECOMMEND_B2 = Scenario(
     cluster_of="B2",
     flows=1_000_000,
 )
+PARSERS = Scenario(
+    "parsers",
+    20000,
+    5,
+    33000,
+    True,
+    ("{dir}", "--repeat", "3"),
+    1,
+    timeout_s=1800.0,
+    note="bench/parsers.py: YAML and JSON parsers (PyYAML's C loader and events, rapidyaml, "
+    "yaml-rs, ryaml, py-yaml12; json, orjson) in a venv of their own, checked on YAML 1.1 "
+    "booleans and octals, merge keys, multi-document streams and bad input, and timed in CPU "
+    "seconds on B5-100k's policy files (16 MB of YAML) and pods List (89 MB of JSON)",
+    library=True,
+    cluster_of="B5-100k",
+    script="parsers.py",
+)
 STARTUP = Scenario(
     "startup",
     20,
@@ -373,7 +392,7 @@ WATCH = Scenario(
     target_metric=2000.0,
     script="watch.py",
 )
-SCENARIOS = (*SCENARIOS, B4, B5, B5_100K, WEBHOOK, RECOMMEND_B2, WATCH, STARTUP)
+SCENARIOS = (*SCENARIOS, B4, B5, B5_100K, WEBHOOK, RECOMMEND_B2, WATCH, STARTUP, PARSERS)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
