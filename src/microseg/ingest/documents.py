@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from microseg.errors import Diagnostic, Origin, Severity
@@ -329,12 +330,23 @@ def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
 
 def _json_documents(text: str, file: str) -> Iterator[Parsed]:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         raise _ReadError(_error("MS002", f"invalid JSON: {exc.msg}", file, exc.lineno)) from exc
     except RecursionError as exc:
         raise _ReadError(_error("MS003", "JSON nesting too deep; refused", file)) from exc
     yield data, 1, None, None, None
+
+
+def _loads(text: str) -> Any:
+    """JSON through orjson (a `kubectl get -o json` of 150,000 pods decodes several times
+    faster), and through the standard library whenever orjson refuses: what the standard
+    library accepts beyond strict JSON (NaN, integers past 64 bits, lone surrogates) reads
+    as before, and its error messages and line numbers stay the diagnostics'."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 _LIST_KIND = re.compile(r"^[A-Za-z]*List$")
