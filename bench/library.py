@@ -7,7 +7,7 @@ bench/run.py runs it as a subprocess, like any other scenario, so that the wall 
 peak RSS of the whole process are measured the same way.
 
     python bench/library.py reach DIR [--queries 10000] [--seed 1]
-    python bench/library.py apply DIR [--changes 200] [--seed 1] [--budget 300]
+    python bench/library.py apply DIR [--changes 200] [--seed 1] [--budget 300] [--recount]
 
 reach (B4): random workload pairs, seeded; one query in five asks for TCP 8080 (the port
 resolved on the destination, as the CLI does), one in ten has an external address on one
@@ -15,8 +15,10 @@ side. Each timed query is the whole `conn.reach(...)` call: names resolved, the 
 allowed set and both explanations built.
 
 apply (B5): a seeded mix of realistic changes (policies modified, added, deleted; pods
-relabelled; new port numbers), each timed as `conn = conn.apply(change)` plus
-`compute_stats(conn)`. `--budget` bounds the seconds spent on changes: the figure is the
+relabelled; new port numbers), each timed as `StatsTracker.apply(change)`: the index's
+`conn.apply(change)` plus the stats re-answered over the cells the change touched
+(analyses/stats_tracker.py), or with `--recount` as `conn.apply(change)` plus
+`compute_stats(conn)` from scratch (the figure before the tracker). `--budget` bounds the seconds spent on changes: the figure is the
 median of those done, and how many were planned and done is in the JSON. After the last
 change the stats are compared with a rebuild from scratch (classes, port and IP atoms
 excepted: an incremental index may keep atoms a rebuild would merge); a mismatch is
@@ -29,6 +31,7 @@ import argparse
 import dataclasses
 import gc
 import json
+import os
 import random
 import resource
 import statistics
@@ -41,6 +44,7 @@ from typing import Any
 
 import microseg
 from microseg.analyses.stats import Stats, compute_stats
+from microseg.analyses.stats_tracker import StatsTracker
 from microseg.model.changes import (
     Change,
     DeletePolicy,
@@ -291,32 +295,44 @@ def stats_mismatch(a: Stats, b: Stats) -> dict[str, Any]:
     }
 
 
-def bench_apply(path: Path, n: int, seed: int, budget_s: float) -> dict[str, Any]:
+def bench_apply(path: Path, n: int, seed: int, budget_s: float, recount: bool) -> dict[str, Any]:
+    """Each change applied and the stats re-answered: by `StatsTracker` (the cells the
+    change touched retaken), or with `recount` by `compute_stats` from scratch, as before."""
     conn, figures = load_and_build(path)
     start = time.perf_counter()
-    compute_stats(conn)
+    tracker = StatsTracker(conn)
     figures["stats_warm_seconds"] = round(time.perf_counter() - start, 3)
+    figures["stats"] = "recount" if recount else "tracked"
     maker = ChangeMaker(conn.cluster, random.Random(seed))
     seconds: list[float] = []
     apply_s: list[float] = []
     stats_s: list[float] = []
     by_kind: dict[str, list[float]] = {}
+    cpu_s: list[float] = []
     spent = 0.0
+    recounts = tracker.full_recounts
     for _ in range(n):
         if spent > budget_s:
             break
-        kind, change = maker.make(conn.cluster)
+        kind, change = maker.make(tracker.conn.cluster)
         gc.collect()
+        c0 = time.process_time()
         t0 = time.perf_counter()
-        conn = conn.apply(change)
-        t1 = time.perf_counter()
-        compute_stats(conn)
+        if recount:
+            tracker.conn = tracker.conn.apply(change)
+            t1 = time.perf_counter()
+            compute_stats(tracker.conn)
+        else:
+            tracker.apply(change)
+            t1 = t0 + tracker.last_apply_seconds
         took = time.perf_counter() - t0
+        cpu_s.append(time.process_time() - c0)
         spent += took
         seconds.append(took)
         apply_s.append(t1 - t0)
         stats_s.append(took - (t1 - t0))
         by_kind.setdefault(kind, []).append(took)
+    conn = tracker.conn
     figures.update(summary_ms(seconds))
     figures.update(
         {
@@ -329,10 +345,15 @@ def bench_apply(path: Path, n: int, seed: int, budget_s: float) -> dict[str, Any
             "per_kind": {k: {"changes": len(v), **summary_ms(v)} for k, v in by_kind.items()},
             "apply_only": summary_ms(apply_s),
             "stats_only": summary_ms(stats_s),
+            # CPU seconds of this process per change: on a loaded machine wall time also
+            # counts the minutes other processes held both cores
+            "cpu": summary_ms(cpu_s),
+            "load_average": list(os.getloadavg()),
+            "recounted_changes": 0 if recount else tracker.full_recounts - recounts,
         }
     )
     t0 = time.perf_counter()
-    incremental = compute_stats(conn)
+    incremental = compute_stats(conn) if recount else tracker.stats
     rebuilt = compute_stats(microseg.Connectivity.build(conn.cluster))
     mismatch = stats_mismatch(incremental, rebuilt)
     figures["check"] = {
@@ -360,6 +381,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     apply.add_argument(
         "--budget", type=float, default=300.0, help="stop applying changes after this many seconds"
     )
+    apply.add_argument(
+        "--recount",
+        action="store_true",
+        help="re-answer stats with compute_stats from scratch (the figure before StatsTracker)",
+    )
     return parser.parse_args(argv)
 
 
@@ -368,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reach":
         figures = bench_reach(args.dir, args.queries, args.seed)
     else:
-        figures = bench_apply(args.dir, args.changes, args.seed, args.budget)
+        figures = bench_apply(args.dir, args.changes, args.seed, args.budget, args.recount)
     figures["command"] = args.command
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")

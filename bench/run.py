@@ -5,13 +5,18 @@ interpreter start-up, imports, parsing and rendering, not just the engine. A mis
 a timeout is recorded, never raised: the point is to see how far off we are. Only a run that
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
-    .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
-                                               B2-calico, blast-B2, audit, B5, webhook, recommend,
-                                               watch, B3, B4, nca-200, nca-500,
-                                               nca-calico-200 (`make bench`; about 7 minutes
-                                               once the clusters are generated, 9 the first
-                                               time)
+    .venv/bin/python bench/run.py              startup, small-200, small-500, B1, B1-tiers,
+                                               B2, B2-calico, blast-B2, audit, B5, B5-100k, webhook,
+                                               recommend, watch, B3, B4, nca-200, nca-500,
+                                               nca-1000, nca-calico-200 (`make bench`; about
+                                               7 minutes once the clusters are generated, 9
+                                               the first time, plus B5-100k's ~10 and
+                                               nca-1000's ~5 on a quiet machine)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
+    .venv/bin/python bench/run.py --only startup  `microseg --help` and `reach` on the demo:
+                                               import, wall and CPU ms (bench/startup.py)
+    .venv/bin/python bench/run.py --only parsers  YAML and JSON parsers on B5-100k's files
+                                               (bench/parsers.py; not in the default set)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
     .venv/bin/python bench/run.py --only hostile-scale
@@ -35,14 +40,15 @@ hold each of its targets).
 `recommend` times `microseg recommend` on B2's cluster from a flow store of about
 1,000,000 keys that bench/recommend.py makes once (reused while unchanged; not timed).
 
-B4 and B5 are library figures (bench/library.py, run as its own process like the CLI, so
+B4, B5 and B5-100k are library figures (bench/library.py, run as its own process like the CLI, so
 its wall time and peak RSS are the whole process's): B4 times 10,000 `reach` queries on B3's
-index, B5 applies changes to B2's index and re-answers `stats` after each. Their targets are
+index, B5 applies changes to B2's index and re-answers `stats` after each (StatsTracker),
+B5-100k the same on a cluster of 100,000 pods. Their targets are
 on a figure the script prints (median milliseconds per query or per change), not on the
 process's seconds; they reuse B3's and B2's generated clusters.
 
-nca-200 and nca-500 compare microseg with network-config-analyzer 2.1.0 (NCA) on the
-small-200 and small-500 clusters: NCA is installed into bench/out/nca-venv (never into the
+nca-200, nca-500 and nca-1000 compare microseg with network-config-analyzer 2.1.0 (NCA) on
+clusters of 200, 500 and 1,000 workloads: NCA is installed into bench/out/nca-venv (never into the
 project), the two tools run alternately on the same cluster, and the table gives both
 medians, the median of the per-round ratios NCA/microseg, and whether the two connectivity
 lists agree in meaning (bench/compare.py; the first differences go to the result JSON). If
@@ -219,6 +225,20 @@ SCENARIOS = (
         note="small-500's cluster, against network-config-analyzer " + nca.NCA_VERSION,
     ),
     Scenario(
+        "nca-1000",
+        1000,
+        1,
+        500,
+        False,
+        CONNECTIVITY,
+        1,
+        versus="nca",
+        timeout_s=1800.0,
+        note="B1's cluster shape (1,000 workloads, 500 NPs), against network-config-analyzer "
+        + nca.NCA_VERSION
+        + " (issue 22: >= 500x)",
+    ),
+    Scenario(
         "nca-calico-200",
         200,
         1,
@@ -264,6 +284,22 @@ B5 = Scenario(
     "compute_stats(); target: median per change; stats checked against a rebuild",
     library=True,
     cluster_of="B2",
+    metric="median_ms",
+    target_metric=100.0,
+)
+B5_100K = Scenario(
+    "B5-100k",
+    20000,
+    5,
+    33000,
+    True,
+    ("apply", "{dir}", "--changes", "100", "--budget", "300"),
+    1,
+    timeout_s=1200.0,
+    note="library: B5's change mix (bench/library.py apply) on a 100,000-pod cluster with "
+    "B3's policy density (20,000 workloads x 5 replicas, 33,000 NetworkPolicies); target: "
+    "median per change (apply plus stats) <= 100 ms",
+    library=True,
     metric="median_ms",
     target_metric=100.0,
 )
@@ -315,6 +351,41 @@ AUDIT_B2 = Scenario(
     note="microseg audit on B2's cluster: every finding, every framework (CIS 1.12), JSON",
     cluster_of="B2",
 )
+PARSERS = Scenario(
+    "parsers",
+    20000,
+    5,
+    33000,
+    True,
+    ("{dir}", "--repeat", "3"),
+    1,
+    timeout_s=1800.0,
+    note="bench/parsers.py: YAML and JSON parsers (PyYAML's C loader and events, rapidyaml, "
+    "yaml-rs, ryaml, py-yaml12; json, orjson) in a venv of their own, checked on YAML 1.1 "
+    "booleans and octals, merge keys, multi-document streams and bad input, and timed in CPU "
+    "seconds on B5-100k's policy files (16 MB of YAML) and pods List (89 MB of JSON)",
+    library=True,
+    cluster_of="B5-100k",
+    script="parsers.py",
+)
+STARTUP = Scenario(
+    "startup",
+    20,
+    2,
+    10,
+    True,
+    ("--runs", "7"),
+    1,
+    timeout_s=600.0,
+    note="bench/startup.py: `microseg --help` and `microseg reach` on the demo, 7 processes "
+    "each under -X importtime (median total import ms; target <= 150 ms each) and 7 without "
+    "(median wall and CPU ms), with `import numpy` timed alongside as a yardstick of the load",
+    library=True,
+    cluster_of="warmup",
+    metric="reach_import_ms",
+    target_metric=150.0,
+    script="startup.py",
+)
 WATCH = Scenario(
     "watch",
     20,
@@ -334,7 +405,18 @@ WATCH = Scenario(
     target_metric=2000.0,
     script="watch.py",
 )
-SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2, AUDIT_B2, WATCH)
+SCENARIOS = (
+    *SCENARIOS,
+    B4,
+    B5,
+    B5_100K,
+    WEBHOOK,
+    RECOMMEND_B2,
+    AUDIT_B2,
+    WATCH,
+    STARTUP,
+    PARSERS,
+)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -342,6 +424,7 @@ WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 NCA_WARMUP = Scenario("nca-warmup", 20, 1, 10, False, CONNECTIVITY, 1, timeout_s=120.0)
 QUICK = ("small-200", "small-500", "B1", "B1-tiers", "nca-200")
 DEFAULT = (
+    "startup",
     "small-200",
     "small-500",
     "B1",
@@ -351,6 +434,7 @@ DEFAULT = (
     "blast-B2",
     "audit",
     "B5",
+    "B5-100k",
     "webhook",
     "recommend",
     "watch",
@@ -358,6 +442,7 @@ DEFAULT = (
     "B4",
     "nca-200",
     "nca-500",
+    "nca-1000",
     "nca-calico-200",
 )
 
@@ -370,6 +455,9 @@ class Run:
     peak_mb: float | None  # None: killed before its wrapper could report
     exit_code: int | None
     timed_out: bool
+    # user + system CPU seconds of the process: on this shared machine a loaded minute
+    # stretches wall time far more than CPU time, so both are kept
+    cpu_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -386,6 +474,7 @@ class Result:
     status: str = "ok"  # ok | timeout | failed
     met: bool | None = None  # None: no target
     seconds: float | None = None
+    cpu_seconds: float | None = None  # median user + system seconds
     peak_mb: float | None = None
     runs: list[Run] = field(default_factory=list)
     output_lines: int | None = None
@@ -417,6 +506,7 @@ class ToolRuns:
     seconds: float | None = None  # median
     peak_mb: float | None = None
     runs: list[Run] = field(default_factory=list)
+    cpu_seconds: float | None = None  # median
     output_lines: int | None = None
     stderr_tail: list[str] = field(default_factory=list)
 
@@ -440,6 +530,8 @@ class Comparison:
     install: str = ""
     ratio: float | None = None  # median over the rounds of versus seconds / microseg seconds
     round_ratios: list[float] = field(default_factory=list)
+    cpu_ratio: float | None = None  # the same over CPU seconds (user + system)
+    round_cpu_ratios: list[float] = field(default_factory=list)
     agree: bool | None = None  # None: not compared (a side failed, or its output did not parse)
     agreement: dict[str, Any] = field(default_factory=dict)
     versus_runs: ToolRuns | None = None
@@ -586,7 +678,8 @@ def microseg_bin() -> str:
 
 
 # The fallback when GNU time is missing: a bare interpreter (-S -I: no site, ~10 MB) that
-# spawns the command, reaps it with wait4 and writes "<maxrss KiB> <seconds>" to argv[1].
+# spawns the command, reaps it with wait4 and writes "<maxrss KiB> <seconds> <user> <sys>"
+# to argv[1].
 LAUNCHER = """
 import os, sys, time
 start = time.perf_counter()
@@ -594,7 +687,7 @@ pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
 seconds = time.perf_counter() - start
 with open(sys.argv[1], "w") as f:
-    f.write(f"{usage.ru_maxrss} {seconds:.4f}\\n")
+    f.write(f"{usage.ru_maxrss} {seconds:.4f} {usage.ru_utime:.3f} {usage.ru_stime:.3f}\\n")
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -621,19 +714,22 @@ def wrap(cmd: list[str], report: Path, method: str) -> list[str]:
     memory's high-water mark across exec), and this process has just generated the
     cluster; nor getrusage(RUSAGE_CHILDREN), a maximum over every child so far."""
     if method == "gnu-time":
-        return [GNU_TIME, "-f", "%M", "-o", str(report), *cmd]
+        return [GNU_TIME, "-f", "%M - %U %S", "-o", str(report), *cmd]
     return [sys.executable, "-S", "-I", "-c", LAUNCHER, str(report), *cmd]
 
 
-def read_report(report: Path) -> tuple[float | None, float | None]:
-    """(peak MB, seconds or None) from the wrapper's last line; (None, None) if it was
+def read_report(report: Path) -> tuple[float | None, float | None, float | None]:
+    """(peak MB, wall seconds or None, CPU seconds or None) from the wrapper's last line:
+    `RSS WALL USER SYS`, WALL `-` from GNU time (timed here instead); all None if it was
     killed before writing. GNU time puts "Command exited with ..." on a line before."""
     try:
         fields = report.read_text().split("\n")[-2].split()
     except (OSError, IndexError):
-        return None, None
+        return None, None, None
     peak_mb = int(fields[0]) / 1024  # ru_maxrss and %M are KiB on Linux
-    return peak_mb, float(fields[1]) if len(fields) > 1 else None
+    wall = float(fields[1]) if len(fields) > 1 and fields[1] != "-" else None
+    cpu = float(fields[2]) + float(fields[3]) if len(fields) > 3 else None
+    return peak_mb, wall, cpu
 
 
 def child_env() -> dict[str, str]:
@@ -681,13 +777,14 @@ def measure(
         finally:
             timer.cancel()
         outer = time.perf_counter() - start
-    peak_mb, inner = read_report(report)
+    peak_mb, inner, cpu = read_report(report)
     timed_out = fired.is_set()
     return Run(
         round(inner if inner is not None else outer, 3),
         round(peak_mb, 1) if peak_mb is not None else None,
         None if timed_out else code,
         timed_out,
+        round(cpu, 3) if cpu is not None else None,
     )
 
 
@@ -700,6 +797,8 @@ def judge(r: Result) -> None:
         r.status = "failed"
     if done:
         r.seconds = round(statistics.median(run.seconds for run in done), 3)
+        cpu = [run.cpu_seconds for run in done if run.cpu_seconds is not None]
+        r.cpu_seconds = round(statistics.median(cpu), 3) if cpu else None
     peaks = [run.peak_mb for run in r.runs if run.peak_mb is not None]
     r.peak_mb = max(peaks) if peaks else None
     if r.target_s is None and r.target_mb is None:
@@ -831,6 +930,8 @@ def judge_tool(t: ToolRuns) -> None:
         t.status = "failed"
     if done:
         t.seconds = round(statistics.median(run.seconds for run in done), 3)
+        cpu = [run.cpu_seconds for run in done if run.cpu_seconds is not None]
+        t.cpu_seconds = round(statistics.median(cpu), 3) if cpu else None
     peaks = [run.peak_mb for run in t.runs if run.peak_mb is not None]
     t.peak_mb = max(peaks) if peaks else None
 
@@ -951,6 +1052,8 @@ def run_comparison(
         if b.timed_out or b.exit_code != 0:
             break
         c.round_ratios.append(round(a.seconds / b.seconds, 3))
+        if a.cpu_seconds and b.cpu_seconds:
+            c.round_cpu_ratios.append(round(a.cpu_seconds / b.cpu_seconds, 3))
     judge_tool(theirs)
     judge_tool(ours)
     if not ours.runs:
@@ -963,6 +1066,8 @@ def run_comparison(
         c.status, c.reason = f"versus-{theirs.status}", f"NCA {theirs.status}"
     if c.round_ratios:
         c.ratio = round(statistics.median(c.round_ratios), 3)
+    if c.round_cpu_ratios:
+        c.cpu_ratio = round(statistics.median(c.round_cpu_ratios), 3)
     if c.status == "ok":
         check_agreement(c, cluster, out_dir, wide=s.calico > 0)
     verdict = {True: "agree", False: "DISAGREE", None: "not compared"}[c.agree]
@@ -1052,7 +1157,10 @@ def seconds_text(t: ToolRuns | None) -> str:
         return "-"
     if t.status == "timeout":
         return f">{t.runs[-1].seconds:.1f}"
-    return f"{t.seconds:.2f}" if t.seconds is not None else "-"
+    if t.seconds is None:
+        return "-"
+    cpu = f" ({t.cpu_seconds:.2f} CPU)" if t.cpu_seconds is not None else ""
+    return f"{t.seconds:.2f}{cpu}"
 
 
 def agree_text(c: Comparison) -> str:
@@ -1068,7 +1176,7 @@ def agree_text(c: Comparison) -> str:
 
 def comparison_table(comparisons: list[Comparison]) -> str:
     """scenario, rounds, each side's median seconds, the median ratio, agreement."""
-    head = ("scenario", "rounds", "NCA s", "microseg s", "NCA/microseg", "agree?")
+    head = ("scenario", "rounds", "NCA s", "microseg s", "NCA/microseg", "CPU ratio", "agree?")
     rows = [head]
     for c in comparisons:
         rows.append(
@@ -1078,13 +1186,14 @@ def comparison_table(comparisons: list[Comparison]) -> str:
                 seconds_text(c.versus_runs),
                 seconds_text(c.microseg_runs),
                 f"{c.ratio:.1f}x" if c.ratio is not None else "-",
+                f"{c.cpu_ratio:.1f}x" if c.cpu_ratio is not None else "-",
                 agree_text(c),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = [
         "  ".join(
-            cell.ljust(w) if i in (0, 5) else cell.rjust(w)
+            cell.ljust(w) if i in (0, 6) else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in rows

@@ -13,19 +13,22 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from microseg.engine import Connectivity, EngineOptions, HostNetwork
 from microseg.errors import Diagnostic, InputError, Severity
-from microseg.ingest import MAX_INPUT_BYTES, load
-from microseg.model import Cluster
+from microseg.ingest.limits import MAX_INPUT_BYTES
 from microseg.render.diagnostics import render_diagnostics
 from microseg.render.escape import terminal_safe
-from microseg.render.text import text_console
 
+# The engine (numpy), the parsers (PyYAML, pydantic) and rich are imported where they are
+# first used, not here: every command module imports this one, and `microseg --help` or a
+# mistyped option should not pay for them (tests/unit/cli/test_startup.py holds to it).
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from microseg.engine import Connectivity, EngineOptions
     from microseg.ingest.cluster import ClusterConfig, ClusterRead
+    from microseg.model import Cluster
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -161,26 +164,55 @@ class Session:
         self.namespace = namespace
         self.assume_system_pods = assume_system_pods
         self.assume_mesh = assume_mesh
+        from microseg.engine import EngineOptions, HostNetwork
+
         try:
-            self.options = EngineOptions(HostNetwork(host_network))
+            self.options: EngineOptions = EngineOptions(HostNetwork(host_network))
         except ValueError:
             fail(f"--host-network {host_network!r}: expected node or pod")
-        color = not no_color and "NO_COLOR" not in os.environ
-        self.err = Console(stderr=True, no_color=not color, highlight=False)
-        # A fixed width off a terminal, tables wrapped between words (render/text.py).
-        self.out = text_console(no_color=not color)
+        self.color = not no_color and "NO_COLOR" not in os.environ
+        self._err: Console | None = None
+        self._out: Console | None = None
         self._progress: Progress | None = None
         self._timer: threading.Timer | None = None
         self._stage = ""
         self.timings: dict[str, float] = {}
         self.rbac = False  # `--cluster` also lists RBAC objects (microseg audit)
 
+    @property
+    def err(self) -> Console:
+        """rich's console on stderr, made (and rich imported) on first use."""
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, no_color=not self.color, highlight=False)
+        return self._err
+
+    @property
+    def out(self) -> Console:
+        """The console of a text result: a fixed width off a terminal, tables wrapped
+        between words (render/text.py); made on first use."""
+        if self._out is None:
+            from microseg.render.text import text_console
+
+            self._out = text_console(no_color=not self.color)
+        return self._out
+
+    def _maybe_terminal(self) -> bool:
+        """False when stderr is surely no terminal for rich (no TTY, nothing forcing one),
+        decided without importing rich; True leaves the decision to rich's console."""
+        forced = os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR")
+        stream = sys.stderr
+        return bool(forced) or (stream is not None and stream.isatty())
+
     @contextmanager
     def progress(self) -> Iterator[None]:
         """A spinner on stderr, shown only on a TTY, without --quiet, for work over 2 s."""
-        if self.quiet or not self.err.is_terminal:
+        if self.quiet or not self._maybe_terminal() or not self.err.is_terminal:
             yield
             return
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -223,6 +255,8 @@ class Session:
             fail("give PATHs or --cluster, not both")
         if not live and not paths:
             fail("no input: give one or more files or folders, - for stdin, or --cluster")
+        from microseg.ingest import load
+
         try:
             cluster = self.stage(
                 "reading the cluster" if live else "loading manifests",
@@ -310,6 +344,8 @@ class Session:
         self._progress.update(self._task, description=what, completed=done, total=total)
 
     def connectivity(self, paths: list[str]) -> Connectivity:
+        from microseg.engine import Connectivity
+
         with self.progress():
             cluster = self.load(paths)
             conn = self.stage(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from microseg.cli.common import Inputs, Session, fail, record_connectivity
 from microseg.cli.options import HostNetworkChoice, LayerChoice
-from microseg.engine import Connectivity, Layer, inert_mesh_policies
-from microseg.model import Cluster
-from microseg.model.mesh import MeshSettings
+
+if TYPE_CHECKING:  # the engine (numpy) is imported by the command that runs, not by --help
+    from microseg.engine import Connectivity, Layer
+    from microseg.model import Cluster
 
 __all__ = ["load_mesh", "mesh_connectivity", "parse_layer", "reading_session"]
 
@@ -19,6 +21,8 @@ def parse_layer(choice: LayerChoice | str | None) -> Layer | None:
     """The CLI's --layer as the engine's Layer (typer has refused any other spelling)."""
     if choice is None:
         return None
+    from microseg.engine import Layer
+
     text = choice.value if isinstance(choice, LayerChoice) else choice
     try:
         return Layer(text)
@@ -31,6 +35,8 @@ def load_mesh(
 ) -> Cluster:
     if not trust_domain or "/" in trust_domain:
         fail(f"--trust-domain {trust_domain!r}: expected a domain such as cluster.local")
+    from microseg.model.mesh import MeshSettings
+
     cluster = session.load(paths, overlay=overlay)
     cluster = replace(cluster, mesh=MeshSettings(trust_domain, root, cluster.mesh.assume_mesh))
     if not session.quiet and cluster.has_mesh:
@@ -41,6 +47,8 @@ def load_mesh(
 def _warn_inert(cluster: Cluster) -> None:
     """Istio policies over workloads none of which is in the mesh change nothing: say so
     once, with the two ways to bring the workloads in (engine inert_mesh_policies)."""
+    from microseg.engine import inert_mesh_policies
+
     authz, peer = inert_mesh_policies(cluster)
     parts = [
         f"{n} {kind}{'' if n == 1 else 's'}"
@@ -65,6 +73,8 @@ def mesh_connectivity(
 ) -> Connectivity:
     """The index with the layer asked for; default both with mesh resources, else network.
     `paths` are the PATHs, or nothing with --cluster (`overlay`: applied over the cluster)."""
+    from microseg.engine import Connectivity
+
     chosen = parse_layer(layer)
     with session.progress():
         cluster = load_mesh(session, paths, trust_domain, root, overlay)

@@ -13,7 +13,7 @@ import typer
 from microseg.cli.args import PortArg, port_value, size_value
 from microseg.cli.common import Inputs
 from microseg.cli.usage import choice
-from microseg.ingest import MAX_INPUT_BYTES
+from microseg.ingest.limits import MAX_INPUT_BYTES
 
 __all__ = [
     "MAX_INPUT",

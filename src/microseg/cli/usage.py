@@ -21,7 +21,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from microseg.cli.common import EXIT_BAD_INPUT
-from microseg.render.text import text_width
+from microseg.render.width import text_width
 
 __all__ = ["MicrosegCommand", "MicrosegGroup", "OptionValueError", "choice", "expected"]
 

@@ -24,7 +24,7 @@ __all__ = ["RawAdminNetworkPolicy", "RawBaselineAdminNetworkPolicy"]
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 def _one_of(model: BaseModel, what: str) -> BaseModel:
@@ -145,7 +145,7 @@ class RawAdminSpec(_Raw):
 
 
 class RawAdminNetworkPolicy(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     metadata: RawMetadata
     spec: RawAdminSpec
 
@@ -165,7 +165,7 @@ class RawBaselineSpec(_Raw):
 
 
 class RawBaselineAdminNetworkPolicy(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     metadata: RawMetadata
     spec: RawBaselineSpec
 

@@ -25,7 +25,7 @@ __all__ = ["RawClusterNetworkPolicy", "RawProtocolPort"]
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class RawRange(_Raw):
@@ -113,6 +113,6 @@ class RawCNPSpec(_Raw):
 
 
 class RawClusterNetworkPolicy(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     metadata: RawMetadata
     spec: RawCNPSpec

@@ -44,11 +44,11 @@ _WORKLOAD = re.compile(r"^[^/\s\[\]]+/[^/\s\[\]]+(\[[A-Za-z]+\])?$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class RawStrictRequirement(RawRequirement):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class RawSelector(_Strict):

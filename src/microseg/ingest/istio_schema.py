@@ -19,7 +19,7 @@ __all__ = ["RawAuthorizationPolicy", "RawPeerAuthentication"]
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -77,7 +77,7 @@ class RawPeerAuthenticationSpec(_Closed):
 
 
 class RawPeerAuthentication(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     metadata: RawMetadata
     spec: RawPeerAuthenticationSpec = RawPeerAuthenticationSpec()
 
@@ -240,6 +240,6 @@ class RawAuthorizationPolicySpec(_Closed):
 
 
 class RawAuthorizationPolicy(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     metadata: RawMetadata
     spec: RawAuthorizationPolicySpec = RawAuthorizationPolicySpec()

@@ -37,7 +37,7 @@ __all__ = [
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 def check_cidr(value: str) -> str:

@@ -20,7 +20,7 @@ __all__ = ["RawClusterUserDefinedNetwork", "RawNetworkSpec", "RawUserDefinedNetw
 
 
 class _Raw(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class RawLayer(_Raw):

@@ -19,19 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from microseg.render.escape import visible
+from microseg.render.width import TEXT_WIDTH, text_width
 
 __all__ = ["TEXT_WIDTH", "keep_words", "plain", "print_text", "text_console", "text_width"]
-
-TEXT_WIDTH = 160
-"""Columns of text output off a terminal: wide enough for `ns/name[Kind]`, SPIFFE IDs and
-explanations side by side, narrow enough to read in a CI log."""
-
-
-def text_width() -> int:
-    """The width off a terminal: TEXT_WIDTH. Not COLUMNS, which rich would read: CI runners
-    and test harnesses export COLUMNS=80 for processes whose output is a log, which is
-    how tables got squeezed in the first place."""
-    return TEXT_WIDTH
 
 
 def text_console(no_color: bool, file: IO[str] | None = None) -> Console:

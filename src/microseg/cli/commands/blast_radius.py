@@ -32,12 +32,12 @@ from microseg.cli.options import (
     port_option,
     reads_inputs,
 )
-from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
-from microseg.model.sets import ConnSet
 
 if TYPE_CHECKING:
     from microseg.analyses.blast import NamedPort
+    from microseg.engine import Connectivity, WorkloadGraph
     from microseg.model.intent import IntentSet
+    from microseg.model.sets import ConnSet
 
 __all__ = ["BlastFormat", "blast_radius_cmd"]
 
@@ -62,6 +62,7 @@ def _nodes(
 ) -> list[int]:
     from microseg.analyses.blast import resolve_nodes
     from microseg.analyses.groups import GroupResolver
+    from microseg.engine import UnknownEndpointError
 
     out: set[int] = set()
     resolver = GroupResolver.build(conn, graph)
@@ -169,6 +170,7 @@ def blast_radius_cmd(
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.blast import NamedPort, blast_radius, exposed_sources
     from microseg.cli.intent_files import load_intent_files
+    from microseg.engine import WorkloadGraph
     from microseg.render.blast import BlastQuery, blast_dot, blast_json, blast_text
 
     if not src and not from_exposed:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.analyses.potential import potential_exposure
 from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -28,18 +27,10 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import (
-    Connectivity,
-    UnknownEndpointError,
-    WorkloadGraph,
-    edge_conditions,
-    external_conditions,
-)
-from microseg.model.staged import enforce_staged
-from microseg.render.connlist import CELLS, Row, connlist_chunks, connlist_rows, write_connlist
-from microseg.render.dot import write_dot
-from microseg.render.escape import terminal_safe
-from microseg.render.potential import render_with_exposure
+
+if TYPE_CHECKING:
+    from microseg.engine import Connectivity, WorkloadGraph
+    from microseg.render.connlist import Row
 
 __all__ = ["ConnectivityFormat", "connectivity"]
 
@@ -92,6 +83,19 @@ def connectivity(
     inputs: Inputs = FILES,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
+    # Imported when the command runs, so that the CLI starts without the engine (numpy).
+    from microseg.analyses.potential import potential_exposure
+    from microseg.engine import (
+        UnknownEndpointError,
+        WorkloadGraph,
+        edge_conditions,
+        external_conditions,
+    )
+    from microseg.render.connlist import CELLS, connlist_chunks, connlist_rows, write_connlist
+    from microseg.render.dot import write_dot
+    from microseg.render.escape import terminal_safe
+    from microseg.render.potential import render_with_exposure
+
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
@@ -153,6 +157,8 @@ def _staged(conn: Connectivity, output: ConnectivityFormat, quiet: bool) -> None
     (model/staged.py) compared with the connectivity enforced now, as `diff` compares two
     inputs (changed, added, removed), columns `enforced` and `staged`."""
     from microseg.analyses.diff import comparable, diff_graphs
+    from microseg.engine import Connectivity
+    from microseg.model.staged import enforce_staged
     from microseg.render.diff import render_diff
 
     if output is ConnectivityFormat.DOT:
@@ -178,4 +184,6 @@ _REFS = ("enforced", "staged")
 
 
 def _graphs(a: Connectivity, b: Connectivity) -> tuple[WorkloadGraph, WorkloadGraph]:
+    from microseg.engine import WorkloadGraph
+
     return WorkloadGraph.build(a), WorkloadGraph.build(b)

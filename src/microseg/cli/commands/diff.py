@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,7 +29,9 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import WorkloadGraph
+
+if TYPE_CHECKING:
+    from microseg.engine import WorkloadGraph
 
 __all__ = ["DiffFormat", "diff"]
 
@@ -84,6 +86,7 @@ def diff(
     Exit 0 when they allow the same, 1 when they differ."""
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.diff import comparable, diff_graphs
+    from microseg.engine import WorkloadGraph
     from microseg.render.diff import DIFF_FORMATS, render_diff
 
     check_output(output.value, DIFF_FORMATS)  # the renderer's list is the authority

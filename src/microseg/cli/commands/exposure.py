@@ -26,7 +26,6 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import WorkloadGraph
 
 __all__ = ["ExposureFormat", "exposure"]
 
@@ -53,6 +52,7 @@ def exposure(
     class (public, private, ...), and entry points with whether policies allow them."""
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.exposure import compute_exposure
+    from microseg.engine import WorkloadGraph
     from microseg.render.exposure import exposure_json, exposure_renderable
     from microseg.render.text import print_text
 

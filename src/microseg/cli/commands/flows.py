@@ -33,15 +33,6 @@ from microseg.cli.options import (
 )
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup, choice
 from microseg.ingest.flows.formats import FlowFormat
-from microseg.model.flows import EndpointKind, EndpointResolver
-from microseg.render.flows import (
-    balance_line,
-    flows_csv,
-    flows_json,
-    flows_table,
-    stats_json,
-    stats_text,
-)
 
 __all__ = ["Engine", "FormatChoice", "ShowFormat", "StatsFormat", "app", "open_store"]
 
@@ -145,6 +136,8 @@ def _rejects(store: FlowStore, name: str, quiet: bool) -> None:
 
 
 def _resolve(store: FlowStore, session: Session, paths: list[str], as_node: bool) -> str:
+    from microseg.model.flows import EndpointKind, EndpointResolver  # numpy: not at start-up
+
     with session.progress():
         cluster = session.load(paths)
     resolver = EndpointResolver(cluster, as_node)
@@ -299,6 +292,7 @@ def _report(
     results: list[ImportResult | ImportFailure], store: FlowStore | None, quiet: bool
 ) -> list[ImportResult]:
     from microseg.ingest.flows.store import ImportFailure
+    from microseg.render.flows import balance_line
 
     done: list[ImportResult] = []
     for result in results:
@@ -330,6 +324,8 @@ def stats_cmd(
     output: Annotated[StatsFormat, output_option(StatsFormat)] = StatsFormat.TEXT,
 ) -> None:
     """Counts of a flow store: keys, records, verdicts, formats, rejects, endpoints."""
+    from microseg.render.flows import stats_json, stats_text
+
     if not Path(db).exists():
         fail(f"--db {db}: no such flow store (create one with `microseg flows import`)")
     with open_store(db) as store:
@@ -367,6 +363,8 @@ def show_cmd(
     output: Annotated[ShowFormat, output_option(ShowFormat)] = ShowFormat.TABLE,
 ) -> None:
     """List flow keys, most frequent first."""
+    from microseg.render.flows import flows_csv, flows_json, flows_table
+
     if not Path(db).exists():
         fail(f"--db {db}: no such flow store (create one with `microseg flows import`)")
     if limit is not None and limit < 0:

@@ -4,7 +4,7 @@ allowed, 1 when denied, 2 on bad input."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,10 +27,10 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import Connectivity, Decision, UnknownEndpointError, Verdict
-from microseg.model import ConnSet
-from microseg.model.staged import enforce_staged
-from microseg.render.reach import decision_json, decision_text, staged_text
+
+if TYPE_CHECKING:
+    from microseg.engine import Connectivity, Decision
+    from microseg.model import ConnSet
 
 __all__ = ["ReachFormat", "reach"]
 
@@ -64,6 +64,10 @@ def reach(
     inputs: Inputs = FILES,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
+    # Imported when the command runs: every command's modules at start-up slow them all.
+    from microseg.engine import UnknownEndpointError, Verdict
+    from microseg.render.reach import decision_json, decision_text, staged_text
+
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
@@ -100,5 +104,8 @@ def _staged(conn: Connectivity, decision: Decision, conns: ConnSet | None) -> De
     input has staged policies; the exit code stays the enforced verdict's."""
     if not conn.cluster.calico.staged:
         return None
+    from microseg.engine import Connectivity
+    from microseg.model.staged import enforce_staged
+
     after = Connectivity.build(enforce_staged(conn.cluster), conn.options).with_layer(conn.layer)
     return after.reach(after.resolve(decision.src), after.resolve(decision.dst), conns)

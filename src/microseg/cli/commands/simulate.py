@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,9 +26,9 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import Connectivity
-from microseg.model import Cluster
-from microseg.model.staged import enforce_staged
+
+if TYPE_CHECKING:
+    from microseg.model import Cluster
 
 __all__ = ["SimulateFormat", "merge_proposal", "simulate"]
 
@@ -105,7 +105,9 @@ def simulate(
 ) -> None:
     """Replay observed flows against the policies (or a proposal). Exit 0 nothing breaks, 1 something would."""
     from microseg.analyses.simulate import simulate as run
+    from microseg.engine import Connectivity
     from microseg.model.flows import EndpointResolver
+    from microseg.model.staged import enforce_staged
     from microseg.render.simulate import report_json, report_junit, report_text
 
     if not Path(flows).exists():

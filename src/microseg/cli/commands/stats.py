@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from rich.table import Table
-
-from microseg.analyses.stats import compute_stats
 from microseg.cli.common import FILES, Inputs, emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -26,8 +23,6 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.render.stats import stats_json, stats_rows
-from microseg.render.text import keep_words, print_text
 
 __all__ = ["StatsFormat", "stats"]
 
@@ -51,6 +46,9 @@ def stats(
     inputs: Inputs = FILES,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
+    from microseg.analyses.stats import compute_stats
+    from microseg.render.stats import stats_json, stats_rows
+
     session = reading_session(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
@@ -59,6 +57,10 @@ def stats(
     if output is StatsFormat.JSON:
         emit(stats_json(result, session.timings))
         return
+    from rich.table import Table
+
+    from microseg.render.text import keep_words, print_text
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(justify="left")
     table.add_column(justify="right")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -31,7 +30,6 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import WorkloadGraph
 
 __all__ = ["VerifyFormat", "tool_version", "verify"]
 
@@ -46,6 +44,8 @@ class VerifyFormat(StrEnum):
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 40 ms: not at start-up
+
     try:
         return version("microseg")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -79,6 +79,7 @@ def verify(
     """Check segmentation intents against the policies. Exit 0 all hold, 1 violated."""
     # Imported when the command runs: every command's modules at start-up slow them all.
     from microseg.analyses.verify import verify as run_verify
+    from microseg.engine import WorkloadGraph
     from microseg.render.junit import report_junit
     from microseg.render.sarif import report_sarif
     from microseg.render.verify import report_json, report_text

@@ -32,6 +32,7 @@ __all__ = [
     "INGRESS_CONTROLLER_NAME",
     "ExternalEdge",
     "WorkloadGraph",
+    "same_behaviour",
     "workload_nodes",
 ]
 
@@ -355,7 +356,7 @@ def _ingress_edges(
     return tuple(all_sets), tuple(edges)
 
 
-def _same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
+def same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
     """Whether every class in `classes` has the same row and column in the combined
     matrices: its pods are then one node. Read as blocks of just these classes, so this
     costs nothing on clusters too large to hold the matrices."""
@@ -370,10 +371,14 @@ def _same_behaviour(conn: Connectivity, classes: list[int]) -> bool:
 
 def workload_nodes(
     conn: Connectivity,
+    same: Callable[[Connectivity, list[int]], bool] | None = None,
 ) -> tuple[list[str], list[str], list[int], list[str], list[list[int]]]:
     """The nodes people read: `(names, owning workload, class, split workloads, pods)`.
     A workload whose pods fall in classes that behave differently is split into its pods.
-    Which workloads span classes is found with one numpy pass over the pods."""
+    Which workloads span classes is found with one numpy pass over the pods. `same`: in
+    place of `same_behaviour`, for a caller that remembers its answers across changes
+    (analyses/stats_tracker.py)."""
+    same = same_behaviour if same is None else same
     grouping = pods_by_workload(conn.cluster.pods)
     pod_class = conn.classes.pod_class
     n_w = len(grouping.keys)
@@ -399,7 +404,7 @@ def workload_nodes(
     node_pods: list[list[int]] = []
     firsts = first_class.tolist()
     for w, (name, pod_idx) in enumerate(zip(grouping.names, grouping.pods, strict=True)):
-        if spans[w] == 1 or _same_behaviour(conn, sorted(set(pod_class[pod_idx].tolist()))):
+        if spans[w] == 1 or same(conn, sorted(set(pod_class[pod_idx].tolist()))):
             names.append(name)
             owners.append(name)
             classes.append(firsts[w])
