@@ -26,6 +26,7 @@ RECOMMEND = [
     ("demo_recommend_replace", "recommend.txt", ["--replace-existing", "--rollout"]),
     ("demo_recommend_anp", "recommend.txt", ["--format", "adminnetworkpolicy"]),
     ("demo_recommend_istio", "recommend.txt", ["--format", "istio"]),
+    ("demo_recommend_calico", "recommend.txt", ["--format", "calico"]),
 ]
 
 
