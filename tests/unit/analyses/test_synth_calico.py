@@ -4,11 +4,14 @@ to the observed resolver, CIDRs as nets), each proven by the engine in Calico's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import microseg
 from microseg.analyses.synth import PolicyFormat, RecommendOptions, recommend
 from microseg.analyses.synth.calico import selector_text, to_calico
+from microseg.analyses.synth.recommend import merge
 from microseg.analyses.synth.types import Generated
 from microseg.model import NetworkPolicy
 from microseg.model.calico import CalicoPolicy
@@ -191,3 +194,42 @@ def test_label_selectors_in_calico_syntax_select_the_same_labels(
         {"env": "prod"},
     ):
         assert parsed.matches(labels) == sel.matches(labels), labels
+
+
+OLD_CALICO = """
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: old-allow-all, namespace: a}
+spec:
+  selector: all()
+  types: [Ingress]
+  ingress: [{action: Allow}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: guard}
+spec:
+  selector: all()
+  types: [Ingress]
+  ingress: [{action: Pass}]
+"""
+
+
+def test_replace_existing_drops_the_covered_namespaces_calico_policies(
+    cluster: microseg.model.Cluster, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    (tmp_path / "old.yaml").write_text(OLD_CALICO)
+    old = microseg.load([str(tmp_path)]).calico
+    with_old = replace(cluster, calico=old)
+    added = recommend(with_old, window(FLOWS), CALICO)
+    replaced = recommend(with_old, window(FLOWS), replace(CALICO, replace_existing=True))
+    assert added.proof.holds
+    assert replaced.proof.holds
+    kept = merge(with_old, replaced.generated, {"a"}).calico.policies
+    assert "old-allow-all" not in {p.name for p in kept}
+    assert "guard" in {p.name for p in kept}  # global policies stay
+    # the networkpolicy format leaves Calico's own policies as they are
+    plain = merge(with_old, recommend(with_old, window(FLOWS), RecommendOptions()).generated, {"a"})
+    assert plain.calico == old

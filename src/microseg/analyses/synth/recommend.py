@@ -103,13 +103,13 @@ def merge(
 ) -> Cluster:
     """`base` with the generated objects added, each replacing the object of the same kind,
     namespace and name (as `simulate --with` does); `replace_ns`: also drop the base's
-    NetworkPolicies in these namespaces (the set replaces them), Kubernetes and Calico
-    (enforced namespaced ones: staged and global policies stay). Calico policies in the set
+    NetworkPolicies in these namespaces (the set replaces them), and with a Calico set their
+    Calico NetworkPolicies too (staged and global policies stay). Calico policies in the set
     make the cluster a Calico one (`calico.present`): the engine then follows Calico's
     ordered tiers for every policy, as Calico enforces them."""
     calicos = [g.policy for g in generated if isinstance(g.policy, CalicoPolicy)]
     calico_keys = {(p.kind, p.namespace, p.name) for p in calicos}
-    if calicos or (replace_ns and base.calico.present):
+    if calicos:
         base = replace(
             base,
             calico=replace(
