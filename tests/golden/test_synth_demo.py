@@ -26,6 +26,7 @@ RECOMMEND = [
     ("demo_recommend_replace", "recommend.txt", ["--replace-existing", "--rollout"]),
     ("demo_recommend_anp", "recommend.txt", ["--format", "adminnetworkpolicy"]),
     ("demo_recommend_istio", "recommend.txt", ["--format", "istio"]),
+    ("demo_recommend_calico", "recommend.txt", ["--format", "calico"]),
 ]
 
 
@@ -38,7 +39,8 @@ def flow_db(tmp_path_factory: pytest.TempPathFactory, demo_dir: Path) -> str:
 
 
 def _clean(text: str, out: Path, db: str) -> str:
-    return text.replace(str(out), "OUT").replace(db, "DB")
+    text = text.replace(str(out), "OUT")
+    return text.replace(db, "DB") if db else text  # "" would put DB between every character
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,26 @@ def test_generate_golden(golden: Golden, demo: str, tmp_path: Path) -> None:
     js = runner.invoke(app, [*args, "-o", "json"])
     assert js.exit_code == 0
     golden("demo_generate/generate.json", _clean(js.stdout, out, ""))
+
+
+def test_generate_calico_golden(golden: Golden, demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "policies"
+    args = [
+        "generate",
+        demo,
+        "--intents",
+        f"{demo}/intents.yaml",
+        "--out",
+        str(out),
+        "--replace-existing",
+        "--format",
+        "calico",
+    ]
+    got = runner.invoke(app, args)
+    assert got.exit_code == 0, got.output
+    golden("demo_generate_calico/generate.txt", _clean(got.stdout, out, ""))
+    for f in sorted(out.glob("*.yaml")):
+        golden(f"demo_generate_calico/policies/{f.name}", f.read_text())
 
 
 def test_generate_keeps_the_gap_when_the_old_policies_stay(demo: str, tmp_path: Path) -> None:
@@ -131,7 +153,7 @@ def test_recommend_json_shape(demo: str, flow_db: str, tmp_path: Path) -> None:
 
 def test_synth_goldens_do_not_depend_on_the_checkout_location(demo_dir: Path) -> None:
     repo = str(demo_dir.parents[1])
-    folders = {c[0] for c in RECOMMEND} | {"demo_generate"}
+    folders = {c[0] for c in RECOMMEND} | {"demo_generate", "demo_generate_calico"}
     files = [p for f in folders for p in (GOLDEN_ROOT / f).rglob("*") if p.is_file()]
     assert len(files) >= 30
     for path in files:

@@ -10,8 +10,10 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from microseg.analyses.synth import PolicyFormat
 from microseg.analyses.synth.intents import generate
 from microseg.model import Cluster, Protocol
+from microseg.model.calico import CalicoPolicy
 from microseg.model.intent import FlowIntent, FlowKind, GroupSpec, IntentPort, IntentSet
 from microseg.model.networks import Networks
 from tests.property.clusters import NAMESPACES, POD_SELECTORS, clusters
@@ -45,9 +47,7 @@ PORTS = st.lists(
 ).map(tuple)
 
 
-@FAST
-@given(clusters(tiers=False), st.data())
-def test_generated_set_meets_the_intents_exactly(cluster: Cluster, data: st.DataObject) -> None:
+def _intents(cluster: Cluster, data: st.DataObject) -> tuple[Cluster, IntentSet, list[FlowIntent]]:
     pods = tuple(replace(p, host_network=False) for p in cluster.pods)
     cluster = replace(cluster, pods=pods, policies=(), networks=Networks())
     specs = [data.draw(groups(cluster, f"g{i}")) for i in range(data.draw(st.integers(2, 4)))]
@@ -58,6 +58,13 @@ def test_generated_set_meets_the_intents_exactly(cluster: Cluster, data: st.Data
             continue
         flows.append(FlowIntent(FlowKind.ALLOW, "t", k, a.name, b.name, data.draw(PORTS)))
     intents = IntentSet(tuple(specs), tuple(flows), files=("t.yaml",))
+    return cluster, intents, flows
+
+
+@FAST
+@given(clusters(tiers=False), st.data())
+def test_generated_set_meets_the_intents_exactly(cluster: Cluster, data: st.DataObject) -> None:
+    cluster, intents, flows = _intents(cluster, data)
     result = generate(cluster, intents)
     holding = {f.id: f for f in result.report.findings}
     for flow in flows:
@@ -74,3 +81,20 @@ def test_generated_set_meets_the_intents_exactly(cluster: Cluster, data: st.Data
         assert result.excess.total == 0, [
             (str(r.src), str(r.dst), r.conns) for r in result.excess.rows[:5]
         ]
+
+
+@FAST
+@given(clusters(tiers=False), st.data())
+def test_calico_set_meets_the_intents_as_the_networkpolicy_set_does(
+    cluster: Cluster, data: st.DataObject
+) -> None:
+    """`--format calico`: the same verdict per intent and the same excess, evaluated in
+    Calico's tiered model, as the NetworkPolicies it translates."""
+    cluster, intents, _ = _intents(cluster, data)
+    plain = generate(cluster, intents)
+    calico = generate(cluster, intents, PolicyFormat.CALICO)
+    assert all(isinstance(g.policy, CalicoPolicy) for g in calico.generated)
+    assert [(f.id, f.holds) for f in calico.report.findings] == [
+        (f.id, f.holds) for f in plain.report.findings
+    ]
+    assert calico.excess.total == plain.excess.total

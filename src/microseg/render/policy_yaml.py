@@ -10,7 +10,8 @@ address class and DNS names, why an addition) are what a reviewer reads.
 Manifest shapes follow the published APIs: networking.k8s.io/v1 NetworkPolicy,
 policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy and BaselineAdminNetworkPolicy
 (network-policy-api.sigs.k8s.io/reference/spec/), security.istio.io/v1 AuthorizationPolicy
-(istio.io/latest/docs/reference/config/security/authorization-policy/).
+(istio.io/latest/docs/reference/config/security/authorization-policy/), projectcalico.org/v3
+NetworkPolicy (calico_yaml.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 from microseg.analyses.synth import Generated
 from microseg.analyses.synth.types import MANAGED_BY
 from microseg.model.admin import AdminPolicy, AdminTier
+from microseg.model.calico import CalicoPolicy
 from microseg.model.mesh import AuthorizationPolicy, Source
 from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, NodePeer, PodPeer, PortSpec
 from microseg.model.selectors import LabelSelector, Operator
+from microseg.render.calico_yaml import calico_spec
 
 __all__ = ["dump", "file_text", "manifest", "selector"]
 
@@ -214,6 +217,7 @@ def _authorization(p: AuthorizationPolicy) -> dict[str, Any]:
     return spec
 
 
+CALICO_API = "projectcalico.org/v3"
 _API = {
     "NetworkPolicy": "networking.k8s.io/v1",
     "AdminNetworkPolicy": "policy.networking.k8s.io/v1alpha1",
@@ -227,6 +231,14 @@ def manifest(g: Generated) -> dict[str, Any]:
         spec = _network_policy(g.policy)
     elif isinstance(g.policy, AdminPolicy):
         spec = _admin_policy(g.policy)
+    elif isinstance(g.policy, CalicoPolicy):
+        meta = _metadata(g)
+        return {
+            "apiVersion": CALICO_API,
+            "kind": g.policy.kind,
+            "metadata": meta,
+            "spec": calico_spec(g.policy),
+        }
     else:
         spec = _authorization(g.policy)
     return {"apiVersion": _API[g.kind], "kind": g.kind, "metadata": _metadata(g), "spec": spec}

@@ -2,7 +2,8 @@
 
 - NetworkPolicy: every generated object validated by `kubernetes-validate` (the API's
   OpenAPI schemas, shipped in the package, strict: unknown fields refused).
-- AdminNetworkPolicy, BaselineAdminNetworkPolicy, AuthorizationPolicy: no published CRD
+- AdminNetworkPolicy, BaselineAdminNetworkPolicy, AuthorizationPolicy, Calico's
+  projectcalico.org/v3 NetworkPolicy: no published CRD
   schema ships in a PyPI package (the npm `@kubernetes-models/istio` only has compiled
   JavaScript validators), so they are read back by microseg's own reader, which validates
   those kinds field by field against the published API (unknown fields, enums, ranges) and
@@ -22,6 +23,8 @@ import yaml
 import microseg
 from microseg.analyses.synth import PolicyFormat, RecommendOptions, recommend
 from microseg.analyses.synth.needs import AddressOptions
+from microseg.model import NetworkPolicy
+from microseg.model.calico import CalicoPolicy
 from microseg.render.policy_yaml import dump, manifest
 from microseg.render.recommend import plan_files
 from tests.unit.analyses.synth_support import demo_window
@@ -57,7 +60,7 @@ def test_network_policies_pass_kubernetes_validate(recs: list[object]) -> None:
     n = 0
     for rec in recs:
         for g in rec.generated:  # type: ignore[attr-defined]
-            if g.kind != "NetworkPolicy":
+            if not isinstance(g.policy, NetworkPolicy):
                 continue
             doc = yaml.safe_load(dump(g))
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -100,6 +103,29 @@ def test_every_kind_reads_back_through_microseg(recs: list[object], tmp_path: Pa
         back = microseg.load([str(folder)])
         assert not back.diagnostics, back.diagnostics
         for g in rec.generated:  # type: ignore[attr-defined]
+            if isinstance(g.policy, CalicoPolicy):
+                kinds.add(f"projectcalico.org/v3 {g.kind}")
+                got_c = next(
+                    p
+                    for p in back.calico.policies
+                    if (p.kind, p.namespace, p.name) == (g.policy.kind, g.namespace, g.name)
+                )
+                assert (
+                    got_c.tier,
+                    got_c.order,
+                    got_c.selector,
+                    got_c.types,
+                    got_c.ingress,
+                    got_c.egress,
+                ) == (
+                    g.policy.tier,
+                    g.policy.order,
+                    g.policy.selector,
+                    g.policy.types,
+                    g.policy.ingress,
+                    g.policy.egress,
+                )
+                continue
             kinds.add(g.kind)
             if g.kind == "NetworkPolicy":
                 got = next(
@@ -131,6 +157,7 @@ def test_every_kind_reads_back_through_microseg(recs: list[object], tmp_path: Pa
         "AdminNetworkPolicy",
         "BaselineAdminNetworkPolicy",
         "AuthorizationPolicy",
+        "projectcalico.org/v3 NetworkPolicy",
     }
 
 

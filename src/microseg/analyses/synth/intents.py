@@ -30,7 +30,7 @@ import numpy as np
 
 from microseg.analyses.groups import GroupResolver, Members
 from microseg.analyses.space import Space
-from microseg.analyses.synth import guardrails
+from microseg.analyses.synth import calico, guardrails
 from microseg.analyses.synth.build import (
     BuildContext,
     default_deny,
@@ -229,6 +229,8 @@ def generate(
         extra, notes = guardrails.generate(cluster, generated, covered_ns, anp_priority, ctx, v6)
         generated += extra
         findings += [Finding(*n) for n in notes]
+    if fmt is PolicyFormat.CALICO:
+        generated = calico.calico_policies(generated)
     for i in sorted(covered, key=lambda i: cluster.workloads[i].key):
         c = choices[i]
         if c.neighbours:

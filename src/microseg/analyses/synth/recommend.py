@@ -16,7 +16,7 @@ import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from microseg.analyses.synth import guardrails, mesh
+from microseg.analyses.synth import calico, guardrails, mesh
 from microseg.analyses.synth.build import (
     BuildContext,
     default_deny,
@@ -39,6 +39,7 @@ from microseg.engine import (
     materialise_if_small,
 )
 from microseg.model.admin import AdminPolicy
+from microseg.model.calico import CalicoPolicy
 from microseg.model.cluster import Cluster
 from microseg.model.flow_window import FlowWindow
 from microseg.model.flows import EndpointResolver
@@ -102,7 +103,27 @@ def merge(
 ) -> Cluster:
     """`base` with the generated objects added, each replacing the object of the same kind,
     namespace and name (as `simulate --with` does); `replace_ns`: also drop the base's
-    NetworkPolicies in these namespaces (the set replaces them)."""
+    NetworkPolicies in these namespaces (the set replaces them), and with a Calico set their
+    Calico NetworkPolicies too (staged and global policies stay). Calico policies in the set
+    make the cluster a Calico one (`calico.present`): the engine then follows Calico's
+    ordered tiers for every policy, as Calico enforces them."""
+    calicos = [g.policy for g in generated if isinstance(g.policy, CalicoPolicy)]
+    calico_keys = {(p.kind, p.namespace, p.name) for p in calicos}
+    if calicos:
+        base = replace(
+            base,
+            calico=replace(
+                base.calico,
+                present=True,
+                policies=tuple(
+                    p
+                    for p in base.calico.policies
+                    if (p.kind, p.namespace, p.name) not in calico_keys
+                    and not (p.kind == "NetworkPolicy" and p.namespace in replace_ns)
+                )
+                + tuple(calicos),
+            ),
+        )
     nps = [g.policy for g in generated if isinstance(g.policy, NetworkPolicy)]
     admins = [g.policy for g in generated if isinstance(g.policy, AdminPolicy)]
     authz = [g.policy for g in generated if isinstance(g.policy, AuthorizationPolicy)]
@@ -216,6 +237,8 @@ def recommend(
         )
         findings += [Finding(*n) for n in notes]
         layer = Layer.BOTH
+    elif options.format is PolicyFormat.CALICO:
+        generated = calico.calico_policies(generated)
     replace_ns = set(covered_ns) if options.replace_existing else set()
     merged = merge(cluster, tuple(generated), replace_ns)
     conn = Connectivity.build(merged, engine).with_layer(layer)

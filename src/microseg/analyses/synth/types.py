@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from microseg.model.admin import AdminPolicy
+from microseg.model.calico import CalicoPolicy
 from microseg.model.mesh import AuthorizationPolicy
 from microseg.model.netpol import Direction, NetworkPolicy
 from microseg.model.selectors import LabelSelector
@@ -38,6 +39,7 @@ class PolicyFormat(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
+    CALICO = "calico"
 
 
 class Why(StrEnum):
@@ -136,7 +138,7 @@ class Generated:
     kind: str
     namespace: str
     name: str
-    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy
+    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy | CalicoPolicy
     group: str
     workload: str = ""
     annotations: tuple[tuple[str, str], ...] = ()

@@ -36,6 +36,7 @@ class GenerateFormat(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
+    CALICO = "calico"
 
 
 @reads_inputs
@@ -56,7 +57,7 @@ def generate(
         GenerateFormat,
         typer.Option(
             "--format",
-            help="networkpolicy, or adminnetworkpolicy (the NetworkPolicies plus namespace guardrails).",
+            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails); istio; calico (projectcalico.org/v3 NetworkPolicies).",
         ),
     ] = GenerateFormat.NETWORKPOLICY,
     replace_existing: Annotated[

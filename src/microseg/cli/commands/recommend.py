@@ -41,6 +41,7 @@ class FormatChoice(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
+    CALICO = "calico"
 
 
 class Granularity(StrEnum):
@@ -109,7 +110,7 @@ def recommend(
         FormatChoice,
         typer.Option(
             "--format",
-            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals).",
+            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals); calico (projectcalico.org/v3 NetworkPolicies, a default deny per namespace).",
         ),
     ] = FormatChoice.NETWORKPOLICY,
     granularity: Annotated[
