@@ -18,7 +18,7 @@ from microseg.engine.query import Layer
 from microseg.ingest import netpols
 from microseg.model import ConnSet, Protocol
 
-__all__ = ["ALL", "NONE", "World", "ingest_path", "tcp", "udp"]
+__all__ = ["ALL", "NONE", "World", "ingest_path", "tcp", "udp", "written_text"]
 
 ALL = ConnSet.all()
 NONE = ConnSet.none()
@@ -46,7 +46,20 @@ class World:
         parts += [textwrap.dedent(d).strip() for d in docs]
         path.write_text("\n---\n".join(parts) + "\n", encoding="utf-8")
         cluster = microseg.load([str(path)])
-        return microseg.Connectivity.build(cluster).with_layer(self.layer)
+        conn = microseg.Connectivity.build(cluster).with_layer(self.layer)
+        _WRITTEN[id(conn)] = (conn, path.read_text(encoding="utf-8"))
+        return conn
+
+
+# The YAML each answer was built from, so that a test can put the same text to the
+# reference evaluators (engine/spec), which read raw documents, not the model. The
+# Connectivity is held beside its text so that its id is not reused within a test run.
+_WRITTEN: dict[int, tuple[microseg.Connectivity, str]] = {}
+
+
+def written_text(conn: microseg.Connectivity) -> str:
+    """The YAML `World.build` wrote for `conn`."""
+    return _WRITTEN[id(conn)][1]
 
 
 @pytest.fixture(params=["fast", "schema"])

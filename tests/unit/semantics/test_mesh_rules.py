@@ -16,11 +16,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from microseg.engine import Connectivity
 from microseg.engine.query import Layer, Verdict
+from microseg.engine.spec.mesh import MeshReference
+from microseg.engine.spec.world import World as Documents
 from microseg.model import ConnSet
-from tests.unit.semantics._support import World, tcp, udp
+from tests.unit.semantics._support import World, tcp, udp, written_text
 
 BASE = """
 apiVersion: v1
@@ -92,8 +95,19 @@ def world(tmp_path: Path) -> World:
 
 
 def _gets_in(conn: Connectivity, src: str, port: int, dst: str = "mesh/server") -> bool:
+    """The engine's answer, held equal to the mesh reference's on the same text: each rule
+    here is then asserted of both, so a precedence reversed in either one alone fails."""
     conns: ConnSet = tcp(port)
-    return conn.reach(src, dst, conns).verdict is Verdict.ALLOW
+    allowed = conn.reach(src, dst, conns).verdict is Verdict.ALLOW
+    assert _reference_gets_in(written_text(conn), src, port, dst) == allowed, (src, dst, port)
+    return allowed
+
+
+def _reference_gets_in(text: str, src: str, port: int, dst: str) -> bool:
+    reference = MeshReference(Documents.read(list(yaml.safe_load_all(text))))
+    pods = {f"{e.namespace}/{e.name}": e for e in reference.world.endpoints}
+    answer = reference.evaluate(pods.get(src, src), pods[dst], "TCP", port)
+    return answer.allowed and not answer.requires
 
 
 def test_no_peer_authentication_is_permissive(world: World) -> None:
