@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads a Python of its own: it uses $(PY), as the README promises.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test test-slow test-fresh lint bench mutate upgrade clean
+.PHONY: install ui demo test test-slow test-fresh lint bench mutate upgrade clean
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
@@ -21,12 +21,20 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --quiet --locked --extra dev --python $(PY)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web page of `microseg ui`: npm packages at the versions of ui/package-lock.json,
+# bundled by esbuild into the package's static folder (built output, never committed).
+UI_OUT := src/microseg/ui/static/app.js
+$(UI_OUT): ui/package.json ui/package-lock.json ui/build.mjs ui/index.html $(wildcard ui/src/*)
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && node build.mjs
+
+ui: $(UI_OUT)
+
+install: $(STAMP) $(UI_OUT)
 
 demo: $(STAMP)
 	$(BIN)/microseg demo
 
-test: $(STAMP)
+test: $(STAMP) $(UI_OUT)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow and not fresh_clone"
 
 test-slow: $(STAMP)
@@ -42,8 +50,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(STAMP) $(UI_OUT)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/ui.py
+	$(BIN)/python bench/monitor.py
 
 # One-line wrong changes to the central semantic rules, each run against the suite in a
 # copy of the tree: prints killed/survived per mutant (tests/mutation/mutate.py).
@@ -57,4 +67,4 @@ upgrade: $(UV)
 	$(MAKE) test
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache ui/node_modules src/microseg/ui/static

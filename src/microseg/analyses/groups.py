@@ -65,9 +65,18 @@ class GroupResolver:
         index = {name: i for i, name in enumerate(graph.nodes)}
         split = set(graph.split)
         out = np.empty(len(conn.cluster.pods), dtype=np.int64)
+        # Replicas share their workload: its node is looked up once, not once per pod
+        # (`microseg monitor` builds a resolver per event on 10,000 pods).
+        node_of: dict[object, int] = {}
         for i, pod in enumerate(conn.cluster.pods):
-            key = str(pod.workload)
-            out[i] = index[f"{pod.namespace}/{pod.name}[Pod]" if key in split else key]
+            node = node_of.get(pod.workload)
+            if node is None:
+                key = str(pod.workload)
+                if key in split:
+                    out[i] = index[f"{pod.namespace}/{pod.name}[Pod]"]
+                    continue
+                node = node_of[pod.workload] = index[key]
+            out[i] = node
         return GroupResolver(conn, graph, out)
 
     @property

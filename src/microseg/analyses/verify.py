@@ -88,7 +88,10 @@ class VerificationReport:
 def verify(
     conn: Connectivity, intents: IntentSet, graph: WorkloadGraph | None = None
 ) -> VerificationReport:
-    graph = graph if graph is not None else WorkloadGraph.build(conn)
+    if graph is None:
+        # Only maxBlastRadius walks edges; every other check reads the nodes alone.
+        blast = any(isinstance(e, MaxBlastRadius) for e in intents.expectations)
+        graph = WorkloadGraph.build(conn) if blast else WorkloadGraph.nodes_only(conn)
     resolver = GroupResolver.build(conn, graph)
     names = {g.name for g in intents.groups}
     used = sorted(

@@ -7,25 +7,34 @@ module and one line here, and importing a command module registers nothing by it
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 import typer
 
 from microseg.cli.commands import (
+    apply,
     blast_radius,
+    check,
     connectivity,
     demo,
     diff,
     exposure,
     flows,
+    generate,
+    guardrails,
     identity,
     lint,
+    monitor,
     reach,
+    recommend,
     schema,
     simulate,
     stats,
+    ui,
     verify,
+    webhook,
 )
 from microseg.cli.common import EXIT_BAD_INPUT
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
@@ -47,6 +56,12 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("lint", lint.lint_cmd),
     ("identity", identity.identity),
     ("simulate", simulate.simulate),
+    ("recommend", recommend.recommend),
+    ("generate", generate.generate),
+    ("monitor", monitor.monitor),
+    ("apply", apply.apply),
+    ("check", check.check),
+    ("ui", ui.ui),
 )
 
 
@@ -59,12 +74,16 @@ def build_app() -> typer.Typer:
         rich_markup_mode="markdown",
         help="Zero-trust micro-segmentation for Kubernetes: exact, explained connectivity.",
         no_args_is_help=True,
-        add_completion=False,
+        # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+        # (typer's, which runs the shell's completion through this same program).
+        add_completion=True,
         pretty_exceptions_enable=False,
     )
     for name, command in COMMANDS:
         app.command(name=name, cls=MicrosegCommand)(command)
     app.add_typer(flows.app, name="flows")
+    app.add_typer(webhook.app, name="webhook")
+    app.add_typer(guardrails.app, name="guardrails")
     return app
 
 
@@ -77,8 +96,10 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    # Run as a kubectl plugin (`kubectl microseg`), usage and completion say so.
+    plugin = os.path.basename(sys.argv[0]) == "kubectl-microseg"
     try:
-        app()
+        app(prog_name="kubectl microseg" if plugin else None)
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(EXIT_BAD_INPUT)

@@ -9,24 +9,29 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import NoReturn, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from microseg.engine import Connectivity, EngineOptions, HostNetwork
-from microseg.errors import InputError, Severity
+from microseg.errors import Diagnostic, InputError, Severity
 from microseg.ingest import load
 from microseg.model import Cluster
 from microseg.render.diagnostics import render_diagnostics
 from microseg.render.escape import terminal_safe
 from microseg.render.text import text_console
 
+if TYPE_CHECKING:
+    from microseg.ingest.cluster import ClusterConfig, ClusterRead
+
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_VIOLATION",
+    "FILES",
+    "Inputs",
     "Session",
     "check_output",
     "emit",
@@ -58,6 +63,43 @@ def check_output(output: str, choices: tuple[str, ...]) -> None:
         fail(f"--output {output!r}: expected {', '.join(choices[:-1])} or {choices[-1]}")
 
 
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """Where a command reads its input from (files, or the live API with `--cluster`), and
+    whether warnings are errors (`--strict`): the options cli/options.py `reads_inputs`
+    adds to every command that reads manifests."""
+
+    cluster: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+    namespaces: tuple[str, ...] = ()
+    strict: bool = False
+
+    def checked(self) -> Inputs:
+        """Refuse what cannot mean anything: cluster options without `--cluster`, a
+        namespace that is not a namespace name."""
+        if not self.cluster:
+            for flag, value in (
+                ("--context", self.context),
+                ("--kubeconfig", self.kubeconfig),
+                ("--cluster-namespace", self.namespaces),
+            ):
+                if value:
+                    fail(f"{flag} reads the live cluster: add --cluster")
+        for ns in self.namespaces:
+            if not _DNS_LABEL.fullmatch(ns):
+                fail(f"--cluster-namespace {ns!r}: expected a namespace name (a DNS label)")
+        return self
+
+    def config(self) -> ClusterConfig:
+        from microseg.ingest.cluster import ClusterConfig
+
+        return ClusterConfig(self.kubeconfig, self.context, self.namespaces)
+
+
+FILES = Inputs()
+
+
 class Session:
     """One command's run: options shared by all commands, and the stages it goes through."""
 
@@ -70,8 +112,12 @@ class Session:
         namespace: str = "default",
         assume_system_pods: bool = False,
         assume_mesh: bool = False,
+        inputs: Inputs = FILES,
     ) -> None:
         self.quiet = quiet
+        self.inputs = inputs.checked()
+        self._read: ClusterRead | None = None
+        self._shown: set[Diagnostic] = set()  # printed once, however often loaded (diff)
         if not _DNS_LABEL.fullmatch(namespace):
             fail(f"--namespace {namespace!r}: expected a namespace name (a DNS label, e.g. shop)")
         self.namespace = namespace
@@ -99,6 +145,7 @@ class Session:
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),
             TimeElapsedColumn(),
             console=self.err,
             transient=True,
@@ -124,13 +171,25 @@ class Session:
         self.timings[name] = time.perf_counter() - start
         return result
 
-    def load(self, paths: list[str]) -> Cluster:
-        if not paths:
-            fail("no input: give one or more files or folders, or - for stdin")
+    def load(
+        self, paths: list[str] | None, *, files: bool = False, overlay: bool = False
+    ) -> Cluster:
+        """The input as a Cluster: the PATHs, or the live cluster with `--cluster`
+        (`files`: PATHs whatever `--cluster` says, as for a proposal; `overlay`: the live
+        cluster with the PATHs' objects applied over it, as `kubectl diff -f` and `apply`
+        see it). Diagnostics are printed; errors, and warnings under `--strict`, exit 2."""
+        paths = list(paths or [])
+        live = self.inputs.cluster and not files
+        if live and paths and not overlay:
+            fail("give PATHs or --cluster, not both")
+        if not live and not paths:
+            fail("no input: give one or more files or folders, - for stdin, or --cluster")
         try:
             cluster = self.stage(
-                "loading manifests",
-                lambda: load(
+                "reading the cluster" if live else "loading manifests",
+                (lambda: self._load_live(paths if overlay else []))
+                if live
+                else lambda: load(
                     paths, namespace=self.namespace, assume_system_pods=self.assume_system_pods
                 ),
             )
@@ -139,8 +198,14 @@ class Session:
             n = len(exc.diagnostics)
             sys.stderr.write(f"{n} error{'s' if n != 1 else ''}; nothing was analysed\n")
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        self.strict_check(cluster.diagnostics)
         if not self.quiet:
-            shown = [d for d in cluster.diagnostics if d.severity is not Severity.ERROR]
+            shown = [
+                d
+                for d in cluster.diagnostics
+                if d.severity is not Severity.ERROR and d not in self._shown
+            ]
+            self._shown.update(shown)
             sys.stderr.write(render_diagnostics(shown))
             if not cluster.workloads:
                 # Policy-only input: every table would be empty, which reads like a bug.
@@ -151,6 +216,49 @@ class Session:
         if self.assume_mesh:
             cluster = replace(cluster, mesh=replace(cluster.mesh, assume_mesh=True))
         return cluster
+
+    def strict_check(self, diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+        """`--strict`: every warning is an error (DESIGN.md "Errors"), nothing is analysed."""
+        if not self.inputs.strict:
+            return
+        warnings = [d for d in diagnostics if d.severity is Severity.WARNING]
+        if not warnings:
+            return
+        sys.stderr.write(render_diagnostics(replace(d, severity=Severity.ERROR) for d in warnings))
+        n = len(warnings)
+        sys.stderr.write(
+            f"{n} warning{'s' if n != 1 else ''} made errors by --strict; nothing was analysed\n"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    def cluster_read(self) -> ClusterRead:
+        """The live cluster's objects, read once per command (diff and apply read it for
+        both sides); an MS700/MS703 error exits 2."""
+        if self._read is None:
+            from microseg.ingest.cluster import read_cluster
+
+            read = read_cluster(self.inputs.config(), self._on_progress)
+            fatal = [d for d in read.diagnostics if d.severity is Severity.ERROR]
+            if fatal:
+                raise InputError(fatal)
+            self._read = read
+        return self._read
+
+    def _load_live(self, overlay: list[str]) -> Cluster:
+        from microseg.ingest.cluster.overlay import overlay_documents
+        from microseg.ingest.manifests import load_documents
+
+        read = self.cluster_read()
+        items = overlay_documents(read, overlay, self.namespace) if overlay else read.items()
+        return load_documents(
+            items, namespace=self.namespace, assume_system_pods=self.assume_system_pods
+        )
+
+    def _on_progress(self, label: str, objects: int, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        what = f"reading the cluster: {label} ({objects:,} objects)" if label else "read"
+        self._progress.update(self._task, description=what, completed=done, total=total)
 
     def connectivity(self, paths: list[str]) -> Connectivity:
         with self.progress():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from microseg.cli.common import Session, fail
+from microseg.cli.common import Inputs, Session, fail
 from microseg.cli.options import HostNetworkChoice, LayerChoice
 from microseg.engine import Connectivity, Layer, inert_mesh_policies
 from microseg.model import Cluster
@@ -26,10 +26,12 @@ def parse_layer(choice: LayerChoice | str | None) -> Layer | None:
         fail(f"--layer {text!r}: expected network, mesh or both")
 
 
-def load_mesh(session: Session, paths: list[str], trust_domain: str, root: str) -> Cluster:
+def load_mesh(
+    session: Session, paths: list[str] | None, trust_domain: str, root: str, overlay: bool = False
+) -> Cluster:
     if not trust_domain or "/" in trust_domain:
         fail(f"--trust-domain {trust_domain!r}: expected a domain such as cluster.local")
-    cluster = session.load(paths)
+    cluster = session.load(paths, overlay=overlay)
     cluster = replace(cluster, mesh=MeshSettings(trust_domain, root, cluster.mesh.assume_mesh))
     if not session.quiet and cluster.has_mesh:
         _warn_inert(cluster)
@@ -55,15 +57,17 @@ def _warn_inert(cluster: Cluster) -> None:
 
 def mesh_connectivity(
     session: Session,
-    paths: list[str],
+    paths: list[str] | None,
     layer: LayerChoice | None,
     trust_domain: str,
     root: str,
+    overlay: bool = False,
 ) -> Connectivity:
-    """The index with the layer asked for; default both with mesh resources, else network."""
+    """The index with the layer asked for; default both with mesh resources, else network.
+    `paths` are the PATHs, or nothing with --cluster (`overlay`: applied over the cluster)."""
     chosen = parse_layer(layer)
     with session.progress():
-        cluster = load_mesh(session, paths, trust_domain, root)
+        cluster = load_mesh(session, paths, trust_domain, root, overlay)
         conn = session.stage(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
@@ -71,6 +75,7 @@ def mesh_connectivity(
 
 
 def reading_session(
+    inputs: Inputs,
     quiet: bool,
     no_color: bool,
     host_network: HostNetworkChoice,
@@ -79,7 +84,7 @@ def reading_session(
     assume_mesh: bool,
 ) -> Session:
     """The session of a command that reads manifests, from the loading options every such
-    command declares (cli/options.py), so that they are read one way."""
+    command declares (cli/options.py) and its inputs (`reads_inputs`), read one way."""
     return Session(
         quiet,
         no_color,
@@ -87,4 +92,5 @@ def reading_session(
         namespace=namespace,
         assume_system_pods=assume_system_pods,
         assume_mesh=assume_mesh,
+        inputs=inputs,
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from microseg.cli.args import PortArg, port_value
+from microseg.cli.common import Inputs
 from microseg.cli.usage import choice
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "TrustDomain",
     "output_option",
     "port_option",
+    "reads_inputs",
 ]
 
 
@@ -135,3 +140,94 @@ AssumeMesh = Annotated[
         help="Treat every pod (host-network ones aside) as Istio sidecar-injected.",
     ),
 ]
+
+ClusterFlag = Annotated[
+    bool,
+    typer.Option(
+        "--cluster",
+        help="Read the live cluster through the API (kubeconfig or in-cluster) instead of PATHs.",
+    ),
+]
+Context = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        help="With --cluster: the kubeconfig context (default: current).",
+        show_default=False,
+    ),
+]
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="With --cluster: the kubeconfig file (default: KUBECONFIG, then ~/.kube/config).",
+        show_default=False,
+    ),
+]
+ClusterNamespaces = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cluster-namespace",
+        help="With --cluster: read only this namespace's objects (repeatable; cluster-scoped "
+        "kinds are read whole). Not -n, which names the namespace of file objects without one.",
+        show_default=False,
+    ),
+]
+Strict = Annotated[
+    bool,
+    typer.Option("--strict", help="Warnings about the input are errors (exit 2)."),
+]
+
+_INPUT_OPTIONS = (
+    ("cluster", ClusterFlag, False),
+    ("context", Context, None),
+    ("kubeconfig", Kubeconfig, None),
+    ("cluster_namespace", ClusterNamespaces, None),
+    ("strict", Strict, False),
+)
+
+
+def _is_argument(annotation: Any) -> bool:
+    from typer.models import ArgumentInfo
+
+    return any(isinstance(m, ArgumentInfo) for m in getattr(annotation, "__metadata__", ()))
+
+
+def reads_inputs(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command that reads manifests the input options every such command shares:
+    `--cluster [--context] [--kubeconfig] [--cluster-namespace NS]` and `--strict`.
+
+    The command declares a keyword `inputs: Inputs` (hidden from the command line) and
+    passes it to its Session; its PATH arguments become optional, since `--cluster` reads
+    the API instead. One decorator line per command, so that a new command gains the same
+    options, spelt the same way, by writing `@reads_inputs` above it."""
+    signature = inspect.signature(command, eval_str=True)
+    params = []
+    for p in signature.parameters.values():
+        if p.name == "inputs":
+            continue
+        if p.default is p.empty and _is_argument(p.annotation):
+            p = p.replace(default=None)  # PATHs may be left out with --cluster
+        # Keyword-only (typer passes every value by name), so that a required option may
+        # follow the PATHs now that they have a default.
+        params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    at = next((i for i, p in enumerate(params) if p.name == "quiet"), len(params))
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for name, a, d in _INPUT_OPTIONS
+    ]
+    params[at:at] = extra
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        inputs = Inputs(
+            cluster=bool(kwargs.pop("cluster", False)),
+            context=kwargs.pop("context", None),
+            kubeconfig=kwargs.pop("kubeconfig", None),
+            namespaces=tuple(kwargs.pop("cluster_namespace", None) or ()),
+            strict=bool(kwargs.pop("strict", False)),
+        )
+        command(*args, **kwargs, inputs=inputs)
+
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return run

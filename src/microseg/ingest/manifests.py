@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic, InputError, Origin, Severity
@@ -32,7 +32,7 @@ from microseg.model.objects import (
     Workload,
 )
 
-__all__ = ["ClusterBuilder", "load"]
+__all__ = ["ClusterBuilder", "load", "load_documents"]
 
 # ingest/istio.py ISTIO_KINDS, repeated so that the module loads only for Istio input.
 _ISTIO_KINDS = ("PeerAuthentication", "AuthorizationPolicy")
@@ -342,7 +342,10 @@ class ClusterBuilder:
         except FieldError as err:
             self._located(doc, err)
 
-    def build(self) -> Cluster:
+    def build(self, keep_going: bool = False) -> Cluster:
+        """The snapshot; raises InputError when there are errors, unless `keep_going`
+        (`microseg monitor`), which leaves the refused objects out and keeps their errors
+        among the diagnostics."""
         workloads, pods = self.workloads.build()
         diagnostics = self.diagnostics + self.workloads.diagnostics + self._exposure_notes()
         diagnostics += self._account_notes(workloads)
@@ -369,7 +372,7 @@ class ClusterBuilder:
                 )
             )
         errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-        if errors:
+        if errors and not keep_going:
             raise InputError(errors)
         namespaces = dict(self.namespaces)
         referenced = {p.namespace for p in pods} | {p.namespace for p in self.policies.values()}
@@ -462,20 +465,34 @@ def load(
     `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py)."""
     if isinstance(paths, str):
         paths = [paths]
+    return load_documents(
+        read_paths(list(paths)), namespace=namespace, assume_system_pods=assume_system_pods
+    )
+
+
+def load_documents(
+    items: Iterable[Document | Diagnostic],
+    *,
+    namespace: str = "default",
+    assume_system_pods: bool = False,
+    keep_going: bool = False,
+) -> Cluster:
+    """Documents (from files or the live API) and the diagnostics met reading them, into a
+    Cluster; raises InputError on errors unless `keep_going` (ClusterBuilder.build)."""
     builder = ClusterBuilder(default_namespace=namespace)
     # Parsing allocates millions of small objects that all stay alive until the snapshot is
     # built; the cyclic collector would rescan them again and again for nothing.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for item in read_paths(list(paths)):
+        for item in items:
             if isinstance(item, Diagnostic):
                 builder.diagnostics.append(item)
             else:
                 builder.add(item)
         if assume_system_pods:
             builder.assume_system_pods()
-        return builder.build()
+        return builder.build(keep_going)
     finally:
         if enabled:
             gc.enable()

@@ -22,8 +22,14 @@ from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
 from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address, shown
 from microseg.model.labels import FrozenLabels
-from microseg.model.objects import ContainerPort, Pod, Workload, WorkloadKey
-from microseg.model.selectors import label_key_error, label_value_error
+from microseg.model.objects import ContainerPort, Pod, Probe, Workload, WorkloadKey
+from microseg.model.selectors import (
+    LabelSelector,
+    Operator,
+    Requirement,
+    label_key_error,
+    label_value_error,
+)
 from microseg.model.sets import Protocol
 
 __all__ = ["CONTROLLER_KINDS", "VM_KINDS", "WorkloadBuilder"]
@@ -149,6 +155,79 @@ def _ports(
     if hit is None:
         hit = cache[key] = tuple(ContainerPort(_PROTOCOLS[pr], n, nm) for pr, n, nm in key)
     return hit
+
+
+_PROBES = (
+    ("livenessProbe", "liveness"),
+    ("readinessProbe", "readiness"),
+    ("startupProbe", "startup"),
+)
+_HANDLERS = ("httpGet", "tcpSocket", "grpc")
+
+
+def _probes(spec: Any) -> tuple[Probe, ...]:
+    """The network probes of a pod spec: containers, and sidecar init containers (which keep
+    running). Read leniently: the probes only feed notes and `recommend --allow-probes`, and
+    a malformed one is the API server's to refuse, not a reason to stop an analysis."""
+    out: list[Probe] = []
+    if not isinstance(spec, dict):
+        return ()
+    for group in ("containers", "initContainers"):
+        containers = spec.get(group)
+        if not isinstance(containers, list):
+            continue
+        for c in containers:
+            if not isinstance(c, dict):
+                continue
+            if group == "initContainers" and c.get("restartPolicy") != "Always":
+                continue
+            for field_name, kind in _PROBES:
+                probe = c.get(field_name)
+                if not isinstance(probe, dict):
+                    continue
+                for handler in _HANDLERS:
+                    action = probe.get(handler)
+                    if not isinstance(action, dict):
+                        continue
+                    port = action.get("port")
+                    if isinstance(port, bool) or not isinstance(port, int | str) or port == "":
+                        continue
+                    if isinstance(port, str) and port.isdigit():
+                        port = int(port)
+                    out.append(Probe(kind, handler, port, str(c.get("name") or "")))
+    return tuple(out)
+
+
+_OPERATORS = {op.value: op for op in Operator}
+
+
+def _controller_selector(data: Any, kind: str) -> LabelSelector | None:
+    """A controller's `spec.selector` (a LabelSelector; for a ReplicationController a plain
+    map), or None when absent or not well formed: it is only a fallback for choosing stable
+    selectors (analyses/synth), and the API server validates it."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    raw = spec.get("selector") if isinstance(spec, dict) else None
+    if not isinstance(raw, dict) or kind in ("Job", "CronJob") or kind in VM_KINDS:
+        return None
+    if kind == "ReplicationController":
+        raw = {"matchLabels": raw}
+    reqs: list[Requirement] = []
+    labels = raw.get("matchLabels") or {}
+    exprs = raw.get("matchExpressions") or []
+    if not isinstance(labels, dict) or not isinstance(exprs, list):
+        return None
+    for k, v in labels.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            return None
+        reqs.append(Requirement(k, Operator.IN, frozenset([v])))
+    for e in exprs:
+        if not isinstance(e, dict) or e.get("operator") not in _OPERATORS:
+            return None
+        values = e.get("values") or []
+        if not isinstance(e.get("key"), str) or not isinstance(values, list):
+            return None
+        reqs.append(Requirement(e["key"], _OPERATORS[e["operator"]], frozenset(map(str, values))))
+    return LabelSelector(tuple(reqs)) if reqs else None
 
 
 def _check_vm(data: Any, kind: str) -> None:
@@ -390,7 +469,14 @@ class WorkloadBuilder:
                 except FieldError as bad:
                     self._bad(raw.doc, bad)
             account = pods[first_pod].service_account if len(pods) > first_pod else "default"
-            workloads[key] = Workload(key, raws[0].doc.origin(), account)
+            ctl = self._controllers.get((key.namespace, key.kind, key.name))
+            workloads[key] = Workload(
+                key,
+                raws[0].doc.origin(),
+                account,
+                _controller_selector(ctl.doc.data, ctl.kind) if ctl is not None else None,
+                _probes(raws[0].doc.data.get("spec")),
+            )
             distinct = {r.labels for r in raws}
             if len(distinct) > 1:
                 self.diagnostics.append(
@@ -418,6 +504,15 @@ class WorkloadBuilder:
             except FieldError as bad:
                 self._bad(ctl.doc, bad)
                 continue
-            workloads[key] = Workload(key, ctl.doc.origin(), pod.service_account)
+            spec: Any = ctl.doc.data
+            for part in (*template, "spec"):
+                spec = spec.get(part) if isinstance(spec, dict) else None
+            workloads[key] = Workload(
+                key,
+                ctl.doc.origin(),
+                pod.service_account,
+                _controller_selector(ctl.doc.data, kind),
+                _probes(spec),
+            )
             pods.append(pod)
         return sorted(workloads.values(), key=lambda w: w.key), pods

@@ -163,7 +163,10 @@ def _put_pod(cluster: Cluster, pod: Pod) -> Cluster:
         pods[at] = pod
     out = replace(cluster, pods=tuple(pods))
     if all(w.key != pod.workload for w in out.workloads):
-        out = replace(out, workloads=(*out.workloads, Workload(pod.workload)))
+        out = replace(
+            out,
+            workloads=(*out.workloads, Workload(pod.workload, pod.origin, pod.service_account)),
+        )
     if old is not None and old.workload != pod.workload:
         out = _without_empty_workload(out, old)
     return _with_namespace(out, pod.namespace)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Origin
 from microseg.model.labels import FrozenLabels
+from microseg.model.selectors import LabelSelector
 from microseg.model.sets import Protocol
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Namespace",
     "Node",
     "Pod",
+    "Probe",
     "Service",
     "ServiceAccount",
     "Workload",
@@ -43,10 +45,28 @@ class WorkloadKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Probe:
+    """A kubelet probe that opens a connection to the pod (`httpGet`, `tcpSocket`, `grpc`;
+    `exec` probes run inside the container and are not kept): the kubelet connects from its
+    node to `port`, a number or a container port name (Pod API reference, Probe)."""
+
+    kind: str
+    """liveness, readiness or startup."""
+    handler: str
+    port: int | str
+    container: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     key: WorkloadKey
     origin: Origin = field(default=Origin(), compare=False)
     service_account: str = "default"
+    selector: LabelSelector | None = field(default=None, compare=False)
+    """The controller's own `spec.selector` (None for a bare pod, a Job's generated one, or
+    when the controller is not in the input): how the controller finds its pods."""
+    probes: tuple[Probe, ...] = field(default=(), compare=False)
+    """Network probes of its pod template (or of its first pod)."""
 
 
 @dataclass(frozen=True, slots=True)

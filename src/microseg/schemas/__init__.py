@@ -1,7 +1,9 @@
 """JSON Schemas shipped with microseg (package data), printed by `microseg schema NAME`.
 
 `intent.schema.json` is generated from the pydantic models in
-`microseg.ingest.intent_schema` (`intent_json_schema`); a test keeps the file equal to them.
+`microseg.ingest.intent_schema` (`intent_json_schema`), `guardrails.schema.json` from
+`microseg.ingest.guardrails_schema` (`guardrails_json_schema`); tests keep the files equal to
+them.
 This package holds data only and imports nothing from microseg.
 """
 
@@ -11,7 +13,7 @@ from importlib import resources
 
 __all__ = ["SCHEMAS", "schema_text"]
 
-SCHEMAS = {"intent": "intent.schema.json"}
+SCHEMAS = {"intent": "intent.schema.json", "guardrails": "guardrails.schema.json"}
 
 
 def schema_text(name: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microseg.cli.args import PortArg
-from microseg.cli.common import emit, fail
+from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -30,6 +30,7 @@ from microseg.cli.options import (
     TrustDomain,
     output_option,
     port_option,
+    reads_inputs,
 )
 from microseg.engine import Connectivity, UnknownEndpointError, WorkloadGraph
 from microseg.model.sets import ConnSet
@@ -101,6 +102,7 @@ def _check_named(conn: Connectivity, text: str, named: NamedPort) -> None:
     )
 
 
+@reads_inputs
 def blast_radius_cmd(
     paths: Paths,
     src: Annotated[
@@ -160,6 +162,7 @@ def blast_radius_cmd(
     istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Workloads reachable from compromised ones, each with its hop count, one shortest
     attack path and the policies that permit each hop."""
@@ -179,7 +182,7 @@ def blast_radius_cmd(
             conns = port.conns()
     intent_set = load_intent_files(intents, quiet) if intents else None
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     if named is not None:

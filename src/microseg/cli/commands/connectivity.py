@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from microseg.analyses.potential import potential_exposure
-from microseg.cli.common import emit, fail
+from microseg.cli.common import FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -25,6 +25,7 @@ from microseg.cli.options import (
     Quiet,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import (
     UnknownEndpointError,
@@ -50,6 +51,7 @@ class ConnectivityFormat(StrEnum):
     DOT = "dot"
 
 
+@reads_inputs
 def connectivity(
     paths: Paths,
     output: Annotated[
@@ -76,10 +78,11 @@ def connectivity(
     istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """List the allowed connections between workloads and external addresses."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = WorkloadGraph.build(conn)

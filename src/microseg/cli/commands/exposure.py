@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from microseg.cli.common import emit
+from microseg.cli.common import FILES, Inputs, emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -24,6 +24,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import WorkloadGraph
 
@@ -33,6 +34,7 @@ __all__ = ["ExposureFormat", "exposure"]
 ExposureFormat = TextOrJson
 
 
+@reads_inputs
 def exposure(
     paths: Paths,
     output: Annotated[ExposureFormat, output_option(ExposureFormat)] = ExposureFormat.TEXT,
@@ -45,6 +47,7 @@ def exposure(
     istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Workloads reachable from or reaching addresses outside the cluster, by address
     class (public, private, ...), and entry points with whether policies allow them."""
@@ -54,7 +57,7 @@ def exposure(
     from microseg.render.text import print_text
 
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     # The same loading and layers as `microseg connectivity`, so both agree on what
     # outside addresses reach (the mesh, when counted, governs inbound traffic).

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import emit
+from microseg.cli.common import FILES, Inputs, emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -23,6 +23,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 
 __all__ = ["IdentityFormat", "identity"]
@@ -31,6 +32,7 @@ __all__ = ["IdentityFormat", "identity"]
 IdentityFormat = TextOrJson
 
 
+@reads_inputs
 def identity(
     paths: Paths,
     output: Annotated[IdentityFormat, output_option(IdentityFormat)] = IdentityFormat.TEXT,
@@ -50,6 +52,7 @@ def identity(
     assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Workload identities: service account, SPIFFE ID, mesh membership, mTLS mode per
     port, allowed callers; then findings (weak mTLS, open ALLOW rules, unknown
@@ -60,7 +63,7 @@ def identity(
     from microseg.render.text import print_text
 
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = identity_report(conn, tuple(expect_strict or ()))

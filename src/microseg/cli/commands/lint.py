@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, emit, fail
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -28,6 +28,7 @@ from microseg.cli.options import (
     Quiet,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 
 __all__ = ["LintFormat", "lint_cmd"]
@@ -56,6 +57,7 @@ def _ignored(spec: str) -> set[str]:
     return out
 
 
+@reads_inputs
 def lint_cmd(
     paths: Paths,
     output: Annotated[LintFormat, output_option(LintFormat)] = LintFormat.TEXT,
@@ -75,6 +77,7 @@ def lint_cmd(
     assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Facts about the policies worth a look, each with its file and line: redundant rules
     (ML001) and policies (ML002), policies selecting no pod (ML003), peers matching
@@ -86,7 +89,7 @@ def lint_cmd(
 
     skip = _ignored(ignore)
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     report = session.stage("linting", lambda: lint(conn))

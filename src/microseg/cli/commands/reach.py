@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, emit, fail
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit, fail
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -25,6 +25,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import UnknownEndpointError, Verdict
 from microseg.render.reach import decision_json, decision_text
@@ -35,6 +36,7 @@ __all__ = ["ReachFormat", "reach"]
 ReachFormat = TextOrJson
 
 
+@reads_inputs
 def reach(
     paths: Paths,
     src: Annotated[
@@ -57,10 +59,11 @@ def reach(
     istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Can SRC reach DST? The verdict, then why, per direction. Exit 0 allowed, 1 denied."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     try:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from microseg.cli.commands.flows import open_store
-from microseg.cli.common import EXIT_VIOLATION, Session, fail
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, Session, fail
 from microseg.cli.mesh_session import parse_layer
 from microseg.cli.options import (
     HostNet,
@@ -24,6 +24,7 @@ from microseg.cli.options import (
     Paths,
     Quiet,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import Connectivity
 from microseg.model import Cluster
@@ -51,6 +52,7 @@ def merge_proposal(base: Cluster, proposal: Cluster) -> Cluster:
     )
 
 
+@reads_inputs
 def simulate(
     paths: Paths,
     flows: Annotated[
@@ -73,6 +75,7 @@ def simulate(
     layer: LayerOpt = None,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Replay observed flows against the policies (or a proposal). Exit 0 nothing breaks, 1 something would."""
     from microseg.analyses.simulate import simulate as run
@@ -82,7 +85,7 @@ def simulate(
     if not Path(flows).exists():
         fail(f"--flows {flows}: no such flow store (create one with `microseg flows import`)")
     chosen = parse_layer(layer)
-    session = Session(quiet, no_color, host_network.value)
+    session = Session(quiet, no_color, host_network.value, inputs=inputs)
     with open_store(flows) as store:
         keys = session.stage("reading flow keys", store.key_arrays)
     with session.progress():
@@ -92,7 +95,7 @@ def simulate(
         )
         after = None
         if proposal:
-            merged = merge_proposal(cluster, session.load(proposal))
+            merged = merge_proposal(cluster, session.load(proposal, files=True))
             after = session.stage(
                 "computing the proposal", lambda: Connectivity.build(merged, session.options)
             )

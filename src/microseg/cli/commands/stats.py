@@ -8,7 +8,7 @@ from typing import Annotated
 from rich.table import Table
 
 from microseg.analyses.stats import compute_stats
-from microseg.cli.common import emit
+from microseg.cli.common import FILES, Inputs, emit
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -24,6 +24,7 @@ from microseg.cli.options import (
     TextOrJson,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.render.stats import stats_json, stats_rows
 from microseg.render.text import keep_words, print_text
@@ -34,6 +35,7 @@ __all__ = ["StatsFormat", "stats"]
 StatsFormat = TextOrJson
 
 
+@reads_inputs
 def stats(
     paths: Paths,
     output: Annotated[StatsFormat, output_option(StatsFormat)] = StatsFormat.TEXT,
@@ -46,10 +48,11 @@ def stats(
     istio_root_namespace: IstioRoot = "istio-system",
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Counts: workloads, classes, atoms, isolation, allowed pairs, and time per stage."""
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     result = session.stage("counting", lambda: compute_stats(conn))

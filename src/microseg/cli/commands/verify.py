@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, emit
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -29,6 +29,7 @@ from microseg.cli.options import (
     Quiet,
     TrustDomain,
     output_option,
+    reads_inputs,
 )
 from microseg.engine import WorkloadGraph
 
@@ -51,6 +52,7 @@ def tool_version() -> str:
         return "0.0.0"
 
 
+@reads_inputs
 def verify(
     paths: Paths,
     intents: Annotated[
@@ -72,6 +74,7 @@ def verify(
     assume_mesh: AssumeMesh = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
+    inputs: Inputs = FILES,
 ) -> None:
     """Check segmentation intents against the policies. Exit 0 all hold, 1 violated."""
     # Imported when the command runs: every command's modules at start-up slow them all.
@@ -82,7 +85,7 @@ def verify(
 
     intent_set = load_intent_files(intents, quiet)
     session = reading_session(
-        quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
+        inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
     graph = session.stage("workload graph", lambda: WorkloadGraph.build(conn))
