@@ -8,7 +8,7 @@ them: the explanations and incremental updates take an `Index`, and the facade
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
@@ -17,7 +17,12 @@ from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.networks import NetworkIsolation
 from microseg.engine.index.rules import RuleCompiler, node_addresses
 from microseg.engine.index.tables import DirectionTable, build_table
-from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.mesh.table import (
+    MeshTable,
+    mesh_ip_sets,
+    mesh_port_ranges,
+    mesh_quiet_ip_sets,
+)
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
 from microseg.engine.query import Layer
 from microseg.model.admin import AdminRule, AdminTier
@@ -68,7 +73,8 @@ def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Proto
     return out
 
 
-def _ip_sets(cluster: Cluster) -> list[IPSet]:
+def _ip_sets(cluster: Cluster) -> tuple[list[IPSet], list[IPSet]]:
+    """Address sets that cut atoms, and the mesh's quiet ones (mesh_ip_sets)."""
     out: list[IPSet] = []
     for rule in _all_rules(cluster):
         for peer in rule.peers or ():
@@ -76,9 +82,19 @@ def _ip_sets(cluster: Cluster) -> list[IPSet]:
                 out.append(peer.addresses)
             elif isinstance(peer, NodePeer):
                 out.append(node_addresses(cluster.nodes, peer))
+    quiet: list[IPSet] = []
     if cluster.has_mesh:
         out += mesh_ip_sets(cluster)
-    return out
+        quiet = mesh_quiet_ip_sets(cluster)
+    return out, quiet
+
+
+def _ip_atoms(cluster: Cluster) -> IPAtoms:
+    sets, quiet = _ip_sets(cluster)
+    ips = IPAtoms.build(sets + quiet)
+    if quiet:
+        ips = replace(ips, show_v6=any(s.v6 for s in sets))
+    return ips
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +151,7 @@ class Index:
         exposed = bool(cluster.ingresses or cluster.routes)
         classes = EndpointClasses.build(cluster, options, controller=exposed)
         ports = PortAtoms.build(_port_ranges(cluster, classes))
-        ips = IPAtoms.build(_ip_sets(cluster))
+        ips = _ip_atoms(cluster)
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
         admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
         mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None

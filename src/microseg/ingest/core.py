@@ -9,8 +9,11 @@ import re
 from typing import Any
 
 from microseg.ingest.documents import Document, FieldPath
+from microseg.ingest.linkerd_pods import kept_annotations
 from microseg.ingest.validation import FieldError, get_typed, ip_address
+from microseg.model.identity import CLOUD_ANNOTATIONS
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LINKERD_ANNOTATIONS
 from microseg.model.netpol import port_name_error
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
@@ -52,7 +55,8 @@ def _label_error(k: object, v: object) -> str | None:
 def parse_service_account(doc: Document) -> ServiceAccount:
     meta = _named_meta(doc)
     namespace = meta.get("namespace") or "default"
-    return ServiceAccount(str(namespace), meta["name"], doc.origin())
+    cloud = kept_annotations(meta, CLOUD_ANNOTATIONS)
+    return ServiceAccount(str(namespace), meta["name"], doc.origin(), cloud)
 
 
 def parse_node(doc: Document) -> Node:
@@ -92,7 +96,8 @@ def parse_namespace(doc: Document) -> Namespace:
             raise _bad(("metadata", "labels", str(k)), err)
     # The API server sets kubernetes.io/metadata.name on every namespace.
     labels = {**raw_labels, NAMESPACE_NAME_LABEL: name}
-    return Namespace(name, FrozenLabels(labels), doc.origin())
+    linkerd = kept_annotations(meta, LINKERD_ANNOTATIONS)
+    return Namespace(name, FrozenLabels(labels), doc.origin(), annotations=linkerd)
 
 
 def _typed(raw: dict[str, Any], path: FieldPath, key: str, kind: type, default: Any) -> Any:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Origin
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LinkerdPod
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import Protocol
 
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_NO_ANNOTATIONS = FrozenLabels()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,9 @@ class Namespace:
     labels: FrozenLabels
     origin: Origin = field(default=Origin(), compare=False)
     declared: bool = True
+    annotations: FrozenLabels = _NO_ANNOTATIONS
+    """The Linkerd annotations only (model/linkerd.py LINKERD_ANNOTATIONS): the injector
+    reads them for the pods it injects."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -97,6 +102,9 @@ class Pod:
     injected: bool = False
     """The pod already has an Istio sidecar: an `istio-proxy` container or the injector's
     annotations (engine/mesh/match.py, pod_mesh_mode)."""
+    linkerd: LinkerdPod | None = None
+    """Linkerd annotations, an injected proxy, HTTP probes (model/linkerd.py); None when the
+    pod has none of them."""
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""
@@ -143,3 +151,5 @@ class ServiceAccount:
     namespace: str
     name: str
     origin: Origin = field(default=Origin(), compare=False)
+    annotations: FrozenLabels = _NO_ANNOTATIONS
+    """The cloud identity annotations only (model/identity.py CLOUD_ANNOTATIONS)."""
