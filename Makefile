@@ -34,8 +34,9 @@ install: $(STAMP) $(UI_OUT)
 demo: $(STAMP)
 	$(BIN)/microseg demo
 
+# --dist loadgroup keeps the Spark tests (xdist_group "spark") on one worker: one JVM.
 test: $(STAMP) $(UI_OUT)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow and not fresh_clone"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not fresh_clone"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

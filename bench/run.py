@@ -13,6 +13,9 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
+    .venv/bin/python bench/run.py --only flows observed traffic on B2's cluster (bench/flows.py:
+                                               2,000,000 Hubble lines, DuckDB and Spark
+                                               import, simulate; in the default set too)
 
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
@@ -1103,8 +1106,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run_flows(seed: int, regenerate: bool) -> int:
+    """bench/flows.py on B2's cluster, as a process of its own (bench/results/flows.json)."""
+    b2 = next(s for s in SCENARIOS if s.name == "B2")
+    ensure_cluster(b2, seed, regenerate)
+    print("[flows] 2,000,000 Hubble lines on B2: DuckDB import, simulate, Spark", flush=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "flows.py"),
+            "bench",
+            str(cluster_dir(b2)),
+            "--seed",
+            str(seed),
+        ],
+        check=False,
+    )
+    return done.returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    flows = (not args.only and not args.quick) or any(n.lower() == "flows" for n in args.only or [])
+    if args.only:
+        args.only = [n for n in args.only if n.lower() != "flows"]
+        if not args.only:
+            return run_flows(args.seed, args.regenerate)
     machine = machine_facts()
     method = machine["rss_method"]
     warm = run_scenario(WARMUP, args.seed, args.regenerate, None, method)
@@ -1144,6 +1171,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {machine['python']}, numpy {machine['numpy']}; results in {RESULTS}"
     )
     failed = [r.scenario for r in results if r.status == "failed"]
+    if flows and run_flows(args.seed, args.regenerate) != 0:
+        failed.append("flows")
     failed += [c.scenario for c in comparisons if c.status == "failed"]
     for r in results:
         if r.status != "ok" and r.stderr_tail:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
@@ -49,3 +51,18 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return DEMO
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole test process (starting one takes seconds)."""
+    from microseg.ingest.flows.spark import SparkUnavailable, session, stop
+
+    try:
+        got = session("local[2]")
+    except SparkUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; CI installs Java and pyspark (.ci/run, make install)")
+        pytest.skip(str(exc))
+    yield got
+    stop()

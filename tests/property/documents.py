@@ -85,25 +85,32 @@ def _expression(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Doc]:
 
 
 def selector(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Doc]:
-    """A LabelSelector: `{}`, matchLabels, matchExpressions, or both."""
-    labels = st.dictionaries(
-        st.sampled_from(sorted(vocab)), st.sampled_from(("web", "prod", "x", "front")), max_size=1
+    """A LabelSelector: `{}`, matchLabels, matchExpressions, or both; values from the key's
+    own vocabulary, so that selectors select something often."""
+    labels = st.sampled_from(sorted(vocab)).flatmap(
+        lambda k: st.sampled_from(vocab[k]).map(lambda v: {k: v})
     )
-    exprs = st.lists(_expression(vocab), max_size=2)
+    shape = st.sampled_from(("empty", "labels", "labels", "expressions", "both"))
 
-    def build(ml: dict[str, str], me: list[Doc]) -> Doc:
+    @st.composite
+    def build(draw: st.DrawFn) -> Doc:
+        kind = draw(shape)
         out: Doc = {}
-        if ml:
-            out["matchLabels"] = ml
-        if me:
-            out["matchExpressions"] = me
+        if kind in ("labels", "both"):
+            out["matchLabels"] = draw(labels)
+        if kind in ("expressions", "both"):
+            out["matchExpressions"] = draw(st.lists(_expression(vocab), min_size=1, max_size=2))
         return out
 
-    return st.builds(build, labels, exprs)
+    return build()
 
 
 POD_SELECTORS = selector(LABELS)
-NS_SELECTORS = selector(NS_LABELS)
+# Namespace selectors may also name namespaces by the label the API server sets on each,
+# `kubernetes.io/metadata.name`, which undeclared namespaces carry too.
+NS_SELECTORS = selector(
+    {**NS_LABELS, "kubernetes.io/metadata.name": (*NAMESPACES, UNDECLARED, "default")}
+)
 
 
 def label_map(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[dict[str, str]]:
@@ -265,14 +272,15 @@ def np_rule(draw: st.DrawFn, direction: str) -> Doc:
     """A rule: `{}`, peers absent / `[]` / listed, ports absent / `[]` / listed."""
     key = "from" if direction == "ingress" else "to"
     rule: Doc = {}
-    peers_shape = draw(st.sampled_from(("absent", "empty", "list", "list", "list")))
+    # Absent and empty lists match everything: drawn less often, or they hide the rest.
+    peers_shape = draw(st.sampled_from(("absent", "empty", *["list"] * 4)))
     if peers_shape == "empty":
         rule[key] = []
     elif peers_shape == "list":
         rule[key] = draw(st.lists(NP_PEERS, min_size=1, max_size=2))
     # An egress rule may not name a port for an ipBlock peer (the API server's validation).
     named = not (direction == "egress" and any("ipBlock" in p for p in rule.get(key, [])))
-    ports_shape = draw(st.sampled_from(("absent", "empty", "list", "list", "list")))
+    ports_shape = draw(st.sampled_from(("absent", "empty", *["list"] * 3)))
     if ports_shape == "empty":
         rule["ports"] = []
     elif ports_shape == "list":
@@ -297,7 +305,7 @@ def network_policy(draw: st.DrawFn, index: int) -> Doc:
         if shape == "empty":
             spec[direction] = []
         elif shape == "rules":
-            spec[direction] = draw(st.lists(np_rule(direction), min_size=1, max_size=3))
+            spec[direction] = draw(st.lists(np_rule(direction), min_size=1, max_size=2))
     namespace = draw(st.sampled_from((*NAMESPACES, None)))
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -507,7 +515,8 @@ def cluster_documents(
     docs += [draw(pod(i)) for i in range(draw(st.integers(1, max_pods)))]
     docs += [draw(controller(i)) for i in range(draw(st.integers(0, 2)))]
     docs += [draw(network_policy(i)) for i in range(draw(st.integers(0, max_policies)))]
-    if tiers:
+    # Half the clusters have no guardrail tier, so NetworkPolicy alone decides there.
+    if tiers and draw(st.booleans()):
         docs += draw(admin_policies())
     docs += list(NODES)
     return docs

@@ -6,7 +6,8 @@ workload and IP; Calico by namespace and a pod name or an aggregated prefix
 `EndpointResolver` turns one such endpoint into what the analyses need, in this order:
 
 1. a pod named in the snapshot (namespace and pod name);
-2. a workload: Hubble's `workloads[0]` (`name[Kind]`), a CSV `ns/name`, or a Calico
+2. a workload: Hubble's `workloads[0]` (`name[Kind]`), a CSV `ns/name` (or the pod it
+   names when no workload has that name), or a Calico
    aggregated name whose prefix, cut at a `-`, names a workload (ReplicaSet and
    StatefulSet pod names are the owner's name plus suffixes) -> that workload's pods;
 3. an address: a pod IP (`status.podIP`/`podIPs`), a Service ClusterIP (-> the pods its
@@ -232,6 +233,9 @@ class EndpointResolver:
             hit = self._workload(ns, workload)
             if hit is not None:
                 return hit
+            if "[" not in workload and (ns, workload) in self.pod_names:
+                # A CSV `ns/name` names a pod or a workload: the one field holds either.
+                return self._pod(self.pod_names[(ns, workload)])
         if ns and pod:
             hit = self._by_prefix(ns, pod)
             if hit is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from microseg.cli.app import app
@@ -20,25 +21,26 @@ def test_mixed_folder_balances_and_resolves(tmp_path: Path, demo_dir: Path) -> N
         app, ["flows", "import", str(DATA), "--db", db, "--cluster-snapshot", str(demo_dir), "-q"]
     )
     assert got.exit_code == 0, got.output
-    assert "total: read 22 = stored 15 + rejected 7" in got.stdout
+    assert "total: read 36 = stored 26 + rejected 10" in got.stdout
     assert "hubble.json: hubble," in got.stdout
     assert "envoy.log: envoy," in got.stdout
-    assert "1 unresolved" in got.stdout
+    assert "2 unresolved" in got.stdout  # Calico's pub and pvt
     again = runner.invoke(app, ["flows", "import", str(DATA), "--db", db])
     assert again.exit_code == 0
-    assert again.stdout.count("already imported") == 4
+    assert again.stdout.count("already imported") == 6
     stats = json.loads(runner.invoke(app, ["flows", "stats", "--db", db, "-o", "json"]).stdout)
     assert stats["kind"] == "FlowStats"
-    assert stats["files"] == 4
-    assert stats["rejected"] == 7
-    assert stats["endpoints"]["unresolved"] == 1
+    assert stats["files"] == 6
+    assert stats["rejected"] == 10
+    assert stats["endpoints"]["unresolved"] == 2
     shown = json.loads(
         runner.invoke(
             app, ["flows", "show", "--db", db, "--verdict", "dropped", "-o", "json"]
         ).stdout
     )
-    assert [(i["src"], i["dst"], i["port"]) for i in shown["items"]] == [
-        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 22)
+    assert sorted((i["src"], i["dst"], i["port"]) for i in shown["items"]) == [
+        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 22),
+        ("frontend/webapp[Deployment]", "shop/postgres[StatefulSet]", 5432),
     ]
 
 
@@ -93,3 +95,54 @@ def test_missing_db_for_stats(tmp_path: Path) -> None:
     got = runner.invoke(app, ["flows", "stats", "--db", str(tmp_path / "none.duckdb")])
     assert got.exit_code == 2
     assert "no such flow store" in got.stderr
+
+
+def test_engine_options_are_checked(tmp_path: Path) -> None:
+    hubble = str(DATA / "hubble.json")
+    cases = [
+        (["--out", str(tmp_path / "o")], "--out writes Parquet from Spark"),
+        (["--db", "x", "--spark-master", "local[1]"], "--spark-master needs --engine spark"),
+        ([], "give --db"),
+        (["--engine", "spark", "--db", "x", "--out", str(tmp_path)], "give --db"),
+        (["--engine", "spark", "--out", str(tmp_path)], "already exists"),
+    ]
+    for args, message in cases:
+        got = runner.invoke(app, ["flows", "import", hubble, *args])
+        assert got.exit_code == 2, args
+        assert message in got.stderr, (args, got.stderr)
+
+
+def test_spark_without_java_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    got = runner.invoke(
+        app,
+        [
+            "flows",
+            "import",
+            str(DATA / "hubble.json"),
+            "--engine",
+            "spark",
+            "--spark-master",
+            "local[3]",
+            "--db",
+            str(tmp_path / "f.duckdb"),
+        ],
+    )
+    assert got.exit_code == 2
+    assert "error[MS503]: --engine spark needs a Java 17+ runtime" in got.stderr
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_spark_engine_from_the_command_line(spark: object, tmp_path: Path) -> None:
+    db = str(tmp_path / "f.duckdb")
+    args = ["flows", "import", str(DATA / "hubble.json"), "--engine", "spark"]
+    got = runner.invoke(app, [*args, "--spark-master", "local[2]", "--db", db])
+    assert got.exit_code == 0, got.output
+    assert "hubble, read 9 = stored 6 + rejected 3" in got.stdout
+    assert "hubble.json:8: warning[MS501]: invalid JSON" in got.stderr
+    again = runner.invoke(app, [*args, "--spark-master", "local[2]", "--db", db])
+    assert "already imported" in again.stdout

@@ -3,6 +3,7 @@ replies or ephemeral source ports, and a second import of the same file changing
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_hubble_keys(store: FlowStore) -> None:
     assert ("webapp-7d9f8b6c5-abcde", "postgres-0", "TCP", 22, "dropped", 1, 0) in rows
     assert not store.query("SELECT * FROM flows WHERE port = 51234")
     reasons = dict(store.query("SELECT line, reason FROM rejects"))
-    assert reasons[7].startswith("not a flow")
+    assert reasons[7] == "a Hubble node status event, not a flow: NODE_CONNECTED"
     assert reasons[8] == "invalid JSON"
     assert reasons[9].startswith("truncated record")
 
@@ -148,3 +149,99 @@ def test_odd_lines_are_rejects_with_their_numbers(store: FlowStore, tmp_path: Pa
     assert reasons[2] == reasons[3] == "not a JSON object"
     assert reasons[5] == "invalid JSON"
     assert reasons[6].startswith("not UTF-8 text")
+
+
+def test_hubble_exporter_pairs_fold(store: FlowStore) -> None:
+    """GetFlowsResponse lines (jsonpb, the Hubble exporter): a connection between two
+    Cilium endpoints is reported at both (EGRESS at the source, INGRESS at the
+    destination) and counts once; the destination's drop decides the pair's verdict;
+    lost events and node status records are rejects that say what they are."""
+    got = store.import_file(DATA / "hubble-exporter.json", "x")
+    assert (got.format, got.read, got.stored, got.rejected) == ("hubble", 9, 7, 2)
+    rows = store.query("SELECT verdict, count, replies, detail FROM flows ORDER BY verdict")
+    assert [r[:3] for r in rows] == [("dropped", 1, 0), ("forwarded", 2, 1)]
+    assert rows[0][3] == "POLICY_DENIED ingress-denied-by=shop/default-deny"
+    assert "egress-allowed-by=frontend/webapp-egress" in rows[1][3]
+    assert "ingress-allowed-by=shop/postgres-ingress" in rows[1][3]
+    assert store.query("SELECT line, reason FROM rejects ORDER BY line") == [
+        (8, "Hubble lost events, not a flow: 12 events lost at HUBBLE_RING_BUFFER"),
+        (9, "a Hubble node status event, not a flow: NODE_CONNECTED"),
+    ]
+
+
+def test_hubble_bare_and_wrapped_lines_mix(store: FlowStore, tmp_path: Path) -> None:
+    """`-o json` (bare Flow, legacy) and `-o jsonpb` lines in one file read alike."""
+    wrapped = (DATA / "hubble-exporter.json").read_text().splitlines()[6]
+    bare = json.dumps(json.loads(wrapped)["flow"])
+    path = tmp_path / "mixed.json"
+    path.write_text(f"{wrapped}\n{bare}\n")
+    got = store.import_file(path, "m")
+    assert (got.read, got.stored) == (2, 2)
+    assert store.query("SELECT count, verdict FROM flows") == [(2, "forwarded")]
+
+
+def test_whisker_flows(store: FlowStore) -> None:
+    """Calico Open Source's Whisker flows (Goldmane): the Src and Dst reports of one flow
+    fold, PUBLIC/PRIVATE NETWORK are Calico's pub/pvt, actions are read in any case."""
+    path = DATA / "whisker.json"
+    assert detect_format(path) is FlowFormat.CALICO
+    got = store.import_file(path, "w")
+    assert (got.read, got.stored, got.rejected) == (5, 4, 1)
+    rows = store.query(
+        "SELECT src_ns, src_pod, dst_ns, dst_pod, protocol, port, verdict, count FROM flows "
+        "ORDER BY port"
+    )
+    assert rows == [
+        ("frontend", "webapp-7d9f8b6c5-*", "", "pvt", "UDP", 53, "allow", 1),
+        ("frontend", "webapp-7d9f8b6c5-*", "shop", "postgres-*", "TCP", 5432, "allow", 1),
+        ("", "pub", "frontend", "webapp-7d9f8b6c5-*", "TCP", 8080, "deny", 1),
+    ]
+    (detail,) = store.query("SELECT detail FROM flows WHERE port = 5432")[0]
+    assert "default|frontend/webapp-egress|allow" in detail
+    assert store.query("SELECT line, reason FROM rejects") == [(5, "no proto")]
+
+
+def test_fast_and_precise_paths_agree(tmp_path: Path) -> None:
+    """A clean file takes the fast reader; the same records with one bad line take the
+    precise one: the keys are the same."""
+    clean = (DATA / "hubble-exporter.json").read_text().splitlines()[:7]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text("\n".join(clean) + "\n")
+    b.write_text("\n".join([*clean, "{not json"]) + "\n")
+    keys = []
+    for path in (a, b):
+        with FlowStore(":memory:") as s:
+            s.import_file(path, path.name)
+            keys.append(s.query("SELECT * EXCLUDE (format) FROM flows ORDER BY ALL"))
+    assert keys[0] == keys[1]
+    assert len(keys[0]) == 2
+
+
+def test_pairs_fold_across_the_files_of_one_import(tmp_path: Path) -> None:
+    """The Hubble exporter writes one file per node: the source node's EGRESS report and
+    the destination node's INGRESS report of one connection are in two files, imported
+    together they are one observation, counted for the first end's file."""
+    lines = (DATA / "hubble-exporter.json").read_text().splitlines()
+    a, b = tmp_path / "node-a.json", tmp_path / "node-b.json"
+    a.write_text(lines[0] + "\n")
+    b.write_text(lines[1] + "\n")
+    with FlowStore(":memory:") as s:
+        got = s.import_files([(a, "node-a.json"), (b, "node-b.json")])
+        assert [(r.read, r.stored) for r in got] == [(1, 1), (1, 1)]  # type: ignore[union-attr]
+        assert s.query("SELECT count, verdict FROM flows") == [(1, "forwarded")]
+    with FlowStore(":memory:") as s:  # apart, each import counts its own report
+        s.import_file(a, "node-a.json")
+        s.import_file(b, "node-b.json")
+        assert s.query("SELECT count FROM flows") == [(2,)]
+
+
+def test_a_late_record_of_the_other_shape_is_read(store: FlowStore, tmp_path: Path) -> None:
+    """The fast reader reads the shape of the first records (here GetFlowsResponse); a bare
+    Flow far below them is still read as a flow, not rejected."""
+    wrapped = (DATA / "hubble-exporter.json").read_text().splitlines()[6]
+    bare = json.dumps(json.loads(wrapped)["flow"])
+    path = tmp_path / "late.json"
+    path.write_text("\n".join([wrapped] * 120 + [bare]) + "\n")
+    got = store.import_file(path, "late")
+    assert (got.read, got.stored, got.rejected) == (121, 121, 0)
+    assert store.query("SELECT count FROM flows") == [(121,)]

@@ -69,6 +69,16 @@ def test_service_ports_map_to_target_ports() -> None:
     assert svc.target_port(r.named_ports, 1, Protocol.TCP, 82) is None  # no such port
 
 
+def test_a_csv_name_is_a_workload_or_else_a_pod() -> None:
+    """CSV's `ns/name` reaches the resolver as a workload name; a pod's name is also valid
+    there (README: "a pod or a workload"), found once no workload has that name."""
+    r = EndpointResolver(CLUSTER)
+    assert r.resolve("shop", "", "db-0", "").pods == (1,)
+    assert r.resolve("shop", "", "web-5d8f9c-abcde", "").name == "shop/web[Deployment]"
+    assert r.resolve("shop", "", "db", "").name == "shop/db[StatefulSet]"
+    assert r.resolve("shop", "", "db-0[Pod]", "").kind is EndpointKind.UNRESOLVED
+
+
 def test_host_network_as_pod() -> None:
     r = EndpointResolver(CLUSTER, host_network_as_node=False)
     assert r.resolve("kube-system", "agent", "", "").pods == (2,)

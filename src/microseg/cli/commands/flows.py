@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from microseg.ingest.flows.store import FlowStore, ImportResult
+    from microseg.ingest.flows.store import FlowStore, ImportFailure, ImportResult
 
 from microseg.cli.common import EXIT_BAD_INPUT, Session, fail
 from microseg.cli.options import (
@@ -32,7 +32,6 @@ from microseg.cli.options import (
     output_option,
 )
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup, choice
-from microseg.ingest.flows.detect import UnknownFormatError
 from microseg.ingest.flows.formats import FlowFormat
 from microseg.model.flows import EndpointKind, EndpointResolver
 from microseg.render.flows import (
@@ -44,7 +43,7 @@ from microseg.render.flows import (
     stats_text,
 )
 
-__all__ = ["FormatChoice", "ShowFormat", "StatsFormat", "app", "open_store"]
+__all__ = ["Engine", "FormatChoice", "ShowFormat", "StatsFormat", "app", "open_store"]
 
 SHOWN_REJECTS = 10
 
@@ -161,15 +160,27 @@ def _resolve(store: FlowStore, session: Session, paths: list[str], as_node: bool
     return f"endpoints: {len(rows) - unresolved:,} resolved ({parts or 'none'}), {unresolved:,} unresolved"
 
 
+class Engine(StrEnum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
 @app.command("import", cls=MicrosegCommand)
 def import_cmd(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            help="Flow files or folders (read recursively), or - for stdin.", show_default=False
+            help="Flow files or folders (read recursively), or - for stdin; with --engine "
+            "spark also Parquet files.",
+            show_default=False,
         ),
     ],
-    db: Db,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="The DuckDB flow store (created when missing).", show_default=False
+        ),
+    ] = None,
     fmt: Annotated[
         FormatChoice,
         typer.Option(
@@ -179,48 +190,138 @@ def import_cmd(
         ),
     ] = FormatChoice.AUTO,
     snapshot: Snapshot = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            parser=choice("--engine", Engine),
+            help="Who parses and aggregates: DuckDB in this process, or Apache Spark.",
+        ),
+    ] = Engine.DUCKDB,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: the master URL (default local[*]).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --engine spark: write the keys, rejects and imports as Parquet "
+            "folders under this new folder instead of a --db store.",
+            show_default=False,
+        ),
+    ] = None,
     host_network: HostNet = HostNetworkChoice.NODE,
     quiet: Quiet = False,
     no_color: NoColor = False,
 ) -> None:
     """Import flow records (Hubble, Calico, Envoy/Istio JSON, CSV). Exit 2 when none could be read."""
+    if out is not None and engine is not Engine.SPARK:
+        fail("--out writes Parquet from Spark: add --engine spark (DuckDB writes --db)")
+    if master is not None and engine is not Engine.SPARK:
+        fail("--spark-master needs --engine spark")
+    if (db is None) == (out is None):
+        fail("give --db (the DuckDB flow store) or, with --engine spark, --out (Parquet)")
+    if out is not None and out.exists():
+        fail(f"--out {out}: already exists (Spark writes a new folder)")
+    if out is not None and snapshot:
+        fail("--cluster-snapshot resolves endpoints in a --db store, not in --out Parquet")
     session = Session(quiet, no_color, host_network.value)
     chosen = None if fmt is FormatChoice.AUTO else FlowFormat(fmt.value)
-    results: list[ImportResult] = []
-    with open_store(db) as store, tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        files: list[tuple[Path, str]] = []
         for item in _files(inputs, Path(tmp)):
             if isinstance(item, str):
                 sys.stderr.write(item + "\n")
-                continue
-            path, name = item
+            else:
+                files.append(item)
+        if engine is Engine.SPARK:
+            results = _spark_run(files, chosen, db, out, master)
+            store = open_store(db) if db is not None else None
+        else:
+            assert db is not None
+            store = open_store(db)
             try:
-                result = store.import_file(path, name, chosen)
-            except (store_error(), UnknownFormatError) as exc:
-                sys.stderr.write(f"{name}: error[MS500]: {exc}\n")
-                continue
-            except OSError as exc:
-                sys.stderr.write(f"{name}: error[MS001]: {exc.strerror or exc}\n")
-                continue
-            results.append(result)
-            if result.already:
+                results = store.import_files(files, chosen)
+            except store_error() as exc:
+                store.close()
+                sys.stderr.write(f"{db}: error[MS502]: {exc}\n")
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+        try:
+            done = _report(results, store, quiet)
+            if store is not None and snapshot:
                 sys.stdout.write(
-                    f"{name}: {result.format}, already imported (same sha256): nothing changed\n"
+                    _resolve(store, session, snapshot, host_network is HostNetworkChoice.NODE)
+                    + "\n"
                 )
-                continue
-            sys.stdout.write(
-                f"{name}: {result.format}, {balance_line(result.read, result.stored, result.rejected)}\n"
-            )
-            _rejects(store, name, quiet)
-        read = sum(r.read for r in results)
-        stored = sum(r.stored for r in results)
-        rejected = sum(r.rejected for r in results)
-        sys.stdout.write(f"total: {balance_line(read, stored, rejected)}\n")
-        if snapshot:
-            sys.stdout.write(
-                _resolve(store, session, snapshot, host_network is HostNetworkChoice.NODE) + "\n"
-            )
-    if not any(r.read or r.already for r in results):  # nothing could be read
+        finally:
+            if store is not None:
+                store.close()
+    if not any(r.read or r.already for r in done):  # nothing could be read
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _spark_run(
+    files: list[tuple[Path, str]],
+    fmt: FlowFormat | None,
+    db: str | None,
+    out: Path | None,
+    master: str | None,
+) -> list[ImportResult | ImportFailure]:
+    """The import on Spark; its keys land in `db` (or Parquet under `out`)."""
+    from microseg.ingest.flows.spark import SparkUnavailable, import_with_spark, session
+
+    try:
+        spark = session(master)
+    except SparkUnavailable as exc:
+        sys.stderr.write(f"error[MS503]: {exc}\n")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    store = open_store(db) if db is not None else None
+    try:
+        return import_with_spark(spark, files, fmt, store, out)
+    except store_error() as exc:
+        sys.stderr.write(f"{db}: error[MS502]: {exc}\n")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # a failed Spark job surfaces as a py4j or Spark error
+        text = str(exc).strip().splitlines()
+        sys.stderr.write(f"error[MS504]: the Spark job failed: {text[0] if text else exc!r}\n")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _report(
+    results: list[ImportResult | ImportFailure], store: FlowStore | None, quiet: bool
+) -> list[ImportResult]:
+    from microseg.ingest.flows.store import ImportFailure
+
+    done: list[ImportResult] = []
+    for result in results:
+        if isinstance(result, ImportFailure):
+            sys.stderr.write(f"{result.file}: error[{result.code}]: {result.message}\n")
+            continue
+        done.append(result)
+        name = result.file
+        if result.already:
+            sys.stdout.write(
+                f"{name}: {result.format}, already imported (same sha256): nothing changed\n"
+            )
+            continue
+        sys.stdout.write(
+            f"{name}: {result.format}, {balance_line(result.read, result.stored, result.rejected)}\n"
+        )
+        if store is not None:
+            _rejects(store, name, quiet)
+    read = sum(r.read for r in done)
+    stored = sum(r.stored for r in done)
+    rejected = sum(r.rejected for r in done)
+    sys.stdout.write(f"total: {balance_line(read, stored, rejected)}\n")
+    return done
 
 
 @app.command("stats", cls=MicrosegCommand)

@@ -7,9 +7,16 @@ from microseg.ingest.flows.detect import UnknownFormatError, detect_format
 from microseg.ingest.flows.formats import CSV_HEADER, FlowFormat
 
 if TYPE_CHECKING:
-    from microseg.ingest.flows.store import FlowStore, ImportResult, StoreError, show, stats
+    from microseg.ingest.flows.store import (
+        FlowStore,
+        ImportFailure,
+        ImportResult,
+        StoreError,
+        show,
+        stats,
+    )
 
-_STORE = frozenset({"FlowStore", "ImportResult", "StoreError", "show", "stats"})
+_STORE = frozenset({"FlowStore", "ImportFailure", "ImportResult", "StoreError", "show", "stats"})
 
 
 def __getattr__(name: str) -> Any:
@@ -26,6 +33,7 @@ __all__ = [
     "CSV_HEADER",
     "FlowFormat",
     "FlowStore",
+    "ImportFailure",
     "ImportResult",
     "StoreError",
     "UnknownFormatError",

@@ -10,17 +10,21 @@ wrapper), Calico's `reporter`/`source_namespace`/`dest_port`, Envoy's
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from microseg.ingest.flows.formats import CSV_HEADER, FlowFormat
 
-__all__ = ["SAMPLE_LINES", "UnknownFormatError", "detect_format"]
+__all__ = ["SAMPLE_LINES", "UnknownFormatError", "detect_format", "detect_lines"]
 
 SAMPLE_LINES = 20
 
 _MARKS: tuple[tuple[FlowFormat, frozenset[str]], ...] = (
     (FlowFormat.HUBBLE, frozenset({"IP", "l4", "verdict", "Type", "traffic_direction"})),
-    (FlowFormat.CALICO, frozenset({"reporter", "source_namespace", "dest_port", "num_flows"})),
+    (
+        FlowFormat.CALICO,
+        frozenset({"reporter", "source_namespace", "dest_port", "num_flows", "action"}),
+    ),
     (
         FlowFormat.ENVOY,
         frozenset({"downstream_remote_address", "upstream_cluster", "upstream_host"}),
@@ -46,24 +50,29 @@ def _vote(record: object) -> FlowFormat | None:
 
 
 def detect_format(path: Path) -> FlowFormat:
+    with path.open("rb") as f:
+        return detect_lines(raw.decode("utf-8", "replace") for raw in f)
+
+
+def detect_lines(lines: Iterable[str]) -> FlowFormat:
+    """The format of the first records among `lines` (at most SAMPLE_LINES are parsed)."""
     votes: dict[FlowFormat, int] = {}
     seen = 0
-    with path.open("rb") as f:
-        for raw in f:
-            text = raw.decode("utf-8", "replace").strip()
-            if not text or text.startswith("#"):
-                continue
-            if seen == 0 and text.replace(" ", "").lower().startswith(CSV_HEADER[:8]):
-                return FlowFormat.CSV
-            seen += 1
-            try:
-                fmt = _vote(json.loads(text))
-            except ValueError:
-                fmt = None
-            if fmt is not None:
-                votes[fmt] = votes.get(fmt, 0) + 1
-            if seen >= SAMPLE_LINES:
-                break
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if seen == 0 and text.replace(" ", "").lower().startswith(CSV_HEADER[:8]):
+            return FlowFormat.CSV
+        seen += 1
+        try:
+            fmt = _vote(json.loads(text))
+        except ValueError:
+            fmt = None
+        if fmt is not None:
+            votes[fmt] = votes.get(fmt, 0) + 1
+        if seen >= SAMPLE_LINES:
+            break
     if not votes:
         raise UnknownFormatError(
             "cannot tell the format from the first records: expected Hubble JSON flows, "

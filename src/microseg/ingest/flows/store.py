@@ -11,45 +11,39 @@ Tables:
 - `endpoints`: each observed endpoint resolved against a cluster snapshot (written by the
   caller, which owns the cluster model; this module only stores the answer).
 
-A file is imported in one transaction: either all its records are accounted for (stored or
-rejected) and its hash recorded, or nothing changed.
+One import (the files of one `flows import`) is one transaction: either all their records
+are accounted for (stored or rejected) and their hashes recorded, or nothing changed. The
+import's memory is bounded (MEMORY_LIMIT): DuckDB spills to disk rather than grow.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from microseg.ingest.flows.detect import detect_format
-from microseg.ingest.flows.formats import COLUMNS, FlowFormat, select_for
-from microseg.model.flows import FlowKeys, FlowStats, Ints, ObservedEndpoint, ShownFlow
+from microseg.ingest.flows.aggregate import KEY
+from microseg.ingest.flows.detect import UnknownFormatError, detect_format
+from microseg.ingest.flows.formats import FlowFormat
+from microseg.ingest.flows.query import show, stats
+from microseg.ingest.flows.reader import Reader, scan, snippets
+from microseg.model.flows import FlowKeys, Ints, ObservedEndpoint
 
 __all__ = [
     "FlowStore",
+    "ImportFailure",
     "ImportResult",
+    "Pending",
     "StoreError",
     "show",
     "stats",
 ]
 
-KEY = (
-    "src_ns",
-    "src_pod",
-    "src_workload",
-    "src_ip",
-    "dst_ns",
-    "dst_pod",
-    "dst_workload",
-    "dst_ip",
-    "protocol",
-    "port",
-    "verdict",
-)
 EP = ("ns", "pod", "workload", "ip")
 
 _SCHEMA = """
@@ -77,6 +71,9 @@ CREATE TABLE IF NOT EXISTS endpoints (
 """
 
 
+MEMORY_LIMIT = "1GB"
+
+
 class StoreError(Exception):
     """The database or a file could not be read or written (a message for the user)."""
 
@@ -92,19 +89,30 @@ class ImportResult:
     """The same content (sha256) was imported before: nothing changed."""
 
 
-_LAST_LINE = (
-    "(SELECT greatest(coalesce(max(line), 0), (SELECT coalesce(max(line), 0) FROM csv_rej)) "
-    "FROM lines)"
-)
-"""The file's last line number, counting lines the reader refused."""
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    """A file that could not be imported (the others of the run still are)."""
+
+    file: str
+    code: str
+    """MS001: it cannot be read; MS500: its format is unknown or its records unreadable."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A file read into the run's observations, not yet committed."""
+
+    path: Path
+    name: str
+    sha256: str
+    format: FlowFormat
+    read: int = 0
+    rejected: int = 0
 
 
 def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return scan(path).sha256
 
 
 class FlowStore:
@@ -114,6 +122,11 @@ class FlowStore:
         try:
             self.db = duckdb.connect(path)
             self.db.execute("SET TimeZone = 'UTC'")
+            # DuckDB would take up to 80% of the machine's memory; an import of millions of
+            # records keeps within MEMORY_LIMIT by spilling its sorts and hash tables to
+            # disk (MICROSEG_DUCKDB_MEMORY, e.g. 8GB, trades memory for speed).
+            limit = os.environ.get("MICROSEG_DUCKDB_MEMORY", MEMORY_LIMIT)
+            self.db.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
             self.db.execute(_SCHEMA)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the flow database: {_first_line(exc)}") from None
@@ -128,95 +141,145 @@ class FlowStore:
         self.close()
 
     # -- import ---------------------------------------------------------------------------
+    def imported(self, digest: str) -> str | None:
+        """The format a file of this content (sha256) was imported as, if it was."""
+        seen = self.db.execute("SELECT format FROM imports WHERE sha256 = ?", [digest]).fetchone()
+        return None if seen is None else str(seen[0])
+
     def import_file(self, path: Path, name: str, fmt: FlowFormat | None = None) -> ImportResult:
         """Read one file into the store. `name` is how the file is recorded and reported."""
-        digest = file_hash(path)
-        seen = self.db.execute("SELECT format FROM imports WHERE sha256 = ?", [digest]).fetchone()
-        if seen is not None:
-            return ImportResult(name, str(seen[0]), already=True)
-        fmt = fmt or detect_format(path)
+        (got,) = self.import_files([(path, name)], fmt)
+        if isinstance(got, ImportFailure):
+            if got.code == "MS500" and got.message.startswith("cannot tell"):
+                raise UnknownFormatError(got.message)
+            raise StoreError(got.message)
+        return got
+
+    def import_files(
+        self, files: Sequence[tuple[Path, str]], fmt: FlowFormat | None = None
+    ) -> list[ImportResult | ImportFailure]:
+        """Read files into the store as one run: each file's records are parsed by DuckDB
+        (reader.py), the two ends' reports of a connection are folded across the run's
+        files (aggregate.fold), and everything is committed in one transaction. A file
+        already imported (same sha256, before or earlier in this run) changes nothing."""
+        results: list[ImportResult | ImportFailure] = []
+        pending: list[Pending] = []
+        digests: dict[str, str] = {}
+        reader = Reader(self.db)
+        try:
+            for path, name in files:
+                try:
+                    facts = scan(path)
+                    seen = self.imported(facts.sha256) or digests.get(facts.sha256)
+                    if seen is not None:
+                        results.append(ImportResult(name, seen, already=True))
+                        continue
+                    chosen = fmt or detect_format(path)
+                except OSError as exc:
+                    results.append(ImportFailure(name, "MS001", exc.strerror or str(exc)))
+                    continue
+                except UnknownFormatError as exc:
+                    results.append(ImportFailure(name, "MS500", str(exc)))
+                    continue
+                try:
+                    reader.read(path, name, chosen, facts.lines)
+                except duckdb.Error as exc:
+                    message = f"cannot read: {_first_line(exc)}"
+                    results.append(ImportFailure(name, "MS500", message))
+                    continue
+                digests[facts.sha256] = chosen.value
+                pending.append(Pending(path, name, facts.sha256, chosen))
+                results.append(ImportResult(name, chosen.value))
+            committed = {p.name: p for p in self._commit_duckdb(reader, pending)}
+        finally:
+            reader.close()
+        return [
+            _counted(r, committed[r.file]) if isinstance(r, ImportResult) and not r.already else r
+            for r in results
+        ]
+
+    def _commit_duckdb(self, reader: Reader, pending: list[Pending]) -> list[Pending]:
+        if not pending:
+            return []
         db = self.db
         try:
-            db.execute("BEGIN TRANSACTION")
-            # One VARCHAR column per line: \x01 never occurs unescaped in JSON or in the CSV
-            # format, and quoting is off, so DuckDB's reader hands each line over whole. A
-            # line that is not UTF-8 lands in the reader's rejects table with its number.
-            db.execute("DROP TABLE IF EXISTS csv_rej; DROP TABLE IF EXISTS csv_rej_scan")
+            tables = {fmt: reader.obs(fmt) for fmt in sorted({p.format for p in pending})}
+            counted = []
             db.execute(
-                "CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv(?, "
-                "columns = {'text': 'VARCHAR'}, header = false, delim = chr(1), quote = '', "
-                "escape = '', auto_detect = false, strict_mode = false, "
-                "max_line_size = 16777216, store_rejects = true, rejects_table = 'csv_rej', "
-                "rejects_scan = 'csv_rej_scan')",
-                [str(path)],
+                "CREATE OR REPLACE TEMP TABLE rej_all "
+                "(file VARCHAR, line BIGINT, reason VARCHAR, text VARCHAR)"
             )
-            # Rows of a table keep the reader's order (preserve_insertion_order); the lines
-            # the reader refused are put back into the numbering.
-            refused = db.execute("SELECT count(*) FROM csv_rej").fetchone()
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE lines AS "
-                "SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS line, text FROM raw"
-                if refused is None or refused[0] == 0
-                else """CREATE OR REPLACE TEMP TABLE lines AS
-                WITH bad AS (SELECT DISTINCT line FROM csv_rej),
-                good AS (SELECT rowid - (SELECT min(rowid) FROM raw) + 1 AS k, text FROM raw),
-                slots AS (
-                  SELECT range + 1 AS line FROM range(
-                    (SELECT count(*) FROM good) + (SELECT count(*) FROM bad))
-                  WHERE range + 1 NOT IN (SELECT line FROM bad)),
-                numbered AS (SELECT line, row_number() OVER (ORDER BY line) AS k FROM slots)
-                SELECT numbered.line, good.text FROM good JOIN numbered USING (k)"""
-            )
-            cols = ", ".join(COLUMNS)
-            db.execute(
-                f"CREATE OR REPLACE TEMP TABLE obs AS SELECT * FROM ({select_for(fmt, _LAST_LINE)}) AS t({cols})"
-            )
-            db.execute(
-                "INSERT INTO obs BY NAME SELECT line, min('not UTF-8 text: ' || error_message) "
-                "AS reason FROM csv_rej GROUP BY line"
-            )
-            if fmt is FlowFormat.CALICO:
-                self._fold_reporters()
-            counts = db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM obs"
-            ).fetchone()
-            assert counts is not None
-            read, rejected = int(counts[0]), int(counts[1])
-            db.execute(
-                "INSERT INTO rejects SELECT ?, o.line, o.reason, left(l.text, 300) "
-                "FROM obs o LEFT JOIN lines l USING (line) WHERE o.reason IS NOT NULL ORDER BY o.line",
-                [name],
-            )
-            self._merge(fmt)
-            db.execute(
-                "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [name, digest, fmt.value, read, read - rejected, rejected],
-            )
-            db.execute(
-                "DROP TABLE raw; DROP TABLE lines; DROP TABLE obs; DROP TABLE csv_rej; "
-                "DROP TABLE csv_rej_scan"
-            )
-            db.execute("COMMIT")
+            for p in pending:
+                table = tables[p.format]
+                counts = db.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL) FROM {table} "
+                    "WHERE file = ?",
+                    [p.name],
+                ).fetchone()
+                assert counts is not None
+                bad = db.execute(
+                    f"SELECT line, reason FROM {table} WHERE file = ? AND reason IS NOT NULL "
+                    "ORDER BY line",
+                    [p.name],
+                ).fetchall()
+                lines = [int(line) for line, _ in bad]
+                db.execute(
+                    "INSERT INTO rej_all SELECT ?, unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
+                    "unnest(?::VARCHAR[])",
+                    [p.name, lines, [str(r) for _, r in bad], snippets(p.path, lines)],
+                )
+                counted.append(replace(p, read=int(counts[0]), rejected=int(counts[1])))
+            union = " UNION ALL ".join(reader.keys(fmt) for fmt in tables)
+            db.execute(f"CREATE OR REPLACE TEMP TABLE agg_all AS {union}")
+            self.commit_run(counted)
         except duckdb.Error as exc:
-            db.execute("ROLLBACK")
             raise StoreError(f"cannot read: {_first_line(exc)}") from None
-        return ImportResult(name, fmt.value, read, read - rejected, rejected)
+        return counted
+
+    def commit_run(self, files: Sequence[Pending]) -> None:
+        """One transaction for a run: each file's rejects (temp table `rej_all`: file, line,
+        reason, text), its keys merged (temp table `agg_all`: file and
+        aggregate.aggregate's columns), its hash and counts. Spark's engine fills the two
+        tables the same way."""
+        db = self.db
+        db.execute("BEGIN TRANSACTION")
+        try:
+            for p in files:
+                db.execute(
+                    "INSERT INTO rejects SELECT file, line, reason, text FROM rej_all "
+                    "WHERE file = ? ORDER BY line",
+                    [p.name],
+                )
+                name = "'" + p.name.replace("'", "''") + "'"
+                db.execute(
+                    "CREATE OR REPLACE TEMP VIEW agg AS SELECT * EXCLUDE (file) FROM agg_all "
+                    f"WHERE file = {name}"
+                )
+                self._merge(p.format)
+                db.execute(
+                    "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                    [p.name, p.sha256, p.format.value, p.read, p.read - p.rejected, p.rejected],
+                )
+            db.execute("COMMIT")
+        except duckdb.Error:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.execute(
+                "DROP VIEW IF EXISTS agg; DROP TABLE IF EXISTS agg_all; DROP TABLE IF EXISTS rej_all"
+            )
 
     def _merge(self, fmt: FlowFormat) -> None:
-        """This file's keys into `flows`: existing keys get the counts added and the seen
-        interval widened, new keys are appended. A hash join on the key columns, no index:
-        an index over eleven text columns cost more than the parsing at a million keys."""
-        key = ", ".join(KEY)
+        """One file's keys (temp table `agg`) into `flows`: existing keys get the counts
+        added and the seen interval widened, new keys are appended. A hash join on the key
+        columns, no index: an index over eleven text columns cost more than the parsing
+        at a million keys."""
         same = " AND ".join(f"f.{k} = a.{k}" for k in KEY)
         db = self.db
-        db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE agg AS
-            SELECT {key}, sum(CASE WHEN reply THEN 0 ELSE n END) AS count,
-                   sum(CASE WHEN reply THEN n ELSE 0 END) AS replies,
-                   min(t_first) AS first_seen, max(t_last) AS last_seen,
-                   any_value(nullif(detail, '')) AS detail
-            FROM obs WHERE reason IS NULL GROUP BY {key}"""
-        )
+        empty = db.execute("SELECT NOT EXISTS (SELECT 1 FROM flows)").fetchone()
+        if empty is not None and empty[0]:
+            db.execute("INSERT INTO flows BY NAME SELECT a.*, ? AS format FROM agg a", [fmt.value])
+            return
         db.execute(
             f"""UPDATE flows f SET count = f.count + a.count, replies = f.replies + a.replies,
               first_seen = least(f.first_seen, a.first_seen),
@@ -230,26 +293,6 @@ class FlowStore:
               SELECT 1 FROM flows f WHERE {same})""",
             [fmt.value],
         )
-        db.execute("DROP TABLE agg")
-
-    def _fold_reporters(self) -> None:
-        """Calico reports a flow at both ends (reporter src and dst) with the same interval:
-        the pair is one observation, denied when either end denied it, whose num_flows is
-        the larger of the two (Calico Enterprise flow logs, `reporter`, `action`)."""
-        group = ", ".join(
-            c for c in COLUMNS if c not in ("line", "verdict", "n", "detail", "reason")
-        )
-        w = f"PARTITION BY {group}, reason IS NULL"
-        self.db.execute(
-            f"""CREATE OR REPLACE TEMP TABLE obs AS
-            SELECT * REPLACE (
-              CASE WHEN reason IS NULL AND bool_or(verdict = 'deny') OVER ({w})
-                   THEN 'deny' ELSE verdict END AS verdict,
-              CASE WHEN reason IS NULL AND row_number() OVER ({w} ORDER BY line) > 1 THEN 0
-                   WHEN reason IS NULL THEN max(n) OVER ({w}) ELSE n END AS n)
-            FROM obs"""
-        )
-        # The duplicates stay as rows with n = 0 so that `read` still counts every line.
 
     # -- endpoints ------------------------------------------------------------------------
     def distinct_endpoints(self) -> list[ObservedEndpoint]:
@@ -326,92 +369,9 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _display(side: str) -> str:
-    """How an endpoint prints: its resolution when a snapshot was given, else `ns/pod`,
-    `ns/workload` or the address, as observed."""
-    return (
-        f"coalesce(e_{side}.name, CASE WHEN f.{side}_ns <> '' THEN f.{side}_ns || '/' || "
-        f"coalesce(nullif(f.{side}_pod, ''), nullif(f.{side}_workload, ''), '?') "
-        f"WHEN f.{side}_ip <> '' THEN f.{side}_ip ELSE '?' END)"
-    )
+def _table(fmt: FlowFormat) -> str:
+    return f"obs_{fmt.value}"
 
 
-def _matches(side: str) -> str:
-    """`--from`/`--to`: a glob over the shown name, the observed ns/pod, ns/workload (with or
-    without its kind) and the address."""
-    cands = (
-        _display(side),
-        f"f.{side}_ip",
-        f"f.{side}_ns || '/' || f.{side}_pod",
-        f"f.{side}_ns || '/' || f.{side}_workload",
-        f"f.{side}_ns || '/' || split_part(f.{side}_workload, '[', 1)",
-        f"split_part({_display(side)}, '[', 1)",
-    )
-    return "(" + " OR ".join(f"{c} GLOB ?" for c in cands) + ")"
-
-
-_JOIN = (
-    "FROM flows f LEFT JOIN endpoints e_src ON e_src.ns = f.src_ns AND e_src.pod = f.src_pod "
-    "AND e_src.workload = f.src_workload AND e_src.ip = f.src_ip "
-    "LEFT JOIN endpoints e_dst ON e_dst.ns = f.dst_ns AND e_dst.pod = f.dst_pod "
-    "AND e_dst.workload = f.dst_workload AND e_dst.ip = f.dst_ip"
-)
-
-
-def show(
-    store: FlowStore,
-    src: str | None = None,
-    dst: str | None = None,
-    verdicts: tuple[str, ...] = (),
-    limit: int | None = None,
-) -> list[ShownFlow]:
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    for side, pattern in (("src", src), ("dst", dst)):
-        if pattern:
-            where.append(_matches(side))
-            params += [pattern] * 6
-    if verdicts:
-        where.append("f.verdict IN (SELECT unnest(?))")
-        params.append(list(verdicts))
-    sql = (
-        f"SELECT {_display('src')}, {_display('dst')}, f.protocol, f.port, f.verdict, f.count, "
-        "f.replies, coalesce(strftime(f.first_seen, '%Y-%m-%dT%H:%M:%SZ'), ''), "
-        "coalesce(strftime(f.last_seen, '%Y-%m-%dT%H:%M:%SZ'), ''), f.format, "
-        f"coalesce(f.detail, '') {_JOIN} WHERE {' AND '.join(where)} "
-        "ORDER BY f.count DESC, 1, 2, 3, 4, 5"
-        + (f" LIMIT {int(limit)}" if limit is not None else "")
-    )
-    return [ShownFlow(*r) for r in store.query(sql, params)]
-
-
-def stats(store: FlowStore) -> FlowStats:
-    q = store.query
-
-    def groups(col: str) -> tuple[tuple[str, int, int], ...]:
-        rows = q(f"SELECT {col}, count(*), sum(count) FROM flows GROUP BY 1 ORDER BY 3 DESC, 1")
-        return tuple((str(a), int(b), int(c)) for a, b, c in rows)
-
-    total = q(
-        "SELECT count(*), coalesce(sum(count), 0), coalesce(sum(replies), 0), "
-        "coalesce(strftime(min(first_seen), '%Y-%m-%dT%H:%M:%SZ'), ''), "
-        "coalesce(strftime(max(last_seen), '%Y-%m-%dT%H:%M:%SZ'), '') FROM flows"
-    )[0]
-    files = q("SELECT count(*) FROM imports")[0][0]
-    rejected = q("SELECT count(*) FROM rejects")[0][0]
-    reasons = q("SELECT reason, count(*) FROM rejects GROUP BY 1 ORDER BY 2 DESC, 1")
-    eps = q("SELECT kind, count(*) FROM endpoints GROUP BY 1 ORDER BY 1")
-    return FlowStats(
-        int(files),
-        int(total[0]),
-        int(total[1]),
-        int(total[2]),
-        int(rejected),
-        str(total[3]),
-        str(total[4]),
-        groups("verdict"),
-        groups("format"),
-        groups("protocol"),
-        tuple((str(a), int(b)) for a, b in reasons),
-        tuple((str(a), int(b)) for a, b in eps),
-    )
+def _counted(result: ImportResult, p: Pending) -> ImportResult:
+    return replace(result, read=p.read, stored=p.read - p.rejected, rejected=p.rejected)
