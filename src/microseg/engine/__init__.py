@@ -32,6 +32,7 @@ from microseg.engine.index.networks import NetworkIsolation
 from microseg.engine.index.packed import Bits, full_word, n_words, pack, unpack
 from microseg.engine.index.rules import RuleCompiler
 from microseg.engine.index.tables import DirectionTable
+from microseg.engine.mesh.linkerd_match import Authz, LinkerdIndex, PortPolicy, identity_matches
 from microseg.engine.mesh.match import (
     applies_to,
     effective_mode,
@@ -78,6 +79,7 @@ __all__ = [
     "DENY",
     "INGRESS_CONTROLLER_NAME",
     "NO_MATCH",
+    "Authz",
     "Bits",
     "Code",
     "Connectivity",
@@ -89,6 +91,7 @@ __all__ = [
     "HostNetwork",
     "IPAtoms",
     "Layer",
+    "LinkerdIndex",
     "MeshCause",
     "MeshDetail",
     "MeshVerdict",
@@ -97,6 +100,7 @@ __all__ = [
     "NetworkSplit",
     "PolicyKind",
     "PortAtoms",
+    "PortPolicy",
     "RuleCompiler",
     "Step",
     "StepKind",
@@ -114,6 +118,7 @@ __all__ = [
     "from_external_block",
     "full_word",
     "hands_down",
+    "identity_matches",
     "incoming_block",
     "inert_mesh_policies",
     "istio_match",
