@@ -14,7 +14,16 @@ import ipaddress
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from microseg.ingest.k8s_schema import RawLabelSelector, RawMetadata, check_cidr, check_port_name
 from microseg.model.linkerd import DefaultPolicy, ProxyProtocol
@@ -120,23 +129,33 @@ class RawServerSpec(_Open):
         ]
         if len(chosen) != 1:
             raise ValueError("set exactly one of podSelector and externalWorkloadSelector")
-        if isinstance(self.port, int) and not 1 <= self.port <= 65535:
-            raise ValueError(f"port: expected 1-65535, got {self.port}")
-        if isinstance(self.port, str):
-            check_port_name(self.port)
-        if self.proxyProtocol is not None:
-            allowed = [p.value for p in ProxyProtocol]
-            if self.proxyProtocol not in allowed:
-                raise ValueError(
-                    f"proxyProtocol {self.proxyProtocol!r}: expected one of {', '.join(allowed)}"
-                )
-        if self.accessPolicy is not None:
-            allowed = [p.value for p in DefaultPolicy]
-            if self.accessPolicy not in allowed:
-                raise ValueError(
-                    f"accessPolicy {self.accessPolicy!r}: expected one of {', '.join(allowed)}"
-                )
         return self
+
+    # Field validators, so that an error is located at its field's line.
+    @field_validator("port")
+    @classmethod
+    def _port(cls, port: int | str) -> int | str:
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            raise ValueError(f"expected 1-65535, got {port}")
+        if isinstance(port, str):
+            check_port_name(port)
+        return port
+
+    @field_validator("proxyProtocol")
+    @classmethod
+    def _protocol(cls, value: str | None) -> str | None:
+        allowed = [p.value for p in ProxyProtocol]
+        if value is not None and value not in allowed:
+            raise ValueError(f"{value!r}: expected one of {', '.join(allowed)}")
+        return value
+
+    @field_validator("accessPolicy")
+    @classmethod
+    def _access(cls, value: str | None) -> str | None:
+        allowed = [p.value for p in DefaultPolicy]
+        if value is not None and value not in allowed:
+            raise ValueError(f"{value!r}: expected one of {', '.join(allowed)}")
+        return value
 
 
 class RawServer(_Open):
