@@ -97,6 +97,7 @@ class ClusterBuilder:
     networks: list[UserDefinedNetwork] = field(default_factory=list)
     linkerd: LinkerdReader | None = None
     spiffe_ids: list[ClusterSPIFFEID] = field(default_factory=list)
+    linkerd_config: Document | None = None
     netpol_memo: PolicyMemo = field(default_factory=PolicyMemo)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -229,6 +230,15 @@ class ClusterBuilder:
             kind = str(doc.data["kind"])
             self.skipped[kind] += 1  # a Gateway's route, not Linkerd's inbound policy
             self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_config_map(self, doc: Document) -> None:
+        """Only Linkerd's `linkerd-config` is read; other ConfigMaps are skipped as before."""
+        meta = doc.data.get("metadata") or {}
+        if not isinstance(meta, dict) or meta.get("name") != "linkerd-config":
+            self.skipped["ConfigMap"] += 1
+            self._first_skipped.setdefault("ConfigMap", doc.origin())
+            return
+        self.linkerd_config = doc
 
     def _add_spiffe_id(self, doc: Document) -> None:
         from microseg.ingest.spire import parse_cluster_spiffe_id
@@ -401,6 +411,11 @@ class ClusterBuilder:
 
             diagnostics += self.linkerd.diagnostics
             diagnostics += server_overlaps(linkerd, pods)
+        if self.linkerd_config is not None:
+            from microseg.ingest.linkerd_config import apply_linkerd_config
+
+            linkerd, config_notes = apply_linkerd_config(self.linkerd_config, linkerd)
+            diagnostics += config_notes
         diagnostics += mesh_notes(list(self.namespaces.values()), pods)
         for kind, count in sorted(self.skipped.items()):
             diagnostics.append(
@@ -492,6 +507,7 @@ _READERS: dict[tuple[str, str], Reader] = {
         for kind in ("HTTPRoute", "GRPCRoute")
     },
     ("spire.spiffe.io", "ClusterSPIFFEID"): ClusterBuilder._add_spiffe_id,
+    ("", "ConfigMap"): ClusterBuilder._add_config_map,
 }
 
 # Kinds read whatever their group, as before groups were checked: no other API reuses

@@ -54,7 +54,7 @@ class Cluster:
     def has_linkerd(self) -> bool:
         """Whether the input has Linkerd policy resources, or pods or namespaces that say
         they are in Linkerd's mesh (`linkerd.io/inject`, an injected proxy)."""
-        if self.linkerd.has_objects:
+        if self.linkerd.has_objects or self.linkerd.configured:
             return True
         if any("linkerd.io/inject" in ns.annotations for ns in self.namespaces):
             return True

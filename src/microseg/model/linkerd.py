@@ -287,6 +287,12 @@ class LinkerdPolicies:
         default_factory=lambda: tuple(Network.of(c) for c in CLUSTER_NETWORKS)
     )
     control_plane_namespace: str = "linkerd"
+    opaque_ports: str = DEFAULT_OPAQUE_PORTS
+    """The cluster's default opaque ports (`proxy.opaquePorts`)."""
+    trust_domain: str = ""
+    """Linkerd's identity trust domain (`identityTrustDomain`); "" uses --trust-domain."""
+    configured: bool = False
+    """The input has Linkerd's `linkerd-config` ConfigMap (ingest/linkerd_config.py)."""
 
     @property
     def has_objects(self) -> bool:

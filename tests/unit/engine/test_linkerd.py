@@ -304,3 +304,28 @@ def test_unmeshed_destination_is_outside_the_mesh(tmp_path: Path) -> None:
     v, reasons = evaluate(c, pods["web"], pods["old"], Protocol.TCP, 80)
     assert v.allowed
     assert reasons[0].detail.cause is MeshCause.OUTSIDE_MESH
+
+
+def test_linkerd_config_default_and_identity(tmp_path: Path) -> None:
+    config = """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: linkerd-config, namespace: linkerd}
+    data:
+      values: |
+        identityTrustDomain: example.org
+        proxy: {defaultInboundPolicy: all-authenticated}
+    """
+    saz = """
+    apiVersion: policy.linkerd.io/v1beta1
+    kind: ServerAuthorization
+    metadata: {name: saz, namespace: shop}
+    spec:
+      server: {name: api-http}
+      client:
+        meshTLS: {identities: [web.shop.serviceaccount.identity.linkerd.example.org]}
+    """
+    c = _cluster(tmp_path, config, SERVER, saz)
+    assert not _verdict(c, "old", 9000).allowed  # the installation's default
+    assert _verdict(c, "web", 9000).allowed
+    assert _verdict(c, "web", 8080).allowed  # identities in the installation's trust domain

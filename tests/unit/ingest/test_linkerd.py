@@ -232,3 +232,34 @@ spec:
     )
     diag = only(load_errors([write(tmp_path, "m.yaml", missing)]), "MS197")
     assert "spiffeIDTemplate" in diag.render()
+
+
+def test_linkerd_config_sets_the_installation(tmp_path: Path) -> None:
+    config = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: linkerd-config, namespace: mesh-system}
+data:
+  values: |
+    clusterNetworks: "10.0.0.0/16,fd00::/8"
+    identityTrustDomain: example.org
+    proxy:
+      defaultInboundPolicy: cluster-authenticated
+      opaquePorts: "3306"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other, namespace: shop}
+data: {a: b}
+"""
+    cluster = load([str(write(tmp_path, "c.yaml", config))])
+    lk = cluster.linkerd
+    assert lk.control_plane_namespace == "mesh-system"
+    assert lk.trust_domain == "example.org"
+    assert lk.default_policy.value == "cluster-authenticated"
+    assert [n.cidr for n in lk.cluster_networks] == ["10.0.0.0/16", "fd00::/8"]
+    assert lk.opaque_ports == "3306"
+    assert cluster.has_linkerd
+    bad = config.replace("cluster-authenticated", "closed")
+    cluster = load([str(write(tmp_path, "b.yaml", bad))])
+    assert "all-unauthenticated is kept" in only(cluster.diagnostics, "MS199").message

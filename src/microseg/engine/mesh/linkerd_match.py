@@ -38,7 +38,6 @@ from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.linkerd import (
     ALL_NETWORKS,
-    DEFAULT_OPAQUE_PORTS,
     OPAQUE_PORTS,
     REQUIRE_IDENTITY,
     SKIP_INBOUND,
@@ -158,7 +157,7 @@ class LinkerdIndex:
         self.cluster = cluster
         self.policies: LinkerdPolicies = cluster.linkerd
         self.namespaces: dict[str, Namespace] = {ns.name: ns for ns in cluster.namespaces}
-        self.td = cluster.mesh.trust_domain
+        self.td = self.policies.trust_domain or cluster.mesh.trust_domain
         self.cp = self.policies.control_plane_namespace
         self._servers: dict[str, list[Server]] = {}
         for s in sorted(self.policies.servers, key=lambda s: s.name):
@@ -236,7 +235,7 @@ class LinkerdIndex:
             sorted({path for p, path in (pod.linkerd or LinkerdPod()).http_probes if p == port})
         )
         if server is None:
-            opaque = port in self.port_setting(pod, OPAQUE_PORTS, DEFAULT_OPAQUE_PORTS)
+            opaque = port in self.port_setting(pod, OPAQUE_PORTS, self.policies.opaque_ports)
             protocol = ProxyProtocol.OPAQUE if opaque else ProxyProtocol.UNKNOWN
             policy = default
             if port in self.port_setting(pod, REQUIRE_IDENTITY):

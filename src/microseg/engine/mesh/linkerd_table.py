@@ -20,7 +20,6 @@ from microseg.engine.mesh.linkerd_verdict import assemble
 from microseg.engine.query import MeshVerdict
 from microseg.model.cluster import Cluster
 from microseg.model.linkerd import (
-    DEFAULT_OPAQUE_PORTS,
     OPAQUE_PORTS,
     REQUIRE_IDENTITY,
     SKIP_INBOUND,
@@ -59,7 +58,7 @@ def linkerd_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
             continue
         seen.add(key)
         for k, default in (
-            (OPAQUE_PORTS, DEFAULT_OPAQUE_PORTS),
+            (OPAQUE_PORTS, cluster.linkerd.opaque_ports),
             (REQUIRE_IDENTITY, ""),
             (SKIP_INBOUND, ""),
         ):
