@@ -8,7 +8,7 @@
 | ML004 | peer-matches-nothing   | a from/to peer matches no pod, namespace or node of the input |
 | ML005 | shadowed-admin-rule    | earlier admin/baseline rules decide everything the rule matches|
 | ML006 | named-port-unresolved  | no pod the rule applies to has a container port of that name  |
-| ML010-ML012 | Linkerd's Servers and authorizations (lint_linkerd.py)              |
+| ML010-ML013 | Linkerd's Servers and authorizations (lint_linkerd.py)              |
 
 Redundancy is the definition itself, decided exactly (lint_redundancy.py): "connectivity"
 is every allowed (protocol, port) between two endpoints, and between an endpoint and every
@@ -67,6 +67,7 @@ CODES: dict[str, tuple[str, Severity]] = {
     "ML010": ("linkerd-server-no-pod", Severity.NOTICE),
     "ML011": ("linkerd-unused-authorization", Severity.WARNING),
     "ML012": ("linkerd-admits-everyone", Severity.WARNING),
+    "ML013": ("linkerd-probe-unrouted", Severity.WARNING),
 }
 
 

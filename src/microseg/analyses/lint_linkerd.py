@@ -5,6 +5,7 @@
 | ML010 | linkerd-server-no-pod      | a Server selects no pod port, or only pods outside Linkerd's mesh (whose traffic no proxy checks) |
 | ML011 | linkerd-unused-authorization | an authorization or authentication no Server uses: its target, server or route is not in the input, or nothing requires it |
 | ML012 | linkerd-admits-everyone    | an authorization (or a Server's accessPolicy) that admits every client from every network, or every meshed identity |
+| ML013 | linkerd-probe-unrouted     | a Server with routes selects a port where meshed pods have HTTP probes: Linkerd adds its probe route only to Servers without routes (https://linkerd.io/2/tasks/configuring-per-route-policy/, the probe routes; policy-controller inbound index `default_inbound_http_routes`), so kubelet's probes need a route and an authorization of their own |
 
 Linkerd ignores what ML011 reports (ingest warns MS193 where a reference is broken); a
 Server without pods may be meant for pods to come: lint reports facts.
@@ -74,6 +75,7 @@ def linkerd_findings(conn: Connectivity) -> list[Found]:
                     "spec.accessPolicy",
                 )
             )
+    out += _unrouted_probes(conn, index)
     for a in policies.server_authorizations:
         label = f"Linkerd ServerAuthorization {a.ref}"
         hits = [
@@ -176,5 +178,33 @@ def linkerd_findings(conn: Connectivity) -> list[Found]:
         if ("NetworkAuthentication", n.namespace, n.name) not in required:
             out.append(
                 ("ML011", "no AuthorizationPolicy requires it", label, n.origin, "metadata.name")
+            )
+    return out
+
+
+def _unrouted_probes(conn: Connectivity, index: LinkerdIndex) -> list[Found]:
+    out: list[Found] = []
+    seen: set[tuple[str, int]] = set()
+    for pod in conn.cluster.pods:
+        facts = pod.linkerd
+        if facts is None or not facts.http_probes or not index.member(pod):
+            continue
+        for port, _path in facts.http_probes:
+            policy = index.port_policy(pod, port)
+            server = policy.server
+            if server is None or not policy.routes or (server.ref, port) in seen:
+                continue
+            seen.add((server.ref, port))
+            paths = sorted({p for n, p in facts.http_probes if n == port})
+            out.append(
+                (
+                    "ML013",
+                    f"has routes on port {port}, where {pod.workload} has HTTP probes "
+                    f"({', '.join(paths)}): Linkerd gives no probe route to a Server with routes; "
+                    "unless a route matches them and an authorization admits kubelet, the probes fail",
+                    f"Linkerd Server {server.ref}",
+                    server.origin,
+                    "spec.port",
+                )
             )
     return out

@@ -272,6 +272,7 @@ def test_codes_are_stable() -> None:
         "ML010": "linkerd-server-no-pod",
         "ML011": "linkerd-unused-authorization",
         "ML012": "linkerd-admits-everyone",
+        "ML013": "linkerd-probe-unrouted",
     }
 
 
