@@ -24,11 +24,14 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from microseg.errors import Origin
 from microseg.model.labels import FrozenLabels
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import IntervalSet, IPSet, Protocol
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 __all__ = [
     "ALL_NETWORKS",
@@ -456,7 +459,28 @@ def network_lists(policies: LinkerdPolicies) -> list[tuple[Network, ...]]:
     out: list[tuple[Network, ...]] = [policies.cluster_networks, ALL_NETWORKS]
     out += [n.networks for n in policies.network_authentications]
     out += [a.client.networks for a in policies.server_authorizations if a.client.networks]
-    return out
+    return list(dict.fromkeys(out))  # equal lists once: the cluster networks stay first
+
+
+@lru_cache(maxsize=4096)
+def _parsed(network: Network) -> tuple[IPNetwork, tuple[IPNetwork, ...]]:
+    return (
+        ipaddress.ip_network(network.cidr, strict=False),
+        tuple(ipaddress.ip_network(e, strict=False) for e in network.excepts),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(text)
+
+
+def _holds(network: Network, address: str) -> bool:
+    ip = _address(address)
+    net, excepts = _parsed(network)
+    if ip.version != net.version or ip not in net:
+        return False
+    return not any(ip.version == e.version and ip in e for e in excepts)
 
 
 def network_holds(networks: tuple[Network, ...], address: str | None) -> bool:
@@ -465,7 +489,7 @@ def network_holds(networks: tuple[Network, ...], address: str | None) -> bool:
     to be in the cluster networks, which Linkerd requires to hold every pod address."""
     if address is None:
         return any(n.universal for n in networks)
-    return any(n.addresses.contains_address(address) for n in networks)
+    return any(_holds(n, address) for n in networks)
 
 
 def address_signature(policies: LinkerdPolicies, address: str | None) -> tuple[bool, ...]:

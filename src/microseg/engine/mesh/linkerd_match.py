@@ -165,6 +165,10 @@ class LinkerdIndex:
         self._authz: dict[tuple[str, str], tuple[Authz, ...]] = {}
         self._routes: dict[tuple[str, str, bool], tuple[RoutePolicy, ...]] = {}
         self._members: dict[tuple[object, ...], bool] = {}
+        self._settings: dict[tuple[object, ...], IntervalSet] = {}
+        self._policies: dict[tuple[object, ...], PortPolicy] = {}
+        self._selected: dict[tuple[object, ...], tuple[Server, ...]] = {}
+        self._interned: dict[PortPolicy, PortPolicy] = {}
 
     # -- membership and identity --------------------------------------------------------
 
@@ -199,6 +203,13 @@ class LinkerdIndex:
         return out
 
     def port_setting(self, pod: Pod, key: str, default: str = "") -> IntervalSet:
+        memo = (pod.linkerd, pod.namespace, pod.ports, key, default)
+        found = self._settings.get(memo)
+        if found is None:
+            found = self._settings[memo] = self._port_setting(pod, key, default)
+        return found
+
+    def _port_setting(self, pod: Pod, key: str, default: str) -> IntervalSet:
         annotations, _ = self._ns_facts(pod.namespace)
         facts = pod.linkerd or LinkerdPod()
         value = {
@@ -208,10 +219,20 @@ class LinkerdIndex:
         }[key]
         return port_list_of(value, annotations, key, self._port_names(pod), default)
 
+    def _selecting(self, pod: Pod) -> tuple[Server, ...]:
+        """The Servers of the pod's namespace whose podSelector matches it, by name."""
+        memo = (pod.namespace, pod.labels)
+        found = self._selected.get(memo)
+        if found is None:
+            found = self._selected[memo] = tuple(
+                s
+                for s in self._servers.get(pod.namespace, ())
+                if s.pod_selector.matches(pod.labels)
+            )
+        return found
+
     def server_for(self, pod: Pod, port: int) -> Server | None:
-        for server in self._servers.get(pod.namespace, ()):
-            if not server.pod_selector.matches(pod.labels):
-                continue
+        for server in self._selecting(pod):
             if isinstance(server.port, int):
                 if server.port == port:
                     return server
@@ -227,6 +248,16 @@ class LinkerdIndex:
         return default_policy_of(pod.linkerd, annotations, self.policies.default_policy)
 
     def port_policy(self, pod: Pod, port: int) -> PortPolicy:
+        """What the proxy applies on `port` of `pod` (memoised on what it depends on)."""
+        memo = (pod.namespace, pod.labels, pod.ports, pod.linkerd, port)
+        found = self._policies.get(memo)
+        if found is None:
+            made = self._port_policy(pod, port)
+            # Equal policies are one object, so callers may group by identity.
+            found = self._policies[memo] = self._interned.setdefault(made, made)
+        return found
+
+    def _port_policy(self, pod: Pod, port: int) -> PortPolicy:
         default, source = self.default_of(pod)
         if port in self.port_setting(pod, SKIP_INBOUND):
             return PortPolicy(None, default, source, ProxyProtocol.OPAQUE, (), skipped=True)

@@ -110,7 +110,8 @@ class LinkerdLayer:
         self.addresses = [client_address(p.ips, p.host_network, p.host_ip) for p in reps]
         self._authz: dict[Authz, Mask] = {}
         self._nets: dict[tuple[Network, ...] | None, Mask] = {}
-        self._decided: dict[PortPolicy, tuple[Mask, npt.NDArray[np.int32]]] = {}
+        self._decided: dict[int, tuple[Mask, npt.NDArray[np.int32]]] = {}
+        """By the policy's identity: LinkerdIndex.port_policy interns equal policies."""
 
     def _networks(self, networks: tuple[Network, ...] | None) -> Mask:
         found = self._nets.get(networks)
@@ -158,7 +159,7 @@ class LinkerdLayer:
         self, policy: PortPolicy, index: dict[MeshVerdict, int]
     ) -> tuple[Mask, npt.NDArray[np.int32]]:
         """Per source column: allowed, and the id of its verdict in `index`."""
-        found = self._decided.get(policy)
+        found = self._decided.get(id(policy))
         if found is not None:
             return found
         server = self._any(policy.authorizations)
@@ -179,7 +180,7 @@ class LinkerdLayer:
                 id_rows[r] = index.setdefault(verdict, len(index))
         inverse = inverse.reshape(-1)
         result = (ok_rows[inverse], id_rows[inverse])
-        self._decided[policy] = result
+        self._decided[id(policy)] = result
         return result
 
     def fill(
@@ -193,10 +194,11 @@ class LinkerdLayer:
         for d, mode in enumerate(self.modes):
             if mode is not MeshMode.LINKERD:
                 continue
-            groups: dict[PortPolicy, list[int]] = {}
+            groups: dict[int, tuple[PortPolicy, list[int]]] = {}
             for k, lo in tcp:
-                groups.setdefault(self.index.port_policy(reps[d], lo), []).append(k)
-            for policy, atoms in groups.items():
+                policy = self.index.port_policy(reps[d], lo)
+                groups.setdefault(id(policy), (policy, []))[1].append(k)
+            for policy, atoms in groups.values():
                 ok, ids = self.decide(policy, index)
                 allow[d][:, atoms] = ok[:, None]
                 cond[d][:, atoms] = ids[:, None]
