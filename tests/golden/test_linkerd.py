@@ -120,3 +120,18 @@ def test_default_inbound_policy_golden(
         assert code == codes[POLICIES.index(policy)], (source, stdout, err)
         out.append(f"$ microseg {' '.join(args)}\n{stdout}")
     golden(f"linkerd_default_policy/{policy}.txt", "\n".join(out))
+
+
+def test_recommend_linkerd_golden(golden: Golden, repo: Path, tmp_path: Path) -> None:
+    """`recommend --format linkerd` on the example's workloads (without its policy, which
+    the set would replace) and flows: the report and the YAML it writes."""
+    db = str(tmp_path / "f.duckdb")
+    code, out, err = _run(["flows", "import", f"{EXAMPLE}/flows.csv", "--db", db, "-q"])
+    assert code == 0, out + err
+    folder = tmp_path / "policies"
+    args = ["recommend", f"{EXAMPLE}/cluster.yaml", "--flows", db, "--out", str(folder)]
+    code, out, err = _run([*args, "--format", "linkerd"])
+    assert code == 0, out + err
+    golden("linkerd_recommend/recommend.txt", out.replace(str(folder), "OUT").replace(db, "DB"))
+    for f in sorted(folder.glob("*.yaml")):
+        golden(f"linkerd_recommend/policies/{f.name}", f.read_text())

@@ -56,6 +56,7 @@ __all__ = [
     "address_signature",
     "client_address",
     "default_policy_of",
+    "holds_unknown",
     "linkerd_identity",
     "linkerd_member",
     "namespace_identity",
@@ -492,14 +493,27 @@ def network_holds(networks: tuple[Network, ...], address: str | None) -> bool:
     return any(_holds(n, address) for n in networks)
 
 
+@lru_cache(maxsize=4096)
+def holds_unknown(networks: tuple[Network, ...], cluster: tuple[Network, ...]) -> bool:
+    """Whether `networks` hold a pod address the input does not give: such an address is
+    in the cluster networks (Linkerd requires them to hold every pod address), so it is
+    held exactly when the networks cover all of the cluster networks."""
+    union = IPSet()
+    for n in networks:
+        union = union | n.addresses
+    need = IPSet()
+    for n in cluster:
+        need = need | n.addresses
+    return not (need - union)
+
+
 def address_signature(policies: LinkerdPolicies, address: str | None) -> tuple[bool, ...]:
     """Which network lists hold a pod's address: pods that agree on it are alike to every
     Linkerd authorization, so the class key takes this rather than the address."""
     lists = network_lists(policies)
-    return tuple(
-        address is None or network_holds(nets, address) if i == 0 else network_holds(nets, address)
-        for i, nets in enumerate(lists)
-    )
+    if address is None:
+        return tuple(holds_unknown(nets, policies.cluster_networks) for nets in lists)
+    return tuple(network_holds(nets, address) for nets in lists)
 
 
 def client_address(ips: tuple[str, ...], host_network: bool, host_ip: str) -> str | None:

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from microseg.model.admin import AdminPolicy
+from microseg.model.linkerd import (
+    LinkerdAuthorizationPolicy,
+    MeshTLSAuthentication,
+    NetworkAuthentication,
+    Server,
+)
 from microseg.model.mesh import AuthorizationPolicy
 from microseg.model.netpol import Direction, NetworkPolicy
 from microseg.model.selectors import LabelSelector
@@ -38,6 +44,7 @@ class PolicyFormat(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
+    LINKERD = "linkerd"
 
 
 class Why(StrEnum):
@@ -127,6 +134,10 @@ class Needs:
         self.why[(target, direction, peer)] = set(whys)
 
 
+LinkerdObject = Server | LinkerdAuthorizationPolicy | MeshTLSAuthentication | NetworkAuthentication
+"""What `--format linkerd` writes (analyses/synth/linkerd.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Generated:
     """One object to write. `group` is its file and rollout step (a namespace, or
@@ -136,7 +147,7 @@ class Generated:
     kind: str
     namespace: str
     name: str
-    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy
+    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy | LinkerdObject
     group: str
     workload: str = ""
     annotations: tuple[tuple[str, str], ...] = ()

@@ -41,6 +41,7 @@ class FormatChoice(StrEnum):
     NETWORKPOLICY = "networkpolicy"
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
+    LINKERD = "linkerd"
 
 
 class Granularity(StrEnum):
@@ -109,7 +110,7 @@ def recommend(
         FormatChoice,
         typer.Option(
             "--format",
-            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals).",
+            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals); linkerd (a Server per observed port, AuthorizationPolicies requiring the callers' MeshTLSAuthentication or NetworkAuthentication).",
         ),
     ] = FormatChoice.NETWORKPOLICY,
     granularity: Annotated[

@@ -21,6 +21,7 @@ from microseg.model.cluster import Cluster
 from microseg.model.linkerd import (
     Authentication,
     client_address,
+    holds_unknown,
     network_holds,
 )
 from microseg.model.mesh import MeshMode
@@ -63,11 +64,12 @@ def client_of(index: LinkerdIndex, src: Pod | str) -> Client:
 
 def admits(index: LinkerdIndex, a: Authz, client: Client) -> bool:
     """The proxy's `check_authorized` for one authorization."""
-    if a.networks is None:
-        nets = index.policies.cluster_networks
-        in_network = (client.pod and client.address is None) or network_holds(nets, client.address)
+    cluster = index.policies.cluster_networks
+    nets = a.networks if a.networks is not None else cluster
+    if client.address is None:
+        in_network = client.pod and holds_unknown(nets, cluster)
     else:
-        in_network = network_holds(a.networks, client.address)
+        in_network = network_holds(nets, client.address)
     if not in_network:
         return False
     if a.authentication is Authentication.UNAUTHENTICATED:

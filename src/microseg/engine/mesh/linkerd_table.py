@@ -26,6 +26,7 @@ from microseg.model.linkerd import (
     Authentication,
     Network,
     client_address,
+    holds_unknown,
     network_holds,
     network_lists,
 )
@@ -119,8 +120,11 @@ class LinkerdLayer:
             return found
         nets = networks if networks is not None else self.index.policies.cluster_networks
         out = np.zeros(self.n, dtype=np.bool_)
+        cluster = self.index.policies.cluster_networks
         for i, address in enumerate(self.addresses):
-            out[i] = True if address is None and networks is None else network_holds(nets, address)
+            out[i] = (
+                holds_unknown(nets, cluster) if address is None else network_holds(nets, address)
+            )
         total = IPSet()
         for n in nets:
             total = total | n.addresses

@@ -131,6 +131,18 @@ def _in_network(address: str, cidr: str, excepts: tuple[str, ...]) -> bool:
     return True
 
 
+def _covers(cidr: str, excepts: tuple[str, ...], inner: str) -> bool:
+    net = ipaddress.ip_network(cidr, strict=False)
+    sub = ipaddress.ip_network(inner, strict=False)
+    if net.version != sub.version or not sub.subnet_of(net):  # type: ignore[arg-type]
+        return False
+    for e in excepts:
+        ex = ipaddress.ip_network(e, strict=False)
+        if ex.version == sub.version and ex.overlaps(sub):
+            return False
+    return True
+
+
 def _matches_identity(pattern: str, identity: str) -> bool:
     if pattern == "*":
         return True
@@ -306,7 +318,12 @@ class LinkerdReference:
             else:
                 ok = any(_in_network(client.address, c, ()) for c in CLUSTER_NETWORKS)
         elif client.address is None:
-            ok = any(c in EVERYWHERE and not ex for c, ex in rule.networks)
+            # An unknown pod address is somewhere in the cluster networks: held when each
+            # of them lies in one of the rule's networks, clear of its exceptions.
+            ok = client.pod and all(
+                any(_covers(c, ex, cluster) for c, ex in rule.networks)
+                for cluster in CLUSTER_NETWORKS
+            )
         else:
             ok = any(_in_network(client.address, c, ex) for c, ex in rule.networks)
         if not ok:
