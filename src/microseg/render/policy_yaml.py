@@ -229,7 +229,7 @@ _API = {
 
 
 def _ref(r: LinkerdRef) -> dict[str, Any]:
-    out: dict[str, Any] = {"group": r.group} if r.group else {}
+    out: dict[str, Any] = {"group": r.group} if r.group not in ("", "core") else {}
     out |= {"kind": r.kind, "name": r.name}
     if r.namespace:
         out["namespace"] = r.namespace

@@ -229,7 +229,7 @@ def _server_objects(
     out = [made("Server", name, server, f"{workload} TCP {port}: denied unless authorized below")]
     if accounts:
         refs = tuple(
-            LinkerdRef("", "ServiceAccount", sa, "" if sa_ns == ns else sa_ns)
+            LinkerdRef("core", "ServiceAccount", sa, "" if sa_ns == ns else sa_ns)
             for sa_ns, sa in sorted(accounts)
         )
         mtls = MeshTLSAuthentication(ns, name, (), refs)
