@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 # uv never downloads a Python of its own: it uses $(PY), as the README promises.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install ui demo test test-slow test-fresh lint bench mutate upgrade clean
+.PHONY: install ui demo test test-slow test-fresh lint bench mutate fuzz upgrade clean
 
 $(UV):
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
@@ -55,6 +55,13 @@ bench: $(STAMP) $(UI_OUT)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/ui.py
 	$(BIN)/python bench/monitor.py
+
+# Hostile inputs (tests/fuzz): N hypothesis-mutated cases of the corpus and the demo through the
+# CLI, in JOBS workers under memory and time limits; counts in bench/results/fuzz.json.
+N ?= 100000
+JOBS ?= 2
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run --cases $(N) --jobs $(JOBS)
 
 # One-line wrong changes to the central semantic rules, each run against the suite in a
 # copy of the tree: prints killed/survived per mutant (tests/mutation/mutate.py).

@@ -16,6 +16,13 @@ maps TCP, UDP and SCTP to port intervals; NCA's "All connections" also covers IC
 other IP protocol, which NetworkPolicy cannot name, so those are dropped. NCA may add
 `*-livesim` peers (stand-ins it invents for ingress controllers and the like): not
 workloads of the cluster, so their lines are ignored.
+
+With Calico policies (`wide=True`) every protocol counts, in microseg's buckets: TCP, UDP,
+SCTP and UDPLite by port; ICMP and ICMPv6 by type * 256 + code (types 0-254, as NCA and
+Calico's validation have them; microseg's type 255 is dropped); `IP` for every other
+protocol, by number (1-255 less the named ones; NCA's protocol 0 is dropped). microseg
+prints `ICMP type 8 code 0`, `UDPLite`, `protocol 47`, `other protocols`; NCA prints
+`{protocols:ICMP,icmp_type:8,icmp_code:0}` and `all but ICMP, TCP`.
 """
 
 from __future__ import annotations
@@ -47,6 +54,11 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PORT_MIN, PORT_MAX = 1, 65535
 PROTOCOLS = ("SCTP", "TCP", "UDP")  # microseg's (and netpol-analyzer's) print order
 PROTOCOL_NUMBERS = {"6": "TCP", "17": "UDP", "132": "SCTP"}
+# With Calico: microseg's order after the three (model/sets.py Protocol).
+WIDE_PROTOCOLS = (*PROTOCOLS, "ICMP", "ICMPv6", "UDPLite", "IP")
+WIDE_NUMBERS = {**PROTOCOL_NUMBERS, "1": "ICMP", "58": "ICMPv6", "136": "UDPLite"}
+NAMED_NUMBERS = {int(n) for n in WIDE_NUMBERS}
+ICMP_MAX = 254 * 256 + 255  # type 254, code 255
 WORKLOAD_KINDS = {
     "Pod",
     "Deployment",
@@ -64,6 +76,7 @@ Piece = tuple[int, int, Conn]  # an IPv4 interval and its connections
 ALL_PORTS: Ports = ((PORT_MIN, PORT_MAX),)
 ALL: Conn = tuple((p, ALL_PORTS) for p in PROTOCOLS)
 NONE: Conn = ()
+OTHER_NUMBERS: Ports = ()  # set below, once norm and subtract exist
 
 
 # ---------------------------------------------------------------- connection sets
@@ -97,7 +110,7 @@ def subtract(a: Ports, b: Ports) -> Ports:
 
 
 def conn_of(by_proto: dict[str, Ports]) -> Conn:
-    return tuple((p, by_proto[p]) for p in PROTOCOLS if by_proto.get(p))
+    return tuple((p, by_proto[p]) for p in WIDE_PROTOCOLS if by_proto.get(p))
 
 
 def conn_union(a: Conn, b: Conn) -> Conn:
@@ -106,7 +119,16 @@ def conn_union(a: Conn, b: Conn) -> Conn:
     if not b:
         return a
     da, db = dict(a), dict(b)
-    return conn_of({p: norm((*da.get(p, ()), *db.get(p, ()))) for p in PROTOCOLS})
+    return conn_of({p: norm((*da.get(p, ()), *db.get(p, ()))) for p in WIDE_PROTOCOLS})
+
+
+def domain(proto: str) -> Ports:
+    if proto in ("ICMP", "ICMPv6"):
+        return ((0, ICMP_MAX),)
+    return OTHER_NUMBERS if proto == "IP" else ALL_PORTS
+
+
+WIDE_ALL: Conn = ()  # set below
 
 
 def conn_minus(a: Conn, b: Conn) -> Conn:
@@ -114,17 +136,43 @@ def conn_minus(a: Conn, b: Conn) -> Conn:
     return conn_of({p: subtract(ports, db.get(p, ())) for p, ports in a})
 
 
+OTHER_NUMBERS = subtract(((1, 255),), norm((n, n) for n in NAMED_NUMBERS))
+WIDE_ALL = tuple((p, domain(p)) for p in WIDE_PROTOCOLS)
+
+
 def format_ports(ports: Ports) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)
 
 
+def _icmp_item(lo: int, hi: int) -> str:
+    """As microseg's render/conns.py prints a piece of an ICMP set."""
+    t_lo, c_lo, t_hi, c_hi = lo // 256, lo % 256, hi // 256, hi % 256
+    if c_lo == 0 and c_hi == 255:
+        return f"type {t_lo}" if t_lo == t_hi else f"types {t_lo}-{t_hi}"
+    if t_lo == t_hi:
+        return f"type {t_lo} code {c_lo}" if c_lo == c_hi else f"type {t_lo} codes {c_lo}-{c_hi}"
+    return f"type {t_lo} code {c_lo} to type {t_hi} code {c_hi}"
+
+
+def _format_part(p: str, ports: Ports) -> str:
+    if p in ("ICMP", "ICMPv6", "UDPLite", "IP") and ports == domain(p):
+        return "other protocols" if p == "IP" else p
+    if p in ("ICMP", "ICMPv6"):
+        return ",".join(f"{p} {_icmp_item(lo, hi)}" for lo, hi in ports)
+    if p == "IP":
+        return ",".join(
+            f"protocol {lo}" if lo == hi else f"protocols {lo}-{hi}" for lo, hi in ports
+        )
+    return f"{p} {format_ports(ports)}"
+
+
 def format_conn(c: Conn) -> str:
     """In microseg's grammar, whichever tool the set came from."""
-    if c == ALL:
+    if c in (ALL, WIDE_ALL):
         return "All Connections"
     if not c:
         return "No Connections"
-    return ",".join(f"{p} {format_ports(ports)}" for p, ports in c)
+    return ",".join(_format_part(p, ports) for p, ports in c)
 
 
 def parse_ports(text: str) -> Ports:
@@ -138,6 +186,61 @@ def parse_ports(text: str) -> Ports:
 
 
 _MICROSEG_PROTO_SPLIT = re.compile(r",(?=(?:SCTP|TCP|UDP) )")
+
+
+_ICMP_PIECE = re.compile(
+    r"^(?:type (?P<t>\d+)(?: code (?P<c>\d+)| codes (?P<c1>\d+)-(?P<c2>\d+)"
+    r"| code (?P<cf>\d+) to type (?P<t2>\d+) code (?P<ct>\d+))?"
+    r"|types (?P<types>[\d,-]+))$"
+)
+
+
+def _icmp_pieces(text: str) -> Ports:
+    """`type 8`, `type 8 code 0`, `type 8 codes 1-255`, `types 0-7,9-254`,
+    `type 3 code 4 to type 5 code 2` in ICMP's type * 256 + code numbers."""
+    m = _ICMP_PIECE.match(text)
+    if m is None:
+        raise ValueError(f"not an ICMP set: {text!r}")
+    if m["types"]:
+        return norm((lo * 256, hi * 256 + 255) for lo, hi in parse_ports(m["types"]))
+    t = int(m["t"])
+    if m["c"]:
+        return ((t * 256 + int(m["c"]),) * 2,)
+    if m["c1"]:
+        return ((t * 256 + int(m["c1"]), t * 256 + int(m["c2"])),)
+    if m["cf"]:
+        return ((t * 256 + int(m["cf"]), int(m["t2"]) * 256 + int(m["ct"])),)
+    return ((t * 256, t * 256 + 255),)
+
+
+def _clip(c: Conn) -> Conn:
+    """To the compared domains (ICMP types 0-254; IP without the named numbers)."""
+    return conn_of({p: subtract(ports, subtract(ports, domain(p))) for p, ports in c})
+
+
+def parse_microseg_wide(text: str) -> Conn:
+    """With Calico: `All Connections`, or parts such as `TCP 80,443`, `ICMP type 8 code 0`,
+    `ICMP types 0-7`, `ICMPv6`, `UDPLite 53`, `protocol 47`, `other protocols`."""
+    text = text.strip()
+    if text == "All Connections":
+        return WIDE_ALL
+    if text in ("", "No Connections"):
+        return NONE
+    out: dict[str, list[tuple[int, int]]] = {}
+    for part in re.split(r",(?=[A-Za-z])", text):
+        if part == "other protocols":
+            out.setdefault("IP", []).extend(OTHER_NUMBERS)
+            continue
+        head, _, rest = part.partition(" ")
+        if head in ("protocol", "protocols"):
+            out.setdefault("IP", []).extend(parse_ports(rest))
+        elif head in ("ICMP", "ICMPv6"):
+            out.setdefault(head, []).extend(_icmp_pieces(rest) if rest else domain(head))
+        elif head in ("SCTP", "TCP", "UDP", "UDPLite"):
+            out.setdefault(head, []).extend(parse_ports(rest) if rest else ALL_PORTS)
+        else:
+            raise ValueError(f"unknown protocol {head!r} in {text!r}")
+    return _clip(conn_of({p: norm(v) for p, v in out.items()}))
 
 
 def parse_microseg_conn(text: str) -> Conn:
@@ -192,6 +295,83 @@ def _nca_cubes(text: str) -> Conn:
             raise ValueError(f"unsupported dimensions {sorted(fields)} in {text!r}")
         out = conn_union(out, conn_of(dict.fromkeys(protocols, ports)))
     return out
+
+
+def _nca_wide_protocols(text: str) -> dict[str, Ports]:
+    """NCA's ProtocolSet text as microseg's buckets, each with the numbers it covers
+    (ports and ICMP types are applied by the caller)."""
+    text = text.strip()
+    if text == "*":
+        return {p: domain(p) if p == "IP" else () for p in WIDE_PROTOCOLS}
+    negated = text.startswith("all but ")
+    named: set[str] = set()
+    numbers: list[tuple[int, int]] = []
+    for raw in text.removeprefix("all but ").split(","):
+        name = raw.strip()
+        name = WIDE_NUMBERS.get(name, name)
+        if name in WIDE_PROTOCOLS and name != "IP":
+            named.add(name)
+        elif name.isdigit():
+            numbers.append((int(name), int(name)))
+        else:
+            raise ValueError(f"NCA protocol {name!r} has no number here: {text!r}")
+    others = subtract(norm(numbers), subtract(((0, 255),), OTHER_NUMBERS))
+    if negated:
+        out = {p: () for p in WIDE_PROTOCOLS if p != "IP" and p not in named}
+        out["IP"] = subtract(OTHER_NUMBERS, others)
+        return out
+    out = {p: () for p in named}
+    if others:
+        out["IP"] = others
+    return out
+
+
+def _nca_wide_cubes(text: str) -> Conn:
+    """`{protocols:ICMP,icmp_type:8,icmp_code:0},{protocols:TCP,dst_ports:80}`."""
+    if not (text.startswith("{") and text.endswith("}")):
+        raise ValueError(f"not NCA connection cubes: {text!r}")
+    out = NONE
+    for cube in text[1:-1].split("},{"):
+        fields: dict[str, str] = {}
+        for item in _NCA_KEY_SPLIT.split(cube):
+            key, sep, value = item.partition(":")
+            if not sep:
+                raise ValueError(f"no key in {item!r} of {text!r}")
+            fields[key] = value
+        protocols = _nca_wide_protocols(fields.pop("protocols", "*"))
+        ports = parse_ports(fields.pop("dst_ports")) if "dst_ports" in fields else ALL_PORTS
+        types = parse_ports(fields.pop("icmp_type")) if "icmp_type" in fields else ((0, 254),)
+        codes = parse_ports(fields.pop("icmp_code")) if "icmp_code" in fields else ((0, 255),)
+        if fields:  # src_ports, HTTP methods or paths: nothing microseg could print
+            raise ValueError(f"unsupported dimensions {sorted(fields)} in {text!r}")
+        icmp = norm(
+            (t * 256 + c_lo, t * 256 + c_hi)
+            for t_lo, t_hi in types
+            for t in range(t_lo, t_hi + 1)
+            for c_lo, c_hi in codes
+        )
+        by_proto: dict[str, Ports] = {}
+        for p, numbers in protocols.items():
+            if p == "IP":
+                by_proto[p] = numbers
+            elif p in ("ICMP", "ICMPv6"):
+                by_proto[p] = icmp
+            else:
+                by_proto[p] = ports
+        out = conn_union(out, _clip(conn_of(by_proto)))
+    return out
+
+
+def parse_nca_wide(text: str) -> Conn:
+    """parse_nca_conn with every protocol (Calico): see the module docstring."""
+    text = text.strip()
+    if text == "All connections":
+        return WIDE_ALL
+    if text in ("", "No connections"):
+        return NONE
+    if text.startswith("All but "):
+        return conn_minus(WIDE_ALL, _nca_wide_cubes(text.removeprefix("All but ").strip()))
+    return _nca_wide_cubes(text)
 
 
 def parse_nca_conn(text: str) -> Conn:
@@ -351,7 +531,7 @@ def _build(
         s_name = _workload(src, namer, out) if s_ips is None else ""
         d_name = _workload(dst, namer, out) if d_ips is None else ""
         if not conns:
-            out.ignored["no TCP/UDP/SCTP connections"] += 1
+            out.ignored["no connections compared"] += 1
         elif s_ips == [] or d_ips == []:
             out.ignored["IPv6 peer"] += 1
         elif s_name is None or d_name is None:
@@ -393,12 +573,14 @@ def _nca_external(peer: str) -> list[tuple[int, int]] | None:
     return None
 
 
-def canonical_microseg(text: str, known: set[str] | None = None) -> Canonical:
-    return _build(_triples(text), parse_microseg_conn, _microseg_external, Namer(known or set()))
+def canonical_microseg(text: str, known: set[str] | None = None, wide: bool = False) -> Canonical:
+    parse = parse_microseg_wide if wide else parse_microseg_conn
+    return _build(_triples(text), parse, _microseg_external, Namer(known or set()))
 
 
-def canonical_nca(text: str, known: set[str] | None = None) -> Canonical:
-    return _build(_triples(text), parse_nca_conn, _nca_external, Namer(known or set()))
+def canonical_nca(text: str, known: set[str] | None = None, wide: bool = False) -> Canonical:
+    parse = parse_nca_wide if wide else parse_nca_conn
+    return _build(_triples(text), parse, _nca_external, Namer(known or set()))
 
 
 # ---------------------------------------------------------------- differences

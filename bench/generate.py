@@ -129,6 +129,9 @@ class Cluster:
     apps: dict[str, list[App]]
     partner_cidrs: list[tuple[str, str]]
     rng: random.Random
+    # Calico objects in the subset NCA 2.1.0 reads: no tiers, no serviceAccounts, no
+    # projectcalico.org/* labels, distinct orders (make_calico).
+    nca_subset: bool = False
 
     def app(self, ns: str, tier: str | None = None) -> App:
         """A random app of `ns`, of `tier` when the namespace has one."""
@@ -800,6 +803,322 @@ def make_guardrails(cluster: Cluster, count: int, seed: int) -> tuple[list[Obj],
     return [*docs, baseline_policy()], kinds
 
 
+# ---------------------------------------------------------------- Calico tiers
+
+
+# Its own stream, like the guardrails': the Calico objects depend on the seed and the
+# cluster only, and adding them leaves every other file byte-identical.
+CALICO_STREAM = 0xCA1C0
+CALICO_API = "projectcalico.org/v3"
+# (tier, order, defaultAction, share of the policies, kinds drawn): the default tier (the
+# Kubernetes NetworkPolicies, https://docs.tigera.io/calico/latest/network-policy/policy-tiers/tiered-policy)
+# comes after all five.
+CALICO_TIERS: tuple[tuple[str, int, str, int, tuple[str, ...]], ...] = (
+    ("security", 100, "Pass", 2, ("GlobalNetworkPolicy",)),
+    ("platform", 200, "Pass", 4, ("GlobalNetworkPolicy", "NetworkPolicy")),
+    ("compliance", 300, "Deny", 2, ("GlobalNetworkPolicy",)),
+    ("tenant", 400, "Pass", 6, ("NetworkPolicy",)),
+    ("apps", 500, "Deny", 6, ("NetworkPolicy",)),
+)
+# Policy orders drawn (None: no order, after every ordered policy; ties go by name).
+CALICO_ORDERS = (None, 10, 100, 100, 200, 500, 1000)
+MAX_CALICO_RULES = 4
+PARTNER_SETS = 16
+THREAT_FEEDS = 4
+
+
+def q(value: str) -> str:
+    return f"'{value}'"
+
+
+def calico_doc(
+    kind: str, name: str, spec: Obj, ns: str | None = None, labels: Obj | None = None
+) -> Obj:
+    meta: Obj = {"name": name}
+    if ns is not None:
+        meta["namespace"] = ns
+    if labels:
+        meta["labels"] = labels
+    return {"apiVersion": CALICO_API, "kind": kind, "metadata": meta, "spec": spec}
+
+
+def calico_subject(c: Cluster, kind: str, ns: Namespace) -> Obj:
+    """selector (and, for a GlobalNetworkPolicy, namespaceSelector) of the endpoints a policy
+    applies to, in Calico's selector language."""
+    app = c.app(ns.name)
+    if kind == "NetworkPolicy":
+        return {
+            "selector": c.rng.choice(
+                (
+                    f"app == {q(app.name)}",
+                    f"tier == {q(app.tier)}",
+                    f"tier in {{{q(app.tier)}, 'worker'}} && version != 'canary'",
+                    "all()",
+                    f"app starts with {q(app.tier + '-')} && has(monitoring)",
+                )
+            )
+        }
+    variant = c.rng.randrange(5)
+    if variant == 0:
+        return {
+            "selector": f"tier == {q(app.tier)}",
+            "namespaceSelector": f"env == {q(ns.labels['env'])}",
+        }
+    if variant == 1:
+        return {"selector": "has(monitoring) && version in {'v1', 'v2'}"}
+    if variant == 2:
+        team = c.rng.choice(TEAMS)
+        return {"selector": f"team in {{{q(team)}, {q(ns.labels['team'])}}} && tier != 'gateway'"}
+    if variant == 3 and not c.nca_subset:
+        return {"selector": f"projectcalico.org/namespace == {q(ns.name)} && !has(monitoring)"}
+    return {"selector": "all()", "namespaceSelector": f"tenant == {q(ns.labels['tenant'])}"}
+
+
+def calico_peer_pods(c: Cluster, kind: str) -> Obj:
+    """Pods by tier in the namespaces of a team (or, now and then, by service account)."""
+    tier = c.rng.choice(sorted(TIER_PORTS))
+    entity: Obj = {"selector": f"tier == {q(tier)}"}
+    roll = c.rng.random()
+    if roll < 0.4:
+        entity["namespaceSelector"] = f"team == {q(c.rng.choice(TEAMS))}"
+    elif roll < 0.55:
+        entity["namespaceSelector"] = "all()"
+    elif roll < 0.65 and not c.nca_subset:
+        entity = {
+            "serviceAccounts": {"names": ["default"]},
+            "namespaceSelector": f"env == {q(c.rng.choice(ENVS))}",
+        }
+    elif roll < 0.75 and kind == "GlobalNetworkPolicy" and not c.nca_subset:
+        entity = {
+            "selector": f"tier == {q(tier)} && projectcalico.org/namespace starts with {q(c.rng.choice(TEAMS))}"
+        }
+    return entity
+
+
+def calico_ports(c: Cluster) -> list[Obj | int | str]:
+    """Numbers, ranges and names, as Calico writes them (`"8000:8100"`)."""
+    tier = c.rng.choice(sorted(TIER_PORTS))
+    name, _, number = c.rng.choice(TIER_PORTS[tier])
+    out: list[Any] = [c.rng.choice((name, number))]
+    if c.rng.random() < 0.4:
+        out.append(c.rng.choice(("8000:8100", "30000:32767", 443, "5432:6379")))
+    return out
+
+
+def calico_rule(
+    c: Cluster, kind: str, ingress: bool, gns: list[str], local_sets: list[str]
+) -> tuple[str, Obj]:
+    """One rule: (its shape, for the summary; the rule)."""
+    peer_side = "source" if ingress else "destination"
+    roll = c.rng.randrange(12)
+    if roll <= 2:  # allow some pods on some ports
+        if ingress:
+            return "allow-pods", {
+                "action": "Allow",
+                "protocol": "TCP",
+                "source": calico_peer_pods(c, kind),
+                "destination": {"ports": calico_ports(c)},
+            }
+        return "allow-pods", {
+            "action": "Allow",
+            "protocol": "TCP",
+            "destination": {**calico_peer_pods(c, kind), "ports": calico_ports(c)},
+        }
+    if roll == 3:  # deny lower environments except on the metrics port
+        if ingress:
+            return "deny-env-not-ports", {
+                "action": "Deny",
+                "protocol": "TCP",
+                "source": {"namespaceSelector": "env == 'dev'"},
+                "destination": {"notPorts": ["metrics"]},
+            }
+        return "deny-env-not-ports", {
+            "action": "Deny",
+            "protocol": "TCP",
+            "destination": {"namespaceSelector": "env == 'dev'", "notPorts": ["metrics"]},
+        }
+    if roll == 4:  # pass everyone but one tier on
+        return "pass-not-selector", {
+            "action": "Pass",
+            peer_side: {"notSelector": f"tier == {q(c.rng.choice(sorted(TIER_PORTS)))}"},
+        }
+    if roll == 5:
+        return "log", {"action": "Log", **({"protocol": "UDP"} if c.rng.random() < 0.5 else {})}
+    if roll == 6:  # ping from the scrapers of one team allowed, other ICMP types denied
+        if c.rng.random() < 0.5:
+            peer: Obj = {
+                "selector": "has(monitoring)",
+                "namespaceSelector": f"team == {q(c.rng.choice(TEAMS))}",
+            }
+            return "allow-icmp-echo", {
+                "action": "Allow",
+                "protocol": "ICMP",
+                "icmp": {"type": 8},
+                peer_side: peer,
+            }
+        # NCA 2.1.0 drops a code (or type) 0 (bench/nca.py ICMP_ZERO): not in its subset.
+        not_icmp = {"type": 8} if c.nca_subset else {"type": 8, "code": 0}
+        return "deny-icmp-not-echo", {"action": "Deny", "protocol": "ICMP", "notICMP": not_icmp}
+    if roll == 7:  # partners, by their GlobalNetworkSet
+        entity: Obj = {"selector": f"role == 'partner' && partner == {q(c.rng.choice(gns))}"}
+        if kind == "NetworkPolicy":
+            entity["namespaceSelector"] = "global()"
+        action = c.rng.choice(("Allow", "Deny"))
+        ports: list[Any] = [443, "8000:8100"]
+        if ingress:
+            rule: Obj = {"source": entity, "destination": {"ports": ports}}
+        else:
+            rule = {"destination": {**entity, "ports": ports}}
+        return f"{action.lower()}-partners", {"action": action, "protocol": "TCP", **rule}
+    if roll == 8:  # threat feeds and the metadata service, denied
+        if c.rng.random() < 0.5:
+            entity = {"selector": "feed == 'threat'"}
+            if kind == "NetworkPolicy":
+                entity["namespaceSelector"] = "global()"
+            return "deny-threats", {"action": "Deny", peer_side: entity}
+        return "deny-metadata", {"action": "Deny", peer_side: {"nets": [METADATA_CIDR]}}
+    if roll == 9:  # the internet on 443, outside the private ranges
+        if ingress:
+            return "allow-internet", {
+                "action": "Allow",
+                "protocol": "TCP",
+                "source": {"notNets": PRIVATE_RANGES},
+                "destination": {"ports": [443]},
+            }
+        return "allow-internet", {
+            "action": "Allow",
+            "protocol": "TCP",
+            "destination": {"notNets": PRIVATE_RANGES, "ports": [443]},
+        }
+    if roll == 10:  # everything but TCP from a tier is denied
+        return "deny-not-tcp", {
+            "action": "Deny",
+            "notProtocol": "TCP",
+            peer_side: {"selector": f"tier == {q(c.rng.choice(sorted(TIER_PORTS)))}"},
+        }
+    if local_sets and c.rng.random() < 0.5:  # a namespace's own NetworkSet
+        return "allow-netset", {
+            "action": "Allow",
+            peer_side: {"selector": f"role == 'vpn' && set == {q(c.rng.choice(local_sets))}"},
+        }
+    if ingress:  # the namespace's own pods (a GlobalNetworkPolicy: a team's), on TCP ports
+        source: Obj = {"selector": "all()"}
+        if kind == "GlobalNetworkPolicy":
+            source["namespaceSelector"] = f"team == {q(c.rng.choice(TEAMS))}"
+        return "allow-neighbours", {
+            "action": "Allow",
+            "protocol": "TCP",
+            "source": source,
+            "destination": {"ports": calico_ports(c)},
+        }
+    return "allow-dns", {
+        "action": "Allow",
+        "protocol": "UDP",
+        "destination": {
+            "selector": "k8s-app == 'kube-dns'",
+            "namespaceSelector": "kubernetes.io/metadata.name == 'kube-system'",
+            "ports": [53],
+        },
+    }
+
+
+def make_calico(
+    cluster: Cluster, count: int, seed: int, nca_subset: bool = False
+) -> tuple[list[Obj], dict[str, list[Obj]], Counter[str]]:
+    """Five tiers, GlobalNetworkSets (partners and threat feeds), a NetworkSet in every
+    fourth namespace, and `count` policies shared over the tiers: (global documents,
+    namespaced documents by namespace, counts by kind and rule shape).
+
+    `nca_subset`: what NCA 2.1.0 reads, for the differential bench. It has no tiers (every
+    policy goes to the default tier, ending in Deny), no serviceAccounts and no
+    projectcalico.org/* labels, and it breaks order ties by input order where Calico uses
+    the name, so every policy gets its own order (never 1000, the Kubernetes
+    NetworkPolicies' order)."""
+    c = replace(cluster, rng=random.Random(seed ^ CALICO_STREAM), nca_subset=nca_subset)
+    kinds: Counter[str] = Counter()
+    global_docs: list[Obj] = []
+    by_ns: dict[str, list[Obj]] = {ns.name: [] for ns in c.namespaces}
+    for tier, order, default, _, _ in () if nca_subset else CALICO_TIERS:
+        global_docs.append(calico_doc("Tier", tier, {"order": order, "defaultAction": default}))
+    gns = [f"p{i}" for i in range(PARTNER_SETS)]
+    for i, name in enumerate(gns):
+        cidr, _ = c.partner_cidrs[i % len(c.partner_cidrs)]
+        global_docs.append(
+            calico_doc(
+                "GlobalNetworkSet",
+                f"partner-{name}",
+                {"nets": [cidr]},
+                labels={"role": "partner", "partner": name},
+            )
+        )
+    for i in range(THREAT_FEEDS):
+        nets = sorted(
+            {
+                f"{c.rng.randrange(11, 100)}.{c.rng.randrange(256)}.{c.rng.randrange(256)}.0/24"
+                for _ in range(8)
+            }
+        )
+        global_docs.append(
+            calico_doc(
+                "GlobalNetworkSet", f"threat-feed-{i}", {"nets": nets}, labels={"feed": "threat"}
+            )
+        )
+    local_sets: dict[str, list[str]] = {}
+    for k, ns in enumerate(c.namespaces):
+        if k % 4 == 0:
+            name = f"vpn-{k}"
+            net = f"192.168.{k % 256}.0/24"
+            by_ns[ns.name].append(
+                calico_doc(
+                    "NetworkSet", name, {"nets": [net]}, ns.name, {"role": "vpn", "set": name}
+                )
+            )
+            local_sets[ns.name] = [name]
+            kinds["NetworkSet"] += 1
+    kinds["GlobalNetworkSet"] = PARTNER_SETS + THREAT_FEEDS
+    shares = sum(t[3] for t in CALICO_TIERS)
+    quotas = [count * t[3] // shares for t in CALICO_TIERS]
+    quotas[-1] += count - sum(quotas)
+    j = 0
+    for (tier, _, default, _, tier_kinds), quota in zip(CALICO_TIERS, quotas, strict=True):
+        for _ in range(quota):
+            kind = c.rng.choice(tier_kinds)
+            ns = c.namespaces[j % len(c.namespaces)]
+            spec: Obj = {"tier": tier, **calico_subject(c, kind, ns)}
+            order = c.rng.choice(CALICO_ORDERS)
+            if nca_subset:
+                del spec["tier"]
+                default, order = "Deny", j + 1 if j + 1 < 1000 else j + 2
+            if order is not None:
+                spec["order"] = order
+            types = c.rng.choice((("Ingress",), ("Egress",), ("Ingress", "Egress")))
+            spec["types"] = list(types)
+            for t in types:
+                rules = []
+                for _ in range(c.rng.randint(1, MAX_CALICO_RULES)):
+                    shape, rule = calico_rule(
+                        c, kind, t == "Ingress", gns, local_sets.get(ns.name, [])
+                    )
+                    rules.append(rule)
+                    kinds[f"rule-{shape}"] += 1
+                # Most policies of a Deny tier end by passing on what they did not decide.
+                if default == "Deny" and c.rng.random() < 0.7:
+                    rules.append({"action": "Pass"})
+                    kinds["rule-pass-rest"] += 1
+                spec[t.lower()] = rules
+            name = f"{'np' if kind == 'NetworkPolicy' else 'gnp'}-{j}"
+            if not nca_subset:
+                name = f"{tier}.{name}"
+            if kind == "NetworkPolicy":
+                by_ns[ns.name].append(calico_doc(kind, name, spec, ns.name))
+            else:
+                global_docs.append(calico_doc(kind, name, spec))
+            kinds[kind] += 1
+            kinds[f"tier-{tier}"] += 1
+            j += 1
+    return global_docs, by_ns, kinds
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -945,13 +1264,17 @@ def generate(
     pods_list: bool = False,
     check: bool = False,
     guardrails: int = 0,
+    calico: int = 0,
+    calico_nca: bool = False,
 ) -> dict[str, Any]:
     """Write a cluster into `out_dir` and return its parameters and counts (also written to
     OUT/.generated.json, which run.py reads to reuse an identical cluster). `check` reads
     every YAML file back to prove the fast writer right (slower; for changes to this file).
     `guardrails` > 0 adds that many AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
-    every other file stays as it is without them."""
-    if workloads < 1 or replicas < 1 or policies < 0 or guardrails < 0:
+    every other file stays as it is without them. `calico` > 0 adds five Calico tiers, network
+    sets and that many Calico policies (policies/calico*.yaml), likewise; `calico_nca` keeps
+    them to what NCA 2.1.0 reads (make_calico)."""
+    if workloads < 1 or replicas < 1 or policies < 0 or guardrails < 0 or calico < 0:
         raise ValueError("workloads and replicas must be >= 1, policies and guardrails >= 0")
     if guardrails > 1001:
         raise ValueError("at most 1001 guardrails: AdminNetworkPolicy priorities are 0-1000")
@@ -961,6 +1284,9 @@ def generate(
     policy_docs, kinds = make_policies(cluster, policies)
     guardrail_docs, rule_kinds = (
         make_guardrails(cluster, guardrails, seed) if guardrails else ([], Counter())
+    )
+    calico_global, calico_ns, calico_kinds = (
+        make_calico(cluster, calico, seed, calico_nca) if calico else ([], {}, Counter())
     )
 
     kube_system = Namespace("kube-system", {"kubernetes.io/metadata.name": "kube-system"})
@@ -972,6 +1298,11 @@ def generate(
             write_yaml(out / "policies" / f"{ns_name}.yaml", docs, check)
     if guardrail_docs:
         write_yaml(out / "policies" / "guardrails.yaml", guardrail_docs, check)
+    if calico_global:
+        write_yaml(out / "policies" / "calico.yaml", calico_global, check)
+    for ns_name, docs in calico_ns.items():
+        if docs:
+            write_yaml(out / "policies" / f"calico-{ns_name}.yaml", docs, check)
     summary = {
         "complete": True,
         "generator": GENERATOR_VERSION,
@@ -982,6 +1313,8 @@ def generate(
             "seed": seed,
             "pods_list": pods_list,
             "guardrails": guardrails,
+            **({"calico": calico} if calico else {}),
+            **({"calico_nca": True} if calico and calico_nca else {}),
         },
         "namespaces": len(cluster.namespaces) + 1,
         "workloads": len(apps) + 1,
@@ -991,6 +1324,7 @@ def generate(
         "admin_network_policies": guardrails,
         "baseline_admin_network_policies": 1 if guardrails else 0,
         "admin_rules": dict(sorted(rule_kinds.items())),
+        **({"calico": dict(sorted(calico_kinds.items()))} if calico else {}),
     }
     (out / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -1012,6 +1346,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also N AdminNetworkPolicies and the BaselineAdminNetworkPolicy (N <= 1001)",
     )
+    parser.add_argument(
+        "--calico",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also five Calico tiers, network sets and N Calico policies",
+    )
+    parser.add_argument(
+        "--calico-nca",
+        action="store_true",
+        help="Calico policies in the subset NCA 2.1.0 reads (no tiers; distinct orders)",
+    )
     args = parser.parse_args(argv)
     summary = generate(
         args.out,
@@ -1022,6 +1368,8 @@ def main(argv: list[str] | None = None) -> int:
         args.pods_list,
         args.check,
         args.guardrails,
+        args.calico,
+        args.calico_nca,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -6,13 +6,17 @@ a timeout is recorded, never raised: the point is to see how far off we are. Onl
 exits non-zero (microseg rejected the input or crashed) makes this script exit 1.
 
     .venv/bin/python bench/run.py              small-200, small-500, B1, B1-tiers, B2,
-                                               blast-B2, B5, webhook, recommend, B3, B4,
-                                               nca-200, nca-500
-                                               (`make bench`; about 6 minutes once the
-                                               clusters are generated, 8 the first time)
+                                               B2-calico, blast-B2, B5, webhook, recommend,
+                                               watch, B3, B4, nca-200, nca-500,
+                                               nca-calico-200 (`make bench`; about 7 minutes
+                                               once the clusters are generated, 9 the first
+                                               time)
     .venv/bin/python bench/run.py --quick      small-200, small-500, B1, B1-tiers, nca-200
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
+    .venv/bin/python bench/run.py --only hostile-scale
+                                               bench/hostile.py's cases (in the default set
+                                               too): inputs sized to attack, before and after
     .venv/bin/python bench/run.py --only flows observed traffic on B2's cluster (bench/flows.py:
                                                2,000,000 Hubble lines, DuckDB and Spark
                                                import, simulate; in the default set too)
@@ -20,6 +24,10 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
 B1-tiers is B1's cluster plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy;
 its target is relative: at most 1.5x B1's time measured in the same run (`--only B1-tiers`
 runs B1 too), so the ratio prices the guardrail tiers on whatever machine this is.
+B2-calico is likewise B2's cluster plus five Calico tiers, 2,000 Calico policies
+(GlobalNetworkPolicies and projectcalico.org NetworkPolicies with Allow, Deny, Pass and Log
+rules, notSelector, nets and notNets, ICMP, notProtocol), GlobalNetworkSets and NetworkSets
+(bench/generate.py make_calico): at most 2x B2's time.
 
 webhook is bench/webhook.py on B2's cluster (the admission webhook under wrk; its figures
 hold each of its targets).
@@ -39,7 +47,10 @@ project), the two tools run alternately on the same cluster, and the table gives
 medians, the median of the per-round ratios NCA/microseg, and whether the two connectivity
 lists agree in meaning (bench/compare.py; the first differences go to the result JSON). If
 NCA cannot be installed, the comparison is recorded as skipped with the reason; NCA failing
-or disagreeing never fails the bench.
+or disagreeing never fails the bench. nca-calico-200 is the same comparison on small-200's
+workloads and NetworkPolicies plus 100 Calico policies in the subset NCA reads (no tiers:
+every policy in the default tier, with its own order), every protocol compared (ICMP by
+type and code, UDPLite, other protocols by number).
 
 Clusters go to bench/out/<scenario>/cluster (gitignored) and are reused while their
 parameters and the generator's source are unchanged; results go to bench/results/.
@@ -65,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 import compare
+import hostile
 import nca
 import recommend as flow_keys
 from generate import GENERATOR_VERSION, MARKER, generate
@@ -104,6 +116,8 @@ class Scenario:
     target_metric: float | None = None
     script: str = "library.py"  # the script a library scenario runs (bench/<script>)
     flows: int = 0  # flow keys of a store made for the cluster (bench/recommend.py): {db}
+    calico: int = 0  # Calico policies (bench/generate.py make_calico), with tiers and sets
+    calico_nca: bool = False  # ... in the subset NCA 2.1.0 reads
 
     @property
     def pods(self) -> int:
@@ -128,6 +142,21 @@ SCENARIOS = (
         note="B1 plus 50 AdminNetworkPolicies and the BaselineAdminNetworkPolicy",
     ),
     Scenario("B2", 2000, 5, 5000, True, CONNECTIVITY, 1, target_s=5.0, target_mb=1536),
+    Scenario(
+        "B2-calico",
+        2000,
+        5,
+        5000,
+        True,
+        CONNECTIVITY,
+        1,
+        calico=2000,
+        baseline="B2",
+        target_ratio=2.0,
+        target_mb=1536,
+        note="B2 plus 2,000 Calico policies over 5 tiers, GlobalNetworkSets and NetworkSets; "
+        "target: at most 2x B2's time in the same run",
+    ),
     Scenario(
         "blast-B2",
         2000,
@@ -188,6 +217,20 @@ SCENARIOS = (
         1,
         versus="nca",
         note="small-500's cluster, against network-config-analyzer " + nca.NCA_VERSION,
+    ),
+    Scenario(
+        "nca-calico-200",
+        200,
+        1,
+        100,
+        False,
+        CONNECTIVITY,
+        3,
+        versus="nca",
+        calico=100,
+        calico_nca=True,
+        note="small-200's cluster plus 100 Calico policies (NCA's subset: default tier), "
+        "against network-config-analyzer " + nca.NCA_VERSION + ", every protocol compared",
     ),
 )
 B4 = Scenario(
@@ -259,7 +302,26 @@ RECOMMEND_B2 = Scenario(
     cluster_of="B2",
     flows=1_000_000,
 )
-SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2)
+WATCH = Scenario(
+    "watch",
+    20,
+    2,
+    10,
+    True,
+    ("--events", "300000", "--samples", "50"),
+    1,
+    timeout_s=900.0,
+    note="bench/watch.py: 300,000 seeded mixed events (Hubble flows, audit, Falco) through the "
+    "watch loop on the demo cluster (target: 100,000 events per CPU-second), then 50 Falco "
+    "shells isolated through the fake API server by `microseg watch --cluster --respond "
+    "isolate` (target: p99 <= 2 s from the line written to the label applied)",
+    library=True,
+    cluster_of="warmup",
+    metric="p99_ms",
+    target_metric=2000.0,
+    script="watch.py",
+)
+SCENARIOS = (*SCENARIOS, B4, B5, WEBHOOK, RECOMMEND_B2, WATCH)
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
 # Not reported either: NCA's first run on a small cluster, so no measured run pays for a
@@ -272,14 +334,17 @@ DEFAULT = (
     "B1",
     "B1-tiers",
     "B2",
+    "B2-calico",
     "blast-B2",
     "B5",
     "webhook",
     "recommend",
+    "watch",
     "B3",
     "B4",
     "nca-200",
     "nca-500",
+    "nca-calico-200",
 )
 
 
@@ -317,6 +382,7 @@ class Result:
     date: str = ""
     load_before: list[float] = field(default_factory=list)
     guardrails: int = 0
+    calico: int = 0
     baseline: str | None = None
     target_ratio: float | None = None
     baseline_seconds: float | None = None
@@ -463,6 +529,8 @@ def reusable(path: Path, s: Scenario, seed: int) -> dict[str, Any] | None:
         "seed": seed,
         "pods_list": s.pods_list,
         "guardrails": s.guardrails,
+        **({"calico": s.calico} if s.calico else {}),
+        **({"calico_nca": True} if s.calico and s.calico_nca else {}),
     }
     ok = summary.get("complete") and summary.get("generator") == GENERATOR_VERSION
     return summary if ok and summary.get("params") == wanted else None
@@ -476,7 +544,15 @@ def ensure_cluster(s: Scenario, seed: int, regenerate: bool) -> tuple[dict[str, 
         return summary, None
     start = time.perf_counter()
     summary = generate(
-        path, s.workloads, s.replicas, s.policies, seed, s.pods_list, guardrails=s.guardrails
+        path,
+        s.workloads,
+        s.replicas,
+        s.policies,
+        seed,
+        s.pods_list,
+        guardrails=s.guardrails,
+        calico=s.calico,
+        calico_nca=s.calico_nca,
     )
     return summary, time.perf_counter() - start
 
@@ -653,6 +729,7 @@ def run_scenario(
     (OUT / s.name).mkdir(parents=True, exist_ok=True)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
     tiers = f", {s.guardrails:,} ANPs + BANP" if s.guardrails else ""
+    tiers += f", {s.calico:,} Calico policies" if s.calico else ""
     print(
         f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{tiers}",
         flush=True,
@@ -680,6 +757,7 @@ def run_scenario(
         load_before=load_average(),
         generate_seconds=None if gen_s is None else round(gen_s, 2),
         guardrails=s.guardrails,
+        calico=s.calico,
         baseline=s.baseline,
         target_ratio=s.target_ratio,
         metric=s.metric,
@@ -782,12 +860,14 @@ def warm_up_nca(nca_bin: Path, seed: int, regenerate: bool, method: str) -> None
     )
 
 
-def check_agreement(c: Comparison, cluster: Path, out_dir: Path) -> None:
-    """Canonicalise both last outputs and compare them by meaning (bench/compare.py)."""
+def check_agreement(c: Comparison, cluster: Path, out_dir: Path, wide: bool = False) -> None:
+    """Canonicalise both last outputs and compare them by meaning (bench/compare.py);
+    `wide`: every protocol (Calico), not just TCP, UDP and SCTP."""
     try:
         known = compare.known_workloads(cluster)
-        ms = compare.canonical_microseg((out_dir / "microseg-stdout.txt").read_text(), known)
-        other = compare.canonical_nca((out_dir / "nca-stdout.txt").read_text(), known)
+        ms_text = (out_dir / "microseg-stdout.txt").read_text()
+        ms = compare.canonical_microseg(ms_text, known, wide=wide)
+        other = compare.canonical_nca((out_dir / "nca-stdout.txt").read_text(), known, wide=wide)
     except (OSError, ValueError, KeyError) as e:
         c.agreement = {"error": f"could not compare the outputs: {e}"}
         return
@@ -815,7 +895,11 @@ def run_comparison(
     at the first run of either that fails or times out."""
     summary, gen_s = ensure_cluster(s, seed, regenerate)
     made = "reused" if gen_s is None else f"generated in {gen_s:.1f} s"
-    print(f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs", flush=True)
+    extra = f", {s.calico:,} Calico policies" if s.calico else ""
+    print(
+        f"[{s.name}] cluster {made}: {summary['pods']:,} pods, {s.policies:,} NPs{extra}",
+        flush=True,
+    )
     c = Comparison(
         s.name,
         "nca",
@@ -866,7 +950,7 @@ def run_comparison(
     if c.round_ratios:
         c.ratio = round(statistics.median(c.round_ratios), 3)
     if c.status == "ok":
-        check_agreement(c, cluster, out_dir)
+        check_agreement(c, cluster, out_dir, wide=s.calico > 0)
     verdict = {True: "agree", False: "DISAGREE", None: "not compared"}[c.agree]
     print(f"[{s.name}] outputs {verdict}", flush=True)
     return c
@@ -934,7 +1018,9 @@ def table(results: list[Result]) -> str:
                 r.scenario,
                 f"{r.workloads:,}",
                 f"{r.pods:,}",
-                f"{r.policies:,}" + (f"+{r.guardrails + 1}" if r.guardrails else ""),
+                f"{r.policies:,}"
+                + (f"+{r.guardrails + 1}" if r.guardrails else "")
+                + (f"+{r.calico:,}c" if r.calico else ""),
                 seconds or (f"{r.seconds:.2f}" if r.seconds is not None else "-"),
                 mb_text(r.peak_mb),
                 target_text(r),
@@ -1127,6 +1213,18 @@ def run_flows(seed: int, regenerate: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # hostile-scale is bench/hostile.py's set of cases (its own inputs and result file): run
+    # with the default set, or alone with --only hostile-scale.
+    asked = [n for n in args.only or () if n.lower() != "hostile-scale"]
+    with_hostile = (args.only is None and not args.quick) or len(asked) != len(args.only or ())
+    if args.only is not None and not asked:
+        return hostile.main([])
+    args.only = asked or None
+    code = _main(args)
+    return (hostile.main([]) if with_hostile else 0) or code
+
+
+def _main(args: argparse.Namespace) -> int:
     flows = (not args.only and not args.quick) or any(n.lower() == "flows" for n in args.only or [])
     if args.only:
         args.only = [n for n in args.only if n.lower() != "flows"]

@@ -112,6 +112,25 @@ def test_a_fifo_is_refused_not_waited_for(tmp_path: Path) -> None:
     assert out
 
 
+def test_links_to_folders_are_named_not_followed(tmp_path: Path) -> None:
+    """As `kubectl apply -R` (filepath.Walk follows no link): a link loop cannot recurse,
+    and neither it nor a link to a real folder is skipped in silence."""
+    (tmp_path / "pod.yaml").write_text(HOSTILE, encoding="utf-8")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n", encoding="utf-8"
+    )
+    (tmp_path / "loop").symlink_to(tmp_path)
+    (tmp_path / "elsewhere").symlink_to(tmp_path / "real")
+    code, out, err = run(["stats", str(tmp_path)])
+    assert code == 0, err
+    for link in ("loop", "elsewhere"):
+        line = f"{tmp_path / link}: notice[MS001]: skipped: a link to a folder is not followed"
+        assert err.count(line) == 1, err
+    assert "real/ns.yaml" not in err  # read once, through the folder itself
+    assert out
+
+
 def test_stdin_that_is_not_utf8_is_a_located_error() -> None:
     code, out, err = run(
         ["connectivity", "-"], stdin=b"apiVersion: v1\nkind: Pod\nmetadata: {name: \xff}\n"
@@ -167,3 +186,32 @@ def test_json_nested_950_deep_is_a_clean_error(tmp_path: Path, field: str) -> No
     assert code in (0, 2), err
     assert "Traceback" not in err
     assert len(err) < 2000  # the value is quoted with a bound, not 1,900 brackets
+
+
+def test_out_of_memory_names_what_was_asked_and_the_size(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MemoryError is one error line (exit 2) with numpy's request and the input's size."""
+    import sys
+
+    from microseg.cli import app as app_module
+    from microseg.engine import Connectivity
+
+    def no_memory(*_args: object, **_kwargs: object) -> Connectivity:
+        raise MemoryError(
+            "Unable to allocate 2.15 GiB for an array with shape (12001, 12001, 2) "
+            "and data type uint64"
+        )
+
+    monkeypatch.setattr(Connectivity, "build", staticmethod(no_memory))
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo"
+    monkeypatch.setattr(sys, "argv", ["microseg", "stats", str(demo), "-q"])
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (Unable to allocate 2.15 GiB")
+    assert " pods, " in err
+    assert "policies" in err
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1

@@ -8,7 +8,8 @@ GETs, watches (`?watch=true`: a chunked stream of `{"type","object"}` lines, ADD
 MODIFIED, DELETED, BOOKMARK with `allowWatchBookmarks`, and an ERROR event with a 410
 Status when the resourceVersion asked for is older than the compaction horizon), and
 server-side apply (PATCH `application/apply-patch+yaml` with `fieldManager`, `force`, and
-`dryRun=All`, which answers without persisting). Typed lists leave `kind`/`apiVersion` off
+`dryRun=All`, which answers without persisting), JSON Patch (RFC 6902: add, remove,
+replace, test; a failed test is 422) and merge patch (RFC 7386), and DELETE. Typed lists leave `kind`/`apiVersion` off
 their items, as the real server does; custom resources keep them.
 
 Faults, switched on by the tests: a watch connection dropped after N events, a 410 for the
@@ -123,6 +124,7 @@ class FakeApi:
         self.faults = Faults()
         self.bookmark_every = bookmark_every
         self.requests: list[str] = []
+        self.timed: list[tuple[float, str]] = []  # (time.perf_counter(), "METHOD path") per request
         self.snapshots: dict[str, list[dict[str, Any]]] = {}
         self.validate: Callable[[dict[str, Any]], str | None] = _validate
         self.cond = threading.Condition()
@@ -428,6 +430,56 @@ class FakeApi:
         return (200 if old else 201), stored
 
 
+def _pointer(path: str) -> list[str]:
+    """RFC 6901: `/a/b~1c` -> ["a", "b/c"]."""
+    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+
+
+def json_patch(doc: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any] | str:
+    """RFC 6902 add, remove, replace and test on objects: the patched copy, or why not."""
+    out = copy.deepcopy(doc)
+    for op in ops:
+        keys = _pointer(str(op.get("path", "")))
+        if not keys:
+            return "an empty path"
+        parent: Any = out
+        for k in keys[:-1]:
+            if not isinstance(parent, dict) or k not in parent:
+                return f"path {op.get('path')} does not exist"
+            parent = parent[k]
+        last = keys[-1]
+        if not isinstance(parent, dict):
+            return f"path {op.get('path')}: not an object"
+        kind = op.get("op")
+        if kind == "test":
+            if parent.get(last, object()) != op.get("value"):
+                return f"test failed at {op.get('path')}"
+        elif kind in ("add", "replace"):
+            if kind == "replace" and last not in parent:
+                return f"replace: {op.get('path')} does not exist"
+            parent[last] = copy.deepcopy(op.get("value"))
+        elif kind == "remove":
+            if last not in parent:
+                return f"remove: {op.get('path')} does not exist"
+            del parent[last]
+        else:
+            return f"unsupported op {kind!r}"
+    return out
+
+
+def merge_patch(doc: Any, patch: Any) -> Any:
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
 def _validate(obj: dict[str, Any]) -> str | None:
     """The few checks of the API server's validation the tests lean on."""
     if obj.get("kind") != "NetworkPolicy":
@@ -443,6 +495,38 @@ def _validate(obj: dict[str, Any]) -> str | None:
                         "must be between 1 and 65535, inclusive"
                     )
     return None
+
+
+def patch_object(
+    api: FakeApi,
+    r: Res,
+    namespace: str | None,
+    name: str,
+    body: bytes,
+    kind: str,
+    q: dict[str, str],
+) -> tuple[int, dict[str, Any]]:
+    try:
+        patch = json.loads(body)
+    except ValueError:
+        return 400, _status(400, "BadRequest", "the patch is not JSON")
+    with api.cond:
+        old = api.objects[r].get((namespace or "", name))
+    if old is None:
+        return 404, _status(404, "NotFound", f'{r.plural} "{name}" not found')
+    if kind == "application/json-patch+json":
+        if not isinstance(patch, list):
+            return 400, _status(400, "BadRequest", "a JSON patch is a list of operations")
+        got = json_patch(old, patch)
+        if isinstance(got, str):
+            # The API server answers a failed `test` with 422 Invalid (apimachinery's
+            # jsonpatch error wrapped as a validation error).
+            return 422, _status(422, "Invalid", f"the server rejected our request: {got}")
+    else:
+        got = merge_patch(old, patch)
+    if q.get("dryRun") == "All":
+        return 200, got
+    return 200, api.put(got, q.get("fieldManager") or "test")
 
 
 class _Server(ThreadingHTTPServer):
@@ -477,6 +561,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.api
         url = urlsplit(self.path)
         api.requests.append(f"{self.command} {self.path}")
+        api.timed.append((time.perf_counter(), f"{self.command} {url.path}"))
         if api.faults.delay:
             time.sleep(api.faults.delay)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -534,12 +619,34 @@ class _Handler(BaseHTTPRequestHandler):
         if routed is None or routed[2] is None:
             self._send(404, _status(404, "NotFound", f"the server could not find {path}"))
             return
-        if self.headers.get("Content-Type", "").split(";")[0] != "application/apply-patch+yaml":
-            self._send(415, _status(415, "UnsupportedMediaType", "only apply patches here"))
-            return
+        kind = self.headers.get("Content-Type", "").split(";")[0]
         r, namespace, name = routed
+        if kind in ("application/json-patch+json", "application/merge-patch+json"):
+            code, doc = patch_object(self.api, r, namespace, name, body, kind, q)
+            self._send(code, doc)
+            return
+        if kind != "application/apply-patch+yaml":
+            self._send(415, _status(415, "UnsupportedMediaType", f"{kind} patches are not served"))
+            return
         code, doc = self.api.apply(r, namespace, name, body, q)
         self._send(code, doc)
+
+    def do_DELETE(self) -> None:
+        path, q = self._prelude()
+        self._body()
+        routed = self.api.route(path)
+        if routed is None or routed[2] is None:
+            self._send(404, _status(404, "NotFound", f"the server could not find {path}"))
+            return
+        r, namespace, name = routed
+        with self.api.cond:
+            obj = self.api.objects[r].get((namespace or "", name))
+        if obj is None:
+            self._send(404, _status(404, "NotFound", f'{r.plural} "{name}" not found'))
+            return
+        if q.get("dryRun") != "All":
+            self.api.delete(r.kind, namespace or "", name)
+        self._send(200, _status(200, "Success", "deleted") | {"status": "Success"})
 
     # -- watch -------------------------------------------------------------------
     def _chunk(self, data: bytes) -> None:

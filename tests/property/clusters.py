@@ -30,7 +30,6 @@ from microseg.model import (
     Pod,
     PodPeer,
     PortSpec,
-    Protocol,
     Requirement,
     Rule,
     Subject,
@@ -45,6 +44,7 @@ from microseg.model.networks import (
     Topology,
     UserDefinedNetwork,
 )
+from microseg.model.sets import BASE_PROTOCOLS
 
 NAMESPACES = ("ns-a", "ns-b", "ns-c")
 LABEL_VALUES = {"app": ("web", "api", "db"), "tier": ("front", "back")}
@@ -68,7 +68,7 @@ PROBE_ADDRESSES = (
     "2001:db9::1",
 )
 
-protocols = st.sampled_from(list(Protocol))
+protocols = st.sampled_from(list(BASE_PROTOCOLS))
 
 
 def labels(vocab: dict[str, tuple[str, ...]]) -> st.SearchStrategy[dict[str, str]]:
@@ -241,7 +241,9 @@ ADMIN_PORTS = st.none() | st.lists(
             st.integers(1, 65535),
         ),
         # a namedPort matches the container port of that name whatever its protocol
-        st.sampled_from(PORT_NAMES).map(lambda n: tuple(PortSpec(p, name=n) for p in Protocol)),
+        st.sampled_from(PORT_NAMES).map(
+            lambda n: tuple(PortSpec(p, name=n) for p in BASE_PROTOCOLS)
+        ),
     ),
     min_size=1,
     max_size=2,

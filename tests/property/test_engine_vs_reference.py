@@ -23,7 +23,8 @@ from microseg.engine.options import EngineOptions, HostNetwork
 from microseg.engine.spec.netpol import Reference
 from microseg.engine.spec.world import Endpoint as Pod
 from microseg.engine.spec.world import World
-from microseg.model import Cluster, ConnSet, IPSet, Protocol
+from microseg.model import Cluster, ConnSet, IPSet
+from microseg.model.sets import BASE_PROTOCOLS
 from tests.property.clusters import clusters
 from tests.property.documents import PROBE_ADDRESSES, cluster_documents, dump, probe_ports
 
@@ -60,7 +61,7 @@ def check(docs: list[dict[str, object]], host_network: str) -> None:
             if isinstance(src_ref, str) and isinstance(dst_ref, str):
                 continue
             fast, _ = conn.allowed(src, dst)
-            for proto in Protocol:
+            for proto in BASE_PROTOCOLS:
                 for port in ports:
                     want = reference.allowed(src_ref, dst_ref, proto.value, port)
                     got = fast.contains(proto, port)

@@ -11,6 +11,7 @@ from microseg.analyses.stats import compute_stats
 from microseg.engine import Connectivity, WorkloadGraph
 from microseg.engine.views import blocks
 from microseg.model import Cluster, Protocol
+from microseg.model.sets import BASE_PROTOCOLS
 from tests.property.clusters import clusters
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -18,11 +19,11 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 def _graph_counts(cluster: Cluster) -> tuple[int, dict[Protocol, int], int, int]:
     graph = WorkloadGraph.build(Connectivity.build(cluster))
-    per = {p: 0 for p in Protocol}
+    per = {p: 0 for p in BASE_PROTOCOLS}
     every = 0
     for k in graph.conn_id.tolist():
         conns = graph.conns[k]
-        for p in Protocol:
+        for p in BASE_PROTOCOLS:
             per[p] += bool(conns.get(p))
         every += conns.is_all()
     inbound = len({e.node for e in graph.external if not e.outbound})

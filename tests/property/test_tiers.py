@@ -23,6 +23,7 @@ from microseg.engine.spec.netpol import Reference
 from microseg.engine.spec.world import Endpoint as Pod
 from microseg.engine.spec.world import World
 from microseg.model import ConnSet, IntervalSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS
 from tests.property.documents import (
     ADMIN_PODS,
     NS_SELECTORS,
@@ -77,7 +78,7 @@ class Side:
     def reference(self, i: int, j: int, ports: list[int]) -> ConnSet:
         src, dst = self.pods[i][0], self.pods[j][0]
         out = ConnSet.none()
-        for proto in Protocol:
+        for proto in BASE_PROTOCOLS:
             for port in ports:
                 if self.ref.allowed(src, dst, proto.value, port):
                     out = out | ConnSet.single(proto, port)
@@ -128,7 +129,7 @@ def _agree(side: Side, i: int, j: int, ports: list[int]) -> ConnSet:
     """The engine's answer, after checking the reference gives the same on `ports`."""
     engine = side.engine(i, j)
     sampled = ConnSet.none()
-    for proto in Protocol:
+    for proto in BASE_PROTOCOLS:
         for port in ports:
             if engine.contains(proto, port):
                 sampled = sampled | ConnSet.single(proto, port)

@@ -41,9 +41,10 @@ from microseg.engine import (
     Connectivity,
     Decision,
     Endpoint,
-    Layer,
     UnknownEndpointError,
     WorkloadGraph,
+    chunks,
+    from_external_block,
     full_word,
     n_words,
     pack,
@@ -131,13 +132,17 @@ class _Filter:
             conns = (conns & ConnSet.single(self.named.protocol, port)) if port else ConnSet()
         return conns
 
-    def mask(self) -> npt.NDArray[np.bool_]:
-        g = self.graph
+    def usable(
+        self, conn_ids: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of a block's edges (their connection ids and destination nodes) the filter
+        keeps: decided once per distinct (connection set, resolved port)."""
         if self.conns is None and self.named is None:
-            return np.ones(len(g.src), dtype=np.bool_)
-        key = g.conn_id * 65536 + self.number[g.dst]
+            return np.ones(len(conn_ids), dtype=np.bool_)
+        g = self.graph
+        key = conn_ids * 65536 + self.number[dst]
         uniq, inverse = np.unique(key, return_inverse=True)
-        ok = [bool(self.restrict(g.conns[k // 65536], k % 65536)) for k in uniq.tolist()]
+        ok = [bool(self.restrict(g.conn_set(k // 65536), k % 65536)) for k in uniq.tolist()]
         out: npt.NDArray[np.bool_] = np.asarray(ok, dtype=np.bool_)[inverse.reshape(-1)]
         return out
 
@@ -161,53 +166,56 @@ class _Filter:
                     out[k] &= pack(conn.ports.mask(proto, number, number))
         return out.reshape(conn.n_classes, n_words(n))
 
-    def hop_conns(self, edge: int) -> ConnSet:
-        g = self.graph
-        return self.restrict(g.conns[int(g.conn_id[edge])], int(self.number[g.dst[edge]]))
+    def hop_conns(self, dst: int, conn_id: int) -> ConnSet:
+        return self.restrict(self.graph.conn_set(conn_id), int(self.number[dst]))
 
 
 def _bfs(
     graph: WorkloadGraph,
     sources: npt.NDArray[np.int64],
-    usable: npt.NDArray[np.bool_],
+    only: _Filter,
     hops: int | None,
     targets: npt.NDArray[np.bool_] | None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Per node: distance from the nearest source (-1: unreached) and the edge it was first
-    reached by (-1 for sources and unreached nodes)."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per node: distance from the nearest source (-1: unreached), and the node and the
+    connection id of the edge it was first reached by (-1 for sources and unreached nodes).
+
+    Each level asks the graph for the edges from the frontier to the nodes not reached yet
+    only, a block of frontier nodes at a time (engine/views/workload.py): no edge list of the
+    whole graph is ever built, and in an open cluster, where the first level reaches every
+    node, the second level has nothing left to ask. Within a level, a node's predecessor is
+    the lowest-index frontier node that reaches it."""
     n = len(graph.nodes)
     dist = np.full(n, -1, dtype=np.int64)
     via = np.full(n, -1, dtype=np.int64)
+    via_conn = np.full(n, -1, dtype=np.int64)
     if not len(sources):
-        return dist, via
-    edges = np.flatnonzero(usable)
-    # CSR by source, destinations ascending within a source: the gather order below makes
-    # np.unique's first occurrence the lowest-index predecessor.
-    edges = edges[np.lexsort((graph.dst[edges], graph.src[edges]))]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(graph.src[edges], minlength=n), out=indptr[1:])
+        return dist, via, via_conn
     frontier = np.unique(sources)
     dist[frontier] = 0
     remaining = None if targets is None else int((targets & (dist < 0)).sum())
     level = 0
     while frontier.size and (hops is None or level < hops) and remaining != 0:
-        starts = indptr[frontier]
-        counts = indptr[frontier + 1] - starts
-        total = int(counts.sum())
-        if total == 0:
+        open_ = np.flatnonzero(dist < 0).astype(np.int64)
+        if not len(open_):
             break
-        shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        cand = edges[shift + np.arange(total)]
-        reached = graph.dst[cand]
-        fresh = dist[reached] < 0
-        nodes, first = np.unique(reached[fresh], return_index=True)
         level += 1
-        dist[nodes] = level
-        via[nodes] = cand[fresh][first]
-        frontier = nodes
+        found: list[npt.NDArray[np.int64]] = []
+        for rows in graph.source_chunks(frontier, len(open_)):
+            i, j, ids = graph.block(rows, open_)
+            keep = only.usable(ids, open_[j])
+            i, j, ids = i[keep], j[keep], ids[keep]
+            reached = open_[j]
+            fresh = dist[reached] < 0  # not reached by an earlier block of this level
+            nodes, first = np.unique(reached[fresh], return_index=True)
+            dist[nodes] = level
+            via[nodes] = rows[i[fresh][first]]
+            via_conn[nodes] = ids[fresh][first]
+            found.append(nodes)
+        frontier = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
         if targets is not None:
             remaining = int((targets & (dist < 0)).sum())
-    return dist, via
+    return dist, via, via_conn
 
 
 def blast_radius(
@@ -237,13 +245,13 @@ def blast_radius(
         wanted = np.zeros(n, dtype=np.bool_)
         wanted[np.asarray(list(targets), dtype=np.int64)] = True
     only = _Filter(conn, graph, conns, named)
-    dist, via = _bfs(graph, src, only.mask(), hops, wanted)
+    dist, via, via_conn = _bfs(graph, src, only, hops, wanted)
     hit = dist > 0
     if wanted is not None:
         hit &= wanted
     # Paths: every node on a reported path, each edge explained once however many share it.
     order = sorted(np.flatnonzero(hit).tolist(), key=lambda i: (int(dist[i]), graph.nodes[i]))
-    hop_of: dict[int, Hop] = {}
+    hop_of: dict[tuple[int, int], Hop] = {}
     explainer = conn if explain else None
     steps_of: dict[int, tuple[Hop, ...]] = {int(i): () for i in src.tolist()}
 
@@ -251,12 +259,12 @@ def blast_radius(
         chain: list[int] = []
         while node not in steps_of:
             chain.append(node)
-            node = int(graph.src[via[node]])
+            node = int(via[node])
         for v in reversed(chain):
-            e = int(via[v])
+            e = (int(via[v]), v)
             hop = hop_of.get(e)
             if hop is None:
-                hop = hop_of[e] = _hop(graph, e, only, explainer)
+                hop = hop_of[e] = _hop(graph, *e, int(via_conn[v]), only, explainer)
             steps_of[v] = (*steps_of[node], hop)
             node = v
         return steps_of[node]
@@ -270,9 +278,15 @@ def blast_radius(
     return BlastRadius(names, tuple(reachable))
 
 
-def _hop(graph: WorkloadGraph, edge: int, only: _Filter, explainer: Connectivity | None) -> Hop:
-    s, d = int(graph.src[edge]), int(graph.dst[edge])
-    usable = only.hop_conns(edge)
+def _hop(
+    graph: WorkloadGraph,
+    s: int,
+    d: int,
+    conn_id: int,
+    only: _Filter,
+    explainer: Connectivity | None,
+) -> Hop:
+    usable = only.hop_conns(d, conn_id)
     decision = None
     if explainer is not None:
         a = Endpoint(graph.nodes[s], klass=int(graph.node_class[s]))
@@ -392,7 +406,7 @@ def exposed_sources(
     admits = _admitting_classes(conn, public, only)
     nodes = set(np.flatnonzero(admits[graph.node_class]).tolist())
     if ingress:
-        nodes.update(n for n, k in graph.ingress if only.node_conns(graph.conns[k], n))
+        nodes.update(n for n, k in graph.ingress if only.node_conns(graph.conn_set(k), n))
     return tuple(sorted(nodes))
 
 
@@ -405,12 +419,12 @@ def _admitting_classes(
     mesh counts (it governs inbound traffic)."""
     c = conn.n_classes
     cols = np.flatnonzero(conn.ips.mask(addresses))
+    hit = np.zeros(c, dtype=np.bool_)
     if not len(cols) or not c:
-        return np.zeros(c, dtype=np.bool_)
-    if conn.layer is Layer.NETWORK or (conn.layer is Layer.BOTH and conn.mesh is None):
-        table = conn.ingress.bits[:, c + cols]
-    else:
-        table = pack(conn.from_external()[:, cols])
+        return hit
     words = only.class_words(conn)
-    hit: npt.NDArray[np.bool_] = ((table & words[:, None, :]) != 0).any(axis=(1, 2))
+    every = np.arange(c)
+    for rows in chunks(every, len(conn.ips), words.shape[1]):
+        table = from_external_block(conn, rows)[:, cols]  # never the whole table
+        hit[rows] = ((table & words[rows][:, None, :]) != 0).any(axis=(1, 2))
     return hit

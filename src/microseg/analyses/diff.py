@@ -153,45 +153,75 @@ def _row(
 # --- workload pairs ----------------------------------------------------------------------
 
 
+PAIRS_PER_BLOCK = 4_000_000
+"""Source x destination pairs one block of the comparison looks at: a few tens of
+megabytes of keys, whatever the size of the clusters compared."""
+
+
 def _pair_rows(
     old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
 ) -> dict[DiffType, list[DiffRow]]:
     """Rows per category, each in (source, destination) order: names are sorted, so the
-    sorted integer keys src * n + dst are too."""
+    sorted integer keys src * n + dst are too.
+
+    Both graphs are walked together by blocks of source names (in the sorted union), each
+    block's edges computed from the engine's tables and compared at once: only the rows
+    that differ are kept, never the edges of a whole graph (two open clusters of 12,000
+    pods are 144 million edges each, and equal)."""
     names = sorted(old_names | new_names)
     pos = {n: i for i, n in enumerate(names)}
     n = max(len(names), 1)
     sets: dict[ConnSet, int] = {}
     table: list[ConnSet] = []
-
-    def gids(conns: tuple[ConnSet, ...]) -> npt.NDArray[np.int64]:
-        out = []
-        for c in conns:
-            if c not in sets:
-                sets[c] = len(table)
-                table.append(c)
-            out.append(sets[c])
-        return np.array(out, dtype=np.int64)
-
-    def keyed(g: WorkloadGraph) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        index = np.array([pos[x] for x in g.nodes], dtype=np.int64)
-        if not len(g.src):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        keys = index[g.src] * n + index[g.dst]
-        conn = gids(g.conns)[g.conn_id]
-        order = np.argsort(keys, kind="stable")
-        return keys[order], conn[order]
-
-    k1, c1 = keyed(old)
-    k2, c2 = keyed(new)
-    _, i1, i2 = np.intersect1d(k1, k2, assume_unique=True, return_indices=True)
-    changed = c1[i1] != c2[i2]
-    only_old = ~np.isin(k1, k2, assume_unique=True)
-    only_new = ~np.isin(k2, k1, assume_unique=True)
     in_old = np.array([x in old_names for x in names], dtype=np.bool_)
     in_new = np.array([x in new_names for x in names], dtype=np.bool_)
     none = ConnSet.none()
-    rows: dict[DiffType, list[DiffRow]] = {}
+    rows: dict[DiffType, list[DiffRow]] = {kind: [] for kind in DiffType}
+
+    class Side:
+        """One graph's nodes in union order, and its connection ids as the diff's."""
+
+        def __init__(self, g: WorkloadGraph) -> None:
+            self.g = g
+            self.index = np.array([pos[x] for x in g.nodes], dtype=np.int64)
+            self.by_pos = np.argsort(self.index, kind="stable")  # graph nodes, union order
+            self.sorted_pos = self.index[self.by_pos]
+            self.every = np.arange(len(g.nodes), dtype=np.int64)
+            self.global_id: dict[int, int] = {}
+
+        def gids(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+            uniq, inverse = np.unique(ids, return_inverse=True)
+            out = np.empty(len(uniq), dtype=np.int64)
+            for r, k in enumerate(uniq.tolist()):
+                gid = self.global_id.get(k)
+                if gid is None:
+                    c = self.g.conn_set(k)
+                    gid = sets.get(c)
+                    if gid is None:
+                        gid = sets[c] = len(table)
+                        table.append(c)
+                    self.global_id[k] = gid
+                out[r] = gid
+            mapped: npt.NDArray[np.int64] = out[inverse.reshape(-1)]
+            return mapped
+
+        def edges(self, lo: int, hi: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+            """(key, connection id) of the edges from sources at union positions [lo, hi),
+            sorted by key."""
+            a, b = np.searchsorted(self.sorted_pos, [lo, hi])
+            sources = self.by_pos[a:b]
+            keys: list[npt.NDArray[np.int64]] = []
+            conns: list[npt.NDArray[np.int64]] = []
+            if len(sources) and len(self.every):
+                for part in self.g.source_chunks(sources, len(self.every)):
+                    i, j, k = self.g.block(np.asarray(part, dtype=np.int64), self.every)
+                    keys.append(self.index[part[i]] * n + self.index[j])
+                    conns.append(self.gids(k))
+            if not keys:
+                return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            key, conn = np.concatenate(keys), np.concatenate(conns)
+            order = np.argsort(key, kind="stable")
+            return key[order], conn[order]
 
     def emit(
         kind: DiffType,
@@ -207,7 +237,7 @@ def _pair_rows(
         lost_d = (~other[d]).tolist() if kind is not DiffType.CHANGED else [False] * len(d)
         xs = [table[i] for i in a.tolist()] if a is not None else [none] * len(keys)
         ys = [table[i] for i in b.tolist()] if b is not None else [none] * len(keys)
-        out = rows[kind] = []
+        out = rows[kind]
         for si, di, x, y, ls, ld in zip(
             s.tolist(), d.tolist(), xs, ys, lost_s, lost_d, strict=True
         ):
@@ -215,9 +245,18 @@ def _pair_rows(
             lost = (src, dst) if ls and ld else (src,) if ls else (dst,) if ld else ()
             out.append(DiffRow(kind, src, dst, x, y, lost))
 
-    emit(DiffType.CHANGED, k1[i1][changed], c1[i1][changed], c2[i2][changed])
-    emit(DiffType.ADDED, k2[only_new], None, c2[only_new])
-    emit(DiffType.REMOVED, k1[only_old], c1[only_old], None)
+    one, two = Side(old), Side(new)
+    step = max(1, PAIRS_PER_BLOCK // n)
+    for lo in range(0, len(names), step):
+        k1, c1 = one.edges(lo, lo + step)
+        k2, c2 = two.edges(lo, lo + step)
+        _, i1, i2 = np.intersect1d(k1, k2, assume_unique=True, return_indices=True)
+        changed = c1[i1] != c2[i2]
+        only_old = ~np.isin(k1, k2, assume_unique=True)
+        only_new = ~np.isin(k2, k1, assume_unique=True)
+        emit(DiffType.CHANGED, k1[i1][changed], c1[i1][changed], c2[i2][changed])
+        emit(DiffType.ADDED, k2[only_new], None, c2[only_new])
+        emit(DiffType.REMOVED, k1[only_old], c1[only_old], None)
     return rows
 
 
@@ -227,8 +266,8 @@ def _pair_rows(
 def _ingress_rows(
     old: WorkloadGraph, new: WorkloadGraph, old_names: set[str], new_names: set[str]
 ) -> list[DiffRow]:
-    a = {old.nodes[i]: old.conns[k] for i, k in old.ingress}
-    b = {new.nodes[i]: new.conns[k] for i, k in new.ingress}
+    a = {old.nodes[i]: old.conn_set(k) for i, k in old.ingress}
+    b = {new.nodes[i]: new.conn_set(k) for i, k in new.ingress}
     none = ConnSet.none()
     return [
         _row(a.get(d, none), b.get(d, none), INGRESS_CONTROLLER_NAME, d, old_names, new_names)
@@ -246,7 +285,7 @@ def _runs_by_node(g: WorkloadGraph) -> dict[tuple[str, bool, int], Runs]:
     """(node name, outbound, family 4|6) -> the node's address runs in that family."""
     out: dict[tuple[str, bool, int], Runs] = defaultdict(list)
     for e in g.external:
-        name, conns = g.nodes[e.node], g.conns[e.conns]
+        name, conns = g.nodes[e.node], g.conn_set(e.conns)
         for family, ivs in ((4, e.addresses.v4), (6, e.addresses.v6)):
             out[(name, e.outbound, family)].extend((lo, hi, conns) for lo, hi in ivs)
     for runs in out.values():

@@ -251,7 +251,7 @@ def _runs(
         runs = memo.get(addresses)
         if runs is None:  # real clusters repeat a few ranges (0.0.0.0/0 ...) on most workloads
             runs = memo[addresses] = classify_runs(addresses)
-        out += [AddressRun(run, cls, graph.conns[k]) for run, cls in runs]
+        out += [AddressRun(run, cls, graph.conn_set(k)) for run, cls in runs]
     # Edges are disjoint, so sorting by first address gives address order.
     out.sort(key=lambda r: _addr_key(r.addresses))
     return tuple(out)
@@ -294,10 +294,13 @@ class _PublicCover:
         key = frozenset(ids)
         pair = self._sets.get(key)
         if pair is None:
-            every, some = ConnSet.all(), ConnSet.none()
-            for k in key:
-                every, some = every & self.graph.conns[k], some | self.graph.conns[k]
-            pair = self._sets[key] = (every if key else ConnSet.none(), some)
+            # The intersection starts from a member, not from NetworkPolicy's universe:
+            # with Calico input the sets also hold ICMP and the other protocols.
+            sets = [self.graph.conn_set(k) for k in key]
+            every, some = (sets[0] if sets else ConnSet.none()), ConnSet.none()
+            for c in sets:
+                every, some = every & c, some | c
+            pair = self._sets[key] = (every, some)
         return (pair[0] if covered == self.public_size else ConnSet.none()), pair[1]
 
 
@@ -317,7 +320,7 @@ def _groups(
             v4 = [iv for p in parts for iv in p.v4.intervals]
             v6 = [iv for p in parts for iv in p.v6.intervals]
             merged = IPSet(IntervalSet.of(v4), IntervalSet.of(v6))
-        out.append((graph.conns[k], merged))
+        out.append((graph.conn_set(k), merged))
     return tuple(out)
 
 

@@ -7,6 +7,7 @@
 | ML003 | selects-no-pod         | the policy's podSelector / subject selects no pod             |
 | ML004 | peer-matches-nothing   | a from/to peer matches no pod, namespace or node of the input |
 | ML005 | shadowed-admin-rule    | earlier admin/baseline rules decide everything the rule matches|
+|       |                        | (with Calico objects: earlier rules and tiers, lint_calico.py)|
 | ML006 | named-port-unresolved  | no pod the rule applies to has a container port of that name  |
 | ML010-ML013 | Linkerd's Servers and authorizations (lint_linkerd.py)              |
 
@@ -358,7 +359,7 @@ class _Linter:
         names = []
         for tr in tier.rules[: me.uid]:
             rows = np.flatnonzero(tier.targets[tr.policy] & tier.targets[pi])
-            cols = np.flatnonzero(ctx.peers(tr.rule) & ctx.peers(me.rule))
+            cols = np.intersect1d(ctx.peers(tr.rule), ctx.peers(me.rule), assume_unique=True)
             if not len(rows) or not len(cols):
                 continue
             theirs = port_block(self.rc, tr.rule.ports, d, rows, cols)
@@ -371,6 +372,10 @@ class _Linter:
 
 def lint(conn: Connectivity) -> LintReport:
     """Every finding for the cluster behind `conn`, in input order (file, line)."""
+    if conn.calico is not None:
+        from microseg.analyses.lint_calico import lint_calico
+
+        return lint_calico(conn)
     linter = _Linter(conn)
     for i, p in enumerate(conn.cluster.policies):
         linter.netpol(i, p)

@@ -24,6 +24,7 @@ Removing a rule keeps its policy's isolation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,11 +36,29 @@ from microseg.analyses.lint_tables import (
     View,
     pods_that_count,
 )
-from microseg.engine import ALLOW, DENY, Connectivity, DirectionTable, NetworkIsolation, over_codes
-from microseg.model.admin import AdminTier
-from microseg.model.netpol import Direction
+from microseg.engine import (
+    ALLOW,
+    DENY,
+    Bits,
+    Connectivity,
+    DirectionTable,
+    NetworkIsolation,
+    over_codes,
+    unpack,
+)
+from microseg.model.admin import AdminRule, AdminTier
+from microseg.model.netpol import Direction, Rule
 
-__all__ = ["COVERED", "DECIDED_ABOVE", "Effects", "PolicyKey", "RuleKey", "analyse"]
+__all__ = [
+    "COVERED",
+    "DECIDED_ABOVE",
+    "Effects",
+    "PolicyKey",
+    "RuleKey",
+    "analyse",
+    "atom_bits",
+    "representatives",
+]
 
 # Why a NetworkPolicy rule changes nothing (bits of Effects.np_flags): what only it allows
 # exists (UNIQUE), and of that some is not decided by the admin tier first (OPEN).
@@ -80,17 +99,96 @@ def _relevance(
 ) -> Mask:
     """Cells whose change is a change of connectivity (see the module docstring). Pods on
     different primary networks never connect (engine/index/networks.py), so no rule's effect
-    on such a pair is a change."""
+    on such a pair is a change. The other direction is read as a block over the view's
+    cells only, never as a whole table."""
     c = view.ctx.rc.n_classes
     rel = np.ones(view.shape, dtype=np.bool_)
     pods = view.cols < c
     if pods.any():
-        rel[:, pods, :] = other.allow[np.ix_(view.cols[pods], view.rows)].transpose(1, 0, 2)
+        bits = _other_block(other, view.cols[pods], view.rows)
+        rel[:, pods, :] = atom_bits(bits, view.atoms, other.n_atoms).transpose(1, 0, 2)
         if isolation is not None:
             rel[:, pods, :] &= isolation.same(view.rows, view.cols[pods])[:, :, None]
     same = (view.rows[:, None] == view.cols[None, :]) & ~multi[view.rows][:, None]
     rel[same] = False
     return rel
+
+
+def _other_block(other: DirectionTable, rows: Index, cols: Index) -> Bits:
+    """`other.bits[rows][:, cols]` (sorted indices), sliced when the table is whole."""
+    if other.materialised:
+        return other.bits[np.ix_(rows, cols)]
+    return other.block(rows, cols)
+
+
+def atom_bits(bits: Bits, atoms: Index | None, n_atoms: int) -> Mask:
+    """Packed `[..., words]` read at port atoms `atoms` (all when None) as booleans."""
+    if atoms is None:
+        return unpack(bits, n_atoms)
+    words = bits[..., atoms // 64]
+    return ((words >> (atoms % 64).astype(np.uint64)) & np.uint64(1)).astype(np.bool_)
+
+
+def representatives(
+    ctx: DirectionContext, rows: Index, cols: Index, other: DirectionTable | None = None
+) -> Index | None:
+    """One port atom per run of neighbouring atoms that nothing in `rows` x `cols` tells
+    apart: not the numeric or named ports of any rule that can apply there, nor the other
+    direction's table (`other`, for relevance). Every array of a view is then equal along
+    such a run, and a view over the representatives answers every question (each is
+    whether some cell does something) exactly, over a fraction of the cells: a policy
+    whose 10,000 rules name 10,000 ports meets few of them in any one block of columns,
+    which keeps lint linear in rules. None: every atom (there is only one)."""
+    rc = ctx.rc
+    n = len(rc.ports)
+    if n <= 1:
+        return None
+    cut = np.zeros(n - 1, dtype=np.bool_)
+    span = _span(cols)
+
+    def rules_of(rules: Sequence[Rule | AdminRule]) -> list[int]:
+        return list(range(len(rules))) if span is None else ctx.touching(rules, *span)
+
+    def mark(rule: Rule | AdminRule) -> None:
+        cut[ctx.port_bounds(rule.ports)] = True
+        named = [p for p in rule.ports or () if p.name]
+        if not named:
+            return
+        on = rows if ctx.direction is Direction.INGRESS else cols[cols < rc.n_classes]
+        for p in named:
+            at = np.unique(rc.named_atoms(p.protocol, p.name)[on])
+            at = at[at >= 0]
+            cut[at[at < n - 1]] = True  # the atom differs from the next one
+            cut[at[at > 0] - 1] = True  # and from the one before
+        return
+
+    for k in np.flatnonzero(ctx.np_matrix[:, rows].any(axis=1)).tolist():
+        _, policy, _ = ctx.netpols[k]
+        rules = policy.rules(ctx.direction)
+        for pos in rules_of(rules):
+            mark(rules[pos])
+    for tier in (ctx.admin, ctx.baseline):
+        active = {pi for pi, t in tier.targets.items() if t[rows].any()}
+        if active:
+            for k in rules_of(tier.rule_list):
+                if tier.rules[k].policy in active:
+                    mark(tier.rules[k].rule)
+    if other is not None:
+        pods = cols[cols < rc.n_classes]
+        if len(pods) and len(rows):
+            bits = _other_block(other, pods, rows).reshape(-1, rc.n_words)
+            nxt = np.zeros_like(bits)
+            nxt[:, :-1] = bits[:, 1:] << np.uint64(63)
+            differs = np.bitwise_or.reduce(bits ^ ((bits >> np.uint64(1)) | nxt), axis=0)
+            cut |= unpack(differs, n)[: n - 1]
+    return np.concatenate(([0], np.flatnonzero(cut) + 1)).astype(np.intp)
+
+
+def _span(cols: Index) -> tuple[int, int] | None:
+    if not len(cols):
+        return (0, 0)
+    lo, hi = int(cols[0]), int(cols[-1]) + 1
+    return (lo, hi) if hi - lo == len(cols) else None
 
 
 class _Run:
@@ -132,19 +230,38 @@ class _Run:
         self.changed(key, diff)
 
     def direction(self, d: Direction) -> None:
+        """The direction's table in blocks of rows x columns x representative atoms, each
+        about `cells` cells: memory stays bounded whatever the rules, ports or peers."""
         ctx = self.ctx[d]
         rc = ctx.rc
         other = self.conn.egress if d is Direction.INGRESS else self.conn.ingress
-        width = rc.n_peers * max(1, len(rc.ports))
-        step = max(1, self.cells // width)
-        cols = np.arange(rc.n_peers)
+        step = max(1, self.cells // max(1, rc.n_peers))
         for lo in range(0, rc.n_classes, step):
             rows = np.arange(lo, min(rc.n_classes, lo + step))
-            view = View(ctx, rows, cols)
-            rel = _relevance(view, other, self.multi, self.conn.isolation)
-            self.netpols(view, rel)
-            self.tier(view, rel, baseline=False)
-            self.tier(view, rel, baseline=True)
+            for cols, atoms in self.blocks(ctx, other, rows):
+                view = View(ctx, rows, cols, atoms)
+                rel = _relevance(view, other, self.multi, self.conn.isolation)
+                self.netpols(view, rel)
+                self.tier(view, rel, baseline=False)
+                self.tier(view, rel, baseline=True)
+
+    def blocks(
+        self, ctx: DirectionContext, other: DirectionTable, rows: Index
+    ) -> Iterator[tuple[Index, Index | None]]:
+        """Runs of columns with their representative atoms, each run small enough that
+        rows x columns x atoms stays within `cells` (the atoms of all columns bound those
+        of any run, so runs are cut by that count, and each recomputes its own)."""
+        n_cols = ctx.rc.n_peers
+        every = np.arange(n_cols)
+        atoms = representatives(ctx, rows, every, other)
+        a = len(ctx.rc.ports) if atoms is None else len(atoms)
+        width = max(1, self.cells // max(1, len(rows) * a))
+        if width >= n_cols:
+            yield every, atoms
+            return
+        for c0 in range(0, n_cols, width):
+            cols = every[c0 : c0 + width]
+            yield cols, representatives(ctx, rows, cols, other)
 
     def netpols(self, view: View, rel: Mask) -> None:
         ctx = view.ctx
@@ -152,7 +269,9 @@ class _Run:
         for k in np.flatnonzero(ctx.np_matrix[:, view.rows].any(axis=1)):
             pi, policy, targets = ctx.netpols[int(k)]
             t_loc = view.local_rows(targets)
-            for pos, rule in enumerate(policy.rules(ctx.direction)):
+            rules = policy.rules(ctx.direction)
+            for pos in view.rules(rules):
+                rule = rules[pos]
                 key = RuleKey(False, pi, ctx.direction, pos)
                 if key in e.changed_rules:
                     continue
@@ -187,7 +306,8 @@ class _Run:
             e.reached.add(RuleKey(True, tr.policy, ctx.direction, tr.position))
         local = {pi: view.local_rows(t) for pi, t in tier.targets.items()}
         not_iso = ~view.iso[:, None, None]
-        for tr in tier.rules:
+        for k in view.rules(tier.rule_list):
+            tr = tier.rules[k]
             key = RuleKey(True, tr.policy, ctx.direction, tr.position)
             b = view.rule_block(tr.rule, local[tr.policy])
             block, ix = b.block, b.ix
@@ -227,12 +347,9 @@ class _Run:
     def joint(self, key: PolicyKey, targets: Mask) -> None:
         """Connections between two pods of a two-way policy: both sides change at once."""
         t = np.flatnonzero(targets)
-        a = max(1, len(self.conn.ports))
-        step = max(1, self.cells // (len(t) * a))
         ctx_e, ctx_i = self.ctx[Direction.EGRESS], self.ctx[Direction.INGRESS]
-        for lo in range(0, len(t), step):
-            s = t[lo : lo + step]
-            ve, vi = View(ctx_e, s, t), View(ctx_i, t, s)
+        for s, atoms in self.joint_blocks(t):
+            ve, vi = View(ctx_e, s, t, atoms), View(ctx_i, t, s, atoms)
             after_e, after_i = self._without(ve, key, targets), self._without(vi, key, targets)
             before = ve.final & vi.final.transpose(1, 0, 2)
             after = after_e & after_i.transpose(1, 0, 2)
@@ -242,6 +359,23 @@ class _Run:
             if ((before != after) & keep[:, :, None]).any():
                 self.effects.changed_policies.add(key)
                 return
+
+    def joint_blocks(self, t: Index) -> Iterator[tuple[Index, Index | None]]:
+        """Runs of sources among the targets `t`, with the atoms that both directions'
+        rules there tell apart, each run about `cells` cells."""
+        ctx_e, ctx_i = self.ctx[Direction.EGRESS], self.ctx[Direction.INGRESS]
+        n = max(1, len(self.conn.ports))
+        step = max(1, self.cells // (len(t) * n))
+        lo = 0
+        while lo < len(t):
+            s = t[lo : lo + step]
+            a = representatives(ctx_e, s, t)
+            b = representatives(ctx_i, t, s)
+            atoms = None if a is None or b is None else np.union1d(a, b).astype(np.intp)
+            yield s, atoms
+            lo += len(s)
+            size = n if atoms is None else len(atoms)
+            step = max(step, self.cells // (len(t) * max(1, size)))
 
     def _without(self, view: View, key: PolicyKey, targets: Mask) -> Mask:
         cluster = self.conn.cluster

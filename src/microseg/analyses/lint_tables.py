@@ -20,6 +20,7 @@ table; tests hold it to that.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,14 +60,19 @@ def port_block(
     direction: Direction,
     t_glob: Index,
     q_glob: Index,
+    atoms: Index | None = None,
 ) -> Mask:
     """[targets, peers, atoms] a rule's ports cover, as the engine computes them: named
-    ports resolve on the destination (the target for ingress, the peer for egress)."""
-    block = np.broadcast_to(
-        rc.numeric_ports(ports), (len(t_glob), len(q_glob), len(rc.ports))
-    ).copy()
+    ports resolve on the destination (the target for ingress, the peer for egress).
+    `atoms`: only these port atoms (a view's representatives), in that order."""
+    numeric = rc.numeric_ports(ports)
+    if atoms is not None:
+        numeric = numeric[atoms]
+    block = np.broadcast_to(numeric, (len(t_glob), len(q_glob), len(numeric))).copy()
     named = rc.named_matrix(ports)
     if named is not None:
+        if atoms is not None:
+            named = named[:, atoms]
         if direction is Direction.INGRESS:
             block |= named[t_glob][:, None, :]
         else:
@@ -117,6 +123,8 @@ class TierRule:
 class TierContext:
     rules: list[TierRule] = field(default_factory=list)
     targets: dict[int, Mask] = field(default_factory=dict)
+    rule_list: list[Rule | AdminRule] = field(default_factory=list)
+    """`rules[k].rule` for every k (what DirectionContext.touching reads)."""
 
 
 class DirectionContext:
@@ -144,7 +152,8 @@ class DirectionContext:
         index = {id(p): i for i, p in enumerate(cluster.admin_policies)}
         self.admin = self._tier(cluster.tier(AdminTier.ADMIN), index)
         self.baseline = self._tier(cluster.tier(AdminTier.BASELINE), index)
-        self._peers: dict[int, Mask] = {}
+        self._spans: dict[int, tuple[Sequence[Rule | AdminRule], Index]] = {}
+        self._bounds: dict[tuple[PortSpec, ...] | None, Index] = {}
 
     def _tier(self, policies: tuple[AdminPolicy, ...], index: dict[int, int]) -> TierContext:
         ctx = TierContext()
@@ -156,25 +165,67 @@ class DirectionContext:
             ctx.targets[pi] = t
             for pos, rule in enumerate(p.rules(self.direction)):
                 ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, CODE_OF[rule.action]))
+                ctx.rule_list.append(rule)
         return ctx
 
-    def peers(self, rule: Rule | AdminRule) -> Mask:
-        key = id(rule)
-        mask = self._peers.get(key)
-        if mask is None:
-            mask = self._peers[key] = self.rc.rule_peers(rule)
-        return mask
+    def peers(self, rule: Rule | AdminRule) -> Index:
+        """The rule's peer columns, sorted (memoised by the engine per peer list: a mask
+        per rule would cost rules x columns, quadratic in the size of one big policy)."""
+        return self.rc.peer_index(rule.peers)
+
+    def touching(self, rules: Sequence[Rule | AdminRule], lo: int, hi: int) -> list[int]:
+        """Positions of the rules with a peer column in `[lo, hi)`: a view over a range of
+        columns looks at those only, so that a policy of 10,000 rules costs each block the
+        few it meets (one vectorised test over the rules' column spans, then one binary
+        search each)."""
+        key = id(rules)
+        cached = self._spans.get(key)
+        if cached is not None and cached[0] is rules:
+            spans = cached[1]
+        else:
+            spans = np.array(
+                [
+                    (int(p[0]), int(p[-1])) if len(p) else (1, 0)
+                    for p in (self.peers(r) for r in rules)
+                ],
+                dtype=np.intp,
+            ).reshape(-1, 2)
+            self._spans[key] = (rules, spans)
+        near = np.flatnonzero((spans[:, 0] < hi) & (spans[:, 1] >= lo)).tolist()
+        out = []
+        for k in near:
+            cols = self.peers(rules[k])
+            i = int(np.searchsorted(cols, lo))
+            if i < len(cols) and cols[i] < hi:
+                out.append(k)
+        return out
+
+    def port_bounds(self, ports: tuple[PortSpec, ...] | None) -> Index:
+        """Atoms `a` where a rule's numeric ports differ between `a` and `a + 1`."""
+        out = self._bounds.get(ports)
+        if out is None:
+            mask = self.rc.numeric_ports(ports)
+            out = self._bounds[ports] = np.flatnonzero(mask[1:] != mask[:-1])
+        return out
 
 
 class View:
-    """One direction's table state over `rows` (target classes) x `cols` (peer columns)."""
+    """One direction's table state over `rows` (target classes) x `cols` (peer columns) x
+    `atoms` (representative port atoms: every atom of a run the view's rules and the other
+    direction treat alike stands for the run, lint_redundancy.py `representatives`;
+    None: every atom)."""
 
-    def __init__(self, ctx: DirectionContext, rows: Index, cols: Index) -> None:
+    def __init__(
+        self, ctx: DirectionContext, rows: Index, cols: Index, atoms: Index | None = None
+    ) -> None:
         self.ctx = ctx
         rc = ctx.rc
         self.rows, self.cols = rows, cols
-        n, m, a = len(rows), len(cols), len(rc.ports)
+        self.atoms = atoms
+        n, m = len(rows), len(cols)
+        a = len(rc.ports) if atoms is None else len(atoms)
         self.shape = (n, m, a)
+        self.span = _span(cols)
         self.rowpos = np.full(rc.n_classes, -1, dtype=np.intp)
         self.rowpos[rows] = np.arange(n)
         self.once_r = np.zeros(self.shape, dtype=np.bool_)
@@ -200,6 +251,21 @@ class View:
     def local_rows(self, targets: Mask) -> Index:
         return self.rowpos[self.rows[targets[self.rows]]]
 
+    def rules(self, rules: Sequence[Rule | AdminRule]) -> list[int]:
+        """Positions of the rules that can have cells in the view."""
+        if self.span is None:
+            return list(range(len(rules)))
+        return self.ctx.touching(rules, *self.span)
+
+    def _peer_positions(self, rule: Rule | AdminRule) -> Index:
+        cols = self.ctx.peers(rule)
+        if self.span is not None:
+            lo, hi = self.span
+            a, b = np.searchsorted(cols, (lo, hi))
+            return cols[a:b] - lo
+        _, _, at = np.intersect1d(cols, self.cols, assume_unique=True, return_indices=True)
+        return np.sort(at)
+
     def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> Block:
         """The rule's block over `t_loc` x its peer columns, with how to index it.
 
@@ -207,12 +273,17 @@ class View:
         are indexed with slices, so that reading and writing the view's arrays there
         works on views instead of gathered copies; so are contiguous rows with peers
         covering most columns, the block then widened to every column."""
-        q_loc = np.flatnonzero(self.ctx.peers(rule)[self.cols])
+        q_loc = self._peer_positions(rule)
         if not len(q_loc) or not len(t_loc):
             empty = np.zeros((len(t_loc), 0, self.shape[2]), dtype=np.bool_)
             return Block(np.ix_(t_loc, q_loc), q_loc, empty)
         block = port_block(
-            self.ctx.rc, rule.ports, self.ctx.direction, self.rows[t_loc], self.cols[q_loc]
+            self.ctx.rc,
+            rule.ports,
+            self.ctx.direction,
+            self.rows[t_loc],
+            self.cols[q_loc],
+            self.atoms,
         )
         if t_loc[-1] - t_loc[0] + 1 != len(t_loc):
             return Block(np.ix_(t_loc, q_loc), q_loc, block)
@@ -230,8 +301,9 @@ class View:
         """The union of a NetworkPolicy's rule blocks over `t_loc` x all columns; with
         `count`, each rule is also counted into once_r/twice_r."""
         union = np.zeros((len(t_loc), *self.shape[1:]), dtype=np.bool_)
-        for rule in policy.rules(self.ctx.direction):
-            b = self.rule_block(rule, t_loc)
+        rules = policy.rules(self.ctx.direction)
+        for pos in self.rules(rules):
+            b = self.rule_block(rules[pos], t_loc)
             if not b.block.size:
                 continue
             block, ix = b.block, b.ix
@@ -270,6 +342,14 @@ class View:
         return t_loc, over_codes(self.admin.first[t_loc], below)
 
 
+def _span(cols: Index) -> tuple[int, int] | None:
+    """`[lo, hi)` when `cols` is a run of consecutive columns, else None."""
+    if not len(cols):
+        return (0, 0)
+    lo, hi = int(cols[0]), int(cols[-1]) + 1
+    return (lo, hi) if hi - lo == len(cols) else None
+
+
 class _TierState:
     """First-match codes of one tier over a view, with the runner-up codes. `first_rule`
     and `first_pol` say which rule (uid) and which policy decided first (-1: none);
@@ -288,7 +368,8 @@ class _TierState:
         self.second_p = np.zeros(shape, dtype=np.int8)
         self.reached: set[int] = set()
         local = {pi: view.local_rows(t) for pi, t in tier.targets.items()}
-        for tr in tier.rules:
+        for k in view.rules(tier.rule_list):
+            tr = tier.rules[k]
             t_loc = local[tr.policy]
             if not len(t_loc):
                 continue

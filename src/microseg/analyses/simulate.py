@@ -37,7 +37,7 @@ from microseg.engine import (
 )
 from microseg.model.flows import EndpointKind, EndpointResolver, FlowKeys, Resolved
 from microseg.model.netpol import Direction
-from microseg.model.sets import ConnSet, IPSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS, ConnSet, IPSet
 
 __all__ = [
     "MAX_EXPLAINED",
@@ -58,8 +58,8 @@ MAX_HIT_SAMPLE = 2000
 BLOCK_BYTES = 256 * 2**20
 Ints = npt.NDArray[np.int64]
 Bool = npt.NDArray[np.bool_]
-PROTOCOLS = {p.value: p for p in Protocol}
-PROTO_LIST = list(Protocol)
+PROTOCOLS = {p.value: p for p in BASE_PROTOCOLS}
+PROTO_LIST = list(BASE_PROTOCOLS)
 
 
 class Skip(StrEnum):

@@ -53,7 +53,7 @@ class Stats:
 
 def _protocol_words(conn: Connectivity) -> list[tuple[Protocol, Bits]]:
     out = []
-    for p in Protocol:
+    for p in conn.ports.protocols:
         mask = np.array([a[0] is p for a in conn.ports.atoms], dtype=np.bool_)
         out.append((p, pack(mask)))
     return out
@@ -100,7 +100,7 @@ def _pair_counts(
     protocols = _protocol_words(conn)
     full = full_word(len(conn.ports))
     total = 0
-    by_protocol = dict.fromkeys(Protocol, 0)
+    by_protocol = dict.fromkeys(conn.ports.protocols, 0)
     all_ports = 0
     start = 0
     dense = conn.egress.materialised and conn.ingress.materialised
@@ -148,7 +148,9 @@ def compute_stats(conn: Connectivity) -> Stats:
     ing = _all_pods(conn.ingress.isolated, conn, node_pods)
     eg = _all_pods(conn.egress.isolated, conn, node_pods)
     total, by_protocol, all_ports = (
-        _pair_counts(conn, node_class) if len(node_class) else (0, dict.fromkeys(Protocol, 0), 0)
+        _pair_counts(conn, node_class)
+        if len(node_class)
+        else (0, dict.fromkeys(conn.ports.protocols, 0), 0)
     )
     return Stats(
         workloads=len(conn.cluster.workloads),
@@ -163,7 +165,7 @@ def compute_stats(conn: Connectivity) -> Stats:
         isolated_egress=int(eg.sum()),
         isolated_both=int((ing & eg).sum()),
         allowed_pairs=total,
-        pairs_per_protocol=tuple((p, by_protocol[p]) for p in Protocol),
+        pairs_per_protocol=tuple((p, by_protocol[p]) for p in conn.ports.protocols),
         pairs_all_ports=all_ports,
         workloads_open_to_external=_open_to_external(conn, node_class) if len(node_class) else 0,
         template_pods=sum(p.from_template for p in conn.cluster.pods),

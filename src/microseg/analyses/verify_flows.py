@@ -8,6 +8,7 @@ is explained with the engine's Decision, whose traces name the tiers and rules r
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import numpy.typing as npt
 
 from microseg.analyses.groups import Members
 from microseg.analyses.space import Space, chunks
-from microseg.engine import Decision, Endpoint, Tier, Verdict, WorkloadGraph
+from microseg.engine import Decision, Endpoint, Step, Tier, Verdict, WorkloadGraph
 from microseg.errors import Origin
 from microseg.model.intent import IntentPort
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
@@ -424,10 +425,20 @@ class FlowChecker:
                     if step.policy is None and step.tier is Tier.NETPOL:
                         out += [self.origins[p] for p in isolating if p in self.origins]
                     elif step.origin is not None:
-                        out.append(step.origin)
+                        out.append(_labelled(step))
                 elif not must_allow and step.effect is Verdict.ALLOW and step.origin is not None:
-                    out.append(step.origin)
+                    out.append(_labelled(step))
         seen: dict[tuple[str, int | None, str], Origin] = {}
         for o in out:
             seen.setdefault((o.file, o.line, o.name), o)
         return tuple(seen.values())
+
+
+def _labelled(step: Step) -> Origin:
+    """A Calico step's origin with the kind its label prints (`GNP`, `CalicoNP`, `SNP`...):
+    a projectcalico.org NetworkPolicy is no Kubernetes NetworkPolicy, though both origins
+    say `NetworkPolicy`."""
+    assert step.origin is not None
+    if step.tier is Tier.CALICO and step.policy_kind is not None:
+        return dataclasses.replace(step.origin, kind=step.policy_kind.value)
+    return step.origin

@@ -27,6 +27,7 @@ from microseg.cli.commands import (
     identity,
     lint,
     monitor,
+    quarantine,
     reach,
     recommend,
     schema,
@@ -34,11 +35,13 @@ from microseg.cli.commands import (
     stats,
     ui,
     verify,
+    watch,
     webhook,
 )
-from microseg.cli.common import EXIT_BAD_INPUT
+from microseg.cli.common import EXIT_BAD_INPUT, footprint_text
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
 from microseg.errors import MicrosegError
+from microseg.render.escape import terminal_safe
 
 __all__ = ["COMMANDS", "app", "main"]
 
@@ -62,6 +65,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("apply", apply.apply),
     ("check", check.check),
     ("ui", ui.ui),
+    ("watch", watch.watch),
 )
 
 
@@ -84,10 +88,27 @@ def build_app() -> typer.Typer:
     app.add_typer(flows.app, name="flows")
     app.add_typer(webhook.app, name="webhook")
     app.add_typer(guardrails.app, name="guardrails")
+    app.add_typer(quarantine.app, name="quarantine")
     return app
 
 
 app = build_app()
+
+
+def out_of_memory(exc: MemoryError) -> str:
+    """The one line for a MemoryError: what was asked (numpy says how much, for which
+    shape), at what size of input, and what to do."""
+    asked = str(exc).strip()
+    size = footprint_text()
+    parts = ["error: out of memory"]
+    if asked:
+        parts.append(f" ({asked[:200]})")
+    if size:
+        parts.append(f" with {size}")
+    return terminal_safe(
+        "".join(parts) + ": the input is too large to analyse on this machine; analyse fewer "
+        "namespaces at a time, or use `microseg stats` (which never holds whole tables)\n"
+    )
 
 
 def main() -> None:
@@ -103,13 +124,9 @@ def main() -> None:
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(EXIT_BAD_INPUT)
-    except MemoryError:
-        # Never a traceback, even here: say what ran out, and what to do about it.
-        sys.stderr.write(
-            "error: out of memory: the input is too large to analyse on this machine; "
-            "analyse fewer namespaces at a time, or use `microseg stats` (which never "
-            "holds whole tables)\n"
-        )
+    except MemoryError as exc:
+        # Never a traceback, even here: say at what size it ran out, and what to do.
+        sys.stderr.write(out_of_memory(exc))
         sys.exit(EXIT_BAD_INPUT)
     except RecursionError:
         sys.stderr.write("error: the input nests too deeply to analyse; refused\n")

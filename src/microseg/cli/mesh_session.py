@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from microseg.cli.common import Inputs, Session, fail
+from microseg.cli.common import Inputs, Session, fail, record_connectivity
 from microseg.cli.options import HostNetworkChoice, LayerChoice
 from microseg.engine import Connectivity, Layer, inert_mesh_policies
 from microseg.model import Cluster
@@ -71,6 +71,7 @@ def mesh_connectivity(
         conn = session.stage(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
+    record_connectivity(conn)
     return conn if chosen is None else conn.with_layer(chosen)
 
 

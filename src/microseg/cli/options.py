@@ -10,11 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from microseg.cli.args import PortArg, port_value
+from microseg.cli.args import PortArg, port_value, size_value
 from microseg.cli.common import Inputs
 from microseg.cli.usage import choice
+from microseg.ingest import MAX_INPUT_BYTES
 
 __all__ = [
+    "MAX_INPUT",
     "OUTPUT_ALIASES",
     "AssumeMesh",
     "AssumeSystemPods",
@@ -23,6 +25,7 @@ __all__ = [
     "IstioRoot",
     "LayerChoice",
     "LayerOpt",
+    "MaxInputSize",
     "NamespaceOpt",
     "NoColor",
     "Paths",
@@ -141,6 +144,18 @@ AssumeMesh = Annotated[
         help="Treat every pod (host-network ones aside) as Istio sidecar-injected.",
     ),
 ]
+MAX_INPUT = MAX_INPUT_BYTES  # the default of --max-input-size (ingest/documents.py)
+MaxInputSize = Annotated[
+    int,
+    typer.Option(
+        "--max-input-size",
+        parser=size_value("--max-input-size"),
+        metavar="SIZE",
+        show_default="1Gi",
+        help="Refuse an input file (or stdin) larger than this: bytes, or with a unit "
+        "k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024), e.g. 200M.",
+    ),
+]
 
 ClusterFlag = Annotated[
     bool,
@@ -185,6 +200,7 @@ _INPUT_OPTIONS = (
     ("kubeconfig", Kubeconfig, None),
     ("cluster_namespace", ClusterNamespaces, None),
     ("strict", Strict, False),
+    ("max_input_size", MaxInputSize, MAX_INPUT),
 )
 
 
@@ -196,7 +212,8 @@ def _is_argument(annotation: Any) -> bool:
 
 def reads_inputs(command: Callable[..., None]) -> Callable[..., None]:
     """Give a command that reads manifests the input options every such command shares:
-    `--cluster [--context] [--kubeconfig] [--cluster-namespace NS]` and `--strict`.
+    `--cluster [--context] [--kubeconfig] [--cluster-namespace NS]`, `--strict` and
+    `--max-input-size`.
 
     The command declares a keyword `inputs: Inputs` (hidden from the command line) and
     passes it to its Session; its PATH arguments become optional, since `--cluster` reads
@@ -227,6 +244,7 @@ def reads_inputs(command: Callable[..., None]) -> Callable[..., None]:
             kubeconfig=kwargs.pop("kubeconfig", None),
             namespaces=tuple(kwargs.pop("cluster_namespace", None) or ()),
             strict=bool(kwargs.pop("strict", False)),
+            max_input_bytes=int(kwargs.pop("max_input_size", MAX_INPUT)),
         )
         command(*args, **kwargs, inputs=inputs)
 

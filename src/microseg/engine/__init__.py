@@ -65,8 +65,14 @@ from microseg.engine.views.blocks import (
     pair_block,
     to_external_block,
 )
+from microseg.engine.views.calico_lint import (
+    CalicoPolicyFact,
+    CalicoRuleFact,
+    calico_lint_facts,
+)
 from microseg.engine.views.edge_conditions import (
     EdgeConditions,
+    PairConditions,
     edge_conditions,
     external_conditions,
 )
@@ -81,6 +87,8 @@ __all__ = [
     "NO_MATCH",
     "Authz",
     "Bits",
+    "CalicoPolicyFact",
+    "CalicoRuleFact",
     "Code",
     "Connectivity",
     "Decision",
@@ -98,6 +106,7 @@ __all__ = [
     "NetworkIsolation",
     "NetworkSide",
     "NetworkSplit",
+    "PairConditions",
     "PolicyKind",
     "PortAtoms",
     "PortPolicy",
@@ -110,6 +119,7 @@ __all__ = [
     "Verdict",
     "WorkloadGraph",
     "applies_to",
+    "calico_lint_facts",
     "chunks",
     "edge_conditions",
     "effective_mode",

@@ -12,6 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Self
 
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
+from microseg.engine.index.calico_compile import CalicoCompiler
+from microseg.engine.index.calico_ports import (
+    calico_ip_sets,
+    calico_port_names,
+    calico_port_ranges,
+)
 from microseg.engine.index.classes import EndpointClasses
 from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.networks import NetworkIsolation
@@ -29,7 +35,7 @@ from microseg.model.admin import AdminRule, AdminTier
 from microseg.model.cluster import Cluster
 from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
 from microseg.model.objects import WorkloadKey
-from microseg.model.sets import IPSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS, ConnSet, IPSet, Protocol
 
 __all__ = ["Endpoint", "EndpointNames", "Index", "used_port_names"]
 
@@ -51,7 +57,10 @@ def _all_rules(cluster: Cluster) -> list[Rule | AdminRule]:
 
 def used_port_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
     """Every (protocol, name) some rule names: each must resolve to atoms of its own."""
-    return {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
+    out = {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
+    if cluster.has_calico:
+        out |= calico_port_names(cluster)
+    return out
 
 
 def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Protocol, int, int]]:
@@ -70,6 +79,8 @@ def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Proto
                 out.append((p.protocol, p.port, p.port))
     if cluster.has_mesh:
         out += mesh_port_ranges(cluster)
+    if cluster.has_calico:
+        out += calico_port_ranges(cluster)
     return out
 
 
@@ -86,6 +97,8 @@ def _ip_sets(cluster: Cluster) -> tuple[list[IPSet], list[IPSet]]:
     if cluster.has_mesh:
         out += mesh_ip_sets(cluster)
         quiet = mesh_quiet_ip_sets(cluster)
+    if cluster.has_calico:
+        out += calico_ip_sets(cluster)
     return out, quiet
 
 
@@ -140,6 +153,9 @@ class Index:
     isolation: NetworkIsolation | None = None
     """Primary user-defined networks (engine/index/networks.py); None when there are none."""
     options: EngineOptions = DEFAULT_OPTIONS
+    calico: CalicoCompiler | None = None
+    """Calico's tiers compiled (engine/index/calico_compile.py), when the input has Calico
+    objects: the tables then stack every policy as Calico orders it."""
 
     @classmethod
     def build(cls, cluster: Cluster, options: EngineOptions = DEFAULT_OPTIONS) -> Self:
@@ -150,25 +166,47 @@ class Index:
     def _build(cls, cluster: Cluster, options: EngineOptions) -> Self:
         exposed = bool(cluster.ingresses or cluster.routes)
         classes = EndpointClasses.build(cluster, options, controller=exposed)
-        ports = PortAtoms.build(_port_ranges(cluster, classes))
+        universe = tuple(Protocol) if cluster.has_calico else BASE_PROTOCOLS
+        ports = PortAtoms.build(_port_ranges(cluster, classes), universe)
         ips = _ip_atoms(cluster)
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
-        admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
         mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
+        calico = None
+        if cluster.has_calico:
+            calico = CalicoCompiler(cluster, classes, ports, ips, rc)
+            ingress, egress = (
+                replace(
+                    build_table(rc, (), d),
+                    calico=calico.tiers(d),
+                    isolated=calico.protected(d),
+                )
+                for d in (Direction.INGRESS, Direction.EGRESS)
+            )
+        else:
+            admin, baseline = cluster.tier(AdminTier.ADMIN), cluster.tier(AdminTier.BASELINE)
+            ingress = build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline)
+            egress = build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline)
         return cls(
             cluster,
             classes,
             ports,
             ips,
             rc,
-            build_table(rc, cluster.policies, Direction.INGRESS, admin, baseline),
-            build_table(rc, cluster.policies, Direction.EGRESS, admin, baseline),
+            ingress,
+            egress,
             EndpointNames.build(cluster),
             mesh,
             Layer.BOTH if mesh is not None else Layer.NETWORK,
             NetworkIsolation.build(cluster, classes),
             options,
+            calico,
         )
+
+    @property
+    def everything(self) -> ConnSet:
+        """The universe of connections: every protocol with Calico objects in the input,
+        else SCTP, TCP and UDP (model/sets.py, Protocol)."""
+        return self.ports.everything()
 
     @property
     def n_classes(self) -> int:

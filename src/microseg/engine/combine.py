@@ -51,6 +51,7 @@ __all__ = [
     "fallthrough",
     "hands_down",
     "over_codes",
+    "over_packed",
     "stack_codes",
     "stack_packed",
     "walk_tiers",
@@ -91,6 +92,14 @@ class PackedTier:
 def _over(below: Bits, tier: PackedTier) -> Bits:
     """A tier over what lies below it: its decisions stand, the rest is the lower answer."""
     return (below & ~tier.deny) | tier.allow
+
+
+def over_packed(table: Bits, tier: PackedTier) -> None:
+    """One first-match tier laid over what lies below it, in place: its decisions stand
+    on its rows, the rest keeps the lower answer. Calling it for each tier from the
+    bottom up over the default's words stacks a tier list (Calico's: every tier is a
+    first-match tier, engine/index/calico_compile.py)."""
+    table[tier.rows] = _over(table[tier.rows], tier)
 
 
 def stack_packed(

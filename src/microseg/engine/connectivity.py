@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.assembly import Endpoint, Index, used_port_names
+from microseg.engine.explain.calico import explain_calico
 from microseg.engine.explain.mesh import mesh_steps
 from microseg.engine.explain.netpol import explain_direction, external_trace
 from microseg.engine.index.entries import INGRESS_CONTROLLER_NAME, entry_steps
@@ -132,6 +133,8 @@ class Connectivity(Index):
             whole = tuple(spec.split("/", 1))
             if whole not in self.names.workloads and whole not in self.names.pods:
                 spec, kind = head, tail
+        if "/" not in spec and ("", spec) in self.names.workloads:
+            spec = "/" + spec  # a cluster-scoped endpoint: a Calico HostEndpoint
         if "/" not in spec:
             raise UnknownEndpointError(
                 f"{text!r}: expected ns/name, ns/name[Kind], an IP address or a CIDR"
@@ -187,7 +190,16 @@ class Connectivity(Index):
     def port_conns(
         self, dst: Endpoint, protocol: Protocol, start: int, end: int, name: str = ""
     ) -> ConnSet:
-        """A port argument as a connection set; a named port resolves on the destination."""
+        """A port argument as a connection set; a named port resolves on the destination.
+        A protocol outside the analysis's universe is refused rather than answered DENIED:
+        NetworkPolicy names only SCTP, TCP and UDP, and what it does to the others is left
+        to the implementation (https://kubernetes.io/docs/concepts/services-networking/
+        network-policies/, "Behavior of ... ICMP" is unspecified); Calico rules name them."""
+        if protocol not in self.ports.protocols:
+            raise UnknownEndpointError(
+                f"{protocol.value}: NetworkPolicy names only SCTP, TCP and UDP; other "
+                "protocols are analysed when the input has Calico objects"
+            )
         if not name:
             return ConnSet.single(protocol, start, end)
         if dst.klass is None:
@@ -300,15 +312,16 @@ class Connectivity(Index):
             for entry in entries:
                 opened = opened | entry.conns
             allowed = allowed & opened
+        explain = explain_calico if self.calico is not None else explain_direction
         egress = (
-            explain_direction(self, Direction.EGRESS, s, d)
+            explain(self, Direction.EGRESS, s, d)
             if s.klass is not None
-            else external_trace(Direction.EGRESS, s, d)
+            else external_trace(Direction.EGRESS, s, d, self.everything)
         )
         ingress = (
-            explain_direction(self, Direction.INGRESS, d, s)
+            explain(self, Direction.INGRESS, d, s)
             if d.klass is not None
-            else external_trace(Direction.INGRESS, d, s)
+            else external_trace(Direction.INGRESS, d, s, self.everything)
         )
         if conns is None:
             verdict = Verdict.ALLOW if allowed else Verdict.DENY
@@ -328,7 +341,7 @@ class Connectivity(Index):
                 networks=split,
                 entries=entries,
             )
-        scope = conns if conns is not None else ConnSet.all()
+        scope = conns if conns is not None else self.everything
         steps = mesh_steps(self, s, d, scope)
         return Decision(
             s.name,

@@ -37,6 +37,8 @@ class Verdict(Enum):
     DENY = "Deny"
     PASS = "Pass"
     NO_MATCH = "NoMatch"
+    LOG = "Log"
+    """A Calico Log rule: it records the packet and decides nothing."""
 
 
 class Tier(Enum):
@@ -45,6 +47,11 @@ class Tier(Enum):
     BASELINE = "BANP"
     DEFAULT = "default"
     MESH = "mesh"
+    CALICO = "calico"
+    """A Calico tier (its name and order in the step): with Calico objects in the input
+    every policy, Kubernetes ones included, is evaluated in Calico's tiers."""
+    PROFILE = "profile"
+    """An endpoint's Calico profiles, after every tier."""
 
 
 class Layer(Enum):
@@ -90,6 +97,11 @@ class StepKind(StrEnum):
     RULE = "rule"
     ISOLATION = "isolation"
     DEFAULT = "default"
+    TIER_END = "tier-end"
+    """A Calico tier applied to the endpoint and none of its rules decided: its
+    defaultAction (Deny, or Pass to the next tier)."""
+    PROFILE = "profile"
+    LOG = "log"
     MTLS = "mTLS"
     AUTHZ = "AuthZ"
     MESH = "mesh"
@@ -106,6 +118,13 @@ class PolicyKind(StrEnum):
     CNP = "CNP"
     AUTHZ = "AuthZ"
     LINKERD = "Linkerd"
+    GNP = "GNP"
+    CALICO_NP = "CalicoNP"
+    SNP = "SNP"
+    SGNP = "SGNP"
+    SKNP = "SKNP"
+    PROFILE = "Profile"
+    FAILSAFE = "failsafe"
 
 
 class MeshCause(StrEnum):
@@ -199,11 +218,21 @@ class Step:
     """Set with `policy`: which kind of policy it names."""
     mesh: MeshDetail | None = None
     """MESH steps: what decided, as data."""
+    tier_name: str = ""
+    """CALICO steps: the Calico tier's name."""
+    tier_order: float | None = None
+    """CALICO steps: the tier's order (None: the tier has none, it comes last)."""
 
     @property
     def kind(self) -> StepKind:
         if self.mesh is not None:
             return _MESH_KIND.get(self.mesh.cause, StepKind.MESH)
+        if self.effect is Verdict.LOG:
+            return StepKind.LOG
+        if self.tier is Tier.PROFILE:
+            return StepKind.PROFILE
+        if self.tier is Tier.CALICO:
+            return StepKind.RULE if self.policy is not None else StepKind.TIER_END
         if self.tier is Tier.MESH:
             return StepKind.MESH
         if self.policy is not None:

@@ -29,7 +29,7 @@ from microseg.ingest.validation import diagnostics_from
 from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier, Subject
 from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Peer, PodPeer, PortSpec
 from microseg.model.selectors import LabelSelector
-from microseg.model.sets import IPSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS, IPSet, Protocol
 
 __all__ = ["parse_admin_policy"]
 
@@ -75,9 +75,9 @@ def _cnp_ports(raw: list[RawProtocolPort] | None) -> tuple[PortSpec, ...] | None
     out: list[PortSpec] = []
     for item in raw:
         if item.destinationNamedPort is not None:
-            out += [PortSpec(p, name=item.destinationNamedPort) for p in Protocol]
+            out += [PortSpec(p, name=item.destinationNamedPort) for p in BASE_PROTOCOLS]
             continue
-        for proto in Protocol:
+        for proto in BASE_PROTOCOLS:
             match = getattr(item, proto.value.lower())
             if match is None:
                 continue
@@ -151,7 +151,7 @@ def _rules(
 def _named_any_protocol(spec: PortSpec, raw: RawAdminPort) -> list[PortSpec]:
     if raw.namedPort is None:
         return [spec]
-    return [PortSpec(p, name=raw.namedPort) for p in Protocol]
+    return [PortSpec(p, name=raw.namedPort) for p in BASE_PROTOCOLS]
 
 
 def _parse_cnp(doc: Document) -> tuple[AdminPolicy | None, list[Diagnostic]]:

@@ -38,6 +38,14 @@ CLUSTER_SCOPED = frozenset(
         "ClusterNetworkPolicy",
         "ClusterUserDefinedNetwork",
         "List",
+        # Calico's cluster-scoped kinds (docs.tigera.io/calico/latest/reference/resources/)
+        "GlobalNetworkPolicy",
+        "StagedGlobalNetworkPolicy",
+        "Tier",
+        "GlobalNetworkSet",
+        "HostEndpoint",
+        "Profile",
+        "FelixConfiguration",
     }
 )
 

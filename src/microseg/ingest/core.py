@@ -55,8 +55,15 @@ def _label_error(k: object, v: object) -> str | None:
 def parse_service_account(doc: Document) -> ServiceAccount:
     meta = _named_meta(doc)
     namespace = meta.get("namespace") or "default"
+    labels = meta.get("labels") or {}
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise _bad(("metadata", "labels"), "expected a mapping of labels")
     cloud = kept_annotations(meta, CLOUD_ANNOTATIONS)
-    return ServiceAccount(str(namespace), meta["name"], doc.origin(), cloud)
+    return ServiceAccount(
+        str(namespace), meta["name"], doc.origin(), FrozenLabels(labels), annotations=cloud
+    )
 
 
 def parse_node(doc: Document) -> Node:

@@ -14,6 +14,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from typing import Any
 import yaml
 
 from microseg.errors import Diagnostic, Origin, Severity
+from microseg.ingest.yaml_events import Unusual, event_documents
 
-__all__ = ["Document", "FieldPath", "read_paths"]
+__all__ = ["MAX_INPUT_BYTES", "Document", "FieldPath", "read_paths"]
 
 FieldPath = tuple[str | int, ...]
 
@@ -49,6 +51,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     libyaml calls back into Python's `resolve` for every scalar, which tries up to a dozen
     regular expressions on it; manifests repeat the same few thousand keys and values, and
     without path resolvers (this class has none) the tag depends on the text alone."""
+
+    tags = _resolved  # the memo, read directly by ingest/yaml_events.py for plain scalars
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:  # collections pass a bare bool
@@ -201,7 +205,11 @@ def _might_nest_deeply(text: str) -> bool:
     return _DEEP_INDENT.search(text) is not None
 
 
-def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+Parsed = tuple[Any, int | None, yaml.Node | None, list[int] | None, list[yaml.Node | None] | None]
+"""A document's value, line and node tree, and for a list its items' lines and trees."""
+
+
+def _yaml_documents(text: str, file: str) -> Iterator[Parsed]:
     # libyaml's composer recurses in C, so a deeply nested document would crash the process
     # rather than raise: measure the depth from events first when the text could nest deeply.
     try:
@@ -209,25 +217,27 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
             raise _ReadError(_too_deep(file, None))
     except yaml.YAMLError:
         pass  # reported with its line by the real parse below
-    loader = _Loader(text)
-    has_aliases = "*" in text and "&" in text
+    with _yaml_errors(file):
+        loader = _Loader(text)
+        try:
+            docs = event_documents(loader)  # the fast path (ingest/yaml_events.py)
+        except Unusual:
+            docs = None
+        finally:
+            loader.dispose()
+    if docs is not None:
+        for d in docs:
+            yield d.data, d.line, d.node, d.item_lines, d.item_nodes
+        return
+    for data, line, node in _composed_documents(text, file):
+        yield data, line, node, None, None
+
+
+@contextmanager
+def _yaml_errors(file: str) -> Iterator[None]:
+    """Parser errors as located MS002 (MS003 for nesting) diagnostics."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            if has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-                raise _ReadError(
-                    _error(
-                        "MS003",
-                        f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through "
-                        "YAML aliases (an alias bomb?); refused",
-                        file,
-                        node.start_mark.line + 1,
-                    )
-                )
-            data = _construct(loader, node, fast=not has_aliases)
-            yield data, node.start_mark.line + 1, node
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -239,8 +249,33 @@ def _yaml_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]
         raise _ReadError(_error("MS002", f"invalid YAML: {exc}", file)) from exc
     except RecursionError as exc:
         raise _ReadError(_too_deep(file, None)) from exc
-    finally:
-        loader.dispose()
+
+
+def _composed_documents(text: str, file: str) -> Iterator[tuple[Any, int, yaml.Node]]:
+    """Through PyYAML's composer: for what the event path leaves to it (anchors, merge keys,
+    non-string keys, tagged collections)."""
+    loader = _Loader(text)
+    has_aliases = "*" in text and "&" in text
+    with _yaml_errors(file):
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    continue
+                if has_aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                    raise _ReadError(
+                        _error(
+                            "MS003",
+                            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes "
+                            "through YAML aliases (an alias bomb?); refused",
+                            file,
+                            node.start_mark.line + 1,
+                        )
+                    )
+                data = _construct(loader, node, fast=not has_aliases)
+                yield data, node.start_mark.line + 1, node
+        finally:
+            loader.dispose()
 
 
 def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
@@ -291,14 +326,14 @@ def _construct(loader: Any, node: yaml.Node, fast: bool) -> Any:
         loader.deep_construct = False
 
 
-def _json_documents(text: str, file: str) -> Iterator[tuple[Any, int | None, None]]:
+def _json_documents(text: str, file: str) -> Iterator[Parsed]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _ReadError(_error("MS002", f"invalid JSON: {exc.msg}", file, exc.lineno)) from exc
     except RecursionError as exc:
         raise _ReadError(_error("MS003", "JSON nesting too deep; refused", file)) from exc
-    yield data, 1, None
+    yield data, 1, None, None, None
 
 
 _LIST_KIND = re.compile(r"^[A-Za-z]*List$")
@@ -311,9 +346,18 @@ def _not_an_object(message: str, file: str, index: int, line: int | None) -> Dia
 
 
 def _split(
-    data: Any, file: str, index: int, line: int | None, node: yaml.Node | None
+    data: Any,
+    file: str,
+    index: int,
+    line: int | None,
+    node: yaml.Node | None,
+    item_lines: list[int] | None = None,
+    item_nodes: list[yaml.Node | None] | None = None,
 ) -> Iterator[Document | Diagnostic]:
-    """One raw document to its objects, flattening `List` kinds (v1/List, PodList, ...)."""
+    """One raw document to its objects, flattening `List` kinds (v1/List, PodList, ...).
+    `item_lines` and `item_nodes`: each item's line and node tree, when the reader gives
+    them apart (ingest/yaml_events.py); an item without a tree finds its exact lines
+    through the file's LazyTree and its path `items[i]`."""
     if data is None:
         return
     if not isinstance(data, dict):
@@ -329,8 +373,13 @@ def _split(
     if isinstance(kind, str) and _LIST_KIND.match(kind) and isinstance(items, list):
         items_node = _child(node, "items") if node is not None else None
         for i, item in enumerate(items):
-            item_node = _child(items_node, i) if items_node is not None else None
-            item_line = item_node.start_mark.line + 1 if item_node is not None else line
+            own: yaml.Node | None = None
+            if item_lines is not None and item_nodes is not None:
+                item_line: int | None = item_lines[i]
+                own = item_nodes[i]
+            else:
+                item_node = _child(items_node, i) if items_node is not None else None
+                item_line = item_node.start_mark.line + 1 if item_node is not None else line
             if isinstance(item, dict):
                 if "kind" not in item and kind != "List":
                     # A typed list (PodList) leaves the kind off its items, and the
@@ -348,7 +397,10 @@ def _split(
                         item_line,
                     )
                     continue
-                yield Document(item, file, index, item_line, node, ("items", i))
+                if own is not None:
+                    yield Document(item, file, index, item_line, own)
+                else:
+                    yield Document(item, file, index, item_line, node, ("items", i))
             else:
                 yield _not_an_object(
                     f"items[{i}] of document {index} is not a Kubernetes object; skipped",
@@ -369,27 +421,51 @@ def _split(
 
 
 MAX_INPUT_BYTES = 1 << 30
-"""One input file or stdin at most this large (1 GiB; B3's 150,000 pods are 139 MB): a
-path to /dev/zero or a runaway generator is refused, not read until memory runs out."""
+"""The default cap on one input file or stdin (1 GiB; B3's 150,000 pods are 139 MB): a
+path to /dev/zero or a runaway generator is refused, not read until memory runs out.
+`read_paths(max_bytes=...)` (the CLI's --max-input-size) sets another."""
+
+
+def _too_large(file: str, limit: int) -> Diagnostic:
+    return _error(
+        "MS001",
+        f"larger than the input size limit ({limit:,} bytes; --max-input-size sets it); refused",
+        file,
+    )
 
 
 def _files(path: Path, skipped: list[Diagnostic]) -> list[Path]:
     """The manifests under a folder, in order. Entries that are not regular files (FIFOs,
     devices, sockets, dangling links) are skipped with a notice each: reading a FIFO would
-    block forever and a device never ends."""
+    block forever and a device never ends. Links to folders are not followed, as `kubectl
+    apply -R` does not (Go's filepath.Walk "does not follow symbolic links",
+    https://pkg.go.dev/path/filepath#Walk), so that a loop cannot recurse; each gets a notice
+    rather than silence, and so does a folder that cannot be listed."""
     out = []
-    for p in path.rglob("*"):
-        if p.name.startswith(".") or p.suffix.lower() not in MANIFEST_SUFFIXES:
-            continue
-        try:
-            mode = p.stat().st_mode
-        except OSError as exc:  # a dangling link, a loop, no permission
-            skipped.append(_notice(str(p), f"skipped: cannot stat ({exc.strerror or exc})"))
-            continue
-        if stat.S_ISREG(mode):
-            out.append(p)
-        elif not stat.S_ISDIR(mode):
-            skipped.append(_notice(str(p), "skipped: not a regular file (a FIFO or a device?)"))
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename or str(path)
+        skipped.append(_notice(str(where), f"skipped: cannot list ({exc.strerror or exc})"))
+
+    for top, dirs, names in os.walk(path, onerror=unreadable):
+        for d in dirs:
+            if os.path.islink(os.path.join(top, d)):
+                link = Path(top) / d
+                skipped.append(_notice(str(link), "skipped: a link to a folder is not followed"))
+        for name in names:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in MANIFEST_SUFFIXES:
+                continue
+            p = Path(top) / name
+            try:
+                mode = p.stat().st_mode
+            except OSError as exc:  # a dangling link, a loop, no permission
+                skipped.append(_notice(str(p), f"skipped: cannot stat ({exc.strerror or exc})"))
+                continue
+            if stat.S_ISREG(mode):
+                out.append(p)
+            elif not stat.S_ISDIR(mode):
+                msg = "skipped: not a regular file (a FIFO or a device?)"
+                skipped.append(_notice(str(p), msg))
     return sorted(out)
 
 
@@ -397,39 +473,41 @@ def _notice(file: str, message: str) -> Diagnostic:
     return Diagnostic(Severity.NOTICE, "MS001", message, Origin(file=file))
 
 
-def _read_bounded(read: Callable[[int], Any], limit: int) -> Any | None:
+def _read_bounded(read: Callable[[int], Any], limit: int) -> tuple[Any, bool]:
     """All of a stream, in chunks (a single `read(limit)` would allocate `limit` bytes up
-    front); None when it holds more than `limit`."""
-    chunks, total = [], 0
-    while True:
+    front), and whether it held more than `limit` (then reading stops there). Bytes grow
+    one buffer in place, so a file costs about its size once, not twice."""
+    first = read(1 << 20)
+    if isinstance(first, str):  # a text stream (tests, embedding)
+        parts, total = [first], len(first)
+        while parts[-1]:
+            parts.append(read(1 << 20))
+            total += len(parts[-1])
+            if total > limit:
+                return "", True
+        return "".join(parts), total > limit
+    buf = bytearray(first or b"")
+    while len(buf) <= limit:
         chunk = read(1 << 20)
         if not chunk:
-            break
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-    return chunks[0][:0].join(chunks) if chunks else None
+            return buf, False
+        buf += chunk
+    return b"", True
 
 
-def _read_stdin() -> str | Diagnostic:
+def _read_stdin(limit: int) -> str | Diagnostic:
     stream = sys.stdin
     if stream is None:
         return _error("MS001", "stdin is closed; pass files or folders instead of -", "<stdin>")
-    too_large = _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", "<stdin>")
     binary = getattr(stream, "buffer", None)
     if binary is None:  # a text stream without bytes underneath (tests, embedding)
-        text = _read_bounded(stream.read, MAX_INPUT_BYTES)
-        if text is None:
-            return too_large if stream.read(1) else ""
-        return str(text)
-    raw = _read_bounded(binary.read, MAX_INPUT_BYTES)
-    if raw is None:
-        return too_large if binary.read(1) else ""
-    return _decode(raw, "<stdin>")
+        text, over = _read_bounded(stream.read, limit)
+        return _too_large("<stdin>", limit) if over else str(text)
+    raw, over = _read_bounded(binary.read, limit)
+    return _too_large("<stdin>", limit) if over else _decode(raw, "<stdin>")
 
 
-def _decode(raw: bytes, file: str) -> str | Diagnostic:
+def _decode(raw: bytes | bytearray, file: str) -> str | Diagnostic:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -439,26 +517,31 @@ def _decode(raw: bytes, file: str) -> str | Diagnostic:
         )
 
 
-def _read_file(f: Path) -> str | Diagnostic:
+def _read_file(f: Path, limit: int) -> str | Diagnostic:
     try:
         with f.open("rb") as fh:
-            if os.fstat(fh.fileno()).st_size > MAX_INPUT_BYTES:
-                return _error("MS001", f"larger than {MAX_INPUT_BYTES:,} bytes; refused", str(f))
-            raw = fh.read()
+            if os.fstat(fh.fileno()).st_size > limit:
+                return _too_large(str(f), limit)
+            raw, over = _read_bounded(fh.read, limit)  # a file that grows as it is read, too
+            if over:
+                return _too_large(str(f), limit)
     except OSError as exc:
         return _error("MS001", f"cannot read file: {exc}", str(f))
     return _decode(raw, str(f))
 
 
-def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
+def read_paths(
+    paths: list[str], max_bytes: int = MAX_INPUT_BYTES
+) -> Iterator[Document | Diagnostic]:
     """Every object in `paths` (files, folders read recursively, or `-` for stdin), in order.
 
     Problems come out as `Diagnostic` values between the documents; a file that cannot be
-    read or parsed yields one error and no documents.
+    read or parsed yields one error and no documents. `max_bytes`: the largest file (or
+    stdin) read; a larger one is an MS001 error.
     """
     for raw in paths:
         if raw == "-":
-            text = _read_stdin()
+            text = _read_stdin(max_bytes)
             if isinstance(text, Diagnostic):
                 yield text
                 continue
@@ -487,7 +570,7 @@ def read_paths(paths: list[str]) -> Iterator[Document | Diagnostic]:
                 Origin(file=raw),
             )
         for f in files:
-            text = _read_file(f)
+            text = _read_file(f, max_bytes)
             if isinstance(text, Diagnostic):
                 yield text
                 continue
@@ -517,7 +600,7 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
     """`json_first`: try the fast JSON decoder (.json files, or stdin that looks like JSON);
     stdin falls back to YAML, of which JSON is nearly a subset."""
     try:
-        docs: list[tuple[Any, int | None, yaml.Node | None]] = list(
+        docs: list[Parsed] = list(
             _json_documents(text, file) if json_first else _yaml_documents(text, file)
         )
     except _ReadError as err:
@@ -530,9 +613,9 @@ def _read_text(text: str, file: str, json_first: bool) -> Iterator[Document | Di
         else:
             yield _unrendered(text, file) or err.diagnostic
             return
-    tree = LazyTree(text) if docs and docs[0][2] is None else None
-    for index, (data, line, node) in enumerate(docs):
-        for item in _split(data, file, index, line, node):
-            if isinstance(item, Document):
+    tree = LazyTree(text)  # composes only if a diagnostic needs a line no node gives
+    for index, (data, line, node, item_lines, item_nodes) in enumerate(docs):
+        for item in _split(data, file, index, line, node, item_lines, item_nodes):
+            if isinstance(item, Document) and item.node is None:
                 item.tree = tree
             yield item

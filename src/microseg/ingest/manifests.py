@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_namespace
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
-from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
 from microseg.ingest.linkerd_pods import mesh_notes
 from microseg.ingest.names import name_warnings
@@ -19,6 +19,7 @@ from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import FieldError, field_diagnostic
 from microseg.ingest.workloads import VM_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
+from microseg.model.calico import CalicoConfig
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
@@ -31,12 +32,14 @@ from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
     Namespace,
     Node,
+    Pod,
     Service,
     ServiceAccount,
     Workload,
 )
 
 if TYPE_CHECKING:
+    from microseg.ingest.calico import CalicoBuilder
     from microseg.ingest.linkerd import LinkerdReader
 
 __all__ = ["ClusterBuilder", "load", "load_documents"]
@@ -105,6 +108,8 @@ class ClusterBuilder:
     # Antrea's NetworkPolicy, say), by (API group, kind): never read as Kubernetes ones.
     foreign: Counter[tuple[str, str]] = field(default_factory=Counter)
     _first_foreign: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    # Calico's resources (ingest/calico.py), made on first use.
+    calico: CalicoBuilder | None = None
     # `-n/--namespace`: where objects without metadata.namespace go (ingest/assumed.py).
     default_namespace: str = "default"
     has_cluster_dns: bool = False
@@ -143,6 +148,10 @@ class ClusterBuilder:
         api = data.get("apiVersion")
         # A list item without an apiVersion (a hand-written `List`) is taken at its kind's word.
         group = _DEFAULT_GROUP.get(kind, "") if api is None else str(api).rpartition("/")[0]
+        if group in _CALICO_GROUPS and kind in _CALICO_KINDS:
+            self.diagnostics.extend(name_warnings(doc))
+            self._add_calico(doc, group)
+            return
         reader = _READERS.get((group, kind)) or _ANY_GROUP.get(kind)
         if reader is not None:
             self.diagnostics.extend(name_warnings(doc))
@@ -157,6 +166,13 @@ class ClusterBuilder:
             return
         self.skipped[kind] += 1
         self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_calico(self, doc: Document, group: str) -> None:
+        if self.calico is None:
+            from microseg.ingest.calico import CalicoBuilder  # loads only for Calico input
+
+            self.calico = CalicoBuilder()
+        self.calico.add(doc, group)
 
     def _located(self, doc: Document, err: FieldError) -> None:
         self.diagnostics.append(field_diagnostic(doc, err))
@@ -396,12 +412,40 @@ class ClusterBuilder:
         except FieldError as err:
             self._located(doc, err)
 
+    def _calico_endpoints(
+        self, workloads: list[Workload], pods: list[Pod]
+    ) -> tuple[CalicoConfig, list[Diagnostic]]:
+        """Calico's model, with its host endpoints and workload endpoints added as pods (a
+        WorkloadEndpoint whose pod the input also has as a Pod is left out)."""
+        if self.calico is None:
+            return CalicoConfig(), []
+        notes = self.calico.diagnostics + self.calico.missing_tiers()
+        known = {(p.namespace, p.name) for p in pods}
+        for pod in self.calico.workload_endpoints + self.calico.host_endpoint_pods():
+            if (pod.namespace, pod.name) in known:
+                notes.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        "MS164",
+                        f"{pod.origin.kind} {pod.name} stands for a pod the input already has; "
+                        "the pod is used",
+                        pod.origin,
+                    )
+                )
+                continue
+            known.add((pod.namespace, pod.name))
+            pods.append(pod)
+            workloads.append(Workload(pod.workload, pod.origin, pod.service_account))
+        return self.calico.build(), notes
+
     def build(self, keep_going: bool = False) -> Cluster:
         """The snapshot; raises InputError when there are errors, unless `keep_going`
         (`microseg monitor`), which leaves the refused objects out and keeps their errors
         among the diagnostics."""
         workloads, pods = self.workloads.build()
+        calico, calico_notes = self._calico_endpoints(workloads, pods)
         diagnostics = self.diagnostics + self.workloads.diagnostics + self._exposure_notes()
+        diagnostics += calico_notes
         diagnostics += self._account_notes(workloads)
         networks, network_notes = self._resolve_networks()
         diagnostics += network_notes
@@ -442,6 +486,10 @@ class ClusterBuilder:
             raise InputError(errors)
         namespaces = dict(self.namespaces)
         referenced = {p.namespace for p in pods} | {p.namespace for p in self.policies.values()}
+        referenced |= {p.namespace for p in calico.policies} | {
+            s.namespace for s in calico.network_sets
+        }
+        referenced.discard("")  # cluster-scoped Calico objects
         for name in sorted(referenced - namespaces.keys()):
             # Referenced but not declared: it exists with only the label the API server sets.
             namespaces[name] = Namespace(
@@ -467,6 +515,7 @@ class ClusterBuilder:
             networks=networks,
             linkerd=linkerd,
             spiffe_ids=tuple(self.spiffe_ids),
+            calico=calico,
             diagnostics=tuple(diagnostics),
         )
 
@@ -527,21 +576,49 @@ _POLICY_GROUPS: dict[str, str] = {
     if reader in (ClusterBuilder._add_policy, ClusterBuilder._add_admin_policy)
 }
 
+# Calico's resources: projectcalico.org/v3, and the CRD form crd.projectcalico.org/v1
+# that `kubectl get -o yaml` shows (ingest/calico.py, CALICO_KINDS and CALICO_GROUPS,
+# repeated so that the module loads only for Calico input).
+_CALICO_GROUPS = frozenset({"projectcalico.org", "crd.projectcalico.org"})
+_CALICO_KINDS = frozenset(
+    {
+        "NetworkPolicy",
+        "GlobalNetworkPolicy",
+        "StagedNetworkPolicy",
+        "StagedGlobalNetworkPolicy",
+        "StagedKubernetesNetworkPolicy",
+        "Tier",
+        "NetworkSet",
+        "GlobalNetworkSet",
+        "HostEndpoint",
+        "WorkloadEndpoint",
+        "Profile",
+        "FelixConfiguration",
+    }
+)
+
 # The group a list item without an apiVersion is read under: its kind's group above.
 _DEFAULT_GROUP: dict[str, str] = {kind: group for group, kind in _READERS}
 
 
 def load(
-    paths: list[str] | str, *, namespace: str = "default", assume_system_pods: bool = False
+    paths: list[str] | str,
+    *,
+    namespace: str = "default",
+    assume_system_pods: bool = False,
+    max_input_bytes: int = MAX_INPUT_BYTES,
 ) -> Cluster:
     """Read manifests (files, folders, or `-`) into a Cluster; raises InputError on bad input.
 
     `namespace`: for objects without metadata.namespace (`kubectl apply -n`);
-    `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py)."""
+    `assume_system_pods`: add the cluster DNS pods (ingest/assumed.py);
+    `max_input_bytes`: the largest file (or stdin) read (ingest/documents.py)."""
     if isinstance(paths, str):
         paths = [paths]
     return load_documents(
-        read_paths(list(paths)), namespace=namespace, assume_system_pods=assume_system_pods
+        read_paths(list(paths), max_input_bytes),
+        namespace=namespace,
+        assume_system_pods=assume_system_pods,
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from microseg.errors import Diagnostic, Origin, Severity
 from microseg.ingest.assumed import with_namespace
 from microseg.ingest.cluster import Api, ApiError, Resource, resource_for
-from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
 
 __all__ = ["FIELD_MANAGER", "ApplyResult", "apply_documents", "documents_to_apply"]
 
@@ -33,10 +33,12 @@ class ApplyResult:
     error: Diagnostic | None = None
 
 
-def documents_to_apply(paths: list[str], namespace: str) -> tuple[list[Document], list[Diagnostic]]:
+def documents_to_apply(
+    paths: list[str], namespace: str, max_input_bytes: int = MAX_INPUT_BYTES
+) -> tuple[list[Document], list[Diagnostic]]:
     docs: list[Document] = []
     notes: list[Diagnostic] = []
-    for item in read_paths(paths):
+    for item in read_paths(paths, max_input_bytes):
         if isinstance(item, Diagnostic):
             notes.append(item)
             continue

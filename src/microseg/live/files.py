@@ -80,10 +80,10 @@ class FileMonitor:
         if cause.type != "LIST":
             self.metrics.latency.observe(latency)
             self.metrics.rebuilds.labels("File").inc()
+        self.metrics.open_violations.set(len(report.violations))  # before the lines, as in monitor
         for change in verdict_changes(self.report, report, cause, latency):
             self.on_change(change)
         self.report = report
-        self.metrics.open_violations.set(len(report.violations))
         self.started_diagnostics = self.started_diagnostics or cluster.diagnostics
 
     def start(self) -> None:

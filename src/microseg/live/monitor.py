@@ -227,10 +227,11 @@ class Monitor:
         latency = time.perf_counter() - started
         if cause.type != "LIST":
             self.metrics.latency.observe(latency)
+        # The gauge first: whoever reacts to a printed line then reads the same state.
+        self.metrics.open_violations.set(len(report.violations))
         for change in verdict_changes(self.report, report, cause, latency, batched):
             self.on_change(change)
         self.report = report
-        self.metrics.open_violations.set(len(report.violations))
 
     def _diagnostic(self, d: Diagnostic) -> None:
         if d in self._said:

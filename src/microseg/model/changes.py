@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 
 from microseg.errors import MicrosegError
 from microseg.model.admin import AdminPolicy
+from microseg.model.calico import CalicoPolicy
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, Workload
 
 __all__ = [
+    "CALICO_NETWORK_POLICY",
     "Change",
     "ChangeError",
     "DeleteNamespace",
@@ -39,16 +41,22 @@ class ChangeError(MicrosegError):
 
 @dataclass(frozen=True, slots=True)
 class PutPolicy:
-    """Create or replace a NetworkPolicy (by namespace and name) or a guardrail policy (by
-    kind and name)."""
+    """Create or replace a NetworkPolicy (by namespace and name), a guardrail policy (by
+    kind and name) or a Calico policy (by kind, namespace and name)."""
 
-    policy: NetworkPolicy | AdminPolicy
+    policy: NetworkPolicy | AdminPolicy | CalicoPolicy
+
+
+# How DeletePolicy names a Calico NetworkPolicy (the Kubernetes kind has the bare name).
+CALICO_NETWORK_POLICY = "projectcalico.org/NetworkPolicy"
 
 
 @dataclass(frozen=True, slots=True)
 class DeletePolicy:
-    """`kind` is NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy or
-    ClusterNetworkPolicy; `namespace` only for NetworkPolicy."""
+    """`kind` is NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+    ClusterNetworkPolicy, a Calico kind (GlobalNetworkPolicy, the Staged kinds) or
+    `projectcalico.org/NetworkPolicy` for a Calico NetworkPolicy; `namespace` for the
+    namespaced kinds."""
 
     kind: str
     name: str
@@ -116,7 +124,26 @@ def _without_empty_workload(cluster: Cluster, pod: Pod) -> Cluster:
     return replace(cluster, workloads=tuple(w for w in cluster.workloads if w.key != pod.workload))
 
 
-def _put_policy(cluster: Cluster, policy: NetworkPolicy | AdminPolicy) -> Cluster:
+def _calico_key(policy: CalicoPolicy) -> tuple[str, str, str]:
+    kind = CALICO_NETWORK_POLICY if policy.kind == "NetworkPolicy" else policy.kind
+    return (kind, policy.namespace, policy.name)
+
+
+def _put_calico(cluster: Cluster, policy: CalicoPolicy) -> Cluster:
+    kept = [p for p in cluster.calico.policies if _calico_key(p) != _calico_key(policy)]
+    calico = replace(cluster.calico, policies=(*kept, policy), present=True)
+    if policy.tier not in {t.name for t in calico.tiers}:
+        from microseg.model.calico import BUILTIN_TIERS, TierSpec
+
+        tier = BUILTIN_TIERS.get(policy.tier) or TierSpec(policy.tier, None)
+        calico = replace(calico, tiers=(*calico.tiers, tier))
+    out = replace(cluster, calico=calico)
+    return _with_namespace(out, policy.namespace) if policy.namespace else out
+
+
+def _put_policy(cluster: Cluster, policy: NetworkPolicy | AdminPolicy | CalicoPolicy) -> Cluster:
+    if isinstance(policy, CalicoPolicy):
+        return _put_calico(cluster, policy)
     if isinstance(policy, NetworkPolicy):
         key = (policy.namespace, policy.name)
         nps = list(cluster.policies)
@@ -138,12 +165,18 @@ def _put_policy(cluster: Cluster, policy: NetworkPolicy | AdminPolicy) -> Cluste
 
 
 def _delete_policy(cluster: Cluster, change: DeletePolicy) -> Cluster:
+    if change.kind == CALICO_NETWORK_POLICY or change.kind.startswith(("Global", "Staged")):
+        key = (change.kind, change.namespace, change.name)
+        kept = tuple(p for p in cluster.calico.policies if _calico_key(p) != key)
+        if len(kept) == len(cluster.calico.policies):
+            raise ChangeError(f"no {change.kind} {change.namespace}/{change.name}")
+        return replace(cluster, calico=replace(cluster.calico, policies=kept))
     if change.kind == "NetworkPolicy":
-        key = (change.namespace, change.name)
-        kept = tuple(p for p in cluster.policies if (p.namespace, p.name) != key)
-        if len(kept) == len(cluster.policies):
+        where = (change.namespace, change.name)
+        nps = tuple(p for p in cluster.policies if (p.namespace, p.name) != where)
+        if len(nps) == len(cluster.policies):
             raise ChangeError(f"no NetworkPolicy {change.namespace}/{change.name}")
-        return replace(cluster, policies=kept)
+        return replace(cluster, policies=nps)
     admins = tuple(
         p for p in cluster.admin_policies if (p.kind, p.name) != (change.kind, change.name)
     )
@@ -210,6 +243,11 @@ def _delete_namespace(cluster: Cluster, name: str) -> Cluster:
             p for p in cluster.authorization_policies if p.namespace != name
         ),
         linkerd=cluster.linkerd.without_namespace(name),
+        calico=replace(
+            cluster.calico,
+            policies=tuple(p for p in cluster.calico.policies if p.namespace != name),
+            network_sets=tuple(s for s in cluster.calico.network_sets if s.namespace != name),
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
+from microseg.model.calico import CalicoConfig
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
 from microseg.model.linkerd import LinkerdPolicies
@@ -38,12 +39,20 @@ class Cluster:
     """Linkerd's policy objects and installation settings (model/linkerd.py)."""
     spiffe_ids: tuple[ClusterSPIFFEID, ...] = ()
     """SPIRE ClusterSPIFFEIDs (model/identity.py)."""
+    calico: CalicoConfig = field(default_factory=CalicoConfig)
+    """Calico tiers, policies, network sets, host endpoints and profiles (model/calico.py)."""
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def tier(self, tier: AdminTier) -> tuple[AdminPolicy, ...]:
         """The policies of a tier in evaluation order: by priority, then by name."""
         chosen = [p for p in self.admin_policies if p.tier is tier]
         return tuple(sorted(chosen, key=lambda p: (p.priority, p.name)))
+
+    @property
+    def has_calico(self) -> bool:
+        """Whether the input has Calico objects: the analysis then follows Calico's tier
+        model for every policy (engine/index/calico_tiers.py)."""
+        return self.calico.present
 
     @property
     def has_istio(self) -> bool:

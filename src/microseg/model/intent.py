@@ -24,7 +24,7 @@ from enum import Enum
 from microseg.errors import Origin
 from microseg.model.netpol import port_name_error
 from microseg.model.selectors import LabelSelector
-from microseg.model.sets import ConnSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS, ConnSet, Protocol
 
 __all__ = [
     "BUILTIN_GROUPS",
@@ -71,16 +71,18 @@ class IntentPort:
         return f"{self.protocol.value}/{self.start}-{self.end}"
 
 
+_BASE_BY_NAME = {p.value: p for p in BASE_PROTOCOLS}
+
+
 def parse_intent_port(text: str) -> IntentPort:
     """The CLI's port grammar (UX.md): `PROTO/PORT`, `PROTO/START-END`, `PROTO/NAME`, or a bare
     number for TCP. Raises ValueError with a message that says what was expected."""
     proto_text, sep, port_text = text.strip().partition("/")
     if not sep:
         proto_text, port_text = "TCP", proto_text
-    try:
-        protocol = Protocol(proto_text.upper())
-    except ValueError:
-        raise ValueError(f"{text!r}: protocol must be TCP, UDP or SCTP") from None
+    protocol = _BASE_BY_NAME.get(proto_text.upper())
+    if protocol is None:
+        raise ValueError(f"{text!r}: protocol must be TCP, UDP or SCTP")
     lo_text, dash, hi_text = port_text.partition("-")
     if (
         lo_text.isascii()

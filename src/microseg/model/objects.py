@@ -46,6 +46,8 @@ class WorkloadKey:
     kind: str
 
     def __str__(self) -> str:
+        if not self.namespace:  # cluster-scoped: a Calico HostEndpoint
+            return f"{self.name}[{self.kind}]"
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
 
@@ -105,6 +107,9 @@ class Pod:
     linkerd: LinkerdPod | None = None
     """Linkerd annotations, an injected proxy, HTTP probes (model/linkerd.py); None when the
     pod has none of them."""
+    profiles: tuple[str, ...] = ()
+    """Calico profiles a WorkloadEndpoint (or a HostEndpoint) names; empty for a pod: Calico
+    gives every Kubernetes pod kns.<namespace> and ksa.<namespace>.<serviceaccount>."""
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         """The container port `name` resolves to for `protocol`, as kube-proxy/CNI resolve it."""
@@ -151,5 +156,7 @@ class ServiceAccount:
     namespace: str
     name: str
     origin: Origin = field(default=Origin(), compare=False)
+    labels: FrozenLabels = field(default_factory=FrozenLabels)
+    """What Calico's serviceAccountSelector and serviceAccounts.selector match."""
     annotations: FrozenLabels = _NO_ANNOTATIONS
     """The cloud identity annotations only (model/identity.py CLOUD_ANNOTATIONS)."""

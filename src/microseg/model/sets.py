@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = [
     "ALL_PORTS",
+    "BASE_PROTOCOLS",
+    "EXTRA_PROTOCOLS",
     "IPV4_MAX",
     "IPV6_MAX",
     "PORT_MAX",
     "PORT_MIN",
+    "PROTOCOL_NUMBERS",
     "ConnSet",
     "IPSet",
     "IntervalSet",
     "Protocol",
+    "domain",
 ]
 
 PORT_MIN = 1
@@ -30,11 +34,39 @@ IPV6_MAX = 2**128 - 1
 
 
 class Protocol(Enum):
-    """Protocols NetworkPolicy can name, in the order netpol-analyzer prints them."""
+    """Protocols policies can name: first the three NetworkPolicy knows, in the order
+    netpol-analyzer prints them; then those only Calico rules name (projectcalico.org/v3
+    Rule `protocol`: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255,
+    docs.tigera.io/calico/latest/reference/resources/networkpolicy#rule).
+
+    Each protocol's "ports" are numbers in its own domain (`domain`): ports 1-65535 for
+    the port protocols; for ICMP and ICMPv6 `type * 256 + code` (type 0-255, code 0-255),
+    so that a type is one interval and a type with a code one number; for IP, the
+    protocol numbers no other member names."""
 
     SCTP = "SCTP"
     TCP = "TCP"
     UDP = "UDP"
+    ICMP = "ICMP"
+    ICMPV6 = "ICMPv6"
+    UDPLITE = "UDPLite"
+    IP = "IP"
+    """Any other IP protocol, by number (GRE is 47)."""
+
+
+BASE_PROTOCOLS = (Protocol.SCTP, Protocol.TCP, Protocol.UDP)
+"""What Kubernetes NetworkPolicy names, and the whole universe of an analysis without Calico
+policies (as in netpol-analyzer's output, where `All Connections` is these three)."""
+EXTRA_PROTOCOLS = (Protocol.ICMP, Protocol.ICMPV6, Protocol.UDPLITE, Protocol.IP)
+# IANA protocol numbers of the named members (RFC 790 and the IANA registry).
+PROTOCOL_NUMBERS = {
+    Protocol.ICMP: 1,
+    Protocol.TCP: 6,
+    Protocol.UDP: 17,
+    Protocol.ICMPV6: 58,
+    Protocol.SCTP: 132,
+    Protocol.UDPLITE: 136,
+}
 
 
 def _canonical(intervals: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -122,21 +154,49 @@ class IntervalSet:
 
 
 ALL_PORTS = IntervalSet.span(PORT_MIN, PORT_MAX)
+_ICMP_DOMAIN = IntervalSet.span(0, 255 * 256 + 255)
+_IP_DOMAIN = IntervalSet.span(1, 255) - IntervalSet.of((n, n) for n in PROTOCOL_NUMBERS.values())
+_DOMAIN = {
+    Protocol.SCTP: ALL_PORTS,
+    Protocol.TCP: ALL_PORTS,
+    Protocol.UDP: ALL_PORTS,
+    Protocol.UDPLITE: ALL_PORTS,
+    Protocol.ICMP: _ICMP_DOMAIN,
+    Protocol.ICMPV6: _ICMP_DOMAIN,
+    Protocol.IP: _IP_DOMAIN,
+}
+
+
+def domain(protocol: Protocol) -> IntervalSet:
+    """Every "port" a protocol has (see Protocol)."""
+    return _DOMAIN[protocol]
 
 
 @dataclass(frozen=True, slots=True)
 class ConnSet:
-    """A set of (protocol, port) pairs; the unit of every connectivity answer."""
+    """A set of (protocol, port) pairs; the unit of every connectivity answer.
+
+    `wide` says the set belongs to an analysis whose universe holds every protocol (one
+    with Calico policies), not only the three of NetworkPolicy: `is_all` then asks for
+    ICMP and the rest too. It is carried through the set operations and is not part of
+    equality (two sets are equal when they hold the same connections)."""
 
     ports: tuple[tuple[Protocol, IntervalSet], ...] = ()
+    wide: bool = field(default=False, compare=False)
 
     @staticmethod
-    def of(mapping: Mapping[Protocol, IntervalSet]) -> ConnSet:
-        return ConnSet(tuple((p, mapping[p]) for p in Protocol if mapping.get(p)))
+    def of(mapping: Mapping[Protocol, IntervalSet], wide: bool = False) -> ConnSet:
+        return ConnSet(tuple((p, mapping[p]) for p in Protocol if mapping.get(p)), wide)
 
     @staticmethod
     def all() -> ConnSet:
-        return ConnSet.of(dict.fromkeys(Protocol, ALL_PORTS))
+        """Every port of SCTP, TCP and UDP: the universe of a NetworkPolicy analysis."""
+        return ConnSet.of(dict.fromkeys(BASE_PROTOCOLS, ALL_PORTS))
+
+    @staticmethod
+    def everything() -> ConnSet:
+        """Every protocol and port: the universe of an analysis with Calico policies."""
+        return ConnSet.of({p: domain(p) for p in Protocol}, wide=True)
 
     @staticmethod
     def none() -> ConnSet:
@@ -156,7 +216,10 @@ class ConnSet:
         return bool(self.ports)
 
     def is_all(self) -> bool:
-        return self == ConnSet.all()
+        """Whether the set holds its universe whole (see `wide`)."""
+        have = dict(self.ports)
+        wanted = Protocol if self.wide else BASE_PROTOCOLS
+        return all(have.get(p) == domain(p) for p in wanted)
 
     def contains(self, protocol: Protocol, port: int) -> bool:
         return port in self.get(protocol)
@@ -167,7 +230,7 @@ class ConnSet:
         for p in Protocol:
             x, y = a.get(p, IntervalSet()), b.get(p, IntervalSet())
             out[p] = x.union(y) if op == "|" else x.intersection(y) if op == "&" else x - y
-        return ConnSet.of(out)
+        return ConnSet.of(out, self.wide or other.wide)
 
     def union(self, other: ConnSet) -> ConnSet:
         return self._combine(other, "|")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from microseg.analyses.blast import BlastHit, BlastRadius, Hop
-from microseg.engine import Decision, Step, StepKind, Trace, Verdict
+from microseg.engine import Decision, Step, StepKind, Tier, Trace, Verdict
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conns
 from microseg.render.shape import envelope
@@ -90,7 +90,10 @@ def _why(trace: Trace, conns: ConnSet) -> list[str]:
     if trace.external:
         return [head + "external address; no cluster policy applies"]
     parts = []
-    if trace.isolated:
+    if any(s.tier in (Tier.CALICO, Tier.PROFILE) for s in trace.steps):
+        # Calico's tiers: `policies` names them with their kind (GNP, CalicoNP, NP), as reach
+        parts.append("policies " + ", ".join(trace.policies) if trace.policies else "no tier")
+    elif trace.isolated:
         parts.append("isolated by " + ", ".join(f"NP {p}" for p in trace.policies))
     else:
         parts.append("not isolated")

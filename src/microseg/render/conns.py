@@ -6,7 +6,15 @@ import ipaddress
 from collections.abc import Sequence
 
 from microseg.engine import MeshVerdict
-from microseg.model.sets import IPV4_MAX, ConnSet, IntervalSet, IPSet
+from microseg.model.sets import (
+    EXTRA_PROTOCOLS,
+    IPV4_MAX,
+    ConnSet,
+    IntervalSet,
+    IPSet,
+    Protocol,
+    domain,
+)
 
 __all__ = [
     "condition_label",
@@ -14,6 +22,7 @@ __all__ = [
     "format_conns",
     "format_ip_ranges",
     "format_ports",
+    "format_protocol",
 ]
 
 
@@ -21,12 +30,43 @@ def format_ports(ports: IntervalSet) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ports)
 
 
+def _icmp_item(lo: int, hi: int) -> str:
+    """ICMP "ports" are type * 256 + code (model/sets.py): whole types print as types, a
+    type's codes as codes."""
+    t_lo, c_lo, t_hi, c_hi = lo // 256, lo % 256, hi // 256, hi % 256
+    if c_lo == 0 and c_hi == 255:
+        return f"type {t_lo}" if t_lo == t_hi else f"types {t_lo}-{t_hi}"
+    if t_lo == t_hi:
+        return f"type {t_lo} code {c_lo}" if c_lo == c_hi else f"type {t_lo} codes {c_lo}-{c_hi}"
+    return f"type {t_lo} code {c_lo} to type {t_hi} code {c_hi}"
+
+
+def format_protocol(proto: Protocol, ports: IntervalSet) -> str:
+    """One protocol's part: `TCP 80,443`; `ICMP` (every type), `ICMP type 8`,
+    `ICMPv6 type 1 code 4`; `protocol 47` for a protocol without a name."""
+    if ports == domain(proto) and proto in EXTRA_PROTOCOLS:
+        return "other protocols" if proto is Protocol.IP else proto.value
+    if proto in (Protocol.ICMP, Protocol.ICMPV6):
+        if all(lo % 256 == 0 and hi % 256 == 255 for lo, hi in ports):
+            types = [(lo // 256, hi // 256) for lo, hi in ports]
+            word = "type" if len(types) == 1 and types[0][0] == types[0][1] else "types"
+            return f"{proto.value} {word} " + ",".join(
+                str(a) if a == b else f"{a}-{b}" for a, b in types
+            )
+        return ",".join(f"{proto.value} {_icmp_item(lo, hi)}" for lo, hi in ports)
+    if proto is Protocol.IP:
+        return ",".join(
+            f"protocol {lo}" if lo == hi else f"protocols {lo}-{hi}" for lo, hi in ports
+        )
+    return f"{proto.value} {format_ports(ports)}"
+
+
 def format_conns(conns: ConnSet) -> str:
     if conns.is_all():
         return "All Connections"
     if not conns:
         return "No Connections"
-    return ",".join(f"{proto.value} {format_ports(ports)}" for proto, ports in conns.ports)
+    return ",".join(format_protocol(proto, ports) for proto, ports in conns.ports)
 
 
 def format_ip_ranges(addresses: IPSet) -> list[str]:

@@ -21,7 +21,7 @@ from microseg.model.netpol import Direction
 from microseg.model.sets import ConnSet
 from microseg.render.conns import condition_label, format_conditional, format_conns
 from microseg.render.shape import envelope
-from microseg.render.steps import step_json, step_label, step_origin
+from microseg.render.steps import step_json, step_label, step_origin, tier_suffix
 
 LINKERD_CAUSES = frozenset(
     (
@@ -98,13 +98,59 @@ def chains(steps: tuple[Step, ...], scope: ConnSet) -> list[tuple[ConnSet, list[
     return [(c, chain) for c, chain in pieces if chain]
 
 
-_VERB = {Verdict.ALLOW: "allows", Verdict.DENY: "denies", Verdict.PASS: "passes"}
+_VERB = {
+    Verdict.ALLOW: "allows",
+    Verdict.DENY: "denies",
+    Verdict.PASS: "passes",
+    Verdict.LOG: "logs",
+}
+
+
+def _calico_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
+    """A direction decided by Calico's tiers: the policies that apply, then each step with
+    its tier, the end-of-tier actions and the profiles."""
+    head = f"  {trace.direction.value.lower():<7} {trace.endpoint}: "
+    if trace.policies:
+        head += "policies " + ", ".join(trace.policies)
+    else:
+        head += "no Calico tier applies"
+    lines = [head]
+    for step in trace.steps:
+        part = step.conns if requested is None else step.conns & requested
+        if not part:
+            continue
+        if step.kind is StepKind.TIER_END:
+            verb = "passes" if step.effect is Verdict.PASS else "denies"
+            lines.append(
+                f"      {verb} {format_conns(part)}: no rule of tier {step.tier_name} matched "
+                f"(defaultAction {step.effect.value}){tier_suffix(step).replace(' in tier ' + step.tier_name, '')}"
+            )
+        elif step.tier is Tier.DEFAULT:
+            lines.append(
+                f"      allows {format_conns(part)}: not a Calico endpoint, no policy applies"
+            )
+        elif step.tier is Tier.PROFILE and step.policy is None:
+            lines.append(f"      denies {format_conns(part)}: no profile allowed it")
+        elif step.effect is Verdict.PASS and step.rule_name:
+            lines.append(
+                f"      needs HTTP {step.rule_name} for {format_conns(part)}: "
+                f"{step_label(step)}{tier_suffix(step)}{step_origin(step)} (an L7 condition, "
+                "not counted)"
+            )
+        else:
+            lines.append(
+                f"      {_VERB[step.effect]} {format_conns(part)} by {step_label(step)}"
+                f"{tier_suffix(step)}{step_origin(step)}"
+            )
+    return lines
 
 
 def _trace_lines(trace: Trace, requested: ConnSet | None) -> list[str]:
     head = f"  {trace.direction.value.lower():<7} {trace.endpoint}: "
     if trace.external:
         return [head + "external address; no cluster policy applies"]
+    if any(s.tier in (Tier.CALICO, Tier.PROFILE) for s in trace.steps):
+        return _calico_lines(trace, requested)
     kind = "ingress" if trace.direction is Direction.INGRESS else "egress"
     parts = []
     if trace.guardrails:
@@ -224,6 +270,27 @@ def decision_text(d: Decision) -> str:
     return "\n".join(lines) + "\n"
 
 
+def staged_text(now: Decision, staged: Decision) -> str:
+    """What Calico's staged policies would change for this pair: the verdict with them
+    enforced, and the steps of the directions that change (`reach` prints it after the
+    enforced answer when the input has staged policies)."""
+    if staged.allowed == now.allowed:
+        return "  staged policies change nothing here\n"
+    conns = format_conns(staged.allowed) if staged.allowed else "no connections"
+    head = f"  STAGED  with the staged policies enforced: {conns}"
+    if staged.requested is not None:  # the verdict on the port asked about, then the rest
+        verdict = "ALLOWED" if staged.verdict is Verdict.ALLOW else "DENIED"
+        head = (
+            f"  STAGED  {verdict} {format_conns(staged.requested)} with the staged policies "
+            f"enforced (allowed between them: {conns})"
+        )
+    lines = [head]
+    for before, after in ((now.egress, staged.egress), (now.ingress, staged.ingress)):
+        if before.allowed != after.allowed:
+            lines += ["  " + line for line in _trace_lines(after, staged.requested)]
+    return "\n".join(lines) + "\n"
+
+
 def _trace_json(t: Trace) -> dict[str, Any]:
     return {
         "endpoint": t.endpoint,
@@ -236,7 +303,9 @@ def _trace_json(t: Trace) -> dict[str, Any]:
     }
 
 
-def decision_json(d: Decision) -> str:
+def decision_json(d: Decision, staged: Decision | None = None) -> str:
+    """The decision; `staged`, the same query with Calico's staged policies enforced
+    (`staged`: its verdict, connections and traces)."""
     doc = envelope(
         "ReachDecision",
         src=d.src,
@@ -277,4 +346,12 @@ def decision_json(d: Decision) -> str:
             }
             for c, v in d.conditions
         ]
+    if staged is not None:
+        doc["staged"] = {
+            "verdict": staged.verdict.value,
+            "allowed": format_conns(staged.allowed),
+            "changes": staged.allowed != d.allowed,
+            "egress": _trace_json(staged.egress),
+            "ingress": _trace_json(staged.ingress),
+        }
     return json.dumps(doc, indent=2) + "\n"

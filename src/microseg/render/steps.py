@@ -14,13 +14,47 @@ from microseg.engine import MeshCause, MeshDetail, PolicyKind, Step, StepKind, T
 from microseg.model.sets import ConnSet
 from microseg.render.conns import format_conns
 
-__all__ = ["mesh_detail_text", "step_json", "step_label", "step_origin"]
+__all__ = ["mesh_detail_text", "step_json", "step_label", "step_origin", "tier_suffix"]
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def tier_suffix(step: Step) -> str:
+    """` in tier security (order 100)` for a step of a Calico tier."""
+    if step.tier is not Tier.CALICO or not step.tier_name or step.tier_name == "failsafe":
+        return ""
+    order = "no order" if step.tier_order is None else f"order {_number(step.tier_order)}"
+    return f" in tier {step.tier_name} ({order})"
+
+
+def _calico_label(step: Step) -> str:
+    """`[GNP security/deny-pci-egress#2 Deny]`, `[tier security: defaultAction Deny]`,
+    `[Profile kns.shop Allow]`, `[failsafe Allow]`."""
+    if step.kind is StepKind.TIER_END:
+        what = "Pass" if step.effect is Verdict.PASS else "Deny"
+        return f"[tier {step.tier_name}: no rule matched, defaultAction {what}]"
+    if step.tier is Tier.PROFILE:
+        if step.policy is None:
+            return "[profiles: none allowed, Deny]"
+        rule = "" if step.rule is None else f"#{step.rule}"
+        return f"[Profile {step.policy}{rule} {step.effect.value}]"
+    if step.policy_kind is PolicyKind.FAILSAFE:
+        return f"[failsafe {step.effect.value}]"
+    kind = step.policy_kind.value if step.policy_kind is not None else "policy"
+    if step.rule_name and step.policy_kind in (PolicyKind.ANP, PolicyKind.BANP, PolicyKind.CNP):
+        return f"[{kind} {step.policy}/{step.rule_name} {step.effect.value}]"
+    http = f" if HTTP {step.rule_name}" if step.rule_name else ""
+    return f"[{kind} {step.policy}#{step.rule} {step.effect.value}{http}]"
 
 
 def step_label(step: Step) -> str:
     """One link of a chain."""
     if step.tier is Tier.MESH:
         return _mesh_label(step)
+    if step.tier in (Tier.CALICO, Tier.PROFILE):
+        return _calico_label(step)
     if step.kind is StepKind.ISOLATION:
         return "[NP isolated: no rule allows]"
     if step.policy is None:
@@ -116,6 +150,13 @@ def step_json(step: Step, within: ConnSet | None = None, brief: bool = False) ->
     if step.tier is Tier.MESH and not brief:
         out["kind"] = step.kind.value
         out["detail"] = mesh_detail_text(step.mesh) if step.mesh is not None else ""
+    if step.tier in (Tier.CALICO, Tier.PROFILE) and not brief:
+        out["kind"] = step.kind.value
+        if step.policy_kind is not None:
+            out["policyKind"] = step.policy_kind.value
+        if step.tier_name:
+            out["calicoTier"] = step.tier_name
+            out["calicoTierOrder"] = step.tier_order
     return out
 
 

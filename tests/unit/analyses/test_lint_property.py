@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 from microseg.analyses.lint import Finding, lint
-from microseg.analyses.lint_redundancy import analyse
+from microseg.analyses.lint_redundancy import analyse, representatives
 from microseg.analyses.lint_tables import DirectionContext, View
 from microseg.engine import Connectivity
 from microseg.model import AdminPolicy, Cluster, Direction, NetworkPolicy
@@ -141,3 +141,35 @@ def test_blocks_of_any_size_give_the_same_answer(cluster: Cluster) -> None:
     assert whole.changed_policies == pieces.changed_policies
     assert whole.reached == pieces.reached
     assert whole.nonempty == pieces.nonempty
+
+
+@FAST
+@given(clusters())
+def test_representative_atoms_stand_for_their_runs(cluster: Cluster) -> None:
+    """Over any run of columns, every array a view computes, and the other direction's
+    table, are equal along each run of atoms `representatives` merges; the view over the
+    representatives equals the engine's table at those atoms."""
+    conn = Connectivity.build(cluster)
+    for d, table, other in (
+        (Direction.INGRESS, conn.ingress, conn.egress),
+        (Direction.EGRESS, conn.egress, conn.ingress),
+    ):
+        ctx = DirectionContext(conn, d)
+        n_cols = conn.rules.n_peers
+        for lo, hi in ((0, n_cols), (0, max(1, n_cols // 2)), (n_cols // 3, n_cols)):
+            rows = np.arange(conn.n_classes)
+            cols = np.arange(lo, hi)
+            atoms = representatives(ctx, rows, cols, other)
+            if atoms is None:
+                continue
+            full = View(ctx, rows, cols)
+            run = np.searchsorted(atoms, np.arange(len(conn.ports)), side="right") - 1
+            rep = atoms[run]
+            for name in ("final", "once_r", "twice_r", "once_p", "twice_p", "open"):
+                values = getattr(full, name)
+                assert np.array_equal(values, values[:, :, rep]), name
+            pods = cols[cols < conn.n_classes]
+            theirs = other.allow[np.ix_(pods, rows)]
+            assert np.array_equal(theirs, theirs[:, :, rep])
+            small = View(ctx, rows, cols, atoms)
+            assert np.array_equal(small.final, table.allow[np.ix_(rows, cols)][:, :, atoms])

@@ -29,7 +29,8 @@ def test_no_arguments_shows_help() -> None:
 @pytest.mark.parametrize(
     ("port", "message"),
     [
-        ("ICMP/8", "protocol must be TCP, UDP or SCTP"),
+        ("GRE/1", "protocol must be TCP, UDP or SCTP"),
+        ("ICMP/8/256", "the ICMP code must be a number 0-255"),
         ("TCP/0", "ports must be 1-65535"),
         ("TCP/80/90", "expected PROTO/PORT"),
     ],
@@ -84,3 +85,12 @@ def test_missing_path_exits_2_with_a_diagnostic(demo: str) -> None:
     assert "MS001" in result.stderr
     assert "does/not/exist" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_reach_protocol_outside_networkpolicy_is_refused(demo: str) -> None:
+    """ICMP parses (Calico rules name it), but the demo has no Calico object: the answer
+    would be a guess, so it is an error rather than DENIED."""
+    args = ["reach", demo, "--from", "frontend/webapp", "--to", "shop/postgres", "--port", "ICMP/8"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "NetworkPolicy names only SCTP, TCP and UDP" in result.stderr

@@ -50,7 +50,7 @@ def test_accepts_named_ports_with_hyphens(text: str, name: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("ICMP/8", "protocol must be TCP, UDP or SCTP"),
+        ("GRE/8", "protocol must be TCP, UDP or SCTP"),
         ("HTTP/80", "protocol must be TCP, UDP or SCTP"),
         ("/80", "protocol must be TCP, UDP or SCTP"),
         ("TCP/0", "ports must be 1-65535 with start <= end"),
@@ -87,3 +87,37 @@ def test_rejects_unicode_digits_with_a_clear_message(text: str) -> None:
 def test_port_arg_conns() -> None:
     assert parse_port("TCP/5432").conns() == ConnSet.single(Protocol.TCP, 5432)
     assert parse_port("UDP/1000-2000").conns() == ConnSet.single(Protocol.UDP, 1000, 2000)
+
+
+@pytest.mark.parametrize(
+    ("text", "protocol", "start", "end"),
+    [
+        ("ICMP", Protocol.ICMP, 0, 65535),
+        ("icmp/8", Protocol.ICMP, 8 * 256, 8 * 256 + 255),
+        ("ICMP/8/0", Protocol.ICMP, 8 * 256, 8 * 256),
+        ("ICMPv6/128", Protocol.ICMPV6, 128 * 256, 128 * 256 + 255),
+        ("UDPLite/53", Protocol.UDPLITE, 53, 53),
+        ("UDPLite/1000-2000", Protocol.UDPLITE, 1000, 2000),
+        ("IP/47", Protocol.IP, 47, 47),
+    ],
+)
+def test_calico_protocols(text: str, protocol: Protocol, start: int, end: int) -> None:
+    """The protocols only Calico rules name; ICMP keeps type * 256 + code (model/sets.py)."""
+    port = parse_port(text)
+    assert (port.protocol, port.start, port.end) == (protocol, start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ICMP/256", "the ICMP type must be a number 0-255"),
+        ("ICMP/8/x", "the ICMP code must be a number 0-255"),
+        ("UDPLite/0", "ports must be 1-65535"),
+        ("IP/6", "protocol 6 is TCP: name it"),
+        ("IP/0", "protocol numbers are 1-255"),
+    ],
+)
+def test_calico_protocols_rejected_clearly(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match="--port") as info:
+        parse_port(text)
+    assert message in str(info.value)

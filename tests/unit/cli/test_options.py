@@ -78,7 +78,7 @@ def test_the_output_enums_are_the_accepted_formats() -> None:
 @pytest.mark.parametrize(
     ("port", "message"),
     [
-        ("ICMP/8", "protocol must be TCP, UDP or SCTP"),
+        ("GRE/8", "protocol must be TCP, UDP or SCTP"),
         ("TCP/0", "ports must be 1-65535"),
         ("TCP/80/90", "expected PROTO/PORT"),
     ],

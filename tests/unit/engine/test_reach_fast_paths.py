@@ -19,7 +19,7 @@ from microseg.engine.connectivity import _may_be_address
 from microseg.engine.explain.netpol import _matches_all
 from microseg.ingest import load
 from microseg.model import ConnSet, Protocol
-from microseg.model.sets import IntervalSet
+from microseg.model.sets import BASE_PROTOCOLS, IntervalSet
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo"
 
@@ -34,7 +34,7 @@ def conn_sets(draw: st.DrawFn) -> ConnSet:
     if kind == "all":
         return ConnSet.all()
     out = ConnSet.none()
-    for protocol in draw(st.lists(st.sampled_from(list(Protocol)), max_size=3)):
+    for protocol in draw(st.lists(st.sampled_from(list(BASE_PROTOCOLS)), max_size=3)):
         lo = draw(st.sampled_from([1, 53, 80, 443, 8080, 9000, 65535]))
         hi = draw(st.integers(min_value=lo, max_value=min(65535, lo + 2000)))
         out = out | ConnSet.of({protocol: IntervalSet.span(lo, hi)})

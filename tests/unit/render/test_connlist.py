@@ -20,7 +20,7 @@ PUBLIC = IPSet.all_v4() - IPSet.from_cidr("169.254.169.254/32")
 CARD = IPSet.from_cidr("198.51.100.0/24")
 
 
-def graph() -> WorkloadGraph:
+def graph(ingress: tuple[tuple[int, int], ...] = ()) -> WorkloadGraph:
     conns = (
         ConnSet.single(Protocol.TCP, 8080),
         ConnSet.single(Protocol.TCP, 5432),
@@ -41,6 +41,7 @@ def graph() -> WorkloadGraph:
             ExternalEdge(2, IPSet.all_v4(), 3, outbound=True),
         ),
         conns=conns,
+        ingress=ingress,
     )
 
 
@@ -135,9 +136,7 @@ def test_unknown_format_is_an_error() -> None:
 
 
 def test_ingress_controller_rows_come_last_and_follow_focus() -> None:
-    import dataclasses
-
-    g = dataclasses.replace(graph(), ingress=((0, 0), (2, 1)))
+    g = graph(ingress=((0, 0), (2, 1)))
     rows = connlist_rows(g)
     assert rows[-2:] == [
         ("{ingress-controller}", WEB, "TCP 8080"),

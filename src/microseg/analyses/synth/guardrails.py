@@ -29,7 +29,7 @@ from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier, Subj
 from microseg.model.cluster import Cluster
 from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, Peer, PodPeer, PortSpec
 from microseg.model.selectors import LabelSelector, Operator, Requirement
-from microseg.model.sets import IPSet, Protocol
+from microseg.model.sets import BASE_PROTOCOLS, IPSet, Protocol
 
 __all__ = ["generate", "mentions_v6"]
 
@@ -76,7 +76,7 @@ def _admin_ports(items: frozenset[PortItem] | None) -> tuple[PortSpec, ...] | No
         if i.name:
             if i.name not in names:
                 names.add(i.name)
-                out += [PortSpec(p, name=i.name) for p in Protocol]
+                out += [PortSpec(p, name=i.name) for p in BASE_PROTOCOLS]
         else:
             out.append(PortSpec(Protocol(i.protocol), i.start, i.end))
     return tuple(out)

@@ -85,7 +85,7 @@ def apply(
     if folder is None:
         fail("give DIR: the file or folder of objects to apply")
     session = reading_session(inputs, quiet, no_color, host_network, namespace, False, False)
-    docs, notes = documents_to_apply([folder], namespace)
+    docs, notes = documents_to_apply([folder], namespace, inputs.max_input_bytes)
     errors = [d for d in notes if d.severity.value == "error"]
     if errors:
         sys.stderr.write(render_diagnostics(errors))

@@ -82,7 +82,7 @@ def check(
         except InputError as exc:
             _bad_input(list(exc.diagnostics))
     else:
-        source = read_paths(paths or [])
+        source = read_paths(paths or [], inputs.max_input_bytes)
     builder = ClusterBuilder(default_namespace=session.namespace)
     errors: list[Diagnostic] = []
     requests: list[ReviewRequest] = []

@@ -4,6 +4,7 @@ as a table (txt, csv, md), JSON or a Graphviz graph."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Annotated
 
@@ -28,13 +29,15 @@ from microseg.cli.options import (
     reads_inputs,
 )
 from microseg.engine import (
+    Connectivity,
     UnknownEndpointError,
     WorkloadGraph,
     edge_conditions,
     external_conditions,
 )
-from microseg.render.connlist import connlist_rows, render_connlist
-from microseg.render.dot import render_dot
+from microseg.model.staged import enforce_staged
+from microseg.render.connlist import CELLS, Row, connlist_chunks, connlist_rows, write_connlist
+from microseg.render.dot import write_dot
 from microseg.render.escape import terminal_safe
 from microseg.render.potential import render_with_exposure
 
@@ -76,6 +79,14 @@ def connectivity(
     layer: LayerOpt = None,
     trust_domain: TrustDomain = "cluster.local",
     istio_root_namespace: IstioRoot = "istio-system",
+    staged: Annotated[
+        bool,
+        typer.Option(
+            "--staged",
+            help="Compare with Calico's staged policies enforced: the connections they "
+            "would add, remove or change, beside what is enforced now (txt, json, csv, md).",
+        ),
+    ] = False,
     quiet: Quiet = False,
     no_color: NoColor = False,
     inputs: Inputs = FILES,
@@ -85,7 +96,10 @@ def connectivity(
         inputs, quiet, no_color, host_network, namespace, assume_system_pods, assume_mesh
     )
     conn = mesh_connectivity(session, paths, layer, trust_domain, istio_root_namespace)
-    graph = WorkloadGraph.build(conn)
+    if staged:
+        _staged(conn, output, quiet)
+        return
+    graph = WorkloadGraph.build(conn)  # nodes and external edges; pairs come by blocks
     focus = None
     if focus_workload is not None:
         try:
@@ -104,16 +118,64 @@ def connectivity(
                 f"connectivity: {', '.join(graph.split)}\n"
             )
         )
-    rows = connlist_rows(
-        graph, focus, edge_conditions(conn, graph), external_conditions(conn, graph)
-    )
+    conditions = edge_conditions(conn, graph)
+    outside = external_conditions(conn, graph)
     if exposure:
+        # The exposure section repeats rows per workload, so the list is held whole here;
+        # without --exposure it streams.
         if output is ConnectivityFormat.DOT:
             fail("--exposure has no dot form: use -o txt, json, csv or md")
+        if conn.cluster.has_calico:
+            # analyses/potential.py reads NetworkPolicy's selectors only: over Calico's
+            # tiers it would report as open what a GlobalNetworkPolicy denies.
+            fail(
+                "--exposure reads NetworkPolicies only and is not computed for input with "
+                "Calico objects; use `microseg exposure` or `connectivity` on it"
+            )
         names = None if focus is None else {graph.nodes[i] for i in focus}
+        rows = connlist_rows(graph, focus, conditions, outside)
         text = render_with_exposure(rows, potential_exposure(conn, names), output.value)
-    elif output is ConnectivityFormat.DOT:
-        text = render_dot(rows)
+        emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
+        return
+
+    def chunks(cell: Callable[[str], str] | None = None) -> Iterator[list[Row]]:
+        return connlist_chunks(graph, focus, conditions, outside, cell)
+
+    # Written as computed; names escaped per format, cell by cell (render/escape.py).
+    if output is ConnectivityFormat.DOT:
+        write_dot(chunks, sys.stdout.write)
     else:
-        text = render_connlist(rows, output.value)
-    emit(text, escaped=True)  # every format escapes names per cell (render/escape.py)
+        write_connlist(chunks(CELLS[output.value]), output.value, sys.stdout.write, escaped=True)
+
+
+def _staged(conn: Connectivity, output: ConnectivityFormat, quiet: bool) -> None:
+    """What Calico's staged policies would change: the connectivity with them enforced
+    (model/staged.py) compared with the connectivity enforced now, as `diff` compares two
+    inputs (changed, added, removed), columns `enforced` and `staged`."""
+    from microseg.analyses.diff import comparable, diff_graphs
+    from microseg.render.diff import render_diff
+
+    if output is ConnectivityFormat.DOT:
+        fail("--staged lists changes: use -o txt, json, csv or md")
+    cluster = conn.cluster
+    if not cluster.calico.staged:
+        if not quiet:
+            sys.stderr.write("notice: the input has no staged policies: nothing would change\n")
+        emit(render_diff(diff_graphs(*_graphs(conn, conn)), output.value, _REFS, _REFS))
+        return
+    after = Connectivity.build(enforce_staged(cluster), conn.options).with_layer(conn.layer)
+    result = diff_graphs(*_graphs(*comparable(conn, after)))
+    emit(render_diff(result, output.value, _REFS, _REFS))
+    if not quiet:
+        n = len(cluster.calico.staged)
+        sys.stderr.write(
+            f"{n} staged polic{'y' if n == 1 else 'ies'}: {len(result.rows)} "
+            f"connection row{'' if len(result.rows) == 1 else 's'} would change\n"
+        )
+
+
+_REFS = ("enforced", "staged")
+
+
+def _graphs(a: Connectivity, b: Connectivity) -> tuple[WorkloadGraph, WorkloadGraph]:
+    return WorkloadGraph.build(a), WorkloadGraph.build(b)

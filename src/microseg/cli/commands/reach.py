@@ -27,8 +27,10 @@ from microseg.cli.options import (
     output_option,
     reads_inputs,
 )
-from microseg.engine import UnknownEndpointError, Verdict
-from microseg.render.reach import decision_json, decision_text
+from microseg.engine import Connectivity, Decision, UnknownEndpointError, Verdict
+from microseg.model import ConnSet
+from microseg.model.staged import enforce_staged
+from microseg.render.reach import decision_json, decision_text, staged_text
 
 __all__ = ["ReachFormat", "reach"]
 
@@ -85,5 +87,18 @@ def reach(
                 "(the Deployment is not in the input; its name is the ReplicaSet's "
                 "without the pod-template-hash)\n"
             )
-    emit(decision_json(decision) if output is ReachFormat.JSON else decision_text(decision))
+    staged = _staged(conn, decision, conns)
+    if output is ReachFormat.JSON:
+        emit(decision_json(decision, staged))
+    else:
+        emit(decision_text(decision) + (staged_text(decision, staged) if staged else ""))
     raise typer.Exit(0 if decision.verdict is Verdict.ALLOW else EXIT_VIOLATION)
+
+
+def _staged(conn: Connectivity, decision: Decision, conns: ConnSet | None) -> Decision | None:
+    """The same query with Calico's staged policies enforced (model/staged.py), when the
+    input has staged policies; the exit code stays the enforced verdict's."""
+    if not conn.cluster.calico.staged:
+        return None
+    after = Connectivity.build(enforce_staged(conn.cluster), conn.options).with_layer(conn.layer)
+    return after.reach(after.resolve(decision.src), after.resolve(decision.dst), conns)

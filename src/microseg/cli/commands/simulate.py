@@ -28,6 +28,7 @@ from microseg.cli.options import (
 )
 from microseg.engine import Connectivity
 from microseg.model import Cluster
+from microseg.model.staged import enforce_staged
 
 __all__ = ["SimulateFormat", "merge_proposal", "simulate"]
 
@@ -39,17 +40,34 @@ class SimulateFormat(StrEnum):
 
 
 def merge_proposal(base: Cluster, proposal: Cluster) -> Cluster:
-    """The base cluster with the proposal's NetworkPolicies and guardrail policies added,
-    each replacing the base's policy of the same kind, namespace and name."""
+    """The base cluster with the proposal's NetworkPolicies, guardrail policies and Calico
+    policies, tiers and network sets added, each replacing the base's object of the same
+    kind, namespace and name."""
     mine = {(p.namespace, p.name) for p in proposal.policies}
     admins = {(a.kind, a.name) for a in proposal.admin_policies}
-    return replace(
+    out = replace(
         base,
         policies=tuple(p for p in base.policies if (p.namespace, p.name) not in mine)
         + proposal.policies,
         admin_policies=tuple(a for a in base.admin_policies if (a.kind, a.name) not in admins)
         + proposal.admin_policies,
     )
+    if not proposal.has_calico:
+        return out
+    new, old = proposal.calico, base.calico
+    calico_keys = {(p.kind, p.namespace, p.name) for p in new.policies}
+    tiers = {t.name for t in new.tiers}
+    sets = {(s.namespace, s.name) for s in new.network_sets}
+    calico = replace(
+        old,
+        present=True,
+        policies=tuple(p for p in old.policies if (p.kind, p.namespace, p.name) not in calico_keys)
+        + new.policies,
+        tiers=tuple(t for t in old.tiers if t.name not in tiers) + new.tiers,
+        network_sets=tuple(s for s in old.network_sets if (s.namespace, s.name) not in sets)
+        + new.network_sets,
+    )
+    return replace(out, calico=calico)
 
 
 @reads_inputs
@@ -70,6 +88,14 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    staged: Annotated[
+        bool,
+        typer.Option(
+            "--staged",
+            help="Replay against Calico's staged policies enforced (with --with: after "
+            "the proposal): what they would break or open.",
+        ),
+    ] = False,
     output: Annotated[SimulateFormat, output_option(SimulateFormat)] = SimulateFormat.TEXT,
     host_network: HostNet = HostNetworkChoice.NODE,
     layer: LayerOpt = None,
@@ -94,8 +120,11 @@ def simulate(
             "computing connectivity", lambda: Connectivity.build(cluster, session.options)
         )
         after = None
-        if proposal:
-            merged = merge_proposal(cluster, session.load(proposal, files=True))
+        if proposal or staged:
+            merged = (
+                merge_proposal(cluster, session.load(proposal, files=True)) if proposal else cluster
+            )
+            merged = enforce_staged(merged) if staged else merged
             after = session.stage(
                 "computing the proposal", lambda: Connectivity.build(merged, session.options)
             )

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from microseg.engine.assembly import Endpoint, Index
     from microseg.engine.index.rules import RuleCompiler
 
-__all__ = ["explain_direction", "external_trace", "rule_conns"]
+__all__ = ["explain_direction", "external_trace", "peer_columns", "rule_conns"]
 
 _EFFECT = {Action.ALLOW: Verdict.ALLOW, Action.DENY: Verdict.DENY, Action.PASS: Verdict.PASS}
 _ALL = ConnSet.all()
@@ -44,7 +44,7 @@ def rule_conns(ports: tuple[PortSpec, ...] | None, destination: Pod | None) -> C
     return out
 
 
-def _peer_columns(conn: Index, peer: Endpoint) -> list[int]:
+def peer_columns(conn: Index, peer: Endpoint) -> list[int]:
     if peer.klass is not None:
         return [peer.klass]
     assert peer.addresses is not None
@@ -114,7 +114,7 @@ def explain_direction(
     assert endpoint.klass is not None
     klass = endpoint.klass
     rc = conn.rules
-    columns = _peer_columns(conn, peer)
+    columns = peer_columns(conn, peer)
     # For ingress the destination is the endpoint; for egress the peer (None if external).
     if direction is Direction.INGRESS:
         destination: Pod | None = conn.classes.reps[klass]
@@ -174,6 +174,8 @@ def explain_direction(
     )
 
 
-def external_trace(direction: Direction, endpoint: Endpoint, peer: Endpoint) -> Trace:
-    steps = (Step(Tier.DEFAULT, Verdict.ALLOW, _ALL),)
-    return Trace(direction, endpoint.name, peer.name, True, False, (), steps, _ALL)
+def external_trace(
+    direction: Direction, endpoint: Endpoint, peer: Endpoint, everything: ConnSet = _ALL
+) -> Trace:
+    steps = (Step(Tier.DEFAULT, Verdict.ALLOW, everything),)
+    return Trace(direction, endpoint.name, peer.name, True, False, (), steps, everything)

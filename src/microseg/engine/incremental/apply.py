@@ -18,7 +18,8 @@ of classes and atoms (tests/property/test_incremental.py holds the two equal).
 Where a change needs what the index cannot extend in place, the update is a rebuild:
 port or address boundaries the atoms do not have yet (a new port number, a new CIDR),
 the Istio mesh, Ingress/Route (the ingress controller's class), user-defined networks,
-host-network pods, node peers, and deleting a namespace.
+host-network pods, node peers, deleting a namespace, and any change to a cluster with
+Calico objects (its tiers are compiled and stacked as a whole).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def _update(conn: IndexT, cluster: Cluster, change: Change) -> IndexT:
         raise Rebuild("user-defined networks")
     if cluster.nodes != conn.cluster.nodes:
         raise Rebuild("nodes")
+    if cluster.has_calico or conn.calico is not None:
+        # Calico's tiers are stacked whole per block (engine/index/calico_compile.py); an
+        # update recompiles and rematerialises them, which is what a rebuild does.
+        raise Rebuild("Calico")
     if isinstance(change, PutPolicy | DeletePolicy):
         if isinstance(change, PutPolicy) and isinstance(change.policy, NetworkPolicy):
             return netpol(conn, cluster, change.policy.namespace, change.policy.name)

@@ -61,7 +61,7 @@ def refine(conn: IndexT, cuts: list[Range]) -> IndexT:
     if not cuts:
         return conn
     old = conn.ports
-    new = PortAtoms.build([*old.atoms, *cuts])
+    new = PortAtoms.build([*old.atoms, *cuts], old.protocols)
     if n_words(len(new)) != 1 or n_words(len(old)) != 1:
         raise Rebuild("port atoms outgrow one word")
     # Old atom j becomes new atoms first[j] .. first[j] + pieces[j] - 1.

@@ -14,14 +14,14 @@ import numpy as np
 import numpy.typing as npt
 
 from microseg.model.sets import (
+    BASE_PROTOCOLS,
     IPV4_MAX,
     IPV6_MAX,
-    PORT_MAX,
-    PORT_MIN,
     ConnSet,
     IntervalSet,
     IPSet,
     Protocol,
+    domain,
 )
 
 __all__ = ["IPAtoms", "PortAtoms"]
@@ -34,14 +34,20 @@ def _cuts(lo: int, hi: int, starts: Iterable[int]) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True, slots=True)
 class PortAtoms:
-    """Atoms over (protocol, port); `atoms[k] = (protocol, lo, hi)`."""
+    """Atoms over (protocol, port); `atoms[k] = (protocol, lo, hi)`. `protocols` is the
+    universe: SCTP, TCP and UDP for NetworkPolicy, every protocol when Calico policies are
+    in the input (model/sets.py, Protocol); each protocol's domain is cut on its own."""
 
     atoms: tuple[tuple[Protocol, int, int], ...]
     _starts: dict[Protocol, tuple[int, ...]]
     _offset: dict[Protocol, int]
+    protocols: tuple[Protocol, ...] = BASE_PROTOCOLS
 
     @staticmethod
-    def build(ranges: Iterable[tuple[Protocol, int, int]]) -> PortAtoms:
+    def build(
+        ranges: Iterable[tuple[Protocol, int, int]],
+        protocols: tuple[Protocol, ...] = BASE_PROTOCOLS,
+    ) -> PortAtoms:
         starts: dict[Protocol, set[int]] = {p: set() for p in Protocol}
         for proto, lo, hi in ranges:
             starts[proto].add(lo)
@@ -49,12 +55,21 @@ class PortAtoms:
         atoms: list[tuple[Protocol, int, int]] = []
         offset: dict[Protocol, int] = {}
         index: dict[Protocol, tuple[int, ...]] = {}
-        for proto in Protocol:
+        for proto in protocols:
             offset[proto] = len(atoms)
-            cuts = _cuts(PORT_MIN, PORT_MAX, starts[proto])
+            cuts = [c for lo, hi in domain(proto) for c in _cuts(lo, hi, starts[proto])]
             index[proto] = tuple(lo for lo, _ in cuts)
             atoms.extend((proto, lo, hi) for lo, hi in cuts)
-        return PortAtoms(tuple(atoms), index, offset)
+        return PortAtoms(tuple(atoms), index, offset, tuple(protocols))
+
+    @property
+    def wide(self) -> bool:
+        """Whether the universe holds more than NetworkPolicy's three protocols."""
+        return len(self.protocols) > len(BASE_PROTOCOLS)
+
+    def everything(self) -> ConnSet:
+        """The universe as a connection set."""
+        return ConnSet.everything() if self.wide else ConnSet.all()
 
     def __len__(self) -> int:
         return len(self.atoms)
@@ -69,8 +84,11 @@ class PortAtoms:
         return out
 
     def mask_of(self, conns: ConnSet) -> npt.NDArray[np.bool_]:
+        """Atoms of the connections (those of protocols outside the universe are dropped)."""
         out = np.zeros(len(self.atoms), dtype=np.bool_)
         for proto, ports in conns.ports:
+            if proto not in self._offset:
+                continue
             for lo, hi in ports:
                 out |= self.mask(proto, lo, hi)
         return out
@@ -80,7 +98,7 @@ class PortAtoms:
         for k in np.flatnonzero(mask):
             proto, lo, hi = self.atoms[int(k)]
             per.setdefault(proto, []).append((lo, hi))
-        return ConnSet.of({p: IntervalSet.of(v) for p, v in per.items()})
+        return ConnSet.of({p: IntervalSet.of(v) for p, v in per.items()}, self.wide)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from microseg.model.labels import FrozenLabels
 from microseg.model.linkerd import LinkerdPolicies, address_signature, client_address
 from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, WorkloadKey
 
-__all__ = ["INGRESS_CONTROLLER", "EndpointClasses", "class_key"]
+__all__ = ["INGRESS_CONTROLLER", "EndpointClasses", "class_key", "is_host_endpoint"]
 
 # The ingress controller is not in the input. Like netpol-analyzer, which adds a fake pod
 # `ingress-controller` in namespace `ingress-controller-ns` (no labels; the namespace, if
@@ -36,21 +36,34 @@ INGRESS_CONTROLLER = Pod(
 )
 
 
+def is_host_endpoint(pod: Pod) -> bool:
+    """A Calico HostEndpoint: an endpoint treated as a host's address by every policy
+    that is not Calico's (ingest/calico.py)."""
+    return pod.workload.kind == "HostEndpoint"
+
+
 def class_key(
     pod: Pod,
     host_network: bool,
     mesh: bool = False,
     mesh_ip: bool = False,
     linkerd: Callable[[str | None], tuple[bool, ...]] | None = None,
+    calico: bool = False,
 ) -> tuple[object, ...]:
     """`mesh`: the input has mesh resources, which also tell pods apart by identity
     (service account) and sidecar opt-in/out; `mesh_ip`: some AuthorizationPolicy names
     ipBlocks, so the pod's own address matters too; `linkerd`: the input has Linkerd's,
     which tell pods apart by their Linkerd facts and by which networks hold their address
-    (the signature this function gives for the address)."""
+    (the signature this function gives for the address); `calico`: the input has Calico
+    objects, whose selectors also see the service account (`projectcalico.org/serviceaccount`
+    and the account's labels) and the labels and rules of an endpoint's profiles, and
+    whose nets match a host endpoint's every address."""
     named = tuple(sorted((p.name, p.protocol.value, p.port) for p in pod.ports if p.name))
     address = (pod.host_ip or (pod.ips[0] if pod.ips else "")) if host_network else ""
     key: tuple[object, ...] = (pod.namespace, pod.labels.key(), named, host_network, address)
+    if calico:
+        hep = is_host_endpoint(pod)
+        key = (*key, pod.service_account, pod.profiles, hep, pod.ips if hep else ())
     if mesh:
         ip = (pod.ips[0] if pod.ips else "") if mesh_ip else ""
         key = (
@@ -105,11 +118,13 @@ class EndpointClasses:
         mesh = cluster.has_mesh
         mesh_ip = mesh and uses_addresses(cluster)
         linkerd = linkerd_signatures(cluster.linkerd) if cluster.has_linkerd else None
+        calico = cluster.has_calico
         index: dict[tuple[object, ...], int] = {}
         reps: list[Pod] = []
         pod_class = np.empty(len(cluster.pods), dtype=np.int64)
         for i, pod in enumerate(cluster.pods):
-            key = class_key(pod, as_node and pod.host_network, mesh, mesh_ip, linkerd)
+            host = (as_node and pod.host_network) or is_host_endpoint(pod)
+            key = class_key(pod, host, mesh, mesh_ip, linkerd, calico)
             c = index.get(key)
             if c is None:
                 c = index[key] = len(reps)
@@ -119,16 +134,24 @@ class EndpointClasses:
         extra = None
         if controller:
             pod = INGRESS_CONTROLLER
-            extra = index.setdefault(class_key(pod, False, mesh, mesh_ip, linkerd), len(reps))
+            extra = index.setdefault(
+                class_key(pod, False, mesh, mesh_ip, linkerd, calico), len(reps)
+            )
             if extra == len(reps):
                 reps.append(pod)
             if cluster.namespace(pod.namespace) is None:
                 labels = FrozenLabels({NAMESPACE_NAME_LABEL: pod.namespace})
                 namespaces = (*namespaces, Namespace(pod.namespace, labels, declared=False))
+        if any(not p.namespace for p in reps) and all(ns.name for ns in namespaces):
+            # Host endpoints are cluster-scoped: a namespace of their own, with no labels,
+            # so that no namespace selector of a policy can match it.
+            namespaces = (*namespaces, Namespace("", FrozenLabels({}), declared=False))
         ns_index = {ns.name: i for i, ns in enumerate(namespaces)}
         class_ns = np.array([ns_index[p.namespace] for p in reps], dtype=np.int64)
-        host = np.array([as_node and p.host_network for p in reps], dtype=np.bool_)
-        return EndpointClasses(tuple(reps), pod_class, namespaces, class_ns, host, extra, index)
+        hosts = np.array(
+            [(as_node and p.host_network) or is_host_endpoint(p) for p in reps], dtype=np.bool_
+        )
+        return EndpointClasses(tuple(reps), pod_class, namespaces, class_ns, hosts, extra, index)
 
     def __len__(self) -> int:
         return len(self.reps)

@@ -38,6 +38,7 @@ from microseg.engine.combine import (
     PackedTier,
     stack_packed,
 )
+from microseg.engine.index.firstmatch import FirstMatchTier
 from microseg.engine.index.packed import Bits, full_word, unpack
 from microseg.engine.index.rules import RuleCompiler
 from microseg.model.admin import AdminPolicy, AdminRule
@@ -180,6 +181,10 @@ class DirectionTable:
     admin: tuple[_TierPolicy, ...] = field(repr=False, compare=False)
     baseline: tuple[_TierPolicy, ...] = field(repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    calico: tuple[FirstMatchTier, ...] | None = field(default=None, repr=False, compare=False)
+    """With Calico objects in the input: every tier as a first-match tier, top first
+    (engine/index/calico_compile.py); `isolated` is then where what no rule allows is
+    dropped, and the NetworkPolicy groups are empty."""
 
     @property
     def n_rows(self) -> int:
@@ -214,6 +219,9 @@ class DirectionTable:
         groups that target `t` alone (for single queries on large clusters)."""
         if self.materialised:
             return unpack(self.bits[t, q], self.n_atoms)
+        if self.calico is not None:
+            one_t, one_q = np.array([t], dtype=np.intp), np.array([q], dtype=np.intp)
+            return unpack(self.block(one_t, one_q)[0, 0], self.n_atoms)
         start, ids = self._row_groups()
         mine = ids[start[t] : start[t + 1]]
         if not self.admin and not self.baseline:
@@ -332,6 +340,8 @@ class DirectionTable:
         that combining it with the other direction's block reads memory in order."""
         rc = self.rc
         r_sel, c_sel = Selection(rows, self.n_rows), Selection(cols, self.n_cols)
+        if self.calico is not None:
+            return self._calico_block(r_sel, c_sel, transposed)
         shape = (r_sel.count, c_sel.count, rc.n_words)
         out = np.zeros((shape[1], shape[0], shape[2]) if transposed else shape, dtype=np.uint64)
         if groups is None:
@@ -361,6 +371,23 @@ class DirectionTable:
             full_word(self.n_atoms),
         )
         return out
+
+    def _calico_block(self, r_sel: Selection, c_sel: Selection, transposed: bool) -> Bits:
+        """A block under Calico's tiers: everything, then each tier over it from the
+        bottom up (as engine/combine.py over_packed lays a tier, by kinds of rows and columns:
+        firstmatch.TierKinds.over), one tier's arrays alive at a time."""
+        assert self.calico is not None
+        rc = self.rc
+        everything = full_word(self.n_atoms)
+        table = np.empty((r_sel.count, c_sel.count, rc.n_words), dtype=np.uint64)
+        table[...] = everything
+        for tier in reversed(self.calico):
+            kinds = tier.decide(
+                rc, rc.n_classes, self.direction, r_sel, c_sel, rc.n_words, everything
+            )
+            if kinds is not None:
+                kinds.over(table)
+        return np.ascontiguousarray(table.transpose(1, 0, 2)) if transposed else table
 
     def _tier(
         self, policies: tuple[_TierPolicy, ...], r_sel: Selection, c_sel: Selection

@@ -7,6 +7,7 @@ way that changes their connectivity, the workload is split and each pod is its o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +17,14 @@ from microseg.engine.connectivity import Connectivity
 from microseg.engine.index.entries import INGRESS_CONTROLLER_NAME
 from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.grouping import pods_by_workload
-from microseg.engine.index.packed import Bits, unique_rows, unpack
-from microseg.engine.views.blocks import from_external_block, pair_block, to_external_block
+from microseg.engine.index.packed import Bits, n_words, unique_rows, unpack
+from microseg.engine.views.blocks import (
+    Index,
+    chunks,
+    from_external_block,
+    pair_block,
+    to_external_block,
+)
 from microseg.engine.views.ingress import ingress_controller_conns
 from microseg.model.sets import ConnSet, IntervalSet, IPSet
 
@@ -37,23 +44,72 @@ class ExternalEdge:
     outbound: bool
 
 
-@dataclass(frozen=True, slots=True)
 class WorkloadGraph:
     """`nodes[i]` is a display name, `node_workload[i]` the workload it belongs to and
     `node_class[i]` its class. Edges refer to connection sets by id into `conns`, since real
     clusters repeat a few sets many times. `ingress` holds (node, conn id) for the nodes
-    the ingress controller reaches through Ingress and Route objects (engine/views/ingress.py)."""
+    the ingress controller reaches through Ingress and Route objects (engine/views/ingress.py).
 
-    nodes: tuple[str, ...]
-    node_workload: tuple[str, ...]
-    node_class: npt.NDArray[np.int64]
-    split: tuple[str, ...]
-    src: npt.NDArray[np.int64]
-    dst: npt.NDArray[np.int64]
-    conn_id: npt.NDArray[np.int64]
-    external: tuple[ExternalEdge, ...]
-    conns: tuple[ConnSet, ...]
-    ingress: tuple[tuple[int, int], ...] = ()
+    Nodes, external edges and ingress edges are built at once: they grow with the nodes.
+    Edges between nodes grow with their square (an open cluster of 12,000 pods allows
+    144 million pairs), so a graph built from a `Connectivity` computes them only when asked:
+    `block` gives the edges among chosen nodes from the engine's blocks (what `connectivity`
+    streams), and `src`/`dst`/`conn_id`/`conns` materialise them all, block by block, for
+    the analyses that walk the whole graph. Ids are stable: external and ingress sets come
+    first (`conn_set` reads any id without materialising anything), pair sets are added as
+    blocks find them. A graph built from explicit edges (tests) has them all from the start.
+    """
+
+    __slots__ = (
+        "_conn",
+        "_edges",
+        "_ids",
+        "_last_dst",
+        "_mask_ids",
+        "_table",
+        "external",
+        "ingress",
+        "node_class",
+        "node_workload",
+        "nodes",
+        "split",
+    )
+
+    def __init__(
+        self,
+        nodes: tuple[str, ...],
+        node_workload: tuple[str, ...],
+        node_class: npt.NDArray[np.int64],
+        split: tuple[str, ...],
+        src: npt.NDArray[np.int64] | None = None,
+        dst: npt.NDArray[np.int64] | None = None,
+        conn_id: npt.NDArray[np.int64] | None = None,
+        external: tuple[ExternalEdge, ...] = (),
+        conns: tuple[ConnSet, ...] = (),
+        ingress: tuple[tuple[int, int], ...] = (),
+        *,
+        conn: Connectivity | None = None,
+    ) -> None:
+        self.nodes = nodes
+        self.node_workload = node_workload
+        self.node_class = node_class
+        self.split = split
+        self.external = external
+        self.ingress = ingress
+        self._conn = conn
+        self._table: list[ConnSet] = list(conns)
+        self._ids: dict[ConnSet, int] = {}
+        for k, c in enumerate(self._table):
+            self._ids.setdefault(c, k)
+        self._mask_ids: dict[bytes, int] = {}
+        self._last_dst: tuple[Index, Index, Index] | None = None
+        self._edges: tuple[npt.NDArray[np.int64], ...] | None = None
+        if conn is None:
+            empty = np.zeros(0, dtype=np.int64)
+            self._edges = tuple(
+                np.asarray(x if x is not None else empty, dtype=np.int64)
+                for x in (src, dst, conn_id)
+            )
 
     @staticmethod
     def build(conn: Connectivity) -> WorkloadGraph:
@@ -83,36 +139,25 @@ class WorkloadGraph:
     def _build(conn: Connectivity) -> WorkloadGraph:
         # Port atoms stay packed in words throughout (engine/index/packed.py): comparing, testing
         # and deduplicating masks is then one integer operation per word.
-        p2p, to_ext, from_ext = conn.packed_matrices()
         names, owners, node_class, split, node_pods = workload_nodes(conn)
         nc = np.array(node_class, dtype=np.int64)
-        n = len(nc)
-        w = p2p.shape[2]
-        pair = p2p[np.ix_(nc, nc)] if n else np.zeros((0, 0, w), np.uint64)
-        has = np.asarray((pair != 0).any(axis=2), dtype=np.bool_)
-        np.fill_diagonal(has, False)
-        src, dst = np.nonzero(has)
-        masks = pair[src, dst]
+        w = n_words(len(conn.ports))
+        runs = _class_runs(conn, np.unique(nc))
         ext_masks: list[Bits] = []
         ext_rows: list[tuple[int, IPSet, bool]] = []
-        runs = {True: _ip_runs(conn, to_ext), False: _ip_runs(conn, from_ext)}
         for i, c in enumerate(nc.tolist()):
             for outbound in (True, False):
                 for addresses, mask in runs[outbound][c]:
                     ext_rows.append((i, addresses, outbound))
                     ext_masks.append(mask)
-        every = np.concatenate([masks, np.array(ext_masks, dtype=np.uint64).reshape(-1, w)])
-        if len(every):
-            uniq, inverse = unique_rows(every)
-            a = len(conn.ports)
-            sets = tuple(conn.ports.to_connset(row) for row in unpack(uniq, a))
+        if ext_masks:
+            uniq, inverse = unique_rows(np.array(ext_masks, dtype=np.uint64).reshape(-1, w))
+            sets = tuple(conn.ports.to_connset(row) for row in unpack(uniq, len(conn.ports)))
         else:
             inverse = np.zeros(0, dtype=np.int64)
             sets = ()
-        k = len(src)
         external = tuple(
-            ExternalEdge(i, ips, int(inverse[k + j]), out)
-            for j, (i, ips, out) in enumerate(ext_rows)
+            ExternalEdge(i, ips, int(inverse[j]), out) for j, (i, ips, out) in enumerate(ext_rows)
         )
         sets, ingress = _ingress_edges(conn, node_pods, sets)
         return WorkloadGraph(
@@ -120,13 +165,170 @@ class WorkloadGraph:
             tuple(owners),
             nc,
             tuple(split),
-            src,
-            dst,
-            inverse[:k].astype(np.int64),
+            None,
+            None,
+            None,
             external,
             sets,
             ingress,
+            conn=conn,
         )
+
+    # -- connection sets ---------------------------------------------------------------
+    def conn_set(self, k: int) -> ConnSet:
+        """The connection set of id `k`, without materialising any edge."""
+        return self._table[k]
+
+    @property
+    def conns(self) -> tuple[ConnSet, ...]:
+        """Every connection set by id; materialises the edges between nodes first."""
+        self._all_edges()
+        return tuple(self._table)
+
+    # -- edges between nodes ------------------------------------------------------------
+    @property
+    def src(self) -> npt.NDArray[np.int64]:
+        return self._all_edges()[0]
+
+    @property
+    def dst(self) -> npt.NDArray[np.int64]:
+        return self._all_edges()[1]
+
+    @property
+    def conn_id(self) -> npt.NDArray[np.int64]:
+        return self._all_edges()[2]
+
+    def _all_edges(self) -> tuple[npt.NDArray[np.int64], ...]:
+        """Every edge, in (source, destination) node order, computed by blocks of sources
+        so that only the edges themselves are ever held whole."""
+        if self._edges is None:
+            n = len(self.nodes)
+            every = np.arange(n, dtype=np.int64)
+            parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+            for rows in self.source_chunks(every, n):
+                i, j, k = self.block(rows, every)
+                parts.append((rows[i], j, k))
+            self._edges = tuple(
+                np.concatenate([p[x] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+                for x in range(3)
+            )
+        return self._edges
+
+    def source_chunks(self, sources: npt.NDArray[np.int64], width: int) -> Iterator[Index]:
+        """`sources` cut into runs whose blocks against `width` destinations stay bounded
+        (engine/views/blocks.py `chunks`)."""
+        words = n_words(len(self._conn.ports)) if self._conn is not None else 1
+        return chunks(sources.astype(np.intp), max(1, width), words)
+
+    def block(
+        self, src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The edges from nodes `src` to nodes `dst` (no node to itself), as positions in
+        `src` and in `dst` (row-major: by source position, then destination position) and
+        their connection ids."""
+        if self._conn is None:
+            return self._explicit_block(src, dst)
+        conn = self._conn
+        bits = _node_block(conn, self.node_class, src, dst, self._classes_of)
+        has = bits[:, :, 0] != 0 if bits.shape[2] == 1 else (bits != 0).any(axis=2)
+        same = src[:, None] == dst[None, :]
+        if same.any():
+            has &= ~same
+        i, j = np.nonzero(has)
+        return i.astype(np.int64), j.astype(np.int64), self._ids_of(bits[i, j])
+
+    def _classes_of(self, dst: Index) -> tuple[Index, Index]:
+        """`np.unique(node_class[dst], return_inverse=True)`, remembered for the last `dst`."""
+        last = self._last_dst
+        if last is not None and last[0] is dst:
+            return last[1], last[2]
+        d_set, d_at = np.unique(self.node_class[dst], return_inverse=True)
+        self._last_dst = (dst, d_set, d_at.reshape(-1))
+        return d_set, d_at.reshape(-1)
+
+    def _ids_of(self, masks: Bits) -> npt.NDArray[np.int64]:
+        """Connection ids of packed masks `[n, words]`, registering new sets."""
+        if not len(masks):
+            return np.zeros(0, dtype=np.int64)
+        first = masks[0]
+        if (masks == first).all():  # the common case in open clusters: one set for all
+            uniq, inverse = masks[:1], np.zeros(len(masks), dtype=np.int64)
+        else:
+            uniq, inverse = unique_rows(masks)
+        ids = np.empty(len(uniq), dtype=np.int64)
+        a = len(self._conn.ports) if self._conn is not None else 0
+        for r, row in enumerate(uniq):
+            key = row.tobytes()
+            k = self._mask_ids.get(key)
+            if k is None:
+                assert self._conn is not None
+                c = self._conn.ports.to_connset(unpack(row, a))
+                k = self._ids.get(c)
+                if k is None:
+                    k = self._ids[c] = len(self._table)
+                    self._table.append(c)
+                self._mask_ids[key] = k
+            ids[r] = k
+        out: npt.NDArray[np.int64] = ids[inverse]
+        return out
+
+    def _explicit_block(
+        self, src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        s, d, k = self._all_edges()
+        n = len(self.nodes)
+        spos = np.full(n, -1, dtype=np.int64)
+        spos[src] = np.arange(len(src))
+        dpos = np.full(n, -1, dtype=np.int64)
+        dpos[dst] = np.arange(len(dst))
+        keep = (spos[s] >= 0) & (dpos[d] >= 0) & (s != d)
+        i, j, ids = spos[s[keep]], dpos[d[keep]], k[keep]
+        order = np.lexsort((j, i))
+        return i[order], j[order], ids[order]
+
+
+def _node_block(
+    conn: Connectivity,
+    node_class: npt.NDArray[np.int64],
+    src: Index,
+    dst: Index,
+    classes_of: Callable[[Index], tuple[Index, Index]] | None = None,
+) -> Bits:
+    """Packed pair bits `[src node, dst node, word]` through the classes they stand for:
+    one engine block over the distinct classes, expanded to the nodes. `classes_of` gives
+    `(distinct classes, position of each node)` for `dst` (a stream asks about the same
+    destinations for every batch of sources)."""
+    s_set, s_at = np.unique(node_class[src], return_inverse=True)
+    if classes_of is not None:
+        d_set, d_at = classes_of(dst)
+    else:
+        d_set, d_at = np.unique(node_class[dst], return_inverse=True)
+    bits = pair_block(conn, s_set.astype(np.intp), d_set.astype(np.intp))
+    s_at, d_at = s_at.reshape(-1), d_at.reshape(-1)
+    if _identity(s_at) and _identity(d_at):
+        return bits
+    return bits[np.ix_(s_at, d_at)]
+
+
+def _identity(at: npt.NDArray[np.intp]) -> bool:
+    return bool((at == np.arange(len(at))).all())
+
+
+def _class_runs(
+    conn: Connectivity, classes: npt.NDArray[np.int64]
+) -> dict[bool, dict[int, list[tuple[IPSet, Bits]]]]:
+    """Per direction (True: outbound) and class, the external runs (`_ip_runs`), read from
+    the engine's blocks a chunk of classes at a time."""
+    out: dict[bool, dict[int, list[tuple[IPSet, Bits]]]] = {True: {}, False: {}}
+    w = n_words(len(conn.ports))
+    for rows in chunks(classes.astype(np.intp), len(conn.ips), w):
+        for outbound, table in (
+            (True, to_external_block(conn, rows)),
+            (False, from_external_block(conn, rows)),
+        ):
+            for c, runs in zip(rows.tolist(), _ip_runs(conn, table), strict=True):
+                out[outbound][c] = runs
+    return out
 
 
 def _ingress_edges(

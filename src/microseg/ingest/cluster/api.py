@@ -155,6 +155,35 @@ class Api:
             raise ApiError(response.status, "BadResponse", f"{path}: answer not JSON") from None
         return data if isinstance(data, dict) else {}
 
+    def patch(
+        self, path: str, body: Any, content_type: str, field_manager: str, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """PATCH one object: `application/json-patch+json` (RFC 6902, a list of operations,
+        whose `test` makes the change conditional) or `application/merge-patch+json`."""
+        query = [("fieldManager", field_manager)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        response = self._call("PATCH", path, query, body=body, content_type=content_type)
+        try:
+            data = json.loads(response.data)
+        except ValueError:
+            raise ApiError(response.status, "BadResponse", f"{path}: answer not JSON") from None
+        return data if isinstance(data, dict) else {}
+
+    def delete(self, path: str, dry_run: bool = False) -> None:
+        """DELETE one object (a 404 is the caller's to judge: ApiError)."""
+        query = [("dryRun", "All")] if dry_run else []
+        self._call("DELETE", path, query)
+
+    def get_object(self, path: str) -> dict[str, Any] | None:
+        """One object, or None when the server says 404."""
+        try:
+            return self.get(path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def stream(self, path: str, query: list[tuple[str, str]], timeout: float) -> Iterator[bytes]:
         """The lines of a streamed answer (a watch), as they arrive; ends when the server
         closes the stream. A dropped connection raises ApiError(0, ...)."""

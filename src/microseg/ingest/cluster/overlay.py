@@ -15,7 +15,7 @@ from typing import Any
 from microseg.errors import Diagnostic
 from microseg.ingest.assumed import with_namespace
 from microseg.ingest.cluster.reading import ClusterRead
-from microseg.ingest.documents import Document, read_paths
+from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
 
 __all__ = ["object_key", "overlay_documents"]
 
@@ -31,11 +31,14 @@ def object_key(data: dict[str, Any]) -> ObjectKey:
 
 
 def overlay_documents(
-    read: ClusterRead, paths: list[str], namespace: str = "default"
+    read: ClusterRead,
+    paths: list[str],
+    namespace: str = "default",
+    max_input_bytes: int = MAX_INPUT_BYTES,
 ) -> Iterator[Document | Diagnostic]:
     extra: dict[ObjectKey, Document] = {}
     notes: list[Diagnostic] = []
-    for item in read_paths(paths):
+    for item in read_paths(paths, max_input_bytes):
         if isinstance(item, Diagnostic):
             notes.append(item)
             continue

@@ -1,0 +1,54 @@
+"""The fuzz oracle finds what it is there to find: a raw escape in any output, a Markdown
+row with a cell too many, CSV rows of unequal width, JSON that does not parse, DOT or
+JUnit that is not well-formed, a traceback, an exit code outside 0-2, an exit 2 without
+an error line, the out-of-memory line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fuzz.cases import Case
+from tests.fuzz.oracle import DOT, judge
+
+
+def _case(fmt: str) -> Case:
+    return Case("t", ["connectivity", "{in}", "-o", fmt], {}, fmt, [])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "code", "out", "err", "kind"),
+    [
+        ("txt", 0, "a => b : All Connections\n", "", "ok"),
+        ("txt", 0, "a\x1b[2J => b : x\n", "", "crash"),
+        ("txt", 0, "a => b : x\n", "warning: \u202eevil\n", "crash"),
+        ("txt", 0, "a => b : x\n", "Traceback (most recent call last):\n", "crash"),
+        ("txt", 3, "", "", "crash"),
+        ("txt", 2, "", "nothing useful\n", "crash"),
+        ("txt", 2, "", "f.yaml:3: error[MS102]: spec: bad\n", "rejected"),
+        ("txt", 2, "", "error: out of memory: the input is too large\n", "memory"),
+        ("md", 0, "| src | dst | conn |\n|-----|-----|------|\n| a | b\\|c | x |\n", "", "ok"),
+        ("md", 0, "| src | dst | conn |\n|-----|-----|------|\n| a | b|c | x |\n", "", "crash"),
+        ("csv", 0, "src,dst,conn\na,b,c\n", "", "ok"),
+        ("csv", 0, "src,dst,conn\na,b\n", "", "crash"),
+        ("json", 0, '{"kind": "X"}', "", "ok"),
+        ("json", 0, '{"kind": "X"', "", "crash"),
+        ("junit", 1, "<testsuites><testsuite/></testsuites>", "", "ok"),
+        ("junit", 1, "<testsuites><testsuite></testsuites>", "", "crash"),
+        ("sarif", 1, '{"version": "2.1.0", "runs": []}', "", "ok"),
+    ],
+)
+def test_judged_as(fmt: str, code: int, out: str, err: str, kind: str) -> None:
+    outcome = judge(_case(fmt), code, out.encode(), err.encode(), 0.1)
+    assert outcome.kind == kind, outcome.detail
+
+
+def test_output_that_is_not_utf8_is_a_crash() -> None:
+    assert judge(_case("txt"), 0, b"\xff\n", b"", 0.1).kind == "crash"
+
+
+@pytest.mark.skipif(DOT is None, reason="Graphviz is not installed")
+def test_dot_goes_through_graphviz() -> None:
+    good = 'digraph microseg {\n  "a" -> "b" [label="x"];\n}\n'
+    bad = 'digraph microseg {\n  "a" -> "b [label="x"];\n}\n'
+    assert judge(_case("dot"), 0, good.encode(), b"", 0.1).kind == "ok"
+    assert judge(_case("dot"), 0, bad.encode(), b"", 0.1).kind == "crash"
