@@ -139,7 +139,8 @@ def test_sarif(policies: Path) -> None:
     doc = json.loads(out)
     assert doc["version"] == "2.1.0"
     run = doc["runs"][0]
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [f"ML00{i}" for i in range(1, 7)]
+    ids = [f"ML00{i}" for i in range(1, 7)] + [f"ML01{i}" for i in range(4)]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ids
     first = run["results"][0]
     assert first["ruleId"] == "ML001"
     assert first["level"] == "warning"

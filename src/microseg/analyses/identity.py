@@ -13,6 +13,12 @@ Findings and the documents behind them:
   (a typo, or an account that no longer exists).
 - `plaintext-caller`: a workload outside the mesh that NetworkPolicy lets reach an in-mesh
   workload on a port the mesh rejects for it (STRICT mTLS): the call will fail.
+- `spiffe-mismatch`, `shared-cloud-identity`, `inactive-cloud-identity`: identity sources
+  beside the meshes (analyses/identity_sources.py).
+
+Linkerd's workloads (https://linkerd.io/2/reference/authorization-policy/) show their
+identity `<sa>.<ns>.serviceaccount.identity.<control plane ns>.<trust domain>`, their
+default inbound policy and where it comes from, and the identities Linkerd lets call them.
 """
 
 from __future__ import annotations
@@ -22,9 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from microseg.analyses.identity_sources import (
+    CloudIdentity,
+    SpireId,
+    cloud_identities,
+    spire_ids,
+)
 from microseg.engine import (
     Connectivity,
     Layer,
+    LinkerdIndex,
     applies_to,
     effective_mode,
     istio_match,
@@ -56,6 +69,10 @@ class IdentityRow:
     callers: tuple[str, ...]
     """Principals the mesh lets call it on some TCP port, and `plaintext` for callers
     outside the mesh; `("*",)` when every source may."""
+    mesh_identity: str = ""
+    """The identity its mesh gives it: Istio's SPIFFE ID, Linkerd's identity; "" outside."""
+    spire: tuple[SpireId, ...] = ()
+    cloud: tuple[CloudIdentity, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +120,12 @@ def _callers(conn: Connectivity, tcp: npt.NDArray[np.bool_]) -> list[tuple[str, 
     td = conn.cluster.mesh.trust_domain
     reps = conn.classes.reps
     modes = conn.mesh.modes
-    plain_cols = np.array(
-        [m is MeshMode.NONE for m in modes] + [True] * (conn.mesh.allow.shape[1] - c),
-        dtype=np.bool_,
-    )
+    linkerd = LinkerdIndex(conn.cluster) if MeshMode.LINKERD in modes else None
+    extra = [True] * (conn.mesh.allow.shape[1] - c)
+    # Who is a plaintext caller depends on the destination's mesh: to Istio, any source
+    # outside Istio; to Linkerd, any source outside Linkerd.
+    plain_istio = np.array([not m.istio for m in modes] + extra, dtype=np.bool_)
+    plain_linkerd = np.array([m is not MeshMode.LINKERD for m in modes] + extra, dtype=np.bool_)
     reached: npt.NDArray[np.bool_] = np.asarray(conn.mesh.allow[:, :, tcp].any(axis=2))
     out: list[tuple[str, ...]] = []
     for d in range(c):
@@ -114,9 +133,12 @@ def _callers(conn: Connectivity, tcp: npt.NDArray[np.bool_]) -> list[tuple[str, 
         if row.all():
             out.append(("*",))
             continue
+        plain_cols = plain_linkerd if modes[d] is MeshMode.LINKERD else plain_istio
         names = sorted(
             {
-                principal(td, reps[s].namespace, reps[s].service_account)
+                linkerd.identity(reps[s])
+                if linkerd is not None and modes[d] is MeshMode.LINKERD
+                else principal(td, reps[s].namespace, reps[s].service_account)
                 for s in np.flatnonzero(row[:c])
                 if not plain_cols[s]
             }
@@ -130,6 +152,11 @@ def _callers(conn: Connectivity, tcp: npt.NDArray[np.bool_]) -> list[tuple[str, 
 def _mtls(conn: Connectivity, pod: Pod, mode: MeshMode) -> tuple[str, MtlsMode, list[int]]:
     if mode is MeshMode.NONE:
         return "-", MtlsMode.UNSET, []
+    if mode is MeshMode.LINKERD:
+        # Linkerd's mTLS is always on between its proxies; what plaintext gets is the
+        # default inbound policy's (or a Server's) business.
+        policy, source = LinkerdIndex(conn.cluster).default_of(pod)
+        return f"default {policy.value} ({source})", MtlsMode.UNSET, []
     base, _ = mode_source(conn.cluster, pod, 0, mode)
     ports = sorted({p for pa in conn.cluster.peer_authentications for p, _ in pa.port_modes})
     extra = []
@@ -151,29 +178,40 @@ def identity_report(conn: Connectivity, expect_strict: tuple[str, ...] = ()) -> 
         first_pod.setdefault(p.workload, k)
     tcp = np.array([p is Protocol.TCP for p, _, _ in conn.ports.atoms], dtype=np.bool_)
     callers = _callers(conn, tcp)
+    linkerd = LinkerdIndex(cluster) if cluster.has_linkerd else None
     for w in cluster.workloads:
         index = first_pod.get(w.key)
         if index is None:
             continue
         pod = cluster.pods[index]
-        mode = pod_mesh_mode(cluster, pod)
+        klass = int(conn.classes.pod_class[index])
+        mode = conn.mesh.modes[klass] if conn.mesh is not None else pod_mesh_mode(cluster, pod)
         policies = (
             [p for p in cluster.authorization_policies if applies_to(cluster, p, pod)]
-            if mode is not MeshMode.NONE
+            if mode.istio
             else []
         )
         text, base, _ = _mtls(conn, pod, mode)
+        spiffe = spiffe_id(td, pod.namespace, pod.service_account)
+        mesh_identity = ""
+        if mode.istio:
+            mesh_identity = spiffe
+        elif mode is MeshMode.LINKERD and linkerd is not None:
+            mesh_identity = linkerd.identity(pod)
         rows.append(
             IdentityRow(
                 str(w.key),
                 pod.service_account,
-                spiffe_id(td, pod.namespace, pod.service_account),
+                spiffe,
                 mode,
                 text,
-                callers[int(conn.classes.pod_class[index])] if mode is not MeshMode.NONE else (),
+                callers[klass] if mode is not MeshMode.NONE else (),
+                mesh_identity,
+                spire_ids(cluster, pod),
+                cloud_identities(cluster, pod),
             )
         )
-        if mode is MeshMode.NONE or base is MtlsMode.STRICT:
+        if not mode.istio or base is MtlsMode.STRICT:
             continue
         why = ""
         if pod.namespace in expect_strict:
@@ -198,7 +236,51 @@ def identity_report(conn: Connectivity, expect_strict: tuple[str, ...] = ()) -> 
             )
     findings += _rule_findings(conn)
     findings += _plaintext_callers(conn)
+    findings += _source_findings(rows)
     return IdentityReport(tuple(rows), tuple(findings), td)
+
+
+def _source_findings(rows: list[IdentityRow]) -> list[Finding]:
+    """SPIRE IDs that are not what Istio expects; cloud identities shared across namespaces
+    or bound where the pod cannot use them (analyses/identity_sources.py)."""
+    out: list[Finding] = []
+    users: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        for sid in r.spire:
+            if r.mesh.istio and sid.exact and sid.spiffe_id != r.spiffe_id:
+                out.append(
+                    Finding(
+                        "spiffe-mismatch",
+                        r.workload,
+                        f"SPIRE registers {sid.spiffe_id} (ClusterSPIFFEID {sid.source}), "
+                        f"but Istio authorizes it as {r.spiffe_id}",
+                    )
+                )
+        for cloud in r.cloud:
+            if not cloud.active:
+                out.append(
+                    Finding(
+                        "inactive-cloud-identity",
+                        r.workload,
+                        f"service account {r.service_account} is bound to {cloud.provider} "
+                        f"{cloud.value}, but the pods lack the label "
+                        'azure.workload.identity/use: "true"; they get no token',
+                    )
+                )
+                continue
+            users.setdefault((cloud.provider, cloud.value), set()).add(r.workload)
+    for (provider, value), workloads in sorted(users.items()):
+        namespaces = sorted({w.split("/", 1)[0] for w in workloads})
+        if len(namespaces) > 1:
+            out.append(
+                Finding(
+                    "shared-cloud-identity",
+                    f"{provider}:{value}",
+                    f"bound to workloads of {len(namespaces)} namespaces "
+                    f"({', '.join(sorted(workloads))}): one cloud identity joins them",
+                )
+            )
+    return out
 
 
 def _rule_findings(conn: Connectivity) -> list[Finding]:
@@ -248,7 +330,8 @@ def _plaintext_callers(conn: Connectivity) -> list[Finding]:
     net = conn.with_layer(Layer.NETWORK).pod_to_pod()
     mesh = conn.mesh.allow[:, :c, :].transpose(1, 0, 2)
     modes = conn.mesh.modes
-    outside = np.array([m is MeshMode.NONE for m in modes], dtype=np.bool_)
+    # Istio's STRICT mode only: Linkerd pods are plaintext callers to Istio's.
+    outside = np.array([not m.istio for m in modes], dtype=np.bool_)
     inside = ~outside
     # [dst class, atom]: the effective mode there is STRICT. A port no PeerAuthentication
     # names takes its policies' own mode (port 0 stands for it); the named ones are atoms

@@ -9,6 +9,7 @@
 | ML005 | shadowed-admin-rule    | earlier admin/baseline rules decide everything the rule matches|
 |       |                        | (with Calico objects: earlier rules and tiers, lint_calico.py)|
 | ML006 | named-port-unresolved  | no pod the rule applies to has a container port of that name  |
+| ML010-ML013 | Linkerd's Servers and authorizations (lint_linkerd.py)              |
 
 Redundancy is the definition itself, decided exactly (lint_redundancy.py): "connectivity"
 is every allowed (protocol, port) between two endpoints, and between an endpoint and every
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from microseg.analyses.lint_linkerd import linkerd_findings
 from microseg.analyses.lint_redundancy import OPEN, UNIQUE, Effects, PolicyKey, RuleKey, analyse
 from microseg.analyses.lint_tables import DirectionContext, Mask, port_block
 from microseg.engine import Connectivity
@@ -63,6 +65,10 @@ CODES: dict[str, tuple[str, Severity]] = {
     "ML004": ("peer-matches-nothing", Severity.NOTICE),
     "ML005": ("shadowed-admin-rule", Severity.WARNING),
     "ML006": ("named-port-unresolved", Severity.WARNING),
+    "ML010": ("linkerd-server-no-pod", Severity.NOTICE),
+    "ML011": ("linkerd-unused-authorization", Severity.WARNING),
+    "ML012": ("linkerd-admits-everyone", Severity.WARNING),
+    "ML013": ("linkerd-probe-unrouted", Severity.WARNING),
 }
 
 
@@ -375,6 +381,8 @@ def lint(conn: Connectivity) -> LintReport:
         linter.netpol(i, p)
     for i, ap in enumerate(conn.cluster.admin_policies):
         linter.admin(i, ap)
+    for code, message, subject, origin, path in linkerd_findings(conn):
+        linter.out.append(Finding(code, message, subject, origin, path))
     findings = sorted(
         linter.out,
         key=lambda f: (f.origin.file, f.origin.line or 0, f.field, f.code),
@@ -382,6 +390,8 @@ def lint(conn: Connectivity) -> LintReport:
     rules = sum(len(p.ingress) + len(p.egress) for p in conn.cluster.policies)
     rules += sum(len(p.ingress) + len(p.egress) for p in conn.cluster.admin_policies)
     policies = len(conn.cluster.policies) + len(conn.cluster.admin_policies)
+    lk = conn.cluster.linkerd
+    policies += len(lk.servers) + len(lk.server_authorizations) + len(lk.authorization_policies)
     return LintReport(tuple(findings), policies, rules)
 
 

@@ -104,8 +104,9 @@ LayerOpt = Annotated[
     typer.Option(
         "--layer",
         parser=choice("--layer", LayerChoice),
-        help="network (NetworkPolicy tiers), mesh (Istio mTLS and AuthorizationPolicy) or both "
-        "(default: both when the input has Istio security resources, else network).",
+        help="network (NetworkPolicy tiers), mesh (Istio mTLS and AuthorizationPolicy, Linkerd "
+        "Servers and authorizations) or both (default: both when the input has Istio security "
+        "resources or Linkerd policy or injection, else network).",
         show_default=False,
     ),
 ]

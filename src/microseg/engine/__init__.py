@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from microseg.engine.index.packed import Bits, full_word, n_words, pack, unpack
     from microseg.engine.index.rules import RuleCompiler
     from microseg.engine.index.tables import DirectionTable
+    from microseg.engine.mesh.linkerd_match import (
+        Authz,
+        LinkerdIndex,
+        PortPolicy,
+        identity_matches,
+    )
     from microseg.engine.mesh.match import (
         applies_to,
         effective_mode,
@@ -95,6 +101,7 @@ __all__ = [
     "DENY",
     "INGRESS_CONTROLLER_NAME",
     "NO_MATCH",
+    "Authz",
     "Bits",
     "CalicoPolicyFact",
     "CalicoRuleFact",
@@ -108,6 +115,7 @@ __all__ = [
     "HostNetwork",
     "IPAtoms",
     "Layer",
+    "LinkerdIndex",
     "MeshCause",
     "MeshDetail",
     "MeshVerdict",
@@ -117,6 +125,7 @@ __all__ = [
     "PairConditions",
     "PolicyKind",
     "PortAtoms",
+    "PortPolicy",
     "RuleCompiler",
     "Step",
     "StepKind",
@@ -135,6 +144,7 @@ __all__ = [
     "from_external_block",
     "full_word",
     "hands_down",
+    "identity_matches",
     "incoming_block",
     "inert_mesh_policies",
     "istio_match",
@@ -158,6 +168,7 @@ __all__ = [
 # engine options the CLI reads, say) no longer loads every other one, and numpy with them.
 _HOME = {
     "ALLOW": "microseg.engine.combine",
+    "Authz": "microseg.engine.mesh.linkerd_match",
     "Bits": "microseg.engine.index.packed",
     "CODE_OF": "microseg.engine.combine",
     "CalicoPolicyFact": "microseg.engine.views.calico_lint",
@@ -174,6 +185,7 @@ _HOME = {
     "INGRESS_CONTROLLER_NAME": "microseg.engine.views.workload",
     "IPAtoms": "microseg.engine.index.atoms",
     "Layer": "microseg.engine.query",
+    "LinkerdIndex": "microseg.engine.mesh.linkerd_match",
     "MeshCause": "microseg.engine.query",
     "MeshDetail": "microseg.engine.query",
     "MeshVerdict": "microseg.engine.query",
@@ -184,6 +196,7 @@ _HOME = {
     "PairConditions": "microseg.engine.views.edge_conditions",
     "PolicyKind": "microseg.engine.query",
     "PortAtoms": "microseg.engine.index.atoms",
+    "PortPolicy": "microseg.engine.mesh.linkerd_match",
     "RuleCompiler": "microseg.engine.index.rules",
     "Step": "microseg.engine.query",
     "StepKind": "microseg.engine.query",
@@ -202,6 +215,7 @@ _HOME = {
     "from_external_block": "microseg.engine.views.blocks",
     "full_word": "microseg.engine.index.packed",
     "hands_down": "microseg.engine.combine",
+    "identity_matches": "microseg.engine.mesh.linkerd_match",
     "incoming_block": "microseg.engine.views.blocks",
     "inert_mesh_policies": "microseg.engine.mesh.match",
     "istio_match": "microseg.engine.mesh.match",

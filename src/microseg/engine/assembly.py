@@ -23,7 +23,12 @@ from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.networks import NetworkIsolation
 from microseg.engine.index.rules import RuleCompiler, node_addresses
 from microseg.engine.index.tables import DirectionTable, build_table
-from microseg.engine.mesh.table import MeshTable, mesh_ip_sets, mesh_port_ranges
+from microseg.engine.mesh.table import (
+    MeshTable,
+    mesh_ip_sets,
+    mesh_port_ranges,
+    mesh_quiet_ip_sets,
+)
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
 from microseg.engine.query import Layer
 from microseg.model.admin import AdminRule, AdminTier
@@ -79,7 +84,8 @@ def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Proto
     return out
 
 
-def _ip_sets(cluster: Cluster) -> list[IPSet]:
+def _ip_sets(cluster: Cluster) -> tuple[list[IPSet], list[IPSet]]:
+    """Address sets that cut atoms, and the mesh's quiet ones (mesh_ip_sets)."""
     out: list[IPSet] = []
     for rule in _all_rules(cluster):
         for peer in rule.peers or ():
@@ -87,11 +93,21 @@ def _ip_sets(cluster: Cluster) -> list[IPSet]:
                 out.append(peer.addresses)
             elif isinstance(peer, NodePeer):
                 out.append(node_addresses(cluster.nodes, peer))
+    quiet: list[IPSet] = []
     if cluster.has_mesh:
         out += mesh_ip_sets(cluster)
+        quiet = mesh_quiet_ip_sets(cluster)
     if cluster.has_calico:
         out += calico_ip_sets(cluster)
-    return out
+    return out, quiet
+
+
+def _ip_atoms(cluster: Cluster) -> IPAtoms:
+    sets, quiet = _ip_sets(cluster)
+    ips = IPAtoms.build(sets + quiet)
+    if quiet:
+        ips = replace(ips, show_v6=any(s.v6 for s in sets))
+    return ips
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +168,7 @@ class Index:
         classes = EndpointClasses.build(cluster, options, controller=exposed)
         universe = tuple(Protocol) if cluster.has_calico else BASE_PROTOCOLS
         ports = PortAtoms.build(_port_ranges(cluster, classes), universe)
-        ips = IPAtoms.build(_ip_sets(cluster))
+        ips = _ip_atoms(cluster)
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
         mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
         calico = None

@@ -105,6 +105,8 @@ class StepKind(StrEnum):
     MTLS = "mTLS"
     AUTHZ = "AuthZ"
     MESH = "mesh"
+    SERVER = "Server"
+    """Linkerd: the Server (or default policy) that governs the port."""
 
 
 class PolicyKind(StrEnum):
@@ -115,6 +117,7 @@ class PolicyKind(StrEnum):
     BANP = "BANP"
     CNP = "CNP"
     AUTHZ = "AuthZ"
+    LINKERD = "Linkerd"
     GNP = "GNP"
     CALICO_NP = "CalicoNP"
     SNP = "SNP"
@@ -150,6 +153,17 @@ class MeshCause(StrEnum):
     SNIFFED = "sniffed"
     """No Service declares the port's protocol: the sidecar detects it, and what is
     allowed only to HTTP traffic is conditional on the traffic being HTTP."""
+    LINKERD_SERVER = "linkerd-server"
+    """Linkerd: the Server `server` governs the port (`protocol`, `mode` its accessPolicy),
+    or, `server` empty, the default policy `mode`, set by `scope` (pod, namespace, cluster)."""
+    LINKERD_SKIPPED = "linkerd-skipped"
+    """Linkerd: the port is in skip-inbound-ports; traffic bypasses the proxy."""
+    LINKERD_AUTHZ = "linkerd-authz"
+    """Linkerd: an authorization of kind `authz` admits the client (`principal` its identity,
+    None when unauthenticated; `network` when it names networks), on every request, or on
+    the routes in `conditions` (route-level authorizations and the probe route)."""
+    LINKERD_DENIED = "linkerd-denied"
+    """Linkerd: no authorization admits the client; `policies` lists those that apply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,13 @@ class MeshDetail:
     conditions: tuple[str, ...] = ()
     provider: str = ""
     policies: tuple[str, ...] = ()
+    server: str = ""
+    """Linkerd: the Server's `ns/name`."""
+    authz: str = ""
+    """Linkerd: the kind of authorization (AuthorizationPolicy, ServerAuthorization,
+    default, accessPolicy, probe)."""
+    network: str = ""
+    """Linkerd: the networks an authorization admits clients from, when not every network."""
 
 
 _MESH_KIND = {
@@ -173,6 +194,10 @@ _MESH_KIND = {
     MeshCause.DENY_WHEN: StepKind.AUTHZ,
     MeshCause.EXT_AUTHZ: StepKind.AUTHZ,
     MeshCause.NO_ALLOW_MATCH: StepKind.AUTHZ,
+    MeshCause.LINKERD_SERVER: StepKind.SERVER,
+    MeshCause.LINKERD_SKIPPED: StepKind.SERVER,
+    MeshCause.LINKERD_AUTHZ: StepKind.AUTHZ,
+    MeshCause.LINKERD_DENIED: StepKind.AUTHZ,
 }
 
 

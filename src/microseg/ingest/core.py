@@ -9,8 +9,11 @@ import re
 from typing import Any
 
 from microseg.ingest.documents import Document, FieldPath
+from microseg.ingest.linkerd_pods import kept_annotations
 from microseg.ingest.validation import FieldError, get_typed, ip_address
+from microseg.model.identity import CLOUD_ANNOTATIONS
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LINKERD_ANNOTATIONS
 from microseg.model.netpol import port_name_error
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,
@@ -58,8 +61,14 @@ def parse_service_account(doc: Document) -> ServiceAccount:
     ):
         raise _bad(("metadata", "labels"), "expected a mapping of labels")
     automount = get_typed(doc.data, ("automountServiceAccountToken",), bool, None, _CODE)
+    cloud = kept_annotations(meta, CLOUD_ANNOTATIONS)
     return ServiceAccount(
-        str(namespace), meta["name"], doc.origin(), FrozenLabels(labels), automount
+        str(namespace),
+        meta["name"],
+        doc.origin(),
+        FrozenLabels(labels),
+        automount,
+        annotations=cloud,
     )
 
 
@@ -100,7 +109,8 @@ def parse_namespace(doc: Document) -> Namespace:
             raise _bad(("metadata", "labels", str(k)), err)
     # The API server sets kubernetes.io/metadata.name on every namespace.
     labels = {**raw_labels, NAMESPACE_NAME_LABEL: name}
-    return Namespace(name, FrozenLabels(labels), doc.origin())
+    linkerd = kept_annotations(meta, LINKERD_ANNOTATIONS)
+    return Namespace(name, FrozenLabels(labels), doc.origin(), annotations=linkerd)
 
 
 def _typed(raw: dict[str, Any], path: FieldPath, key: str, kind: type, default: Any) -> Any:

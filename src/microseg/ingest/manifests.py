@@ -13,6 +13,7 @@ from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_na
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
 from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
 from microseg.ingest.exposure import parse_ingress, parse_route
+from microseg.ingest.linkerd_pods import mesh_notes
 from microseg.ingest.names import name_warnings
 from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import FieldError, field_diagnostic
@@ -21,7 +22,9 @@ from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.calico import CalicoConfig
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
+from microseg.model.identity import ClusterSPIFFEID
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks, UserDefinedNetwork
@@ -38,6 +41,7 @@ from microseg.model.rbac import Binding, Rbac, Role
 
 if TYPE_CHECKING:
     from microseg.ingest.calico import CalicoBuilder
+    from microseg.ingest.linkerd import LinkerdReader
 
 __all__ = ["ClusterBuilder", "load", "load_documents"]
 
@@ -47,6 +51,15 @@ _ISTIO_KINDS = ("PeerAuthentication", "AuthorizationPolicy")
 _NETWORK_KINDS = ("UserDefinedNetwork", "ClusterUserDefinedNetwork")
 # ingest/rbac.py RBAC_KINDS (read for `microseg audit`), likewise.
 _RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+# ingest/linkerd.py LINKERD_KINDS, likewise.
+_LINKERD_KINDS = (
+    "Server",
+    "ServerAuthorization",
+    "AuthorizationPolicy",
+    "MeshTLSAuthentication",
+    "NetworkAuthentication",
+    "HTTPRoute",
+)
 
 
 def _clash(policy: AdminPolicy, other: AdminPolicy) -> tuple[str, bool]:
@@ -89,6 +102,9 @@ class ClusterBuilder:
     workloads: WorkloadBuilder = field(default_factory=WorkloadBuilder)
     networks: list[UserDefinedNetwork] = field(default_factory=list)
     rbac: dict[tuple[str, str, str], Role | Binding] = field(default_factory=dict)
+    linkerd: LinkerdReader | None = None
+    spiffe_ids: list[ClusterSPIFFEID] = field(default_factory=list)
+    linkerd_config: Document | None = None
     netpol_memo: PolicyMemo = field(default_factory=PolicyMemo)
     skipped: Counter[str] = field(default_factory=Counter)
     _first_skipped: dict[str, Origin] = field(default_factory=dict)
@@ -248,10 +264,43 @@ class ClusterBuilder:
             return
         self.mesh[key] = obj
 
+    def _add_linkerd(self, doc: Document) -> None:
+        # Imported here, as Istio's: most inputs have no Linkerd objects.
+        if self.linkerd is None:
+            from microseg.ingest.linkerd import LinkerdReader
+
+            self.linkerd = LinkerdReader()
+        if not self.linkerd.add(doc):
+            kind = str(doc.data["kind"])
+            self.skipped[kind] += 1  # a Gateway's route, not Linkerd's inbound policy
+            self._first_skipped.setdefault(kind, doc.origin())
+
+    def _add_config_map(self, doc: Document) -> None:
+        """Only Linkerd's `linkerd-config` is read; other ConfigMaps are skipped as before."""
+        meta = doc.data.get("metadata") or {}
+        if not isinstance(meta, dict) or meta.get("name") != "linkerd-config":
+            self.skipped["ConfigMap"] += 1
+            self._first_skipped.setdefault("ConfigMap", doc.origin())
+            return
+        self.linkerd_config = doc
+
+    def _add_spiffe_id(self, doc: Document) -> None:
+        from microseg.ingest.spire import parse_cluster_spiffe_id
+
+        obj, notes = parse_cluster_spiffe_id(doc)
+        self.diagnostics.extend(notes)
+        if obj is None:
+            return
+        if any(o.name == obj.name for o in self.spiffe_ids):
+            message = f"two ClusterSPIFFEID objects named {obj.name}"
+            self._located(doc, FieldError("MS197", ("metadata", "name"), message))
+            return
+        self.spiffe_ids.append(obj)
+
     def _account_notes(self, workloads: list[Workload]) -> list[Diagnostic]:
         """A workload running as a ServiceAccount the input does not declare (only checked
         when the input declares accounts or has mesh resources, where identity matters)."""
-        if not self.accounts and not self.mesh:
+        if not self.accounts and not self.mesh and self.linkerd is None:
             return []
         known = {(a.namespace, a.name) for a in self.accounts}
         return [
@@ -326,7 +375,9 @@ class ClusterBuilder:
             # `kubectl apply` of both files would settle by the later one, so the later one
             # wins here too, with a warning: the namespace's selection (its policies, its
             # primary network) follows its labels, and the reader should know which.
-            same = earlier.labels == namespace.labels
+            same = (
+                earlier.labels == namespace.labels and earlier.annotations == namespace.annotations
+            )
             where = f"first at {earlier.origin.location()}"
             self.diagnostics.append(
                 Diagnostic(
@@ -426,6 +477,18 @@ class ClusterBuilder:
         diagnostics += self._account_notes(workloads)
         networks, network_notes = self._resolve_networks()
         diagnostics += network_notes
+        linkerd = self.linkerd.build() if self.linkerd is not None else LinkerdPolicies()
+        if self.linkerd is not None:
+            from microseg.ingest.linkerd import server_overlaps
+
+            diagnostics += self.linkerd.diagnostics
+            diagnostics += server_overlaps(linkerd, pods)
+        if self.linkerd_config is not None:
+            from microseg.ingest.linkerd_config import apply_linkerd_config
+
+            linkerd, config_notes = apply_linkerd_config(self.linkerd_config, linkerd)
+            diagnostics += config_notes
+        diagnostics += mesh_notes(list(self.namespaces.values()), pods)
         for kind, count in sorted(self.skipped.items()):
             diagnostics.append(
                 Diagnostic(
@@ -479,6 +542,8 @@ class ClusterBuilder:
             ),
             networks=networks,
             rbac=self._rbac(),
+            linkerd=linkerd,
+            spiffe_ids=tuple(self.spiffe_ids),
             calico=calico,
             diagnostics=tuple(diagnostics),
         )
@@ -515,6 +580,13 @@ _READERS: dict[tuple[str, str], Reader] = {
     **{("security.istio.io", kind): ClusterBuilder._add_istio for kind in _ISTIO_KINDS},
     **{("k8s.ovn.org", kind): ClusterBuilder._add_network for kind in _NETWORK_KINDS},
     **{("rbac.authorization.k8s.io", kind): ClusterBuilder._add_rbac for kind in _RBAC_KINDS},
+    **{("policy.linkerd.io", kind): ClusterBuilder._add_linkerd for kind in _LINKERD_KINDS},
+    **{
+        ("gateway.networking.k8s.io", kind): ClusterBuilder._add_linkerd
+        for kind in ("HTTPRoute", "GRPCRoute")
+    },
+    ("spire.spiffe.io", "ClusterSPIFFEID"): ClusterBuilder._add_spiffe_id,
+    ("", "ConfigMap"): ClusterBuilder._add_config_map,
 }
 
 # Kinds read whatever their group, as before groups were checked: no other API reuses

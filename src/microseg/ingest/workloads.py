@@ -20,8 +20,10 @@ from typing import Any
 
 from microseg.errors import Diagnostic, Severity
 from microseg.ingest.documents import Document, FieldPath
+from microseg.ingest.linkerd_pods import linkerd_facts
 from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address, shown
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LinkerdPod
 from microseg.model.objects import ContainerPort, Pod, Probe, Workload, WorkloadKey
 from microseg.model.selectors import (
     LabelSelector,
@@ -319,6 +321,7 @@ class WorkloadBuilder:
     _owner_cache: dict[tuple[str, tuple[str, str], str | None], WorkloadKey] = field(
         default_factory=dict
     )
+    _linkerd_cache: dict[LinkerdPod, LinkerdPod] = field(default_factory=dict)
 
     def _bad(self, doc: Document, bad: FieldError) -> None:
         self.diagnostics.append(field_diagnostic(doc, bad))
@@ -426,7 +429,9 @@ class WorkloadBuilder:
         host_network = spec.get("hostNetwork", False) is True
         annotations = get_typed(data, (*spec_path[:-1], "metadata", "annotations"), dict, {}, _CODE)
         inject = annotations.get("sidecar.istio.io/inject")
+        linkerd = linkerd_facts(spec, annotations, self._linkerd_cache)
         return Pod(
+            linkerd=linkerd,
             injected=_has_sidecar(spec, annotations),
             namespace=namespace,
             name=name,

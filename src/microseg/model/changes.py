@@ -242,6 +242,7 @@ def _delete_namespace(cluster: Cluster, name: str) -> Cluster:
         authorization_policies=tuple(
             p for p in cluster.authorization_policies if p.namespace != name
         ),
+        linkerd=cluster.linkerd.without_namespace(name),
         calico=replace(
             cluster.calico,
             policies=tuple(p for p in cluster.calico.policies if p.namespace != name),

@@ -8,6 +8,8 @@ from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.calico import CalicoConfig
 from microseg.model.exposure import Ingress, Route
+from microseg.model.identity import ClusterSPIFFEID
+from microseg.model.linkerd import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks
@@ -36,6 +38,10 @@ class Cluster:
     """OVN-Kubernetes user-defined networks and each namespace's primary network."""
     rbac: Rbac = field(default_factory=Rbac)
     """Roles, ClusterRoles and their bindings (read by `microseg audit`)."""
+    linkerd: LinkerdPolicies = field(default_factory=LinkerdPolicies)
+    """Linkerd's policy objects and installation settings (model/linkerd.py)."""
+    spiffe_ids: tuple[ClusterSPIFFEID, ...] = ()
+    """SPIRE ClusterSPIFFEIDs (model/identity.py)."""
     calico: CalicoConfig = field(default_factory=CalicoConfig)
     """Calico tiers, policies, network sets, host endpoints and profiles (model/calico.py)."""
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
@@ -52,9 +58,26 @@ class Cluster:
         return self.calico.present
 
     @property
-    def has_mesh(self) -> bool:
-        """Whether the input has Istio security resources (the mesh layer is then evaluated)."""
+    def has_istio(self) -> bool:
+        """Whether the input has Istio security resources."""
         return bool(self.peer_authentications or self.authorization_policies)
+
+    @property
+    def has_linkerd(self) -> bool:
+        """Whether the input has Linkerd policy resources, or pods or namespaces that say
+        they are in Linkerd's mesh (`linkerd.io/inject`, an injected proxy)."""
+        if self.linkerd.has_objects or self.linkerd.configured:
+            return True
+        if any("linkerd.io/inject" in ns.annotations for ns in self.namespaces):
+            return True
+        return any(
+            p.linkerd is not None and (p.linkerd.inject or p.linkerd.injected) for p in self.pods
+        )
+
+    @property
+    def has_mesh(self) -> bool:
+        """Whether a mesh layer is evaluated: Istio security resources, or Linkerd's."""
+        return self.has_istio or self.has_linkerd
 
     def namespace(self, name: str) -> Namespace | None:
         for ns in self.namespaces:

@@ -54,6 +54,12 @@ class MeshMode(Enum):
     NONE = "none"
     SIDECAR = "sidecar"
     AMBIENT = "ambient"
+    LINKERD = "linkerd"
+    """Linkerd's proxy (model/linkerd.py); the others are Istio's."""
+
+    @property
+    def istio(self) -> bool:
+        return self in (MeshMode.SIDECAR, MeshMode.AMBIENT)
 
 
 @dataclass(frozen=True, slots=True)

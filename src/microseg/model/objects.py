@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Origin
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LinkerdPod
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import Protocol
 
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_NO_ANNOTATIONS = FrozenLabels()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,9 @@ class Namespace:
     labels: FrozenLabels
     origin: Origin = field(default=Origin(), compare=False)
     declared: bool = True
+    annotations: FrozenLabels = _NO_ANNOTATIONS
+    """The Linkerd annotations only (model/linkerd.py LINKERD_ANNOTATIONS): the injector
+    reads them for the pods it injects."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -99,6 +104,9 @@ class Pod:
     injected: bool = False
     """The pod already has an Istio sidecar: an `istio-proxy` container or the injector's
     annotations (engine/mesh/match.py, pod_mesh_mode)."""
+    linkerd: LinkerdPod | None = None
+    """Linkerd annotations, an injected proxy, HTTP probes (model/linkerd.py); None when the
+    pod has none of them."""
     profiles: tuple[str, ...] = ()
     """Calico profiles a WorkloadEndpoint (or a HostEndpoint) names; empty for a pod: Calico
     gives every Kubernetes pod kns.<namespace> and ksa.<namespace>.<serviceaccount>."""
@@ -152,3 +160,5 @@ class ServiceAccount:
     """What Calico's serviceAccountSelector and serviceAccounts.selector match."""
     automount_token: bool | None = None
     """`automountServiceAccountToken` (None: unset; a pod's own setting overrides it)."""
+    annotations: FrozenLabels = _NO_ANNOTATIONS
+    """The cloud identity annotations only (model/identity.py CLOUD_ANNOTATIONS)."""

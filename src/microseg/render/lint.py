@@ -21,6 +21,10 @@ DESCRIPTIONS = {
     "ML004": "A peer of a rule matches no pod, namespace or node of the input.",
     "ML005": "Earlier admin or baseline rules match first everything the rule matches.",
     "ML006": "A named port is not a container port of any pod the rule applies to.",
+    "ML010": "A Linkerd Server selects no pod port, or only pods outside Linkerd's mesh.",
+    "ML011": "A Linkerd authorization or authentication that no Server uses.",
+    "ML012": "A Linkerd authorization that admits every client, or every meshed identity.",
+    "ML013": "A Linkerd Server with routes on a port where pods have HTTP probes: kubelet gets no probe route.",
 }
 _ALONE = (
     "Each finding is about removing that one rule or policy alone; removing several at once "
@@ -63,8 +67,9 @@ def lint_text(report: LintReport) -> str:
             head = f"{f.severity.value}[{f.code}]"
             lines.append(f"  {line:>5}  {head:<16} {_subject(f)}")
             lines.append(f"         {f.name}: {f.message}")
-    lines.append("")
-    lines.append(_ALONE)
+    if any(f.code in ("ML001", "ML002") for f in report.findings):
+        lines.append("")
+        lines.append(_ALONE)
     return "\n".join(lines) + "\n"
 
 

@@ -21,9 +21,15 @@ import re
 from typing import Any
 
 from microseg.analyses.synth import Generated
-from microseg.analyses.synth.types import MANAGED_BY
+from microseg.analyses.synth.types import MANAGED_BY, LinkerdObject
 from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.calico import CalicoPolicy
+from microseg.model.linkerd import (
+    LinkerdAuthorizationPolicy,
+    LinkerdRef,
+    MeshTLSAuthentication,
+    Server,
+)
 from microseg.model.mesh import AuthorizationPolicy, Source
 from microseg.model.netpol import Direction, IPBlockPeer, NetworkPolicy, NodePeer, PodPeer, PortSpec
 from microseg.model.selectors import LabelSelector, Operator
@@ -226,7 +232,41 @@ _API = {
 }
 
 
+def _ref(r: LinkerdRef) -> dict[str, Any]:
+    out: dict[str, Any] = {"group": r.group} if r.group not in ("", "core") else {}
+    out |= {"kind": r.kind, "name": r.name}
+    if r.namespace:
+        out["namespace"] = r.namespace
+    return out
+
+
+def _linkerd(p: LinkerdObject) -> tuple[str, dict[str, Any]]:
+    """(apiVersion, spec) of a Linkerd object (https://linkerd.io/2/reference/authorization-policy/)."""
+    if isinstance(p, Server):
+        spec: dict[str, Any] = {"podSelector": selector(p.pod_selector), "port": p.port}
+        if p.protocol.value != "unknown":
+            spec["proxyProtocol"] = p.protocol.value
+        return "policy.linkerd.io/v1beta3", spec
+    if isinstance(p, LinkerdAuthorizationPolicy):
+        return "policy.linkerd.io/v1alpha1", {
+            "targetRef": _ref(p.target),
+            "requiredAuthenticationRefs": [_ref(r) for r in p.required],
+        }
+    if isinstance(p, MeshTLSAuthentication):
+        spec = {}
+        if p.identities:
+            spec["identities"] = list(p.identities)
+        if p.identity_refs:
+            spec["identityRefs"] = [_ref(r) for r in p.identity_refs]
+        return "policy.linkerd.io/v1alpha1", spec
+    nets = [
+        {"cidr": n.cidr, **({"except": list(n.excepts)} if n.excepts else {})} for n in p.networks
+    ]
+    return "policy.linkerd.io/v1alpha1", {"networks": nets}
+
+
 def manifest(g: Generated) -> dict[str, Any]:
+    api = _API.get(g.kind, "")
     if isinstance(g.policy, NetworkPolicy):
         spec = _network_policy(g.policy)
     elif isinstance(g.policy, AdminPolicy):
@@ -239,9 +279,11 @@ def manifest(g: Generated) -> dict[str, Any]:
             "metadata": meta,
             "spec": calico_spec(g.policy),
         }
-    else:
+    elif isinstance(g.policy, AuthorizationPolicy):
         spec = _authorization(g.policy)
-    return {"apiVersion": _API[g.kind], "kind": g.kind, "metadata": _metadata(g), "spec": spec}
+    else:
+        api, spec = _linkerd(g.policy)
+    return {"apiVersion": api, "kind": g.kind, "metadata": _metadata(g), "spec": spec}
 
 
 # -- the emitter ------------------------------------------------------------------------

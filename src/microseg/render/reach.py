@@ -23,6 +23,15 @@ from microseg.render.conns import condition_label, format_conditional, format_co
 from microseg.render.shape import envelope
 from microseg.render.steps import step_json, step_label, step_origin, tier_suffix
 
+LINKERD_CAUSES = frozenset(
+    (
+        MeshCause.LINKERD_SERVER,
+        MeshCause.LINKERD_SKIPPED,
+        MeshCause.LINKERD_AUTHZ,
+        MeshCause.LINKERD_DENIED,
+    )
+)
+
 __all__ = [
     "chains",
     "decision_json",
@@ -37,14 +46,16 @@ def _mesh_lines(d: Decision) -> list[str]:
     network steps and the mesh steps (`[NP ...] + [mTLS STRICT shop] + [AuthZ ...]`)."""
     head = f"  {'mesh':<7} {d.dst}: "
     if all(s.kind is StepKind.MESH for s in d.mesh):
-        return [head + "outside the Istio mesh; no mesh policy applies"]
+        return [head + "outside the mesh; no mesh policy applies"]
     if d.requested is not None:
         want = d.requested
     elif d.layer is Layer.BOTH:
         want = d.egress.allowed & d.ingress.allowed  # what the network lets reach the mesh
     else:
         want = ConnSet.all()
-    lines = [head + "Istio sidecar or ztunnel at the destination"]
+    linkerd = any(s.mesh is not None and s.mesh.cause in LINKERD_CAUSES for s in d.mesh)
+    proxy = "Linkerd's proxy" if linkerd else "Istio sidecar or ztunnel"
+    lines = [head + proxy + " at the destination"]
     for step in d.mesh:
         part = step.conns & want
         if part:

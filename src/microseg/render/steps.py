@@ -75,6 +75,8 @@ _MESH_EFFECT = {Verdict.ALLOW: "ALLOW", Verdict.DENY: "DENY", Verdict.PASS: "CUS
 def _mesh_label(step: Step) -> str:
     """`[mTLS STRICT shop]`, `[AuthZ shop/api-allow rule 0 ALLOW principal ...]`."""
     detail = mesh_detail_text(step.mesh) if step.mesh is not None else ""
+    if step.policy_kind is PolicyKind.LINKERD and step.mesh is not None:
+        return f"[AuthZ {step.mesh.authz} {step.policy} {step.effect.value.upper()} {detail}]"
     if step.kind is StepKind.AUTHZ and step.policy is not None:
         effect = _MESH_EFFECT.get(step.effect, step.effect.value)
         return f"[AuthZ {step.policy} rule {step.rule} {effect} {detail}]"
@@ -108,6 +110,10 @@ def mesh_detail_text(d: MeshDetail) -> str:
             return "protocol detected at run time: no Service port declares it"
         case MeshCause.NO_ALLOW_MATCH:
             return f"no ALLOW rule matches ({', '.join(d.policies)})"
+        case MeshCause.LINKERD_SERVER | MeshCause.LINKERD_SKIPPED | MeshCause.LINKERD_AUTHZ:
+            return _linkerd_text(d)
+        case MeshCause.LINKERD_DENIED:
+            return _linkerd_text(d)
     raise AssertionError(d.cause)  # pragma: no cover - every cause is worded above
 
 
@@ -152,3 +158,42 @@ def step_json(step: Step, within: ConnSet | None = None, brief: bool = False) ->
             out["calicoTier"] = step.tier_name
             out["calicoTierOrder"] = step.tier_order
     return out
+
+
+_LINKERD_SOURCE = {
+    "default": "default policy",
+    "accessPolicy": "the Server's accessPolicy",
+    "probe": "probe route",
+}
+
+
+def _linkerd_text(d: MeshDetail) -> str:
+    """Linkerd's steps: `Server shop/web (HTTP/1)`, `no Server: default deny (namespace)`,
+    `principal web.shop.serviceaccount.identity.linkerd.cluster.local`."""
+    who = f"principal {d.principal}" if d.principal is not None else "unauthenticated client"
+    match d.cause:
+        case MeshCause.LINKERD_SKIPPED:
+            return "skip-inbound-ports: the port bypasses Linkerd's proxy"
+        case MeshCause.LINKERD_SERVER if d.server:
+            access = f", accessPolicy {d.mode}" if d.mode else ""
+            return f"{d.server} ({d.protocol}{access})"
+        case MeshCause.LINKERD_SERVER:
+            where = {"pod": "the pod's", "namespace": "the namespace's"}.get(d.scope, "cluster")
+            opaque = ", opaque port" if d.protocol == "opaque" else ""
+            return f"none: {where} default {d.mode}{opaque}"
+        case MeshCause.LINKERD_AUTHZ:
+            text = (
+                who
+                if d.authz in ("AuthorizationPolicy", "ServerAuthorization")
+                else (
+                    f"{_LINKERD_SOURCE.get(d.authz, d.authz)} {d.mode}".strip() + f" admits {who}"
+                )
+            )
+            if d.network:
+                text += f" from {d.network}"
+            return text + "".join(f" {c}" for c in d.conditions)
+    if d.policies:
+        return f"no authorization admits {who} ({', '.join(d.policies)})"
+    if d.server:
+        return f"Server {d.server} authorizes no client ({who} denied)"
+    return f"default {d.mode}: {who} denied"

@@ -269,6 +269,10 @@ def test_codes_are_stable() -> None:
         "ML004": "peer-matches-nothing",
         "ML005": "shadowed-admin-rule",
         "ML006": "named-port-unresolved",
+        "ML010": "linkerd-server-no-pod",
+        "ML011": "linkerd-unused-authorization",
+        "ML012": "linkerd-admits-everyone",
+        "ML013": "linkerd-probe-unrouted",
     }
 
 

@@ -25,6 +25,10 @@ from microseg.analyses.synth import PolicyFormat, RecommendOptions, recommend
 from microseg.analyses.synth.needs import AddressOptions
 from microseg.model import NetworkPolicy
 from microseg.model.calico import CalicoPolicy
+from microseg.analyses.synth.types import LinkerdObject
+from microseg.model import Cluster
+from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import Server
 from microseg.render.policy_yaml import dump, manifest
 from microseg.render.recommend import plan_files
 from tests.unit.analyses.synth_support import demo_window
@@ -32,11 +36,23 @@ from tests.unit.analyses.synth_support import demo_window
 K8S_VERSION = "1.33"
 
 
+def _linkerd_demo(cluster: Cluster) -> Cluster:
+    """The demo with every namespace injected by Linkerd (the Istio objects left out)."""
+    inject = FrozenLabels({"linkerd.io/inject": "enabled"})
+    return replace(
+        cluster,
+        namespaces=tuple(replace(ns, annotations=inject) for ns in cluster.namespaces),
+        peer_authentications=(),
+        authorization_policies=(),
+    )
+
+
 def _all_formats(demo_dir: Path) -> list[object]:
     cluster = microseg.load([str(demo_dir)])
     options = [
         RecommendOptions(format=f, allow_probes=True, node_cidrs=("10.0.0.0/24",))
         for f in PolicyFormat
+        if f is not PolicyFormat.LINKERD
     ]
     options.append(
         RecommendOptions(addresses=AddressOptions(internet_egress=True, internet_ingress=True))
@@ -48,6 +64,8 @@ def _all_formats(demo_dir: Path) -> list[object]:
     out.append(
         recommend(bare, demo_window(), RecommendOptions(format=PolicyFormat.ADMINNETWORKPOLICY))
     )
+    linkerd = RecommendOptions(format=PolicyFormat.LINKERD)
+    out.append(recommend(_linkerd_demo(cluster), demo_window(), linkerd))
     return out
 
 
@@ -137,6 +155,22 @@ def test_every_kind_reads_back_through_microseg(recs: list[object], tmp_path: Pa
                     g.policy.ingress,
                     g.policy.egress,
                 )
+            elif isinstance(g.policy, LinkerdObject):
+                lk = back.linkerd
+                pool = (
+                    *lk.servers,
+                    *lk.authorization_policies,
+                    *lk.mesh_tls,
+                    *lk.network_authentications,
+                )
+                got_l = next(
+                    o
+                    for o in pool
+                    if type(o) is type(g.policy) and (o.namespace, o.name) == (g.namespace, g.name)
+                )
+                if isinstance(got_l, Server):  # its metadata labels (managed-by) are read too
+                    got_l = replace(got_l, labels=g.policy.labels)  # type: ignore[union-attr]
+                assert replace(got_l, origin=g.policy.origin) == g.policy  # type: ignore[type-var]
             elif g.kind == "AuthorizationPolicy":
                 got_a = next(a for a in back.authorization_policies if a.ref == g.policy.ref)
                 assert (got_a.action, got_a.selector, got_a.rules) == (
@@ -158,6 +192,9 @@ def test_every_kind_reads_back_through_microseg(recs: list[object], tmp_path: Pa
         "BaselineAdminNetworkPolicy",
         "AuthorizationPolicy",
         "projectcalico.org/v3 NetworkPolicy",
+        "Server",
+        "MeshTLSAuthentication",
+        "NetworkAuthentication",
     }
 
 

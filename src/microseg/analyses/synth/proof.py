@@ -143,6 +143,9 @@ def _endpoint(conn: Connectivity, rows: FlowRows, pod: int, ip: int) -> Endpoint
     return Endpoint(address, addresses=IPSet.from_cidr(str(ipaddress.ip_network(address))))
 
 
+_NO_MATCH = (MeshCause.NO_ALLOW_MATCH, MeshCause.LINKERD_DENIED)
+
+
 def classify(
     decision: Decision, protocol: Protocol, port: int, covered: set[str], mesh_set: bool = False
 ) -> str:
@@ -153,7 +156,7 @@ def classify(
     for step in decision.mesh:
         if step.effect is not Verdict.DENY or not step.conns.contains(protocol, port):
             continue
-        if mesh_set and step.mesh is not None and step.mesh.cause is MeshCause.NO_ALLOW_MATCH:
+        if mesh_set and step.mesh is not None and step.mesh.cause in _NO_MATCH:
             namespace = decision.dst.split("/", 1)[0]
             return "policy" if namespace in covered else "outside"
         return "mesh"

@@ -15,8 +15,9 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from microseg.analyses.synth import calico, guardrails, mesh
+from microseg.analyses.synth import calico, guardrails, linkerd, mesh
 from microseg.analyses.synth.build import (
     BuildContext,
     default_deny,
@@ -43,6 +44,13 @@ from microseg.model.calico import CalicoPolicy
 from microseg.model.cluster import Cluster
 from microseg.model.flow_window import FlowWindow
 from microseg.model.flows import EndpointResolver
+from microseg.model.linkerd import (
+    LinkerdAuthorizationPolicy,
+    LinkerdPolicies,
+    MeshTLSAuthentication,
+    NetworkAuthentication,
+    Server,
+)
 from microseg.model.mesh import AuthorizationPolicy
 from microseg.model.netpol import Direction, NetworkPolicy
 
@@ -144,6 +152,37 @@ def merge(
             a for a in base.authorization_policies if (a.namespace, a.name) not in authz_keys
         )
         + tuple(authz),
+        linkerd=_merge_linkerd(base.linkerd, generated),
+    )
+
+
+def _merge_linkerd(base: LinkerdPolicies, generated: tuple[Generated, ...]) -> LinkerdPolicies:
+    """`base` with the generated Linkerd objects, each replacing its kind's namesake."""
+    new = [g.policy for g in generated]
+    servers = [p for p in new if isinstance(p, Server)]
+    policies = [p for p in new if isinstance(p, LinkerdAuthorizationPolicy)]
+    mtls = [p for p in new if isinstance(p, MeshTLSAuthentication)]
+    nets = [p for p in new if isinstance(p, NetworkAuthentication)]
+    if not (servers or policies or mtls or nets):
+        return base
+
+    def keys(objs: list[Any]) -> set[tuple[str, str]]:
+        return {(o.namespace, o.name) for o in objs}
+
+    return replace(
+        base,
+        servers=tuple(o for o in base.servers if (o.namespace, o.name) not in keys(servers))
+        + tuple(servers),
+        authorization_policies=tuple(
+            o for o in base.authorization_policies if (o.namespace, o.name) not in keys(policies)
+        )
+        + tuple(policies),
+        mesh_tls=tuple(o for o in base.mesh_tls if (o.namespace, o.name) not in keys(mtls))
+        + tuple(mtls),
+        network_authentications=tuple(
+            o for o in base.network_authentications if (o.namespace, o.name) not in keys(nets)
+        )
+        + tuple(nets),
     )
 
 
@@ -231,8 +270,9 @@ def recommend(
         )
         generated += extra
         findings += [Finding(*n) for n in notes]
-    elif options.format is PolicyFormat.ISTIO:
-        generated, notes = mesh.generate(
+    elif options.format in (PolicyFormat.ISTIO, PolicyFormat.LINKERD):
+        synth = mesh if options.format is PolicyFormat.ISTIO else linkerd
+        generated, notes = synth.generate(
             cluster, learnt, choices, covered, covered_ns, ctx, options
         )
         findings += [Finding(*n) for n in notes]
@@ -243,7 +283,8 @@ def recommend(
     merged = merge(cluster, tuple(generated), replace_ns)
     conn = Connectivity.build(merged, engine).with_layer(layer)
     materialise_if_small(conn)  # the replay and the counts read whole tables when they fit
-    proof = prove(conn, learnt, covered, as_node, options.format is PolicyFormat.ISTIO)
+    mesh_set = options.format in (PolicyFormat.ISTIO, PolicyFormat.LINKERD)
+    proof = prove(conn, learnt, covered, as_node, mesh_set)
     steps: tuple[RolloutStep, ...] = ()
     if options.rollout:
         steps = rollout_steps(

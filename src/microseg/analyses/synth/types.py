@@ -13,6 +13,12 @@ from enum import StrEnum
 
 from microseg.model.admin import AdminPolicy
 from microseg.model.calico import CalicoPolicy
+from microseg.model.linkerd import (
+    LinkerdAuthorizationPolicy,
+    MeshTLSAuthentication,
+    NetworkAuthentication,
+    Server,
+)
 from microseg.model.mesh import AuthorizationPolicy
 from microseg.model.netpol import Direction, NetworkPolicy
 from microseg.model.selectors import LabelSelector
@@ -40,6 +46,7 @@ class PolicyFormat(StrEnum):
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
     CALICO = "calico"
+    LINKERD = "linkerd"
 
 
 class Why(StrEnum):
@@ -129,6 +136,10 @@ class Needs:
         self.why[(target, direction, peer)] = set(whys)
 
 
+LinkerdObject = Server | LinkerdAuthorizationPolicy | MeshTLSAuthentication | NetworkAuthentication
+"""What `--format linkerd` writes (analyses/synth/linkerd.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Generated:
     """One object to write. `group` is its file and rollout step (a namespace, or
@@ -138,7 +149,7 @@ class Generated:
     kind: str
     namespace: str
     name: str
-    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy | CalicoPolicy
+    policy: NetworkPolicy | AdminPolicy | AuthorizationPolicy | CalicoPolicy | LinkerdObject
     group: str
     workload: str = ""
     annotations: tuple[tuple[str, str], ...] = ()

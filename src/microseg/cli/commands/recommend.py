@@ -42,6 +42,7 @@ class FormatChoice(StrEnum):
     ADMINNETWORKPOLICY = "adminnetworkpolicy"
     ISTIO = "istio"
     CALICO = "calico"
+    LINKERD = "linkerd"
 
 
 class Granularity(StrEnum):
@@ -110,7 +111,7 @@ def recommend(
         FormatChoice,
         typer.Option(
             "--format",
-            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals); calico (projectcalico.org/v3 NetworkPolicies, a default deny per namespace).",
+            help="networkpolicy; adminnetworkpolicy (the NetworkPolicies plus namespace guardrails: ANP Pass/Deny, BANP default deny); istio (AuthorizationPolicies with principals); calico (projectcalico.org/v3 NetworkPolicies, a default deny per namespace); linkerd (a Server per observed port, AuthorizationPolicies requiring the callers' MeshTLSAuthentication or NetworkAuthentication).",
         ),
     ] = FormatChoice.NETWORKPOLICY,
     granularity: Annotated[

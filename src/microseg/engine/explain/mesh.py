@@ -52,7 +52,7 @@ def mesh_steps(conn: Index, src: Endpoint, dst: Endpoint, scope: ConnSet) -> tup
             r.policy,
             r.rule,
             r.origin,
-            policy_kind=PolicyKind.AUTHZ if r.policy is not None else None,
+            policy_kind=(r.kind or PolicyKind.AUTHZ) if r.policy is not None else None,
             mesh=r.detail,
         )
         for r, spans in merged.items()

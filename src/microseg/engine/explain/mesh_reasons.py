@@ -34,6 +34,7 @@ from microseg.engine.query import (
     MeshCause,
     MeshDetail,
     MeshVerdict,
+    PolicyKind,
     Verdict,
     ext_authz_condition,
     http_condition,
@@ -70,6 +71,8 @@ class MeshReason:
     policy: str | None = None
     rule: int | None = None
     origin: Origin | None = None
+    kind: PolicyKind | None = None
+    """The kind of policy `policy` names (None: an Istio AuthorizationPolicy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,13 @@ def evaluate(
         ]
     dst_mode = pod_mesh_mode(cluster, dst)
     if dst_mode is MeshMode.NONE:
+        if cluster.has_linkerd:
+            # Imported here: linkerd_reasons builds on this module's MeshReason.
+            from microseg.engine.explain.linkerd_reasons import linkerd_evaluate, linkerd_index
+
+            index = linkerd_index(cluster)
+            if index.member(dst):
+                return linkerd_evaluate(index, src, dst, port)
         return ALLOWED, [MeshReason(Verdict.ALLOW, MeshDetail(MeshCause.OUTSIDE_MESH))]
     if not sniffs(dst_mode, port, http_ports(cluster, dst), declared_ports(cluster, dst)):
         return _evaluate(cluster, src, dst, port, dst_mode, None)

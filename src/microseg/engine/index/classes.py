@@ -8,6 +8,7 @@ only when it prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
+from microseg.model.linkerd import LinkerdPolicies, address_signature, client_address
 from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, WorkloadKey
 
 __all__ = ["INGRESS_CONTROLLER", "EndpointClasses", "class_key", "is_host_endpoint"]
@@ -45,11 +47,14 @@ def class_key(
     host_network: bool,
     mesh: bool = False,
     mesh_ip: bool = False,
+    linkerd: Callable[[str | None], tuple[bool, ...]] | None = None,
     calico: bool = False,
 ) -> tuple[object, ...]:
-    """`mesh`: the input has Istio security resources, which also tell pods apart by
-    identity (service account) and sidecar opt-in/out; `mesh_ip`: some AuthorizationPolicy
-    names ipBlocks, so the pod's own address matters too; `calico`: the input has Calico
+    """`mesh`: the input has mesh resources, which also tell pods apart by identity
+    (service account) and sidecar opt-in/out; `mesh_ip`: some AuthorizationPolicy names
+    ipBlocks, so the pod's own address matters too; `linkerd`: the input has Linkerd's,
+    which tell pods apart by their Linkerd facts and by which networks hold their address
+    (the signature this function gives for the address); `calico`: the input has Calico
     objects, whose selectors also see the service account (`projectcalico.org/serviceaccount`
     and the account's labels) and the labels and rules of an endpoint's profiles, and
     whose nets match a host endpoint's every address."""
@@ -61,7 +66,7 @@ def class_key(
         key = (*key, pod.service_account, pod.profiles, hep, pod.ips if hep else ())
     if mesh:
         ip = (pod.ips[0] if pod.ips else "") if mesh_ip else ""
-        return (
+        key = (
             *key,
             pod.service_account,
             pod.inject_annotation,
@@ -69,7 +74,26 @@ def class_key(
             pod.host_network,
             ip,
         )
+        if linkerd is not None:
+            key = (
+                *key,
+                pod.linkerd,
+                linkerd(client_address(pod.ips, pod.host_network, pod.host_ip)),
+            )
     return key
+
+
+def linkerd_signatures(policies: LinkerdPolicies) -> Callable[[str | None], tuple[bool, ...]]:
+    """address_signature for one policy set, memoised per address."""
+    memo: dict[str | None, tuple[bool, ...]] = {}
+
+    def signature(address: str | None) -> tuple[bool, ...]:
+        found = memo.get(address)
+        if found is None:
+            found = memo[address] = address_signature(policies, address)
+        return found
+
+    return signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +117,14 @@ class EndpointClasses:
         as_node = options.host_network is HostNetwork.NODE
         mesh = cluster.has_mesh
         mesh_ip = mesh and uses_addresses(cluster)
+        linkerd = linkerd_signatures(cluster.linkerd) if cluster.has_linkerd else None
         calico = cluster.has_calico
         index: dict[tuple[object, ...], int] = {}
         reps: list[Pod] = []
         pod_class = np.empty(len(cluster.pods), dtype=np.int64)
         for i, pod in enumerate(cluster.pods):
             host = (as_node and pod.host_network) or is_host_endpoint(pod)
-            key = class_key(pod, host, mesh, mesh_ip, calico)
+            key = class_key(pod, host, mesh, mesh_ip, linkerd, calico)
             c = index.get(key)
             if c is None:
                 c = index[key] = len(reps)
@@ -109,7 +134,9 @@ class EndpointClasses:
         extra = None
         if controller:
             pod = INGRESS_CONTROLLER
-            extra = index.setdefault(class_key(pod, False, mesh, mesh_ip, calico), len(reps))
+            extra = index.setdefault(
+                class_key(pod, False, mesh, mesh_ip, linkerd, calico), len(reps)
+            )
             if extra == len(reps):
                 reps.append(pod)
             if cluster.namespace(pod.namespace) is None:

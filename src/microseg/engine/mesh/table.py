@@ -21,6 +21,8 @@ import numpy.typing as npt
 
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
 from microseg.engine.index.classes import EndpointClasses
+from microseg.engine.mesh.linkerd_match import LinkerdIndex
+from microseg.engine.mesh.linkerd_table import LinkerdLayer, linkerd_ip_sets, linkerd_port_ranges
 from microseg.engine.mesh.match import (
     STATIC_KEYS,
     applies_to,
@@ -53,13 +55,21 @@ from microseg.model.mesh import (
 from microseg.model.objects import Pod, Service
 from microseg.model.sets import IPSet, Protocol
 
-__all__ = ["MeshTable", "mesh_ip_sets", "mesh_port_ranges"]
+__all__ = ["MeshTable", "class_modes", "mesh_ip_sets", "mesh_port_ranges", "mesh_quiet_ip_sets"]
 
 Mask = npt.NDArray[np.bool_]
 
 
 def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
-    """Ports the mesh distinguishes: rule ports, port-level mTLS, HTTP service ports."""
+    """Ports the mesh layers distinguish: Istio's (below) and Linkerd's."""
+    out = _istio_port_ranges(cluster) if cluster.has_istio else []
+    if cluster.has_linkerd:
+        out += linkerd_port_ranges(cluster)
+    return out
+
+
+def _istio_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
+    """Ports Istio distinguishes: rule ports, port-level mTLS, HTTP service ports."""
     ports: set[int] = set()
     for policy in cluster.authorization_policies:
         for rule in policy.rules:
@@ -97,7 +107,21 @@ def _block_set(block: str) -> IPSet:
 
 
 def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
-    """Address blocks the mesh distinguishes: source blocks and address conditions."""
+    """Address blocks the mesh layers distinguish (Istio's below, and Linkerd's)."""
+    out = _istio_ip_sets(cluster) if cluster.has_istio else []
+    if cluster.has_linkerd:
+        out += linkerd_ip_sets(cluster)[0]
+    return out
+
+
+def mesh_quiet_ip_sets(cluster: Cluster) -> list[IPSet]:
+    """Blocks that cut address atoms without making lists print IPv6 on their own
+    (linkerd_table.py `linkerd_ip_sets`)."""
+    return linkerd_ip_sets(cluster)[1] if cluster.has_linkerd else []
+
+
+def _istio_ip_sets(cluster: Cluster) -> list[IPSet]:
+    """Address blocks Istio distinguishes: source blocks and address conditions."""
     out = [
         _block_set(b)
         for p in cluster.authorization_policies
@@ -111,6 +135,19 @@ def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
                 if c.key in ("source.ip", "remote.ip"):
                     out += [_block_set(v) for v in (c.values or ()) + (c.not_values or ())]
     return out
+
+
+def class_modes(cluster: Cluster, reps: tuple[Pod, ...]) -> tuple[MeshMode, ...]:
+    """Per class, the mesh its pods are in: Istio's modes first (a pod in both meshes is
+    read as Istio's, ingest warns MS196), then Linkerd's proxy, else none."""
+    linkerd = LinkerdIndex(cluster) if cluster.has_linkerd else None
+    out = []
+    for pod in reps:
+        mode = pod_mesh_mode(cluster, pod)
+        if mode is MeshMode.NONE and linkerd is not None and linkerd.member(pod):
+            mode = MeshMode.LINKERD
+        out.append(mode)
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -238,11 +275,11 @@ class MeshTable:
         n = c + len(ips)
         allow = np.ones((c, n, a), dtype=np.bool_)
         cond = np.zeros((c, n, a), dtype=np.int32)
-        modes = tuple(pod_mesh_mode(cluster, p) for p in classes.reps)
+        modes = class_modes(cluster, classes.reps)
         td = cluster.mesh.trust_domain
         reps = classes.reps
         in_mesh = np.zeros(n, dtype=np.bool_)
-        in_mesh[:c] = [m is not MeshMode.NONE for m in modes]
+        in_mesh[:c] = [m.istio for m in modes]
         src = _Sources(
             n,
             in_mesh,
@@ -259,11 +296,13 @@ class MeshTable:
         services = services_by_namespace(cluster)
         policies = _policies_by_namespace(cluster)
         for d in range(c):
-            if modes[d] is MeshMode.NONE:
-                continue
+            if not modes[d].istio or not cluster.has_istio:
+                continue  # without Istio policies Istio allows everything (PERMISSIVE)
             ok, ids = _destination(cluster, src, modes[d], reps[d], los, index, services, policies)
             allow[d][:, tcp] = ok
             cond[d][:, tcp] = ids
+        if MeshMode.LINKERD in modes:
+            LinkerdLayer(cluster, classes, ports, ips, modes).fill(allow, cond, index)
         verdicts = tuple(sorted(index, key=index.__getitem__))
         return MeshTable(allow, cond, verdicts, modes)
 

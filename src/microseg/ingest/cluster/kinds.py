@@ -88,6 +88,22 @@ KINDS: tuple[WantedKind, ...] = (
     *_crd("route.openshift.io", ("v1",), "Route"),
     *_crd("security.istio.io", ("v1", "v1beta1"), "PeerAuthentication", "AuthorizationPolicy"),
     *_crd("k8s.ovn.org", ("v1",), "UserDefinedNetwork", "ClusterUserDefinedNetwork"),
+    # Linkerd's policy (ingest/linkerd.py; its linkerd-config ConfigMap is not read from the
+    # API, which would mean listing every ConfigMap: the chart's defaults apply), the Gateway
+    # API routes that attach to its Servers, SPIRE's ClusterSPIFFEIDs.
+    *_crd("policy.linkerd.io", ("v1beta3", "v1beta2", "v1beta1", "v1alpha1"), "Server"),
+    *_crd("policy.linkerd.io", ("v1beta1", "v1alpha1"), "ServerAuthorization"),
+    *_crd(
+        "policy.linkerd.io",
+        ("v1alpha1",),
+        "AuthorizationPolicy",
+        "MeshTLSAuthentication",
+        "NetworkAuthentication",
+    ),
+    *_crd("policy.linkerd.io", ("v1beta3", "v1beta2", "v1beta1", "v1alpha1"), "HTTPRoute"),
+    *_crd("gateway.networking.k8s.io", ("v1", "v1beta1"), "HTTPRoute"),
+    *_crd("gateway.networking.k8s.io", ("v1", "v1alpha2"), "GRPCRoute"),
+    *_crd("spire.spiffe.io", ("v1alpha1",), "ClusterSPIFFEID"),
 )
 
 # Read by `microseg audit` only: other commands do not need them, and credentials that may
