@@ -23,10 +23,9 @@ import yaml
 import microseg
 from microseg.analyses.synth import PolicyFormat, RecommendOptions, recommend
 from microseg.analyses.synth.needs import AddressOptions
-from microseg.model import NetworkPolicy
-from microseg.model.calico import CalicoPolicy
 from microseg.analyses.synth.types import LinkerdObject
-from microseg.model import Cluster
+from microseg.model import Cluster, NetworkPolicy
+from microseg.model.calico import CalicoPolicy
 from microseg.model.labels import FrozenLabels
 from microseg.model.linkerd import Server
 from microseg.render.policy_yaml import dump, manifest
