@@ -180,6 +180,10 @@ def test_equal_selectors_are_one_peer_and_full_match_wants_equality() -> None:
     assert full_match(LabelSelector(), wider)  # an empty rule selector matches any
     assert not full_match(wider, a)
     assert not full_match(a, None)
+    # Requirements that are a subset are another selector, not this potential peer's.
+    narrower = LabelSelector.from_labels({"app": "x", "tier": "front"})
+    assert not full_match(a, narrower)
+    assert not full_match(narrower, a)
     ns = LabelSelector.from_labels({"kubernetes.io/metadata.name": "shop"})
     assert Potential(ns, a, "shop").namespace_name() == "shop"
     assert peer_label(Potential(LabelSelector(), a)) == "[all namespaces]/[pod with {app=x}]"

@@ -179,3 +179,29 @@ def test_port_level_unset_inherits_the_policy_mode(world: World) -> None:
 def test_other_namespace_policy_does_not_apply(world: World) -> None:
     conn = world.build(_pa("default", "plain", "STRICT"))
     assert _gets_in(conn, PLAINTEXT, 8080)
+
+
+def _allow_from(source: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {{name: server-callers, namespace: mesh}}
+        spec:
+          selector: {{matchLabels: {{app: server}}}}
+          action: ALLOW
+          rules: [{{from: [{{source: {source}}}]}}]
+        """
+    )
+
+
+def test_service_accounts_bare_name_is_the_policy_namespace(world: World) -> None:
+    """istio.io AuthorizationPolicy Source.serviceAccounts: `<sa>` alone names a service
+    account of the policy's own namespace, `<ns>/<sa>` any other; both need mTLS."""
+    conn = world.build(_allow_from("{serviceAccounts: [caller]}"))
+    assert _gets_in(conn, MTLS, 8080)
+    assert not _gets_in(conn, PLAINTEXT, 8080)
+    conn = world.build(_allow_from("{serviceAccounts: [mesh/caller]}"))
+    assert _gets_in(conn, MTLS, 8080)
+    conn = world.build(_allow_from("{serviceAccounts: [plain/caller]}"))
+    assert not _gets_in(conn, MTLS, 8080)
