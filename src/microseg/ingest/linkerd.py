@@ -11,6 +11,7 @@ on one pod port), so the analysis reads the cluster the way the policy controlle
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,6 +54,17 @@ from microseg.model.objects import Pod
 from microseg.model.sets import Protocol
 
 __all__ = ["LINKERD_KINDS", "ROUTE_KINDS", "LinkerdReader", "server_overlaps"]
+
+# The policy.linkerd.io objects read by name: each schema has metadata.
+_Named = TypeVar(
+    "_Named",
+    RawServer,
+    RawServerAuthorization,
+    RawAuthorizationPolicy,
+    RawMeshTLSAuthentication,
+    RawNetworkAuthentication,
+)
+_Read = tuple[_Named, str, str, Origin]
 
 LINKERD_KINDS = (
     "Server",
@@ -138,6 +150,17 @@ class LinkerdReader:
     _seen: dict[tuple[str, str, str, str], Origin] = field(default_factory=dict)
     unattached_routes: int = 0
 
+    def _named(self, model: type[_Named], doc: Document, kind: str) -> _Read[_Named] | None:
+        """A policy.linkerd.io object validated, located and seen once (None: said why)."""
+        raw = self._valid(model, doc)
+        if not isinstance(raw, model):
+            return None
+        ns, name = raw.metadata.namespace or "default", raw.metadata.name
+        origin = _origin(doc, ns, name)
+        if not self._unique(LINKERD, kind, ns, name, origin):
+            return None
+        return raw, ns, name, origin
+
     def _valid(self, model: type[BaseModel], doc: Document) -> BaseModel | None:
         try:
             return model.model_validate(doc.data)
@@ -197,13 +220,10 @@ class LinkerdReader:
         return True
 
     def _server(self, doc: Document) -> None:
-        raw = self._valid(RawServer, doc)
-        if not isinstance(raw, RawServer):
+        read = self._named(RawServer, doc, "Server")
+        if read is None:
             return
-        ns, name = raw.metadata.namespace or "default", raw.metadata.name
-        origin = _origin(doc, ns, name)
-        if not self._unique(LINKERD, "Server", ns, name, origin):
-            return
+        raw, ns, name, origin = read
         spec = raw.spec
         if spec.podSelector is None:
             self.diagnostics.append(
@@ -231,13 +251,10 @@ class LinkerdReader:
         )
 
     def _server_authorization(self, doc: Document) -> None:
-        raw = self._valid(RawServerAuthorization, doc)
-        if not isinstance(raw, RawServerAuthorization):
+        read = self._named(RawServerAuthorization, doc, "ServerAuthorization")
+        if read is None:
             return
-        ns, name = raw.metadata.namespace or "default", raw.metadata.name
-        origin = _origin(doc, ns, name)
-        if not self._unique(LINKERD, "ServerAuthorization", ns, name, origin):
-            return
+        raw, ns, name, origin = read
         client = self._client(raw.spec.client, ns, origin)
         if client is None:
             return
@@ -280,13 +297,10 @@ class LinkerdReader:
         return ClientAuthz(networks, Authentication.TLS_AUTHENTICATED, ids, accounts)
 
     def _authorization_policy(self, doc: Document) -> None:
-        raw = self._valid(RawAuthorizationPolicy, doc)
-        if not isinstance(raw, RawAuthorizationPolicy):
+        read = self._named(RawAuthorizationPolicy, doc, "AuthorizationPolicy")
+        if read is None:
             return
-        ns, name = raw.metadata.namespace or "default", raw.metadata.name
-        origin = _origin(doc, ns, name)
-        if not self._unique(LINKERD, "AuthorizationPolicy", ns, name, origin):
-            return
+        raw, ns, name, origin = read
         self.policies.append(
             LinkerdAuthorizationPolicy(
                 ns,
@@ -298,13 +312,10 @@ class LinkerdReader:
         )
 
     def _mesh_tls(self, doc: Document) -> None:
-        raw = self._valid(RawMeshTLSAuthentication, doc)
-        if not isinstance(raw, RawMeshTLSAuthentication):
+        read = self._named(RawMeshTLSAuthentication, doc, "MeshTLSAuthentication")
+        if read is None:
             return
-        ns, name = raw.metadata.namespace or "default", raw.metadata.name
-        origin = _origin(doc, ns, name)
-        if not self._unique(LINKERD, "MeshTLSAuthentication", ns, name, origin):
-            return
+        raw, ns, name, origin = read
         refs = tuple(_ref(r) for r in raw.spec.identityRefs or [])
         ids = tuple(raw.spec.identities or [])
         if not ids and not refs:
@@ -322,13 +333,10 @@ class LinkerdReader:
         self.mesh_tls.append(MeshTLSAuthentication(ns, name, ids, refs, origin))
 
     def _network(self, doc: Document) -> None:
-        raw = self._valid(RawNetworkAuthentication, doc)
-        if not isinstance(raw, RawNetworkAuthentication):
+        read = self._named(RawNetworkAuthentication, doc, "NetworkAuthentication")
+        if read is None:
             return
-        ns, name = raw.metadata.namespace or "default", raw.metadata.name
-        origin = _origin(doc, ns, name)
-        if not self._unique(LINKERD, "NetworkAuthentication", ns, name, origin):
-            return
+        raw, ns, name, origin = read
         nets = _networks(raw.spec.networks) or ()
         self.networks.append(NetworkAuthentication(ns, name, nets, origin))
 
