@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from tests.fuzz.cases import Case, cases
-from tests.fuzz.oracle import Outcome, run_case, run_subprocess
+from tests.fuzz.oracle import Outcome, executable, run_case, run_subprocess
 
 DEFECTS = ("crash", "hang", "memory")
 HARNESS_ERROR = 3
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             save(case, work, n, outcome)
         elif outcome.kind == "rejected":
             record["detail"] = outcome.detail
-        if args.sample and n % args.sample == 0:
+        if args.sample and n % args.sample == 0 and executable(case):
             # Rebuilt from the same case: run_case has left the files in place.
             real = run_subprocess(case, work / "sub", args.timeout * 2, args.memory_mb)
             record["subprocess"] = real.kind

@@ -96,6 +96,13 @@ def argv(case: Case, paths: dict[str, str]) -> list[str]:
     return [paths.get(a, a) for a in case.args]
 
 
+def executable(case: Case) -> bool:
+    """Whether the case's arguments can be a real process's argv: the kernel takes them as
+    C strings, so an argument with a NUL byte reaches no program (the shell cannot pass one
+    either); such a case is judged in process only."""
+    return not any("\0" in a for a in case.args)
+
+
 @contextlib.contextmanager
 def _streams(stdin: bytes | None, closed: bool) -> Iterator[tuple[io.BytesIO, io.BytesIO]]:
     """Fresh stdin/stdout/stderr as a real process has them (UTF-8 text over bytes, strict
