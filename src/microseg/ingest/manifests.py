@@ -19,7 +19,7 @@ from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import FieldError, field_diagnostic
 from microseg.ingest.workloads import VM_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
-from microseg.model.calico import CalicoConfig
+from microseg.model.calico_config import CalicoConfig
 from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID

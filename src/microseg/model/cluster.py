@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
-from microseg.model.calico import CalicoConfig
+from microseg.model.calico_config import CalicoConfig
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
 from microseg.model.linkerd import LinkerdPolicies
