@@ -24,7 +24,7 @@ from microseg.model.cluster import Cluster
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LinkerdPolicies
+from microseg.model.linkerd_pod import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks, UserDefinedNetwork

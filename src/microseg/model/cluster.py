@@ -9,7 +9,7 @@ from microseg.model.admin import AdminPolicy, AdminTier
 from microseg.model.calico_config import CalicoConfig
 from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
-from microseg.model.linkerd import LinkerdPolicies
+from microseg.model.linkerd_pod import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks
