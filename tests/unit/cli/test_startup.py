@@ -69,8 +69,8 @@ NEVER_FOR_REACH = (
 
 
 # What `reach` on the demo never needs of microseg itself: the demo has NetworkPolicies,
-# AdminNetworkPolicies, Istio and RBAC objects, but no Calico, Linkerd, OVN network, SPIRE
-# or ClusterNetworkPolicy objects, so their readers, models, compilers and explanations stay
+# AdminNetworkPolicies, Istio and RBAC objects, but no Calico, Linkerd, OVN network, SPIRE,
+# ClusterNetworkPolicy, Ingress or Route objects, so their readers, models, compilers and explanations stay
 # unloaded (each is imported where such objects are met), as do the intents (only --port's
 # grammar is read), incremental changes and numpy's masked arrays (np.unique asks for them;
 # engine/index/unique.py does not).
@@ -97,6 +97,8 @@ NEVER_FOR_REACH_ON_THE_DEMO = (
     "microseg.ingest.networks_schema",
     "microseg.ingest.spire",
     "microseg.ingest.cnp_schema",
+    "microseg.ingest.exposure",
+    "microseg.model.exposure",
     "microseg.model.intent",
     "microseg.ingest.intents",
     "microseg.ingest.intent_schema",
