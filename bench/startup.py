@@ -9,7 +9,10 @@ counted once), which is what the issue's <= 150 ms target is about. The median o
 is reported, with the median wall and CPU (user + system) seconds of the same processes run
 without -X importtime, and `python -c "import numpy"`'s import time measured alongside, as a
 yardstick: on this shared 2-core machine a loaded minute can double every figure, and the
-yardstick moves with them. bench/run.py runs this script as a library scenario (`--only
+yardstick moves with them. Each run times numpy, `--help` and `reach` one after the other,
+so `numpy_ratio` (the median of each run's import time over that run's numpy) compares
+figures taken under different loads; `modules` and `microseg_modules` (what the command
+leaves in `sys.modules`) do not depend on the load at all. bench/run.py runs this script as a library scenario (`--only
 startup`), in its environment: bytecode cached, as an installed wheel has it.
 
 The engine's and the parsers' imports are lazy (microseg/__init__.py, microseg.engine and
@@ -47,6 +50,19 @@ COMMANDS = {
 }
 # The CLI as its console script runs it, in this interpreter.
 CLI = "import sys; from microseg.cli.app import main; sys.argv[0] = 'microseg'; main()"
+# The same, then how many modules it left loaded (all, and microseg's own), on stderr.
+COUNT = (
+    "import contextlib, io, sys\n"
+    "sys.argv[0] = 'microseg'\n"
+    "from microseg.cli.app import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    try:\n"
+    "        main()\n"
+    "    except SystemExit:\n"
+    "        pass\n"
+    "own = sum(m == 'microseg' or m.startswith('microseg.') for m in sys.modules)\n"
+    "sys.stderr.write(f'\\n{len(sys.modules)} {own}\\n')\n"
+)
 
 
 def import_ms(stderr: str) -> float:
@@ -77,15 +93,22 @@ def run(args: list[str], importtime: bool) -> tuple[float, float, str]:
     return wall, cpu, done.stderr
 
 
-def figures(name: str, cli_args: list[str], runs: int) -> dict[str, Any]:
-    argv = ["-c", CLI, *cli_args]
-    run(argv, False)  # the first run compiles and caches bytecode: not counted
-    imports = [import_ms(run(argv, True)[2]) for _ in range(runs)]
-    timed = [run(argv, False)[:2] for _ in range(runs)]
+def figures(
+    cli_args: list[str],
+    imports: list[float],
+    numpy_ms: list[float],
+    timed: list[tuple[float, float]],
+) -> dict[str, Any]:
+    modules, own = (int(n) for n in run(["-c", COUNT, *cli_args], False)[2].split()[-2:])
     return {
         "command": ["microseg", *cli_args],
         "import_ms": round(statistics.median(imports), 1),
         "import_ms_min": round(min(imports), 1),
+        "numpy_ratio": round(
+            statistics.median(i / n for i, n in zip(imports, numpy_ms, strict=True)), 2
+        ),
+        "modules": modules,
+        "microseg_modules": own,
         "wall_ms": round(statistics.median(t[0] for t in timed) * 1000, 1),
         "cpu_ms": round(statistics.median(t[1] for t in timed) * 1000, 1),
     }
@@ -96,13 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
     load_before = list(os.getloadavg())
-    numpy_ms = [
-        import_ms(run(["-c", "import numpy"], True)[2]) for _ in range(max(3, args.runs // 2))
-    ]
+    argvs = {name: ["-c", CLI, *cli_args] for name, cli_args in COMMANDS.items()}
+    for cmd in argvs.values():
+        run(cmd, False)  # the first run compiles and caches bytecode: not counted
+    numpy_ms: list[float] = []
+    imports: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(args.runs):  # interleaved: each run's figures share one load
+        numpy_ms.append(import_ms(run(["-c", "import numpy"], True)[2]))
+        for name, cmd in argvs.items():
+            imports[name].append(import_ms(run(cmd, True)[2]))
+    timed = {name: [run(cmd, False)[:2] for _ in range(args.runs)] for name, cmd in argvs.items()}
     out: dict[str, Any] = {"load_before": load_before}
     targets: dict[str, Any] = {}
     for name, cli_args in COMMANDS.items():
-        f = out[name] = figures(name, cli_args, args.runs)
+        f = out[name] = figures(cli_args, imports[name], numpy_ms, timed[name])
         targets[f"{name}_import_ms"] = {
             "value": f["import_ms"],
             "target": TARGET_MS,

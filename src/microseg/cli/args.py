@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from microseg.cli.usage import OptionValueError
-from microseg.model.intent import parse_intent_port
 from microseg.model.sets import PROTOCOL_NUMBERS, ConnSet, Protocol
 
 __all__ = ["PortArg", "parse_port", "parse_size", "port_value", "size_value"]
@@ -34,6 +33,9 @@ def parse_port(text: str) -> PortArg:
     extra = _calico_port(text)
     if extra is not None:
         return extra
+    # Imported here: it brings the NetworkPolicy model, which `--help` never needs.
+    from microseg.model.intent_port import parse_intent_port
+
     try:
         port = parse_intent_port(text)
     except ValueError as exc:

@@ -9,26 +9,14 @@ them: the explanations and incremental updates take an `Index`, and the facade
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
-from microseg.engine.index.calico_compile import CalicoCompiler
-from microseg.engine.index.calico_ports import (
-    calico_ip_sets,
-    calico_port_names,
-    calico_port_ranges,
-)
 from microseg.engine.index.classes import EndpointClasses
 from microseg.engine.index.gcpause import paused_gc
 from microseg.engine.index.networks import NetworkIsolation
 from microseg.engine.index.rules import RuleCompiler, node_addresses
 from microseg.engine.index.tables import DirectionTable, build_table
-from microseg.engine.mesh.table import (
-    MeshTable,
-    mesh_ip_sets,
-    mesh_port_ranges,
-    mesh_quiet_ip_sets,
-)
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions
 from microseg.engine.query import Layer
 from microseg.model.admin import AdminRule, AdminTier
@@ -36,6 +24,14 @@ from microseg.model.cluster import Cluster
 from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Rule
 from microseg.model.objects import WorkloadKey
 from microseg.model.sets import BASE_PROTOCOLS, ConnSet, IPSet, Protocol
+
+if TYPE_CHECKING:
+    from microseg.engine.index.calico_compile import CalicoCompiler
+    from microseg.engine.mesh.table import MeshTable
+
+# Calico's compiler (calico_compile, calico_ports and their model) and the mesh table
+# (engine/mesh/) are imported where the input has such objects: most inputs have neither,
+# and importing them cost a fifth of `microseg reach`'s start-up (issue 22).
 
 __all__ = ["Endpoint", "EndpointNames", "Index", "used_port_names"]
 
@@ -59,6 +55,8 @@ def used_port_names(cluster: Cluster) -> set[tuple[Protocol, str]]:
     """Every (protocol, name) some rule names: each must resolve to atoms of its own."""
     out = {(s.protocol, s.name) for r in _all_rules(cluster) for s in r.ports or () if s.name}
     if cluster.has_calico:
+        from microseg.engine.index.calico_ports import calico_port_names
+
         out |= calico_port_names(cluster)
     return out
 
@@ -78,8 +76,12 @@ def _port_ranges(cluster: Cluster, classes: EndpointClasses) -> list[tuple[Proto
             if p.name and (p.protocol, p.name) in used_names:
                 out.append((p.protocol, p.port, p.port))
     if cluster.has_mesh:
+        from microseg.engine.mesh.table import mesh_port_ranges
+
         out += mesh_port_ranges(cluster)
     if cluster.has_calico:
+        from microseg.engine.index.calico_ports import calico_port_ranges
+
         out += calico_port_ranges(cluster)
     return out
 
@@ -95,9 +97,13 @@ def _ip_sets(cluster: Cluster) -> tuple[list[IPSet], list[IPSet]]:
                 out.append(node_addresses(cluster.nodes, peer))
     quiet: list[IPSet] = []
     if cluster.has_mesh:
+        from microseg.engine.mesh.table import mesh_ip_sets, mesh_quiet_ip_sets
+
         out += mesh_ip_sets(cluster)
         quiet = mesh_quiet_ip_sets(cluster)
     if cluster.has_calico:
+        from microseg.engine.index.calico_ports import calico_ip_sets
+
         out += calico_ip_sets(cluster)
     return out, quiet
 
@@ -170,9 +176,15 @@ class Index:
         ports = PortAtoms.build(_port_ranges(cluster, classes), universe)
         ips = _ip_atoms(cluster)
         rc = RuleCompiler(classes, ports, ips, cluster.nodes)
-        mesh = MeshTable.build(cluster, classes, ports, ips) if cluster.has_mesh else None
+        mesh = None
+        if cluster.has_mesh:
+            from microseg.engine.mesh.table import MeshTable
+
+            mesh = MeshTable.build(cluster, classes, ports, ips)
         calico = None
         if cluster.has_calico:
+            from microseg.engine.index.calico_compile import CalicoCompiler
+
             calico = CalicoCompiler(cluster, classes, ports, ips, rc)
             ingress, egress = (
                 replace(

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from microseg.engine.assembly import Endpoint, Index, used_port_names
-from microseg.engine.explain.calico import explain_calico
-from microseg.engine.explain.mesh import mesh_steps
 from microseg.engine.explain.netpol import explain_direction, external_trace
 from microseg.engine.index.entries import INGRESS_CONTROLLER_NAME, entry_steps
 from microseg.engine.index.packed import Bits, pack
+from microseg.engine.index.unique import sorted_unique
 from microseg.engine.query import Decision, Layer, MeshVerdict, NetworkSplit, Verdict
 from microseg.errors import MicrosegError
-from microseg.model.changes import Change
 from microseg.model.netpol import Direction
 from microseg.model.objects import WorkloadKey
 from microseg.model.sets import ConnSet, IPSet, Protocol
+
+if TYPE_CHECKING:
+    from microseg.model.changes import Change
 
 __all__ = ["Connectivity", "Endpoint", "UnknownEndpointError", "used_port_names"]
 
@@ -272,7 +274,7 @@ class Connectivity(Index):
         per: dict[int, npt.NDArray[np.bool_]] = {}
         for s in cols:
             ids = self.mesh.cond[dst.klass, s]
-            for k in np.unique(ids[keep & (ids > 0)]).tolist():
+            for k in sorted_unique(ids[keep & (ids > 0)]).tolist():
                 hit = (ids == k) & keep
                 per[k] = per[k] | hit if k in per else hit
         return tuple(
@@ -312,7 +314,11 @@ class Connectivity(Index):
             for entry in entries:
                 opened = opened | entry.conns
             allowed = allowed & opened
-        explain = explain_calico if self.calico is not None else explain_direction
+        explain = explain_direction
+        if self.calico is not None:  # Calico's explanations load only for Calico input
+            from microseg.engine.explain.calico import explain_calico
+
+            explain = explain_calico
         egress = (
             explain(self, Direction.EGRESS, s, d)
             if s.klass is not None
@@ -341,6 +347,8 @@ class Connectivity(Index):
                 networks=split,
                 entries=entries,
             )
+        from microseg.engine.explain.mesh import mesh_steps  # only with mesh resources
+
         scope = conns if conns is not None else self.everything
         steps = mesh_steps(self, s, d, scope)
         return Decision(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from pydantic import ValidationError
 
@@ -17,12 +18,6 @@ from microseg.ingest.admin_schema import (
     RawIngressPeer,
     RawSubject,
 )
-from microseg.ingest.cnp_schema import (
-    RawClusterNetworkPolicy,
-    RawCNPEgressRule,
-    RawCNPIngressRule,
-    RawProtocolPort,
-)
 from microseg.ingest.documents import Document
 from microseg.ingest.netpols import selector_from_raw
 from microseg.ingest.validation import diagnostics_from
@@ -30,6 +25,9 @@ from microseg.model.admin import Action, AdminPolicy, AdminRule, AdminTier, Subj
 from microseg.model.netpol import Direction, IPBlockPeer, NodePeer, Peer, PodPeer, PortSpec
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import BASE_PROTOCOLS, IPSet, Protocol
+
+if TYPE_CHECKING:  # ClusterNetworkPolicy's schema: built only for such input (_parse_cnp)
+    from microseg.ingest.cnp_schema import RawCNPEgressRule, RawCNPIngressRule, RawProtocolPort
 
 __all__ = ["parse_admin_policy"]
 
@@ -104,8 +102,11 @@ def _rules(
     notes: list[Diagnostic] = []
     field = "ingress" if direction is Direction.INGRESS else "egress"
     for i, raw in enumerate(raw_rules):
+        # Each list holds one direction's rules, of either API.
         raw_peers = (
-            raw.from_ if isinstance(raw, RawAdminIngressRule | RawCNPIngressRule) else raw.to
+            cast("RawAdminIngressRule | RawCNPIngressRule", raw).from_
+            if direction is Direction.INGRESS
+            else cast("RawAdminEgressRule | RawCNPEgressRule", raw).to
         )
         peers: list[Peer] = []
         domains: list[str] = []
@@ -113,7 +114,7 @@ def _rules(
             found, names = _peers(p)
             peers += found
             domains += names
-        if isinstance(raw, RawCNPIngressRule | RawCNPEgressRule):
+        if not isinstance(raw, RawAdminIngressRule | RawAdminEgressRule):
             ports = _cnp_ports(raw.protocols)
         else:
             ports = (
@@ -155,6 +156,8 @@ def _named_any_protocol(spec: PortSpec, raw: RawAdminPort) -> list[PortSpec]:
 
 
 def _parse_cnp(doc: Document) -> tuple[AdminPolicy | None, list[Diagnostic]]:
+    from microseg.ingest.cnp_schema import RawClusterNetworkPolicy
+
     try:
         raw = RawClusterNetworkPolicy.model_validate(doc.data)
     except ValidationError as exc:

@@ -13,7 +13,7 @@ from microseg.ingest.linkerd_pods import kept_annotations
 from microseg.ingest.validation import FieldError, get_typed, ip_address
 from microseg.model.identity import CLOUD_ANNOTATIONS
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LINKERD_ANNOTATIONS
+from microseg.model.linkerd_pod import LINKERD_ANNOTATIONS
 from microseg.model.netpol import port_name_error
 from microseg.model.objects import (
     NAMESPACE_NAME_LABEL,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from microseg.errors import Diagnostic, Severity
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import (
+from microseg.model.linkerd_pod import (
     DEFAULT_POLICY,
     INJECT,
     LINKERD_ANNOTATIONS,
@@ -25,7 +25,6 @@ from microseg.model.linkerd import (
     DefaultPolicy,
     LinkerdPod,
     linkerd_member,
-    parse_port_list,
 )
 from microseg.model.mesh import MeshMode, mesh_mode
 from microseg.model.objects import Namespace, Pod
@@ -123,10 +122,12 @@ def _bad_value(key: str, value: str, ports: dict[str, int]) -> str:
     if key == DEFAULT_POLICY and value not in {p.value for p in DefaultPolicy}:
         allowed = ", ".join(p.value for p in DefaultPolicy)
         return f"{value!r} is not one of {allowed}: the cluster default applies instead"
-    if (
-        key in (OPAQUE_PORTS, REQUIRE_IDENTITY, SKIP_INBOUND)
-        and parse_port_list(value, ports) is None
-    ):
+    if key not in (OPAQUE_PORTS, REQUIRE_IDENTITY, SKIP_INBOUND):
+        return ""
+    # Linkerd's policy model, imported for a pod that sets a ports annotation only.
+    from microseg.model.linkerd import parse_port_list
+
+    if parse_port_list(value, ports) is None:
         return f"{value!r} is not a list of ports, port ranges or container port names: Linkerd reads no port from it"
     return ""
 

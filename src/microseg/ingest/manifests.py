@@ -12,19 +12,17 @@ from microseg.errors import Diagnostic, InputError, Origin, Severity
 from microseg.ingest.assumed import is_cluster_dns, system_dns_document, with_namespace
 from microseg.ingest.core import parse_namespace, parse_node, parse_service, parse_service_account
 from microseg.ingest.documents import MAX_INPUT_BYTES, Document, read_paths
-from microseg.ingest.exposure import parse_ingress, parse_route
 from microseg.ingest.linkerd_pods import mesh_notes
 from microseg.ingest.names import name_warnings
 from microseg.ingest.netpols import PolicyMemo, parse_network_policy
 from microseg.ingest.validation import FieldError, field_diagnostic
 from microseg.ingest.workloads import VM_KINDS, WorkloadBuilder
 from microseg.model.admin import AdminPolicy, AdminTier
-from microseg.model.calico import CalicoConfig
+from microseg.model.calico_config import CalicoConfig
 from microseg.model.cluster import Cluster
-from microseg.model.exposure import Ingress, Route
 from microseg.model.identity import ClusterSPIFFEID
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LinkerdPolicies
+from microseg.model.linkerd_pod import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks, UserDefinedNetwork
@@ -42,6 +40,7 @@ from microseg.model.rbac import Binding, Rbac, Role
 if TYPE_CHECKING:
     from microseg.ingest.calico import CalicoBuilder
     from microseg.ingest.linkerd import LinkerdReader
+    from microseg.model.exposure import Ingress, Route
 
 __all__ = ["ClusterBuilder", "load", "load_documents"]
 
@@ -397,12 +396,19 @@ class ClusterBuilder:
         self.namespaces[name] = namespace
 
     def _add_ingress(self, doc: Document) -> None:
+        # ingest/exposure.py and its model load for Ingress and Route input only.
+        from microseg.ingest.exposure import parse_ingress
+        from microseg.model.exposure import Ingress
+
         ingress, notes = parse_ingress(doc)
         self.diagnostics.extend(notes)
         if isinstance(ingress, Ingress):
             self.ingresses.append(ingress)
 
     def _add_route(self, doc: Document) -> None:
+        from microseg.ingest.exposure import parse_route
+        from microseg.model.exposure import Route
+
         route, notes = parse_route(doc)
         self.diagnostics.extend(notes)
         if isinstance(route, Route):
@@ -411,9 +417,13 @@ class ClusterBuilder:
     def _exposure_notes(self) -> list[Diagnostic]:
         """Backends that cannot lead anywhere: a Service missing from the input, or one
         without a selector (its endpoints are managed by hand)."""
+        objs: list[Ingress | Route] = [*self.ingresses, *self.routes]
+        if not objs:
+            return []
+        from microseg.model.exposure import Ingress
+
         services = {(s.namespace, s.name): s for s in self.services}
         out = []
-        objs: list[Ingress | Route] = [*self.ingresses, *self.routes]
         for obj in objs:
             kind = "Ingress" if isinstance(obj, Ingress) else "Route"
             for name in dict.fromkeys(b.service for b in obj.backends):

@@ -23,7 +23,7 @@ from microseg.ingest.documents import Document, FieldPath
 from microseg.ingest.linkerd_pods import linkerd_facts
 from microseg.ingest.validation import FieldError, field_diagnostic, get_typed, ip_address, shown
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LinkerdPod
+from microseg.model.linkerd_pod import LinkerdPod
 from microseg.model.objects import ContainerPort, Pod, Probe, Workload, WorkloadKey
 from microseg.model.selectors import (
     LabelSelector,

@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from microseg.errors import Origin
+from microseg.model.calico_config import (
+    FAILSAFE_INBOUND,
+    FAILSAFE_OUTBOUND,
+    CalicoConfig,
+    FailsafePort,
+)
 from microseg.model.calico_selector import Selector
 from microseg.model.labels import FrozenLabels
 from microseg.model.netpol import Direction, NetworkPolicy
@@ -330,55 +336,3 @@ class Profile:
 
     def rules(self, direction: Direction) -> tuple[CalicoRule, ...]:
         return self.ingress if direction is Direction.INGRESS else self.egress
-
-
-@dataclass(frozen=True, slots=True)
-class FailsafePort:
-    """A failsafe pinhole on every host endpoint (host-endpoints/failsafe): `net` empty
-    for any address."""
-
-    protocol: Protocol
-    port: int
-    net: str = ""
-
-
-def _failsafe(spec: str) -> tuple[FailsafePort, ...]:
-    out = []
-    for item in spec.split(","):
-        proto, port = item.split(":")
-        out.append(FailsafePort(Protocol(proto), int(port)))
-    return tuple(out)
-
-
-# The defaults of FelixConfiguration failsafeInboundHostPorts / failsafeOutboundHostPorts
-# (reference/host-endpoints/failsafe).
-FAILSAFE_INBOUND = _failsafe(
-    "TCP:22,UDP:68,TCP:179,TCP:2379,TCP:2380,TCP:5473,TCP:6443,TCP:6666,TCP:6667"
-)
-FAILSAFE_OUTBOUND = _failsafe(
-    "UDP:53,UDP:67,TCP:179,TCP:2379,TCP:2380,TCP:5473,TCP:6443,TCP:6666,TCP:6667"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CalicoConfig:
-    """Everything Calico-specific the input holds. `present` is whether the input has any
-    Calico object: the analysis then follows Calico's model (ordered tiers, profiles, every
-    protocol) for Kubernetes policies too."""
-
-    present: bool = False
-    tiers: tuple[TierSpec, ...] = ()
-    policies: tuple[CalicoPolicy, ...] = ()
-    network_sets: tuple[NetworkSet, ...] = ()
-    host_endpoints: tuple[HostEndpoint, ...] = ()
-    profiles: tuple[Profile, ...] = ()
-    failsafe_inbound: tuple[FailsafePort, ...] = FAILSAFE_INBOUND
-    failsafe_outbound: tuple[FailsafePort, ...] = FAILSAFE_OUTBOUND
-
-    @property
-    def enforced(self) -> tuple[CalicoPolicy, ...]:
-        return tuple(p for p in self.policies if not p.staged)
-
-    @property
-    def staged(self) -> tuple[CalicoPolicy, ...]:
-        return tuple(p for p in self.policies if p.staged)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from microseg.errors import Diagnostic
 from microseg.model.admin import AdminPolicy, AdminTier
-from microseg.model.calico import CalicoConfig
-from microseg.model.exposure import Ingress, Route
+from microseg.model.calico_config import CalicoConfig
 from microseg.model.identity import ClusterSPIFFEID
-from microseg.model.linkerd import LinkerdPolicies
+from microseg.model.linkerd_pod import LinkerdPolicies
 from microseg.model.mesh import AuthorizationPolicy, MeshSettings, PeerAuthentication
 from microseg.model.netpol import NetworkPolicy
 from microseg.model.networks import Networks
 from microseg.model.objects import Namespace, Node, Pod, Service, ServiceAccount, Workload
 from microseg.model.rbac import Rbac
+
+if TYPE_CHECKING:  # model/exposure.py loads where Ingress and Route objects are read
+    from microseg.model.exposure import Ingress, Route
 
 __all__ = ["Cluster"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from microseg.errors import Origin
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LinkerdPod
+from microseg.model.linkerd_pod import LinkerdPod
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import Protocol
 

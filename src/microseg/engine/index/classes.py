@@ -17,7 +17,7 @@ import numpy.typing as npt
 from microseg.engine.options import DEFAULT_OPTIONS, EngineOptions, HostNetwork
 from microseg.model.cluster import Cluster
 from microseg.model.labels import FrozenLabels
-from microseg.model.linkerd import LinkerdPolicies, address_signature, client_address
+from microseg.model.linkerd_pod import LinkerdPolicies, client_address
 from microseg.model.objects import NAMESPACE_NAME_LABEL, Namespace, Pod, WorkloadKey
 
 __all__ = ["INGRESS_CONTROLLER", "EndpointClasses", "class_key", "is_host_endpoint"]
@@ -85,6 +85,8 @@ def class_key(
 
 def linkerd_signatures(policies: LinkerdPolicies) -> Callable[[str | None], tuple[bool, ...]]:
     """address_signature for one policy set, memoised per address."""
+    from microseg.model.linkerd import address_signature  # Linkerd's model: its input only
+
     memo: dict[str | None, tuple[bool, ...]] = {}
 
     def signature(address: str | None) -> tuple[bool, ...]:

@@ -6,12 +6,16 @@ ingress controller can name the Ingress or Route behind each port it allows.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from microseg.engine.query import EntryStep
 from microseg.model.cluster import Cluster
-from microseg.model.exposure import Ingress, Route
 from microseg.model.objects import Pod, Service
 from microseg.model.selectors import LabelSelector
 from microseg.model.sets import ConnSet, IntervalSet, Protocol
+
+if TYPE_CHECKING:
+    from microseg.model.exposure import Ingress, Route
 
 __all__ = ["INGRESS_CONTROLLER_NAME", "entry_steps", "pod_ports", "service_target_ports"]
 
@@ -55,6 +59,8 @@ _VM_KINDS = frozenset({"VirtualMachine", "VirtualMachineInstance"})
 
 def entry_steps(cluster: Cluster, pod: Pod) -> tuple[EntryStep, ...]:
     """Each Ingress or Route backend that opens TCP ports on `pod`, with those ports."""
+    from microseg.model.exposure import Route  # only with Ingress or Route input
+
     services = {(s.namespace, s.name): s for s in cluster.services if s.selector is not None}
     out: list[EntryStep] = []
     objs: list[Ingress | Route] = [*cluster.ingresses, *cluster.routes]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,11 +38,14 @@ from microseg.engine.combine import (
     PackedTier,
     stack_packed,
 )
-from microseg.engine.index.firstmatch import FirstMatchTier
 from microseg.engine.index.packed import Bits, full_word, unpack
 from microseg.engine.index.rules import RuleCompiler
+from microseg.engine.index.unique import sorted_unique
 from microseg.model.admin import AdminPolicy, AdminRule
 from microseg.model.netpol import Direction, NetworkPolicy, Peer, PortSpec
+
+if TYPE_CHECKING:  # Calico's tiers (calico_compile.py): only with Calico input
+    from microseg.engine.index.firstmatch import FirstMatchTier
 
 __all__ = [
     "DirectionTable",
@@ -402,7 +405,7 @@ class DirectionTable:
                 active.append((policy, pos, members))
         if not active:
             return None
-        rows = np.unique(np.concatenate([pos for _, pos, _ in active]))
+        rows = sorted_unique(np.concatenate([pos for _, pos, _ in active]))
         position = np.full(r_sel.count, -1, dtype=np.intp)
         position[rows] = np.arange(len(rows))
         shape = (len(rows), c_sel.count, self.rc.n_words)
@@ -489,7 +492,7 @@ def make_group(
     if len(parts) == 1:
         t_idx = parts[0]
     elif parts:
-        t_idx = np.unique(np.concatenate(parts))
+        t_idx = sorted_unique(np.concatenate(parts))
     else:
         t_idx = np.zeros(0, dtype=np.intp)
     return _Group(t_idx, q_idx, ports, peers, sources)

@@ -21,8 +21,6 @@ import numpy.typing as npt
 
 from microseg.engine.index.atoms import IPAtoms, PortAtoms
 from microseg.engine.index.classes import EndpointClasses
-from microseg.engine.mesh.linkerd_match import LinkerdIndex
-from microseg.engine.mesh.linkerd_table import LinkerdLayer, linkerd_ip_sets, linkerd_port_ranges
 from microseg.engine.mesh.match import (
     STATIC_KEYS,
     applies_to,
@@ -64,6 +62,9 @@ def mesh_port_ranges(cluster: Cluster) -> list[tuple[Protocol, int, int]]:
     """Ports the mesh layers distinguish: Istio's (below) and Linkerd's."""
     out = _istio_port_ranges(cluster) if cluster.has_istio else []
     if cluster.has_linkerd:
+        # Linkerd's modules load only for Linkerd input (issue 22: start-up).
+        from microseg.engine.mesh.linkerd_table import linkerd_port_ranges
+
         out += linkerd_port_ranges(cluster)
     return out
 
@@ -110,6 +111,8 @@ def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
     """Address blocks the mesh layers distinguish (Istio's below, and Linkerd's)."""
     out = _istio_ip_sets(cluster) if cluster.has_istio else []
     if cluster.has_linkerd:
+        from microseg.engine.mesh.linkerd_table import linkerd_ip_sets
+
         out += linkerd_ip_sets(cluster)[0]
     return out
 
@@ -117,7 +120,11 @@ def mesh_ip_sets(cluster: Cluster) -> list[IPSet]:
 def mesh_quiet_ip_sets(cluster: Cluster) -> list[IPSet]:
     """Blocks that cut address atoms without making lists print IPv6 on their own
     (linkerd_table.py `linkerd_ip_sets`)."""
-    return linkerd_ip_sets(cluster)[1] if cluster.has_linkerd else []
+    if not cluster.has_linkerd:
+        return []
+    from microseg.engine.mesh.linkerd_table import linkerd_ip_sets
+
+    return linkerd_ip_sets(cluster)[1]
 
 
 def _istio_ip_sets(cluster: Cluster) -> list[IPSet]:
@@ -140,7 +147,11 @@ def _istio_ip_sets(cluster: Cluster) -> list[IPSet]:
 def class_modes(cluster: Cluster, reps: tuple[Pod, ...]) -> tuple[MeshMode, ...]:
     """Per class, the mesh its pods are in: Istio's modes first (a pod in both meshes is
     read as Istio's, ingest warns MS196), then Linkerd's proxy, else none."""
-    linkerd = LinkerdIndex(cluster) if cluster.has_linkerd else None
+    linkerd = None
+    if cluster.has_linkerd:
+        from microseg.engine.mesh.linkerd_match import LinkerdIndex
+
+        linkerd = LinkerdIndex(cluster)
     out = []
     for pod in reps:
         mode = pod_mesh_mode(cluster, pod)
@@ -302,6 +313,8 @@ class MeshTable:
             allow[d][:, tcp] = ok
             cond[d][:, tcp] = ids
         if MeshMode.LINKERD in modes:
+            from microseg.engine.mesh.linkerd_table import LinkerdLayer
+
             LinkerdLayer(cluster, classes, ports, ips, modes).fill(allow, cond, index)
         verdicts = tuple(sorted(index, key=index.__getitem__))
         return MeshTable(allow, cond, verdicts, modes)
