@@ -39,9 +39,6 @@ __all__ = ["write_connlist_stream"]
 
 FAST_FORMATS = ("json", "txt")
 _dumps = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str
-PIECES_KEPT = 1_000_000
-"""Distinct (destination, connection set) pieces remembered across blocks: a bound on
-memory (about 100 MB of text), never reached by the clusters we know."""
 
 
 class _Format:
@@ -100,7 +97,7 @@ def write_connlist_stream(
 
 def _texts(stream: _Stream, form: _Format) -> Iterator[str]:
     """The rows' text in chunks (never empty), in `_Stream.chunks`' order: node sources a
-    batch at a time, external ranges and the ingress controller between them."""
+    block at a time, external ranges and the ingress controller between them."""
     writer = _Writer(stream, form)
     others = sorted(stream.inbound)
     if stream.ingress:
@@ -108,15 +105,11 @@ def _texts(stream: _Stream, form: _Format) -> Iterator[str]:
         others.sort()
     nodes = stream.order
     pos = 0
-    per_batch = max(1, connlist.ROWS_PER_BATCH // max(1, len(nodes)))
     for other in [*others, None]:
         end = len(nodes) if other is None else bisect.bisect_left(stream.sorted_names, other)
-        while pos < end:
-            stop = min(end, pos + per_batch)
-            text = writer.nodes(nodes[pos:stop])
-            if text:
-                yield text
-            pos = stop
+        if pos < end:
+            yield from writer.nodes(nodes[pos:end])
+            pos = end
         if other is not None:
             rows = (
                 stream.ingress
@@ -127,6 +120,11 @@ def _texts(stream: _Stream, form: _Format) -> Iterator[str]:
                 yield form.rows(rows)
 
 
+TABLE_BYTES = 256 * 2**20
+"""The most the (destination, connection id) -> piece table may take; past it, pieces are
+found by sorting each block's keys instead."""
+
+
 class _Writer:
     def __init__(self, stream: _Stream, form: _Format) -> None:
         self.stream = stream
@@ -134,21 +132,29 @@ class _Writer:
         self.graph = stream.graph
         self.dst = stream.order  # every destination, in name order
         self.dst_names = stream.sorted_names
-        self.kinds = 1 << 20  # connection ids stay below this (checked per block)
-        self.pieces: dict[int, str] = {}
+        # Piece numbers by (destination position, connection id), -1 until made; columns
+        # are added as connection ids appear. `store` holds the pieces by number.
+        self.codes = np.full((len(self.dst), 0), -1, dtype=np.int32)
+        self.store: list[str] = []
+        self.pieces: npt.NDArray[np.object_] = np.empty(0, dtype=object)
         self.conn_text: dict[int, str] = {}
 
-    def nodes(self, batch: npt.NDArray[np.int64]) -> str:
-        """The rows of a run of source nodes (in name order), in order, as one text."""
-        out: list[str] = []
+    def nodes(self, run: npt.NDArray[np.int64]) -> Iterator[str]:
+        """The rows of a run of source nodes (in name order), in order: one engine block
+        per chunk of sources (engine/views/blocks.py `chunks`), its text given in parts
+        of about ROWS_PER_BATCH rows."""
         names = self.stream.names
-        for rows in self.graph.source_chunks(batch, len(self.dst)):
+        outbound = self.stream.outbound
+        budget = connlist.ROWS_PER_BATCH
+        for rows in self.graph.source_chunks(run, len(self.dst)):
             i, j, ids = self.graph.block(rows, self.dst)
             pieces = self._pieces(j, ids)
             bounds = np.searchsorted(i, np.arange(len(rows) + 1)).tolist()
+            out: list[str] = []
+            size = 0
             for r, s in enumerate(rows.tolist()):
                 lo, hi = bounds[r], bounds[r + 1]
-                extra = self.stream.outbound.get(s)
+                extra = outbound.get(s)
                 if lo == hi and not extra:
                     continue
                 parts: list[str] = pieces[lo:hi].tolist()
@@ -156,7 +162,12 @@ class _Writer:
                     self._merge(parts, j[lo:hi], extra)
                 head = self.form.head(names[s])
                 out.append(head + head.join(parts))
-        return "".join(out)
+                size += len(parts)
+                if size >= budget:
+                    yield "".join(out)
+                    out, size = [], 0
+            if out:
+                yield "".join(out)
 
     def _merge(self, parts: list[str], js: npt.NDArray[np.int64], extra: list[Row]) -> None:
         """The source's rows to external ranges, put among its rows to nodes where the
@@ -173,20 +184,40 @@ class _Writer:
         """The piece of each edge (destination position `j`, connection id `ids`)."""
         if not len(j):
             return np.empty(0, dtype=object)
-        if int(ids.max()) >= self.kinds:
-            self.kinds = 1 << int(ids.max()).bit_length()
-            self.pieces.clear()  # keys change with the factor
-        keys, at = np.unique(j * self.kinds + ids, return_inverse=True)
-        if len(self.pieces) > PIECES_KEPT:
-            self.pieces.clear()
-        known = self.pieces
+        top = int(ids.max()) + 1
+        if top > self.codes.shape[1]:
+            if len(self.dst) * top * 4 > TABLE_BYTES:
+                return self._sorted_pieces(j, ids)
+            grown = np.full((len(self.dst), max(top, 2 * self.codes.shape[1])), -1, np.int32)
+            grown[:, : self.codes.shape[1]] = self.codes
+            self.codes = grown
+        codes = self.codes[j, ids]
+        new = np.flatnonzero(codes < 0)
+        if len(new):
+            keys = np.unique(j[new] * top + ids[new])
+            base = len(self.store)
+            for key in keys.tolist():
+                d, k = divmod(key, top)
+                self.store.append(self.form.piece(self.dst_names[d], self._conn(k)))
+            made = np.arange(base, len(self.store), dtype=np.int32)
+            self.codes[keys // top, keys % top] = made
+            codes = self.codes[j, ids]
+            self.pieces = np.empty(len(self.store), dtype=object)
+            self.pieces[:] = self.store
+        out: npt.NDArray[np.object_] = self.pieces[codes]
+        return out
+
+    def _sorted_pieces(
+        self, j: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.object_]:
+        """`_pieces` for connection ids too many for the table: each block's distinct keys
+        formatted anew (the rare input with thousands of distinct connection sets)."""
+        top = int(ids.max()) + 1
+        keys, at = np.unique(j * top + ids, return_inverse=True)
         uniq = np.empty(len(keys), dtype=object)
         for r, key in enumerate(keys.tolist()):
-            piece = known.get(key)
-            if piece is None:
-                d, k = divmod(key, self.kinds)
-                piece = known[key] = self.form.piece(self.dst_names[d], self._conn(k))
-            uniq[r] = piece
+            d, k = divmod(key, top)
+            uniq[r] = self.form.piece(self.dst_names[d], self._conn(k))
         out: npt.NDArray[np.object_] = uniq[at.reshape(-1)]
         return out
 
