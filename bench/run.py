@@ -18,6 +18,11 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
     .venv/bin/python bench/run.py --only parsers  YAML and JSON parsers on B5-100k's files
                                                (bench/parsers.py; not in the default set)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
+    .venv/bin/python bench/run.py --b3-commands
+                                               the default set plus every command at B3
+                                               (B3-connectivity, B3-blast, B3-verify,
+                                               B3-exposure, B3-lint, B3-diff: 60 s and 4 GB
+                                               each; about 10 minutes more on a quiet machine)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
     .venv/bin/python bench/run.py --only hostile-scale
                                                bench/hostile.py's cases (in the default set
@@ -39,6 +44,14 @@ hold each of its targets).
 
 `recommend` times `microseg recommend` on B2's cluster from a flow store of about
 1,000,000 keys that bench/recommend.py makes once (reused while unchanged; not timed).
+
+The B3-* scenarios (issue 22) run every other command on B3's cluster, each held to 60 s and
+4 GB: `connectivity -o json` to /dev/null (61 million rows, written as computed, so the peak
+is the engine's and not the output's), `blast-radius` from coredns and payments-prod-0,
+`verify` with bench/b3-intents.yaml, `exposure`, `lint`, and `diff` against a copy of B3
+with three policies changed (b3_changes: links to B3's files but for those three, in
+bench/out/B3-diff/changed). Exit 1 (an intent violated, a finding, a difference) is no
+failure there. Not in the default set: `--b3-commands` or `--only B3-lint` runs them.
 
 B4, B5 and B5-100k are library figures (bench/library.py, run as its own process like the CLI, so
 its wall time and peak RSS are the whole process's): B4 times 10,000 `reach` queries on B3's
