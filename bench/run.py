@@ -18,6 +18,11 @@ exits non-zero (microseg rejected the input or crashed) makes this script exit 1
     .venv/bin/python bench/run.py --only parsers  YAML and JSON parsers on B5-100k's files
                                                (bench/parsers.py; not in the default set)
     .venv/bin/python bench/run.py --without-b3 the default set less B3 and B4 (150,000 pods)
+    .venv/bin/python bench/run.py --b3-commands
+                                               the default set plus every command at B3
+                                               (B3-connectivity, B3-blast, B3-verify,
+                                               B3-exposure, B3-lint, B3-diff: 60 s and 4 GB
+                                               each; about 10 minutes more on a quiet machine)
     .venv/bin/python bench/run.py --only B2    one scenario (any, B3 included; repeatable)
     .venv/bin/python bench/run.py --only hostile-scale
                                                bench/hostile.py's cases (in the default set
@@ -39,6 +44,14 @@ hold each of its targets).
 
 `recommend` times `microseg recommend` on B2's cluster from a flow store of about
 1,000,000 keys that bench/recommend.py makes once (reused while unchanged; not timed).
+
+The B3-* scenarios (issue 22) run every other command on B3's cluster, each held to 60 s and
+4 GB: `connectivity -o json` to /dev/null (61 million rows, written as computed, so the peak
+is the engine's and not the output's), `blast-radius` from coredns and payments-prod-0,
+`verify` with bench/b3-intents.yaml, `exposure`, `lint`, and `diff` against a copy of B3
+with three policies changed (b3_changes: links to B3's files but for those three, in
+bench/out/B3-diff/changed). Exit 1 (an intent violated, a finding, a difference) is no
+failure there. Not in the default set: `--b3-commands` or `--only B3-lint` runs them.
 
 B4, B5 and B5-100k are library figures (bench/library.py, run as its own process like the CLI, so
 its wall time and peak RSS are the whole process's): B4 times 10,000 `reach` queries on B3's
@@ -124,6 +137,9 @@ class Scenario:
     flows: int = 0  # flow keys of a store made for the cluster (bench/recommend.py): {db}
     calico: int = 0  # Calico policies (bench/generate.py make_calico), with tiers and sets
     calico_nca: bool = False  # ... in the subset NCA 2.1.0 reads
+    discard_output: bool = False  # stdout to /dev/null (outputs of gigabytes: B3-connectivity)
+    changed_copy: bool = False  # {new}: the cluster with a few policies changed (b3_changes)
+    ok_exits: tuple[int, ...] = (0,)  # verify, lint and diff exit 1 on a finding
 
     @property
     def pods(self) -> int:
@@ -351,6 +367,102 @@ AUDIT_B2 = Scenario(
     note="microseg audit on B2's cluster: every finding, every framework (CIS 1.12), JSON",
     cluster_of="B2",
 )
+# Every command at B3 (issue 22): B3's cluster, 60 s and 4 GB each; `--b3-commands` runs
+# them (not in the default set: about 12 minutes together on a quiet machine).
+B3_LIMITS: dict[str, Any] = {
+    "target_s": 60.0,
+    "target_mb": 4096,
+    "timeout_s": 900.0,
+    "cluster_of": "B3",
+    "ok_exits": (0, 1),
+}
+B3_COMMANDS = (
+    Scenario(
+        "B3-connectivity",
+        30000,
+        5,
+        50000,
+        True,
+        ("connectivity", "{dir}", "-o", "json", "-q"),
+        1,
+        discard_output=True,
+        note="B3's cluster: every allowed connection as JSON, written as computed (to "
+        "/dev/null: about 61 million pairs), so the peak memory is the model's and the "
+        "engine's, not the output's",
+        **B3_LIMITS,
+    ),
+    Scenario(
+        "B3-blast",
+        30000,
+        5,
+        50000,
+        True,
+        (
+            "blast-radius",
+            "{dir}",
+            "--from",
+            "kube-system/*",
+            "--from",
+            "payments-prod-0/*",
+            "-o",
+            "json",
+            "-q",
+        ),
+        1,
+        note="B3's cluster: the blast radius of coredns and the ~20 workloads of "
+        "payments-prod-0, all hops, explained, as JSON (blast-B2's question at B3)",
+        **B3_LIMITS,
+    ),
+    Scenario(
+        "B3-verify",
+        30000,
+        5,
+        50000,
+        True,
+        ("verify", "{dir}", "--intents", str(BENCH / "b3-intents.yaml"), "-o", "json", "-q"),
+        1,
+        note="B3's cluster and bench/b3-intents.yaml: allow, deny, a strict domain, "
+        "defaultDeny, noInternetEgress and maxBlastRadius over B3's teams and tiers, as JSON "
+        "(exit 1 when an intent is violated is not a failure here)",
+        **B3_LIMITS,
+    ),
+    Scenario(
+        "B3-exposure",
+        30000,
+        5,
+        50000,
+        True,
+        ("exposure", "{dir}", "-o", "json", "-q"),
+        1,
+        note="B3's cluster: what is exposed to the internet and the cluster, as JSON",
+        **B3_LIMITS,
+    ),
+    Scenario(
+        "B3-lint",
+        30000,
+        5,
+        50000,
+        True,
+        ("lint", "{dir}", "-o", "json", "-q"),
+        1,
+        note="B3's cluster: every lint rule, as JSON",
+        **B3_LIMITS,
+    ),
+    Scenario(
+        "B3-diff",
+        30000,
+        5,
+        50000,
+        True,
+        ("diff", "{dir}", "{new}", "-o", "json", "-q"),
+        1,
+        changed_copy=True,
+        note="B3's cluster against a copy with a few policies changed (bench/run.py "
+        "b3_changes: one removed, one port changed, one added; the rest links to B3's files), "
+        "as JSON (exit 1, the inputs differ, is not a failure here)",
+        **B3_LIMITS,
+    ),
+)
 PARSERS = Scenario(
     "parsers",
     20000,
@@ -416,6 +528,7 @@ SCENARIOS = (
     WATCH,
     STARTUP,
     PARSERS,
+    *B3_COMMANDS,
 )
 # Not reported: run once first so no measured run pays for compiling bytecode.
 WARMUP = Scenario("warmup", 20, 2, 10, True, CONNECTIVITY, 1, timeout_s=120.0)
@@ -494,6 +607,7 @@ class Result:
     target_metric: float | None = None
     metric_value: float | None = None
     figures: dict[str, Any] = field(default_factory=dict)  # the library's JSON, last run
+    ok_exits: list[int] = field(default_factory=lambda: [0])  # exit codes that are no failure
 
 
 @dataclass(slots=True)
@@ -615,6 +729,7 @@ def command_of(s: Scenario) -> list[str]:
         a.replace("{dir}", str(cluster_dir(s)))
         .replace("{db}", str(OUT / s.name / "flows.duckdb"))
         .replace("{out}", str(OUT / s.name / "policies"))
+        .replace("{new}", str(OUT / s.name / "changed"))
         for a in s.args
     ]
     if s.library:
@@ -793,7 +908,7 @@ def judge(r: Result) -> None:
     done = [run for run in r.runs if not run.timed_out]
     if any(run.timed_out for run in r.runs):
         r.status = "timeout"
-    elif any(run.exit_code != 0 for run in done):
+    elif any(run.exit_code not in r.ok_exits for run in done):
         r.status = "failed"
     if done:
         r.seconds = round(statistics.median(run.seconds for run in done), 3)
@@ -853,6 +968,8 @@ def run_scenario(
             print(f"[{s.name}] making {s.flows:,} flow keys (not timed)", flush=True)
             made = flow_keys.make(cluster_dir(s), db, s.flows, seed)
             print(f"[{s.name}]   {made['stored_keys']:,} keys stored", flush=True)
+    if s.changed_copy:
+        b3_changes(cluster_dir(s), OUT / s.name / "changed")
     cmd = command_of(s)
     r = Result(
         s.name,
@@ -875,8 +992,11 @@ def run_scenario(
         target_ratio=s.target_ratio,
         metric=s.metric,
         target_metric=s.target_metric,
+        ok_exits=list(s.ok_exits),
     )
     stdout, stderr = OUT / s.name / "stdout.txt", OUT / s.name / "stderr.txt"
+    if s.discard_output:
+        stdout = Path(os.devnull)
     for i in range(s.runs):
         print(f"[{s.name}] run {i + 1}/{s.runs}: {' '.join(cmd)}", flush=True)
         run = measure(cmd, stdout, stderr, timeout_s or s.timeout_s, method)
@@ -885,15 +1005,67 @@ def run_scenario(
             f"[{s.name}]   {run.seconds:.2f} s, {mb_text(run.peak_mb)} MB, exit {run.exit_code}",
             flush=True,
         )
-        if run.timed_out or run.exit_code != 0:
+        if run.timed_out or run.exit_code not in s.ok_exits:
             r.stderr_tail = tail(stderr)
             break
-    if r.runs and not r.runs[-1].timed_out:
+    if r.runs and not r.runs[-1].timed_out and not s.discard_output:
         r.output_lines = count_lines(stdout)
     judge(r)
     if s.library:
         judge_figures(r, stdout)
     return r
+
+
+# B3-diff's changes: (policy file, edit). The rest of the copy links to B3's own files, so
+# that it costs no disk and the one read-only copy of B3 stays untouched.
+B3_CHANGES = (
+    ("payments-prod-0.yaml", "drop allow-all-39000"),
+    ("checkout-staging-1.yaml", "port 6379 -> 6380"),
+    ("search-dev-2.yaml", "add allow-monitoring"),
+)
+ADDED_POLICY = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-monitoring
+  namespace: search-dev-2
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {team: identity}}
+    ports:
+    - {protocol: TCP, port: 9090}
+"""
+
+
+def b3_changes(source: Path, target: Path) -> None:
+    """`target`: `source` with B3_CHANGES applied (a removed policy, a changed port, an added
+    policy), every other file a link to `source`'s. Remade on every run (a few ms)."""
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "policies").mkdir(parents=True)
+    for f in ("namespaces.yaml", "pods.json"):
+        (target / f).symlink_to(source / f)
+    changed = {name for name, _ in B3_CHANGES}
+    for f in sorted((source / "policies").iterdir()):
+        if f.name not in changed:
+            (target / "policies" / f.name).symlink_to(f)
+    for name, edit in B3_CHANGES:
+        text = (source / "policies" / name).read_text()
+        if edit.startswith("drop "):
+            docs = text.split("\n---\n")
+            kept = [d for d in docs if f"name: {edit[5:]}\n" not in d]
+            assert len(kept) == len(docs) - 1, (name, edit)
+            text = "\n---\n".join(kept)
+        elif edit.startswith("port "):
+            old, new = edit[5:].split(" -> ")
+            assert f"port: {old}\n" in text, (name, edit)
+            text = text.replace(f"port: {old}\n", f"port: {new}\n", 1)
+        else:
+            text = text.rstrip("\n") + "\n" + ADDED_POLICY
+        (target / "policies" / name).write_text(text)
 
 
 def judge_figures(r: Result, stdout: Path) -> None:
@@ -1277,6 +1449,8 @@ def selected(args: argparse.Namespace) -> list[Scenario]:
     names = list(QUICK if args.quick else DEFAULT)
     if args.without_b3:
         names = [n for n in names if n not in ("B3", "B4")]
+    if args.b3_commands:
+        names += [s.name for s in B3_COMMANDS]
     return [by_name[n.lower()] for n in names]
 
 
@@ -1306,6 +1480,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--without-b3",
         action="store_true",
         help="skip B3 and B4 (150,000 pods, 50,000 NPs; about 2 minutes with generation)",
+    )
+    parser.add_argument(
+        "--b3-commands",
+        action="store_true",
+        help="also every command at B3: " + ", ".join(s.name for s in B3_COMMANDS),
     )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--timeout", type=float, help="seconds per run (default: per scenario)")

@@ -187,22 +187,23 @@ def _pair_rows(
             self.by_pos = np.argsort(self.index, kind="stable")  # graph nodes, union order
             self.sorted_pos = self.index[self.by_pos]
             self.every = np.arange(len(g.nodes), dtype=np.int64)
-            self.global_id: dict[int, int] = {}
+            self.lut = np.zeros(0, dtype=np.int64)  # the diff's id of each graph id so far
 
         def gids(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-            uniq, inverse = np.unique(ids, return_inverse=True)
-            out = np.empty(len(uniq), dtype=np.int64)
-            for r, k in enumerate(uniq.tolist()):
-                gid = self.global_id.get(k)
-                if gid is None:
+            """The diff's connection ids of graph ids: one gather through a table that
+            grows as the graph registers sets (they are few), not a sort per block."""
+            top = int(ids.max()) + 1 if len(ids) else 0
+            if top > len(self.lut):
+                more = []
+                for k in range(len(self.lut), top):
                     c = self.g.conn_set(k)
                     gid = sets.get(c)
                     if gid is None:
                         gid = sets[c] = len(table)
                         table.append(c)
-                    self.global_id[k] = gid
-                out[r] = gid
-            mapped: npt.NDArray[np.int64] = out[inverse.reshape(-1)]
+                    more.append(gid)
+                self.lut = np.concatenate([self.lut, np.array(more, dtype=np.int64)])
+            mapped: npt.NDArray[np.int64] = self.lut[ids]
             return mapped
 
         def edges(self, lo: int, hi: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -250,10 +251,14 @@ def _pair_rows(
     for lo in range(0, len(names), step):
         k1, c1 = one.edges(lo, lo + step)
         k2, c2 = two.edges(lo, lo + step)
-        _, i1, i2 = np.intersect1d(k1, k2, assume_unique=True, return_indices=True)
+        # Both key arrays are sorted and unique: one binary search pairs them up.
+        at = np.minimum(np.searchsorted(k2, k1), max(len(k2) - 1, 0))
+        found = k2[at] == k1 if len(k2) else np.zeros(len(k1), dtype=np.bool_)
+        i1, i2 = np.flatnonzero(found), at[found]
         changed = c1[i1] != c2[i2]
-        only_old = ~np.isin(k1, k2, assume_unique=True)
-        only_new = ~np.isin(k2, k1, assume_unique=True)
+        only_old = ~found
+        only_new = np.ones(len(k2), dtype=np.bool_)
+        only_new[i2] = False
         emit(DiffType.CHANGED, k1[i1][changed], c1[i1][changed], c2[i2][changed])
         emit(DiffType.ADDED, k2[only_new], None, c2[only_new])
         emit(DiffType.REMOVED, k1[only_old], c1[only_old], None)

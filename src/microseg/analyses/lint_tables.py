@@ -136,19 +136,29 @@ class DirectionContext:
         self.rc = conn.rules
         self.direction = direction
         cluster = conn.cluster
-        self.netpols: list[tuple[int, NetworkPolicy, Mask]] = []
+        # Targets as sorted class indices, never a mask per policy: 50,000 policies over
+        # 30,000 classes would be 1.5 GB of masks, and as many again for a policies x
+        # classes matrix; the indices are a few per policy.
+        self.netpols: list[tuple[int, NetworkPolicy, Index]] = []
         for i, p in enumerate(cluster.policies):
             if p.affects(direction):
-                t = self.rc.policy_targets(p)
-                if t.any():
+                t = self.rc.policy_target_index(p)
+                if len(t):
                     self.netpols.append((i, p, t))
         c = self.rc.n_classes
-        self.np_matrix = (
-            np.array([t for _, _, t in self.netpols], dtype=np.bool_)
+        lengths = np.array([len(t) for _, _, t in self.netpols], dtype=np.intp)
+        classes = (
+            np.concatenate([t for _, _, t in self.netpols]).astype(np.intp)
             if self.netpols
-            else np.zeros((0, c), dtype=np.bool_)
+            else np.zeros(0, dtype=np.intp)
         )
-        self.iso_count = self.np_matrix.sum(axis=0, dtype=np.int64)
+        by_class = np.argsort(classes, kind="stable")
+        # CSR by class: the NetworkPolicies (positions in `netpols`) selecting each class.
+        self._np_of_class = np.repeat(np.arange(len(self.netpols), dtype=np.intp), lengths)[
+            by_class
+        ]
+        self._class_start = np.searchsorted(classes[by_class], np.arange(c + 1))
+        self.iso_count = np.bincount(classes, minlength=c).astype(np.int64)
         index = {id(p): i for i, p in enumerate(cluster.admin_policies)}
         self.admin = self._tier(cluster.tier(AdminTier.ADMIN), index)
         self.baseline = self._tier(cluster.tier(AdminTier.BASELINE), index)
@@ -167,6 +177,19 @@ class DirectionContext:
                 ctx.rules.append(TierRule(len(ctx.rules), pi, pos, rule, CODE_OF[rule.action]))
                 ctx.rule_list.append(rule)
         return ctx
+
+    def netpols_on(self, rows: Index) -> list[int]:
+        """Positions in `netpols` of the policies that select some class of `rows`, in
+        order."""
+        start, stop = self._class_start[rows], self._class_start[rows + 1]
+        if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):
+            picked = self._np_of_class[start[0] : stop[-1]]  # a run of classes: one slice
+        else:
+            counts = stop - start
+            at = np.repeat(start - np.cumsum(counts) + counts, counts)
+            picked = self._np_of_class[at + np.arange(int(counts.sum()))]
+        out: list[int] = np.unique(picked).tolist()
+        return out
 
     def peers(self, rule: Rule | AdminRule) -> Index:
         """The rule's peer columns, sorted (memoised by the engine per peer list: a mask
@@ -232,8 +255,8 @@ class View:
         self.twice_r = np.zeros(self.shape, dtype=np.bool_)
         self.once_p = np.zeros(self.shape, dtype=np.bool_)
         self.twice_p = np.zeros(self.shape, dtype=np.bool_)
-        for k in np.flatnonzero(ctx.np_matrix[:, rows].any(axis=1)):
-            _, policy, targets = ctx.netpols[int(k)]
+        for k in ctx.netpols_on(rows):
+            _, policy, targets = ctx.netpols[k]
             t_loc = self.local_rows(targets)
             union = self.policy_union(policy, t_loc)
             seen = self.once_p[t_loc]
@@ -248,8 +271,13 @@ class View:
         self.open = hands_down(self.admin.first)
 
     # -- blocks --------------------------------------------------------------------
-    def local_rows(self, targets: Mask) -> Index:
-        return self.rowpos[self.rows[targets[self.rows]]]
+    def local_rows(self, targets: Mask | Index) -> Index:
+        """Positions in the view's rows of the target classes (a mask over classes, or
+        their sorted indices), in ascending order."""
+        if targets.dtype == np.bool_:
+            return self.rowpos[self.rows[targets[self.rows]]]
+        pos = self.rowpos[targets]
+        return np.sort(pos[pos >= 0])
 
     def rules(self, rules: Sequence[Rule | AdminRule]) -> list[int]:
         """Positions of the rules that can have cells in the view."""
@@ -315,7 +343,7 @@ class View:
         return union
 
     # -- the table without one rule or policy ----------------------------------------
-    def without_netpol(self, policy: NetworkPolicy, targets: Mask) -> tuple[Index, Mask]:
+    def without_netpol(self, policy: NetworkPolicy, targets: Mask | Index) -> tuple[Index, Mask]:
         """Rows the policy selects, and the final table on them once it is removed: where
         another policy still isolates the row, the other policies' rules; elsewhere the
         row falls to the baseline (the policy no longer isolates it)."""
@@ -326,14 +354,14 @@ class View:
         below = fallthrough(still, others, (self.base.first[t_loc],))
         return t_loc, over_codes(self.admin.first[t_loc], below)
 
-    def without_admin_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
+    def without_admin_policy(self, pi: int, targets: Mask | Index) -> tuple[Index, Mask]:
         t_loc = self.local_rows(targets)
         first = self.admin.first[t_loc]
         mine = self.admin.first_policy(t_loc) == pi
         codes = np.where(mine, self.admin.second_p[t_loc], first).astype(np.int8)
         return t_loc, over_codes(codes, self.fallthrough[t_loc])
 
-    def without_baseline_policy(self, pi: int, targets: Mask) -> tuple[Index, Mask]:
+    def without_baseline_policy(self, pi: int, targets: Mask | Index) -> tuple[Index, Mask]:
         t_loc = self.local_rows(targets)
         base = self.base.first[t_loc]
         mine = self.base.first_policy(t_loc) == pi

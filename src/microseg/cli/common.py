@@ -174,6 +174,7 @@ class Session:
         self._err: Console | None = None
         self._out: Console | None = None
         self._progress: Progress | None = None
+        self._active = False  # inside a progress() block (shown or not)
         self._timer: threading.Timer | None = None
         self._stage = ""
         self.timings: dict[str, float] = {}
@@ -207,7 +208,20 @@ class Session:
 
     @contextmanager
     def progress(self) -> Iterator[None]:
-        """A spinner on stderr, shown only on a TTY, without --quiet, for work over 2 s."""
+        """A spinner on stderr, shown only on a TTY, without --quiet, for work over 2 s.
+        Nested blocks share the outer one (its stages rename it)."""
+        if self._active:
+            yield
+            return
+        self._active = True
+        try:
+            with self._progress_bar():
+                yield
+        finally:
+            self._active = False
+
+    @contextmanager
+    def _progress_bar(self) -> Iterator[None]:
         if self.quiet or not self._maybe_terminal() or not self.err.is_terminal:
             yield
             return
@@ -220,6 +234,9 @@ class Session:
             TimeElapsedColumn(),
             console=self.err,
             transient=True,
+            # The result goes to stdout while the bar runs (connectivity streams its rows):
+            # rich's default proxy would pass every row through the stderr console.
+            redirect_stdout=False,
         )
         task = self._progress.add_task(self._stage or "working")
         self._task = task
@@ -234,6 +251,12 @@ class Session:
             self._progress = None
 
     def stage(self, name: str, work: Callable[[], T]) -> T:
+        """`work` timed under `name`, the spinner showing `name` (a block of its own when
+        the command opened none: the analyses after loading take tens of seconds at
+        150,000 pods)."""
+        if not self._active:
+            with self.progress():
+                return self.stage(name, work)
         self._stage = name
         if self._progress is not None:
             self._progress.update(self._task, description=name)

@@ -91,7 +91,8 @@ def connectivity(
         edge_conditions,
         external_conditions,
     )
-    from microseg.render.connlist import CELLS, connlist_chunks, connlist_rows, write_connlist
+    from microseg.render.connlist import connlist_chunks, connlist_rows
+    from microseg.render.connlist_text import write_connlist_stream
     from microseg.render.dot import write_dot
     from microseg.render.escape import terminal_safe
     from microseg.render.potential import render_with_exposure
@@ -148,8 +149,15 @@ def connectivity(
     # Written as computed; names escaped per format, cell by cell (render/escape.py).
     if output is ConnectivityFormat.DOT:
         write_dot(chunks, sys.stdout.write)
+    elif sys.stdout.isatty():  # the spinner would mix with the rows
+        write_connlist_stream(graph, output.value, sys.stdout.write, focus, conditions, outside)
     else:
-        write_connlist(chunks(CELLS[output.value]), output.value, sys.stdout.write, escaped=True)
+        session.stage(
+            "writing connections",
+            lambda: write_connlist_stream(
+                graph, output.value, sys.stdout.write, focus, conditions, outside
+            ),
+        )
 
 
 def _staged(conn: Connectivity, output: ConnectivityFormat, quiet: bool) -> None:

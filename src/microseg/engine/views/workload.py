@@ -68,6 +68,7 @@ class WorkloadGraph:
         "_last_dst",
         "_mask_ids",
         "_table",
+        "_word_ids",
         "external",
         "ingress",
         "node_class",
@@ -103,6 +104,7 @@ class WorkloadGraph:
         for k, c in enumerate(self._table):
             self._ids.setdefault(c, k)
         self._mask_ids: dict[bytes, int] = {}
+        self._word_ids: tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]] | None = None
         self._last_dst: tuple[Index, Index, Index] | None = None
         self._edges: tuple[npt.NDArray[np.int64], ...] | None = None
         if conn is None:
@@ -230,13 +232,21 @@ class WorkloadGraph:
         if self._conn is None:
             return self._explicit_block(src, dst)
         conn = self._conn
-        bits = _node_block(conn, self.node_class, src, dst, self._classes_of)
+        # Over the classes the nodes stand for: which pairs hold an edge is expanded to the
+        # nodes as booleans, and the masks are read for the edges alone (expanding the
+        # packed block itself copied eight bytes a pair).
+        s_set, s_at = np.unique(self.node_class[src], return_inverse=True)
+        d_set, d_at = self._classes_of(dst)
+        bits = pair_block(conn, s_set.astype(np.intp), d_set.astype(np.intp))
         has = bits[:, :, 0] != 0 if bits.shape[2] == 1 else (bits != 0).any(axis=2)
+        s_at = s_at.reshape(-1)
+        if not (_identity(s_at) and _identity(d_at)):
+            has = has[np.ix_(s_at, d_at)]
         same = src[:, None] == dst[None, :]
         if same.any():
             has &= ~same
         i, j = np.nonzero(has)
-        return i.astype(np.int64), j.astype(np.int64), self._ids_of(bits[i, j])
+        return i.astype(np.int64), j.astype(np.int64), self._ids_of(bits[s_at[i], d_at[j]])
 
     def _classes_of(self, dst: Index) -> tuple[Index, Index]:
         """`np.unique(node_class[dst], return_inverse=True)`, remembered for the last `dst`."""
@@ -251,11 +261,18 @@ class WorkloadGraph:
         """Connection ids of packed masks `[n, words]`, registering new sets."""
         if not len(masks):
             return np.zeros(0, dtype=np.int64)
+        if masks.shape[1] == 1:
+            return self._ids_of_words(masks[:, 0])
         first = masks[0]
         if (masks == first).all():  # the common case in open clusters: one set for all
             uniq, inverse = masks[:1], np.zeros(len(masks), dtype=np.int64)
         else:
             uniq, inverse = unique_rows(masks)
+        out: npt.NDArray[np.int64] = self._ids_of_rows(uniq)[inverse]
+        return out
+
+    def _ids_of_rows(self, uniq: Bits) -> npt.NDArray[np.int64]:
+        """Connection ids of distinct packed masks, registering new sets."""
         ids = np.empty(len(uniq), dtype=np.int64)
         a = len(self._conn.ports) if self._conn is not None else 0
         for r, row in enumerate(uniq):
@@ -270,8 +287,28 @@ class WorkloadGraph:
                     self._table.append(c)
                 self._mask_ids[key] = k
             ids[r] = k
-        out: npt.NDArray[np.int64] = ids[inverse]
-        return out
+        return ids
+
+    def _ids_of_words(self, words: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+        """`_ids_of` for one-word masks: looked up among the masks seen so far by a binary
+        search (a block of millions of edges holds a few distinct masks, and sorting the
+        block to find them cost more than the engine's work on it); only a block with an
+        unseen mask registers its distinct masks first."""
+        known = self._word_ids
+        if known is not None:
+            keys, ids = known
+            at = np.minimum(np.searchsorted(keys, words), len(keys) - 1)
+            if (keys[at] == words).all():
+                out: npt.NDArray[np.int64] = ids[at]
+                return out
+        fresh = np.unique(words)
+        registered = self._ids_of_rows(fresh.reshape(-1, 1))
+        seen = {} if known is None else dict(zip(known[0].tolist(), known[1].tolist(), strict=True))
+        seen.update(zip(fresh.tolist(), registered.tolist(), strict=True))
+        keys = np.array(sorted(seen), dtype=np.uint64)
+        ids = np.array([seen[k] for k in keys.tolist()], dtype=np.int64)
+        self._word_ids = (keys, ids)
+        return self._ids_of_words(words)
 
     def _explicit_block(
         self, src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]
