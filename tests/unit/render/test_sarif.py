@@ -7,6 +7,7 @@ the reason when npm or the package cannot be had.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -55,6 +56,18 @@ def _cache() -> Path:
 def multitool() -> Path:
     """The installed package folder (holds sarif-2.1.0.json and Sarif.Multitool)."""
     folder = _cache() / "node_modules" / "@microsoft" / "sarif-multitool-linux"
+    _cache().mkdir(parents=True, exist_ok=True)
+    # xdist's workers each hold this session fixture: the first installs, the other waits
+    # (two npm installs into one prefix leave each other half-written packages).
+    with (_cache() / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install(folder)
+    if not (folder / "sarif-2.1.0.json").is_file():
+        pytest.skip(f"{PACKAGE} has no sarif-2.1.0.json")
+    return folder
+
+
+def _install(folder: Path) -> None:
     if not (folder / "sarif-2.1.0.json").is_file():
         npm = shutil.which("npm")
         if npm is None:
@@ -69,9 +82,6 @@ def multitool() -> Path:
             )
         except (subprocess.SubprocessError, OSError) as exc:
             pytest.skip(f"npm install {PACKAGE} failed: {exc}")
-    if not (folder / "sarif-2.1.0.json").is_file():
-        pytest.skip(f"{PACKAGE} has no sarif-2.1.0.json")
-    return folder
 
 
 @pytest.fixture(scope="module")
