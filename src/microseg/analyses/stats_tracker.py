@@ -28,6 +28,7 @@ it. tests/property/test_stats_tracker.py holds every step equal to `compute_stat
 
 from __future__ import annotations
 
+import operator
 import time
 
 import numpy as np
@@ -57,6 +58,7 @@ from microseg.model.changes import (
     PutPolicy,
     RelabelPod,
     pod_index,
+    position_of,
 )
 from microseg.model.netpol import Direction, NetworkPolicy
 
@@ -201,9 +203,8 @@ class StatsTracker:
             ns, name = change.namespace, change.name
         out: list[Index] = []
         for conn in (old, new):
-            policy = next(
-                (p for p in conn.cluster.policies if (p.namespace, p.name) == (ns, name)), None
-            )
+            at = position_of(conn.cluster.policies, ns, name)
+            policy = None if at is None else conn.cluster.policies[at]
             if policy is None:
                 out += [_EMPTY, _EMPTY]
                 continue
@@ -259,7 +260,7 @@ class StatsTracker:
         if (
             cached is None
             or len(cached[0]) != len(node_pods)
-            or any(a is not b for a, b in zip(cached[0], node_pods, strict=True))
+            or not all(map(operator.is_, cached[0], node_pods))
         ):
             if not node_pods:
                 empty = np.zeros(0, dtype=np.bool_)

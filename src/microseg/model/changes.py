@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from operator import attrgetter
+from typing import Protocol
 
 from microseg.errors import MicrosegError
 from microseg.model.admin import AdminPolicy
@@ -32,6 +34,7 @@ __all__ = [
     "RelabelPod",
     "apply_change",
     "pod_index",
+    "position_of",
 ]
 
 
@@ -104,10 +107,34 @@ Change = PutPolicy | DeletePolicy | PutPod | RelabelPod | DeletePod | PutNamespa
 
 def pod_index(cluster: Cluster, namespace: str, name: str) -> int | None:
     """Where the pod named `namespace/name` is in `cluster.pods`, if it is there."""
-    for i, pod in enumerate(cluster.pods):
-        if pod.name == name and pod.namespace == namespace:
-            return i
-    return None
+    return position_of(cluster.pods, namespace, name)
+
+
+class _Named(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+_KEYS: list[tuple[tuple[_Named, ...], list[tuple[str, str]]]] = []
+_NAMESPACE, _NAME = attrgetter("namespace"), attrgetter("name")
+
+
+def position_of(items: tuple[_Named, ...], namespace: str, name: str) -> int | None:
+    """Where `namespace/name` first is in `items` (pods, NetworkPolicies), if it is there.
+    An incremental change asks this of the same tuple several times (the tracker, the
+    engine's update, the change itself): the tuple's keys are listed once, at C speed, and
+    remembered for the last few tuples, so a change to one of 100,000 pods costs no Python
+    loop over them."""
+    keys = next((k for t, k in _KEYS if t is items), None)
+    if keys is None:
+        keys = list(zip(map(_NAMESPACE, items), map(_NAME, items), strict=True))
+        _KEYS[:] = [(items, keys), *_KEYS[:3]]
+    try:
+        return keys.index((namespace, name))
+    except ValueError:
+        return None
 
 
 def _with_namespace(cluster: Cluster, name: str) -> Cluster:
@@ -147,7 +174,7 @@ def _put_policy(cluster: Cluster, policy: NetworkPolicy | AdminPolicy | CalicoPo
     if isinstance(policy, NetworkPolicy):
         key = (policy.namespace, policy.name)
         nps = list(cluster.policies)
-        at = next((i for i, p in enumerate(nps) if (p.namespace, p.name) == key), None)
+        at = position_of(cluster.policies, *key)
         if at is None:
             nps.append(policy)
         else:

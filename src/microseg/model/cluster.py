@@ -73,9 +73,7 @@ class Cluster:
             return True
         if any("linkerd.io/inject" in ns.annotations for ns in self.namespaces):
             return True
-        return any(
-            p.linkerd is not None and (p.linkerd.inject or p.linkerd.injected) for p in self.pods
-        )
+        return _pods_in_linkerd(self.pods)
 
     @property
     def has_mesh(self) -> bool:
@@ -87,3 +85,16 @@ class Cluster:
             if ns.name == name:
                 return ns
         return None
+
+
+_LAST_LINKERD_PODS: list[tuple[tuple[Pod, ...], bool]] = []
+
+
+def _pods_in_linkerd(pods: tuple[Pod, ...]) -> bool:
+    """Remembered for the last pods tuple: an incremental policy change keeps the very same
+    tuple and asks again on each change, a scan of every pod (100,000 pods: tens of ms)."""
+    if _LAST_LINKERD_PODS and _LAST_LINKERD_PODS[0][0] is pods:
+        return _LAST_LINKERD_PODS[0][1]
+    found = any(p.linkerd is not None and (p.linkerd.inject or p.linkerd.injected) for p in pods)
+    _LAST_LINKERD_PODS[:] = [(pods, found)]
+    return found

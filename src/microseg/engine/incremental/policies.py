@@ -11,6 +11,7 @@ from microseg.engine.incremental.atoms import check_removal, prepare_policy
 from microseg.engine.incremental.common import IndexT
 from microseg.engine.incremental.edit import TableEdit
 from microseg.model.admin import AdminTier
+from microseg.model.changes import position_of
 from microseg.model.cluster import Cluster
 
 __all__ = ["admin", "netpol"]
@@ -21,14 +22,8 @@ __all__ = ["admin", "netpol"]
 
 def netpol(conn: IndexT, cluster: Cluster, namespace: str, name: str) -> IndexT:
     old_policies = conn.cluster.policies
-    old_at = next(
-        (i for i, p in enumerate(old_policies) if (p.namespace, p.name) == (namespace, name)),
-        None,
-    )
-    new_at = next(
-        (i for i, p in enumerate(cluster.policies) if (p.namespace, p.name) == (namespace, name)),
-        None,
-    )
+    old_at = position_of(old_policies, namespace, name)
+    new_at = position_of(cluster.policies, namespace, name)
     old = old_policies[old_at] if old_at is not None else None
     new = cluster.policies[new_at] if new_at is not None else None
     check_removal(conn, old)

@@ -434,14 +434,23 @@ def workload_nodes(
             [],
             list(grouping.pods),
         )
+    # Python work only for the workloads over several classes; the runs of one-class
+    # workloads between them are copied as list slices (100,000 pods: a handful split).
+    all_names, all_pods, firsts = list(grouping.names), list(grouping.pods), first_class.tolist()
     names: list[str] = []
     owners: list[str] = []
     classes: list[int] = []
     split: list[str] = []
     node_pods: list[list[int]] = []
-    firsts = first_class.tolist()
-    for w, (name, pod_idx) in enumerate(zip(grouping.names, grouping.pods, strict=True)):
-        if spans[w] == 1 or same(conn, sorted(set(pod_class[pod_idx].tolist()))):
+    done = 0
+    for w in np.flatnonzero(spans > 1).tolist():
+        names += all_names[done:w]
+        owners += all_names[done:w]
+        classes += firsts[done:w]
+        node_pods += all_pods[done:w]
+        done = w + 1
+        name, pod_idx = all_names[w], all_pods[w]
+        if same(conn, sorted(set(pod_class[pod_idx].tolist()))):
             names.append(name)
             owners.append(name)
             classes.append(firsts[w])
@@ -454,6 +463,10 @@ def workload_nodes(
             owners.append(name)
             classes.append(int(pod_class[i]))
             node_pods.append([i])
+    names += all_names[done:]
+    owners += all_names[done:]
+    classes += firsts[done:]
+    node_pods += all_pods[done:]
     return names, owners, classes, split, node_pods
 
 
