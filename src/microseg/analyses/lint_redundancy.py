@@ -211,18 +211,35 @@ class _Groups:
         rc = ctx.rc
         c, n_peers = rc.n_classes, rc.n_peers
         d = ctx.direction
-        self.labels = labels = (np.arange(n_peers) >= c).astype(np.int64)
-        self.next = 2
+        labels = (np.arange(n_peers) >= c).astype(np.int64)  # compact group numbers
+        # Each split sets one bit on its members; every 64 splits the bits are folded
+        # into the labels (one sort of the columns), so a split costs its members only.
+        marks = np.zeros(n_peers, dtype=np.uint64)
+        used = 0
         seen: dict[int, Index] = {}  # refining by the same array twice changes nothing
         named: set[tuple[Protocol, str]] = set()
 
+        def fold() -> None:
+            nonlocal used
+            if not used:
+                return
+            order = np.lexsort((marks, labels))
+            lab, mk = labels[order], marks[order]
+            new = np.ones(n_peers, dtype=np.bool_)
+            new[1:] = (lab[1:] != lab[:-1]) | (mk[1:] != mk[:-1])
+            labels[order] = np.cumsum(new) - 1
+            marks[:] = 0
+            used = 0
+
         def split(members: Index) -> None:
+            nonlocal used
             if not len(members) or id(members) in seen:
                 return
             seen[id(members)] = members
-            u, inv = np.unique(labels[members], return_inverse=True)
-            labels[members] = self.next + inv
-            self.next += len(u)
+            marks[members] |= np.uint64(1) << np.uint64(used)
+            used += 1
+            if used == 64:
+                fold()
 
         def rule(r: Rule | AdminRule) -> None:
             split(ctx.peers(r))
@@ -245,11 +262,12 @@ class _Groups:
                 joint = run.two_way.get(PolicyKey(True, pi))
                 if joint is not None:
                     split(joint)
+        fold()
         for protocol, name in sorted(named, key=lambda k: (k[0].value, k[1])):
             at = rc.named_atoms(protocol, name)
-            _, inv = np.unique(labels[:c] * (len(rc.ports) + 2) + (at + 1), return_inverse=True)
-            labels[:c] = self.next + inv
-            self.next += int(inv.max()) + 1 if len(inv) else 0
+            key = labels.copy()
+            key[:c] = key[:c] * (len(rc.ports) + 2) + (at + 1) + n_peers  # apart from addresses
+            labels = np.unique(key, return_inverse=True)[1].reshape(-1)
         _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
         by_rep = np.argsort(first, kind="stable")
         rank = np.empty_like(by_rep)

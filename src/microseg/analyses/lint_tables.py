@@ -69,15 +69,26 @@ def port_block(
     if atoms is not None:
         numeric = numeric[atoms]
     block = np.broadcast_to(numeric, (len(t_glob), len(q_glob), len(numeric))).copy()
-    named = rc.named_matrix(ports)
-    if named is not None:
-        if atoms is not None:
-            named = named[:, atoms]
+    named = [s for s in ports or () if s.name]
+    if named:
+        # `rc.named_matrix(ports)` on the block's classes only: the whole matrix is
+        # classes x atoms, per block.
         if direction is Direction.INGRESS:
-            block |= named[t_glob][:, None, :]
+            on = t_glob
         else:
             pods = q_glob < rc.n_classes
-            block[:, pods, :] |= named[q_glob[pods]][None, :, :]
+            on = q_glob[pods]
+        small = np.zeros((len(on), len(rc.ports)), dtype=np.bool_)
+        for spec in named:
+            at = rc.named_atoms(spec.protocol, spec.name)[on]
+            ok = np.flatnonzero(at >= 0)
+            small[ok, at[ok]] = True
+        if atoms is not None:
+            small = small[:, atoms]
+        if direction is Direction.INGRESS:
+            block |= small[:, None, :]
+        else:
+            block[:, pods, :] |= small[None, :, :]
     return block
 
 
@@ -291,8 +302,11 @@ class View:
             lo, hi = self.span
             a, b = np.searchsorted(cols, (lo, hi))
             return cols[a:b] - lo
-        _, _, at = np.intersect1d(cols, self.cols, assume_unique=True, return_indices=True)
-        return np.sort(at)
+        # The view's columns (few: representatives of groups) looked up among the rule's.
+        at = np.searchsorted(cols, self.cols)
+        found = at < len(cols)
+        found[found] = cols[at[found]] == self.cols[found]
+        return np.flatnonzero(found)
 
     def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> Block:
         """The rule's block over `t_loc` x its peer columns, with how to index it.
