@@ -189,6 +189,20 @@ def _span(cols: Index) -> tuple[int, int] | None:
     return (lo, hi) if hi - lo == len(cols) else None
 
 
+def relevant_cells(conn: Connectivity, other: DirectionTable, rows: Index, multi: Mask) -> Bits:
+    """`[pod column, row, word]`: the cells of the rows whose change is a change of
+    connectivity (see the module docstring): where the other direction allows the same
+    connection, both ends on one network, and not a class with itself unless the class
+    holds two endpoints (`multi`). One block of the other direction."""
+    pods = np.arange(conn.rules.n_classes)
+    bits = _other_block(other, pods, rows)
+    if conn.isolation is not None:
+        bits[~conn.isolation.same(pods, rows)] = 0
+    single = rows[~multi[rows]]
+    bits[single, np.searchsorted(rows, single)] = 0
+    return bits
+
+
 class _Groups:
     """The peer columns over a block of rows, grouped so that every array a view computes
     is equal across a group: each group is one representative column in the views.
@@ -205,7 +219,7 @@ class _Groups:
     cost of its length, so a block costs the peers of the rules that apply to its rows
     and the other direction's block over its rows, never rows x columns x atoms."""
 
-    def __init__(self, run: _Run, ctx: DirectionContext, rows: Index, other: DirectionTable):
+    def __init__(self, run: _Run, ctx: DirectionContext, rows: Index, cells: Bits):
         self.ctx = ctx
         self.rows = rows
         rc = ctx.rc
@@ -277,28 +291,21 @@ class _Groups:
         self.reps = first[by_rep].astype(np.intp)
         """The groups' first columns, ascending: pods' groups, then addresses'."""
         self.n_pod_groups = int(np.searchsorted(self.reps, c))
-        self.bits = self._relevance(run, other)
+        self.bits = self._relevance(cells)
 
-    def _relevance(self, run: _Run, other: DirectionTable) -> Bits:
-        """`[pod group, row, word]`: the OR over the group's columns of the cells whose change
-        is a change of connectivity (see the module docstring): where the other direction
-        allows the same connection, both ends on one network, and not a class with itself
-        unless the class holds two endpoints. Read as one block of the other direction."""
+    def _relevance(self, cells: Bits) -> Bits:
+        """`[pod group, row, word]`: the OR over each group's columns of `cells`
+        (`relevant_cells` over the rows, `[pod column, row, word]`)."""
         rc = self.ctx.rc
         c = rc.n_classes
-        rows = self.rows
-        pods = np.arange(c)
-        bits = _other_block(other, pods, rows)  # [pod column, row, word]
-        isolation = run.conn.isolation
-        if isolation is not None:
-            bits[~isolation.same(pods, rows)] = 0
-        single = rows[~run.multi[rows]]
-        bits[single, np.searchsorted(rows, single)] = 0
-        order = np.argsort(self.group[:c], kind="stable")
-        starts = np.searchsorted(self.group[:c][order], np.arange(self.n_pod_groups))
-        if not len(starts):
-            return np.zeros((0, len(rows), rc.n_words), dtype=np.uint64)
-        out: Bits = np.bitwise_or.reduceat(bits[order], starts, axis=0)
+        if not self.n_pod_groups:
+            return np.zeros((0, len(self.rows), rc.n_words), dtype=np.uint64)
+        group = self.group[:c]
+        # Stable sorts of 16-bit keys are radix sorts: linear in the columns.
+        key = group.astype(np.int16) if self.n_pod_groups < 2**15 else group
+        order = np.argsort(key, kind="stable")
+        starts = np.searchsorted(group[order], np.arange(self.n_pod_groups))
+        out: Bits = np.bitwise_or.reduceat(cells[order], starts, axis=0)
         return out
 
     def blocks(self, cells: int) -> Iterator[tuple[Index, Index | None, Mask]]:
@@ -378,15 +385,22 @@ class _Run:
         # Few rows at a time: the groups grow with the rows (the rows' own classes are
         # peers of their rules), so a view's cells grow as rows squared; and the other
         # direction's block over every pod column (8 bytes a word) stays within `cells`.
-        step = max(1, min(ROWS_PER_BLOCK, self.cells // max(1, c * rc.n_words)))
-        for lo in range(0, c, step):
-            rows = np.arange(lo, min(c, lo + step))
-            groups = _Groups(self, ctx, rows, other)
-            for cols, atoms, rel in groups.blocks(self.cells):
-                view = View(ctx, rows, cols, atoms)
-                self.netpols(view, rel)
-                self.tier(view, rel, baseline=False)
-                self.tier(view, rel, baseline=True)
+        budget = self.cells // max(1, c * rc.n_words)
+        step = max(1, min(ROWS_PER_BLOCK, budget))
+        # The other direction is read over several blocks at once: each read walks the
+        # rule groups that meet the rows, whatever their number.
+        outer = max(step, min(8 * step, 8 * budget) // step * step)
+        for top in range(0, c, outer):
+            span = np.arange(top, min(c, top + outer))
+            cells = relevant_cells(self.conn, other, span, self.multi)
+            for lo in range(0, len(span), step):
+                rows = span[lo : lo + step]
+                groups = _Groups(self, ctx, rows, cells[:, lo : lo + step])
+                for cols, atoms, rel in groups.blocks(self.cells):
+                    view = View(ctx, rows, cols, atoms)
+                    self.netpols(view, rel)
+                    self.tier(view, rel, baseline=False)
+                    self.tier(view, rel, baseline=True)
 
     def netpols(self, view: View, rel: Mask) -> None:
         ctx = view.ctx
