@@ -276,12 +276,10 @@ class _Groups:
                 joint = run.two_way.get(PolicyKey(True, pi))
                 if joint is not None:
                     split(joint)
-        fold()
         for protocol, name in sorted(named, key=lambda k: (k[0].value, k[1])):
-            at = rc.named_atoms(protocol, name)
-            key = labels.copy()
-            key[:c] = key[:c] * (len(rc.ports) + 2) + (at + 1) + n_peers  # apart from addresses
-            labels = np.unique(key, return_inverse=True)[1].reshape(-1)
+            for members in run.named_classes(protocol, name):
+                split(members)
+        fold()
         _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
         by_rep = np.argsort(first, kind="stable")
         rank = np.empty_like(by_rep)
@@ -349,6 +347,7 @@ class _Run:
         # Policies that change both directions when removed: their targets (sorted class
         # indices: a mask each would be 1.5 GB for 50,000 policies over 30,000 classes).
         self.two_way: dict[PolicyKey, Index] = {}
+        self._named: dict[tuple[Protocol, str], list[Index]] = {}
         for i, p in enumerate(cluster.policies):
             if len(p.policy_types) == 2:
                 t = rc.policy_target_index(p)
@@ -359,6 +358,20 @@ class _Run:
                 t = np.flatnonzero(rc.subject_targets(ap.subject))
                 if len(t):
                     self.two_way[PolicyKey(True, i)] = t
+
+    def named_classes(self, protocol: Protocol, name: str) -> list[Index]:
+        """The classes where a named port resolves, one sorted array per atom it resolves
+        to (kept: `_Groups` splits the columns by each array once a block)."""
+        out = self._named.get((protocol, name))
+        if out is None:
+            at = self.conn.rules.named_atoms(protocol, name)
+            order = np.argsort(at, kind="stable")
+            values, starts = np.unique(at[order], return_index=True)
+            parts = np.split(order.astype(np.intp), starts[1:])
+            out = self._named[(protocol, name)] = [
+                np.sort(part) for v, part in zip(values.tolist(), parts, strict=True) if v >= 0
+            ]
+        return out
 
     def changed(self, key: PolicyKey, diff: Mask) -> None:
         if diff.any():
