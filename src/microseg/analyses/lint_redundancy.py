@@ -219,7 +219,14 @@ class _Groups:
     cost of its length, so a block costs the peers of the rules that apply to its rows
     and the other direction's block over its rows, never rows x columns x atoms."""
 
-    def __init__(self, run: _Run, ctx: DirectionContext, rows: Index, cells: Bits):
+    def __init__(
+        self,
+        run: _Run,
+        ctx: DirectionContext,
+        rows: Index,
+        cells: Bits,
+        live: Index | None = None,
+    ):
         self.ctx = ctx
         self.rows = rows
         rc = ctx.rc
@@ -233,10 +240,10 @@ class _Groups:
         seen: dict[int, Index] = {}  # refining by the same array twice changes nothing
         named: set[tuple[Protocol, str]] = set()
 
-        def fold() -> None:
+        def fold() -> tuple[Index, Index]:
+            """Labels 0, 1, ... in the order of (label, marks); returns that order of the
+            columns and where each label starts in it."""
             nonlocal used
-            if not used:
-                return
             order = np.lexsort((marks, labels))
             lab, mk = labels[order], marks[order]
             new = np.ones(n_peers, dtype=np.bool_)
@@ -244,6 +251,7 @@ class _Groups:
             labels[order] = np.cumsum(new) - 1
             marks[:] = 0
             used = 0
+            return order, np.flatnonzero(new)
 
         def split(members: Index) -> None:
             nonlocal used
@@ -279,31 +287,33 @@ class _Groups:
         for protocol, name in sorted(named, key=lambda k: (k[0].value, k[1])):
             for members in run.named_classes(protocol, name):
                 split(members)
-        fold()
-        _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+        order, starts = fold()
+        first = np.minimum.reduceat(order, starts)  # each label's first column
         by_rep = np.argsort(first, kind="stable")
         rank = np.empty_like(by_rep)
         rank[by_rep] = np.arange(len(by_rep))
-        self.group = rank[inv.reshape(-1)]
+        self.group = rank[labels]
         """Per peer column, its group (groups numbered by their first column)."""
         self.reps = first[by_rep].astype(np.intp)
         """The groups' first columns, ascending: pods' groups, then addresses'."""
         self.n_pod_groups = int(np.searchsorted(self.reps, c))
-        self.bits = self._relevance(cells)
+        self.bits = self._relevance(cells, live)
 
-    def _relevance(self, cells: Bits) -> Bits:
+    def _relevance(self, cells: Bits, live: Index | None) -> Bits:
         """`[pod group, row, word]`: the OR over each group's columns of `cells`
-        (`relevant_cells` over the rows, `[pod column, row, word]`)."""
+        (`relevant_cells` over the rows, `[pod column, row, word]`); `live`: the columns
+        with some cell set (sorted), found here when None."""
         rc = self.ctx.rc
-        c = rc.n_classes
-        if not self.n_pod_groups:
-            return np.zeros((0, len(self.rows), rc.n_words), dtype=np.uint64)
-        group = self.group[:c]
-        # Stable sorts of 16-bit keys are radix sorts: linear in the columns.
-        key = group.astype(np.int16) if self.n_pod_groups < 2**15 else group
-        order = np.argsort(key, kind="stable")
-        starts = np.searchsorted(group[order], np.arange(self.n_pod_groups))
-        out: Bits = np.bitwise_or.reduceat(cells[order], starts, axis=0)
+        out = np.zeros((self.n_pod_groups, len(self.rows), rc.n_words), dtype=np.uint64)
+        if live is None:
+            live = np.flatnonzero(cells.reshape(len(cells), -1).any(axis=1))
+        if not len(live):
+            return out
+        group = self.group[live]
+        order = np.argsort(group, kind="stable")
+        ordered = group[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        out[ordered[starts]] = np.bitwise_or.reduceat(cells[live[order]], starts, axis=0)
         return out
 
     def blocks(self, cells: int) -> Iterator[tuple[Index, Index | None, Mask]]:
@@ -406,9 +416,13 @@ class _Run:
         for top in range(0, c, outer):
             span = np.arange(top, min(c, top + outer))
             cells = relevant_cells(self.conn, other, span, self.multi)
+            # Which pod columns have a relevant cell in each row: most do not (the other
+            # end isolates them), and only those are ORed into their groups.
+            nonzero: Mask = np.asarray(cells.any(axis=2))
             for lo in range(0, len(span), step):
                 rows = span[lo : lo + step]
-                groups = _Groups(self, ctx, rows, cells[:, lo : lo + step])
+                live = np.flatnonzero(nonzero[:, lo : lo + step].any(axis=1))
+                groups = _Groups(self, ctx, rows, cells[:, lo : lo + step], live)
                 for cols, atoms, rel in groups.blocks(self.cells):
                     view = View(ctx, rows, cols, atoms)
                     self.netpols(view, rel)
