@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from microseg.analyses.lint_linkerd import linkerd_findings
 from microseg.analyses.lint_redundancy import OPEN, UNIQUE, Effects, PolicyKey, RuleKey, analyse
-from microseg.analyses.lint_tables import DirectionContext, Mask, port_block
+from microseg.analyses.lint_tables import DirectionContext, Index, port_block
 from microseg.engine import Connectivity
 from microseg.errors import Origin, Severity
 from microseg.model.admin import AdminPolicy, AdminRule, AdminTier
@@ -167,9 +167,9 @@ class _Linter:
             return f"nodeSelector {peer.selector} matches no Node address in the input"
         return f"ipBlock {peer.cidr} minus its excepts holds no address"
 
-    def unresolved(self, specs: tuple[PortSpec, ...], where: Mask, by_name: bool) -> list[str]:
-        """Named ports that no class in `where` resolves: `TCP/http`, or `http` when
-        `by_name` (an admin namedPort matches the name whatever the protocol)."""
+    def unresolved(self, specs: tuple[PortSpec, ...], where: Index, by_name: bool) -> list[str]:
+        """Named ports that no class in `where` (class indices) resolves: `TCP/http`, or
+        `http` when `by_name` (an admin namedPort matches the name whatever the protocol)."""
         names: dict[str, list[PortSpec]] = {}
         for s in specs:
             if s.name:
@@ -178,10 +178,7 @@ class _Linter:
                 )
         out = []
         for key, group in names.items():
-            hit = np.zeros(self.rc.n_classes, dtype=np.bool_)
-            for s in group:
-                hit |= self.rc.named_atoms(s.protocol, s.name) >= 0
-            if not (hit & where).any():
+            if not any((self.rc.named_atoms(s.protocol, s.name)[where] >= 0).any() for s in group):
                 out.append(key)
         return out
 
@@ -190,9 +187,10 @@ class _Linter:
         policy: NetworkPolicy | AdminPolicy,
         rule: Rule | AdminRule,
         direction: Direction,
-        targets: Mask,
+        targets: Index,
     ) -> tuple[bool, bool]:
-        """ML004 and ML006 for one rule; returns (every peer dead, every port unresolved)."""
+        """ML004 and ML006 for one rule (`targets`: the policy's, as class indices);
+        returns (every peer dead, every port unresolved)."""
         field = _rule_field(direction, rule.index)
         word = _peer_word(direction)
         admin = isinstance(rule, AdminRule)
@@ -213,9 +211,12 @@ class _Linter:
         all_dead = bool(rule.peers) and dead == len(rule.peers or ())
         if not rule.ports or all_dead:
             return all_dead, False
-        c = self.rc.n_classes
-        where = targets if direction is Direction.INGRESS else self.rc.rule_peers(rule)[:c]
-        if not where.any():
+        if direction is Direction.INGRESS:
+            where = targets
+        else:  # the peer classes: the rule's sorted peer columns below the addresses
+            cols = self.contexts[direction].peers(rule)
+            where = cols[: np.searchsorted(cols, self.rc.n_classes)]
+        if not len(where):
             return all_dead, False
         missing = self.unresolved(rule.ports, where, admin)
         on = "the pods the policy selects" if direction is Direction.INGRESS else "the peer pods"
@@ -240,11 +241,10 @@ class _Linter:
 
     # -- policies --------------------------------------------------------------------
     def netpol(self, i: int, policy: NetworkPolicy) -> None:
-        # A mask for this policy only: the engine's memoised `policy_targets` would keep one
-        # per policy (1.5 GB at 50,000 policies over 30,000 classes).
-        targets = np.zeros(self.rc.n_classes, dtype=np.bool_)
-        targets[self.rc.policy_target_index(policy)] = True
-        if not targets.any():
+        # Class indices, not a mask: a mask per policy costs the classes each (50,000
+        # policies over 30,000 classes), and the engine's memoised masks 1.5 GB.
+        targets = self.rc.policy_target_index(policy)
+        if not len(targets):
             self.add(
                 "ML003",
                 f"podSelector {policy.pod_selector} selects no pod in namespace "
@@ -256,7 +256,7 @@ class _Linter:
             return
         whole = PolicyKey(False, i) not in self.effects.changed_policies
         if whole:
-            alone = any((targets & (self.iso_count(d) == 1)).any() for d in policy.policy_types)
+            alone = any((self.iso_count(d)[targets] == 1).any() for d in policy.policy_types)
             why = (
                 "the pods only it isolates get the same from the baseline tier or the default"
                 if alone
@@ -301,8 +301,8 @@ class _Linter:
                 )
 
     def admin(self, i: int, policy: AdminPolicy) -> None:
-        targets = self.rc.subject_targets(policy.subject)
-        if not targets.any():
+        targets = np.flatnonzero(self.rc.subject_targets(policy.subject))
+        if not len(targets):
             self.add(
                 "ML003",
                 "subject selects no pod; the policy has no effect",

@@ -42,12 +42,12 @@ from microseg.engine import (
     Bits,
     Connectivity,
     DirectionTable,
-    NetworkIsolation,
     over_codes,
     unpack,
 )
 from microseg.model.admin import AdminRule, AdminTier
 from microseg.model.netpol import Direction, Rule
+from microseg.model.sets import Protocol
 
 __all__ = [
     "COVERED",
@@ -64,6 +64,8 @@ __all__ = [
 # exists (UNIQUE), and of that some is not decided by the admin tier first (OPEN).
 UNIQUE, OPEN = 1, 2
 COVERED, DECIDED_ABOVE = 0, UNIQUE
+# Rows per block of `_Run.direction` (see there).
+ROWS_PER_BLOCK = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,26 +96,6 @@ class Effects:
     np_flags: dict[RuleKey, int] = field(default_factory=dict)
 
 
-def _relevance(
-    view: View, other: DirectionTable, multi: Mask, isolation: NetworkIsolation | None = None
-) -> Mask:
-    """Cells whose change is a change of connectivity (see the module docstring). Pods on
-    different primary networks never connect (engine/index/networks.py), so no rule's effect
-    on such a pair is a change. The other direction is read as a block over the view's
-    cells only, never as a whole table."""
-    c = view.ctx.rc.n_classes
-    rel = np.ones(view.shape, dtype=np.bool_)
-    pods = view.cols < c
-    if pods.any():
-        bits = _other_block(other, view.cols[pods], view.rows)
-        rel[:, pods, :] = atom_bits(bits, view.atoms, other.n_atoms).transpose(1, 0, 2)
-        if isolation is not None:
-            rel[:, pods, :] &= isolation.same(view.rows, view.cols[pods])[:, :, None]
-    same = (view.rows[:, None] == view.cols[None, :]) & ~multi[view.rows][:, None]
-    rel[same] = False
-    return rel
-
-
 def _other_block(other: DirectionTable, rows: Index, cols: Index) -> Bits:
     """`other.bits[rows][:, cols]` (sorted indices), sliced when the table is whole."""
     if other.materialised:
@@ -130,7 +112,11 @@ def atom_bits(bits: Bits, atoms: Index | None, n_atoms: int) -> Mask:
 
 
 def representatives(
-    ctx: DirectionContext, rows: Index, cols: Index, other: DirectionTable | None = None
+    ctx: DirectionContext,
+    rows: Index,
+    cols: Index,
+    other: DirectionTable | None = None,
+    bits: Bits | None = None,
 ) -> Index | None:
     """One port atom per run of neighbouring atoms that nothing in `rows` x `cols` tells
     apart: not the numeric or named ports of any rule that can apply there, nor the other
@@ -138,7 +124,8 @@ def representatives(
     such a run, and a view over the representatives answers every question (each is
     whether some cell does something) exactly, over a fraction of the cells: a policy
     whose 10,000 rules name 10,000 ports meets few of them in any one block of columns,
-    which keeps lint linear in rules. None: every atom (there is only one)."""
+    which keeps lint linear in rules. `bits`: packed cells that must be told apart too
+    (the grouped relevance of `_Groups`). None: every atom (there is only one)."""
     rc = ctx.rc
     n = len(rc.ports)
     if n <= 1:
@@ -176,12 +163,23 @@ def representatives(
     if other is not None:
         pods = cols[cols < rc.n_classes]
         if len(pods) and len(rows):
-            bits = _other_block(other, pods, rows).reshape(-1, rc.n_words)
-            nxt = np.zeros_like(bits)
-            nxt[:, :-1] = bits[:, 1:] << np.uint64(63)
-            differs = np.bitwise_or.reduce(bits ^ ((bits >> np.uint64(1)) | nxt), axis=0)
-            cut |= unpack(differs, n)[: n - 1]
+            cut |= _bit_cuts(_other_block(other, pods, rows), n)
+    if bits is not None:
+        cut |= _bit_cuts(bits, n)
     return np.concatenate(([0], np.flatnonzero(cut) + 1)).astype(np.intp)
+
+
+def _bit_cuts(bits: Bits, n: int) -> Mask:
+    """`[n - 1]`: whether some cell of packed `[..., words]` differs between atoms a and
+    a + 1."""
+    flat = bits.reshape(-1, bits.shape[-1])
+    if not len(flat):
+        return np.zeros(n - 1, dtype=np.bool_)
+    nxt = np.zeros_like(flat)
+    nxt[:, :-1] = flat[:, 1:] << np.uint64(63)
+    differs = np.bitwise_or.reduce(flat ^ ((flat >> np.uint64(1)) | nxt), axis=0)
+    out: Mask = unpack(differs, n)[: n - 1]
+    return out
 
 
 def _span(cols: Index) -> tuple[int, int] | None:
@@ -189,6 +187,160 @@ def _span(cols: Index) -> tuple[int, int] | None:
         return (0, 0)
     lo, hi = int(cols[0]), int(cols[-1]) + 1
     return (lo, hi) if hi - lo == len(cols) else None
+
+
+def relevant_cells(conn: Connectivity, other: DirectionTable, rows: Index, multi: Mask) -> Bits:
+    """`[pod column, row, word]`: the cells of the rows whose change is a change of
+    connectivity (see the module docstring): where the other direction allows the same
+    connection, both ends on one network, and not a class with itself unless the class
+    holds two endpoints (`multi`). One block of the other direction."""
+    pods = np.arange(conn.rules.n_classes)
+    bits = _other_block(other, pods, rows)
+    if conn.isolation is not None:
+        bits[~conn.isolation.same(pods, rows)] = 0
+    single = rows[~multi[rows]]
+    bits[single, np.searchsorted(rows, single)] = 0
+    return bits
+
+
+class _Groups:
+    """The peer columns over a block of rows, grouped so that every array a view computes
+    is equal across a group: each group is one representative column in the views.
+
+    Two columns are grouped when they are alike for every rule the rows' views look at
+    (member of its peers or not, and for egress the atom each named port resolves to
+    there), both pods or both addresses, and inside or outside the targets of each
+    two-way policy there (`_Run.one_way` leaves those to the joint pass). Every question
+    a view answers is whether some cell of such a uniform array, and of relevance, is
+    set; so relevance is kept per group as the OR over its columns (`rel`), which makes
+    the answer over the representative the answer over the group, exactly.
+
+    Grouping is partition refinement: each member list splits the groups it meets, at a
+    cost of its length, so a block costs the peers of the rules that apply to its rows
+    and the other direction's block over its rows, never rows x columns x atoms."""
+
+    def __init__(
+        self,
+        run: _Run,
+        ctx: DirectionContext,
+        rows: Index,
+        cells: Bits,
+        live: Index | None = None,
+    ):
+        self.ctx = ctx
+        self.rows = rows
+        rc = ctx.rc
+        c, n_peers = rc.n_classes, rc.n_peers
+        d = ctx.direction
+        labels = (np.arange(n_peers) >= c).astype(np.int64)  # compact group numbers
+        # Each split sets one bit on its members; every 64 splits the bits are folded
+        # into the labels (one sort of the columns), so a split costs its members only.
+        marks = np.zeros(n_peers, dtype=np.uint64)
+        used = 0
+        seen: dict[int, Index] = {}  # refining by the same array twice changes nothing
+        named: set[tuple[Protocol, str]] = set()
+
+        def fold() -> tuple[Index, Index]:
+            """Labels 0, 1, ... in the order of (label, marks); returns that order of the
+            columns and where each label starts in it."""
+            nonlocal used
+            order = np.lexsort((marks, labels))
+            lab, mk = labels[order], marks[order]
+            new = np.ones(n_peers, dtype=np.bool_)
+            new[1:] = (lab[1:] != lab[:-1]) | (mk[1:] != mk[:-1])
+            labels[order] = np.cumsum(new) - 1
+            marks[:] = 0
+            used = 0
+            return order, np.flatnonzero(new)
+
+        def split(members: Index) -> None:
+            nonlocal used
+            if not len(members) or id(members) in seen:
+                return
+            seen[id(members)] = members
+            marks[members] |= np.uint64(1) << np.uint64(used)
+            used += 1
+            if used == 64:
+                fold()
+
+        def rule(r: Rule | AdminRule) -> None:
+            split(ctx.peers(r))
+            if d is Direction.EGRESS:
+                named.update((p.protocol, p.name) for p in r.ports or () if p.name)
+
+        for k in ctx.netpols_on(rows):
+            pi, policy, _ = ctx.netpols[k]
+            for r in policy.rules(d):
+                rule(r)
+            joint = run.two_way.get(PolicyKey(False, pi))
+            if joint is not None:
+                split(joint)
+        for tier in (ctx.admin, ctx.baseline):
+            active = {pi for pi, t in tier.targets.items() if t[rows].any()}
+            for tr in tier.rules:
+                if tr.policy in active:
+                    rule(tr.rule)
+            for pi in active:
+                joint = run.two_way.get(PolicyKey(True, pi))
+                if joint is not None:
+                    split(joint)
+        for protocol, name in sorted(named, key=lambda k: (k[0].value, k[1])):
+            for members in run.named_classes(protocol, name):
+                split(members)
+        order, starts = fold()
+        first = np.minimum.reduceat(order, starts)  # each label's first column
+        by_rep = np.argsort(first, kind="stable")
+        rank = np.empty_like(by_rep)
+        rank[by_rep] = np.arange(len(by_rep))
+        self.group = rank[labels]
+        """Per peer column, its group (groups numbered by their first column)."""
+        self.reps = first[by_rep].astype(np.intp)
+        """The groups' first columns, ascending: pods' groups, then addresses'."""
+        self.n_pod_groups = int(np.searchsorted(self.reps, c))
+        self.bits = self._relevance(cells, live)
+
+    def _relevance(self, cells: Bits, live: Index | None) -> Bits:
+        """`[pod group, row, word]`: the OR over each group's columns of `cells`
+        (`relevant_cells` over the rows, `[pod column, row, word]`); `live`: the columns
+        with some cell set (sorted), found here when None."""
+        rc = self.ctx.rc
+        out = np.zeros((self.n_pod_groups, len(self.rows), rc.n_words), dtype=np.uint64)
+        if live is None:
+            live = np.flatnonzero(cells.reshape(len(cells), -1).any(axis=1))
+        if not len(live):
+            return out
+        group = self.group[live]
+        order = np.argsort(group, kind="stable")
+        ordered = group[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        out[ordered[starts]] = np.bitwise_or.reduceat(cells[live[order]], starts, axis=0)
+        return out
+
+    def blocks(self, cells: int) -> Iterator[tuple[Index, Index | None, Mask]]:
+        """Runs of representative columns, each with its representative atoms and its
+        relevance `[rows, columns, atoms]`, each run within about `cells` cells."""
+        n_rows, n = len(self.rows), len(self.reps)
+        whole = self._atoms(0, n)
+        a = len(self.ctx.rc.ports) if whole is None else len(whole)
+        width = max(1, cells // max(1, n_rows * a))
+        for lo in range(0, n, width):
+            hi = min(n, lo + width)
+            atoms = whole if width >= n else self._atoms(lo, hi)
+            yield self.reps[lo:hi], atoms, self._rel(lo, hi, atoms)
+
+    def _atoms(self, lo: int, hi: int) -> Index | None:
+        bits = self.bits[lo : min(hi, self.n_pod_groups)]
+        return representatives(self.ctx, self.rows, self.reps[lo:hi], bits=bits)
+
+    def _rel(self, lo: int, hi: int, atoms: Index | None) -> Mask:
+        rc = self.ctx.rc
+        a = len(rc.ports) if atoms is None else len(atoms)
+        rel = np.ones((len(self.rows), hi - lo, a), dtype=np.bool_)
+        p = max(0, min(hi, self.n_pod_groups) - lo)
+        if p:
+            bits = self.bits[lo : lo + p]
+            rel[:, :p, :] = atom_bits(bits, atoms, len(rc.ports)).transpose(1, 0, 2)
+        return rel
 
 
 class _Run:
@@ -205,6 +357,7 @@ class _Run:
         # Policies that change both directions when removed: their targets (sorted class
         # indices: a mask each would be 1.5 GB for 50,000 policies over 30,000 classes).
         self.two_way: dict[PolicyKey, Index] = {}
+        self._named: dict[tuple[Protocol, str], list[Index]] = {}
         for i, p in enumerate(cluster.policies):
             if len(p.policy_types) == 2:
                 t = rc.policy_target_index(p)
@@ -215,6 +368,20 @@ class _Run:
                 t = np.flatnonzero(rc.subject_targets(ap.subject))
                 if len(t):
                     self.two_way[PolicyKey(True, i)] = t
+
+    def named_classes(self, protocol: Protocol, name: str) -> list[Index]:
+        """The classes where a named port resolves, one sorted array per atom it resolves
+        to (kept: `_Groups` splits the columns by each array once a block)."""
+        out = self._named.get((protocol, name))
+        if out is None:
+            at = self.conn.rules.named_atoms(protocol, name)
+            order = np.argsort(at, kind="stable")
+            values, starts = np.unique(at[order], return_index=True)
+            parts = np.split(order.astype(np.intp), starts[1:])
+            out = self._named[(protocol, name)] = [
+                np.sort(part) for v, part in zip(values.tolist(), parts, strict=True) if v >= 0
+            ]
+        return out
 
     def changed(self, key: PolicyKey, diff: Mask) -> None:
         if diff.any():
@@ -230,38 +397,37 @@ class _Run:
         self.changed(key, diff)
 
     def direction(self, d: Direction) -> None:
-        """The direction's table in blocks of rows x columns x representative atoms, each
-        about `cells` cells: memory stays bounded whatever the rules, ports or peers."""
+        """The direction's table in blocks of rows x column groups x representative atoms.
+        Columns that every rule applying to the rows treats alike form one group, seen
+        through one representative column (`_Groups`): the views never hold the whole
+        rows x columns table, which at 150,000 pods is tens of billions of cells."""
         ctx = self.ctx[d]
         rc = ctx.rc
         other = self.conn.egress if d is Direction.INGRESS else self.conn.ingress
-        step = max(1, self.cells // max(1, rc.n_peers))
-        for lo in range(0, rc.n_classes, step):
-            rows = np.arange(lo, min(rc.n_classes, lo + step))
-            for cols, atoms in self.blocks(ctx, other, rows):
-                view = View(ctx, rows, cols, atoms)
-                rel = _relevance(view, other, self.multi, self.conn.isolation)
-                self.netpols(view, rel)
-                self.tier(view, rel, baseline=False)
-                self.tier(view, rel, baseline=True)
-
-    def blocks(
-        self, ctx: DirectionContext, other: DirectionTable, rows: Index
-    ) -> Iterator[tuple[Index, Index | None]]:
-        """Runs of columns with their representative atoms, each run small enough that
-        rows x columns x atoms stays within `cells` (the atoms of all columns bound those
-        of any run, so runs are cut by that count, and each recomputes its own)."""
-        n_cols = ctx.rc.n_peers
-        every = np.arange(n_cols)
-        atoms = representatives(ctx, rows, every, other)
-        a = len(ctx.rc.ports) if atoms is None else len(atoms)
-        width = max(1, self.cells // max(1, len(rows) * a))
-        if width >= n_cols:
-            yield every, atoms
-            return
-        for c0 in range(0, n_cols, width):
-            cols = every[c0 : c0 + width]
-            yield cols, representatives(ctx, rows, cols, other)
+        c = rc.n_classes
+        # Few rows at a time: the groups grow with the rows (the rows' own classes are
+        # peers of their rules), so a view's cells grow as rows squared; and the other
+        # direction's block over every pod column (8 bytes a word) stays within `cells`.
+        budget = self.cells // max(1, c * rc.n_words)
+        step = max(1, min(ROWS_PER_BLOCK, budget))
+        # The other direction is read over several blocks at once: each read walks the
+        # rule groups that meet the rows, whatever their number.
+        outer = max(step, min(8 * step, 8 * budget) // step * step)
+        for top in range(0, c, outer):
+            span = np.arange(top, min(c, top + outer))
+            cells = relevant_cells(self.conn, other, span, self.multi)
+            # Which pod columns have a relevant cell in each row: most do not (the other
+            # end isolates them), and only those are ORed into their groups.
+            nonzero: Mask = np.asarray(cells.any(axis=2))
+            for lo in range(0, len(span), step):
+                rows = span[lo : lo + step]
+                live = np.flatnonzero(nonzero[:, lo : lo + step].any(axis=1))
+                groups = _Groups(self, ctx, rows, cells[:, lo : lo + step], live)
+                for cols, atoms, rel in groups.blocks(self.cells):
+                    view = View(ctx, rows, cols, atoms)
+                    self.netpols(view, rel)
+                    self.tier(view, rel, baseline=False)
+                    self.tier(view, rel, baseline=True)
 
     def netpols(self, view: View, rel: Mask) -> None:
         ctx = view.ctx

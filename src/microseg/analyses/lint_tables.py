@@ -61,23 +61,36 @@ def port_block(
     t_glob: Index,
     q_glob: Index,
     atoms: Index | None = None,
+    numeric: Mask | None = None,
 ) -> Mask:
     """[targets, peers, atoms] a rule's ports cover, as the engine computes them: named
     ports resolve on the destination (the target for ingress, the peer for egress).
     `atoms`: only these port atoms (a view's representatives), in that order."""
-    numeric = rc.numeric_ports(ports)
+    if numeric is None:
+        numeric = rc.numeric_ports(ports)
     if atoms is not None:
         numeric = numeric[atoms]
     block = np.broadcast_to(numeric, (len(t_glob), len(q_glob), len(numeric))).copy()
-    named = rc.named_matrix(ports)
-    if named is not None:
-        if atoms is not None:
-            named = named[:, atoms]
+    named = [s for s in ports or () if s.name]
+    if named:
+        # `rc.named_matrix(ports)` on the block's classes only: the whole matrix is
+        # classes x atoms, per block.
         if direction is Direction.INGRESS:
-            block |= named[t_glob][:, None, :]
+            on = t_glob
         else:
             pods = q_glob < rc.n_classes
-            block[:, pods, :] |= named[q_glob[pods]][None, :, :]
+            on = q_glob[pods]
+        small = np.zeros((len(on), len(rc.ports)), dtype=np.bool_)
+        for spec in named:
+            at = rc.named_atoms(spec.protocol, spec.name)[on]
+            ok = np.flatnonzero(at >= 0)
+            small[ok, at[ok]] = True
+        if atoms is not None:
+            small = small[:, atoms]
+        if direction is Direction.INGRESS:
+            block |= small[:, None, :]
+        else:
+            block[:, pods, :] |= small[None, :, :]
     return block
 
 
@@ -164,6 +177,7 @@ class DirectionContext:
         self.baseline = self._tier(cluster.tier(AdminTier.BASELINE), index)
         self._spans: dict[int, tuple[Sequence[Rule | AdminRule], Index]] = {}
         self._bounds: dict[tuple[PortSpec, ...] | None, Index] = {}
+        self._numeric: dict[tuple[PortSpec, ...] | None, Mask] = {}
 
     def _tier(self, policies: tuple[AdminPolicy, ...], index: dict[int, int]) -> TierContext:
         ctx = TierContext()
@@ -223,11 +237,18 @@ class DirectionContext:
                 out.append(k)
         return out
 
+    def numeric(self, ports: tuple[PortSpec, ...] | None) -> Mask:
+        """`rc.numeric_ports(ports)`, remembered: policy sets repeat a few port lists."""
+        out = self._numeric.get(ports)
+        if out is None:
+            out = self._numeric[ports] = self.rc.numeric_ports(ports)
+        return out
+
     def port_bounds(self, ports: tuple[PortSpec, ...] | None) -> Index:
         """Atoms `a` where a rule's numeric ports differ between `a` and `a + 1`."""
         out = self._bounds.get(ports)
         if out is None:
-            mask = self.rc.numeric_ports(ports)
+            mask = self.numeric(ports)
             out = self._bounds[ports] = np.flatnonzero(mask[1:] != mask[:-1])
         return out
 
@@ -255,10 +276,15 @@ class View:
         self.twice_r = np.zeros(self.shape, dtype=np.bool_)
         self.once_p = np.zeros(self.shape, dtype=np.bool_)
         self.twice_p = np.zeros(self.shape, dtype=np.bool_)
+        self._unions: dict[int, tuple[NetworkPolicy, Index, Mask]] = {}
+        room = n * m * a
         for k in ctx.netpols_on(rows):
             _, policy, targets = ctx.netpols[k]
             t_loc = self.local_rows(targets)
             union = self.policy_union(policy, t_loc)
+            if union.size <= room:  # kept for `without_netpol`, within the view's size
+                self._unions[id(policy)] = (policy, t_loc, union)
+                room -= union.size
             seen = self.once_p[t_loc]
             self.twice_p[t_loc] |= seen & union
             self.once_p[t_loc] = seen | union
@@ -291,8 +317,11 @@ class View:
             lo, hi = self.span
             a, b = np.searchsorted(cols, (lo, hi))
             return cols[a:b] - lo
-        _, _, at = np.intersect1d(cols, self.cols, assume_unique=True, return_indices=True)
-        return np.sort(at)
+        # The view's columns (few: representatives of groups) looked up among the rule's.
+        at = np.searchsorted(cols, self.cols)
+        found = at < len(cols)
+        found[found] = cols[at[found]] == self.cols[found]
+        return np.flatnonzero(found)
 
     def rule_block(self, rule: Rule | AdminRule, t_loc: Index) -> Block:
         """The rule's block over `t_loc` x its peer columns, with how to index it.
@@ -312,6 +341,7 @@ class View:
             self.rows[t_loc],
             self.cols[q_loc],
             self.atoms,
+            self.ctx.numeric(rule.ports),
         )
         if t_loc[-1] - t_loc[0] + 1 != len(t_loc):
             return Block(np.ix_(t_loc, q_loc), q_loc, block)
@@ -348,7 +378,11 @@ class View:
         another policy still isolates the row, the other policies' rules; elsewhere the
         row falls to the baseline (the policy no longer isolates it)."""
         t_loc = self.local_rows(targets)
-        union = self.policy_union(policy, t_loc, count=False)
+        kept = self._unions.get(id(policy))
+        if kept is not None and kept[0] is policy and np.array_equal(kept[1], t_loc):
+            union = kept[2]
+        else:
+            union = self.policy_union(policy, t_loc, count=False)
         others = self.twice_p[t_loc] | (self.once_p[t_loc] & ~union)
         still = self.ctx.iso_count[self.rows[t_loc]] >= 2
         below = fallthrough(still, others, (self.base.first[t_loc],))

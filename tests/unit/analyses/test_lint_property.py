@@ -14,11 +14,19 @@ from dataclasses import replace
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from microseg.analyses.lint import Finding, lint
-from microseg.analyses.lint_redundancy import analyse, representatives
+from microseg.analyses.lint_redundancy import (
+    Effects,
+    _Groups,
+    _Run,
+    analyse,
+    relevant_cells,
+    representatives,
+)
 from microseg.analyses.lint_tables import DirectionContext, View
-from microseg.engine import Connectivity
+from microseg.engine import Connectivity, unpack
 from microseg.model import AdminPolicy, Cluster, Direction, NetworkPolicy
 from tests.property.clusters import clusters
 
@@ -173,3 +181,63 @@ def test_representative_atoms_stand_for_their_runs(cluster: Cluster) -> None:
             assert np.array_equal(theirs, theirs[:, :, rep])
             small = View(ctx, rows, cols, atoms)
             assert np.array_equal(small.final, table.allow[np.ix_(rows, cols)][:, :, atoms])
+
+
+def _every_column(conn: Connectivity) -> Effects:
+    """The redundancy effects with every view over all rows, every peer column and every
+    atom, relevance read cell by cell: no column groups, no representative atoms."""
+    contexts = {d: DirectionContext(conn, d) for d in Direction}
+    run = _Run(conn, 2_000_000, contexts)
+    c, n_peers = conn.n_classes, conn.rules.n_peers
+    rows = np.arange(c)
+    for d, other in ((Direction.INGRESS, conn.egress), (Direction.EGRESS, conn.ingress)):
+        view = View(contexts[d], rows, np.arange(n_peers))
+        rel = np.ones(view.shape, dtype=np.bool_)
+        cells = relevant_cells(conn, other, rows, run.multi)  # [pod column, row, word]
+        rel[:, :c, :] = unpack(cells, len(conn.ports)).transpose(1, 0, 2)
+        run.netpols(view, rel)
+        run.tier(view, rel, baseline=False)
+        run.tier(view, rel, baseline=True)
+    for key, targets in run.two_way.items():
+        if key not in run.effects.changed_policies:
+            run.joint(key, targets)
+    return run.effects
+
+
+@FAST
+@given(clusters())
+def test_column_groups_answer_as_every_column(cluster: Cluster) -> None:
+    """`analyse` (views over groups of peer columns, relevance ORed per group, blocks of
+    rows) finds exactly what views over every column and atom find."""
+    conn = Connectivity.build(cluster)
+    fast, reference = analyse(conn), _every_column(conn)
+    assert fast.changed_rules == reference.changed_rules
+    assert fast.changed_policies == reference.changed_policies
+    assert fast.reached == reference.reached
+    assert fast.nonempty == reference.nonempty
+    assert fast.np_flags == reference.np_flags
+
+
+@FAST
+@given(clusters(), st.data())
+def test_grouped_columns_are_alike(cluster: Cluster, data: st.DataObject) -> None:
+    """Over any run of rows, the columns `_Groups` puts together are equal in every array
+    a view computes over every column."""
+    conn = Connectivity.build(cluster)
+    c = conn.n_classes
+    lo = data.draw(st.integers(0, c - 1))
+    rows = np.arange(lo, data.draw(st.integers(lo + 1, c)))
+    for d, other in ((Direction.INGRESS, conn.egress), (Direction.EGRESS, conn.ingress)):
+        ctx = DirectionContext(conn, d)
+        run = _Run(conn, 2_000_000, {d: ctx})
+        groups = _Groups(run, ctx, rows, relevant_cells(conn, other, rows, run.multi))
+        full = View(ctx, rows, np.arange(conn.rules.n_peers))
+        rep = groups.reps[groups.group]  # each column's representative
+        for name in ("final", "once_r", "twice_r", "once_p", "twice_p", "open"):
+            values = getattr(full, name)
+            assert np.array_equal(values, values[:, rep]), name
+        on_rows = {ctx.netpols[k][0] for k in ctx.netpols_on(rows)}
+        for key, t in run.two_way.items():  # inside or outside each two-way policy's targets
+            if not key.admin and key.policy in on_rows:
+                inside = np.isin(np.arange(conn.rules.n_peers), t)
+                assert np.array_equal(inside, inside[rep])
