@@ -91,6 +91,40 @@ def test_hostile_names_reach_no_terminal(hostile: Path, args: list[str]) -> None
         assert "p[/]" in out  # shown as the characters it has, not read as markup
 
 
+INTENTS = """\
+apiVersion: microseg.dev/v1alpha1
+kind: SegmentationIntent
+metadata: {name: hostile}
+spec:
+  groups:
+    ghost: {workload: "shop/gh\\x0f\\x07ost"}
+    shop: {namespace: shop}
+  deny:
+    - {from: ghost, to: shop}
+"""
+
+
+def test_notices_quoting_intents_and_arguments_reach_no_terminal(
+    hostile: Path, tmp_path: Path
+) -> None:
+    """Notices on stderr quote what the user or a file said (a group's absent workload, a
+    --from that matches nothing): found by the long fuzz run, where verify's notice printed
+    an intents file's control character raw."""
+    intents = tmp_path / "intents.yaml"
+    intents.write_text(INTENTS, encoding="utf-8")
+    for args in (
+        ["verify", str(hostile), "--intents", str(intents)],
+        ["blast-radius", str(hostile), "--from", "shop/none\x1b[2J\x0f"],
+    ):
+        code, out, err = run(args)
+        assert code in (0, 1, 2), err
+        assert "Traceback" not in err
+        assert "notice" in err or "error" in err, err
+        for raw in (*RAW, "\x0f"):
+            assert raw not in out, (args[0], raw, out[:2000])
+            assert raw not in err, (args[0], raw, err[:2000])
+
+
 def test_a_device_as_a_path_is_refused(tmp_path: Path) -> None:
     code, out, err = run(["connectivity", "/dev/zero"])
     assert code == 2

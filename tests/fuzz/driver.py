@@ -9,7 +9,7 @@ report about itself (a hang inside C code, a kill). Before each case the driver 
 case to `DIR/current.json` (its files are in `DIR/case/`), after it one JSON line to
 `DIR/results.jsonl`; a case that kills the process is thereby known. Every `--sample`-th
 case also runs as a real `microseg` process under the same limits, and the two runs must
-agree. Defects are copied to `DIR/found/<n>/` with their files, to reproduce by hand.
+agree. Defects are copied to `DIR/found/<seed>-<n>/` with their files, to reproduce by hand.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def describe(case: Case) -> dict[str, Any]:
     return data
 
 
-def save(case: Case, work: Path, n: int, outcome: Outcome) -> None:
-    """The case's files and description under `work/found/<n>/`."""
-    target = work / "found" / str(n)
+def save(case: Case, work: Path, seed: int, n: int, outcome: Outcome) -> None:
+    """The case's files and description under `work/found/<seed>-<n>/` (a worker runs many
+    seeds' batches, each counting from 1)."""
+    target = work / "found" / f"{seed}-{n}"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(work / "case", target, symlinks=True, ignore_dangling_symlinks=True)
     if case.stdin is not None:
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if outcome.kind in DEFECTS:
             record["detail"] = outcome.detail[-2000:]
-            save(case, work, n, outcome)
+            save(case, work, args.seed, n, outcome)
         elif outcome.kind == "rejected":
             record["detail"] = outcome.detail
         if args.sample and n % args.sample == 0 and executable(case):
@@ -112,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             if not agree and outcome.kind not in DEFECTS:
                 record["kind"] = "crash" if real.kind in ("ok", "rejected") else real.kind
                 record["detail"] = (
-                    f"in-process {outcome.kind} (exit {outcome.exit_code}) but as a process "
-                    f"{real.kind} (exit {real.exit_code}): {real.detail[-1500:]}"
+                    f"in-process {outcome.kind} (exit {outcome.exit_code}: "
+                    f"{outcome.detail[-700:]}) but as a process {real.kind} "
+                    f"(exit {real.exit_code}: {real.detail[-700:]})"
                 )
-                save(case, work, n, real)
+                save(case, work, args.seed, n, real)
         results.write(json.dumps(record, default=str) + "\n")
         results.flush()
 

@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.fuzz.seeds import CORPUS
+
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 1000
 DEFECTS = ("crash", "hang", "memory")
@@ -50,6 +52,11 @@ class Worker:
     """Generator failures (seed, traceback): harness bugs, reported apart from defects."""
     extra: list[dict[str, Any]] = field(default_factory=list)
     """Cases recorded by the worker itself: the ones that took their driver down."""
+
+
+def _corpus_cases() -> int:
+    """How many peer corpus cases can seed the run (0: the demo alone)."""
+    return sum(1 for p in CORPUS.iterdir() if p.is_dir()) if CORPUS.is_dir() else 0
 
 
 def _load_average() -> list[float]:
@@ -200,6 +207,9 @@ def _report(
             "hang_s": args.hang_s,
             "sample_every": args.sample,
             "seeds": [s for w in workers for s in w.seeds],
+            "corpus": str(CORPUS) if CORPUS.is_dir() else None,
+            "corpus_cases": _corpus_cases(),
+            "graphviz": shutil.which("dot") is not None,
         },
         "machine": {
             "nproc": os.cpu_count(),
@@ -221,7 +231,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "fuzz")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fuzz.json")
+    parser.add_argument(
+        "--demo-only",
+        action="store_true",
+        help="run without the peer corpus (the demo alone seeds every case: a far weaker run)",
+    )
     args = parser.parse_args(argv)
+    if not CORPUS.is_dir() and not args.demo_only:
+        print(
+            f"error: the peer corpus is not at {CORPUS}: set MICROSEG_CONFORMANCE (or place "
+            "../shared/conformance), or pass --demo-only for a run seeded by the demo alone",
+            file=sys.stderr,
+        )
+        return 2
+    if shutil.which("dot") is None:
+        print(
+            "notice: Graphviz `dot` is not installed: DOT outputs are not laid out", file=sys.stderr
+        )
     shutil.rmtree(args.work, ignore_errors=True)
     started = time.time()
     per = [args.cases // args.jobs + (i < args.cases % args.jobs) for i in range(args.jobs)]

@@ -2,13 +2,15 @@
 
 Each seed is a small cluster as parsed documents per file (what the mutations edit), plus
 what the commands need to be asked something meaningful: workload names for `--from` and
-`--to`, namespaces for intents. The corpus is read from `../shared/conformance` (never
-copied into the repository); without it the demo alone seeds the run.
+`--to`, namespaces for intents. The corpus is read from `$MICROSEG_CONFORMANCE` or
+`../shared/conformance` (never copied into the repository); without it the demo alone
+seeds the run, which `make fuzz` refuses unless asked (tests/fuzz/run.py --demo-only).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo"
-CORPUS = ROOT.parent / "shared" / "conformance" / "netpol-analyzer" / "tests"
+CONFORMANCE = Path(os.environ.get("MICROSEG_CONFORMANCE") or ROOT.parent / "shared" / "conformance")
+CORPUS = CONFORMANCE / "netpol-analyzer" / "tests"
 MAX_DOCS = 200  # larger cases cost seconds a run and find nothing the small ones miss
 WORKLOAD_KINDS = {
     "Pod",

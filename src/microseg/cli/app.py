@@ -154,7 +154,7 @@ def main() -> None:
         run = build_app(chosen) if chosen is not None else __getattr__("app")
         run(prog_name="kubectl microseg" if plugin else None)
     except MicrosegError as exc:  # an input problem that slipped past a command's own checks
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(terminal_safe(f"error: {exc}\n"))
         sys.exit(EXIT_BAD_INPUT)
     except MemoryError as exc:
         # Never a traceback, even here: say at what size it ran out, and what to do.

@@ -88,6 +88,13 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def say(line: str) -> None:
+    """One line on stderr (a notice, a warning, an error): such lines quote the input (a
+    group's workload, a record's reason, a name on the command line), so they are made
+    safe for a terminal like every other output."""
+    sys.stderr.write(terminal_safe(line if line.endswith("\n") else line + "\n"))
+
+
 def emit(text: str, escaped: bool = False) -> None:
     """A command's result on stdout. Text quotes the input, so it is made safe for a
     terminal; `escaped`: the renderer already escaped every name for its format (the

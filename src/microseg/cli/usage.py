@@ -20,7 +20,7 @@ from typer._click import Context
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from microseg.cli.common import EXIT_BAD_INPUT
+from microseg.cli.common import EXIT_BAD_INPUT, say
 from microseg.render.width import text_width
 
 __all__ = ["MicrosegCommand", "MicrosegGroup", "OptionValueError", "choice", "expected"]
@@ -170,7 +170,7 @@ class MicrosegGroup(TyperGroup):
         except NoArgsIsHelpError as exc:  # the help is already printed
             _exit(exc.exit_code)
         except ClickException as exc:
-            sys.stderr.write(f"error: {_describe(exc)}\n")
+            say(f"error: {_describe(exc)}")
             _exit(exc.exit_code if exc.exit_code else EXIT_BAD_INPUT)
         except typer.Abort:
             sys.stderr.write("aborted\n")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microseg.cli.args import PortArg
-from microseg.cli.common import FILES, Inputs, emit, fail
+from microseg.cli.common import FILES, Inputs, emit, fail, say
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
     AssumeMesh,
@@ -83,9 +83,9 @@ def _nodes(
             fail(f"{flag} {message if message.startswith(repr(name)) else f'{name!r}: {message}'}")
         if not quiet:
             for note in notes:
-                sys.stderr.write(f"notice: {flag} {name}: {note}\n")
+                say(f"notice: {flag} {name}: {note}\n")
         if not nodes and not quiet:
-            sys.stderr.write(f"notice: {flag} {name}: no workloads\n")
+            say(f"notice: {flag} {name}: no workloads\n")
         out.update(nodes)
     return sorted(out)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, Session, emit
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, Session, emit, say
 from microseg.cli.guardrail_files import load_guardrail_files
 from microseg.cli.options import NamespaceOpt, NoColor, Paths, Quiet, output_option, reads_inputs
 from microseg.errors import Diagnostic, InputError, Severity
@@ -122,7 +122,7 @@ def check(
     }
     if not quiet:
         for note in report.notes:
-            sys.stderr.write(f"notice: {note}\n")
+            say(f"notice: {note}\n")
     if output is CheckFormat.JSON:
         emit(check_json(report, lines))
     elif output is CheckFormat.SARIF:

@@ -22,7 +22,7 @@ import typer
 if TYPE_CHECKING:
     from microseg.ingest.flows.store import FlowStore, ImportFailure, ImportResult
 
-from microseg.cli.common import EXIT_BAD_INPUT, Session, fail
+from microseg.cli.common import EXIT_BAD_INPUT, Session, fail, say
 from microseg.cli.options import (
     HostNet,
     HostNetworkChoice,
@@ -90,7 +90,7 @@ def open_store(db: str) -> FlowStore:
     try:
         return FlowStore(db)
     except StoreError as exc:
-        sys.stderr.write(f"{db}: error[MS502]: {exc}\n")
+        say(f"{db}: error[MS502]: {exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
@@ -130,9 +130,9 @@ def _rejects(store: FlowStore, name: str, quiet: bool) -> None:
         [name, SHOWN_REJECTS + 1],
     )
     for line, reason in rows[:SHOWN_REJECTS]:
-        sys.stderr.write(f"{name}:{line}: warning[MS501]: {reason}\n")
+        say(f"{name}:{line}: warning[MS501]: {reason}\n")
     if len(rows) > SHOWN_REJECTS:
-        sys.stderr.write(f"{name}: notice: more rejected records in the store's rejects table\n")
+        say(f"{name}: notice: more rejected records in the store's rejects table\n")
 
 
 def _resolve(store: FlowStore, session: Session, paths: list[str], as_node: bool) -> str:
@@ -242,7 +242,7 @@ def import_cmd(
                 results = store.import_files(files, chosen)
             except store_error() as exc:
                 store.close()
-                sys.stderr.write(f"{db}: error[MS502]: {exc}\n")
+                say(f"{db}: error[MS502]: {exc}\n")
                 raise typer.Exit(EXIT_BAD_INPUT) from None
         try:
             done = _report(results, store, quiet)
@@ -271,17 +271,17 @@ def _spark_run(
     try:
         spark = session(master)
     except SparkUnavailable as exc:
-        sys.stderr.write(f"error[MS503]: {exc}\n")
+        say(f"error[MS503]: {exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     store = open_store(db) if db is not None else None
     try:
         return import_with_spark(spark, files, fmt, store, out)
     except store_error() as exc:
-        sys.stderr.write(f"{db}: error[MS502]: {exc}\n")
+        say(f"{db}: error[MS502]: {exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except Exception as exc:  # a failed Spark job surfaces as a py4j or Spark error
         text = str(exc).strip().splitlines()
-        sys.stderr.write(f"error[MS504]: the Spark job failed: {text[0] if text else exc!r}\n")
+        say(f"error[MS504]: the Spark job failed: {text[0] if text else exc!r}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     finally:
         if store is not None:
@@ -297,7 +297,7 @@ def _report(
     done: list[ImportResult] = []
     for result in results:
         if isinstance(result, ImportFailure):
-            sys.stderr.write(f"{result.file}: error[{result.code}]: {result.message}\n")
+            say(f"{result.file}: error[{result.code}]: {result.message}\n")
             continue
         done.append(result)
         name = result.file

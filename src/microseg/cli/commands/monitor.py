@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, fail
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, fail, say
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.mesh_session import parse_layer, reading_session
 from microseg.cli.options import (
@@ -141,7 +141,7 @@ def monitor(
             try:
                 api = connect(inputs.config())
             except ConfigError as exc:
-                sys.stderr.write(f"cluster: error[MS700]: {exc}\n")
+                say(f"cluster: error[MS700]: {exc}\n")
                 raise typer.Exit(EXIT_BAD_INPUT) from None
             live = Monitor(
                 api,

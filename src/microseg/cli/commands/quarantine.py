@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from microseg.cli.commands.watch import StateOpt, default_state
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, emit
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, emit, say
 from microseg.cli.options import Quiet, output_option
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
 
@@ -39,7 +39,7 @@ class ListFormat(StrEnum):
 
 
 def _err(code: str, message: str) -> None:
-    sys.stderr.write(f"error[{code}]: {message}\n")
+    say(f"error[{code}]: {message}\n")
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -164,7 +164,7 @@ def release_cmd(
             }
         )
     for e in outcome.errors:
-        sys.stderr.write(f"error[MS823]: {e}\n")
+        say(f"error[MS823]: {e}\n")
     if output is ListFormat.JSON:
         doc = {
             "apiVersion": "microseg.dev/v1alpha1",

@@ -6,13 +6,12 @@ Exit codes (UX.md): 0 when every intent holds, 1 when any is violated, 2 on bad 
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit
+from microseg.cli.common import EXIT_VIOLATION, FILES, Inputs, emit, say
 from microseg.cli.intent_files import load_intent_files
 from microseg.cli.mesh_session import mesh_connectivity, reading_session
 from microseg.cli.options import (
@@ -93,7 +92,7 @@ def verify(
     report = session.stage("verifying", lambda: run_verify(conn, intent_set, graph))
     if not quiet:
         for note in report.notes:
-            sys.stderr.write(f"notice: {note}\n")
+            say(f"notice: {note}\n")
     if output is VerifyFormat.JSON:
         emit(report_json(report))
     elif output is VerifyFormat.SARIF:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, fail
+from microseg.cli.common import EXIT_BAD_INPUT, EXIT_VIOLATION, FILES, Inputs, fail, say
 from microseg.cli.options import (
     HostNet,
     HostNetworkChoice,
@@ -265,7 +265,7 @@ def watch(
         try:
             thresholds = thresholds.set(item)
         except ValueError as exc:
-            sys.stderr.write(f"error[MS810]: --threshold {exc}\n")
+            say(f"error[MS810]: --threshold {exc}\n")
             raise typer.Exit(EXIT_BAD_INPUT) from None
     intent_set = load_intent_files(intents, quiet) if intents else None
     session = Session(quiet, no_color, host_network.value, namespace=namespace, inputs=inputs)
@@ -303,7 +303,7 @@ def watch(
         loop = WatchLoop(sources, snapshot, options, lambda r: _write(render(r)), on_diagnostic)
         settle_memory()
     except OSError as exc:
-        sys.stderr.write(f"error[MS800]: --state {options.state}: {exc.strerror or exc}\n")
+        say(f"error[MS800]: --state {options.state}: {exc.strerror or exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not quiet:
         what = ", ".join(f"{k} {s}" for k, s in sources)
@@ -344,7 +344,7 @@ def _snapshot(
     try:
         api = connect(inputs.config())
     except ConfigError as exc:
-        sys.stderr.write(f"cluster: error[MS700]: {exc}\n")
+        say(f"cluster: error[MS700]: {exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
     class _Follow(Monitor):

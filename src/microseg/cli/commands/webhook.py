@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from microseg.cli.common import EXIT_BAD_INPUT, Session, emit, fail
+from microseg.cli.common import EXIT_BAD_INPUT, Session, emit, fail, say
 from microseg.cli.guardrail_files import load_guardrail_files
 from microseg.cli.options import Quiet
 from microseg.cli.usage import MicrosegCommand, MicrosegGroup
@@ -180,7 +180,7 @@ def install(
             name = f"{i:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
             (folder / name).write_text(install_yaml([obj]), encoding="utf-8")
     except OSError as exc:
-        sys.stderr.write(f"error: --out {out}: {exc}\n")
+        say(f"error: --out {out}: {exc}\n")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if not quiet:
         sys.stderr.write(f"wrote {len(objects)} objects to {folder}/ (kubectl apply -f {folder})\n")
