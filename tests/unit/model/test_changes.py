@@ -103,3 +103,27 @@ def test_delete_namespace_removes_everything_in_it() -> None:
 def test_a_change_naming_a_missing_object_is_a_clear_error(change: object) -> None:
     with pytest.raises(ChangeError, match="nope"):
         apply_change(BASE, change)  # type: ignore[arg-type]
+
+
+def test_position_of_matches_namespace_and_name_first_in_order() -> None:
+    """position_of finds by name in C, then checks the namespace: a name that repeats in
+    other namespaces is skipped until its own, and the first of equal keys wins."""
+    from dataclasses import dataclass
+
+    from microseg.model.changes import position_of
+
+    @dataclass(frozen=True)
+    class Named:
+        namespace: str
+        name: str
+
+    items = tuple(
+        Named(ns, n) for ns, n in [("a", "x"), ("b", "y"), ("b", "x"), ("c", "x"), ("b", "x")]
+    )
+    assert position_of(items, "a", "x") == 0
+    assert position_of(items, "b", "x") == 2
+    assert position_of(items, "c", "x") == 3
+    assert position_of(items, "b", "y") == 1
+    assert position_of(items, "d", "x") is None
+    assert position_of(items, "a", "z") is None
+    assert position_of((), "a", "x") is None
