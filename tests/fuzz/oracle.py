@@ -136,20 +136,38 @@ def _alarm(_signum: int, _frame: object) -> None:
 
 def _reuse_commands() -> None:
     """Typer builds its click command tree again on every `app()` call (about 40 ms, a
-    third of a small case); in-process runs build it once. Click commands hold no state
-    between invocations (each gets a fresh Context)."""
+    third of a small case); in-process runs build it once per command. `main` builds an app
+    with the named command alone (microseg.cli.app.build_app), so the apps are kept per
+    command, and the trees per app, each held so that its id is never reused: a tree
+    cached by the id of an app since collected once answered `blast-radius` with
+    another command's tree ("no such command"). Click commands hold no state between
+    invocations (each gets a fresh Context)."""
     import typer.main
+
+    from microseg.cli import app as cli_app
+
+    if not getattr(cli_app.build_app, "_cached", False):
+        original_app = cli_app.build_app
+        apps: dict[str | None, Any] = {}
+
+        def build_app(only: str | None = None) -> Any:
+            if only not in apps:
+                apps[only] = original_app(only)
+            return apps[only]
+
+        build_app._cached = True  # type: ignore[attr-defined]
+        cli_app.build_app = build_app  # type: ignore[assignment]
 
     original = typer.main.get_command
     if getattr(original, "_cached", False):
         return
-    built: dict[int, Any] = {}
+    built: dict[int, tuple[Any, Any]] = {}
 
     def get_command(typer_instance: Any) -> Any:
         key = id(typer_instance)
-        if key not in built:
-            built[key] = original(typer_instance)
-        return built[key]
+        if key not in built or built[key][0] is not typer_instance:
+            built[key] = (typer_instance, original(typer_instance))
+        return built[key][1]
 
     get_command._cached = True  # type: ignore[attr-defined]
     typer.main.get_command = get_command

@@ -5,10 +5,13 @@ an error line, the out-of-memory line."""
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import pytest
 
 from tests.fuzz.cases import Case
-from tests.fuzz.oracle import DOT, judge
+from tests.fuzz.oracle import DOT, judge, run_case
 
 
 def _case(fmt: str) -> Case:
@@ -52,3 +55,36 @@ def test_dot_goes_through_graphviz() -> None:
     bad = 'digraph microseg {\n  "a" -> "b [label="x"];\n}\n'
     assert judge(_case("dot"), 0, good.encode(), b"", 0.1).kind == "ok"
     assert judge(_case("dot"), 0, bad.encode(), b"", 0.1).kind == "crash"
+
+
+def test_in_process_runs_of_different_commands_each_find_their_command(tmp_path: Path) -> None:
+    """Runs in one process build an app per command (the CLI builds one with the named
+    command alone): each must find its own command however apps come and go. A cache of
+    click trees by the id of collected apps once answered one command with another's
+    tree ("no such command 'blast-radius'"), a clean rejection that tested nothing."""
+    pod = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a, labels: {app: p}}\n"
+    files = {"pods.yaml": pod + b"spec: {containers: [{name: c, image: i}]}\n"}
+    commands = [["stats", "{in}"], ["lint", "{in}"], ["blast-radius", "{in}", "--from", "a/p"]]
+    for turn in range(6):
+        args = commands[turn % len(commands)]
+        outcome = run_case(Case("t", args, files, "text", []), tmp_path / "case")
+        gc.collect()  # collected apps free their ids for the next ones
+        assert outcome.kind in ("ok", "rejected"), outcome.detail
+        assert "no such command" not in outcome.detail, (args[0], outcome.detail)
+        assert outcome.exit_code in (0, 1), (args[0], outcome.detail)
+
+
+def test_reused_apps_are_kept_per_command_so_no_tree_answers_for_another() -> None:
+    """The mechanism behind the test above, without relying on the allocator: apps are
+    kept per command (an id is never freed for another app to take), and the tree given
+    for an app is that app's."""
+    import typer.main
+
+    from microseg.cli import app as cli_app
+    from tests.fuzz.oracle import _reuse_commands
+
+    _reuse_commands()
+    stats, lint = cli_app.build_app("stats"), cli_app.build_app("lint")
+    assert cli_app.build_app("stats") is stats
+    assert set(typer.main.get_command(stats).commands) == {"stats"}  # type: ignore[attr-defined]
+    assert set(typer.main.get_command(lint).commands) == {"lint"}  # type: ignore[attr-defined]
