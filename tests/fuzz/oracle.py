@@ -34,6 +34,11 @@ from typing import Any
 
 from tests.fuzz.cases import Case
 
+# A CSV cell holds whatever a name holds: the fuzzer's huge names (hundreds of kB) are
+# valid CSV that Python's reader refuses past its default 128 kB field limit, which
+# ended two batches of a long run as harness errors.
+csv.field_size_limit(sys.maxsize)
+
 __all__ = ["Outcome", "judge", "materialise", "run_case", "run_subprocess"]
 
 # What no output may carry raw: C0 controls but newline and tab, DEL, C1 controls, line and

@@ -88,3 +88,9 @@ def test_reused_apps_are_kept_per_command_so_no_tree_answers_for_another() -> No
     assert cli_app.build_app("stats") is stats
     assert set(typer.main.get_command(stats).commands) == {"stats"}  # type: ignore[attr-defined]
     assert set(typer.main.get_command(lint).commands) == {"lint"}  # type: ignore[attr-defined]
+
+
+def test_a_csv_cell_larger_than_pythons_default_field_limit_is_judged() -> None:
+    big = "n" * 300_000
+    out = f"src,dst,conn\n{big},b,c\n".encode()
+    assert judge(_case("csv"), 0, out, b"", 0.1).kind == "ok"
